@@ -1,0 +1,1 @@
+"""Shared actors and their pure cores (member, community, governance)."""

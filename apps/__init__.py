@@ -1,0 +1,1 @@
+"""Bundled sector apps, each an ordinary plugin."""

@@ -1,0 +1,1 @@
+"""The currency app (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""The delivery app (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""The marketplace app (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""The ride_hailing app (built in a later issue)."""

@@ -1,0 +1,1 @@
+"""Plugin system for sector apps (built in a later issue)."""

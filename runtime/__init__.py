@@ -1,0 +1,1 @@
+"""Peoplenet phone runtime: identity, codec, blocklace, store, simulator."""

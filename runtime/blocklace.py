@@ -1,0 +1,536 @@
+"""The blocklace: a set of signed blocks closed under pointers, with the queries protocols need.
+
+Theory of operation
+-------------------
+A block enters through :meth:`Blocklace.add` or :meth:`Blocklace.add_many`.  Its signature is
+checked first (unless the caller already did, e.g. on a verification thread pool), so nothing
+unauthenticated is ever buffered or stored.  If some pointer targets are unknown, the block
+waits in a bounded in-memory buffer and is inserted as soon as the last one arrives.
+
+Insertion derives two facts from the pointees and stores them with the block:
+
+* ``seq`` -- the block's position in its creator's chain in this lace: 0 if it points to no
+  block of its own creator, else 1 + that block's seq.  Pointing to two own blocks is invalid.
+* ``depth`` -- 0 for an initial block, else 1 + the greatest pointee depth.  Every pointer goes
+  to a strictly smaller depth, so sorting by ``(depth, id)`` is a deterministic topological
+  order.
+
+Pointers never cross laces: a lace is a separate DAG (a personal lace, a community epoch).
+
+Equivocation: a correct creator's blocks in a lace form one chain, so two distinct blocks with
+the same ``(lace, creator, seq)`` prove the creator forked.  Both blocks are kept (consensus
+needs to see them, and peers need the evidence) and the pair is recorded as an
+:class:`Equivocation`.  This catches every pair of mutually non-observing blocks of a creator
+(the paper's definition), because in a blocklace closed under pointers two divergent chains
+always contain two blocks at some common seq; it also flags a block that skips its creator's
+latest block while observing it through others, which no correct creator does either.
+
+A batch is planned first (validated, with seq/depth computed against the lace plus the batch
+itself), then written to the store in one transaction, and only then applied to the in-memory
+indexes: if the store fails, memory is unchanged and nothing was acknowledged.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, defaultdict
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from runtime.block import Block, BlockId, LaceId
+from runtime.errors import InvalidBlock, LocalError
+from runtime.identity import MemberId
+from runtime.store_api import BlockStore, StoredBlock
+
+DEFAULT_MAX_PENDING: Final = 10_000
+"""Most blocks buffered while waiting for pointees; the oldest are dropped past it."""
+
+_CACHE_SIZE: Final = 8192
+
+
+@dataclass(slots=True, frozen=True)
+class BlockMeta:
+    """What the blocklace knows about a stored block without decoding it."""
+
+    id: BlockId
+    creator: MemberId
+    lace: LaceId
+    seq: int
+    depth: int
+    pointers: tuple[BlockId, ...]
+    parent: BlockId | None
+    """The creator's previous block in this lace (the chain pointer), if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class Equivocation:
+    """Evidence that ``creator`` signed two different blocks at one chain position."""
+
+    lace: LaceId
+    creator: MemberId
+    seq: int
+    first: BlockId
+    second: BlockId
+
+
+@dataclass(slots=True)
+class AddReport:
+    """What happened to each block of a batch (a block appears in exactly one list)."""
+
+    added: list[BlockId] = field(default_factory=list)
+    """Inserted and durably stored, in insertion order (includes released buffered blocks)."""
+    buffered: list[BlockId] = field(default_factory=list)
+    """Authentic but waiting for missing pointees."""
+    duplicates: list[BlockId] = field(default_factory=list)
+    """Already present or already buffered."""
+    rejected: list[tuple[BlockId | None, InvalidBlock]] = field(default_factory=list)
+    """Refused, with the typed reason.  Nothing about them was kept."""
+    equivocations: list[Equivocation] = field(default_factory=list)
+    """Equivocations this batch revealed."""
+
+
+class _LRU(OrderedDict[bytes, object]):
+    """A small bounded cache; the oldest entry goes first."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def put(self, key: bytes, value: object) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+class Blocklace:
+    """Blocks of every lace on one node, indexed in memory, persisted in a :class:`BlockStore`."""
+
+    def __init__(
+        self,
+        store: BlockStore,
+        *,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        verify_on_load: bool = False,
+    ) -> None:
+        if max_pending < 1:
+            raise LocalError("max_pending must be positive")
+        self._store = store
+        self._max_pending = max_pending
+        self._meta: dict[BlockId, BlockMeta] = {}
+        # (lace, creator) -> seq -> ids at that seq (more than one only under equivocation)
+        self._chains: dict[tuple[LaceId, MemberId], dict[int, list[BlockId]]] = {}
+        self._by_depth: dict[LaceId, dict[int, list[BlockId]]] = defaultdict(dict)
+        self._lace_creators: dict[LaceId, set[MemberId]] = defaultdict(set)
+        self._pointed: set[BlockId] = set()
+        self._equivocations: list[Equivocation] = []
+        self._equivocators: dict[LaceId, set[MemberId]] = defaultdict(set)
+        # buffer of authentic blocks whose pointees are missing
+        self._pending: OrderedDict[BlockId, tuple[Block, bytes]] = OrderedDict()
+        self._waiting_on: dict[BlockId, set[BlockId]] = defaultdict(set)
+        self._blocks = _LRU(_CACHE_SIZE)
+        self._frontiers = _LRU(_CACHE_SIZE)
+        self._load(verify_on_load)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load(self, verify: bool) -> None:
+        """Rebuild the indexes from the store, checking each block's hash (and signature)."""
+        for row in self._store.iter_blocks():
+            block = Block.from_bytes(row.raw)
+            if block.id != row.id:
+                raise InvalidBlock("store_corrupt", "stored bytes do not hash to their id")
+            if verify and not block.signature_ok():
+                raise InvalidBlock("store_corrupt", "stored block has a bad signature")
+            meta = self._derive(block, self._meta.get)
+            if isinstance(meta, InvalidBlock):
+                raise meta
+            self._apply(meta, None)
+
+    # -- adding ------------------------------------------------------------------------------
+
+    def add(self, block: Block, *, raw: bytes | None = None, verified: bool = False) -> AddReport:
+        """Add one block; raise :class:`InvalidBlock` if it is refused."""
+        report = self.add_many([block], raws=None if raw is None else [raw], verified=verified)
+        if report.rejected:
+            raise report.rejected[0][1]
+        return report
+
+    def add_many(
+        self,
+        blocks: Sequence[Block],
+        *,
+        raws: Sequence[bytes] | None = None,
+        verified: bool = False,
+    ) -> AddReport:
+        """Add a batch in one store transaction.  Bad blocks are reported, never raised.
+
+        ``raws`` are the blocks' encodings as received (saves re-encoding); ``verified`` says
+        the caller already checked every signature.
+        """
+        if raws is not None and len(raws) != len(blocks):
+            raise LocalError("raws must match blocks one to one")
+        report = AddReport()
+        ready: list[tuple[Block, bytes]] = []
+        seen: set[BlockId] = set()
+        for i, block in enumerate(blocks):
+            bid = block.id
+            if bid in self._meta or bid in self._pending or bid in seen:
+                report.duplicates.append(bid)
+                continue
+            if not verified and not block.signature_ok():
+                bad = InvalidBlock("forged_signature", "signature does not verify", block_id=bid)
+                report.rejected.append((bid, bad))
+                continue
+            seen.add(bid)
+            ready.append((block, raws[i] if raws is not None else block.to_bytes()))
+        self._insert(ready, report)
+        return report
+
+    def _insert(self, candidates: list[tuple[Block, bytes]], report: AddReport) -> None:
+        planned: dict[BlockId, BlockMeta] = {}
+        order: list[tuple[BlockMeta, bytes, Block]] = []
+
+        def lookup(bid: BlockId) -> BlockMeta | None:
+            return planned.get(bid) or self._meta.get(bid)
+
+        queue = list(candidates)
+        to_buffer: list[tuple[Block, bytes]] = []
+        while queue:
+            block, raw = queue.pop(0)
+            missing = [p for p in block.pointers if lookup(p) is None]
+            if missing:
+                to_buffer.append((block, raw))
+                continue
+            meta = self._derive(block, lookup)
+            if isinstance(meta, InvalidBlock):
+                report.rejected.append((block.id, meta))
+                continue
+            planned[meta.id] = meta
+            order.append((meta, raw, block))
+            # release buffered blocks (earlier ones, or earlier in this batch) that waited on it
+            for waiter in self._release_candidates(meta.id, lookup, to_buffer):
+                queue.append(waiter)
+
+        if order:
+            self._store.put_many(
+                [StoredBlock(m.id, m.lace, m.creator, m.seq, m.depth, raw) for m, raw, _ in order]
+            )
+        for meta, _, block in order:
+            if self._pending.pop(meta.id, None) is not None:
+                self._unwait(meta.id, meta.pointers)
+            self._waiting_on.pop(meta.id, None)
+            report.added.append(meta.id)
+            self._apply(meta, block, report)
+        for block, raw in to_buffer:
+            self._buffer(block, raw)
+            report.buffered.append(block.id)
+
+    def _release_candidates(
+        self,
+        bid: BlockId,
+        lookup: object,
+        to_buffer: list[tuple[Block, bytes]],
+    ) -> list[tuple[Block, bytes]]:
+        """Blocks (buffered earlier, or deferred in this batch) that only waited for ``bid``."""
+        assert callable(lookup)
+        out: list[tuple[Block, bytes]] = []
+        for waiter_id in list(self._waiting_on.get(bid, ())):
+            entry = self._pending.get(waiter_id)
+            if entry is not None and all(lookup(p) is not None for p in entry[0].pointers):
+                out.append(entry)
+        still: list[tuple[Block, bytes]] = []
+        for entry in to_buffer:
+            if bid in entry[0].pointers and all(lookup(p) is not None for p in entry[0].pointers):
+                out.append(entry)
+            else:
+                still.append(entry)
+        to_buffer[:] = still
+        return out
+
+    def _derive(self, block: Block, lookup: object) -> BlockMeta | InvalidBlock:
+        """Compute seq, depth and parent from the pointees, or say why the block is invalid."""
+        assert callable(lookup)
+        depth = 0
+        parent: BlockId | None = None
+        seq = 0
+        for p in block.pointers:
+            pm: BlockMeta = lookup(p)
+            if pm.lace != block.lace:
+                return InvalidBlock(
+                    "cross_lace_pointer", "pointers stay in one lace", block_id=block.id
+                )
+            if pm.depth >= depth:
+                depth = pm.depth + 1
+            if pm.creator == block.creator:
+                if parent is not None:
+                    return InvalidBlock(
+                        "two_self_pointers", "a block points to one own block", block_id=block.id
+                    )
+                parent = pm.id
+                seq = pm.seq + 1
+        return BlockMeta(block.id, block.creator, block.lace, seq, depth, block.pointers, parent)
+
+    def _apply(self, meta: BlockMeta, block: Block | None, report: AddReport | None = None) -> None:
+        self._meta[meta.id] = meta
+        chain = self._chains.setdefault((meta.lace, meta.creator), {})
+        self._lace_creators[meta.lace].add(meta.creator)
+        at_seq = chain.setdefault(meta.seq, [])
+        if at_seq:
+            ev = Equivocation(meta.lace, meta.creator, meta.seq, at_seq[0], meta.id)
+            self._equivocations.append(ev)
+            self._equivocators[meta.lace].add(meta.creator)
+            if report is not None:
+                report.equivocations.append(ev)
+        at_seq.append(meta.id)
+        self._by_depth[meta.lace].setdefault(meta.depth, []).append(meta.id)
+        self._pointed.update(meta.pointers)
+        if block is not None:
+            self._blocks.put(meta.id, block)
+
+    def _buffer(self, block: Block, raw: bytes) -> None:
+        bid = block.id
+        self._pending[bid] = (block, raw)
+        for p in block.pointers:
+            if p not in self._meta:
+                self._waiting_on[p].add(bid)
+        while len(self._pending) > self._max_pending:
+            old_id, (old, _) = self._pending.popitem(last=False)
+            self._unwait(old_id, old.pointers)
+
+    def _unwait(self, waiter: BlockId, pointers: Iterable[BlockId]) -> None:
+        """Forget that ``waiter`` waits on ``pointers`` (it was inserted or evicted)."""
+        for p in pointers:
+            waiters = self._waiting_on.get(p)
+            if waiters is not None:
+                waiters.discard(waiter)
+                if not waiters:
+                    del self._waiting_on[p]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def __contains__(self, block_id: object) -> bool:
+        return block_id in self._meta
+
+    def __len__(self) -> int:
+        return len(self._meta)
+
+    def meta(self, block_id: BlockId) -> BlockMeta:
+        """Indexed facts about a stored block; ``KeyError`` if unknown."""
+        return self._meta[block_id]
+
+    def get(self, block_id: BlockId) -> Block:
+        """The block itself (decoded from the store on a cache miss); ``KeyError`` if unknown."""
+        cached = self._blocks.get(block_id)
+        if cached is not None:
+            self._blocks.move_to_end(block_id)
+            return cached  # type: ignore[return-value]
+        if block_id not in self._meta:
+            raise KeyError(block_id.hex())
+        raw = self._store.get_raw(block_id)
+        if raw is None:
+            raise KeyError(block_id.hex())
+        block = Block.from_bytes(raw)
+        self._blocks.put(block_id, block)
+        return block
+
+    def raw(self, block_id: BlockId) -> bytes:
+        """The canonical bytes of a stored block, exactly as stored."""
+        raw = self._store.get_raw(block_id)
+        if raw is None or block_id not in self._meta:
+            raise KeyError(block_id.hex())
+        return raw
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def wanted(self) -> set[BlockId]:
+        """Ids that buffered blocks point to and nobody has given us yet (ask peers for these)."""
+        return {p for p in self._waiting_on if p not in self._meta and p not in self._pending}
+
+    def laces(self) -> list[LaceId]:
+        return sorted(self._by_depth)
+
+    def depth(self, block_id: BlockId) -> int:
+        return self._meta[block_id].depth
+
+    # -- creators, tips, equivocation ----------------------------------------------------------
+
+    def creators(self, lace: LaceId) -> list[MemberId]:
+        """Creators with at least one block in ``lace``, sorted."""
+        return sorted(self._lace_creators.get(lace, ()))
+
+    def chain(self, lace: LaceId, creator: MemberId) -> list[BlockId]:
+        """A creator's blocks in a lace by seq (forks: every branch, ids sorted within a seq)."""
+        by_seq = self._chains.get((lace, creator), {})
+        return [b for s in sorted(by_seq) for b in sorted(by_seq[s])]
+
+    def tips(self, lace: LaceId, creator: MemberId) -> list[BlockId]:
+        """The creator's latest blocks in ``lace``: one normally, several after a fork."""
+        by_seq = self._chains.get((lace, creator))
+        if not by_seq:
+            return []
+        if creator not in self._equivocators.get(lace, ()):
+            return list(by_seq[len(by_seq) - 1])  # one chain, seqs 0..n-1
+        ids = [b for bs in by_seq.values() for b in bs]
+        has_child = {self._meta[b].parent for b in ids}
+        return sorted(b for b in ids if b not in has_child)
+
+    def latest(self, lace: LaceId, creator: MemberId) -> BlockId | None:
+        """The creator's single latest block, or ``None`` if it has none or has forked."""
+        tips = self.tips(lace, creator)
+        return tips[0] if len(tips) == 1 else None
+
+    def lace_tips(self, lace: LaceId) -> list[BlockId]:
+        """Blocks of ``lace`` that no block points to yet, sorted."""
+        return sorted(
+            b for bs in self._by_depth.get(lace, {}).values() for b in bs if b not in self._pointed
+        )
+
+    def equivocations(self, lace: LaceId | None = None) -> list[Equivocation]:
+        """Recorded equivocations (evidence pairs), oldest first."""
+        return [e for e in self._equivocations if lace is None or e.lace == lace]
+
+    def equivocators(self, lace: LaceId) -> frozenset[MemberId]:
+        return frozenset(self._equivocators.get(lace, ()))
+
+    # -- observation ---------------------------------------------------------------------------
+
+    def observes(self, a: BlockId, b: BlockId) -> bool:
+        """Whether ``a`` observes ``b``: a pointer path leads from a to b (reflexive)."""
+        if a == b:
+            return True
+        ma, mb = self._meta[a], self._meta[b]
+        if mb.depth >= ma.depth or ma.lace != mb.lace:
+            return False
+        if mb.creator not in self._equivocators.get(mb.lace, ()):
+            # One chain per creator: a observes b iff a observes some block of b's creator at
+            # seq >= b.seq, since that block's chain passes through b.
+            return self.frontier(a).get(mb.creator, -1) >= mb.seq
+        return self._search(a, b)
+
+    def _search(self, a: BlockId, b: BlockId) -> bool:
+        """Depth-pruned graph search (used only for equivocators' blocks)."""
+        target_depth = self._meta[b].depth
+        stack, seen = [a], {a}
+        while stack:
+            for p in self._meta[stack.pop()].pointers:
+                if p == b:
+                    return True
+                if p not in seen and self._meta[p].depth > target_depth:
+                    seen.add(p)
+                    stack.append(p)
+        return False
+
+    def frontier(self, block_id: BlockId) -> Mapping[MemberId, int]:
+        """For each creator, the highest seq among its blocks that ``block_id`` observes.
+
+        A vector clock of the block's closure; cached, and computed on demand for old blocks.
+        Treat the returned mapping as read-only.
+        """
+        cached = self._frontiers.get(block_id)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
+        # Iterative post-order over uncached ancestors, so long histories do not recurse; the
+        # walk keeps its own results, so cache eviction during a long walk loses nothing.
+        done: dict[BlockId, dict[MemberId, int]] = {}
+        cache = self._frontiers
+
+        def known(b: BlockId) -> dict[MemberId, int] | None:
+            got = done.get(b)
+            return got if got is not None else cache.get(b)  # type: ignore[return-value]
+
+        stack: list[tuple[BlockId, bool]] = [(block_id, False)]
+        while stack:
+            bid, expanded = stack.pop()
+            if bid in done or (not expanded and bid in cache):
+                continue
+            meta = self._meta[bid]
+            if not expanded:
+                stack.append((bid, True))
+                stack.extend((p, False) for p in meta.pointers if known(p) is None)
+                continue
+            result: dict[MemberId, int] = {}
+            for p in meta.pointers:
+                pf = known(p)
+                assert pf is not None
+                if len(pf) > len(result):
+                    pf, result = result, dict(pf)
+                for creator, seq in pf.items():
+                    if result.get(creator, -1) < seq:
+                        result[creator] = seq
+            if result.get(meta.creator, -1) < meta.seq:
+                result[meta.creator] = meta.seq
+            done[bid] = result
+            cache.put(bid, result)
+        final = known(block_id)
+        assert final is not None
+        return final
+
+    def closure(self, block_id: BlockId, *, min_depth: int = 0) -> set[BlockId]:
+        """Every block ``block_id`` observes (itself included) with depth >= ``min_depth``."""
+        out = {block_id}
+        stack = [block_id]
+        while stack:
+            for p in self._meta[stack.pop()].pointers:
+                if p not in out and self._meta[p].depth >= min_depth:
+                    out.add(p)
+                    stack.append(p)
+        return out
+
+    # -- dissemination ---------------------------------------------------------------------------
+
+    def missing_for(
+        self,
+        lace: LaceId,
+        known: Iterable[BlockId],
+        *,
+        creators: Collection[MemberId] | None = None,
+    ) -> list[BlockId]:
+        """Blocks of ``lace`` that a peer lacks, given blocks it is known to have.
+
+        ``known`` is typically the peer's latest block (it observes everything the peer had);
+        ``creators`` limits the answer to creators the peer follows.  The answer is in
+        topological order, so the peer can insert it without buffering.
+        """
+        known_ids = [k for k in known if k in self._meta]
+        frontier: dict[MemberId, int] = {}
+        for k in known_ids:
+            for creator, seq in self.frontier(k).items():
+                if frontier.get(creator, -1) < seq:
+                    frontier[creator] = seq
+        forked = self._equivocators.get(lace, set())
+        out: list[BlockId] = []
+        for creator in self._lace_creators.get(lace, ()):
+            if creators is not None and creator not in creators:
+                continue
+            by_seq = self._chains[(lace, creator)]
+            if creator in forked:
+                for ids in by_seq.values():
+                    out.extend(b for b in ids if not any(self.observes(k, b) for k in known_ids))
+            else:
+                for seq in range(frontier.get(creator, -1) + 1, len(by_seq)):
+                    out.extend(by_seq[seq])
+        return self.topological(out)
+
+    def topological(self, ids: Iterable[BlockId]) -> list[BlockId]:
+        """``ids`` sorted by (depth, id): pointees before pointers, the same on every node."""
+        meta = self._meta
+        return sorted(ids, key=lambda b: (meta[b].depth, b))
+
+    def iter_lace(self, lace: LaceId) -> Iterator[BlockId]:
+        """Every block of ``lace`` in deterministic topological order, (depth, id)."""
+        by_depth = self._by_depth.get(lace, {})
+        for depth in sorted(by_depth):
+            yield from sorted(by_depth[depth])
+
+    def depth_range(self, lace: LaceId, lo: int, hi: int) -> list[BlockId]:
+        """Blocks of ``lace`` with ``lo <= depth <= hi``, in (depth, id) order."""
+        by_depth = self._by_depth.get(lace, {})
+        return [b for d in range(lo, hi + 1) for b in sorted(by_depth.get(d, ()))]
+
+    def max_depth(self, lace: LaceId) -> int:
+        """The deepest round of ``lace`` (-1 if empty)."""
+        by_depth = self._by_depth.get(lace)
+        return max(by_depth) if by_depth else -1

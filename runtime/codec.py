@@ -1,0 +1,335 @@
+"""Canonical msgpack: one byte string per value, and one error type for every bad input.
+
+Why: blocks are identified by the hash of their encoding and signed, so two encodings of the
+same value would give two ids; and everything here comes from untrusted peers, so the decoder
+must never raise anything but :class:`~runtime.errors.RemoteProtocolError`.
+
+Canonical values are ``None``, ``bool``, ``int`` (msgpack's 64-bit range), ``str`` (UTF-8),
+``bytes``, ``tuple`` (msgpack array; lists are accepted when encoding), ``dict`` with ``str``
+keys (emitted sorted by their UTF-8 bytes), and registered *records*.  Floats are refused:
+money, rates and thresholds are integers (fixed point), so every phone computes the same thing.
+
+A record is a frozen dataclass registered in the explicit tag table below with
+:func:`wire_type`.  It travels as msgpack ext type ``0x50`` whose data is the canonical array
+``[tag, field1, field2, ...]``.  Fields declared with ``init=False`` are local caches and never
+travel.  Decoding checks every field against its annotation before the class is built, so a
+record's ``__post_init__`` only has to enforce its own semantic rules.
+
+Decoding re-encodes the result and rejects the input unless the bytes are identical: that one
+comparison rules out non-minimal integers, wrong string/binary widths, unsorted or duplicate
+map keys, and trailing bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from typing import Any, Final, NewType, TypeAlias, TypeVar, Union, cast
+
+import msgpack
+
+from runtime.errors import EncodeError, LocalError, RemoteProtocolError
+
+Value: TypeAlias = Union[
+    bool, int, str, bytes, tuple["Value", ...], dict[str, "Value"], "Record", None
+]
+"""Anything the codec can carry."""
+
+RECORD_EXT: Final = 0x50
+"""The only msgpack ext code we emit or accept."""
+
+MAX_MESSAGE_SIZE: Final = 4 * 1024 * 1024
+"""Default ceiling for one encoded value (a frame or a block)."""
+
+MAX_DEPTH: Final = 32
+"""Nesting limit for containers and records together."""
+
+MAX_CONTAINER_LEN: Final = 65_536
+"""Most items an array or map may hold."""
+
+_INT_MIN: Final = -(2**63)
+_INT_MAX: Final = 2**64 - 1
+
+
+class Record:
+    """Marker base for registered wire types (frozen dataclasses)."""
+
+    __slots__ = ()
+    wire_tag: typing.ClassVar[int]
+
+
+class _NoCanonicalForm(EncodeError):
+    """An :class:`EncodeError` that :func:`decode` reports under its own ``reason``.
+
+    Why: decoding finds some faults only when it re-encodes (nesting too deep, a msgpack
+    timestamp), and the peer's log deserves the specific reason, not just "not canonical".
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        self.reason = reason
+        super().__init__(detail)
+
+
+R = TypeVar("R", bound=Record)
+_Checker = Callable[[object, int], bool]
+
+# -- the tag table ---------------------------------------------------------------------------
+#
+# Ranges: 1-99 runtime (blocks, frames, keys), 100-199 actors (governance, membership),
+# 200-999 bundled apps (a hundred each), 1000+ third-party apps (registered at load time).
+# A tag is never reused for a different meaning; retired tags stay reserved here.
+TAG_RANGES: Final[dict[str, range]] = {
+    "runtime": range(1, 100),
+    "actors": range(100, 200),
+    "apps": range(200, 1000),
+    "third_party": range(1000, 1 << 31),
+}
+
+_BY_TAG: dict[int, type[Record]] = {}
+_FIELDS: dict[type[Record], tuple[tuple[str, _Checker], ...]] = {}
+
+
+def registered_tags() -> dict[int, type[Record]]:
+    """A copy of the tag table: tag -> record class."""
+    return dict(_BY_TAG)
+
+
+def wire_type(tag: int) -> Callable[[type[R]], type[R]]:
+    """Register a frozen dataclass as a record with a fixed tag."""
+
+    def register(cls: type[R]) -> type[R]:
+        klass: Any = cls  # checked at run time too: decorators are applied to anything
+        if not (
+            isinstance(klass, type)
+            and issubclass(klass, Record)
+            and hasattr(klass, "__dataclass_fields__")
+        ):
+            raise LocalError(f"{klass.__name__} must be a dataclass subclassing Record")
+        params = getattr(klass, "__dataclass_params__")  # noqa: B009 - not in typeshed
+        if not params.frozen:
+            raise LocalError(f"{cls.__name__} must be frozen")
+        if not isinstance(tag, int) or tag < 1:
+            raise LocalError(f"tag {tag!r} must be a positive int")
+        if tag in _BY_TAG and _BY_TAG[tag] is not cls:
+            raise LocalError(f"tag {tag} already names {_BY_TAG[tag].__qualname__}")
+        if cls in _FIELDS and cls.wire_tag != tag:
+            # Two tags for one class: values sent under the old tag would re-encode under the
+            # new one, so decode would reject every one of them as not canonical.
+            raise LocalError(f"{cls.__name__} already has tag {cls.wire_tag}")
+        fields = tuple(
+            (f.name, _field_checker(f, cls)) for f in dataclasses.fields(cast(Any, klass)) if f.init
+        )
+        cls.wire_tag = tag
+        _BY_TAG[tag] = cls
+        _FIELDS[cls] = fields
+        return cls
+
+    return register
+
+
+# -- encoding --------------------------------------------------------------------------------
+
+
+def encode(value: object) -> bytes:
+    """The canonical encoding of ``value``; raises :class:`EncodeError` if it has none."""
+    try:
+        return msgpack.packb(_normal(value, 0), use_bin_type=True)  # type: ignore[no-any-return]
+    except EncodeError:
+        raise
+    except (OverflowError, ValueError, TypeError) as exc:
+        raise EncodeError(f"cannot encode: {exc}") from exc
+
+
+def _normal(value: object, depth: int) -> object:
+    """Turn a value into what msgpack packs canonically (sorted maps, records as ext)."""
+    if depth > MAX_DEPTH:
+        raise _NoCanonicalForm("too_deep", f"nesting deeper than {MAX_DEPTH}")
+    if value is None or value is True or value is False:
+        return value
+    kind = type(value)
+    if kind is int:
+        if not _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]
+            raise EncodeError("integer outside msgpack's 64-bit range")
+        return value
+    if kind is bytes or kind is str:
+        return value
+    if kind is tuple or kind is list:
+        items: Any = value
+        if len(items) > MAX_CONTAINER_LEN:
+            raise EncodeError("array too long")
+        return [_normal(v, depth + 1) for v in items]
+    if kind is dict:
+        mapping: dict[Any, Any] = value  # type: ignore[assignment]
+        if len(mapping) > MAX_CONTAINER_LEN:
+            raise EncodeError("map too large")
+        keys = list(mapping)
+        for k in keys:
+            if type(k) is not str:
+                raise EncodeError(f"map keys must be str, not {type(k).__name__}")
+        keys.sort()  # code-point order == UTF-8 byte order
+        return {k: _normal(mapping[k], depth + 1) for k in keys}
+    if isinstance(value, Record):
+        fields = _FIELDS.get(type(value))
+        if fields is None:
+            raise EncodeError(f"{type(value).__name__} is not a registered wire type")
+        body = [value.wire_tag] + [_normal(getattr(value, name), depth + 1) for name, _ in fields]
+        return msgpack.ExtType(RECORD_EXT, msgpack.packb(body, use_bin_type=True))
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if kind is msgpack.Timestamp:  # msgpack turns ext -1 into this before our ext_hook runs
+        raise _NoCanonicalForm("unknown_ext", "ext type -1 (timestamp)")
+    raise EncodeError(f"{kind.__name__} has no canonical encoding")
+
+
+# -- decoding --------------------------------------------------------------------------------
+
+
+def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
+    """Decode canonical bytes.  Any malformed input raises :class:`RemoteProtocolError`."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise LocalError(f"decode takes bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > max_size:
+        raise RemoteProtocolError("oversize", f"{len(data)} bytes > {max_size}")
+    if not data:
+        raise RemoteProtocolError("truncated", "empty input")
+    value = _unpack(data, 0)
+    try:
+        again = encode(value)
+    except EncodeError as exc:
+        reason = exc.reason if isinstance(exc, _NoCanonicalForm) else "not_canonical"
+        raise RemoteProtocolError(reason, str(exc)) from None
+    if again != data:
+        raise RemoteProtocolError("not_canonical", "input is not the canonical encoding")
+    return value
+
+
+def decode_as(cls: type[R], data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> R:
+    """Decode and require a record of class ``cls``."""
+    value = decode(data, max_size=max_size)
+    if type(value) is not cls:
+        raise RemoteProtocolError("wrong_type", f"expected {cls.__name__}, got {type(value)}")
+    return value
+
+
+def _unpack(data: bytes, depth: int) -> Value:
+    if depth > MAX_DEPTH:
+        raise RemoteProtocolError("too_deep", f"records nested deeper than {MAX_DEPTH}")
+    limit = len(data)
+    try:
+        return msgpack.unpackb(  # type: ignore[no-any-return]
+            data,
+            raw=False,
+            use_list=False,
+            strict_map_key=True,
+            ext_hook=lambda code, body: _record_from_ext(code, body, depth + 1),
+            max_str_len=limit,
+            max_bin_len=limit,
+            max_array_len=min(limit, MAX_CONTAINER_LEN),
+            max_map_len=min(limit, MAX_CONTAINER_LEN),
+            max_ext_len=limit,
+        )
+    except RemoteProtocolError:
+        raise
+    except msgpack.ExtraData:
+        raise RemoteProtocolError("trailing_bytes", "bytes after the value") from None
+    except msgpack.StackError:  # msgpack's own nesting limit (far beyond MAX_DEPTH)
+        raise RemoteProtocolError("too_deep", "nesting exhausted msgpack's stack") from None
+    except (ValueError, msgpack.OutOfData) as exc:
+        raise RemoteProtocolError(_classify(exc, limit), str(exc)) from None
+    except RecursionError:
+        raise RemoteProtocolError("too_deep", "nesting exhausted the stack") from None
+    except Exception as exc:  # any other decoder failure is still the peer's fault
+        raise RemoteProtocolError("malformed", f"{type(exc).__name__}: {exc}") from None
+
+
+def _classify(exc: Exception, limit: int) -> str:
+    """The reason for a msgpack decoding error (msgpack says which only in its message)."""
+    text = str(exc)
+    # msgpack signals truncation as ValueError("Unpack failed: incomplete input").
+    if isinstance(exc, msgpack.OutOfData) or "incomplete" in text:
+        return "truncated"
+    # An array or map count is checked against max_*_len as soon as its header is read.
+    # While that maximum is the input length, a larger count cannot fit: the input ended early.
+    if "exceeds max_array_len" in text or "exceeds max_map_len" in text:
+        return "truncated" if limit <= MAX_CONTAINER_LEN else "malformed"
+    if "timestamp" in text.lower():  # ext -1 whose body msgpack cannot read as a timestamp
+        return "unknown_ext"
+    return "malformed"
+
+
+def _record_from_ext(code: int, body: bytes, depth: int) -> Record:
+    if code != RECORD_EXT:
+        raise RemoteProtocolError("unknown_ext", f"ext type {code}")
+    items = _unpack(body, depth)
+    if type(items) is not tuple or not items or type(items[0]) is not int:
+        raise RemoteProtocolError("bad_record", "record body must be [tag, fields...]")
+    tag = items[0]
+    cls = _BY_TAG.get(tag)
+    if cls is None:
+        raise RemoteProtocolError("unknown_tag", f"no wire type has tag {tag}")
+    fields = _FIELDS[cls]
+    if len(items) != len(fields) + 1:
+        raise RemoteProtocolError(
+            "bad_record", f"{cls.__name__} takes {len(fields)} fields, got {len(items) - 1}"
+        )
+    for (name, check), item in zip(fields, items[1:], strict=True):
+        if not check(item, depth):
+            raise RemoteProtocolError("bad_field", f"{cls.__name__}.{name}: {type(item).__name__}")
+    try:
+        return cls(*items[1:])
+    except RemoteProtocolError:
+        raise
+    except (ValueError, TypeError, LocalError) as exc:
+        raise RemoteProtocolError("bad_record", f"{cls.__name__}: {exc}") from None
+
+
+# -- field checkers built from annotations ------------------------------------------------
+
+
+def _field_checker(f: dataclasses.Field[Any], owner: type) -> _Checker:
+    # ``Value`` is recursive; resolving it through get_type_hints would rebuild the union,
+    # so it is recognised by name before anything is evaluated.
+    if f.type in ("Value", Value):
+        return lambda v, d: True  # decoding already limited it to canonical values
+    return _checker_for(typing.get_type_hints(owner)[f.name], owner)
+
+
+def _checker_for(hint: object, owner: type) -> _Checker:
+    """A predicate that says whether a decoded item fits the annotation ``hint``."""
+    while isinstance(hint, NewType):
+        hint = hint.__supertype__
+    if hint is type(None):
+        return lambda v, d: v is None
+    if hint is bool:
+        return lambda v, d: type(v) is bool
+    if hint is int:
+        return lambda v, d: type(v) is int
+    if hint is str:
+        return lambda v, d: type(v) is str
+    if hint is bytes:
+        return lambda v, d: type(v) is bytes
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Union or origin is types.UnionType:
+        alts = [_checker_for(a, owner) for a in args]
+        return lambda v, d: any(alt(v, d) for alt in alts)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _checker_for(args[0], owner)
+        return lambda v, d: type(v) is tuple and all(item(x, d) for x in v)
+    if origin is tuple:
+        items = [_checker_for(a, owner) for a in args]
+        return lambda v, d: (
+            type(v) is tuple
+            and len(v) == len(items)
+            and all(c(x, d) for c, x in zip(items, v, strict=True))
+        )
+    if origin is dict and args and args[0] is str:
+        val = _checker_for(args[1], owner)
+        return lambda v, d: type(v) is dict and all(val(x, d) for x in v.values())
+    if isinstance(hint, type) and issubclass(hint, Record):
+        target = hint
+        return lambda v, d: isinstance(v, target)
+    raise LocalError(f"{owner.__name__}: unsupported wire field annotation {hint!r}")

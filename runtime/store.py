@@ -1,0 +1,379 @@
+"""Block stores: :class:`MemoryStore` for the simulator, :class:`SqliteStore` for phones.
+
+Both implement :class:`~runtime.store_api.BlockStore` with the same observable behaviour, so
+the deterministic simulator exercises exactly the semantics a phone relies on.  The
+guarantees (what "acknowledged" means, crash behaviour, what is not stored) are written up in
+``docs/store.md``.
+
+Both stores check the *shape* of every :class:`StoredBlock` before touching anything (a bad
+value is our caller's bug: :class:`~runtime.errors.LocalError`); they do not decode ``raw`` or
+check signatures -- the blocklace did that before asking for the block to be stored.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from bisect import bisect_left, insort
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+
+from runtime.errors import LocalError, StoreError
+from runtime.store_api import StoredBlock
+
+__all__ = ["SCHEMA_VERSION", "Durability", "MemoryStore", "SqliteStore", "open_store"]
+
+Durability = Literal["full", "normal"]
+
+SCHEMA_VERSION: Final = 1
+"""``PRAGMA user_version`` of the schema this code writes; anything else is refused."""
+
+_ID_LEN: Final = 32
+_MAX_LACE_LEN: Final = 64
+_MAX_INT: Final = 2**63 - 1
+"""SQLite integers are signed 64-bit; seq and depth must fit."""
+
+_PAGE: Final = 1000
+"""Rows fetched per query by :meth:`SqliteStore.iter_blocks`."""
+
+_SCHEMA: Final = (
+    """CREATE TABLE blocks (
+        rowid   INTEGER PRIMARY KEY,
+        id      BLOB NOT NULL UNIQUE,
+        lace    BLOB NOT NULL,
+        creator BLOB NOT NULL,
+        seq     INTEGER NOT NULL,
+        depth   INTEGER NOT NULL,
+        raw     BLOB NOT NULL
+    )""",
+    "CREATE INDEX blocks_by_creator ON blocks (lace, creator, seq)",
+    "CREATE INDEX blocks_by_depth ON blocks (lace, depth, id)",
+)
+
+_INSERT: Final = (
+    "INSERT OR IGNORE INTO blocks (id, lace, creator, seq, depth, raw) VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
+def _check(blocks: Sequence[StoredBlock]) -> None:
+    """Refuse a batch containing anything malformed, before any of it is stored.
+
+    Why here and not in SQLite: SQLite would happily store a ``str`` id as TEXT (and then
+    never find it by its bytes), and ``INSERT OR IGNORE`` silently skips rows that break
+    ``NOT NULL``; checking up front also makes the two stores fail identically.
+    """
+    for b in blocks:
+        if type(b) is not StoredBlock:
+            raise LocalError(f"put_many takes StoredBlock values, not {type(b).__name__}")
+        if (
+            type(b.id) is not bytes
+            or len(b.id) != _ID_LEN
+            or type(b.lace) is not bytes
+            or not 1 <= len(b.lace) <= _MAX_LACE_LEN
+            or type(b.creator) is not bytes
+            or len(b.creator) != _ID_LEN
+            or type(b.seq) is not int
+            or not 0 <= b.seq <= _MAX_INT
+            or type(b.depth) is not int
+            or not 0 <= b.depth <= _MAX_INT
+            or type(b.raw) is not bytes
+        ):
+            raise LocalError(f"malformed StoredBlock: {b!r:.200}")
+
+
+class MemoryStore:
+    """A dict-backed store: the simulated node's "disk".
+
+    It outlives the node that writes to it: a simulated crash throws the node away and
+    builds a new one over the same store, which is what a phone does with its SQLite file.
+    After :meth:`close`, :meth:`reopen` gives a fresh handle on the same data.
+    """
+
+    __slots__ = ("_by_creator", "_by_depth", "_by_id", "_closed", "_order")
+
+    def __init__(self) -> None:
+        self._by_id: dict[bytes, StoredBlock] = {}
+        self._order: list[StoredBlock] = []
+        self._by_creator: dict[tuple[bytes, bytes], list[tuple[int, bytes]]] = {}
+        self._by_depth: dict[bytes, list[tuple[int, bytes]]] = {}
+        self._closed = False
+
+    def reopen(self) -> MemoryStore:
+        """A new open handle sharing this store's data (like opening the file again)."""
+        other = MemoryStore()
+        other._by_id = self._by_id
+        other._order = self._order
+        other._by_creator = self._by_creator
+        other._by_depth = self._by_depth
+        return other
+
+    def _live(self) -> None:
+        if self._closed:
+            raise StoreError("memory store is closed")
+
+    def put_many(self, blocks: Sequence[StoredBlock]) -> None:
+        self._live()
+        _check(blocks)  # after this nothing can fail, so the batch is all-or-nothing
+        for b in blocks:
+            if b.id in self._by_id:
+                continue
+            self._by_id[b.id] = b
+            self._order.append(b)
+            insort(self._by_creator.setdefault((b.lace, b.creator), []), (b.seq, b.id))
+            insort(self._by_depth.setdefault(b.lace, []), (b.depth, b.id))
+
+    def get_raw(self, block_id: bytes) -> bytes | None:
+        self._live()
+        found = self._by_id.get(block_id)
+        return None if found is None else found.raw
+
+    def __contains__(self, block_id: object) -> bool:
+        self._live()
+        return type(block_id) is bytes and block_id in self._by_id
+
+    def __len__(self) -> int:
+        self._live()
+        return len(self._order)
+
+    def iter_blocks(self) -> Iterator[StoredBlock]:
+        self._live()  # fail now, not at the first next()
+        return self._walk()
+
+    def _walk(self) -> Iterator[StoredBlock]:
+        i = 0
+        while True:  # by index, so a put during iteration cannot break the loop
+            self._live()
+            if i >= len(self._order):
+                return
+            yield self._order[i]
+            i += 1
+
+    def ids_by_creator(self, lace: bytes, creator: bytes) -> list[bytes]:
+        self._live()
+        return [bid for _, bid in self._by_creator.get((lace, creator), ())]
+
+    def ids_by_depth(self, lace: bytes, lo: int, hi: int) -> list[bytes]:
+        self._live()
+        entries = self._by_depth.get(lace, [])
+        start = bisect_left(entries, (lo,))
+        stop = bisect_left(entries, (hi + 1,))
+        return [bid for _, bid in entries[start:stop]]
+
+    def laces(self) -> list[bytes]:
+        self._live()
+        return sorted(self._by_depth)
+
+    def quick_check(self) -> bool:
+        """Whether the indexes agree with the blocks (the analogue of SQLite's check)."""
+        self._live()
+        if len(self._by_id) != len(self._order):
+            return False
+        creators = sum(len(v) for v in self._by_creator.values())
+        depths = sum(len(v) for v in self._by_depth.values())
+        return creators == depths == len(self._order)
+
+    def close(self) -> None:
+        self._closed = True
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+class SqliteStore:
+    """One SQLite file per node, in WAL mode; each :meth:`put_many` is one transaction.
+
+    ``durability="full"`` syncs the WAL on every commit, so an acknowledged batch survives a
+    power cut; ``"normal"`` syncs only at checkpoints, so it survives a process crash but the
+    last few batches may be lost (never half of one) if the phone loses power.
+    """
+
+    __slots__ = ("_conn", "durability", "path")
+
+    def __init__(self, path: str | os.PathLike[str], *, durability: Durability = "full") -> None:
+        if durability not in ("full", "normal"):
+            raise LocalError(f"durability must be 'full' or 'normal', not {durability!r}")
+        self.path = Path(path)
+        self.durability: Durability = durability
+        if self.path.is_dir():
+            raise StoreError(f"block store {self.path} is a directory, not a file")
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open block store {self.path}: {exc}") from exc
+        try:
+            self._setup()
+        except BaseException:
+            self._conn.close()
+            self._conn = None
+            raise
+
+    def _setup(self) -> None:
+        """Check the file is ours (or empty) before changing anything in it, then configure."""
+        conn = self._db()
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+        if version == 0 and tables:
+            raise StoreError(f"{self.path} is a SQLite database but not a Peoplenet block store")
+        if version not in (0, SCHEMA_VERSION):
+            raise StoreError(
+                f"block store {self.path} has schema version {version}; "
+                f"this code only knows version {SCHEMA_VERSION}"
+            )
+        sync = "FULL" if self.durability == "full" else "NORMAL"
+        try:
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"block store {self.path}: WAL mode unavailable (got {mode!r})")
+            conn.execute(f"PRAGMA synchronous={sync}")
+            # Without fullfsync, Apple platforms' fsync does not reach the platter/flash.
+            conn.execute(f"PRAGMA fullfsync={int(self.durability == 'full')}")
+            # BEGIN IMMEDIATE takes the write lock: it fails now, with a clear message, on a
+            # read-only file or directory rather than on the first put_many.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if conn.execute("PRAGMA user_version").fetchone()[0] == 0:
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.execute("SELECT id, lace, creator, seq, depth, raw FROM blocks LIMIT 0")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot use block store {self.path}: {exc}") from exc
+
+    def _db(self) -> sqlite3.Connection:
+        conn = self._conn
+        if conn is None:
+            raise StoreError(f"block store {self.path} is closed")
+        return conn
+
+    def _query(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read, turning any SQLite failure into :class:`StoreError`."""
+        conn = self._db()
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"block store {self.path}: {exc}") from exc
+
+    def put_many(self, blocks: Sequence[StoredBlock]) -> None:
+        conn = self._db()
+        _check(blocks)
+        if not blocks:
+            return
+        rows = ((b.id, b.lace, b.creator, b.seq, b.depth, b.raw) for b in blocks)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"block store {self.path}: batch not stored: {exc}") from exc
+
+    def get_raw(self, block_id: bytes) -> bytes | None:
+        rows = self._query("SELECT raw FROM blocks WHERE id = ?", (block_id,))
+        return bytes(rows[0][0]) if rows else None
+
+    def __contains__(self, block_id: object) -> bool:
+        if type(block_id) is not bytes:
+            self._db()
+            return False
+        return bool(self._query("SELECT 1 FROM blocks WHERE id = ?", (block_id,)))
+
+    def __len__(self) -> int:
+        return int(self._query("SELECT count(*) FROM blocks")[0][0])
+
+    def iter_blocks(self) -> Iterator[StoredBlock]:
+        self._db()  # fail now, not at the first next()
+        return self._pages()
+
+    def _pages(self) -> Iterator[StoredBlock]:
+        """Page through by rowid, so no read transaction stays open between pages.
+
+        A long-lived reader would stop WAL checkpoints and let the WAL file grow.
+        """
+        last = 0
+        while True:
+            rows = self._query(
+                "SELECT rowid, id, lace, creator, seq, depth, raw FROM blocks"
+                " WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (last, _PAGE),
+            )
+            for row in rows:
+                yield StoredBlock(*row[1:])
+            if len(rows) < _PAGE:
+                return
+            last = rows[-1][0]
+
+    def ids_by_creator(self, lace: bytes, creator: bytes) -> list[bytes]:
+        rows = self._query(
+            "SELECT id FROM blocks WHERE lace = ? AND creator = ? ORDER BY seq, id",
+            (lace, creator),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def ids_by_depth(self, lace: bytes, lo: int, hi: int) -> list[bytes]:
+        rows = self._query(
+            "SELECT id FROM blocks WHERE lace = ? AND depth BETWEEN ? AND ? ORDER BY depth, id",
+            (lace, lo, hi),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def laces(self) -> list[bytes]:
+        return [bytes(r[0]) for r in self._query("SELECT DISTINCT lace FROM blocks ORDER BY lace")]
+
+    def quick_check(self) -> bool:
+        """SQLite's ``PRAGMA quick_check``: ``False`` if the file is damaged."""
+        conn = self._db()
+        try:
+            rows = conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as exc:
+            if exc.sqlite_errorname in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+                return False  # damage bad enough that the check itself cannot finish
+            raise StoreError(f"block store {self.path}: quick_check failed: {exc}") from exc
+        return rows == [("ok",)]
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        try:
+            conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot close block store {self.path}: {exc}") from exc
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else self.durability
+        return f"SqliteStore({str(self.path)!r}, {state})"
+
+
+def open_store(
+    path: str | os.PathLike[str] | None, *, durability: Durability = "full"
+) -> MemoryStore | SqliteStore:
+    """A :class:`MemoryStore` for ``None`` (simulation, tests), else a :class:`SqliteStore`."""
+    if path is None:
+        return MemoryStore()
+    return SqliteStore(path, durability=durability)
