@@ -13,13 +13,13 @@ import os
 import random
 import tempfile
 import time
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from nacl.bindings import crypto_sign_open
-from nacl.exceptions import BadSignatureError
 
 from runtime.block import Block, BlockId
 from runtime.blocklace import Blocklace
@@ -27,9 +27,10 @@ from runtime.codec import Value
 from runtime.errors import InvalidBlock
 from runtime.identity import Identity
 from runtime.store import SqliteStore
+from runtime.verify_pool import VerifyPool, verify_signed
 
 LACE = b"bench"
-BATCH = 512
+BATCH = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,70 +79,71 @@ def raw_verify_rate(blocks: Sequence[Block]) -> float:
     return len(signed) / (time.perf_counter() - start)
 
 
-def _verify_all(blocks: Sequence[Block]) -> list[bool]:
-    out = []
-    for b in blocks:
-        try:
-            crypto_sign_open(b.signature + b.id, b.creator)
-        except BadSignatureError:
-            out.append(False)
-        else:
-            out.append(True)
-    return out
+_Batch = tuple[list[Block], list[bytes], list[Future[list[bool]]]]
 
 
-def ingest(raws: Sequence[bytes], lace: Blocklace, *, threads: int = 2) -> int:
+def ingest(raws: Sequence[bytes], lace: Blocklace, pool: VerifyPool | None) -> int:
     """Push ``raws`` through the full pipeline; returns how many blocks were added.
 
-    Batches overlap: while the pool verifies batch k, the main thread decodes batch k+1 and
-    then stores batch k.
+    With a pool, two batches are in flight: while workers verify them, the main process
+    decodes the next batch and stores the oldest verified one.  Without a pool, everything
+    runs in this thread.
     """
     added = 0
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        in_flight: tuple[list[Block], list[bytes], list[Future[list[bool]]]] | None = None
-        for start in range(0, len(raws), BATCH):
-            chunk = list(raws[start : start + BATCH])
-            decoded = [Block.from_bytes(r) for r in chunk]
-            step = max(1, len(decoded) // threads + 1)
-            futures = [
-                pool.submit(_verify_all, decoded[i : i + step])
-                for i in range(0, len(decoded), step)
-            ]
-            if in_flight is not None:
-                added += _store(lace, *in_flight)
-            in_flight = (decoded, chunk, futures)
-        if in_flight is not None:
-            added += _store(lace, *in_flight)
+    in_flight: deque[_Batch] = deque()
+    for start in range(0, len(raws), BATCH):
+        chunk = list(raws[start : start + BATCH])
+        decoded = [Block.from_bytes(r) for r in chunk]
+        if pool is None:
+            items = [(b.signature + b.id, bytes(b.creator)) for b in decoded]
+            added += _store(lace, decoded, chunk, verify_signed(items))
+            continue
+        in_flight.append((decoded, chunk, pool.submit(decoded)))
+        if len(in_flight) > 2:
+            added += _store_batch(lace, in_flight.popleft())
+    while in_flight:
+        added += _store_batch(lace, in_flight.popleft())
     return added
 
 
-def _store(
-    lace: Blocklace, blocks: list[Block], raws: list[bytes], futures: list[Future[list[bool]]]
-) -> int:
-    verdicts = [ok for f in futures for ok in f.result()]
-    good = [i for i, ok in enumerate(verdicts) if ok]
-    if len(good) != len(blocks):
-        raise InvalidBlock("forged_signature", f"{len(blocks) - len(good)} bad signatures")
+def _store_batch(lace: Blocklace, batch: _Batch) -> int:
+    blocks, raws, futures = batch
+    return _store(lace, blocks, raws, [ok for f in futures for ok in f.result()])
+
+
+def _store(lace: Blocklace, blocks: list[Block], raws: list[bytes], verdicts: list[bool]) -> int:
+    if not all(verdicts):
+        raise InvalidBlock("forged_signature", f"{verdicts.count(False)} bad signatures")
     report = lace.add_many(blocks, raws=raws, verified=True)
     if report.rejected:
         raise report.rejected[0][1]
     return len(report.added)
 
 
-def run(count: int, *, threads: int = 2, workdir: Path | None = None) -> IngestResult:
-    """Generate ``count`` blocks, then time raw verification and the full pipeline."""
+def run(count: int, *, workers: int = 2, workdir: Path | None = None) -> IngestResult:
+    """Generate ``count`` blocks, then time raw verification and the full pipeline.
+
+    ``workers`` verification processes (0: verify in the main thread).  The pool is started
+    before the clock starts, as a node starts it once at boot.
+    """
     raws = make_blocks(count)
-    reference = [Block.from_bytes(r) for r in raws]
-    raw_rate = raw_verify_rate(reference)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        store = SqliteStore(os.path.join(tmp, "bench.sqlite3"))
-        try:
-            lace = Blocklace(store)
-            start = time.perf_counter()
-            added = ingest(raws, lace, threads=threads)
-            elapsed = time.perf_counter() - start
-        finally:
-            store.close()
+    raw_rate = raw_verify_rate([Block.from_bytes(r) for r in raws])
+    pool = VerifyPool(workers) if workers > 0 else None
+    try:
+        if pool is not None:
+            pool.warm_up()
+        with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+            store = SqliteStore(os.path.join(tmp, "bench.sqlite3"))
+            try:
+                lace = Blocklace(store)
+                start = time.perf_counter()
+                added = ingest(raws, lace, pool)
+                elapsed = time.perf_counter() - start
+            finally:
+                store.close()
+    finally:
+        if pool is not None:
+            pool.close()
     if added != count:
         raise RuntimeError(f"pipeline added {added} of {count} blocks")
     return IngestResult(count, count / elapsed, raw_rate)

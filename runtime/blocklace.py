@@ -32,7 +32,7 @@ indexes: if the store fails, memory is unchanged and nothing was acknowledged.
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -122,7 +122,7 @@ class Blocklace:
         self._chains: dict[tuple[LaceId, MemberId], dict[int, list[BlockId]]] = {}
         self._by_depth: dict[LaceId, dict[int, list[BlockId]]] = defaultdict(dict)
         self._lace_creators: dict[LaceId, set[MemberId]] = defaultdict(set)
-        self._pointed: set[BlockId] = set()
+        self._tips: dict[LaceId, set[BlockId]] = defaultdict(set)
         self._equivocations: list[Equivocation] = []
         self._equivocators: dict[LaceId, set[MemberId]] = defaultdict(set)
         # buffer of authentic blocks whose pointees are missing
@@ -142,7 +142,9 @@ class Blocklace:
                 raise InvalidBlock("store_corrupt", "stored bytes do not hash to their id")
             if verify and not block.signature_ok():
                 raise InvalidBlock("store_corrupt", "stored block has a bad signature")
-            meta = self._derive(block, self._meta.get)
+            meta = self._derive(block, self._meta)
+            if meta is None:
+                raise InvalidBlock("store_corrupt", "a stored block points to a missing block")
             if isinstance(meta, InvalidBlock):
                 raise meta
             self._apply(meta, None)
@@ -188,35 +190,35 @@ class Blocklace:
         return report
 
     def _insert(self, candidates: list[tuple[Block, bytes]], report: AddReport) -> None:
-        planned: dict[BlockId, BlockMeta] = {}
-        order: list[tuple[BlockMeta, bytes, Block]] = []
-
-        def lookup(bid: BlockId) -> BlockMeta | None:
-            return planned.get(bid) or self._meta.get(bid)
-
-        queue = list(candidates)
+        # Planned metas go straight into ``_meta`` so that later blocks of the batch find
+        # them with one lookup; if the store refuses the batch they are taken out again.
+        known = self._meta
+        planned: list[tuple[BlockMeta, bytes, Block]] = []
+        queue = deque(candidates)
         to_buffer: list[tuple[Block, bytes]] = []
-        while queue:
-            block, raw = queue.pop(0)
-            missing = [p for p in block.pointers if lookup(p) is None]
-            if missing:
-                to_buffer.append((block, raw))
-                continue
-            meta = self._derive(block, lookup)
-            if isinstance(meta, InvalidBlock):
-                report.rejected.append((block.id, meta))
-                continue
-            planned[meta.id] = meta
-            order.append((meta, raw, block))
-            # release buffered blocks (earlier ones, or earlier in this batch) that waited on it
-            for waiter in self._release_candidates(meta.id, lookup, to_buffer):
-                queue.append(waiter)
-
-        if order:
-            self._store.put_many(
-                [StoredBlock(m.id, m.lace, m.creator, m.seq, m.depth, raw) for m, raw, _ in order]
-            )
-        for meta, _, block in order:
+        try:
+            while queue:
+                block, raw = queue.popleft()
+                meta = self._derive(block, known)
+                if meta is None:
+                    to_buffer.append((block, raw))
+                    continue
+                if isinstance(meta, InvalidBlock):
+                    report.rejected.append((block.id, meta))
+                    continue
+                known[meta.id] = meta
+                planned.append((meta, raw, block))
+                if to_buffer or meta.id in self._waiting_on:
+                    queue.extend(self._release_candidates(meta.id, to_buffer))
+            if planned:
+                self._store.put_many(
+                    [StoredBlock(m.id, m.lace, m.creator, m.seq, m.depth, r) for m, r, _ in planned]
+                )
+        except BaseException:
+            for meta, _, _ in planned:
+                del known[meta.id]
+            raise
+        for meta, _, block in planned:
             if self._pending.pop(meta.id, None) is not None:
                 self._unwait(meta.id, meta.pointers)
             self._waiting_on.pop(meta.id, None)
@@ -227,35 +229,35 @@ class Blocklace:
             report.buffered.append(block.id)
 
     def _release_candidates(
-        self,
-        bid: BlockId,
-        lookup: object,
-        to_buffer: list[tuple[Block, bytes]],
+        self, bid: BlockId, to_buffer: list[tuple[Block, bytes]]
     ) -> list[tuple[Block, bytes]]:
         """Blocks (buffered earlier, or deferred in this batch) that only waited for ``bid``."""
-        assert callable(lookup)
+        known = self._meta
         out: list[tuple[Block, bytes]] = []
         for waiter_id in list(self._waiting_on.get(bid, ())):
             entry = self._pending.get(waiter_id)
-            if entry is not None and all(lookup(p) is not None for p in entry[0].pointers):
+            if entry is not None and all(p in known for p in entry[0].pointers):
                 out.append(entry)
         still: list[tuple[Block, bytes]] = []
         for entry in to_buffer:
-            if bid in entry[0].pointers and all(lookup(p) is not None for p in entry[0].pointers):
+            if bid in entry[0].pointers and all(p in known for p in entry[0].pointers):
                 out.append(entry)
             else:
                 still.append(entry)
         to_buffer[:] = still
         return out
 
-    def _derive(self, block: Block, lookup: object) -> BlockMeta | InvalidBlock:
-        """Compute seq, depth and parent from the pointees, or say why the block is invalid."""
-        assert callable(lookup)
+    def _derive(
+        self, block: Block, known: dict[BlockId, BlockMeta]
+    ) -> BlockMeta | InvalidBlock | None:
+        """Seq, depth and parent from the pointees; why it is invalid; or None if one is missing."""
         depth = 0
         parent: BlockId | None = None
         seq = 0
         for p in block.pointers:
-            pm: BlockMeta = lookup(p)
+            pm = known.get(p)
+            if pm is None:
+                return None
             if pm.lace != block.lace:
                 return InvalidBlock(
                     "cross_lace_pointer", "pointers stay in one lace", block_id=block.id
@@ -284,7 +286,9 @@ class Blocklace:
                 report.equivocations.append(ev)
         at_seq.append(meta.id)
         self._by_depth[meta.lace].setdefault(meta.depth, []).append(meta.id)
-        self._pointed.update(meta.pointers)
+        tips = self._tips[meta.lace]
+        tips.difference_update(meta.pointers)  # pointees always arrive before pointers
+        tips.add(meta.id)
         if block is not None:
             self._blocks.put(meta.id, block)
 
@@ -384,9 +388,7 @@ class Blocklace:
 
     def lace_tips(self, lace: LaceId) -> list[BlockId]:
         """Blocks of ``lace`` that no block points to yet, sorted."""
-        return sorted(
-            b for bs in self._by_depth.get(lace, {}).values() for b in bs if b not in self._pointed
-        )
+        return sorted(self._tips.get(lace, ()))
 
     def equivocations(self, lace: LaceId | None = None) -> list[Equivocation]:
         """Recorded equivocations (evidence pairs), oldest first."""

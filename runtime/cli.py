@@ -35,7 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     ingest = bench_sub.add_parser("ingest", help="decode, verify, store and index blocks")
     ingest.add_argument("--blocks", type=int, default=20_000)
-    ingest.add_argument("--threads", type=int, default=2, help="verification threads")
+    ingest.add_argument(
+        "--workers", type=int, default=2, help="verification processes (0: verify inline)"
+    )
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
@@ -75,9 +77,9 @@ def _identity(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from bench import ingest  # noqa: PLC0415 - benchmarks load only when asked for
 
-    if args.blocks < 1 or args.threads < 1:
-        raise LocalError("--blocks and --threads must be positive")
-    result = ingest.run(args.blocks, threads=args.threads)
+    if args.blocks < 1 or args.workers < 0:
+        raise LocalError("--blocks must be positive and --workers at least 0")
+    result = ingest.run(args.blocks, workers=args.workers)
     if args.json:
         print(json.dumps(result.as_json()))
     else:

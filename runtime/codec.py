@@ -23,6 +23,7 @@ map keys, and trailing bytes.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import types
 import typing
 from collections.abc import Callable
@@ -132,10 +133,33 @@ def wire_type(tag: int) -> Callable[[type[R]], type[R]]:
 # -- encoding --------------------------------------------------------------------------------
 
 
+class _PackerPool(threading.local):
+    """Reusable msgpack packers, per thread.
+
+    ``msgpack.packb`` builds a new Packer per call, which costs more than packing a small
+    value; a packer is not re-entrant (the record hook packs a record's body while the outer
+    value is being packed), so each nesting level takes its own from the pool.
+    """
+
+    def __init__(self) -> None:
+        self.free: list[msgpack.Packer] = []
+
+
+_POOL = _PackerPool()
+
+
+def _pack(value: object) -> bytes:
+    free = _POOL.free
+    packer = free.pop() if free else msgpack.Packer(use_bin_type=True, default=_pack_record)
+    out: bytes = packer.pack(value)  # on error the packer is dropped, never reused half-full
+    free.append(packer)
+    return out
+
+
 def encode(value: object) -> bytes:
     """The canonical encoding of ``value``; raises :class:`EncodeError` if it has none."""
     try:
-        return msgpack.packb(_normal(value, 0), use_bin_type=True)  # type: ignore[no-any-return]
+        return _pack(_normal(value, 0))
     except EncodeError:
         raise
     except (OverflowError, ValueError, TypeError) as exc:
@@ -175,7 +199,7 @@ def _normal(value: object, depth: int) -> object:
         if fields is None:
             raise EncodeError(f"{type(value).__name__} is not a registered wire type")
         body = [value.wire_tag] + [_normal(getattr(value, name), depth + 1) for name, _ in fields]
-        return msgpack.ExtType(RECORD_EXT, msgpack.packb(body, use_bin_type=True))
+        return msgpack.ExtType(RECORD_EXT, _pack(body))
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
     if kind is msgpack.Timestamp:  # msgpack turns ext -1 into this before our ext_hook runs
@@ -197,13 +221,62 @@ def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
         raise RemoteProtocolError("truncated", "empty input")
     value = _unpack(data, 0)
     try:
-        again = encode(value)
+        _check_decoded(value, 0)
+        again = _pack(value)
     except EncodeError as exc:
         reason = exc.reason if isinstance(exc, _NoCanonicalForm) else "not_canonical"
         raise RemoteProtocolError(reason, str(exc)) from None
     if again != data:
         raise RemoteProtocolError("not_canonical", "input is not the canonical encoding")
     return value
+
+
+_SCALARS: Final = frozenset({type(None), bool, int, str, bytes})
+
+
+def _check_decoded(value: object, depth: int) -> None:
+    """Refuse what re-packing a decoded value would not reveal as non-canonical.
+
+    msgpack re-packs maps in their decoded order and floats as floats, so those are checked
+    here; everything else (integer widths, string/binary forms, duplicate keys, trailing
+    bytes) shows up when the re-packed bytes are compared with the input.  Same depth rule as
+    :func:`_normal`: nothing may sit deeper than ``MAX_DEPTH``.
+    """
+    if depth > MAX_DEPTH:
+        raise _NoCanonicalForm("too_deep", f"nesting deeper than {MAX_DEPTH}")
+    kind = type(value)
+    if kind in _SCALARS:
+        return
+    children: Any
+    if kind is tuple:
+        children = value
+    elif kind is dict:
+        mapping: dict[Any, Any] = value  # type: ignore[assignment]
+        previous = None
+        for key in mapping:
+            if type(key) is not str:
+                raise EncodeError(f"map keys must be str, not {type(key).__name__}")
+            if previous is not None and key <= previous:
+                raise EncodeError("map keys are not in canonical order")
+            previous = key
+        children = mapping.values()
+    elif isinstance(value, Record):
+        children = [getattr(value, name) for name, _ in _FIELDS[type(value)]]
+    elif kind is msgpack.Timestamp:  # msgpack turns ext -1 into this before our ext_hook runs
+        raise _NoCanonicalForm("unknown_ext", "ext type -1 (timestamp)")
+    else:
+        raise EncodeError(f"{kind.__name__} has no canonical encoding")
+    for child in children:
+        if type(child) not in _SCALARS or depth >= MAX_DEPTH:
+            _check_decoded(child, depth + 1)
+
+
+def _pack_record(value: object) -> msgpack.ExtType:
+    """msgpack's ``default`` hook: a record as ext 0x50 ``[tag, fields...]``."""
+    if not isinstance(value, Record):
+        raise EncodeError(f"{type(value).__name__} has no canonical encoding")
+    body = [value.wire_tag] + [getattr(value, name) for name, _ in _FIELDS[type(value)]]
+    return msgpack.ExtType(RECORD_EXT, msgpack.packb(body, use_bin_type=True, default=_pack_record))
 
 
 def decode_as(cls: type[R], data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> R:

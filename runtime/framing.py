@@ -64,7 +64,7 @@ class FrameDecoder:
         """Bytes received but not yet part of a whole frame."""
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[Value]:
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Value]:
         """Buffer ``data`` and return every value completed so far, in order.
 
         Raises :class:`RemoteProtocolError` at the first bad frame (``oversize`` as soon as

@@ -347,7 +347,7 @@ class Simulator:
                     raise LocalError(f"node {name!r} is in two groups")
                 index[name] = i
         start = self._check_time(start, allow_past=True)
-        stop = _INF if end is None else float(end)
+        stop = _INF if end is None else self._check_time(end, allow_past=True)
         if not stop > start:  # also rejects NaN
             raise LocalError(f"partition end {end!r} must be after start {start!r}")
         pid = next(self._partition_ids)

@@ -221,7 +221,9 @@ class SqliteStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is not a usable SQLite database: {exc}") from exc
+            if exc.sqlite_errorname == "SQLITE_NOTADB":
+                raise StoreError(f"{self.path} is not a SQLite database: {exc}") from exc
+            raise StoreError(f"cannot use block store {self.path}: {exc}") from exc
         if version == 0 and tables:
             raise StoreError(f"{self.path} is a SQLite database but not a Peoplenet block store")
         if version not in (0, SCHEMA_VERSION):

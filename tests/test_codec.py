@@ -114,7 +114,7 @@ def _extend(children: st.SearchStrategy[Value]) -> st.SearchStrategy[Value]:
 values: st.SearchStrategy[Value] = st.recursive(scalars, _extend, max_leaves=20)
 
 FAST = settings(max_examples=300, deadline=None)
-FUZZ = settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_SLOW = settings(
     max_examples=25_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
@@ -285,8 +285,8 @@ def test_golden_encodings(value: object, wire: bytes) -> None:
 
 def test_bytes_like_inputs_are_accepted() -> None:
     data = encode(("x", b"y"))
-    assert decode(bytearray(data)) == ("x", b"y")
-    assert decode(memoryview(data)) == ("x", b"y")
+    assert decode(bytearray(data)) == ("x", b"y")  # type: ignore[arg-type]
+    assert decode(memoryview(data)) == ("x", b"y")  # type: ignore[arg-type]
     assert encode(bytearray(b"ab")) == encode(b"ab") == encode(memoryview(b"ab"))
 
 
@@ -736,10 +736,35 @@ def check_decode_is_total(data: bytes) -> None:
     assert _REASON.fullmatch(reason), reason
 
 
+CORPUS: list[bytes] = [
+    encode(v)
+    for v in [
+        *(value for value, _ in GOLDEN),
+        INT_BOUNDARIES,
+        {str(n): n for n in INT_BOUNDARIES},
+        ("日本語", "a" * 31, "b" * 32, b"\x00" * 33, b"", "", None, True, False),
+        sample(),
+        sample(maybe=Point(-1, 2**40, "m"), extra={"deep": (sample(), [Point(0, 0, "")])}),
+        {"z": {"y": {"x": ({"w": (1, (2, (3,)))},)}}, "a": sample(extra=(b"\xff", -33))},
+        tuple(range(40)),
+    ]
+]
+"""Valid encodings to mutate: every type and width, records, nesting."""
+
+fuzz_bases = st.sampled_from(CORPUS) | st.recursive(
+    scalars | points,
+    lambda children: (
+        st.lists(children, max_size=4).map(tuple) | st.dictionaries(keys, children, max_size=4)
+    ),
+    max_leaves=6,
+).map(encode)
+"""The corpus plus small generated values (drawing full ``values`` is too slow for fuzzing)."""
+
+
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
     """A valid encoding with a few bit flips, insertions, deletions, cuts and splices."""
-    data = bytearray(encode(draw(values)))
+    data = bytearray(draw(fuzz_bases))
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from(["flip", "insert", "delete", "set", "splice", "cut"]))
         at = draw(st.integers(0, len(data)))
@@ -753,7 +778,7 @@ def mutated(draw: st.DrawFn) -> bytes:
         elif op == "set" and data:
             data[min(at, len(data) - 1)] = draw(st.integers(0, 255))
         elif op == "splice":
-            other = encode(draw(values))
+            other = draw(fuzz_bases)
             lo = draw(st.integers(0, len(other)))
             hi = draw(st.integers(lo, len(other)))
             data[at : at + draw(st.integers(0, 8))] = other[lo:hi]

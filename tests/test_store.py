@@ -358,7 +358,7 @@ def test_garbage_file_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
     before = _file_digest(path)
-    with pytest.raises(StoreError, match="not a usable SQLite database") as err:
+    with pytest.raises(StoreError, match="is not a SQLite database") as err:
         SqliteStore(path)
     assert str(path) in str(err.value)
     assert _file_digest(path) == before
