@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from runtime import log
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
@@ -90,6 +91,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    log.configure()
     try:
         if args.command == "demo":
             from runtime import demo  # noqa: PLC0415

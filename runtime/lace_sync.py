@@ -23,8 +23,11 @@ from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import AddReport, Blocklace
 from runtime.codec import Record, Value, decode, encode, wire_type
 from runtime.errors import RemoteProtocolError
-from runtime.identity import Identity
+from runtime.identity import Identity, fingerprint
+from runtime.log import get_logger
 from runtime.sim import Action, Send, SetTimer
+
+_log = get_logger("lace_sync")
 
 MAX_BLOCKS_PER_MESSAGE: Final = 256
 MAX_HEADS: Final = 1024
@@ -119,6 +122,7 @@ class LaceSync:
         try:
             message = decode(data)
         except RemoteProtocolError as exc:
+            _log.warning("bad_message", node=self.name, peer=src, reason=exc.reason)
             self.on_event(SyncEvent(self.name, "bad_message", now, src, detail=exc.reason))
             return ()
         if isinstance(message, SyncHave) and message.lace == self.lace:
@@ -148,9 +152,23 @@ class LaceSync:
         report: AddReport = self.blocklace.add_many(blocks)
         if report.added:
             self.on_event(SyncEvent(self.name, "received", now, src, len(report.added)))
-        for _, error in report.rejected:
+        for bid, error in report.rejected:
+            _log.warning(
+                "block_rejected",
+                node=self.name,
+                peer=src,
+                reason=error.reason,
+                block=bid.hex()[:16] if bid else None,
+            )
             self.on_event(SyncEvent(self.name, "rejected", now, src, detail=error.reason))
         for ev in report.equivocations:
+            _log.warning(
+                "equivocation",
+                node=self.name,
+                peer=src,
+                creator=fingerprint(ev.creator),
+                seq=ev.seq,
+            )
             self.on_event(
                 SyncEvent(self.name, "equivocation", now, src, detail=ev.creator.hex()[:8])
             )

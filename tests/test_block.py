@@ -13,6 +13,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import canonical_values
 
 from runtime.block import (
     BLOCK_ID_LEN,
@@ -319,21 +320,7 @@ def test_signature_is_not_part_of_the_id() -> None:
     assert other != base
 
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.text(max_size=30)
-    | st.binary(max_size=30)
-)
-payloads: st.SearchStrategy[Value] = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=4).map(tuple)
-        | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+payloads = canonical_values()
 
 
 @settings(max_examples=150, deadline=None)

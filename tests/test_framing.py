@@ -13,26 +13,13 @@ import struct
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import canonical_values
 
 from runtime.codec import MAX_MESSAGE_SIZE, Value, encode
 from runtime.errors import EncodeError, LocalError, RemoteProtocolError
 from runtime.framing import HEADER_LEN, FrameDecoder, encode_frame
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
-    | st.text(max_size=20)
-    | st.binary(max_size=20)
-)
-values: st.SearchStrategy[Value] = st.recursive(
-    scalars,
-    lambda children: (
-        st.lists(children, max_size=4).map(tuple)
-        | st.dictionaries(st.text(max_size=5), children, max_size=4)
-    ),
-    max_leaves=10,
-)
+values = canonical_values(max_text=20, max_key=5, max_leaves=10)
 
 PROPS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
