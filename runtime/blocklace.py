@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from runtime.block import Block, BlockId, LaceId
 from runtime.errors import InvalidBlock, LocalError
@@ -46,6 +46,8 @@ DEFAULT_MAX_PENDING: Final = 10_000
 """Most blocks buffered while waiting for pointees; the oldest are dropped past it."""
 
 _CACHE_SIZE: Final = 8192
+
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True, frozen=True)
@@ -89,14 +91,14 @@ class AddReport:
     """Equivocations this batch revealed."""
 
 
-class _LRU(OrderedDict[bytes, object]):
+class _LRU(OrderedDict[bytes, _V]):
     """A small bounded cache; the oldest entry goes first."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def put(self, key: bytes, value: object) -> None:
+    def put(self, key: bytes, value: _V) -> None:
         self[key] = value
         self.move_to_end(key)
         if len(self) > self.size:
@@ -128,8 +130,8 @@ class Blocklace:
         # buffer of authentic blocks whose pointees are missing
         self._pending: OrderedDict[BlockId, tuple[Block, bytes]] = OrderedDict()
         self._waiting_on: dict[BlockId, set[BlockId]] = defaultdict(set)
-        self._blocks = _LRU(_CACHE_SIZE)
-        self._frontiers = _LRU(_CACHE_SIZE)
+        self._blocks: _LRU[Block] = _LRU(_CACHE_SIZE)
+        self._frontiers: _LRU[dict[MemberId, int]] = _LRU(_CACHE_SIZE)
         self._load(verify_on_load)
 
     # -- loading -----------------------------------------------------------------------------
@@ -328,7 +330,7 @@ class Blocklace:
         cached = self._blocks.get(block_id)
         if cached is not None:
             self._blocks.move_to_end(block_id)
-            return cached  # type: ignore[return-value]
+            return cached
         if block_id not in self._meta:
             raise KeyError(block_id.hex())
         raw = self._store.get_raw(block_id)
@@ -433,7 +435,7 @@ class Blocklace:
         """
         cached = self._frontiers.get(block_id)
         if cached is not None:
-            return cached  # type: ignore[return-value]
+            return cached
         # Iterative post-order over uncached ancestors, so long histories do not recurse; the
         # walk keeps its own results, so cache eviction during a long walk loses nothing.
         done: dict[BlockId, dict[MemberId, int]] = {}
@@ -441,7 +443,7 @@ class Blocklace:
 
         def known(b: BlockId) -> dict[MemberId, int] | None:
             got = done.get(b)
-            return got if got is not None else cache.get(b)  # type: ignore[return-value]
+            return got if got is not None else cache.get(b)
 
         stack: list[tuple[BlockId, bool]] = [(block_id, False)]
         while stack:
