@@ -13,6 +13,7 @@ from runtime import log
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+DATA_ENV = "PEOPLENET_DATA"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("path")
     show.add_argument("--unlock", action="store_true", help="also check the passphrase")
 
+    _node_commands(sub)
+
     bench = sub.add_parser("bench", help="benchmarks that print JSON with a ratio to a ceiling")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
     ingest = bench_sub.add_parser("ingest", help="decode, verify, store and index blocks")
@@ -40,7 +43,82 @@ def _parser() -> argparse.ArgumentParser:
         "--workers", type=int, default=2, help="verification processes (0: verify inline)"
     )
     ingest.add_argument("--json", action="store_true", help="print one JSON object")
+    transport = bench_sub.add_parser(
+        "transport", help="blocks streamed between two nodes vs thespian TCP messages"
+    )
+    transport.add_argument("--seconds", type=float, default=5.0)
+    transport.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
+
+
+def _data_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        default=os.environ.get(DATA_ENV, os.path.expanduser("~/.peoplenet")),
+        help=f"the node's data directory (default ${DATA_ENV} or ~/.peoplenet)",
+    )
+
+
+def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    init = sub.add_parser("init", help="create a member identity and a node data directory")
+    _data_arg(init)
+    init.add_argument(
+        "--network", default="peoplenet-dev", help="network name (default %(default)s)"
+    )
+    init.add_argument("--listen", default="0.0.0.0:7700", help="peer transport HOST:PORT")
+    init.add_argument("--advertise", default="127.0.0.1", help="address friends should dial")
+    init.add_argument("--peer", action="append", default=[], help="static peer HOST:PORT")
+    init.add_argument("--no-mdns", action="store_true", help="do not use zeroconf")
+    init.add_argument(
+        "--mdns-interface", action="append", default=None, help="zeroconf interface address"
+    )
+    init.add_argument("--auto-accept", action="store_true", help="accept friend requests")
+
+    node = sub.add_parser("node", help="run or stop this member's node")
+    node_sub = node.add_subparsers(dest="action", required=True)
+    start = node_sub.add_parser("start", help="run the node in the foreground (Ctrl-C stops it)")
+    _data_arg(start)
+    start.add_argument("--listen", default=None, help="override the listen HOST:PORT")
+    start.add_argument("--advertise", default=None)
+    start.add_argument("--peer", action="append", default=[], help="static peer HOST:PORT")
+    start.add_argument("--no-mdns", action="store_true")
+    stop = node_sub.add_parser("stop", help="ask the running node to stop")
+    _data_arg(stop)
+
+    friends = sub.add_parser("friends", help="friends, requests, follows and introductions")
+    _data_arg(friends)
+    friends.add_argument("--json", action="store_true")
+    fsub = friends.add_subparsers(dest="action")
+    fsub.add_parser("list", help="friends, pending requests and introductions (the default)")
+    for name, text in (
+        ("add", "ask MEMBER to be friends (or accept their request)"),
+        ("accept", "accept MEMBER's friend request or introduction"),
+        ("remove", "end the friendship with MEMBER"),
+        ("follow", "receive MEMBER's posts through friends who follow them"),
+        ("unfollow", "stop receiving MEMBER's posts"),
+    ):
+        one = fsub.add_parser(name, help=text)
+        one.add_argument("member", help="member id (hex), a unique prefix of it, or fingerprint")
+    intro = fsub.add_parser("introduce", help="introduce two of your friends to each other")
+    intro.add_argument("a")
+    intro.add_argument("b")
+    intro.add_argument("--note", default="")
+    fsub.add_parser("peers", help="members discovered on the network")
+
+    post = sub.add_parser("post", help="post to your feed")
+    _data_arg(post)
+    post.add_argument("text")
+    post.add_argument("--reply", default="", help="id of the post this replies to")
+    post.add_argument("--json", action="store_true")
+
+    feed = sub.add_parser("feed", help="posts of the members you follow")
+    _data_arg(feed)
+    feed.add_argument("--limit", type=int, default=50)
+    feed.add_argument("--json", action="store_true")
+
+    status = sub.add_parser("status", help="the node's identity, friends and lace")
+    _data_arg(status)
+    status.add_argument("--json", action="store_true")
 
 
 def _passphrase(prompt: str, *, confirm: bool = False) -> str:
@@ -48,8 +126,12 @@ def _passphrase(prompt: str, *, confirm: bool = False) -> str:
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env is not None:
         return from_env
-    first = getpass.getpass(prompt)
-    if confirm and getpass.getpass("again: ") != first:
+    try:
+        first = getpass.getpass(prompt)
+        again = getpass.getpass("again: ") if confirm else first
+    except EOFError:
+        raise LocalError(f"no passphrase: run in a terminal or set ${PASSPHRASE_ENV}") from None
+    if again != first:
         raise LocalError("the two passphrases differ")
     return first
 
@@ -78,6 +160,18 @@ def _identity(args: argparse.Namespace) -> int:
 def _bench(args: argparse.Namespace) -> int:
     from bench import ingest  # noqa: PLC0415 - benchmarks load only when asked for
 
+    if args.bench == "transport":
+        from bench import transport  # noqa: PLC0415
+
+        if args.seconds <= 0:
+            raise LocalError("--seconds must be positive")
+        result = transport.run(args.seconds)
+        if args.json:
+            print(json.dumps(result))
+        else:
+            for key, value in result.items():
+                print(f"{key:>18}: {value}")
+        return 0
     if args.blocks < 1 or args.workers < 0:
         raise LocalError("--blocks must be positive and --workers at least 0")
     result = ingest.run(args.blocks, workers=args.workers)
@@ -99,7 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo.main(sys.stdout)
         if args.command == "identity":
             return _identity(args)
-        return _bench(args)
+        if args.command == "bench":
+            return _bench(args)
+        from runtime import cli_node  # noqa: PLC0415
+
+        return cli_node.run(args, _passphrase)
     except KeyFileError as exc:
         print(f"peoplenet: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,35 @@
+"""The actor kernel: our typed actor API over thespian (the only code that imports thespian).
+
+See docs/actors.md for supervision, timers, the bridge and the choice of base.
+"""
+
+from runtime.kernel.actor import Actor, TimerHandle
+from runtime.kernel.bridge import Bridge
+from runtime.kernel.policy import RestartDecision, RestartPolicy, RestartWindow
+from runtime.kernel.ref import Ref
+from runtime.kernel.system import (
+    ActorError,
+    ActorFailed,
+    ActorSystemHandle,
+    AskTimeout,
+    Base,
+    Failure,
+    free_tcp_port,
+)
+
+__all__ = [
+    "Actor",
+    "ActorError",
+    "ActorFailed",
+    "ActorSystemHandle",
+    "AskTimeout",
+    "Base",
+    "Bridge",
+    "Failure",
+    "Ref",
+    "RestartDecision",
+    "RestartPolicy",
+    "RestartWindow",
+    "TimerHandle",
+    "free_tcp_port",
+]

@@ -1,0 +1,704 @@
+"""The actors of one node: supervisor, member (the signer), store and network.
+
+::
+
+    NodeSupervisor ── member   holds the secret key; the only code that signs
+                   ├─ store    blocklace + SQLite + social graph + dissemination core
+                   └─ network  transport, zeroconf, static peers (asyncio in a thread)
+
+Why the dissemination core sits in the store actor: every decision it makes ("which blocks does
+this friend lack") is a query on the blocklace, which the store actor owns; the network actor
+carries its output and decides who may talk at all.  Actors only translate messages into calls
+on pure cores (runtime/social_node.py, runtime/network_service.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from nacl.bindings import crypto_sign_ed25519_sk_to_curve25519
+from nacl.signing import SigningKey
+
+from runtime.block import Block, BlockId, LaceId
+from runtime.blocklace import Blocklace
+from runtime.codec import Record, Value
+from runtime.dissemination import FriendRequest
+from runtime.errors import LocalError, PeoplenetError
+from runtime.evidence_store import SqliteEvidenceStore
+from runtime.identity import Identity, MemberId, fingerprint, member_id
+from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
+from runtime.node_messages import (
+    BlockSigned,
+    ControlReply,
+    ControlRequest,
+    Discovered,
+    HelloSigned,
+    Inbound,
+    Listening,
+    MemberInit,
+    NetworkFailed,
+    NetworkInit,
+    NodeInit,
+    Outbound,
+    PeerDown,
+    PeerUp,
+    SignBlock,
+    SignHello,
+    SocialView,
+    StoreInit,
+    Tick,
+    Wiring,
+)
+from runtime.social import (
+    Address,
+    Befriend,
+    Follow,
+    Introduce,
+    Post,
+    Reply,
+    Unfollow,
+    Unfriend,
+    lace_owner,
+)
+from runtime.social_node import SocialEvent, SocialNode
+from runtime.store import SqliteStore
+
+HELLO_PREFIX = b"peoplenet.hello.v1"
+CHILD_POLICY = RestartPolicy(
+    max_restarts=5,
+    window_s=60.0,
+    backoff_initial_s=0.2,
+    backoff_max_s=5.0,
+    heartbeat_s=None,
+    heartbeat_timeout_s=10.0,
+)
+TICK_S = 1.0
+
+
+class CommandError(LocalError):
+    """A control command the node cannot carry out (bad argument, unknown member ...)."""
+
+
+@dataclass(frozen=True)
+class AwaitReady:
+    """External -> supervisor: answer once the network listens (or failed to)."""
+
+
+@dataclass(frozen=True)
+class Ready:
+    host: str
+    port: int
+    member: bytes
+    session: int
+    """The session (and process group) of the actor processes: thespian's admin calls setsid."""
+
+
+@dataclass(frozen=True)
+class _CheckOwner:
+    """Timer: is the foreground process still alive?"""
+
+
+OWNER_CHECK_S = 0.5
+
+
+@dataclass(frozen=True)
+class StopNetwork:
+    """Supervisor -> network: close connections and unregister before the system goes down."""
+
+
+# -- supervisor --------------------------------------------------------------------------------
+
+
+class NodeSupervisor(Actor):
+    """Starts the three node actors, rewires them after restarts, routes control requests."""
+
+    def on_start(self, init: object) -> None:
+        assert isinstance(init, NodeInit)
+        self.init = init
+        self.ready: Ready | NetworkFailed | None = None
+        self.waiting: list[Ref] = []
+        key = SigningKey(init.seed)
+        member = bytes(key.verify_key)
+        x25519 = crypto_sign_ed25519_sk_to_curve25519(key._signing_key)
+        self.spawn(MemberActor, "member", MemberInit(init.seed), policy=CHILD_POLICY)
+        self.spawn(
+            StoreActor,
+            "store",
+            StoreInit(init.data_dir, member, init.auto_accept),
+            policy=CHILD_POLICY,
+        )
+        self.spawn(
+            NetworkActor,
+            "network",
+            NetworkInit(
+                member=member,
+                x25519_private=x25519,
+                listen_host=init.listen_host,
+                listen_port=init.listen_port,
+                advertise_host=init.advertise_host,
+                network_id=init.network_id,
+                mdns=init.mdns,
+                mdns_interfaces=init.mdns_interfaces,
+                peers=init.peers,
+            ),
+            policy=CHILD_POLICY,
+        )
+        self._rewire()
+        if init.owner_pid:
+            self.after(OWNER_CHECK_S, _CheckOwner())
+
+    def _owner_alive(self) -> bool:
+        try:
+            os.kill(self.init.owner_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _rewire(self) -> None:
+        wiring = Wiring(self.child("member"), self.child("store"), self.child("network"))
+        for name in ("member", "store", "network"):
+            ref = self.child(name)
+            if ref is not None:
+                self.tell(ref, wiring)
+
+    def on_child_restarted(self, name: str, ref: Ref) -> None:
+        self.log.warning("child_restarted", child=name)
+        self._rewire()
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        if isinstance(msg, _CheckOwner):
+            if self._owner_alive():
+                self.after(OWNER_CHECK_S, _CheckOwner())
+                return
+            # Nobody is left to shut the actor system down: end every process of it at once.
+            # SQLite (WAL, synchronous FULL) makes this as safe as a phone losing power.
+            self.log.error("owner_gone", owner=self.init.owner_pid)
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+        elif isinstance(msg, AwaitReady):
+            if self.ready is None:
+                self.waiting.append(sender)
+            else:
+                self.tell(sender, self.ready)
+        elif isinstance(msg, Listening | NetworkFailed):
+            if isinstance(msg, Listening):
+                self.ready = Ready(msg.host, msg.port, member_id_of(self.init.seed), os.getsid(0))
+            else:
+                self.ready = msg
+            for ref in self.waiting:
+                self.tell(ref, self.ready)
+            self.waiting.clear()
+        elif isinstance(msg, ControlRequest):
+            target = "network" if msg.op in NETWORK_OPS else "store"
+            ref = self.child(target)
+            if ref is None:
+                self.tell(sender, ControlReply(msg.request, False, None, "node restarting", "Busy"))
+            else:
+                self.tell(ref, _Forwarded(msg, sender))
+        elif isinstance(msg, StopNetwork):
+            ref = self.child("network")
+            if ref is not None:
+                self.tell(ref, _Forwarded(msg, sender))
+            else:
+                self.reply(True)
+
+
+@dataclass(frozen=True)
+class _Forwarded:
+    """A request passed on by the supervisor, with the Ref to answer."""
+
+    msg: object
+    reply_to: Ref
+
+
+NETWORK_OPS = frozenset({"peers", "connections"})
+
+
+def member_id_of(seed: bytes) -> bytes:
+    return bytes(SigningKey(seed).verify_key)
+
+
+# -- member ------------------------------------------------------------------------------------
+
+
+class MemberActor(Actor):
+    """The signer: signs blocks the store prepared and hello transcripts, nothing else."""
+
+    def on_start(self, init: object) -> None:
+        assert isinstance(init, MemberInit)
+        self.identity = Identity.from_seed(init.seed)
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        if isinstance(msg, SignBlock):
+            block = Block.create(self.identity, LaceId(msg.lace), msg.payload, list(msg.pointers))
+            self.reply(BlockSigned(msg.request, block.to_bytes()))
+        elif isinstance(msg, SignHello):
+            if not msg.transcript.startswith(HELLO_PREFIX):
+                self.log.error("refused_to_sign", reason="not a hello transcript")
+                return
+            self.reply(HelloSigned(msg.request, self.identity.sign(msg.transcript)))
+
+
+# -- store -------------------------------------------------------------------------------------
+
+
+class StoreActor(Actor):
+    """Owns the blocklace file and runs the social/dissemination core next to it."""
+
+    def on_start(self, init: object) -> None:
+        assert isinstance(init, StoreInit)
+        self.member_id = MemberId(init.member)
+        self.auto_accept = init.auto_accept
+        self.data_dir = init.data_dir
+        from runtime.datadir import DataDir  # noqa: PLC0415 - keeps the actor import light
+
+        data = DataDir(init.data_dir)
+        self.store = SqliteStore(str(data.blocks_db))
+        self.evidence = SqliteEvidenceStore(str(data.evidence_db))
+        self.core = SocialNode(self.member_id, Blocklace(self.store), self.evidence)
+        self.member: Ref | None = None
+        self.network: Ref | None = None
+        self.requests = itertools.count(1)
+        self.pending: dict[int, Callable[[bytes], None]] = {}
+        self.listening: Listening | None = None
+        self.view: SocialView | None = None
+        self.discovered: dict[MemberId, tuple[str, int]] = {}
+        self.after(TICK_S, Tick())
+
+    def on_stop(self) -> None:
+        self.store.close()
+        self.evidence.close()
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        now = time.monotonic()
+        if isinstance(msg, Wiring):
+            self.member = msg.member if isinstance(msg.member, Ref) else None
+            self.network = msg.network if isinstance(msg.network, Ref) else None
+            self.view = None
+            self._push_view()
+        elif isinstance(msg, Inbound):
+            outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
+            for error in outcome.errors:
+                self.log.warning(
+                    "peer_input_refused",
+                    peer=fingerprint(msg.peer),
+                    reason=error.reason,
+                    detail=error.detail,
+                )
+            for event in outcome.events:
+                self._on_event(event)
+            self._send(outcome.outgoing)
+            self._push_view()
+        elif isinstance(msg, PeerUp):
+            self._send(self.core.peer_up(MemberId(msg.peer), now))
+        elif isinstance(msg, PeerDown):
+            self.core.peer_down(MemberId(msg.peer))
+        elif isinstance(msg, Tick):
+            self._send(self.core.tick(now))
+            self.after(TICK_S, Tick())
+        elif isinstance(msg, BlockSigned):
+            done = self.pending.pop(msg.request, None)
+            if done is not None:
+                done(msg.raw)
+        elif isinstance(msg, Listening):
+            self.listening = msg
+            self._publish_address()
+        elif isinstance(msg, Discovered):
+            self.discovered[MemberId(msg.member)] = (msg.host, msg.port)
+        elif isinstance(msg, _Forwarded) and isinstance(msg.msg, ControlRequest):
+            self._control(msg.msg, msg.reply_to)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _send(self, outgoing: list[object]) -> None:
+        if self.network is None:
+            return
+        for out in outgoing:
+            peer = out.peer
+            self.tell(self.network, Outbound(bytes(peer), out.msg))
+
+    def _push_view(self) -> None:
+        if self.network is None:
+            return
+        requests: list[tuple[bytes, Value]] = []
+        for member in sorted(self.core.outgoing_requests()):
+            request = self.core.friend_request_for(member)
+            if request is not None:
+                requests.append((bytes(member), request))
+        addresses = dict(self.core.addresses())
+        for intro in self.core.introductions():
+            if intro.hints[0] and intro.other not in addresses:
+                addresses[intro.other] = intro.hints
+        view = SocialView(
+            friends=tuple(sorted(bytes(f) for f in self.core.friends())),
+            addresses=tuple(sorted((bytes(m), h, p) for m, (h, p) in addresses.items())),
+            requests=tuple(requests),
+        )
+        if view != self.view:
+            self.view = view
+            self.tell(self.network, view)
+
+    def _on_event(self, event: SocialEvent) -> None:
+        self.log.info(
+            "social_event",
+            kind=event.kind,
+            member=fingerprint(event.member),
+            by=fingerprint(event.by) if event.by else None,
+        )
+        if self.auto_accept and event.kind == "request_received":
+            self._create(Befriend(bytes(event.member)), lambda _raw: None)
+
+    def _create(self, payload: Record, done: Callable[[bytes], None]) -> None:
+        """Have the member actor sign ``payload`` as my next block, then store and push it."""
+        if self.member is None:
+            raise CommandError("the member actor is not running")
+        lace, pointers = self.core.next_block(payload)
+        request = next(self.requests)
+
+        def signed(raw: bytes) -> None:
+            block = Block.from_bytes(raw)
+            self._send(self.core.add_own(block, time.monotonic()))
+            for event in self.core.take_events():
+                self._on_event(event)
+            self._push_view()
+            done(raw)
+
+        self.pending[request] = signed
+        self.tell(self.member, SignBlock(request, bytes(lace), payload, tuple(pointers)))
+
+    def _publish_address(self) -> None:
+        if self.listening is None or self.member is None:
+            return
+        mine = (self.listening.advertise_host, self.listening.port)
+        if self.core.graph.address(self.member_id) != mine:
+            self._create(Address(*mine), lambda _raw: None)
+
+    def _resolve(self, text: Value) -> MemberId:
+        if not isinstance(text, str):
+            raise CommandError("a member must be given as hex id or fingerprint")
+        return resolve_member(self.core, text, self.discovered)
+
+    def _control(self, req: ControlRequest, reply_to: Ref) -> None:
+        def answer(result: Value) -> None:
+            self.tell(reply_to, ControlReply(req.request, True, result))
+
+        def fail(exc: PeoplenetError) -> None:
+            self.tell(
+                reply_to, ControlReply(req.request, False, None, str(exc), type(exc).__name__)
+            )
+
+        def created(raw: bytes) -> None:
+            answer({"block": Block.from_bytes(raw).id.hex()})
+
+        args = req.args
+        try:
+            op = req.op
+            if op == "status":
+                status = dict(self.core.status())
+                status["member"] = self.member_id.hex()
+                status["fingerprint"] = fingerprint(self.member_id)
+                if self.listening is not None:
+                    status["listen"] = f"{self.listening.host}:{self.listening.port}"
+                answer(status)
+            elif op == "friends":
+                answer(friends_report(self.core))
+            elif op == "feed":
+                limit = args.get("limit", 50)
+                answer(feed_report(self.core, limit if isinstance(limit, int) else 50))
+            elif op in ("befriend", "accept"):
+                self._create(Befriend(self._resolve(args.get("member"))), created)
+            elif op == "unfriend":
+                self._create(Unfriend(self._resolve(args.get("member"))), created)
+            elif op == "follow":
+                self._create(Follow(self._resolve(args.get("member"))), created)
+            elif op == "unfollow":
+                self._create(Unfollow(self._resolve(args.get("member"))), created)
+            elif op == "introduce":
+                a = self._resolve(args.get("a"))
+                b = self._resolve(args.get("b"))
+                self._create(introduction(self.core, a, b, str(args.get("note", ""))), created)
+            elif op == "post":
+                text = args.get("text")
+                if not isinstance(text, str) or not text.strip():
+                    raise CommandError("nothing to post")
+                reply_to_block = args.get("reply")
+                if isinstance(reply_to_block, str) and reply_to_block:
+                    creator, block_id = resolve_block(self.core, reply_to_block)
+                    self._create(Reply(creator, block_id, text), created)
+                else:
+                    self._create(Post(text), created)
+            else:
+                raise CommandError(f"unknown control operation {op!r}")
+        except PeoplenetError as exc:
+            fail(exc)
+        except ValueError as exc:
+            fail(CommandError(str(exc)))
+
+
+# -- control queries over the social core ------------------------------------------------------
+
+
+def _who(member: bytes) -> dict[str, Value]:
+    return {"member": member.hex(), "fingerprint": fingerprint(member)}
+
+
+def known_members(core: SocialNode, discovered: dict[MemberId, tuple[str, int]]) -> set[MemberId]:
+    known: set[MemberId] = set(discovered) | core.friends() | core.follows()
+    known.update(core.pending_requests())
+    known.update(core.outgoing_requests())
+    known.update(i.other for i in core.introductions())
+    for lace in core.lace.laces():
+        owner = lace_owner(lace)
+        if owner is not None:
+            known.add(owner)
+    known.discard(core.me)
+    return known
+
+
+def resolve_member(
+    core: SocialNode, text: str, discovered: dict[MemberId, tuple[str, int]]
+) -> MemberId:
+    """A member from a full hex id, a fingerprint, or a unique prefix of either."""
+    text = text.strip()
+    if len(text) == 64:
+        try:
+            return member_id(bytes.fromhex(text))
+        except ValueError as exc:
+            raise CommandError(f"{text!r} is not a member id: {exc}") from None
+    matches = [
+        m
+        for m in known_members(core, discovered)
+        if fingerprint(m).lower().startswith(text.lower()) or m.hex().startswith(text.lower())
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise CommandError(f"no known member matches {text!r}; give the full 64-hex member id")
+    raise CommandError(f"{text!r} matches {len(matches)} members; give more characters")
+
+
+def resolve_block(core: SocialNode, text: str) -> tuple[bytes, bytes]:
+    try:
+        raw = bytes.fromhex(text.strip())
+    except ValueError:
+        raise CommandError(f"{text!r} is not a block id (64 hex characters)") from None
+    block_id = BlockId(raw)
+    if len(raw) != 32 or block_id not in core.lace:
+        raise CommandError(f"no block {text!r} in this node's lace")
+    return bytes(core.lace.meta(block_id).creator), raw
+
+
+def friends_report(core: SocialNode) -> dict[str, Value]:
+    intros: list[Value] = []
+    for intro in core.introductions():
+        entry = _who(intro.other)
+        entry["by"] = fingerprint(intro.introducer)
+        intros.append(entry)
+    return {
+        "friends": [_who(m) for m in sorted(core.friends())],
+        "pending": [_who(m) for m in core.pending_requests()],
+        "outgoing": [_who(m) for m in core.outgoing_requests()],
+        "follows": [_who(m) for m in sorted(core.follows()) if m != core.me],
+        "introductions": intros,
+    }
+
+
+def feed_report(core: SocialNode, limit: int) -> list[Value]:
+    out: list[Value] = []
+    for item in core.feed(max(1, min(limit, 1000))):
+        out.append(
+            {
+                "author": fingerprint(item.creator),
+                "member": item.creator.hex(),
+                "block": item.block_id.hex(),
+                "seq": item.seq,
+                "kind": item.kind,
+                "text": item.text,
+                "reply_to": item.reply_to[1].hex() if item.reply_to else None,
+            }
+        )
+    return out
+
+
+def introduction(core: SocialNode, a: MemberId, b: MemberId, note: str) -> Introduce:
+    friends = core.friends()
+    for m in (a, b):
+        if m not in friends:
+            raise CommandError(f"{fingerprint(m)} is not your friend: introduce friends only")
+    a_host, a_port = core.graph.address(a) or ("", 0)
+    b_host, b_port = core.graph.address(b) or ("", 0)
+    return Introduce(bytes(a), bytes(b), a_host, a_port, b_host, b_port, note)
+
+
+# -- network -----------------------------------------------------------------------------------
+
+
+class NetworkActor(Actor):
+    """Runs the NetworkService on an asyncio loop in a thread; relays between it and the store."""
+
+    def on_start(self, init: object) -> None:
+        from runtime.network_service import (  # noqa: PLC0415 - heavy imports only here
+            ListenFailed,
+            NetworkService,
+            NetworkSettings,
+        )
+
+        assert isinstance(init, NetworkInit)
+        self.init = init
+        self.store: Ref | None = None
+        self.member: Ref | None = None
+        self.bridge: Bridge = self.start_bridge()
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="network", daemon=True)
+        self.thread.start()
+        self.hello_requests = itertools.count(1)
+        self.hello_waiting: dict[int, asyncio.Future[bytes]] = {}
+        self.backlog: list[object] = []
+        settings = NetworkSettings(
+            member=MemberId(init.member),
+            network_id=init.network_id,
+            listen_host=init.listen_host,
+            listen_port=init.listen_port,
+            advertise_host=init.advertise_host,
+            mdns=init.mdns,
+            mdns_interfaces=init.mdns_interfaces,
+            peers=init.peers,
+        )
+        signer = _ActorHelloSigner(self, MemberId(init.member), init.x25519_private)
+        self.service = NetworkService(settings, signer, self.bridge.post)
+
+        async def start() -> None:
+            try:
+                await self.service.start()
+            except ListenFailed as exc:
+                self.bridge.post(NetworkFailed(str(exc)))
+
+        asyncio.run_coroutine_threadsafe(start(), self.loop)
+
+    def on_stop(self) -> None:
+        self._stop_loop()
+
+    def _stop_loop(self) -> None:
+        thread: threading.Thread | None = getattr(self, "thread", None)
+        if thread is None or not thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.service.stop(), self.loop)
+        try:
+            future.result(timeout=5.0)
+        except Exception as exc:
+            self.log.warning("network_stop_error", error=repr(exc))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        thread.join(timeout=5.0)
+
+    def _call(self, fn: Callable[[], object]) -> None:
+        self.loop.call_soon_threadsafe(fn)
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        if isinstance(msg, Wiring):
+            self.store = msg.store if isinstance(msg.store, Ref) else None
+            self.member = msg.member if isinstance(msg.member, Ref) else None
+            if self.store is not None:
+                for item in self.backlog:
+                    self.tell(self.store, item)
+                self.backlog.clear()
+        elif isinstance(msg, Outbound):
+            peer, body = MemberId(msg.peer), msg.msg
+            self._call(lambda: self.service.send(peer, body))
+        elif isinstance(msg, SocialView):
+            friends = {MemberId(f) for f in msg.friends}
+            addresses = {MemberId(m): (h, p) for m, h, p in msg.addresses}
+            requests = {MemberId(m): r for m, r in msg.requests if isinstance(r, FriendRequest)}
+            self._call(lambda: self.service.set_social(friends, addresses, requests))
+        elif isinstance(msg, SignHello):  # posted by the loop thread through the bridge
+            if self.member is not None:
+                self.tell(self.member, msg)
+        elif isinstance(msg, HelloSigned):
+            waiter = self.hello_waiting.pop(msg.request, None)
+            if waiter is not None:
+                self.loop.call_soon_threadsafe(_settle, waiter, msg.signature)
+        elif isinstance(msg, Listening):
+            self._to_parent(msg)
+            self._to_store(msg)
+        elif isinstance(msg, NetworkFailed):
+            self._to_parent(msg)
+        elif isinstance(msg, PeerUp | PeerDown | Inbound | Discovered):
+            self._to_store(msg)
+        elif isinstance(msg, _Forwarded):
+            self._forwarded(msg)
+
+    def _to_parent(self, msg: object) -> None:
+        if self.parent is not None:
+            self.tell(self.parent, msg)
+
+    def _to_store(self, msg: object) -> None:
+        if self.store is None:
+            self.backlog.append(msg)
+        else:
+            self.tell(self.store, msg)
+
+    def _forwarded(self, fwd: _Forwarded) -> None:
+        inner = fwd.msg
+        if isinstance(inner, StopNetwork):
+            self._stop_loop()
+            self.tell(fwd.reply_to, True)
+            return
+        assert isinstance(inner, ControlRequest)
+        future: Future[Value] = asyncio.run_coroutine_threadsafe(self._peers(inner.op), self.loop)
+        try:
+            result = future.result(timeout=5.0)
+        except Exception as exc:
+            self.tell(fwd.reply_to, ControlReply(inner.request, False, None, repr(exc), "Error"))
+            return
+        self.tell(fwd.reply_to, ControlReply(inner.request, True, result))
+
+    async def _peers(self, op: str) -> Value:
+        if op == "connections":
+            return list(self.service.status())  # type: ignore[arg-type]
+        return list(self.service.discovered())  # type: ignore[arg-type]
+
+    def register_hello(self, future: asyncio.Future[bytes]) -> int:
+        request = next(self.hello_requests)
+        self.hello_waiting[request] = future
+        return request
+
+
+def _settle(future: asyncio.Future[bytes], value: bytes) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+class _ActorHelloSigner:
+    """The transport's signer: forwards hello transcripts to the member actor and awaits them."""
+
+    def __init__(self, actor: NetworkActor, member: MemberId, x25519_private: bytes) -> None:
+        self._actor = actor
+        self.member_id = member
+        self.x25519_private = x25519_private
+
+    async def sign_hello(self, transcript: bytes) -> bytes:
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        # The request id is taken on the loop thread; the dict write is a single atomic store.
+        request = self._actor.register_hello(future)
+        self._actor.bridge.post(SignHello(request, transcript))
+        return await asyncio.wait_for(future, timeout=10.0)
+
+
+__all__ = [
+    "AwaitReady",
+    "MemberActor",
+    "NetworkActor",
+    "NodeSupervisor",
+    "Ready",
+    "StopNetwork",
+    "StoreActor",
+    "member_id",
+]
