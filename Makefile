@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/peoplenet demo --simulated
 	$(BIN)/peoplenet demo
 
 lint: $(STAMP)

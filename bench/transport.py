@@ -35,13 +35,13 @@ def _prepare(root: Path, seconds: float) -> tuple[LocalNode, LocalNode, int]:
     alice_data, _ = create_node(root / "alice", network=network, identity=alice_id, mdns=False)
     bob_data, _ = create_node(root / "bob", network=network, identity=bob_id, mdns=False)
     alice_lace, bob_lace = personal_lace(alice_id.member_id), personal_lace(bob_id.member_id)
-    a0 = Block.create(alice_id, alice_lace, Befriend(bob_id.member_id), [])
-    b0 = Block.create(bob_id, bob_lace, Befriend(alice_id.member_id), [])
+    a0 = Block.create(alice_id, alice_lace, Befriend(bob_id.member_id), ())
+    b0 = Block.create(bob_id, bob_lace, Befriend(alice_id.member_id), ())
     count = max(MIN_BLOCKS, int(seconds * RATE_GUESS))
     blocks = [a0]
     text = "a post of about a hundred and fifty characters, " * 3
     for i in range(count):
-        blocks.append(Block.create(alice_id, alice_lace, Post(f"{i} {text}"), [blocks[-1].id]))
+        blocks.append(Block.create(alice_id, alice_lace, Post(f"{i} {text}"), (blocks[-1].id,)))
     store = SqliteStore(str(alice_data.blocks_db), durability="normal")
     lace = Blocklace(store)
     for start in range(0, len(blocks), 4096):

@@ -22,7 +22,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("demo", help="run the local demo: members sign and exchange blocks")
+    demo = sub.add_parser(
+        "demo", help="five real nodes on loopback: discovery, friends, posts, crash and catch-up"
+    )
+    demo.add_argument(
+        "--simulated",
+        action="store_true",
+        help="the in-process simulated network demo instead (blocks, sync, partitions)",
+    )
 
     ident = sub.add_parser("identity", help="create or inspect a member key file")
     ident_sub = ident.add_subparsers(dest="action", required=True)
@@ -165,11 +172,11 @@ def _bench(args: argparse.Namespace) -> int:
 
         if args.seconds <= 0:
             raise LocalError("--seconds must be positive")
-        result = transport.run(args.seconds)
+        figures = transport.run(args.seconds)
         if args.json:
-            print(json.dumps(result))
+            print(json.dumps(figures))
         else:
-            for key, value in result.items():
+            for key, value in figures.items():
                 print(f"{key:>18}: {value}")
         return 0
     if args.blocks < 1 or args.workers < 0:
@@ -188,9 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.configure()
     try:
         if args.command == "demo":
-            from runtime import demo  # noqa: PLC0415
+            if args.simulated:
+                from runtime import demo  # noqa: PLC0415
 
-            return demo.main(sys.stdout)
+                return demo.main(sys.stdout)
+            from runtime import node_demo  # noqa: PLC0415
+
+            return node_demo.main(sys.stdout)
         if args.command == "identity":
             return _identity(args)
         if args.command == "bench":

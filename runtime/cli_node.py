@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import Any, TextIO
 
 from runtime import control
 from runtime.codec import Value
@@ -130,13 +130,11 @@ def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:
     return _show(result, args.json, out, lambda r, o: print(f"{action}: done", file=o))
 
 
-def _get(value: Value, key: str) -> Value:
+def _get(value: Any, key: str) -> Any:
     return value.get(key) if isinstance(value, dict) else None
 
 
-def _show(
-    result: Value, as_json: bool, out: TextIO, pretty: Callable[[Value, TextIO], None]
-) -> int:
+def _show(result: Any, as_json: bool, out: TextIO, pretty: Callable[[Value, TextIO], None]) -> int:
     if as_json:
         print(json.dumps(_jsonable(result), sort_keys=True), file=out)
     else:
@@ -144,7 +142,7 @@ def _show(
     return 0
 
 
-def _jsonable(value: Value) -> object:
+def _jsonable(value: Any) -> object:
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, dict):
@@ -154,7 +152,7 @@ def _jsonable(value: Value) -> object:
     return value
 
 
-def _print_status(result: Value, out: TextIO) -> None:
+def _print_status(result: Any, out: TextIO) -> None:
     if not isinstance(result, dict):
         print(result, file=out)
         return
@@ -162,7 +160,7 @@ def _print_status(result: Value, out: TextIO) -> None:
         print(f"{key:>14}: {_jsonable(result[key])}", file=out)
 
 
-def _print_friends(result: Value, out: TextIO) -> None:
+def _print_friends(result: Any, out: TextIO) -> None:
     if not isinstance(result, dict):
         print(result, file=out)
         return
@@ -176,7 +174,7 @@ def _print_friends(result: Value, out: TextIO) -> None:
             print(f"  {_jsonable(entry)}", file=out)
 
 
-def _print_peers(result: Value, out: TextIO) -> None:
+def _print_peers(result: Any, out: TextIO) -> None:
     if not isinstance(result, list) or not result:
         print("no peers discovered yet", file=out)
         return
@@ -189,7 +187,7 @@ def _print_peers(result: Value, out: TextIO) -> None:
             )
 
 
-def _print_feed(result: Value, out: TextIO) -> None:
+def _print_feed(result: Any, out: TextIO) -> None:
     if not isinstance(result, list) or not result:
         print("the feed is empty", file=out)
         return

@@ -14,6 +14,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from runtime.codec import Value
 from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
@@ -101,8 +102,11 @@ async def _read_one(reader: asyncio.StreamReader) -> Value:
             return frames[0]
 
 
-def call(path: Path, op: str, args: dict[str, Value] | None = None, timeout: float = 30.0) -> Value:
-    """Send one request to the node behind ``path`` and return its result (blocking)."""
+def call(path: Path, op: str, args: dict[str, Value] | None = None, timeout: float = 30.0) -> Any:
+    """Send one request to the node behind ``path`` and return its result (blocking).
+
+    The result is JSON-like: maps, lists, str, int, bool, None (and bytes, rarely).
+    """
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
@@ -136,10 +140,10 @@ def call(path: Path, op: str, args: dict[str, Value] | None = None, timeout: flo
     return _lists(reply.get("result"))
 
 
-def _lists(value: Value) -> Value:
+def _lists(value: Value) -> Any:
     """Arrays decode as tuples; callers of the control API get plain lists (JSON-like)."""
     if isinstance(value, tuple):
-        return [_lists(v) for v in value]  # type: ignore[return-value]
+        return [_lists(v) for v in value]
     if isinstance(value, dict):
         return {k: _lists(v) for k, v in value.items()}
     return value

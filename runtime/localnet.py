@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from runtime import control
 from runtime.codec import Value
@@ -140,7 +141,7 @@ class LocalNode:
         assert self.proc is not None
         return self.proc.pid
 
-    def call(self, op: str, args: dict[str, Value] | None = None) -> Value:
+    def call(self, op: str, args: dict[str, Value] | None = None) -> Any:
         return control.call(self.data.control_socket, op, args)
 
     def running(self) -> bool:

@@ -31,7 +31,7 @@ from runtime.node_messages import Discovered, Inbound, Listening, PeerDown, Peer
 from runtime.reconnect import Redialer
 from runtime.transport import Connection, HelloSigner, Transport, TransportConfig
 
-Emit = Callable[[object], None]
+Emit = Callable[[object], object]
 
 _log = get_logger("peoplenet.network")
 
@@ -182,8 +182,8 @@ class NetworkService:
             except PeoplenetError as exc:
                 _log.info("send_failed", peer=fingerprint(peer), error=str(exc))
 
-    def status(self) -> list[dict[str, Value]]:
-        out: list[dict[str, Value]] = []
+    def status(self) -> list[Value]:
+        out: list[Value] = []
         for member, conn in sorted(self.active.items()):
             out.append(
                 {
@@ -195,8 +195,8 @@ class NetworkService:
             )
         return out
 
-    def discovered(self) -> list[dict[str, Value]]:
-        out: list[dict[str, Value]] = []
+    def discovered(self) -> list[Value]:
+        out: list[Value] = []
         for member, sources in sorted(self.hints.items()):
             for source, (host, port) in sorted(sources.items()):
                 out.append(
@@ -258,12 +258,12 @@ class NetworkService:
                     self.strangers.pop(conn, None)
                     self._spawn(conn.close("stranger_idle"))
             for member, request in list(self.requests.items()):
-                conn = self._connection_to(member)
-                if conn is None:
+                link = self._connection_to(member)
+                if link is None:
                     self._want(member)
                 elif now - self._request_sent.get(member, 0.0) >= self.settings.request_retry_s:
                     self._request_sent[member] = now
-                    self._spawn(self._send_quietly(conn, request))
+                    self._spawn(self._send_quietly(link, request))
 
     def _connection_to(self, member: MemberId) -> Connection | None:
         if member in self.active:

@@ -20,7 +20,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -30,7 +30,7 @@ from nacl.signing import SigningKey
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
 from runtime.codec import Record, Value
-from runtime.dissemination import FriendRequest
+from runtime.dissemination import FriendRequest, Outgoing
 from runtime.errors import LocalError, PeoplenetError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
@@ -199,15 +199,15 @@ class NodeSupervisor(Actor):
             self.waiting.clear()
         elif isinstance(msg, ControlRequest):
             target = "network" if msg.op in NETWORK_OPS else "store"
-            ref = self.child(target)
-            if ref is None:
+            child = self.child(target)
+            if child is None:
                 self.tell(sender, ControlReply(msg.request, False, None, "node restarting", "Busy"))
             else:
-                self.tell(ref, _Forwarded(msg, sender))
+                self.tell(child, _Forwarded(msg, sender))
         elif isinstance(msg, StopNetwork):
-            ref = self.child("network")
-            if ref is not None:
-                self.tell(ref, _Forwarded(msg, sender))
+            network = self.child("network")
+            if network is not None:
+                self.tell(network, _Forwarded(msg, sender))
             else:
                 self.reply(True)
 
@@ -239,7 +239,7 @@ class MemberActor(Actor):
 
     def receive(self, msg: object, sender: Ref) -> None:
         if isinstance(msg, SignBlock):
-            block = Block.create(self.identity, LaceId(msg.lace), msg.payload, list(msg.pointers))
+            block = Block.create(self.identity, LaceId(msg.lace), msg.payload, msg.pointers)
             self.reply(BlockSigned(msg.request, block.to_bytes()))
         elif isinstance(msg, SignHello):
             if not msg.transcript.startswith(HELLO_PREFIX):
@@ -319,7 +319,7 @@ class StoreActor(Actor):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _send(self, outgoing: list[object]) -> None:
+    def _send(self, outgoing: Sequence[Outgoing]) -> None:
         if self.network is None:
             return
         for out in outgoing:
@@ -504,15 +504,15 @@ def friends_report(core: SocialNode) -> dict[str, Value]:
         entry["by"] = fingerprint(intro.introducer)
         intros.append(entry)
     return {
-        "friends": [_who(m) for m in sorted(core.friends())],
-        "pending": [_who(m) for m in core.pending_requests()],
-        "outgoing": [_who(m) for m in core.outgoing_requests()],
-        "follows": [_who(m) for m in sorted(core.follows()) if m != core.me],
-        "introductions": intros,
+        "friends": tuple(_who(m) for m in sorted(core.friends())),
+        "pending": tuple(_who(m) for m in core.pending_requests()),
+        "outgoing": tuple(_who(m) for m in core.outgoing_requests()),
+        "follows": tuple(_who(m) for m in sorted(core.follows()) if m != core.me),
+        "introductions": tuple(intros),
     }
 
 
-def feed_report(core: SocialNode, limit: int) -> list[Value]:
+def feed_report(core: SocialNode, limit: int) -> tuple[Value, ...]:
     out: list[Value] = []
     for item in core.feed(max(1, min(limit, 1000))):
         out.append(
@@ -526,7 +526,7 @@ def feed_report(core: SocialNode, limit: int) -> list[Value]:
                 "reply_to": item.reply_to[1].hex() if item.reply_to else None,
             }
         )
-    return out
+    return tuple(out)
 
 
 def introduction(core: SocialNode, a: MemberId, b: MemberId, note: str) -> Introduce:
@@ -662,8 +662,8 @@ class NetworkActor(Actor):
 
     async def _peers(self, op: str) -> Value:
         if op == "connections":
-            return list(self.service.status())  # type: ignore[arg-type]
-        return list(self.service.discovered())  # type: ignore[arg-type]
+            return tuple(self.service.status())
+        return tuple(self.service.discovered())
 
     def register_hello(self, future: asyncio.Future[bytes]) -> int:
         request = next(self.hello_requests)

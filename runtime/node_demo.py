@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from runtime.codec import Value
 from runtime.localnet import LocalNode, create_node, wait_for
@@ -34,7 +34,7 @@ class DemoFailed(RuntimeError):
     """A step did not happen within its deadline."""
 
 
-def _ids(value: Value, section: str) -> set[str]:
+def _ids(value: Any, section: str) -> set[str]:
     if not isinstance(value, dict):
         return set()
     entries = value.get(section)
@@ -78,7 +78,7 @@ def befriend(a: LocalNode, b: LocalNode, out: TextIO) -> None:
     )
 
 
-def run(workdir: Path, out: TextIO) -> None:
+def run(workdir: Path, out: TextIO) -> None:  # noqa: PLR0915 - a script, step by step
     network = f"demo-{time.time_ns()}"
     nodes: dict[str, LocalNode] = {}
     for name in NAMES:
@@ -96,18 +96,7 @@ def run(workdir: Path, out: TextIO) -> None:
         print("2. zeroconf discovery on the loopback interface", file=out, flush=True)
         for node in nodes.values():
             others = {n.member.hex() for n in nodes.values() if n is not node}
-            _step(
-                out,
-                f"{node.name} found the other four",
-                lambda node=node, others=others: (
-                    others
-                    <= {
-                        str(p.get("member"))
-                        for p in _list(node.call("peers"))
-                        if p.get("source") == "mdns"
-                    }
-                ),
-            )
+            _step(out, f"{node.name} found the other four", _discovered(node, others))
 
         print("3. befriending in a ring: a signed request, a signed acceptance", file=out)
         for a, b in RING:
@@ -142,11 +131,7 @@ def run(workdir: Path, out: TextIO) -> None:
         friends_of["erin"].add("bob")
         for name, node in nodes.items():
             wanted = {f"hello from {f}" for f in friends_of[name]}
-            _step(
-                out,
-                f"{name} sees posts of {sorted(friends_of[name])}",
-                lambda node=node, wanted=wanted: wanted <= set(_feed_texts(node)),
-            )
+            _step(out, f"{name} sees posts of {sorted(friends_of[name])}", _sees(node, wanted))
 
         print(
             "6. carol follows alice (not a friend): alice's posts reach her through bob", file=out
@@ -190,7 +175,19 @@ def run(workdir: Path, out: TextIO) -> None:
             raise DemoFailed(f"{leftovers} processes were left behind")
 
 
-def _list(value: Value) -> list[dict[str, Value]]:
+def _discovered(node: LocalNode, others: set[str]) -> Callable[[], bool]:
+    def check() -> bool:
+        peers = _list(node.call("peers"))
+        return others <= {str(p.get("member")) for p in peers if p.get("source") == "mdns"}
+
+    return check
+
+
+def _sees(node: LocalNode, wanted: set[str]) -> Callable[[], bool]:
+    return lambda: wanted <= set(_feed_texts(node))
+
+
+def _list(value: Any) -> list[dict[str, Value]]:
     if not isinstance(value, list):
         return []
     return [v for v in value if isinstance(v, dict)]

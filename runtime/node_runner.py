@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TextIO
+from typing import Final, TextIO
 
 from runtime.codec import Value
 from runtime.control import ControlError, ControlServer
@@ -37,7 +37,7 @@ SUPERVISOR_POLICY = RestartPolicy(
     heartbeat_s=None,
     heartbeat_timeout_s=10.0,
 )
-NODE_BASE = "multiproc_queue"
+NODE_BASE: Final = "multiproc_queue"
 
 
 class NodeStartError(LocalError):

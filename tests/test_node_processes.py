@@ -12,10 +12,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtime.codec import Value
 from runtime.localnet import LocalNode, create_node, wait_for
 from runtime.sockets_probe import is_loopback, listening_sockets
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.processes
 STEP = 60.0
 
 
-def _ids(value: Value, section: str) -> set[str]:
+def _ids(value: Any, section: str) -> set[str]:
     assert isinstance(value, dict)
     entries = value[section]
     assert isinstance(entries, list)
@@ -128,7 +128,7 @@ def test_only_the_peer_transport_listens_beyond_loopback(
 ) -> None:
     (node,) = _make(tmp_path, ["solo"])
     nodes.append(node)
-    node.start(extra=("--listen", "0.0.0.0:0"))  # noqa: S104 - the point of the test
+    node.start(extra=("--listen", "0.0.0.0:0"))
     sockets = listening_sockets(node.group_pids())
     exposed = [s for s in sockets if not is_loopback(s.host)]
     tcp = {(s.proto, s.port) for s in exposed if s.proto.startswith("tcp")}
