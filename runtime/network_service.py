@@ -27,11 +27,12 @@ from runtime.dissemination import FriendRequest
 from runtime.errors import PeoplenetError
 from runtime.identity import MemberId, fingerprint
 from runtime.log import get_logger
-from runtime.node_messages import Discovered, Inbound, Listening, PeerDown, PeerUp
+from runtime.node_messages import Batch, Discovered, Inbound, Listening, PeerDown, PeerUp
 from runtime.reconnect import Redialer
 from runtime.transport import Connection, HelloSigner, Transport, TransportConfig
 
 Emit = Callable[[object], object]
+MAX_HELD = 16
 
 _log = get_logger("peoplenet.network")
 
@@ -61,7 +62,8 @@ class NetworkService:
 
     def __init__(self, settings: NetworkSettings, signer: HelloSigner, emit: Emit) -> None:
         self.settings = settings
-        self._emit = emit
+        self._emit_now = emit
+        self._emitted: list[object] = []
         config = TransportConfig(network_id=settings.network_id, **settings.transport)  # type: ignore[arg-type]
         self.transport = Transport(signer, config, self)
         self.redialer = Redialer(self.transport, rng=random.Random())  # noqa: S311 - jitter
@@ -77,8 +79,21 @@ class NetworkService:
         self._senders: dict[MemberId, asyncio.Task[None]] = {}
         self._closing = False
         self._request_sent: dict[MemberId, float] = {}
+        self._held: dict[Connection, list[Value]] = {}
+        """A few messages from a stranger that may become a friend any moment."""
         self._cold: dict[MemberId, FriendRequest] = {}
         """Acceptances waiting for a connection to their peer."""
+
+    def _emit(self, msg: object) -> None:
+        """Report to the actor, batched per event-loop turn (see node_messages.Batch)."""
+        if not self._emitted:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._emitted.append(msg)
+
+    def _flush(self) -> None:
+        items, self._emitted = self._emitted, []
+        if items:
+            self._emit_now(Batch(tuple(items)))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -256,6 +271,7 @@ class NetworkService:
             for conn, since in list(self.strangers.items()):
                 if now - since > self.settings.stranger_idle_s or conn.closed:
                     self.strangers.pop(conn, None)
+                    self._held.pop(conn, None)
                     self._spawn(conn.close("stranger_idle"))
             for member, request in list(self.requests.items()):
                 link = self._connection_to(member)
@@ -314,8 +330,9 @@ class NetworkService:
             self._spawn(current.close("duplicate"))
             self._emit(PeerDown(peer))
         self.active[peer] = conn
-        self.redialer.unwant(peer)
         self._emit(PeerUp(peer))
+        for msg in self._held.pop(conn, []):
+            self._emit(Inbound(peer, msg, friend=True))
 
     async def on_message(self, conn: Connection, msg: Value) -> None:
         peer = conn.peer
@@ -327,12 +344,17 @@ class NetworkService:
             self._emit(Inbound(peer, msg, friend=False))
             return
         # Friendship is learnt at slightly different moments on the two sides: a new friend's
-        # first Disclose may arrive before its acceptance is processed here.  Drop it (it is
-        # repeated) rather than cut the connection; strangers are rate limited and time out.
-        _log.info("stranger_message_dropped", peer=fingerprint(peer), type=type(msg).__name__)
+        # first Disclose may arrive before its acceptance is processed here.  Hold a few such
+        # messages and deliver them if the peer becomes a friend; strangers time out.
+        held = self._held.setdefault(conn, [])
+        if len(held) < MAX_HELD:
+            held.append(msg)
+        else:
+            _log.info("stranger_message_dropped", peer=fingerprint(peer), type=type(msg).__name__)
 
     async def on_closed(self, conn: Connection, error: Exception | None) -> None:
         self.strangers.pop(conn, None)
+        self._held.pop(conn, None)
         peer = conn.peer
         if self.active.get(peer) is conn:
             del self.active[peer]

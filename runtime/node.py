@@ -36,6 +36,7 @@ from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
 from runtime.node_messages import (
+    Batch,
     BlockSigned,
     ControlReply,
     ControlRequest,
@@ -272,6 +273,7 @@ class StoreActor(Actor):
         self.listening: Listening | None = None
         self.view: SocialView | None = None
         self.discovered: dict[MemberId, tuple[str, int]] = {}
+        self._outbox: list[object] = []
         self.after(TICK_S, Tick())
 
     def on_stop(self) -> None:
@@ -279,6 +281,16 @@ class StoreActor(Actor):
         self.evidence.close()
 
     def receive(self, msg: object, sender: Ref) -> None:
+        self._outbox = []
+        try:
+            for item in msg.items if isinstance(msg, Batch) else (msg,):
+                self._handle(item)
+        finally:
+            if self._outbox and self.network is not None:
+                self.tell(self.network, Batch(tuple(self._outbox)))
+            self._outbox = []
+
+    def _handle(self, msg: object) -> None:
         now = time.monotonic()
         if isinstance(msg, Wiring):
             self.member = msg.member if isinstance(msg.member, Ref) else None
@@ -322,9 +334,7 @@ class StoreActor(Actor):
     def _send(self, outgoing: Sequence[Outgoing]) -> None:
         if self.network is None:
             return
-        for out in outgoing:
-            peer = out.peer
-            self.tell(self.network, Outbound(bytes(peer), out.msg))
+        self._outbox.extend(Outbound(bytes(out.peer), out.msg) for out in outgoing)
 
     def _push_view(self) -> None:
         if self.network is None:
@@ -345,9 +355,11 @@ class StoreActor(Actor):
         )
         if view != self.view:
             self.view = view
-            self.tell(self.network, view)
+            self._outbox.append(view)
 
     def _on_event(self, event: SocialEvent) -> None:
+        if event.kind == "post_received":
+            return  # one per block: the feed shows them; a log line each would flood
         self.log.info(
             "social_event",
             kind=event.kind,
@@ -603,6 +615,19 @@ class NetworkActor(Actor):
         self.loop.call_soon_threadsafe(fn)
 
     def receive(self, msg: object, sender: Ref) -> None:
+        if isinstance(msg, Batch):
+            for_store: list[object] = []
+            for item in msg.items:
+                if isinstance(item, PeerUp | PeerDown | Inbound | Discovered):
+                    for_store.append(item)
+                else:
+                    self._handle(item)
+            if for_store:
+                self._to_store(Batch(tuple(for_store)))
+            return
+        self._handle(msg)
+
+    def _handle(self, msg: object) -> None:
         if isinstance(msg, Wiring):
             self.store = msg.store if isinstance(msg.store, Ref) else None
             self.member = msg.member if isinstance(msg.member, Ref) else None

@@ -179,3 +179,15 @@ class ControlReply:
 @dataclass(frozen=True)
 class Tick:
     """A timer for periodic work (re-disclosure, status)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Several messages in one hop between the network and store actors.
+
+    Why: thespian's queue base routes sibling messages through its admin process, and bursts
+    of small messages both ways (fifty friends connecting at once) stalled it.  One batch per
+    event-loop turn or per handled message keeps the message count low whatever the load.
+    """
+
+    items: tuple[object, ...]

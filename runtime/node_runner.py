@@ -106,15 +106,13 @@ def run_node(
                 raise NodeStartError(ready.reason)
             if not isinstance(ready, Ready):
                 raise NodeStartError(f"the node did not start: {ready!r}")
-            print(
+            banner = (
                 f"node {fingerprint(ready.member)} ({ready.member.hex()}) listening on "
                 f"{ready.host}:{ready.port}, network {settings.network!r}, "
-                f"actors in session {ready.session}",
-                file=out,
-                flush=True,
+                f"actors in session {ready.session}"
             )
             try:
-                asyncio.run(_serve(data, system, supervisor, install_signals))
+                asyncio.run(_serve(data, system, supervisor, install_signals, banner, out))
             finally:
                 with contextlib.suppress(AskTimeout):
                     system.ask(supervisor, StopNetwork(), timeout=10.0)
@@ -124,8 +122,13 @@ def run_node(
         lock.release()
 
 
-async def _serve(
-    data: DataDir, system: ActorSystemHandle, supervisor: object, install_signals: bool
+async def _serve(  # noqa: PLR0917 - the runner's locals, passed once
+    data: DataDir,
+    system: ActorSystemHandle,
+    supervisor: object,
+    install_signals: bool,
+    banner: str,
+    out: TextIO,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -153,6 +156,7 @@ async def _serve(
 
     server = ControlServer(data.control_socket, handle)
     await server.start()
+    print(banner, file=out, flush=True)  # after the control socket is up: scripts wait for it
     try:
         await stop.wait()
     finally:
