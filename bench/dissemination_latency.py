@@ -12,9 +12,9 @@ Prints JSON: friends, posts, p50_ms, p95_ms, max_ms.
 from __future__ import annotations
 
 import argparse
-import logging
 import asyncio
 import json
+import logging
 import statistics
 import tempfile
 import time
