@@ -17,7 +17,7 @@ import dataclasses
 import fcntl
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -44,7 +44,6 @@ class NodeSettings:
     mdns_interfaces: tuple[str, ...] = ("127.0.0.1",)
     peers: tuple[str, ...] = ()
     auto_accept: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def network_id(self) -> bytes:

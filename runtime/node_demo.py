@@ -23,7 +23,6 @@ from typing import Any, TextIO
 
 from runtime.codec import Value
 from runtime.localnet import LocalNode, create_node, wait_for
-from runtime.social import personal_lace as _personal_lace  # noqa: F401 - documents the lace
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 RING = (("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "erin"), ("erin", "alice"))
