@@ -24,9 +24,6 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
-from nacl.bindings import crypto_sign_ed25519_sk_to_curve25519
-from nacl.signing import SigningKey
-
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
 from runtime.codec import Record, Value
@@ -58,6 +55,7 @@ from runtime.node_messages import (
     Tick,
     Wiring,
 )
+from runtime.noise_channel import static_private_key
 from runtime.social import (
     Address,
     Befriend,
@@ -126,9 +124,11 @@ class NodeSupervisor(Actor):
         self.init = init
         self.ready: Ready | NetworkFailed | None = None
         self.waiting: list[Ref] = []
-        key = SigningKey(init.seed)
-        member = bytes(key.verify_key)
-        x25519 = crypto_sign_ed25519_sk_to_curve25519(key._signing_key)
+        identity = Identity.from_seed(init.seed)
+        member = bytes(identity.member_id)
+        self.member = member
+        x25519 = static_private_key(identity)  # the same derivation the transport uses
+        del identity
         self.spawn(MemberActor, "member", MemberInit(init.seed), policy=CHILD_POLICY)
         self.spawn(
             StoreActor,
@@ -192,7 +192,7 @@ class NodeSupervisor(Actor):
                 self.tell(sender, self.ready)
         elif isinstance(msg, Listening | NetworkFailed):
             if isinstance(msg, Listening):
-                self.ready = Ready(msg.host, msg.port, member_id_of(self.init.seed), os.getsid(0))
+                self.ready = Ready(msg.host, msg.port, self.member, os.getsid(0))
             else:
                 self.ready = msg
             for ref in self.waiting:
@@ -222,10 +222,6 @@ class _Forwarded:
 
 
 NETWORK_OPS = frozenset({"peers", "connections"})
-
-
-def member_id_of(seed: bytes) -> bytes:
-    return bytes(SigningKey(seed).verify_key)
 
 
 # -- member ------------------------------------------------------------------------------------
