@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypeVar
+from typing import Final, Protocol, TypeVar
 
 from runtime.block import Block, BlockId, LaceId
 from runtime.errors import InvalidBlock, LocalError
@@ -48,6 +48,19 @@ DEFAULT_MAX_PENDING: Final = 10_000
 _CACHE_SIZE: Final = 8192
 
 _V = TypeVar("_V")
+
+
+class BlockValidator(Protocol):
+    """An upper layer's rule for blocks of some laces (e.g. consensus on a community lace).
+
+    Called when a block's pointees are all known, before it is stored; ``known`` maps ids to
+    metas and includes the batch being inserted.  Return the reason to refuse, or ``None``.
+    Blocks of laces the validator does not govern must return ``None``.
+    """
+
+    def __call__(
+        self, block: Block, meta: BlockMeta, known: Mapping[BlockId, BlockMeta]
+    ) -> InvalidBlock | None: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -132,7 +145,12 @@ class Blocklace:
         self._waiting_on: dict[BlockId, set[BlockId]] = defaultdict(set)
         self._blocks: _LRU[Block] = _LRU(_CACHE_SIZE)
         self._frontiers: _LRU[dict[MemberId, int]] = _LRU(_CACHE_SIZE)
+        self._validators: list[BlockValidator] = []
         self._load(verify_on_load)
+
+    def add_validator(self, validator: BlockValidator) -> None:
+        """From now on, refuse every block that ``validator`` objects to."""
+        self._validators.append(validator)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -273,7 +291,12 @@ class Blocklace:
                     )
                 parent = pm.id
                 seq = pm.seq + 1
-        return BlockMeta(block.id, block.creator, block.lace, seq, depth, block.pointers, parent)
+        meta = BlockMeta(block.id, block.creator, block.lace, seq, depth, block.pointers, parent)
+        for validator in self._validators:
+            refused = validator(block, meta, known)
+            if refused is not None:
+                return refused
+        return meta
 
     def _apply(self, meta: BlockMeta, block: Block | None, report: AddReport | None = None) -> None:
         self._meta[meta.id] = meta
@@ -533,6 +556,10 @@ class Blocklace:
         """Blocks of ``lace`` with ``lo <= depth <= hi``, in (depth, id) order."""
         by_depth = self._by_depth.get(lace, {})
         return [b for d in range(lo, hi + 1) for b in sorted(by_depth.get(d, ()))]
+
+    def at_depth(self, lace: LaceId, depth: int) -> Sequence[BlockId]:
+        """Blocks of ``lace`` at exactly ``depth``, in insertion order (read-only, unsorted)."""
+        return self._by_depth.get(lace, {}).get(depth, ())
 
     def max_depth(self, lace: LaceId) -> int:
         """The deepest round of ``lace`` (-1 if empty)."""

@@ -1,0 +1,590 @@
+"""One member's consensus for one community: a pure, sans-IO core.
+
+The shell (a simulated node, the node's consensus actor, a benchmark) feeds it what happened
+-- :meth:`ConsensusCore.submit` a transaction, :meth:`~ConsensusCore.receive` a message,
+:meth:`~ConsensusCore.tick` when the timer it asked for is due -- always with ``now``, and
+carries out the :class:`Output`: messages to send, transactions delivered in the agreed
+order, the time to be woken next.  It never reads a clock, sleeps or does I/O besides adding
+blocks to the :class:`~runtime.blocklace.Blocklace` it was given (whose store makes them
+durable).
+
+Block production (a *cordial miner*, made quiescent):
+
+* A member creates a block of round ``r + 1`` once round ``r`` is complete (blocks from a
+  supermajority of creators) and it has no block of round ``r + 1`` yet.  The block points to
+  every creator's latest block of round ``<= r`` -- all it knows, hiding nothing.
+* It does so only when *active*: it holds a transaction, some known transaction is not yet
+  ordered, or it has a block in the current wave whose rounds it still owes.  An idle
+  community sends nothing and sets no timers.
+* Before leaving a wave's leader round it waits for the leader's block, and before leaving
+  the approval round for a supermajority of approvals -- each for at most Δ after the round
+  completed, so a crashed leader costs Δ, never liveness.
+
+Dissemination: a new block is pushed to every participant.  A block that arrives before its
+pointees makes the receiver ask the sender for what it lacks (``EpochHave`` with its tips),
+and a member that is active but has seen no progress for 2Δ asks everyone; this is what
+carries a restarted or partitioned member back to the front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from runtime.block import Block, BlockId, LaceId
+from runtime.blocklace import AddReport, Blocklace
+from runtime.codec import Record, Value, decode, encode, wire_type
+from runtime.consensus.constitution import (
+    Amendment,
+    Genesis,
+    InvalidAmendment,
+    check_amendment,
+)
+from runtime.consensus.ordering import Anchor, EpochOrder
+from runtime.consensus.rules import (
+    WAVE_LENGTH,
+    ConsensusRejected,
+    EpochRules,
+    RoundPayload,
+    UnknownEpoch,
+)
+from runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
+from runtime.identity import Identity, MemberId
+
+MAX_BLOCKS_PER_MESSAGE: Final = 64
+MAX_HEADS: Final = 1024
+MAX_TXS_IN_BLOCK: Final = 1024
+"""Transactions put in one block by this member; the rest wait for the next round."""
+
+W = WAVE_LENGTH
+
+
+@wire_type(65)
+@dataclass(frozen=True, slots=True)
+class EpochBlocks(Record):
+    """Blocks of an epoch lace, as their canonical bytes, pointees first."""
+
+    lace: bytes
+    blocks: tuple[bytes, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.blocks) > MAX_BLOCKS_PER_MESSAGE:
+            raise RemoteProtocolError("too_many_blocks", f"{len(self.blocks)}")
+
+
+@wire_type(66)
+@dataclass(frozen=True, slots=True)
+class EpochHave(Record):
+    """ "My tips of ``lace`` are ``heads``; send me what they do not observe, and ``wants``."""
+
+    lace: bytes
+    heads: tuple[bytes, ...]
+    wants: tuple[bytes, ...]
+    """Blocks my buffered blocks point to (e.g. an equivocator's twin I never got)."""
+
+    def __post_init__(self) -> None:
+        if len(self.heads) > MAX_HEADS or len(self.wants) > MAX_HEADS:
+            raise RemoteProtocolError("too_many_heads", f"more than {MAX_HEADS} ids")
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One transaction in the agreed order."""
+
+    epoch: int
+    position: int
+    """Index in the epoch's order of transactions (0, 1, 2, ...)."""
+    block: BlockId
+    creator: MemberId
+    tx: Value
+
+
+@dataclass(frozen=True, slots=True)
+class EpochEnded:
+    """An amendment was ordered: the epoch ``epoch`` ended, ``genesis`` starts the next."""
+
+    epoch: int
+    position: int
+    genesis: Genesis
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Input refused, and who sent it (for logs and peer scoring)."""
+
+    peer: MemberId | None
+    error: RemoteProtocolError
+
+
+@dataclass(slots=True)
+class Output:
+    """What the shell must do after one call."""
+
+    sends: list[tuple[MemberId, bytes]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    epochs: list[EpochEnded] = field(default_factory=list)
+    created: list[Block] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    finalized: list[Anchor] = field(default_factory=list)
+    wake_at: float | None = None
+    """Call :meth:`ConsensusCore.tick` at this time (None: nothing is due; stay quiet)."""
+
+
+def tx_key(tx: Value) -> bytes:
+    """A transaction's identity for deduplication: the digest of its encoding."""
+    return hashlib.blake2b(encode(tx), digest_size=16).digest()
+
+
+@dataclass(slots=True)
+class _Epoch:
+    genesis: Genesis
+    lace: LaceId
+    rules: EpochRules
+    order: EpochOrder
+    members: frozenset[bytes]
+    quorum: int
+    delta: float
+    round_creators: dict[int, set[MemberId]] = field(default_factory=dict)
+    complete_at: dict[int, float] = field(default_factory=dict)
+    top_complete: int = -1
+    unordered: set[BlockId] = field(default_factory=set)
+    """Blocks carrying transactions that the order has not passed over yet."""
+    delivered: int = 0
+    ended: bool = False
+
+
+class ConsensusCore:
+    """Cordial Miners for one member of one community, across constitutional epochs."""
+
+    def __init__(
+        self,
+        identity: Identity,
+        genesis: Genesis,
+        blocklace: Blocklace,
+        *,
+        produce: bool = True,
+    ) -> None:
+        self.identity = identity
+        self.me = MemberId(identity.member_id)
+        self._bl = blocklace
+        self._produce = produce
+        self._epochs: list[_Epoch] = []
+        self._by_lace: dict[bytes, _Epoch] = {}
+        self._pending: dict[bytes, Value] = {}
+        """My transactions not yet in a block of the current epoch (key -> tx)."""
+        self._outstanding: dict[bytes, Value] = {}
+        """My transactions in a block but not yet delivered (key -> tx)."""
+        self._mine_delivered: set[bytes] = set()
+        self._last_progress = 0.0
+        self._asked: dict[tuple[bytes, bytes], float] = {}
+        self._gaps: dict[MemberId, float] = {}
+        """Peers whose blocks wait for pointees we lack, and since when."""
+        self.blocks_created = 0
+        self._replaying = False
+        self._open_epoch(genesis)
+
+    # -- public API --------------------------------------------------------------------------
+
+    @property
+    def epoch(self) -> int:
+        return self._current.genesis.epoch
+
+    @property
+    def genesis(self) -> Genesis:
+        return self._current.genesis
+
+    @property
+    def lace(self) -> LaceId:
+        return self._current.lace
+
+    def epoch_geneses(self) -> list[Genesis]:
+        return [e.genesis for e in self._epochs]
+
+    def order_of(self, epoch: int) -> EpochOrder:
+        return self._epochs[epoch].order
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    @property
+    def active(self) -> bool:
+        """Whether this member still owes the community blocks (else it stays silent)."""
+        return self.is_participant() and self._current_active()
+
+    def is_participant(self) -> bool:
+        return self.me in self._current.members
+
+    def start(self, now: float) -> Output:
+        """Rebuild from the blocklace (after a restart) and say what is due.
+
+        Deliveries of the replayed history are returned, from position 0 of epoch 0: the
+        shell skips those it already handed on (its own durable cursor).
+        """
+        out = Output()
+        self._replaying = True
+        try:
+            index = 0
+            while index < len(self._epochs):
+                ep = self._epochs[index]
+                self._ingest(ep, list(self._bl.iter_lace(ep.lace)), now, out)
+                index += 1
+        finally:
+            self._replaying = False
+        self._last_progress = now
+        self._step(now, out)
+        if self._current_active() and self.is_participant():
+            out.sends.extend(self._have_to_all())
+        return out
+
+    def submit(self, tx: Value, now: float) -> Output:
+        """Propose a transaction; it is delivered once (to every member) when ordered.
+
+        Submitting a transaction already submitted (same encoding) does nothing: the shell
+        may resubmit its durable queue after a restart without duplicating anything.
+        """
+        out = Output()
+        encode(tx)  # refuse an unencodable value here, at the caller's fault (EncodeError)
+        key = tx_key(tx)
+        if key in self._pending or key in self._outstanding or key in self._mine_delivered:
+            self._step(now, out)
+            return out
+        self._pending[key] = tx
+        self._step(now, out)
+        return out
+
+    def receive(self, peer: MemberId, data: bytes, now: float) -> Output:
+        """A message from ``peer`` (already authenticated by the transport)."""
+        out = Output()
+        try:
+            message = decode(data)
+            if isinstance(message, EpochBlocks):
+                self._take(peer, message, now, out)
+            elif isinstance(message, EpochHave):
+                self._answer(peer, message, now, out)
+            else:
+                raise RemoteProtocolError("unexpected_message", type(message).__name__)
+        except RemoteProtocolError as exc:
+            out.rejected.append(Rejection(peer, exc))
+        self._step(now, out)
+        return out
+
+    def tick(self, now: float) -> Output:
+        """The time asked for in ``wake_at`` has come."""
+        out = Output()
+        ep = self._current
+        if self._gaps:
+            if not self._bl.wanted():
+                self._gaps.clear()
+            else:
+                for peer, since in list(self._gaps.items()):
+                    if now >= since + ep.delta / 2:
+                        del self._gaps[peer]
+                        self._ask(peer, ep, now, out)
+        if (
+            self._current_active()
+            and now >= self._last_progress + 2 * ep.delta
+            and self.is_participant()
+        ):
+            out.sends.extend(self._have_to_all())
+            self._last_progress = now
+        self._step(now, out)
+        return out
+
+    # -- epochs -------------------------------------------------------------------------------
+
+    @property
+    def _current(self) -> _Epoch:
+        return self._epochs[-1]
+
+    def _open_epoch(self, genesis: Genesis) -> _Epoch:
+        c = genesis.constitution
+        lace = genesis.lace()
+        rules = EpochRules(genesis)
+        ep = _Epoch(
+            genesis,
+            lace,
+            rules,
+            EpochOrder(lace, c, self._bl),
+            frozenset(c.participants),
+            c.quorum,
+            c.timeout_s,
+        )
+        self._bl.add_validator(rules)
+        self._epochs.append(ep)
+        self._by_lace[lace] = ep
+        return ep
+
+    # -- input -------------------------------------------------------------------------------
+
+    def _take(self, peer: MemberId, message: EpochBlocks, now: float, out: Output) -> None:
+        ep = self._by_lace.get(message.lace)
+        if ep is None:
+            raise UnknownEpoch("unknown_epoch", message.lace.hex()[:16])
+        blocks: list[Block] = []
+        raws: list[bytes] = []
+        for raw in message.blocks:
+            block = Block.from_bytes(raw)
+            if block.lace != ep.lace:
+                raise InvalidBlock("wrong_lace", "block is not of the message's lace")
+            blocks.append(block)
+            raws.append(raw)
+        report = self._bl.add_many(blocks, raws=raws)
+        for _bid, error in report.rejected:
+            out.rejected.append(Rejection(peer, error))
+        self._after_add(ep, report, now, out)
+        if report.buffered:
+            # Reordering usually fills the gap within a delivery or two: ask only if it lasts.
+            self._gaps.setdefault(peer, now)
+
+    def _answer(self, peer: MemberId, have: EpochHave, now: float, out: Output) -> None:
+        ep = self._by_lace.get(have.lace)
+        if ep is None:
+            raise UnknownEpoch("unknown_epoch", have.lace.hex()[:16])
+        heads = [BlockId(h) for h in have.heads]
+        known = [h for h in heads if h in self._bl]
+        missing = self._bl.missing_for(ep.lace, known) if known or not heads else []
+        if have.wants:
+            extra = {
+                BlockId(w)
+                for w in have.wants
+                if w in self._bl and self._bl.meta(BlockId(w)).lace == ep.lace
+            }
+            extra.difference_update(missing)
+            missing = self._bl.topological([*missing, *extra])
+        raw = self._bl.raw
+        for i in range(0, len(missing), MAX_BLOCKS_PER_MESSAGE):
+            chunk = tuple(raw(b) for b in missing[i : i + MAX_BLOCKS_PER_MESSAGE])
+            out.sends.append((peer, encode(EpochBlocks(ep.lace, chunk))))
+        if len(known) < len(heads):
+            self._ask(peer, ep, now, out)
+
+    def _ask(self, peer: MemberId, ep: _Epoch, now: float, out: Output) -> None:
+        key = (peer, ep.lace)
+        if now < self._asked.get(key, -1e18) + ep.delta:
+            return
+        self._asked[key] = now
+        out.sends.append((peer, encode(self._have(ep))))
+
+    def _have(self, ep: _Epoch) -> EpochHave:
+        wants = sorted(self._bl.wanted())[:MAX_HEADS]
+        return EpochHave(ep.lace, tuple(self._bl.lace_tips(ep.lace)[:MAX_HEADS]), tuple(wants))
+
+    def _have_to_all(self) -> list[tuple[MemberId, bytes]]:
+        ep = self._current
+        data = encode(self._have(ep))
+        return [(MemberId(p), data) for p in ep.genesis.constitution.participants if p != self.me]
+
+    # -- accounting for new blocks ------------------------------------------------------------
+
+    def _after_add(self, ep: _Epoch, report: AddReport, now: float, out: Output) -> None:
+        if report.added:
+            self._ingest(ep, report.added, now, out)
+
+    def _ingest(self, ep: _Epoch, ids: Sequence[BlockId], now: float, out: Output) -> None:
+        meta = self._bl.meta
+        q = ep.quorum
+        for bid in ids:
+            m = meta(bid)
+            if m.lace != ep.lace:
+                continue
+            creators = ep.round_creators.setdefault(m.depth, set())
+            creators.add(m.creator)
+            if len(creators) >= q and m.depth > ep.top_complete:
+                for d in range(ep.top_complete + 1, m.depth + 1):
+                    ep.complete_at.setdefault(d, now)
+                ep.top_complete = m.depth
+            block = self._bl.get(bid)
+            payload = block.payload
+            if isinstance(payload, RoundPayload) and payload.txs:
+                ep.unordered.add(bid)
+                if m.creator == self.me and self._replaying:
+                    for tx in payload.items:
+                        key = tx_key(tx)
+                        self._outstanding[key] = tx
+                        self._pending.pop(key, None)
+            ep.order.on_block(m)
+        if ids:
+            self._last_progress = now
+        self._emit(ep, now, out)
+
+    def _emit(self, ep: _Epoch, now: float, out: Output) -> None:
+        if ep.ended:
+            return
+        anchors = ep.order.advance()
+        for anchor in anchors:
+            out.finalized.append(anchor)
+            for bid in anchor.blocks:
+                ep.unordered.discard(bid)
+                if self._deliver_block(ep, anchor, bid, out):
+                    return  # an amendment ended the epoch: the rest is never ordered
+        # Blocks passed over without being emitted (an equivocator's other branch).
+        if ep.unordered:
+            gone = [b for b in ep.unordered if ep.order.is_ordered(b)]
+            ep.unordered.difference_update(gone)
+
+    def _deliver_block(self, ep: _Epoch, anchor: Anchor, bid: BlockId, out: Output) -> bool:
+        """Deliver a block's transactions; True if one of them ended the epoch."""
+        block = self._bl.get(bid)
+        payload = block.payload
+        if not isinstance(payload, RoundPayload):
+            return False
+        mine = block.creator == self.me
+        for tx in payload.items:
+            position = ep.delivered
+            ep.delivered += 1
+            out.deliveries.append(Delivery(ep.genesis.epoch, position, bid, block.creator, tx))
+            if mine:
+                key = tx_key(tx)
+                self._outstanding.pop(key, None)
+                self._mine_delivered.add(key)
+            if isinstance(tx, Amendment):
+                try:
+                    check_amendment(tx, ep.genesis)
+                except InvalidAmendment as exc:
+                    out.rejected.append(Rejection(block.creator, exc))
+                    continue
+                self._end_epoch(
+                    ep, anchor=anchor, bid=bid, position=position, amendment=tx, out=out
+                )
+                return True
+        return False
+
+    def _end_epoch(
+        self,
+        ep: _Epoch,
+        *,
+        anchor: Anchor,
+        bid: BlockId,
+        position: int,
+        amendment: Amendment,
+        out: Output,
+    ) -> None:
+        ep.ended = True
+        final_wave = self._bl.meta(anchor.final_leader).depth // W
+        ep.rules.end_depth = final_wave * W + W - 1
+        ep.unordered.clear()
+        nxt = ep.genesis.successor(amendment.constitution, bid, position)
+        out.epochs.append(EpochEnded(ep.genesis.epoch, position, nxt))
+        # My transactions that the old epoch did not deliver go to the new one, in order.
+        carried = dict(self._outstanding)
+        carried.update(self._pending)
+        self._outstanding.clear()
+        self._pending = carried
+        self._open_epoch(nxt)
+        self._asked.clear()
+
+    # -- producing ---------------------------------------------------------------------------
+
+    def _current_active(self) -> bool:
+        ep = self._current
+        if self._pending or ep.unordered:
+            return True
+        mine = self._bl.latest(ep.lace, self.me)
+        if mine is None:
+            return False
+        my_depth = self._bl.meta(mine).depth
+        return my_depth % W != W - 1 and (ep.top_complete + 1) // W == my_depth // W
+
+    def _step(self, now: float, out: Output) -> None:
+        """Produce every block that is due, then say when to wake."""
+        out.wake_at = None
+        if self._replaying:
+            return
+        while True:
+            ep = self._current
+            if not (self._produce and self.is_participant() and self._current_active()):
+                break
+            due, wait_until = self._due(ep, now)
+            if not due:
+                if wait_until is not None:
+                    out.wake_at = wait_until
+                break
+            self._create(ep, now, out)
+        delta = self._current.delta
+        times: list[float] = []
+        if out.wake_at is not None:
+            times.append(out.wake_at)
+        if self._current_active() and self.is_participant():
+            times.append(self._last_progress + 2 * delta)
+        if self._gaps:
+            times.append(min(self._gaps.values()) + delta / 2)
+        out.wake_at = min(times) if times else None
+
+    def _due(self, ep: _Epoch, now: float) -> tuple[bool, float | None]:
+        """Whether my block of the next round is due now; else when to look again."""
+        r = ep.top_complete
+        mine = self._bl.latest(ep.lace, self.me)
+        if mine is None:
+            if self._bl.tips(ep.lace, self.me):
+                return False, None  # I forked (restored twice?): never make it worse
+            my_depth = -1
+        else:
+            my_depth = self._bl.meta(mine).depth
+        if my_depth > r:
+            return False, None
+        if r < 0:
+            return True, None
+        wave, pos = divmod(r, W)
+        deadline = ep.complete_at.get(r, now) + ep.delta
+        if pos == 0:
+            if ep.order.leader_blocks(wave) or now >= deadline:
+                return True, None
+            return False, deadline
+        if pos == 1:
+            if ep.order.approval_count(wave) >= ep.quorum or now >= deadline:
+                return True, None
+            if not ep.order.leader_blocks(wave):
+                return True, None  # the leader timed out: there is nothing to approve
+            return False, deadline
+        return True, None
+
+    def _create(self, ep: _Epoch, now: float, out: Output) -> None:
+        r = ep.top_complete
+        meta = self._bl.meta
+        pointers: list[BlockId] = []
+        for creator in self._bl.creators(ep.lace):
+            for tip in self._bl.tips(ep.lace, creator):
+                b: BlockId | None = tip
+                while b is not None and meta(b).depth > r:
+                    b = meta(b).parent
+                if b is not None:
+                    pointers.append(b)
+        if len(set(pointers)) != len(pointers):
+            pointers = sorted(set(pointers))
+        txs: list[Value] = []
+        for key in list(self._pending)[:MAX_TXS_IN_BLOCK]:
+            tx = self._pending.pop(key)
+            self._outstanding[key] = tx
+            txs.append(tx)
+        block = Block.create(self.identity, ep.lace, RoundPayload(tuple(txs)), tuple(pointers))
+        report = self._bl.add(block, verified=True)
+        if not report.added:
+            raise LocalError("own block was not added")
+        self.blocks_created += 1
+        out.created.append(block)
+        data = encode(EpochBlocks(ep.lace, (block.to_bytes(),)))
+        out.sends.extend(
+            (MemberId(p), data) for p in ep.genesis.constitution.participants if p != self.me
+        )
+        self._ingest(ep, report.added, now, out)
+
+
+def rejected_reasons(rejections: Iterable[Rejection]) -> list[str]:
+    return [r.error.reason for r in rejections]
+
+
+__all__ = [
+    "ConsensusCore",
+    "ConsensusRejected",
+    "Delivery",
+    "EpochBlocks",
+    "EpochEnded",
+    "EpochHave",
+    "Output",
+    "Rejection",
+    "UnknownEpoch",
+    "tx_key",
+]

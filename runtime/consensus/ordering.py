@@ -1,0 +1,257 @@
+"""Cordial Miners' ordering for one epoch: approve, ratify, super-ratify, and τ.
+
+Definitions (``docs/consensus.md`` has the reasoning):
+
+* Rounds are depths; wave ``k`` is rounds ``3k`` (leader), ``3k+1``, ``3k+2``.  Its leader is
+  ``constitution.leader(k)``; a *leader block* is that member's block at round ``3k``.
+* ``approves(z, L)``: ``z`` observes ``L`` and no block of ``L``'s creator that conflicts
+  with ``L`` (neither observes the other).
+* ``ratifies(y, L)``: ``[y]`` holds approvals of ``L`` from a supermajority of creators.
+  Approvals are counted among blocks of ``L``'s own wave -- the only ones that matter for
+  finality, and a fixed function of ``[y]``, so every member computes the same relation.
+* ``L`` is *final* when blocks of its wave from a supermajority of creators ratify it.
+* τ: from the latest final leader, recurse to the most recent earlier-wave leader it
+  ratifies; each such *anchor* emits the blocks of ``[anchor] - [previous anchor]`` that it
+  approves, by ``(depth, id)``.  A final leader is ratified by every later block (quorum
+  intersection), so the recursion never skips one and the order only ever grows.
+
+Everything here is incremental: :meth:`EpochOrder.on_block` is called once per inserted
+block (pointees first) and costs O(pointers); :meth:`EpochOrder.advance` emits what became
+final.  Feeding the same blocks in any topological order gives the same result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from runtime.block import BlockId, LaceId
+from runtime.blocklace import Blocklace, BlockMeta
+from runtime.consensus.constitution import Constitution
+from runtime.consensus.rules import WAVE_LENGTH
+from runtime.errors import LocalError
+from runtime.identity import MemberId
+
+W = WAVE_LENGTH
+
+
+@dataclass(slots=True)
+class _Leader:
+    """What is known about one leader block of a wave."""
+
+    id: BlockId
+    depth: int
+    approvals: dict[MemberId, list[BlockId]] = field(default_factory=dict)
+    """Creator -> its blocks (in the wave) that approve this leader."""
+    ratifiers: set[MemberId] = field(default_factory=set)
+    final_at: int = -1
+    """Depth of the block that completed the super-ratification (-1: not final)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """One step of the order: a leader block and the blocks it newly emits, in order."""
+
+    leader: BlockId
+    wave: int
+    final_leader: BlockId
+    """The final leader whose recursion reached this anchor (itself, for the newest)."""
+    final_at: int
+    """Depth at which that final leader was seen final (for latency metrics)."""
+    blocks: tuple[BlockId, ...]
+
+
+class EpochOrder:
+    """Finality and the τ order for one epoch lace (see module docstring)."""
+
+    def __init__(self, lace: LaceId, constitution: Constitution, blocklace: Blocklace) -> None:
+        self.lace = lace
+        self._c = constitution
+        self._q = constitution.quorum
+        self._bl = blocklace
+        self._leaders: dict[int, list[_Leader]] = {}
+        self._leader_by_id: dict[BlockId, _Leader] = {}
+        self._covered: set[BlockId] = set()
+        self._anchor: BlockId | None = None
+        self._anchor_wave = -1
+        self._new_final: list[_Leader] = []
+        self.final_leaders: dict[int, BlockId] = {}
+        """Wave -> its final leader block, as seen by this member."""
+        self.final_depths: dict[int, int] = {}
+        """Wave -> depth at which its leader was seen final (latency metrics)."""
+
+    @property
+    def anchor_wave(self) -> int:
+        """Wave of the latest anchor emitted (-1 before any)."""
+        return self._anchor_wave
+
+    def leader_blocks(self, wave: int) -> list[BlockId]:
+        """The wave's leader blocks known so far (more than one only if the leader forked)."""
+        return [leader.id for leader in self._leaders.get(wave, ())]
+
+    def approval_count(self, wave: int) -> int:
+        """Most creators approving any one leader block of the wave (0 without a leader)."""
+        return max((len(leader.approvals) for leader in self._leaders.get(wave, ())), default=0)
+
+    def is_ordered(self, block_id: BlockId) -> bool:
+        """Whether the order has passed over this block (emitted, or excluded for good)."""
+        return block_id in self._covered
+
+    # -- incremental finality ----------------------------------------------------------------
+
+    def on_block(self, meta: BlockMeta) -> None:
+        """Account for a newly inserted block of this lace."""
+        depth = meta.depth
+        wave, pos = divmod(depth, W)
+        if pos == 0 and meta.creator == self._c.leader(wave):
+            leader = _Leader(meta.id, depth)
+            self._leaders.setdefault(wave, []).append(leader)
+            self._leader_by_id[meta.id] = leader
+        leaders = self._leaders.get(wave)
+        if not leaders:
+            return
+        for leader in leaders:
+            if self._approves_near(meta, leader):
+                leader.approvals.setdefault(meta.creator, []).append(meta.id)
+            if leader.final_at < 0 and self._ratifies_near(meta, leader):
+                leader.ratifiers.add(meta.creator)
+                if len(leader.ratifiers) >= self._q:
+                    leader.final_at = depth
+                    if wave > self._anchor_wave and wave not in self.final_leaders:
+                        self.final_leaders[wave] = leader.id
+                        self.final_depths[wave] = depth
+                        self._new_final.append(leader)
+
+    def _observes_near(self, z: BlockMeta, leader: _Leader) -> bool:
+        """``z`` observes the leader block, for ``z`` at most two rounds above it."""
+        target = leader.id
+        if z.id == target:
+            return True
+        gap = z.depth - leader.depth
+        if gap <= 0:
+            return False
+        if target in z.pointers:
+            return True
+        if gap == 1:
+            return False
+        meta = self._bl.meta
+        for p in z.pointers:
+            pm = meta(p)
+            if pm.depth > leader.depth and target in pm.pointers:
+                return True
+        return gap > 2 and self._bl.observes(z.id, target)
+
+    def _approves_near(self, z: BlockMeta, leader: _Leader) -> bool:
+        if not self._observes_near(z, leader):
+            return False
+        return self._no_conflict_seen(z.id, leader.id)
+
+    def _no_conflict_seen(self, z: BlockId, target: BlockId) -> bool:
+        """Whether ``[z]`` holds no block of ``target``'s creator that conflicts with it."""
+        bl = self._bl
+        tm = bl.meta(target)
+        if tm.creator not in bl.equivocators(self.lace):
+            return True
+        for w in bl.chain(self.lace, tm.creator):
+            if w == target or bl.observes(target, w) or bl.observes(w, target):
+                continue
+            if bl.observes(z, w):
+                return False
+        return True
+
+    def _ratifies_near(self, y: BlockMeta, leader: _Leader) -> bool:
+        """``[y]`` holds a supermajority of approvals, for ``y`` in the leader's wave."""
+        if not self._observes_near(y, leader):
+            return False
+        approvals = leader.approvals
+        creators: set[MemberId] = set()
+        if y.creator in approvals and y.id in approvals[y.creator]:
+            creators.add(y.creator)
+        creators.add(self._bl.meta(leader.id).creator)  # the leader approves itself
+        floor = leader.depth
+        meta = self._bl.meta
+        for p in y.pointers:
+            pm = meta(p)
+            if pm.depth > floor and p in approvals.get(pm.creator, ()):
+                creators.add(pm.creator)
+        return len(creators) >= self._q
+
+    def _ratifies_later(self, x: BlockId, leader: _Leader) -> bool:
+        """``[x]`` holds approvals of ``leader`` (from its wave) by a supermajority."""
+        observes = self._bl.observes
+        count = 0
+        for ids in leader.approvals.values():
+            if any(observes(x, z) for z in ids):
+                count += 1
+                if count >= self._q:
+                    return True
+        return False
+
+    # -- the order ---------------------------------------------------------------------------
+
+    def advance(self) -> list[Anchor]:
+        """Anchors that became emittable since the last call, oldest first."""
+        if not self._new_final:
+            return []
+        newest = max(self._new_final, key=lambda leader: leader.depth)
+        self._new_final.clear()
+        newest_wave = newest.depth // W
+        if newest_wave <= self._anchor_wave:
+            return []
+        chain = [newest]
+        x = newest
+        while True:
+            found: _Leader | None = None
+            for wave in range(x.depth // W - 1, self._anchor_wave, -1):
+                for cand in sorted(self._leaders.get(wave, ()), key=lambda lb: lb.id):
+                    if self._ratifies_later(x.id, cand):
+                        found = cand
+                        break
+                if found is not None:
+                    break
+            if found is None:
+                break
+            chain.append(found)
+            x = found
+        if self._anchor is not None:
+            previous = self._leader_by_id[self._anchor]
+            if not self._ratifies_later(x.id, previous):
+                raise LocalError("consensus invariant: a final anchor was skipped")
+        out: list[Anchor] = []
+        final_at = newest.final_at
+        for leader in reversed(chain):
+            blocks = self._emit(leader.id)
+            wave = leader.depth // W
+            out.append(Anchor(leader.id, wave, newest.id, final_at, tuple(blocks)))
+            self._anchor = leader.id
+            self._anchor_wave = wave
+        return out
+
+    def _emit(self, anchor: BlockId) -> list[BlockId]:
+        """Blocks of ``[anchor]`` not yet covered, that ``anchor`` approves, by (depth, id)."""
+        covered = self._covered
+        meta = self._bl.meta
+        fresh: list[BlockId] = [anchor]
+        seen = {anchor}
+        stack = [anchor]
+        while stack:
+            for p in meta(stack.pop()).pointers:
+                if p not in covered and p not in seen:
+                    seen.add(p)
+                    fresh.append(p)
+                    stack.append(p)
+        covered |= seen
+        equivocators = self._bl.equivocators(self.lace)
+        if equivocators:
+            fresh = [
+                b
+                for b in fresh
+                if meta(b).creator not in equivocators or self._no_conflict_seen(anchor, b)
+            ]
+        return sorted(fresh, key=lambda b: (meta(b).depth, b))
+
+    def rebuild(self, ids: Iterable[BlockId]) -> None:
+        """Feed stored blocks (pointees first), e.g. after a restart."""
+        meta = self._bl.meta
+        for b in ids:
+            self.on_block(meta(b))
