@@ -55,6 +55,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     transport.add_argument("--seconds", type=float, default=5.0)
     transport.add_argument("--json", action="store_true", help="print one JSON object")
+    consensus = bench_sub.add_parser(
+        "consensus", help="finalized transactions/s and CPU per block vs signature checks"
+    )
+    consensus.add_argument("--nodes", type=int, default=4)
+    consensus.add_argument("--seconds", type=float, default=None, help="time budget")
+    consensus.add_argument("--seed", type=int, default=0)
+    consensus.add_argument("--json", action="store_true", help="print one JSON object")
+
+    sim = sub.add_parser("sim", help="deterministic simulations of the protocols")
+    sim_sub = sim.add_subparsers(dest="sim", required=True)
+    sim_consensus = sim_sub.add_parser(
+        "consensus", help="a community of simulated members, some faulty, over many seeds"
+    )
+    sim_consensus.add_argument("--nodes", type=int, default=4)
+    sim_consensus.add_argument("--faulty", type=int, default=0)
+    sim_consensus.add_argument(
+        "--fault", choices=["none", "crash", "silent", "equivocate", "delay"], default="none"
+    )
+    sim_consensus.add_argument("--seeds", type=int, default=10, help="how many seeds")
+    sim_consensus.add_argument("--first-seed", type=int, default=0)
+    sim_consensus.add_argument("--txs-per-node", type=int, default=3)
+    sim_consensus.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -164,9 +186,42 @@ def _identity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sim(args: argparse.Namespace) -> int:
+    from runtime.consensus.simulation import SimConfig, run_many  # noqa: PLC0415
+
+    if args.seeds < 1:
+        raise LocalError("--seeds must be positive")
+    config = SimConfig(
+        nodes=args.nodes, faulty=args.faulty, fault=args.fault, txs_per_node=args.txs_per_node
+    )
+    seeds = range(args.first_seed, args.first_seed + args.seeds)
+    summary, results = run_many(config, seeds)
+    if args.json:
+        print(json.dumps(summary.as_json()))
+    else:
+        for key, value in summary.as_json().items():
+            print(f"{key:>26}: {value}")
+        for result in results:
+            for problem in result.safety_violations:
+                print(f"seed {result.seed}: {problem}")
+    return 0 if summary.safety_violations == 0 else 1
+
+
 def _bench(args: argparse.Namespace) -> int:
     from bench import ingest  # noqa: PLC0415 - benchmarks load only when asked for
 
+    if args.bench == "consensus":
+        from bench import consensus  # noqa: PLC0415
+
+        if args.nodes < 1:
+            raise LocalError("--nodes must be positive")
+        figures = consensus.run(args.nodes, seconds=args.seconds, seed=args.seed)
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            for key, value in figures.items():
+                print(f"{key:>30}: {value}")
+        return 0
     if args.bench == "transport":
         from bench import transport  # noqa: PLC0415
 
@@ -206,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _identity(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "sim":
+            return _sim(args)
         from runtime import cli_node  # noqa: PLC0415
 
         return cli_node.run(args, _passphrase)
