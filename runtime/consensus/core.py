@@ -235,7 +235,8 @@ class ConsensusCore:
             self._replaying = False
         self._last_progress = now
         self._step(now, out)
-        if self._current_active() and self.is_participant():
+        if self.is_participant():
+            # Whatever happened while we were down, catch up now: one EpochHave per peer.
             out.sends.extend(self._have_to_all())
         return out
 
@@ -497,12 +498,12 @@ class ConsensusCore:
             ep = self._current
             if not (self._produce and self.is_participant() and self._current_active()):
                 break
-            due, wait_until = self._due(ep, now)
-            if not due:
+            target, wait_until = self._due(ep, now)
+            if target is None:
                 if wait_until is not None:
                     out.wake_at = wait_until
                 break
-            self._create(ep, now, out)
+            self._create(ep, target, now, out)
         delta = self._current.delta
         times: list[float] = []
         if out.wake_at is not None:
@@ -513,36 +514,40 @@ class ConsensusCore:
             times.append(min(self._gaps.values()) + delta / 2)
         out.wake_at = min(times) if times else None
 
-    def _due(self, ep: _Epoch, now: float) -> tuple[bool, float | None]:
-        """Whether my block of the next round is due now; else when to look again."""
+    def _due(self, ep: _Epoch, now: float) -> tuple[int | None, float | None]:
+        """The round my next block is due in now (or None, and when to look again)."""
         r = ep.top_complete
         mine = self._bl.latest(ep.lace, self.me)
         if mine is None:
             if self._bl.tips(ep.lace, self.me):
-                return False, None  # I forked (restored twice?): never make it worse
+                return None, None  # I forked (restored twice?): never make it worse
             my_depth = -1
         else:
             my_depth = self._bl.meta(mine).depth
         if my_depth > r:
-            return False, None
+            return None, None
         if r < 0:
-            return True, None
+            return 0, None
         wave, pos = divmod(r, W)
+        if pos == 0 and my_depth < r and ep.genesis.constitution.leader(wave) == self.me:
+            # I am this wave's leader and woke up late (I was idle when the others moved):
+            # my leader block is still useful while they wait for it, so make it first.
+            return r, None
         deadline = ep.complete_at.get(r, now) + ep.delta
         if pos == 0:
             if ep.order.leader_blocks(wave) or now >= deadline:
-                return True, None
-            return False, deadline
+                return r + 1, None
+            return None, deadline
         if pos == 1:
             if ep.order.approval_count(wave) >= ep.quorum or now >= deadline:
-                return True, None
+                return r + 1, None
             if not ep.order.leader_blocks(wave):
-                return True, None  # the leader timed out: there is nothing to approve
-            return False, deadline
-        return True, None
+                return r + 1, None  # the leader timed out: there is nothing to approve
+            return None, deadline
+        return r + 1, None
 
-    def _create(self, ep: _Epoch, now: float, out: Output) -> None:
-        r = ep.top_complete
+    def _create(self, ep: _Epoch, target: int, now: float, out: Output) -> None:
+        r = target - 1
         meta = self._bl.meta
         pointers: list[BlockId] = []
         for creator in self._bl.creators(ep.lace):

@@ -56,6 +56,8 @@ class SimConfig:
     min_delay: float = 0.01
     max_delay: float = 0.1
     time_limit: float = 600.0
+    restart_after: float | None = None
+    """With ``crash``: a crashed member comes back this long after its crash (crash-recovery)."""
 
     def __post_init__(self) -> None:
         if self.nodes < 1:
@@ -140,7 +142,11 @@ class ConsensusSimNode:
             return ()  # a silent member takes part in nothing
         out = self.core.start(now)
         actions = self._actions(out)
-        actions.extend(SetTimer(f"tx:{i}", at) for i, (at, _) in enumerate(self._txs) if at >= now)
+        for i, (at, tx) in enumerate(self._txs):
+            if at >= now:
+                actions.append(SetTimer(f"tx:{i}", at))
+            else:  # the durable queue: the core ignores what it already included
+                actions.extend(self._actions(self.core.submit(tx, now)))
         return actions
 
     def receive(self, src: str, data: bytes, now: float) -> Iterable[Action]:
@@ -199,6 +205,8 @@ class ConsensusSimNode:
         for ended in out.epochs:
             starts[ended.epoch + 1] = starts[ended.epoch] + ended.position + 1
         for d in out.deliveries:
+            if d.epoch not in starts:  # a member that joined at a later epoch
+                starts[d.epoch] = len(log) - d.position
             index = starts[d.epoch] + d.position
             if index < len(log):
                 if log[index] != d:
@@ -232,8 +240,11 @@ def run_once(
     sim = Simulator(seed, LinkModel(config.min_delay, config.max_delay))
     durables = [_Durable() for _ in range(n)]
     workloads: list[list[tuple[float, Value]]] = []
+    recovering = config.fault == "crash" and config.restart_after is not None
+    if recovering:
+        correct = list(range(n))  # crash-recovery members are correct, only slow for a while
     for i in range(n):
-        if i in faulty:
+        if i in faulty and not recovering:
             workloads.append([(rng.uniform(0, config.tx_window), ("bad", i, k)) for k in range(2)])
         else:
             workloads.append(
@@ -265,7 +276,10 @@ def run_once(
     for i in faulty:
         name = f"n{i:02d}"
         if config.fault == "crash":
-            sim.crash(name, rng.uniform(0, config.tx_window / 2))
+            crash_at = rng.uniform(0, config.tx_window / 2)
+            sim.crash(name, crash_at)
+            if config.restart_after is not None:
+                sim.restart(name, crash_at + config.restart_after)
         elif config.fault == "delay":
             slow = LinkModel(2 * delta, 6 * delta)
             for other in range(n):
