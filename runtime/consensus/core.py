@@ -202,6 +202,10 @@ class ConsensusCore:
     def epoch_geneses(self) -> list[Genesis]:
         return [e.genesis for e in self._epochs]
 
+    def end_depth(self, epoch: int) -> int | None:
+        """Deepest round of an ended epoch that may still hold blocks (None: not ended)."""
+        return self._epochs[epoch].rules.end_depth
+
     def order_of(self, epoch: int) -> EpochOrder:
         return self._epochs[epoch].order
 

@@ -239,20 +239,10 @@ def run_once(
     correct = [i for i in range(n) if i not in faulty]
     sim = Simulator(seed, LinkModel(config.min_delay, config.max_delay))
     durables = [_Durable() for _ in range(n)]
-    workloads: list[list[tuple[float, Value]]] = []
     recovering = config.fault == "crash" and config.restart_after is not None
     if recovering:
         correct = list(range(n))  # crash-recovery members are correct, only slow for a while
-    for i in range(n):
-        if i in faulty and not recovering:
-            workloads.append([(rng.uniform(0, config.tx_window), ("bad", i, k)) for k in range(2)])
-        else:
-            workloads.append(
-                sorted(
-                    (rng.uniform(0, config.tx_window), ("tx", i, k))
-                    for k in range(config.txs_per_node)
-                )
-            )
+    workloads = _workloads(config, rng, faulty, recovering)
     for i, ident in enumerate(identities):
         name = f"n{i:02d}"
         is_bad = i in faulty
@@ -272,19 +262,7 @@ def run_once(
             )
 
         sim.add_node(name, factory)
-    delta = config.timeout_ms / 1000.0
-    for i in faulty:
-        name = f"n{i:02d}"
-        if config.fault == "crash":
-            crash_at = rng.uniform(0, config.tx_window / 2)
-            sim.crash(name, crash_at)
-            if config.restart_after is not None:
-                sim.restart(name, crash_at + config.restart_after)
-        elif config.fault == "delay":
-            slow = LinkModel(2 * delta, 6 * delta)
-            for other in range(n):
-                if other != i:
-                    sim.set_link(name, f"n{other:02d}", slow)
+    _inject_faults(sim, config, rng, faulty)
     expected = {("tx", i, k) for i in correct for k in range(config.txs_per_node)}
 
     def done(_: Simulator) -> bool:
@@ -322,6 +300,37 @@ def run_once(
         settle.now,
         settle.events,
     )
+
+
+def _workloads(
+    config: SimConfig, rng: random.Random, faulty: set[int], recovering: bool
+) -> list[list[tuple[float, Value]]]:
+    """Each member's (time, transaction) list; a faulty member's are not required to land."""
+    out: list[list[tuple[float, Value]]] = []
+    for i in range(config.nodes):
+        if i in faulty and not recovering:
+            out.append([(rng.uniform(0, config.tx_window), ("bad", i, k)) for k in range(2)])
+        else:
+            times = sorted(rng.uniform(0, config.tx_window) for _ in range(config.txs_per_node))
+            out.append([(t, ("tx", i, k)) for k, t in enumerate(times)])
+    return out
+
+
+def _inject_faults(sim: Simulator, config: SimConfig, rng: random.Random, faulty: set[int]) -> None:
+    """Crashes and slow links (silent and equivocating members are built that way)."""
+    delta = config.timeout_ms / 1000.0
+    for i in sorted(faulty):
+        name = f"n{i:02d}"
+        if config.fault == "crash":
+            crash_at = rng.uniform(0, config.tx_window / 2)
+            sim.crash(name, crash_at)
+            if config.restart_after is not None:
+                sim.restart(name, crash_at + config.restart_after)
+        elif config.fault == "delay":
+            slow = LinkModel(2 * delta, 6 * delta)
+            for other in range(config.nodes):
+                if other != i:
+                    sim.set_link(name, f"n{other:02d}", slow)
 
 
 def _key(d: Delivery) -> bytes:
