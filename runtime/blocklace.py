@@ -411,6 +411,18 @@ class Blocklace:
         tips = self.tips(lace, creator)
         return tips[0] if len(tips) == 1 else None
 
+    def creator_frontier(self, lace: LaceId) -> dict[MemberId, int]:
+        """For each creator of ``lace``, the highest seq held (what a peer needs to catch us up)."""
+        return {
+            creator: max(self._chains[(lace, creator)])
+            for creator in self._lace_creators.get(lace, ())
+        }
+
+    def blocks_after(self, lace: LaceId, creator: MemberId, seq: int) -> list[BlockId]:
+        """The creator's blocks in ``lace`` with a seq above ``seq`` (every branch)."""
+        by_seq = self._chains.get((lace, creator), {})
+        return [b for s in sorted(by_seq) if s > seq for b in by_seq[s]]
+
     def lace_tips(self, lace: LaceId) -> list[BlockId]:
         """Blocks of ``lace`` that no block points to yet, sorted."""
         return sorted(self._tips.get(lace, ()))

@@ -148,6 +148,47 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     status = sub.add_parser("status", help="the node's identity, friends and lace")
     _data_arg(status)
     status.add_argument("--json", action="store_true")
+    _community_commands(sub)
+
+
+def _community_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    community = sub.add_parser("community", help="communities: genesis, join, submit, order")
+    csub = community.add_subparsers(dest="action", required=True)
+    ccreate = csub.add_parser("create", help="write a community's genesis file (no node needed)")
+    ccreate.add_argument("name", help="the community's name (1-64 bytes)")
+    ccreate.add_argument(
+        "--member",
+        action="extend",
+        nargs="+",
+        required=True,
+        metavar="HEX_ID",
+        help="a participant's 64-hex member id (repeat or list several)",
+    )
+    ccreate.add_argument(
+        "--timeout-ms", type=int, default=1000, help="Δ, the leader timeout (default 1000)"
+    )
+    ccreate.add_argument("--out", required=True, help="the genesis file to write")
+    ccreate.add_argument("--json", action="store_true")
+    cjoin = csub.add_parser("join", help="run the community of a genesis file on this node")
+    _data_arg(cjoin)
+    cjoin.add_argument("file")
+    cjoin.add_argument("--json", action="store_true")
+    clist = csub.add_parser("list", help="the communities this node joined")
+    _data_arg(clist)
+    clist.add_argument("--json", action="store_true")
+    csubmit = csub.add_parser("submit", help="submit a text transaction to a community")
+    _data_arg(csubmit)
+    csubmit.add_argument("name", help="community name or lace hex prefix")
+    csubmit.add_argument("text")
+    csubmit.add_argument("--json", action="store_true")
+    corder = csub.add_parser("order", help="the transactions delivered so far, in order")
+    _data_arg(corder)
+    corder.add_argument("name")
+    corder.add_argument("--json", action="store_true")
+    cstatus = csub.add_parser("status", help="epoch, lace, participants and counts")
+    _data_arg(cstatus)
+    cstatus.add_argument("name")
+    cstatus.add_argument("--json", action="store_true")
 
 
 def _passphrase(prompt: str, *, confirm: bool = False) -> str:

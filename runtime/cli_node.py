@@ -1,4 +1,5 @@
-"""The node commands of ``peoplenet``: init, node start/stop, friends, post, feed, status."""
+"""The node commands of ``peoplenet``: init, node start/stop, friends, post, feed, status,
+community."""
 
 from __future__ import annotations
 
@@ -17,7 +18,29 @@ from runtime.errors import LocalError
 Passphrase = Callable[..., str]
 
 
+class UnknownCommunity(LocalError):
+    """The node has joined no community of that name (or lace prefix)."""
+
+
+class InvalidGenesisFile(LocalError):
+    """The file given to ``community join`` is not a community's epoch-0 genesis."""
+
+
+_TYPED_KINDS: dict[str, type[LocalError]] = {
+    "UnknownCommunity": UnknownCommunity,
+    "InvalidGenesisFile": InvalidGenesisFile,
+}
+
+
 def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdout) -> int:
+    if args.command == "community":
+        try:
+            return _community(args, out)
+        except control.ControlError as exc:
+            typed = _TYPED_KINDS.get(exc.kind)
+            if typed is None:
+                raise
+            raise typed(str(exc)) from None
     data = DataDir(args.data)
     if args.command == "init":
         return _init(args, data, passphrase, out)
@@ -128,6 +151,86 @@ def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:
     }[action]
     result = control.call(sock, op, {"member": args.member})
     return _show(result, args.json, out, lambda r, o: print(f"{action}: done", file=o))
+
+
+def _community(args: argparse.Namespace, out: TextIO) -> int:
+    from runtime.codec import decode_as, encode  # noqa: PLC0415
+    from runtime.consensus.constitution import Constitution, Genesis  # noqa: PLC0415
+    from runtime.errors import RemoteProtocolError  # noqa: PLC0415
+    from runtime.identity import member_id  # noqa: PLC0415
+
+    if args.action == "create":
+        members: list[bytes] = []
+        for text in args.member:
+            try:
+                members.append(bytes(member_id(bytes.fromhex(text.strip()))))
+            except ValueError as exc:
+                raise LocalError(f"--member {text!r} is not a 64-hex member id: {exc}") from None
+        if len(set(members)) != len(members):
+            raise LocalError("a member is listed twice")
+        name = args.name.encode()
+        constitution = Constitution.of(members, timeout_ms=args.timeout_ms)
+        genesis = Genesis.first(name, constitution)
+        raw = encode(genesis)
+        with open(args.out, "wb") as handle:
+            handle.write(raw)
+        summary = {
+            "community": args.name,
+            "lace": genesis.lace().hex(),
+            "participants": constitution.n,
+            "quorum": constitution.quorum,
+            "timeout_ms": constitution.timeout_ms,
+            "file": str(args.out),
+        }
+        return _show(summary, args.json, out, _print_status)
+    data = DataDir(args.data)
+    data.require()
+    sock = data.control_socket
+    if args.action == "join":
+        try:
+            with open(args.file, "rb") as handle:
+                raw = handle.read(1 << 20)
+        except OSError as exc:
+            raise InvalidGenesisFile(f"cannot read {args.file}: {exc.strerror or exc}") from None
+        try:
+            genesis = decode_as(Genesis, raw)
+        except RemoteProtocolError as exc:
+            raise InvalidGenesisFile(
+                f"{args.file} is not a community genesis file: {exc}"
+            ) from None
+        if genesis.epoch != 0:
+            raise InvalidGenesisFile(f"{args.file} is not a first (epoch 0) genesis")
+        result = control.call(sock, "community_join", {"genesis": raw})
+        return _show(result, args.json, out, _print_status)
+    if args.action == "list":
+        return _show(control.call(sock, "community_list"), args.json, out, _print_communities)
+    which: dict[str, Value] = {"community": args.name}
+    if args.action == "submit":
+        result = control.call(sock, "community_submit", {**which, "text": args.text})
+        return _show(result, args.json, out, _print_status)
+    if args.action == "order":
+        return _show(control.call(sock, "community_order", which), args.json, out, _print_order)
+    return _show(control.call(sock, "community_status", which), args.json, out, _print_status)
+
+
+def _print_communities(result: Any, out: TextIO) -> None:
+    if not isinstance(result, list) or not result:
+        print("no community joined", file=out)
+        return
+    for entry in result:
+        if isinstance(entry, dict):
+            print(f"{entry.get('community')}  {entry.get('lace')}", file=out)
+
+
+def _print_order(result: Any, out: TextIO) -> None:
+    if not isinstance(result, list) or not result:
+        print("nothing delivered yet", file=out)
+        return
+    for entry in result:
+        if isinstance(entry, dict):
+            creator = str(entry.get("creator", ""))[:16]
+            tx = json.dumps(_jsonable(entry.get("tx")))
+            print(f"{entry.get('epoch')}.{entry.get('position'):<5} {creator}  {tx}", file=out)
 
 
 def _get(value: Any, key: str) -> Any:

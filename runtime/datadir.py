@@ -9,6 +9,8 @@ Layout (created by ``peoplenet init``)::
     DATA/node.lock         held (flock) while a node runs; holds its PID
     DATA/control.sock      the running node's local control socket (mode 0600)
     DATA/logs/             thespian's own log
+    DATA/communities/      joined communities: <lace>.genesis (the joined file),
+                           <lace>.sqlite (epoch blocklace), <lace>.order.sqlite (the order)
 """
 
 from __future__ import annotations
@@ -109,6 +111,30 @@ class DataDir:
     @property
     def logs(self) -> Path:
         return self.root / "logs"
+
+    @property
+    def communities(self) -> Path:
+        return self.root / "communities"
+
+    def save_genesis(self, lace_hex: str, raw: bytes) -> bool:
+        """Remember a joined community (atomically, synced); False if it was joined already."""
+        path = self.communities / f"{lace_hex}.genesis"
+        if path.exists():
+            return False
+        self.communities.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            handle.write(raw)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(path)
+        return True
+
+    def joined_geneses(self) -> list[bytes]:
+        """The genesis files of every joined community, in a stable order."""
+        if not self.communities.is_dir():
+            return []
+        return [p.read_bytes() for p in sorted(self.communities.glob("*.genesis"))]
 
     def exists(self) -> bool:
         return self.config_file.is_file() and self.key_file.is_file()

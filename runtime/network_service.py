@@ -3,9 +3,11 @@
 It runs on an event loop in a thread of the network actor's process (runtime/node.py) and
 reports to the actor through ``emit`` (thread-safe).  Policy:
 
-* The social graph decides everything: friends get one connection each, kept up by a redialer
-  with backoff; strangers may connect only to hand over a ``FriendRequest`` (a cold call), and
-  are dropped after ``stranger_idle_s``; a stranger sending anything else is cut off.
+* The social graph decides almost everything: friends get one connection each, kept up by a
+  redialer with backoff; strangers may connect only to hand over a ``FriendRequest`` (a cold
+  call), and are dropped after ``stranger_idle_s``; a stranger sending anything else is cut off.
+* The other kept connections: the participants of every community this node joined
+  (``set_community``), friends or not -- consensus needs a supermajority of them reachable.
 * Two friends that dial each other at once keep the connection initiated by the smaller member
   id, so both sides drop the same one.
 * Addresses come, best first, from the friend's latest ``Address`` block, then zeroconf, then
@@ -21,6 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import runtime.consensus.core  # noqa: F401 - registers the epoch messages (tags 60-66) to decode
 from runtime.codec import Value
 from runtime.discovery import Discovery, PeerHint, parse_static_peer
 from runtime.dissemination import FriendRequest
@@ -69,6 +72,8 @@ class NetworkService:
         self.redialer = Redialer(self.transport, rng=random.Random())  # noqa: S311 - jitter
         self.discovery: Discovery | None = None
         self.friends: set[MemberId] = set()
+        self.community: set[MemberId] = set()
+        """Participants of the joined communities: kept connected like friends."""
         self.requests: dict[MemberId, FriendRequest] = {}
         self.hints: dict[MemberId, dict[str, tuple[str, int]]] = {}
         self.active: dict[MemberId, Connection] = {}
@@ -151,21 +156,37 @@ class NetworkService:
     ) -> None:
         for member, addr in addresses.items():
             self.hints.setdefault(member, {})["address_block"] = addr
-        gone = self.friends - friends
+        before = self.kept()
         added = friends - self.friends
         self.friends = set(friends)
         self.requests = dict(requests)
-        for member in gone:
+        for member in added & set(self.active):
+            self._emit(PeerUp(member))  # kept for a community: the store learns it only now
+        self._keep(before, "unfriended")
+
+    def set_community(self, members: set[MemberId]) -> None:
+        """Keep connections to ``members`` (participants of the joined communities) too."""
+        before = self.kept()
+        self.community = set(members) - {self.settings.member}
+        self._keep(before, "left_community")
+
+    def kept(self) -> set[MemberId]:
+        """Members this node keeps a connection to: friends and community participants."""
+        return self.friends | self.community
+
+    def _keep(self, before: set[MemberId], reason: str) -> None:
+        kept = self.kept()
+        for member in before - kept:
             self.redialer.unwant(member)
             conn = self.active.pop(member, None)
             if conn is not None:
                 self._emit(PeerDown(member))
-                self._spawn(conn.close("unfriended"))
+                self._spawn(conn.close(reason))
         for conn in list(self.strangers):
-            if conn.peer in added:
+            if conn.peer in kept and not conn.closed:
                 del self.strangers[conn]
                 self._promote(conn)
-        for member in self.friends | set(self.requests):
+        for member in kept | set(self.requests):
             self._want(member)
 
     def send(self, peer: MemberId, msg: Value) -> None:
@@ -235,7 +256,7 @@ class NetworkService:
             return
         known[hint.source] = (hint.host, hint.port)
         self._emit(Discovered(hint.member, hint.host, hint.port, hint.source))
-        if hint.member in self.friends or hint.member in self.requests:
+        if hint.member in self.kept() or hint.member in self.requests:
             self._want(hint.member)
 
     def _best_address(self, member: MemberId) -> tuple[str, int] | None:
@@ -248,7 +269,7 @@ class NetworkService:
     def _want(self, member: MemberId) -> None:
         if member in self.active:
             return
-        if member not in self.friends and member not in self.requests and member not in self._cold:
+        if member not in self.kept() and member not in self.requests and member not in self._cold:
             return
         addr = self._best_address(member)
         if addr is not None:
@@ -304,7 +325,7 @@ class NetworkService:
         if request is not None:
             self._request_sent[peer] = time.monotonic()
             await self._send_quietly(conn, request)
-        if peer in self.friends:
+        if peer in self.kept():
             self._promote(conn)
             return
         if len(self.strangers) >= self.settings.max_strangers and peer not in self.requests:
@@ -332,12 +353,12 @@ class NetworkService:
         self.active[peer] = conn
         self._emit(PeerUp(peer))
         for msg in self._held.pop(conn, []):
-            self._emit(Inbound(peer, msg, friend=True))
+            self._emit(Inbound(peer, msg, friend=peer in self.friends))
 
     async def on_message(self, conn: Connection, msg: Value) -> None:
         peer = conn.peer
         if self.active.get(peer) is conn:
-            self._emit(Inbound(peer, msg, friend=True))
+            self._emit(Inbound(peer, msg, friend=peer in self.friends))
             return
         if isinstance(msg, FriendRequest):
             self.strangers[conn] = time.monotonic()

@@ -26,18 +26,25 @@ from dataclasses import dataclass
 
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
-from runtime.codec import Record, Value
+from runtime.codec import Record, Value, decode_as
+from runtime.consensus.constitution import Genesis
+from runtime.consensus.core import EpochBlocks, EpochHave
+from runtime.consensus_actor import ConsensusActor, community_name
+from runtime.datadir import DataDir
 from runtime.dissemination import FriendRequest, Outgoing
-from runtime.errors import LocalError, PeoplenetError
+from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
 from runtime.node_messages import (
     Batch,
     BlockSigned,
+    ConsensusInit,
+    ConsensusRoute,
     ControlReply,
     ControlRequest,
     Discovered,
+    Forwarded,
     HelloSigned,
     Inbound,
     Listening,
@@ -84,6 +91,14 @@ TICK_S = 1.0
 
 class CommandError(LocalError):
     """A control command the node cannot carry out (bad argument, unknown member ...)."""
+
+
+class UnknownCommunity(CommandError):
+    """No joined community has that name (or lace prefix), or more than one has."""
+
+
+class InvalidGenesisFile(CommandError):
+    """``community join`` was given something that is not an epoch-0 community genesis."""
 
 
 @dataclass(frozen=True)
@@ -152,6 +167,10 @@ class NodeSupervisor(Actor):
             ),
             policy=CHILD_POLICY,
         )
+        self.communities: dict[str, Genesis] = {}
+        """Joined communities by consensus child name."""
+        for raw in DataDir(init.data_dir).joined_geneses():
+            self._spawn_community(decode_as(Genesis, raw), raw)
         self._rewire()
         if init.owner_pid:
             self.after(OWNER_CHECK_S, _CheckOwner())
@@ -167,10 +186,74 @@ class NodeSupervisor(Actor):
 
     def _rewire(self) -> None:
         wiring = Wiring(self.child("member"), self.child("store"), self.child("network"))
-        for name in ("member", "store", "network"):
+        for name in ("member", "store", "network", *self.communities):
             ref = self.child(name)
             if ref is not None:
                 self.tell(ref, wiring)
+
+    # -- communities ---------------------------------------------------------------------------
+
+    def _spawn_community(self, genesis: Genesis, raw: bytes) -> str:
+        name = f"consensus-{genesis.lace().hex()}"
+        if name not in self.communities:
+            self.communities[name] = genesis
+            self.spawn(
+                ConsensusActor,
+                name,
+                ConsensusInit(self.init.data_dir, self.init.seed, raw),
+                policy=CHILD_POLICY,
+            )
+        return name
+
+    def _community_control(self, req: ControlRequest, sender: Ref) -> None:
+        try:
+            if req.op == "community_join":
+                self.tell(sender, ControlReply(req.request, True, self._join(req.args)))
+            elif req.op == "community_list":
+                listing = tuple(_community_entry(g) for g in self.communities.values())
+                self.tell(sender, ControlReply(req.request, True, listing))
+            else:
+                child = self.child(self._community_child(req.args.get("community")))
+                if child is None:
+                    raise CommandError("the community is restarting; try again")
+                self.tell(child, Forwarded(req, sender))
+        except PeoplenetError as exc:
+            reply = ControlReply(req.request, False, None, str(exc), type(exc).__name__)
+            self.tell(sender, reply)
+
+    def _join(self, args: dict[str, Value]) -> Value:
+        raw = args.get("genesis")
+        if not isinstance(raw, bytes):
+            raise InvalidGenesisFile("community_join needs the genesis file's bytes")
+        try:
+            genesis = decode_as(Genesis, raw)
+        except RemoteProtocolError as exc:
+            raise InvalidGenesisFile(f"not a community genesis: {exc}") from None
+        if genesis.epoch != 0:
+            raise InvalidGenesisFile("a community is joined from its first (epoch 0) genesis")
+        new = DataDir(self.init.data_dir).save_genesis(genesis.lace().hex(), raw)
+        self._spawn_community(genesis, raw)
+        if new:
+            self._rewire()
+        entry = _community_entry(genesis)
+        entry["joined"] = new
+        entry["participant"] = self.member in genesis.constitution.participants
+        return entry
+
+    def _community_child(self, text: Value) -> str:
+        """The consensus child of a community given by name or by (a prefix of) its lace hex."""
+        if not isinstance(text, str) or not text:
+            raise UnknownCommunity("name a community")
+        by_name = [n for n, g in self.communities.items() if community_name(g) == text]
+        by_lace = [n for n, g in self.communities.items() if g.lace().hex().startswith(text)]
+        matches = by_name or by_lace
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise UnknownCommunity(
+                f"no joined community {text!r}: join it with `peoplenet community join FILE`"
+            )
+        raise UnknownCommunity(f"{text!r} names {len(matches)} communities; give its lace hex")
 
     def on_child_restarted(self, name: str, ref: Ref) -> None:
         self.log.warning("child_restarted", child=name)
@@ -198,27 +281,32 @@ class NodeSupervisor(Actor):
             for ref in self.waiting:
                 self.tell(ref, self.ready)
             self.waiting.clear()
+        elif isinstance(msg, ControlRequest) and msg.op.startswith("community_"):
+            self._community_control(msg, sender)
         elif isinstance(msg, ControlRequest):
             target = "network" if msg.op in NETWORK_OPS else "store"
             child = self.child(target)
             if child is None:
                 self.tell(sender, ControlReply(msg.request, False, None, "node restarting", "Busy"))
             else:
-                self.tell(child, _Forwarded(msg, sender))
+                self.tell(child, Forwarded(msg, sender))
         elif isinstance(msg, StopNetwork):
             network = self.child("network")
             if network is not None:
-                self.tell(network, _Forwarded(msg, sender))
+                self.tell(network, Forwarded(msg, sender))
             else:
                 self.reply(True)
 
 
-@dataclass(frozen=True)
-class _Forwarded:
-    """A request passed on by the supervisor, with the Ref to answer."""
-
-    msg: object
-    reply_to: Ref
+def _community_entry(genesis: Genesis) -> dict[str, Value]:
+    c = genesis.constitution
+    return {
+        "community": community_name(genesis),
+        "lace": genesis.lace().hex(),
+        "participants": c.n,
+        "quorum": c.quorum,
+        "timeout_ms": c.timeout_ms,
+    }
 
 
 NETWORK_OPS = frozenset({"peers", "connections"})
@@ -256,8 +344,6 @@ class StoreActor(Actor):
         self.member_id = MemberId(init.member)
         self.auto_accept = init.auto_accept
         self.data_dir = init.data_dir
-        from runtime.datadir import DataDir  # noqa: PLC0415 - keeps the actor import light
-
         data = DataDir(init.data_dir)
         self.store = SqliteStore(str(data.blocks_db))
         self.evidence = SqliteEvidenceStore(str(data.evidence_db))
@@ -322,7 +408,8 @@ class StoreActor(Actor):
             self._publish_address()
         elif isinstance(msg, Discovered):
             self.discovered[MemberId(msg.member)] = (msg.host, msg.port)
-        elif isinstance(msg, _Forwarded) and isinstance(msg.msg, ControlRequest):
+        elif isinstance(msg, Forwarded) and isinstance(msg.msg, ControlRequest):
+            assert isinstance(msg.reply_to, Ref)
             self._control(msg.msg, msg.reply_to)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -571,6 +658,10 @@ class NetworkActor(Actor):
         self.hello_requests = itertools.count(1)
         self.hello_waiting: dict[int, asyncio.Future[bytes]] = {}
         self.backlog: list[object] = []
+        self.routes: dict[bytes, ConsensusRoute] = {}
+        """Epoch lace -> the consensus actor that runs it and the lace's participants."""
+        self.up: set[bytes] = set()
+        """Members with a kept connection now (from the service's PeerUp/PeerDown)."""
         settings = NetworkSettings(
             member=MemberId(init.member),
             network_id=init.network_id,
@@ -611,17 +702,58 @@ class NetworkActor(Actor):
         self.loop.call_soon_threadsafe(fn)
 
     def receive(self, msg: object, sender: Ref) -> None:
-        if isinstance(msg, Batch):
-            for_store: list[object] = []
-            for item in msg.items:
-                if isinstance(item, PeerUp | PeerDown | Inbound | Discovered):
-                    for_store.append(item)
-                else:
-                    self._handle(item)
-            if for_store:
-                self._to_store(Batch(tuple(for_store)))
-            return
-        self._handle(msg)
+        self._dispatch(msg.items if isinstance(msg, Batch) else (msg,))
+
+    def _dispatch(self, items: Sequence[object]) -> None:
+        """Peer events go to the store, epoch messages to their community, in one batch each."""
+        for_store: list[object] = []
+        for_consensus: dict[Ref, list[object]] = {}
+        for item in items:
+            if isinstance(item, Inbound) and isinstance(item.msg, EpochBlocks | EpochHave):
+                route = self.routes.get(item.msg.lace)
+                if route is None or item.peer not in route.members:
+                    self.log.info(
+                        "epoch_message_dropped",
+                        peer=fingerprint(item.peer),
+                        lace=item.msg.lace.hex()[:20],
+                        reason="unknown lace" if route is None else "not a participant",
+                    )
+                    continue
+                assert isinstance(route.actor, Ref)
+                for_consensus.setdefault(route.actor, []).append(item)
+            elif isinstance(item, PeerUp | PeerDown | Inbound | Discovered):
+                for_store.append(item)
+                if isinstance(item, PeerDown):
+                    self.up.discard(item.peer)
+                if isinstance(item, PeerUp):
+                    self.up.add(item.peer)
+                    for route in self._routes_of(item.peer):
+                        assert isinstance(route.actor, Ref)
+                        for_consensus.setdefault(route.actor, []).append(item)
+            else:
+                self._handle(item)
+        if for_store:
+            self._to_store(Batch(tuple(for_store)))
+        for ref, batch in for_consensus.items():
+            self.tell(ref, Batch(tuple(batch)))
+
+    def _routes_of(self, peer: bytes) -> list[ConsensusRoute]:
+        seen: dict[Ref, ConsensusRoute] = {}
+        for route in self.routes.values():
+            if peer in route.members and isinstance(route.actor, Ref):
+                seen[route.actor] = route
+        return list(seen.values())
+
+    def _set_route(self, route: ConsensusRoute) -> None:
+        """A consensus actor (re)announced itself: route its laces, keep its members dialled."""
+        for lace in route.laces:
+            self.routes[lace] = route
+        assert isinstance(route.actor, Ref)
+        already = tuple(PeerUp(m) for m in route.members if m in self.up)
+        if already:  # the actor (re)started after these came up: it greets them now
+            self.tell(route.actor, Batch(already))
+        community = {MemberId(m) for r in self.routes.values() for m in r.members}
+        self._call(lambda: self.service.set_community(community))
 
     def _handle(self, msg: object) -> None:
         if isinstance(msg, Wiring):
@@ -651,9 +783,9 @@ class NetworkActor(Actor):
             self._to_store(msg)
         elif isinstance(msg, NetworkFailed):
             self._to_parent(msg)
-        elif isinstance(msg, PeerUp | PeerDown | Inbound | Discovered):
-            self._to_store(msg)
-        elif isinstance(msg, _Forwarded):
+        elif isinstance(msg, ConsensusRoute):
+            self._set_route(msg)
+        elif isinstance(msg, Forwarded):
             self._forwarded(msg)
 
     def _to_parent(self, msg: object) -> None:
@@ -666,8 +798,9 @@ class NetworkActor(Actor):
         else:
             self.tell(self.store, msg)
 
-    def _forwarded(self, fwd: _Forwarded) -> None:
+    def _forwarded(self, fwd: Forwarded) -> None:
         inner = fwd.msg
+        assert isinstance(fwd.reply_to, Ref)
         if isinstance(inner, StopNetwork):
             self._stop_loop()
             self.tell(fwd.reply_to, True)

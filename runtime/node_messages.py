@@ -177,6 +177,37 @@ class ControlReply:
 
 
 @dataclass(frozen=True)
+class Forwarded:
+    """A control request the supervisor passed on to a child, with the Ref to answer."""
+
+    msg: object
+    reply_to: object
+
+
+# -- consensus (runtime/consensus_actor.py) ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsensusInit:
+    """One community's consensus actor: its data dir, the signing seed and the genesis."""
+
+    data_dir: str
+    seed: bytes = field(repr=False)
+    genesis: bytes
+    """The encoded epoch-0 ``Genesis`` (the file everyone got out of band)."""
+
+
+@dataclass(frozen=True)
+class ConsensusRoute:
+    """Consensus actor -> network: send me the epoch messages of ``laces``; keep ``members`` up."""
+
+    laces: tuple[bytes, ...]
+    members: tuple[bytes, ...]
+    actor: object
+    """The consensus actor's own Ref."""
+
+
+@dataclass(frozen=True)
 class Tick:
     """A timer for periodic work (re-disclosure, status)."""
 

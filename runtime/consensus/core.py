@@ -77,16 +77,30 @@ class EpochBlocks(Record):
 @wire_type(66)
 @dataclass(frozen=True, slots=True)
 class EpochHave(Record):
-    """ "My tips of ``lace`` are ``heads``; send me what they do not observe, and ``wants``."""
+    """ "Of ``lace`` I hold, per creator, blocks up to this seq; send me the rest, and ``wants``."
+
+    A per-creator frontier rather than tips: the answer never depends on the responder
+    knowing the asker's blocks, so two members whose histories diverged (one made blocks
+    while cut off) still catch each other up in one exchange.
+    """
 
     lace: bytes
-    heads: tuple[bytes, ...]
+    frontier: tuple[tuple[bytes, int], ...]
     wants: tuple[bytes, ...]
     """Blocks my buffered blocks point to (e.g. an equivocator's twin I never got)."""
 
     def __post_init__(self) -> None:
-        if len(self.heads) > MAX_HEADS or len(self.wants) > MAX_HEADS:
-            raise RemoteProtocolError("too_many_heads", f"more than {MAX_HEADS} ids")
+        if len(self.frontier) > MAX_HEADS or len(self.wants) > MAX_HEADS:
+            raise RemoteProtocolError("too_many_heads", f"more than {MAX_HEADS} entries")
+        for entry in self.frontier:
+            if (
+                type(entry) is not tuple
+                or len(entry) != 2
+                or type(entry[0]) is not bytes
+                or type(entry[1]) is not int
+                or entry[1] < 0
+            ):
+                raise RemoteProtocolError("bad_frontier", "entries are (creator, seq >= 0)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +290,16 @@ class ConsensusCore:
         self._step(now, out)
         return out
 
+    def peer_up(self, peer: MemberId, now: float) -> Output:
+        """A connection to ``peer`` came up: tell it what we hold, so each side catches up."""
+        out = Output()
+        ep = self._current
+        if peer != self.me and peer in ep.members:
+            self._asked[(peer, ep.lace)] = now
+            out.sends.append((peer, encode(self._have(ep))))
+        self._step(now, out)
+        return out
+
     def tick(self, now: float) -> Output:
         """The time asked for in ``wake_at`` has come."""
         out = Output()
@@ -348,22 +372,28 @@ class ConsensusCore:
         ep = self._by_lace.get(have.lace)
         if ep is None:
             raise UnknownEpoch("unknown_epoch", have.lace.hex()[:16])
-        heads = [BlockId(h) for h in have.heads]
-        known = [h for h in heads if h in self._bl]
-        missing = self._bl.missing_for(ep.lace, known) if known or not heads else []
-        if have.wants:
-            extra = {
-                BlockId(w)
-                for w in have.wants
-                if w in self._bl and self._bl.meta(BlockId(w)).lace == ep.lace
-            }
-            extra.difference_update(missing)
-            missing = self._bl.topological([*missing, *extra])
-        raw = self._bl.raw
-        for i in range(0, len(missing), MAX_BLOCKS_PER_MESSAGE):
-            chunk = tuple(raw(b) for b in missing[i : i + MAX_BLOCKS_PER_MESSAGE])
+        bl = self._bl
+        theirs = dict(have.frontier)
+        forked = bl.equivocators(ep.lace)
+        missing: set[BlockId] = set()
+        behind = False
+        mine = bl.creator_frontier(ep.lace)
+        for creator, top in mine.items():
+            held = theirs.get(creator, -1)
+            if held < top:
+                # An equivocator may have a twin at the asker's own top seq: resend from there.
+                missing.update(bl.blocks_after(ep.lace, creator, held - (creator in forked)))
+        for member, held in theirs.items():
+            if held > mine.get(MemberId(member), -1):
+                behind = True
+        for w in have.wants:
+            if w in bl and bl.meta(BlockId(w)).lace == ep.lace:
+                missing.add(BlockId(w))
+        ordered = bl.topological(missing)
+        for i in range(0, len(ordered), MAX_BLOCKS_PER_MESSAGE):
+            chunk = tuple(bl.raw(b) for b in ordered[i : i + MAX_BLOCKS_PER_MESSAGE])
             out.sends.append((peer, encode(EpochBlocks(ep.lace, chunk))))
-        if len(known) < len(heads):
+        if behind:
             self._ask(peer, ep, now, out)
 
     def _ask(self, peer: MemberId, ep: _Epoch, now: float, out: Output) -> None:
@@ -375,7 +405,8 @@ class ConsensusCore:
 
     def _have(self, ep: _Epoch) -> EpochHave:
         wants = sorted(self._bl.wanted())[:MAX_HEADS]
-        return EpochHave(ep.lace, tuple(self._bl.lace_tips(ep.lace)[:MAX_HEADS]), tuple(wants))
+        frontier = sorted(self._bl.creator_frontier(ep.lace).items())[:MAX_HEADS]
+        return EpochHave(ep.lace, tuple((bytes(c), s) for c, s in frontier), tuple(wants))
 
     def _have_to_all(self) -> list[tuple[MemberId, bytes]]:
         ep = self._current

@@ -1,0 +1,237 @@
+"""One community's consensus on a member's node: the actor around :class:`ConsensusCore`.
+
+::
+
+    NodeSupervisor ─ consensus:<lace>   ConsensusCore over its own blocklace file
+                                        + the community part (CommunityStore: the order)
+
+The actor is a child of the supervisor, not of the store actor: it owns its own SQLite files
+(``communities/<lace>.sqlite`` for the epoch blocklace, ``<lace>.order.sqlite`` for the
+delivered order and pending submissions), shares nothing with the social blocklace, and a
+crash in one community then restarts only that community.  The supervisor already rewires
+siblings after restarts and routes control requests, which is all a community needs.
+
+The community part (the deliveries' consumer) lives in the same actor: handing deliveries to a
+separate actor would add a thespian hop per batch and a second place that must agree on the
+cursor, for nothing -- the consumer today only stores the order and answers queries.
+
+It signs with the member's key (the seed comes in its init, as for the member actor), but only
+blocks of its community's epoch laces: the core creates no other block.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from runtime.block import LaceId
+from runtime.blocklace import Blocklace
+from runtime.codec import Value, decode, decode_as, encode
+from runtime.community_store import CommunityStore, delivered_json, tx_json
+from runtime.consensus.constitution import Genesis
+from runtime.consensus.core import ConsensusCore, Output, tx_key
+from runtime.datadir import DataDir
+from runtime.errors import LocalError, PeoplenetError
+from runtime.identity import Identity, MemberId, fingerprint
+from runtime.kernel import Actor, Ref
+from runtime.node_messages import (
+    Batch,
+    ConsensusInit,
+    ConsensusRoute,
+    ControlReply,
+    ControlRequest,
+    Forwarded,
+    Inbound,
+    Outbound,
+    PeerUp,
+    Wiring,
+)
+from runtime.store import SqliteStore
+
+MAX_TEXT: Final = 4096
+MAX_ORDER_PAGE: Final = 100_000
+MAX_HELD_SENDS: Final = 256
+
+
+class CommunityCommandError(LocalError):
+    """A community control command that cannot be carried out (bad argument)."""
+
+
+@dataclass(frozen=True)
+class _Wake:
+    """Timer for the core's ``wake_at``; stale generations are ignored (cancel by generation)."""
+
+    generation: int
+
+
+def community_name(genesis: Genesis) -> str:
+    return genesis.community.decode("utf-8", errors="replace")
+
+
+class ConsensusActor(Actor):
+    """Runs one community's :class:`ConsensusCore`, persists its order, answers its commands."""
+
+    def on_start(self, init: object) -> None:
+        assert isinstance(init, ConsensusInit)
+        genesis = decode_as(Genesis, init.genesis)
+        self.name_text = community_name(genesis)
+        lace = genesis.lace()
+        folder = DataDir(init.data_dir).communities
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.blocks = SqliteStore(folder / f"{lace.hex()}.sqlite")
+        self.community = CommunityStore(folder / f"{lace.hex()}.order.sqlite")
+        self.blocklace = Blocklace(self.blocks)
+        self.core = ConsensusCore(Identity.from_seed(init.seed), genesis, self.blocklace)
+        self.network: Ref | None = None
+        self.generation = 0
+        self.wake_at: float | None = None
+        self._outbox: list[object] = []
+        now = time.monotonic()
+        self._run(self.core.start(now))
+        pending = self.community.pending()
+        for tx in pending:
+            self._run(self.core.submit(tx, now))
+        self.log.info(
+            "community_started",
+            community=self.name_text,
+            lace=lace.hex()[:20],
+            delivered=self.community.delivered_count(),
+            resubmitted=len(pending),
+        )
+
+    def on_stop(self) -> None:
+        self.community.close()
+        self.blocks.close()
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        try:
+            for item in msg.items if isinstance(msg, Batch) else (msg,):
+                self._handle(item)
+        finally:
+            # Until the supervisor's Wiring names the network, sends wait (a few only: the
+            # core asks again for whatever is lost).
+            if self.network is not None:
+                if self._outbox:
+                    self.tell(self.network, Batch(tuple(self._outbox)))
+                self._outbox = []
+            else:
+                del self._outbox[:-MAX_HELD_SENDS]
+
+    def _handle(self, msg: object) -> None:
+        now = time.monotonic()
+        if isinstance(msg, Inbound):
+            self._run(self.core.receive(MemberId(msg.peer), encode(msg.msg), now))
+        elif isinstance(msg, _Wake):
+            if msg.generation == self.generation:
+                self.wake_at = None
+                self._run(self.core.tick(now))
+        elif isinstance(msg, PeerUp):
+            # Each side tells the other its per-creator frontier, so both catch up at once.
+            self._run(self.core.peer_up(MemberId(msg.peer), now))
+        elif isinstance(msg, Wiring):
+            self.network = msg.network if isinstance(msg.network, Ref) else None
+            self._announce()
+        elif isinstance(msg, Forwarded) and isinstance(msg.msg, ControlRequest):
+            self._control(msg.msg, msg.reply_to)
+
+    def _announce(self) -> None:
+        if self.network is None:
+            return
+        laces = tuple(bytes(g.lace()) for g in self.core.epoch_geneses())
+        members = tuple(
+            p for p in self.core.genesis.constitution.participants if p != bytes(self.core.me)
+        )
+        self.tell(self.network, ConsensusRoute(laces, members, self.me))
+
+    def _run(self, out: Output) -> None:
+        """Carry out one core call: store deliveries, queue sends, reset the timer."""
+        if out.deliveries:
+            new = self.community.record(out.deliveries)
+            if new:
+                self.log.debug("delivered", community=self.name_text, count=len(new))
+        for rejection in out.rejected:
+            self.log.warning(
+                "consensus_input_refused",
+                community=self.name_text,
+                peer=fingerprint(rejection.peer) if rejection.peer else None,
+                reason=rejection.error.reason,
+            )
+        if out.sends:
+            decoded: dict[int, Value] = {}
+            for peer, data in out.sends:
+                msg = decoded.get(id(data))
+                if msg is None:
+                    msg = decoded[id(data)] = decode(data)
+                self._outbox.append(Outbound(bytes(peer), msg))
+        if out.epochs:
+            self._announce()
+        self._schedule(out.wake_at)
+
+    def _schedule(self, wake_at: float | None) -> None:
+        if wake_at == self.wake_at:
+            return
+        self.wake_at = wake_at
+        self.generation += 1
+        if wake_at is not None:
+            self.after(max(0.0, wake_at - time.monotonic()), _Wake(self.generation))
+
+    # -- control ---------------------------------------------------------------------------------
+
+    def _control(self, req: ControlRequest, reply_to: object) -> None:
+        assert isinstance(reply_to, Ref)
+        try:
+            result = self._command(req.op, req.args)
+        except PeoplenetError as exc:
+            self.tell(
+                reply_to, ControlReply(req.request, False, None, str(exc), type(exc).__name__)
+            )
+            return
+        self.tell(reply_to, ControlReply(req.request, True, result))
+
+    def _command(self, op: str, args: dict[str, Value]) -> Value:
+        if op == "community_submit":
+            text = args.get("text")
+            if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+                raise CommunityCommandError(f"a transaction is 1..{MAX_TEXT} characters of text")
+            tx: Value = ("text", text)
+            queued = self.community.add_pending(tx)  # durable before it is acknowledged
+            if queued:
+                self._run(self.core.submit(tx, time.monotonic()))
+            return {
+                "community": self.name_text,
+                "tx": tx_json(tx),
+                "key": tx_key(tx).hex(),
+                "queued": queued,
+            }
+        if op == "community_order":
+            offset, limit = args.get("offset", 0), args.get("limit", MAX_ORDER_PAGE)
+            if not isinstance(offset, int) or not isinstance(limit, int) or offset < 0:
+                raise CommunityCommandError("offset and limit are non-negative integers")
+            return delivered_json(self.community.order(offset, max(0, min(limit, MAX_ORDER_PAGE))))
+        if op == "community_status":
+            return self.status()
+        raise CommunityCommandError(f"unknown community operation {op!r}")
+
+    def status(self) -> dict[str, Value]:
+        core = self.core
+        return {
+            "community": self.name_text,
+            "lace": bytes(core.lace).hex(),
+            "epoch": core.epoch,
+            "participants": tuple(p.hex() for p in core.genesis.constitution.participants),
+            "participant": core.is_participant(),
+            "delivered": self.community.delivered_count(),
+            "pending": self.community.pending_count(),
+            "active": core.active,
+            "blocks_created": core.blocks_created,
+        }
+
+
+def lace_of(genesis: bytes) -> LaceId:
+    return decode_as(Genesis, genesis).lace()
+
+
+__all__ = ["CommunityCommandError", "ConsensusActor", "community_name", "lace_of"]
