@@ -457,7 +457,7 @@ class ConsensusCore:
                 if self._deliver_block(ep, anchor, bid, out):
                     return  # an amendment ended the epoch: the rest is never ordered
         # Blocks passed over without being emitted (an equivocator's other branch).
-        if ep.unordered:
+        if anchors and ep.unordered:
             gone = [b for b in ep.unordered if ep.order.is_ordered(b)]
             ep.unordered.difference_update(gone)
 

@@ -178,10 +178,12 @@ class EpochOrder:
 
     def _ratifies_later(self, x: BlockId, leader: _Leader) -> bool:
         """``[x]`` holds approvals of ``leader`` (from its wave) by a supermajority."""
-        observes = self._bl.observes
+        # Approvals lie in the leader's wave: walk [x] down to the leader's depth only, rather
+        # than build x's vector clock (a merge of n-entry maps over every uncached ancestor).
+        seen = self._bl.closure(x, min_depth=leader.depth)
         count = 0
         for ids in leader.approvals.values():
-            if any(observes(x, z) for z in ids):
+            if any(z in seen for z in ids):
                 count += 1
                 if count >= self._q:
                     return True
