@@ -48,7 +48,8 @@ class Constitution(Record):
 
     The supermajority is the smallest count strictly above ``threshold_num/threshold_den`` of
     the participants, and must also exceed ``(n + f) / 2`` with ``f = (n - 1) // 3`` -- below
-    that two quorums need not share a correct member and safety is lost, so such a
+    that two quorums need not share a correct member and safety is lost -- and be at most
+    ``n - f``, or ``f`` crashed members would halt the community.  Either way such a
     constitution is refused rather than run.
     """
 
@@ -78,6 +79,11 @@ class Constitution(Record):
         if self.quorum < bft_min:
             raise InvalidConstitution(
                 "unsafe_threshold", f"{num}/{den} of {n} gives {self.quorum} < {bft_min}"
+            )
+        if self.quorum > n - self.f:
+            raise InvalidConstitution(
+                "unlive_threshold",
+                f"{num}/{den} of {n} gives {self.quorum}: {self.f} crashed members would halt it",
             )
 
     @classmethod

@@ -516,9 +516,11 @@ class ConsensusCore:
 
     def _current_active(self) -> bool:
         ep = self._current
+        mine = self._bl.latest(ep.lace, self.me)
+        if mine is None and self._bl.tips(ep.lace, self.me):
+            return False  # my own chain forked (a backup restored twice): I cannot take part
         if self._pending or ep.unordered:
             return True
-        mine = self._bl.latest(ep.lace, self.me)
         if mine is None:
             return False
         my_depth = self._bl.meta(mine).depth
