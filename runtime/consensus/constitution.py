@@ -13,6 +13,7 @@ back" (lace pointers never cross laces).  See ``docs/consensus.md``.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -89,7 +90,7 @@ class Constitution(Record):
     @classmethod
     def of(
         cls,
-        participants: list[bytes] | tuple[bytes, ...] | set[bytes] | frozenset[bytes],
+        participants: Iterable[bytes],
         *,
         threshold: tuple[int, int] = DEFAULT_THRESHOLD,
         timeout_ms: int = 1000,
