@@ -12,13 +12,13 @@ import json
 import re
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import run_cli
 
 from runtime.block import BlockId
 from runtime.community_store import CommunityStore, CommunityStoreError, delivered_json
@@ -75,14 +75,7 @@ def test_community_store_is_a_cursor_over_replayed_deliveries(tmp_path: Path) ->
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PEOPLENET_PASSPHRASE": PASSPHRASE, "PATH": "/usr/bin:/bin"},
-        check=False,
-    )
+    return run_cli(*args, passphrase=PASSPHRASE)
 
 
 def _cli_json(*args: str) -> Any:

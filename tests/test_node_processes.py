@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_run import run_cli
 
 from runtime.localnet import LocalNode, create_node, wait_for
 from runtime.sockets_probe import is_loopback, listening_sockets
@@ -153,14 +153,7 @@ def test_clean_stop_leaves_no_process_and_exits_zero(
 
 
 def _cli(*args: str, passphrase: str = "local test network") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PEOPLENET_PASSPHRASE": passphrase, "PATH": "/usr/bin:/bin"},
-        check=False,
-    )
+    return run_cli(*args, passphrase=passphrase)
 
 
 def test_clear_errors_for_wrong_passphrase_busy_port_and_missing_dir(tmp_path: Path) -> None:

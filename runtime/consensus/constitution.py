@@ -222,7 +222,3 @@ def check_amendment(amendment: Amendment, genesis: Genesis) -> None:
         raise InvalidAmendment(
             "no_supermajority", f"{len(approvers)} approvals < quorum {current.quorum}"
         )
-
-
-def participant_set(genesis: Genesis) -> frozenset[MemberId]:
-    return frozenset(MemberId(p) for p in genesis.constitution.participants)

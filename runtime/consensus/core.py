@@ -29,7 +29,7 @@ carries a restarted or partitioned member back to the front.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -612,10 +612,6 @@ class ConsensusCore:
             (MemberId(p), data) for p in ep.genesis.constitution.participants if p != self.me
         )
         self._ingest(ep, report.added, now, out)
-
-
-def rejected_reasons(rejections: Iterable[Rejection]) -> list[str]:
-    return [r.error.reason for r in rejections]
 
 
 __all__ = [

@@ -60,9 +60,6 @@ class RoundPayload(Record):
         return self.txs
 
 
-EMPTY_PAYLOAD: Final = RoundPayload(())
-
-
 class EpochRules:
     """The :class:`~runtime.blocklace.BlockValidator` for one epoch's lace."""
 

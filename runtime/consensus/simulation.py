@@ -96,7 +96,8 @@ class _Durable:
 
     store: MemoryStore = field(default_factory=MemoryStore)
     delivered: list[Delivery] = field(default_factory=list)
-    duplicates: int = 0
+    gaps: int = 0
+    """Deliveries that arrived past the end of the log (something was skipped)."""
     divergent_replays: int = 0
     final_depths: dict[int, int] = field(default_factory=dict)
     epoch_start: dict[int, int] = field(default_factory=lambda: {0: 0})
@@ -216,7 +217,7 @@ class ConsensusSimNode:
                 if isinstance(d.tx, tuple) and d.tx[:1] == ("tx",):
                     self.durable.workload_delivered += 1
             else:
-                self.durable.duplicates += 1  # a gap: something was skipped
+                self.durable.gaps += 1
         for anchor in out.finalized:
             wave = anchor.wave
             if anchor.leader == anchor.final_leader:
@@ -354,7 +355,7 @@ def _safety(durables: list[_Durable], correct: list[int], live: list[SimNode | N
     problems: list[str] = []
     logs = {i: durables[i].delivered for i in correct}
     for i in correct:
-        if durables[i].duplicates or durables[i].divergent_replays:
+        if durables[i].gaps or durables[i].divergent_replays:
             problems.append(f"n{i:02d}: a replay after restart diverged or skipped")
         keys = [(d.epoch, d.position) for d in logs[i]]
         if len(set(keys)) != len(keys):
