@@ -175,13 +175,19 @@ def test_four_nodes_finalize_one_order_survive_a_kill_and_catch_up(
     victim, survivors = made[3], made[:3]
     before = _order(victim)
     burst = [f"burst {i}" for i in range(10)]
-    for text in burst:
-        _submit(victim, text)
     for i, node in enumerate(survivors):
         _submit(node, f"others {i}")
-    port = victim.port
+    for text in burst:
+        _submit(victim, text)
+    port = victim.port  # the last submission was acknowledged milliseconds ago: kill now
     victim.kill()
     assert victim.group_pids() == set()
+    # What the kill left undelivered, read from the victim's own order file.
+    (order_file,) = victim.data.communities.glob("*.order.sqlite")
+    on_disk = CommunityStore(order_file)
+    left_pending = on_disk.pending_count()
+    on_disk.close()
+    assert 1 <= left_pending <= len(burst), "the kill did not come mid-wave"
 
     # the other three (a quorum of 3 of 4) keep finalizing
     for i, node in enumerate(survivors):
@@ -207,7 +213,7 @@ def test_four_nodes_finalize_one_order_survive_a_kill_and_catch_up(
     assert counts, "the restarted node did not resume the community"
     resubmitted = counts[-1]
     print(f"resubmitted after the kill: {resubmitted}")
-    assert 1 <= resubmitted <= len(burst)
+    assert resubmitted == left_pending
 
 
 @pytest.mark.processes
