@@ -149,6 +149,15 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     _data_arg(status)
     status.add_argument("--json", action="store_true")
     _community_commands(sub)
+    from actors.coop import cli as coop_cli  # noqa: PLC0415 - the cooperative's commands
+
+    coop_cli.add_parser(sub)
+    coop_cli.add_audit_parser(sub)
+    decide = sub.add_parser(
+        "decide", help="compute a decision from a JSON file (members and auditors, no node needed)"
+    )
+    decide.add_argument("file", metavar="FILE.json")
+    decide.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
 def _community_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -304,6 +313,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bench(args)
         if args.command == "sim":
             return _sim(args)
+        if args.command == "coop":
+            from actors.coop import cli as coop_cli  # noqa: PLC0415
+
+            return coop_cli.run(args, _passphrase, sys.stdout)
+        if args.command == "audit":
+            from actors.coop import cli as coop_cli  # noqa: PLC0415
+
+            return coop_cli.run_audit(args, sys.stdout)
+        if args.command == "decide":
+            from actors.governance import decide_cli  # noqa: PLC0415
+
+            return decide_cli.run(args.file, args.json)
         from runtime import cli_node  # noqa: PLC0415
 
         return cli_node.run(args, _passphrase)

@@ -25,12 +25,19 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from runtime.block import LaceId
+from runtime.block import BlockId, LaceId
 from runtime.blocklace import Blocklace
 from runtime.codec import Value, decode, decode_as, encode
-from runtime.community_store import CommunityStore, delivered_json, tx_json
+from runtime.community_consumer import (
+    Consumer,
+    ConsumerOutput,
+    IdentitySigner,
+    consumer_path,
+    load_factory,
+)
+from runtime.community_store import CommunityStore, StoredDelivery, delivered_json, tx_json
 from runtime.consensus.constitution import Genesis
-from runtime.consensus.core import ConsensusCore, Output, tx_key
+from runtime.consensus.core import ConsensusCore, Delivery, Output, tx_key
 from runtime.datadir import DataDir
 from runtime.errors import LocalError, PeoplenetError
 from runtime.identity import Identity, MemberId, fingerprint
@@ -65,6 +72,21 @@ class _Wake:
     generation: int
 
 
+@dataclass(frozen=True)
+class _ConsumerWake:
+    """Timer for the consumer's ``wake_at_ms`` (same generation scheme)."""
+
+    generation: int
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _delivery(row: StoredDelivery) -> Delivery:
+    return Delivery(row.epoch, row.position, BlockId(row.block), MemberId(row.creator), row.value)
+
+
 def community_name(genesis: Genesis) -> str:
     return genesis.community.decode("utf-8", errors="replace")
 
@@ -82,13 +104,25 @@ class ConsensusActor(Actor):
         self.blocks = SqliteStore(folder / f"{lace.hex()}.sqlite")
         self.community = CommunityStore(folder / f"{lace.hex()}.order.sqlite")
         self.blocklace = Blocklace(self.blocks)
-        self.core = ConsensusCore(Identity.from_seed(init.seed), genesis, self.blocklace)
+        identity = Identity.from_seed(init.seed)
+        self.core = ConsensusCore(identity, genesis, self.blocklace)
         self.network: Ref | None = None
         self.generation = 0
         self.wake_at: float | None = None
+        self.consumer_generation = 0
+        self.consumer_wake_at: int | None = None
         self._outbox: list[object] = []
         now = time.monotonic()
-        self._run(self.core.start(now))
+        started = self.core.start(now)
+        self.consumer: Consumer | None = None
+        path = consumer_path(genesis)
+        if path is not None:
+            factory = load_factory(path)
+            self.consumer = factory(genesis, folder, IdentitySigner(identity))
+            self.name_text = self.consumer.name
+            history = [_delivery(row) for row in self.community.order(0, 1 << 62)]
+            self.consumer.replay(self.core.epoch_geneses(), history)
+        self._run(started)
         pending = self.community.pending()
         for tx in pending:
             self._run(self.core.submit(tx, now))
@@ -128,6 +162,10 @@ class ConsensusActor(Actor):
             if msg.generation == self.generation:
                 self.wake_at = None
                 self._run(self.core.tick(now))
+        elif isinstance(msg, _ConsumerWake):
+            if msg.generation == self.consumer_generation and self.consumer is not None:
+                self.consumer_wake_at = None
+                self._consume(self.consumer.tick(_now_ms()))
         elif isinstance(msg, PeerUp):
             # Each side tells the other its per-creator frontier, so both catch up at once.
             self._run(self.core.peer_up(MemberId(msg.peer), now))
@@ -148,6 +186,7 @@ class ConsensusActor(Actor):
 
     def _run(self, out: Output) -> None:
         """Carry out one core call: store deliveries, queue sends, reset the timer."""
+        new: list[Delivery] = []
         if out.deliveries:
             new = self.community.record(out.deliveries)
             if new:
@@ -169,6 +208,22 @@ class ConsensusActor(Actor):
         if out.epochs:
             self._announce()
         self._schedule(out.wake_at)
+        if self.consumer is not None and (new or out.epochs):
+            geneses = self.core.epoch_geneses()
+            self._consume(self.consumer.delivered(new, geneses, _now_ms()))
+
+    def _consume(self, result: ConsumerOutput) -> None:
+        """Submit what the consumer asks for (durably first) and keep its timer."""
+        now = time.monotonic()
+        for tx in result.submit:
+            if self.community.add_pending(tx):
+                self._run(self.core.submit(tx, now))
+        if result.wake_at_ms != self.consumer_wake_at:
+            self.consumer_wake_at = result.wake_at_ms
+            self.consumer_generation += 1
+            if result.wake_at_ms is not None:
+                delay = max(0.0, (result.wake_at_ms - _now_ms()) / 1000)
+                self.after(delay, _ConsumerWake(self.consumer_generation))
 
     def _schedule(self, wake_at: float | None) -> None:
         if wake_at == self.wake_at:
@@ -213,6 +268,10 @@ class ConsensusActor(Actor):
             return delivered_json(self.community.order(offset, max(0, min(limit, MAX_ORDER_PAGE))))
         if op == "community_status":
             return self.status()
+        if op.startswith("coop_") and self.consumer is not None:
+            result, more = self.consumer.command(op, args, _now_ms())
+            self._consume(more)
+            return result
         raise CommunityCommandError(f"unknown community operation {op!r}")
 
     def status(self) -> dict[str, Value]:
@@ -227,6 +286,7 @@ class ConsensusActor(Actor):
             "pending": self.community.pending_count(),
             "active": core.active,
             "blocks_created": core.blocks_created,
+            "kind": "cooperative" if self.consumer is not None else "plain",
         }
 
 

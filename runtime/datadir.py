@@ -10,7 +10,8 @@ Layout (created by ``peoplenet init``)::
     DATA/control.sock      the running node's local control socket (mode 0600)
     DATA/logs/             thespian's own log
     DATA/communities/      joined communities: <lace>.genesis (the joined file),
-                           <lace>.sqlite (epoch blocklace), <lace>.order.sqlite (the order)
+                           <lace>.sqlite (epoch blocklace), <lace>.order.sqlite (the order),
+                           for a cooperative also <lace>.founding and <lace>.name
 """
 
 from __future__ import annotations
@@ -121,14 +122,23 @@ class DataDir:
         path = self.communities / f"{lace_hex}.genesis"
         if path.exists():
             return False
+        self.save_community_file(lace_hex, "genesis", raw)
+        return True
+
+    def save_community_file(self, lace_hex: str, suffix: str, raw: bytes) -> None:
+        """Write ``<lace>.<suffix>`` atomically and synced (sidecars go before the genesis)."""
         self.communities.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = self.communities / f"{lace_hex}.{suffix}"
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
             handle.write(raw)
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(path)
-        return True
+
+    def community_file(self, lace_hex: str, suffix: str) -> bytes | None:
+        path = self.communities / f"{lace_hex}.{suffix}"
+        return path.read_bytes() if path.is_file() else None
 
     def joined_geneses(self) -> list[bytes]:
         """The genesis files of every joined community, in a stable order."""

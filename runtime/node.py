@@ -210,7 +210,10 @@ class NodeSupervisor(Actor):
             if req.op == "community_join":
                 self.tell(sender, ControlReply(req.request, True, self._join(req.args)))
             elif req.op == "community_list":
-                listing = tuple(_community_entry(g) for g in self.communities.values())
+                listing = tuple(
+                    {**_community_entry(g), "community": self._display_name(g)}
+                    for g in self.communities.values()
+                )
                 self.tell(sender, ControlReply(req.request, True, listing))
             else:
                 child = self.child(self._community_child(req.args.get("community")))
@@ -231,20 +234,34 @@ class NodeSupervisor(Actor):
             raise InvalidGenesisFile(f"not a community genesis: {exc}") from None
         if genesis.epoch != 0:
             raise InvalidGenesisFile("a community is joined from its first (epoch 0) genesis")
-        new = DataDir(self.init.data_dir).save_genesis(genesis.lace().hex(), raw)
+        data = DataDir(self.init.data_dir)
+        lace_hex = genesis.lace().hex()
+        for suffix in ("founding", "name"):
+            extra = args.get(suffix)
+            if isinstance(extra, str):
+                extra = extra.encode()
+            if isinstance(extra, bytes) and data.community_file(lace_hex, suffix) is None:
+                data.save_community_file(lace_hex, suffix, extra)
+        new = data.save_genesis(lace_hex, raw)
         self._spawn_community(genesis, raw)
         if new:
             self._rewire()
         entry = _community_entry(genesis)
+        entry["community"] = self._display_name(genesis)
         entry["joined"] = new
         entry["participant"] = self.member in genesis.constitution.participants
         return entry
+
+    def _display_name(self, genesis: Genesis) -> str:
+        """A community's display name: a cooperative's comes from its founding (a sidecar)."""
+        raw = DataDir(self.init.data_dir).community_file(genesis.lace().hex(), "name")
+        return raw.decode("utf-8", errors="replace") if raw else community_name(genesis)
 
     def _community_child(self, text: Value) -> str:
         """The consensus child of a community given by name or by (a prefix of) its lace hex."""
         if not isinstance(text, str) or not text:
             raise UnknownCommunity("name a community")
-        by_name = [n for n, g in self.communities.items() if community_name(g) == text]
+        by_name = [n for n, g in self.communities.items() if self._display_name(g) == text]
         by_lace = [n for n, g in self.communities.items() if g.lace().hex().startswith(text)]
         matches = by_name or by_lace
         if len(matches) == 1:
@@ -281,7 +298,7 @@ class NodeSupervisor(Actor):
             for ref in self.waiting:
                 self.tell(ref, self.ready)
             self.waiting.clear()
-        elif isinstance(msg, ControlRequest) and msg.op.startswith("community_"):
+        elif isinstance(msg, ControlRequest) and msg.op.startswith(("community_", "coop_")):
             self._community_control(msg, sender)
         elif isinstance(msg, ControlRequest):
             target = "network" if msg.op in NETWORK_OPS else "store"

@@ -1,0 +1,1 @@
+"""Cooperatives on a node: the founding file, the commands, the consumer of the order."""

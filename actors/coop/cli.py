@@ -1,0 +1,366 @@
+"""``peoplenet coop ...``: what a member types to found, join and govern a cooperative.
+
+Founding is offline (the founders pass one file around, each adding a signature with their
+key file); everything else talks to the member's running node over its control socket, which
+hands the request to the cooperative's consumer (actors/coop/consumer.py).  Points (ballots,
+proposals) are given as JSON on the command line, in the same forms as ``peoplenet decide``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Final, TextIO
+
+from actors.coop.charter_json import charter_from_json
+from actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
+from actors.governance.charter import Founding, verify_founding
+from runtime import control
+from runtime.datadir import DataDir
+from runtime.errors import LocalError
+from runtime.identity import member_id
+
+Passphrase = Callable[..., str]
+
+WAIT_POLL_S: Final = 0.2
+
+
+class CoopCommandError(LocalError):
+    """A ``coop`` command that cannot be carried out as typed."""
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: PLR0915
+    coop = sub.add_parser("coop", help="found, join and govern a cooperative")
+    csub = coop.add_subparsers(dest="action", required=True)
+
+    found = csub.add_parser(
+        "found", help="write a founding file signed by you, or add your signature to one"
+    )
+    _data(found)
+    found.add_argument("name", nargs="?", help="the cooperative's name (new founding)")
+    found.add_argument(
+        "--founder",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="HEX_ID",
+        help="every founder's 64-hex member id (yours included)",
+    )
+    found.add_argument("--charter", help="the charter as JSON (see docs/governance.md)")
+    found.add_argument("--timeout-ms", type=int, default=1000, help="consensus Δ (default 1000)")
+    found.add_argument("--sign", metavar="FILE", help="add your signature to this founding file")
+    found.add_argument("--out", help="the founding file to write (new founding)")
+    found.add_argument("--json", action="store_true")
+
+    join = csub.add_parser("join", help="run the cooperative of a founding file on this node")
+    _data(join)
+    join.add_argument("file")
+    join.add_argument("--json", action="store_true")
+
+    vouch = csub.add_parser(
+        "vouch", help="a mutual surety: sign your half, or countersign and submit"
+    )
+    _data(vouch)
+    vouch.add_argument("coop")
+    who = vouch.add_mutually_exclusive_group(required=True)
+    who.add_argument("--with", dest="with_member", metavar="HEX_ID", help="sign your half")
+    who.add_argument("--countersign", metavar="HALF", help="complete a half and submit it")
+    vouch.add_argument("--json", action="store_true")
+
+    propose = csub.add_parser("propose", help="open a decision")
+    _data(propose)
+    propose.add_argument("coop")
+    propose.add_argument("kind")
+    propose.add_argument("subject", help="the subject's name, the member's id, or the app")
+    propose.add_argument("--proposal", help="a first proposal, as JSON")
+    propose.add_argument(
+        "--candidates", nargs="+", default=[], help="names standing (officer, board)"
+    )
+    propose.add_argument("--settings", help="app settings, as a JSON object")
+    propose.add_argument("--disable", action="store_true", help="app: propose to disable it")
+    propose.add_argument("--charter", help="amendment: the new charter, as JSON")
+    propose.add_argument("--threshold", help="amendment: new consensus threshold 'n/d'")
+    propose.add_argument("--timeout-ms", type=int, help="amendment: new consensus Δ")
+    _wait(propose)
+
+    table = csub.add_parser("table", help="table a proposal in an open decision")
+    _data(table)
+    table.add_argument("coop")
+    table.add_argument("decision", type=int)
+    table.add_argument("proposal", help="the proposal, as JSON")
+    _wait(table)
+
+    vote = csub.add_parser("vote", help="cast (or replace) your ballot in an open decision")
+    _data(vote)
+    vote.add_argument("coop")
+    vote.add_argument("decision", type=int)
+    vote.add_argument("ballot", help="your ideal point, as JSON (a number, a list, true...)")
+    _wait(vote)
+
+    close = csub.add_parser("close", help="ask to close a decision whose time is up")
+    _data(close)
+    close.add_argument("coop")
+    close.add_argument("decision", type=int)
+    _wait(close)
+
+    contribute = csub.add_parser("contribute", help="record your hours for a period")
+    _data(contribute)
+    contribute.add_argument("coop")
+    contribute.add_argument("period")
+    contribute.add_argument("hours", type=int)
+    _wait(contribute)
+
+    distribute = csub.add_parser("distribute", help="share a period's surplus pro rata")
+    _data(distribute)
+    distribute.add_argument("coop")
+    distribute.add_argument("period")
+    _wait(distribute)
+
+    decisions = csub.add_parser("decisions", help="open and closed decisions")
+    _data(decisions)
+    decisions.add_argument("coop")
+    decisions.add_argument("--json", action="store_true")
+
+    show = csub.add_parser("show", help="members, parameters, officers, apps and more")
+    _data(show)
+    show.add_argument("coop")
+    show.add_argument("--json", action="store_true")
+
+
+def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = sub.add_parser(
+        "audit", help="recompute a cooperative from its signed blocks and report mismatches"
+    )
+    _data(audit)
+    audit.add_argument("coop")
+    audit.add_argument("--json", action="store_true")
+
+
+def run_audit(args: argparse.Namespace, out: TextIO) -> int:
+    """Exit 0 when the recomputation matches, 1 when it found a mismatch."""
+    from actors.coop.audit import audit  # noqa: PLC0415
+
+    data = DataDir(args.data)
+    data.require()
+    live: dict[str, Any] | None = None
+    try:
+        shown = control.call(data.control_socket, "coop_show", {"community": args.coop})
+        live = shown if isinstance(shown, dict) else None
+    except control.NodeNotRunning:
+        live = None
+    report = audit(data, args.coop, live).as_json()
+    if args.json:
+        print(json.dumps(report, sort_keys=True), file=out)
+    else:
+        verdict = "matches" if report["ok"] else "MISMATCH"
+        print(
+            f"{report['community']}: {report['transactions']} transactions in "
+            f"{report['epochs']} epoch(s), {report['decisions']} decisions recomputed: {verdict}",
+            file=out,
+        )
+        for problem in report["mismatches"]:
+            print(f"  {problem}", file=out)
+    return 0 if report["ok"] else 1
+
+
+def _data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="the node's data directory")
+
+
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait until the transaction is ordered (and say what became of it)",
+    )
+    parser.add_argument("--json", action="store_true")
+
+
+def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
+    data = DataDir(args.data)
+    if args.action == "found":
+        return _found(args, data, passphrase, out)
+    data.require()
+    sock = data.control_socket
+    if args.action == "join":
+        coop = read_coop_file(Path(args.file))
+        verify_founding(coop.complete())
+        result = control.call(
+            sock,
+            "community_join",
+            {
+                "genesis": coop.genesis_bytes(),
+                "founding": coop.founding_bytes(),
+                "name": coop.founding.name,
+            },
+        )
+        return _show(result, args.json, out)
+    which: dict[str, Any] = {"community": args.coop}
+    if args.action == "decisions":
+        return _show(control.call(sock, "coop_decisions", which), args.json, out, _print_decisions)
+    if args.action == "show":
+        return _show(control.call(sock, "coop_show", which), args.json, out)
+    if args.action == "vouch":
+        if args.with_member:
+            result = control.call(sock, "coop_vouch", {**which, "member": args.with_member})
+        else:
+            result = control.call(sock, "coop_countersign", {**which, "half": args.countersign})
+        return _show(result, args.json, out)
+    op, extra = _submission(args)
+    result = control.call(sock, op, {**which, **extra})
+    if args.wait > 0 and isinstance(result, dict) and isinstance(result.get("key"), str):
+        result = _wait_for(sock, which, result["key"], args.wait)
+    return _show(result, args.json, out)
+
+
+def _submission(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    if args.action == "propose":
+        extra: dict[str, Any] = {"kind": args.kind, "subject": args.subject}
+        for key in ("proposal", "settings", "charter", "threshold"):
+            value = getattr(args, key)
+            if value is not None:
+                extra[key] = value
+        if args.candidates:
+            extra["candidates"] = list(args.candidates)
+        if args.timeout_ms is not None:
+            extra["timeout_ms"] = args.timeout_ms
+        if args.disable:
+            extra["disable"] = True
+        return "coop_propose", extra
+    if args.action == "table":
+        return "coop_table", {"decision": args.decision, "proposal": args.proposal}
+    if args.action == "vote":
+        return "coop_vote", {"decision": args.decision, "ballot": args.ballot}
+    if args.action == "close":
+        return "coop_close", {"decision": args.decision}
+    if args.action == "contribute":
+        return "coop_contribute", {"period": args.period, "hours": args.hours}
+    return "coop_distribute", {"period": args.period}
+
+
+def _wait_for(sock: Path, which: dict[str, Any], key: str, seconds: float) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        result = control.call(sock, "coop_tx", {**which, "key": key})
+        if isinstance(result, dict) and result.get("status") != "pending":
+            return result
+        if time.monotonic() >= deadline:
+            return result
+        time.sleep(WAIT_POLL_S)
+
+
+def _found(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out: TextIO) -> int:
+    from runtime.keyfile import load_identity  # noqa: PLC0415
+
+    data.require()
+    identity = load_identity(data.key_file, passphrase("passphrase: "))
+    if args.sign:
+        coop = sign_founding(read_coop_file(Path(args.sign)), identity)
+        write_coop_file(Path(args.sign), coop)
+        return _show(_founding_summary(coop, args.sign), args.json, out)
+    if not args.name or not args.out:
+        raise CoopCommandError("a new founding needs a NAME and --out FILE (or --sign FILE)")
+    founders: set[bytes] = set()
+    for text in args.founder:
+        try:
+            founders.add(bytes(member_id(bytes.fromhex(text.strip()))))
+        except ValueError as exc:
+            raise CoopCommandError(f"--founder {text!r} is not a 64-hex member id: {exc}") from None
+    founders.add(bytes(identity.member_id))
+    charter = charter_from_json(_read_json(args.charter) if args.charter else {})
+    unsigned = Founding(args.name, charter, tuple(sorted(founders)), int(time.time() * 1000), ())
+    coop = sign_founding(CoopFile(unsigned, args.timeout_ms), identity)
+    write_coop_file(Path(args.out), coop)
+    return _show(_founding_summary(coop, args.out), args.json, out)
+
+
+def _founding_summary(coop: CoopFile, path: str) -> dict[str, Any]:
+    f = coop.founding
+    signed = {bytes(m) for m in coop.signers()}
+    return {
+        "coop": f.name,
+        "file": path,
+        "lace": coop.genesis().lace().hex(),
+        "founders": [m.hex() for m in f.founders],
+        "unsigned": [m.hex() for m in f.founders if m not in signed],
+        "complete": len(signed) == len(f.founders),
+    }
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle, parse_float=Decimal)
+    except (OSError, ValueError) as exc:
+        raise CoopCommandError(f"cannot read the JSON file {path}: {exc}") from None
+
+
+def _show(
+    result: Any, as_json: bool, out: TextIO, pretty: Callable[[Any, TextIO], None] | None = None
+) -> int:
+    if as_json:
+        print(json.dumps(_jsonable(result), sort_keys=True), file=out)
+    elif pretty is not None:
+        pretty(result, out)
+    else:
+        _print_tree(_jsonable(result), out, 0)
+    return 0
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _print_tree(value: Any, out: TextIO, indent: int) -> None:
+    pad = "  " * indent
+    if isinstance(value, dict):
+        for key in sorted(value):
+            item = value[key]
+            if isinstance(item, dict | list) and item and not _flat(item):
+                print(f"{pad}{key}:", file=out)
+                _print_tree(item, out, indent + 1)
+            else:
+                print(f"{pad}{key}: {json.dumps(item)}", file=out)
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                print(f"{pad}-", file=out)
+                _print_tree(item, out, indent + 1)
+            else:
+                print(f"{pad}- {json.dumps(item)}", file=out)
+    else:
+        print(f"{pad}{json.dumps(value)}", file=out)
+
+
+def _flat(value: dict[str, Any] | list[Any]) -> bool:
+    items: Sequence[Any] = list(value.values()) if isinstance(value, dict) else value
+    return len(items) <= 8 and all(not isinstance(v, dict | list) for v in items)
+
+
+def _print_decisions(result: Any, out: TextIO) -> None:
+    if not isinstance(result, list) or not result:
+        print("no decisions yet", file=out)
+        return
+    for d in result:
+        if not isinstance(d, dict):
+            continue
+        line = f"#{d.get('number')} {d.get('kind')} {d.get('subject')}: {d.get('status')}"
+        if d.get("status") == "closed":
+            verdict = "adopted" if d.get("adopted") else "status quo kept"
+            line += f", {verdict}: {json.dumps(_jsonable(d.get('outcome')))}"
+            line += f" (support {d.get('support')}, score {d.get('score')})"
+        else:
+            line += f", {d.get('ballots', 0)} ballot(s), closes at {d.get('closes_at')}"
+        print(line, file=out)

@@ -1,0 +1,415 @@
+"""A cooperative on a member's node: the governance fold behind the consensus actor.
+
+The consensus actor (runtime/consensus_actor.py) orders the cooperative's transactions and
+hands each delivery here, in order; this shell folds them with the pure
+:class:`~actors.governance.fold.Governance` and does the member's duties that follow from the
+state:
+
+* **closing**: when the member's own clock passes an open decision's deadline it submits a
+  ``Close`` -- the fold closes the decision once enough members' clocks agree (community
+  time, docs/governance.md); the submission repeats every :data:`CLOSE_RETRY_MS` while the
+  decision stays open;
+* **the consensus bridge**: when admissions, removals, key updates or an amendment change
+  what the consensus constitution must be, every current participant signs an approval of
+  the target (:class:`EpochApproval`), and once a quorum is ordered the first f+1
+  participants (so at least one correct one) submit the consensus ``Amendment``, which ends
+  the epoch.
+
+It also turns members' commands (``peoplenet coop ...``) into signed transactions.  It never
+sees the member's key: signatures come from the runtime's restricted :class:`Signer`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+
+from actors.coop.charter_json import charter_from_json, number_text
+from actors.coop.halves import SuretyHalf
+from actors.governance.charter import Founding, InvalidCharter, community_id
+from actors.governance.fold import Applied, Governance
+from actors.governance.records import (
+    SURETY_DOMAIN,
+    Admit,
+    Amend,
+    AppChange,
+    Close,
+    ConsensusParams,
+    Contribution,
+    Distribute,
+    EpochApproval,
+    GovTx,
+    Open,
+    Remove,
+    Surety,
+    Table,
+    Vote,
+    surety_digest,
+    surety_message,
+)
+from runtime.codec import Value, decode_as, encode
+from runtime.community_consumer import ConsumerOutput, Signer
+from runtime.consensus.constitution import Genesis
+from runtime.consensus.core import Delivery, tx_key
+from runtime.errors import LocalError, RemoteProtocolError
+from runtime.identity import member_id, verify
+
+CLOSE_RETRY_MS: Final = 5_000
+MAX_JSON: Final = 64 * 1024
+
+
+class CoopCommandRefused(LocalError):
+    """A member's command that cannot become a transaction (bad argument, not allowed now)."""
+
+
+def fold_history(founding: Founding, genesis: Genesis, history: Sequence[Delivery]) -> Governance:
+    """Fold a whole delivered order from scratch (``peoplenet audit``, tests).
+
+    Later epochs' geneses are recomputed from the amendments in the order itself, exactly as
+    consensus does, so the audit needs nothing but the founding and the first genesis.
+    """
+    governance = Governance(founding, genesis)
+    current = genesis
+    for d in history:
+        while d.epoch > current.epoch:
+            amendment = governance.state.ready_amendment()
+            if amendment is None:
+                raise LocalError(f"epoch {d.epoch} starts without an amendment in the order")
+            current = _successor(current, amendment, history, d.epoch - 1)
+            governance.start_epoch(current)
+        governance.apply(d.epoch, d.position, d.creator, d.tx)
+    return governance
+
+
+def _successor(
+    genesis: Genesis, amendment: object, history: Sequence[Delivery], epoch: int
+) -> Genesis:
+    """The genesis consensus derived from the amendment that ended ``epoch``."""
+    from runtime.consensus.constitution import Amendment  # noqa: PLC0415
+
+    ends = [
+        d
+        for d in history
+        if d.epoch == epoch and isinstance(d.tx, Amendment) and d.tx.lace == genesis.lace()
+    ]
+    if not ends:
+        raise LocalError(f"no amendment ended epoch {epoch}")
+    last = ends[-1]
+    assert isinstance(last.tx, Amendment)
+    return genesis.successor(last.tx.constitution, bytes(last.block), last.position)
+
+
+class CoopConsumer:
+    """The :class:`~runtime.community_consumer.Consumer` of a cooperative's order."""
+
+    def __init__(self, genesis: Genesis, folder: Path, signer: Signer) -> None:
+        lace_hex = genesis.lace().hex()
+        path = folder / f"{lace_hex}.founding"
+        try:
+            founding = decode_as(Founding, path.read_bytes())
+        except OSError as exc:
+            raise LocalError(f"cannot read the founding {path}: {exc}") from exc
+        if community_id(founding) != genesis.community:
+            raise LocalError(f"{path} is not the founding of this community")
+        self.founding = founding
+        self.governance = Governance(founding, genesis)
+        self.signer = signer
+        self.me = bytes(signer.member)
+        self.delivered_count = 0
+        self.results: dict[bytes, dict[str, Value]] = {}
+        """What became of each delivered transaction, by :func:`tx_key` (for ``--wait``)."""
+        self.close_requested: dict[int, int] = {}
+        """Decision -> when (my clock, ms) I last asked to close it."""
+        self.approved: set[bytes] = set()
+        self.amended: set[bytes] = set()
+
+    # -- Consumer ------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.founding.name
+
+    def replay(self, geneses: Sequence[Genesis], history: Sequence[Delivery]) -> None:
+        for d in history:
+            self._apply(d, geneses)
+
+    def delivered(
+        self, deliveries: Sequence[Delivery], geneses: Sequence[Genesis], now_ms: int
+    ) -> ConsumerOutput:
+        for d in deliveries:
+            self._apply(d, geneses)
+        state = self.governance.state
+        while len(geneses) > state.genesis.epoch + 1:
+            self.governance.start_epoch(geneses[state.genesis.epoch + 1])
+        return self._duties(now_ms)
+
+    def tick(self, now_ms: int) -> ConsumerOutput:
+        return self._duties(now_ms)
+
+    def status(self) -> dict[str, Value]:
+        state = self.governance.state
+        return {
+            "coop": self.name,
+            "epoch": state.genesis.epoch,
+            "members": len(state.members),
+            "open_decisions": len(state.open_numbers),
+            "community_time": state.time,
+        }
+
+    # -- folding ------------------------------------------------------------------------------
+
+    def _apply(self, d: Delivery, geneses: Sequence[Genesis]) -> None:
+        state = self.governance.state
+        while d.epoch > state.genesis.epoch:
+            self.governance.start_epoch(geneses[state.genesis.epoch + 1])
+        applied = self.governance.apply(d.epoch, d.position, d.creator, d.tx)
+        self.delivered_count += 1
+        self.results[tx_key(d.tx)] = _result(d, applied)
+
+    # -- duties -------------------------------------------------------------------------------
+
+    def _duties(self, now_ms: int) -> ConsumerOutput:
+        state = self.governance.state
+        submit: list[Value] = []
+        participants = state.genesis.constitution.participants
+        lace = bytes(state.genesis.lace())
+        if self.me in participants:
+            target = state.consensus_target()
+            if target is not None:
+                key = lace + encode(target)
+                mine = any(a.member == self.me for a in state.approvals)
+                if not (mine and state.approvals_for == target) and key not in self.approved:
+                    self.approved.add(key)
+                    approval = self.signer.approve(lace, target)
+                    submit.append(GovTx(now_ms, EpochApproval(approval)))
+            amendment = state.ready_amendment()
+            f = state.genesis.constitution.f
+            leads = self.me in participants[: f + 1]
+            if amendment is not None and leads and lace not in self.amended:
+                self.amended.add(lace)
+                submit.append(amendment)
+        wake: int | None = None
+        if self.me in participants:
+            for d in state.open_decisions():
+                asked = self.close_requested.get(d.number)
+                due = d.deadline if asked is None else asked + CLOSE_RETRY_MS
+                if now_ms >= due:
+                    self.close_requested[d.number] = now_ms
+                    submit.append(GovTx(now_ms, Close(d.number)))
+                    due = now_ms + CLOSE_RETRY_MS
+                wake = due if wake is None else min(wake, due)
+        return ConsumerOutput(tuple(submit), wake)
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def command(
+        self, op: str, args: Mapping[str, Value], now_ms: int
+    ) -> tuple[Value, ConsumerOutput]:
+        state = self.governance.state
+        if op == "coop_show":
+            snapshot = state.snapshot()
+            snapshot["delivered"] = self.delivered_count
+            return _value(snapshot), ConsumerOutput()
+        if op == "coop_decisions":
+            return _value([d.summary() for d in state.decisions]), ConsumerOutput()
+        if op == "coop_tx":
+            key = bytes.fromhex(_text(args, "key"))
+            result = self.results.get(key, {"status": "pending"})
+            return {"key": key.hex(), **result}, ConsumerOutput()
+        if op == "coop_vouch":
+            return self._vouch(_member(args, "member")), ConsumerOutput()
+        try:
+            tx = self._transaction(op, args, now_ms)
+        except (RemoteProtocolError, InvalidCharter) as exc:
+            raise CoopCommandRefused(str(exc)) from None
+        key = tx_key(tx)
+        return {"submitted": True, "key": key.hex()}, ConsumerOutput((tx,))
+
+    def _transaction(self, op: str, args: Mapping[str, Value], now_ms: int) -> GovTx:
+        state = self.governance.state
+        if op == "coop_countersign":
+            return GovTx(now_ms, self._countersign(_text(args, "half")))
+        if op == "coop_propose":
+            return GovTx(now_ms, self._open(args))
+        if op in ("coop_table", "coop_vote"):
+            number = _int(args, "decision")
+            d = state.decision(number)
+            if d is None:
+                raise CoopCommandRefused(f"there is no decision #{number}")
+            field = "proposal" if op == "coop_table" else "ballot"
+            point = _wire_point(d.kind, _json(args, field))
+            return GovTx(
+                now_ms, Table(number, point) if op == "coop_table" else Vote(number, point)
+            )
+        if op == "coop_close":
+            return GovTx(now_ms, Close(_int(args, "decision")))
+        if op == "coop_contribute":
+            return GovTx(now_ms, Contribution(_text(args, "period"), _int(args, "hours")))
+        if op == "coop_distribute":
+            return GovTx(now_ms, Distribute(_text(args, "period")))
+        raise CoopCommandRefused(f"unknown cooperative operation {op!r}")
+
+    def _open(self, args: Mapping[str, Value]) -> Open:
+        kind = _text(args, "kind")
+        subject = _text(args, "subject")
+        candidates = tuple(str(c) for c in _list(args, "candidates"))
+        proposal: Value = None
+        if "proposal" in args:
+            proposal = _wire_point(kind, _json(args, "proposal"))
+        if kind in ("admission", "removal"):
+            who = bytes(_member({"member": subject}, "member"))
+            change: Admit | Remove | AppChange | Amend = (
+                Admit(who) if kind == "admission" else Remove(who)
+            )
+            return Open(kind, "", (), change, None)
+        if kind == "app":
+            settings = _json(args, "settings") if "settings" in args else {}
+            if not isinstance(settings, dict):
+                raise CoopCommandRefused("app settings are a JSON object")
+            enabled = not bool(args.get("disable", False))
+            return Open(kind, subject, (), AppChange(enabled, _wire_settings(settings)), None)
+        if kind == "amendment":
+            charter = charter_from_json(_json(args, "charter")) if "charter" in args else None
+            consensus = None
+            if "threshold" in args or "timeout_ms" in args:
+                num, den, timeout = self.governance.state.consensus_params
+                if "threshold" in args:
+                    value = Fraction(number_text(args["threshold"], "threshold"))
+                    num, den = value.numerator, value.denominator
+                if "timeout_ms" in args:
+                    timeout = _int(args, "timeout_ms")
+                consensus = ConsensusParams(num, den, timeout)
+            return Open(kind, "", (), Amend(charter, consensus), None)
+        return Open(kind, subject, candidates, None, proposal)
+
+    # -- sureties -----------------------------------------------------------------------------
+
+    def _vouch(self, other: bytes) -> dict[str, Value]:
+        if other == self.me:
+            raise CoopCommandRefused("a surety is between two different people")
+        community = self.governance.state.community
+        signature = self.signer.sign(SURETY_DOMAIN, surety_digest(community, self.me, other))
+        half = SuretyHalf(self.me, other, signature)
+        return {
+            "half": encode(half).hex(),
+            "with": other.hex(),
+            "next": "the other person runs: peoplenet coop vouch COOP --countersign HALF",
+        }
+
+    def _countersign(self, text: str) -> Surety:
+        try:
+            half = decode_as(SuretyHalf, bytes.fromhex(text.strip()))
+        except (ValueError, RemoteProtocolError) as exc:
+            raise CoopCommandRefused(f"not a surety half: {exc}") from None
+        if half.other != self.me:
+            raise CoopCommandRefused("this half names someone else, not you")
+        community = self.governance.state.community
+        message = surety_message(community, half.signer, self.me)
+        if not verify(half.signer, message, half.signature):
+            raise CoopCommandRefused("the half's signature does not verify")
+        mine = self.signer.sign(SURETY_DOMAIN, surety_digest(community, half.signer, self.me))
+        sigs = {half.signer: half.signature, self.me: mine}
+        a, b = sorted(sigs)
+        return Surety(a, b, sigs[a], sigs[b])
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _result(d: Delivery, applied: Applied) -> dict[str, Value]:
+    where = {"epoch": d.epoch, "position": d.position}
+    if applied.rejection is not None:
+        r = applied.rejection
+        return {**where, "status": "rejected", "reason": r.reason, "detail": r.detail}
+    result: dict[str, Value] = {**where, "status": "applied"}
+    if applied.opened is not None:
+        result["opened"] = applied.opened
+    if applied.closed:
+        result["closed"] = tuple(applied.closed)
+    return result
+
+
+def _value(data: Any) -> Value:
+    """JSON-ready data (lists, dicts, str, int, bool, None) as a codec value."""
+    if isinstance(data, dict):
+        return {str(k): _value(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return tuple(_value(v) for v in data)
+    if isinstance(data, float):
+        return str(Fraction(Decimal(repr(data))))
+    assert data is None or isinstance(data, str | int | bool | bytes), type(data)
+    return data
+
+
+def _text(args: Mapping[str, Value], key: str) -> str:
+    value = args.get(key)
+    if not isinstance(value, str) or not value:
+        raise CoopCommandRefused(f"{key} is required (text)")
+    return value
+
+
+def _int(args: Mapping[str, Value], key: str) -> int:
+    value = args.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise CoopCommandRefused(f"{key} is required (a whole number)")
+    return value
+
+
+def _list(args: Mapping[str, Value], key: str) -> list[Value]:
+    value = args.get(key, ())
+    if not isinstance(value, list | tuple):
+        raise CoopCommandRefused(f"{key} is a list")
+    return list(value)
+
+
+def _member(args: Mapping[str, Value], key: str) -> bytes:
+    text = _text(args, key)
+    try:
+        return bytes(member_id(bytes.fromhex(text.strip())))
+    except ValueError as exc:
+        raise CoopCommandRefused(f"{key} {text!r} is not a 64-hex member id: {exc}") from None
+
+
+def _json(args: Mapping[str, Value], key: str) -> object:
+    text = _text(args, key)
+    if len(text) > MAX_JSON:
+        raise CoopCommandRefused(f"{key} is too long")
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except ValueError as exc:
+        raise CoopCommandRefused(f"{key} is not JSON: {exc}") from None
+
+
+def _wire_point(kind: str, value: object) -> Value:
+    """A JSON point as records carry it: rates as exact ``"n/d"`` text, lists as tuples."""
+    if kind == "rate":
+        try:
+            return number_text(value, "rate")
+        except LocalError as exc:
+            raise CoopCommandRefused(str(exc)) from None
+    if isinstance(value, list):
+        if not all(isinstance(v, str | int) and not isinstance(v, bool) for v in value):
+            raise CoopCommandRefused("a list point holds names or whole numbers")
+        return tuple(value)
+    if isinstance(value, bool | str | int):
+        return value
+    raise CoopCommandRefused(f"{value!r} is not a point of a {kind} decision")
+
+
+def _wire_settings(value: object) -> Value:
+    if isinstance(value, dict):
+        return {str(k): _wire_settings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return tuple(_wire_settings(v) for v in value)
+    if isinstance(value, Decimal):
+        return number_text(value, "setting")
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    raise CoopCommandRefused(f"unsupported setting value {value!r}")
+
+
+__all__ = ["CoopCommandRefused", "CoopConsumer", "fold_history"]

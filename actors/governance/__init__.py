@@ -1,0 +1,1 @@
+"""Governance: the cooperative's decision rule and, built on it, its state fold."""
