@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from runtime.codec import Value
+from runtime.identity import Identity
 from runtime.localnet import LocalNode, create_node, wait_for
 
 NAMES = ("alice", "bob", "carol", "dave", "erin")
@@ -80,9 +81,11 @@ def befriend(a: LocalNode, b: LocalNode, out: TextIO) -> None:
 def run(workdir: Path, out: TextIO) -> None:  # noqa: PLR0915 - a script, step by step
     network = f"demo-{time.time_ns()}"
     nodes: dict[str, LocalNode] = {}
+    identities: dict[str, Identity] = {}
     for name in NAMES:
         data, identity = create_node(workdir / name, network=network)
         nodes[name] = LocalNode(name, data, identity.member_id)
+        identities[name] = identity
     try:
         print(f"1. starting {len(nodes)} nodes (network {network!r})", file=out, flush=True)
         for node in nodes.values():
@@ -163,6 +166,14 @@ def run(workdir: Path, out: TextIO) -> None:  # noqa: PLR0915 - a script, step b
         for name, node in nodes.items():
             texts = _feed_texts(node)
             print(f"  {name:<6} {len(texts)} posts: {texts[-3:]}", file=out)
+
+        # The cooperative layer sits above the runtime: loaded only here, for the demo.
+        from actors.coop import demo as coop_demo  # noqa: PLC0415
+
+        try:
+            coop_demo.run(nodes, identities, workdir, out, first_step=9)
+        except coop_demo.CoopDemoFailed as exc:
+            raise DemoFailed(str(exc)) from exc
     finally:
         print("stopping every node", file=out, flush=True)
         leftovers = 0

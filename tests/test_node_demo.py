@@ -1,0 +1,24 @@
+"""``make demo``'s second half: five real node processes, social layer then a cooperative."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from runtime import node_demo
+
+
+@pytest.mark.processes
+def test_node_demo_founds_a_cooperative_admits_and_sets_a_rate() -> None:
+    out = io.StringIO()
+    assert node_demo.main(out) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "erin   joined as observer (not a member yet)" in text
+    assert "#1 admission: adopted, outcome true" in text
+    assert "consensus moved to epoch 1 with erin as a participant, on every phone" in text
+    assert '#2 rate: adopted, outcome "9/2", support 1' in text
+    assert "members 5, commission 4.5%, epoch 1" in text
+    assert "2 epochs, 2 decisions recomputed: matches" in text
+    assert "processes left behind: 0" in text
+    assert text.rstrip().endswith("demo finished")
