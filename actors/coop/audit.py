@@ -88,6 +88,8 @@ def find_coop(data: DataDir, text: str) -> tuple[str, Genesis, Founding]:
 
 def recompute_order(blocks_file: Path, genesis: Genesis) -> tuple[list[Delivery], int]:
     """Replay a copy of the epoch blocklace: the order and the number of epochs it yields."""
+    if not blocks_file.is_file():  # joined, but not one block received yet
+        return [], 1
     with tempfile.TemporaryDirectory(prefix="peoplenet-audit-") as tmp:
         copy = Path(tmp) / "lace.sqlite"
         try:
