@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -168,7 +169,11 @@ def run_audit(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _data(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="the node's data directory")
+    parser.add_argument(
+        "--data",
+        default=os.environ.get("PEOPLENET_DATA", os.path.expanduser("~/.peoplenet")),
+        help="the node's data directory (default $PEOPLENET_DATA or ~/.peoplenet)",
+    )
 
 
 def _wait(parser: argparse.ArgumentParser) -> None:
