@@ -4,6 +4,7 @@ commands and duties, sureties through the restricted signer, and the audit catch
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from actors.coop.coop_file import write_coop_file as write_file
 from actors.governance.charter import Founding
 from actors.governance.records import Close, EpochApproval, GovTx, Vote
 from runtime.block import BlockId
-from runtime.codec import encode
+from runtime.codec import Value, encode
 from runtime.community_consumer import ConsumerError, IdentitySigner
 from runtime.community_store import CommunityStore
 from runtime.consensus.constitution import Amendment
@@ -50,7 +51,9 @@ def _consumer(tmp_path: Path, coop: CoopFile, who: Identity) -> CoopConsumer:
     return CoopConsumer(genesis, tmp_path, IdentitySigner(who))
 
 
-def _deliver(consumer: CoopConsumer, txs: list[tuple[Identity, object]], now: int) -> list[object]:
+def _deliver(
+    consumer: CoopConsumer, txs: Sequence[tuple[Identity, Value]], now: int
+) -> list[Value]:
     state = consumer.governance.state
     start = consumer.delivered_count
     batch = [
@@ -122,7 +125,7 @@ def test_consumer_commands_and_typed_refusals(tmp_path: Path) -> None:
     _, vote = consumer.command("coop_vote", {"decision": 1, "ballot": "4.5"}, 2_002)
     tx = vote.submit[0]
     assert isinstance(tx, GovTx) and tx.action == Vote(1, "9/2")
-    for op, args, match in [
+    cases: list[tuple[str, Mapping[str, Value], str]] = [
         ("coop_vote", {"decision": 7, "ballot": "1"}, "no decision #7"),
         ("coop_vote", {"decision": 1, "ballot": "{"}, "not JSON"),
         ("coop_vote", {"decision": 1, "ballot": "[1.5]"}, "expected a number"),
@@ -133,7 +136,8 @@ def test_consumer_commands_and_typed_refusals(tmp_path: Path) -> None:
         ("coop_countersign", {"half": "00"}, "not a surety half"),
         ("coop_vouch", {"member": people[0].member_id.hex()}, "two different people"),
         ("coop_fly", {}, "unknown cooperative operation"),
-    ]:
+    ]
+    for op, args, match in cases:
         with pytest.raises(CoopCommandRefused, match=match):
             consumer.command(op, args, 2_003)
 
@@ -142,8 +146,8 @@ def test_surety_halves_complete_only_for_the_named_person(tmp_path: Path) -> Non
     people = _people(3)
     coop = _coop(people)
     candidate = Identity.from_seed(b"\x77" * 32)
-    asker = _consumer(tmp_path / "c", coop, candidate) if (tmp_path / "c").mkdir() is None else None
-    assert asker is not None
+    (tmp_path / "c").mkdir()
+    asker = _consumer(tmp_path / "c", coop, candidate)
     half, _ = asker.command("coop_vouch", {"member": people[0].member_id.hex()}, 1)
     assert isinstance(half, dict)
     (tmp_path / "m").mkdir()

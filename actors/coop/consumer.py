@@ -194,14 +194,19 @@ class CoopConsumer:
                 submit.append(amendment)
         wake: int | None = None
         if self.me in participants:
+            # One Close carries my clock claim, and the fold closes every due decision on any
+            # transaction once community time has passed: one per round of asking is enough.
+            closing: int | None = None
             for d in state.open_decisions():
                 asked = self.close_requested.get(d.number)
                 due = d.deadline if asked is None else asked + CLOSE_RETRY_MS
                 if now_ms >= due:
                     self.close_requested[d.number] = now_ms
-                    submit.append(GovTx(now_ms, Close(d.number)))
+                    closing = d.number if closing is None else closing
                     due = now_ms + CLOSE_RETRY_MS
                 wake = due if wake is None else min(wake, due)
+            if closing is not None:
+                submit.append(GovTx(now_ms, Close(closing)))
         return ConsumerOutput(tuple(submit), wake)
 
     # -- commands -----------------------------------------------------------------------------
