@@ -242,7 +242,17 @@ class MemberNode:
     # -- shell ----------------------------------------------------------------------------
 
     def _submit(self, actions: list[GovAction], now: float) -> Output:
-        return self.core.submit_many([GovTx(ms(now), a) for a in actions], now)
+        merged = Output()
+        for action in actions:
+            out = self.core.submit(GovTx(ms(now), action), now)
+            merged.sends.extend(out.sends)
+            merged.deliveries.extend(out.deliveries)
+            merged.epochs.extend(out.epochs)
+            merged.created.extend(out.created)
+            merged.rejected.extend(out.rejected)
+            merged.finalized.extend(out.finalized)
+            merged.wake_at = out.wake_at
+        return merged
 
     def _carry_out(self, out: Output, now: float) -> list[Action]:
         """Send, fold the deliveries, vote on what opened; again for what that submits."""
