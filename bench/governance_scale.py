@@ -233,8 +233,7 @@ class MemberNode:
         if key == "wake":
             return self._carry_out(self.core.tick(now), now)
         if key == "open":
-            txs = [GovTx(ms(now), o) for o in self._openings]
-            return self._carry_out(self.core.submit_many(txs, now), now)
+            return self._carry_out(self._submit(list(self._openings), now), now)
         if key == "close":
             return self._carry_out(self._submit(self._closes(ms(now)), now), now)
         return ()
