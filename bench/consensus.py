@@ -156,10 +156,11 @@ class _Community:
     def top_up(self, member: _Member) -> None:
         """Give the member a fresh batch of transactions for its next block."""
         core = member.core
-        while core.pending_count < self._txs_per_block:
-            tx = ("tx", member.index, member.next_tx)
-            member.next_tx += 1
-            self.handle(member, core.submit(tx, self.now), refill=False)
+        while (short := self._txs_per_block - core.pending_count) > 0:
+            first = member.next_tx
+            member.next_tx += short
+            txs = [("tx", member.index, i) for i in range(first, first + short)]
+            self.handle(member, core.submit_many(txs, self.now), refill=False)
 
     def handle(self, member: _Member, out: Output, *, refill: bool = True) -> None:
         src = member.index

@@ -13,10 +13,23 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from itertools import islice
+from operator import lt
 from typing import Final, NewType
 
-from runtime.codec import Record, Value, decode_as, encode, wire_type
-from runtime.errors import EncodeError, InvalidBlock, LocalError
+from runtime.codec import (
+    RECORD_EXT,
+    Record,
+    Value,
+    decode_as,
+    decode_prefix,
+    encode,
+    read_array_header,
+    read_bin,
+    record_body_at,
+    wire_type,
+)
+from runtime.errors import EncodeError, InvalidBlock, LocalError, RemoteProtocolError
 from runtime.identity import ID_LEN, SIGNATURE_LEN, Identity, MemberId, verify
 
 BlockId = NewType("BlockId", bytes)
@@ -32,6 +45,7 @@ MAX_BLOCK_SIZE: Final = 256 * 1024
 """A block larger than this is refused: big content travels by hash, not inline."""
 
 _PERSON: Final = b"peoplenet.blk.v1"
+_ID_LEN_ONLY: Final = frozenset({BLOCK_ID_LEN})
 
 
 def block_id_of(
@@ -58,6 +72,8 @@ class Block(Record):
     signature: bytes
     """The creator's Ed25519 signature of the id."""
     _id: BlockId | None = field(default=None, init=False, repr=False, compare=False)
+    _raw: bytes | None = field(default=None, init=False, repr=False, compare=False)
+    """The canonical encoding, once known (built or parsed): encoding is not free."""
 
     def __post_init__(self) -> None:
         if len(self.creator) != ID_LEN:
@@ -69,11 +85,12 @@ class Block(Record):
         ptrs = self.pointers
         if len(ptrs) > MAX_POINTERS:
             raise InvalidBlock("too_many_pointers", f"{len(ptrs)} > {MAX_POINTERS}")
-        for i, p in enumerate(ptrs):
-            if len(p) != BLOCK_ID_LEN:
-                raise InvalidBlock("bad_pointer", "pointers are 32-byte block ids")
-            if i and ptrs[i - 1] >= p:
-                raise InvalidBlock("unsorted_pointers", "pointers must be sorted and distinct")
+        if not ptrs:
+            return
+        if not _ID_LEN_ONLY.issuperset(map(len, ptrs)):
+            raise InvalidBlock("bad_pointer", "pointers are 32-byte block ids")
+        if not all(map(lt, ptrs, islice(ptrs, 1, None))):
+            raise InvalidBlock("unsorted_pointers", "pointers must be sorted and distinct")
 
     @property
     def id(self) -> BlockId:
@@ -100,7 +117,8 @@ class Block(Record):
         ordered = tuple(sorted(pointers))
         if len(set(ordered)) != len(ordered):
             raise LocalError("duplicate pointers")
-        bid = block_id_of(identity.member_id, lace, payload, ordered)
+        unsigned = encode((identity.member_id, lace, payload, ordered))
+        bid = BlockId(hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest())
         try:
             block = cls(
                 MemberId(identity.member_id),
@@ -111,10 +129,15 @@ class Block(Record):
             )
         except InvalidBlock as exc:
             raise LocalError(str(exc)) from None
-        size = len(encode(block))
+        # The signed encoding is the unsigned one as a 6-array with the tag in front and the
+        # signature (bin8 of 64) behind: the mirror image of _id_from_canonical.
+        body = b"\x96\x01" + unsigned[1:] + b"\xc4\x40" + block.signature
+        raw = _ext_header(len(body)) + body
+        size = len(raw)
         if size > MAX_BLOCK_SIZE:
             raise EncodeError(f"block of {size} bytes > {MAX_BLOCK_SIZE}: no peer would take it")
         object.__setattr__(block, "_id", bid)
+        object.__setattr__(block, "_raw", raw)
         return block
 
     def signature_ok(self) -> bool:
@@ -122,14 +145,74 @@ class Block(Record):
         return verify(self.creator, self.id, self.signature)
 
     def to_bytes(self) -> bytes:
-        return encode(self)
+        cached = self._raw
+        if cached is None:
+            cached = encode(self)
+            object.__setattr__(self, "_raw", cached)
+        return cached
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Block:
-        """Decode and check the canonical form (not the signature: see :func:`verify_block`)."""
-        block = decode_as(cls, data, max_size=MAX_BLOCK_SIZE)
+        """Decode and check the canonical form (not the signature: see :func:`verify_block`).
+
+        Bytes laid out exactly as :meth:`to_bytes` lays them out take a fast path (only the
+        payload goes through the generic decoder); anything else -- including every
+        malformed or non-canonical input -- goes through :func:`decode_as`, which refuses it
+        with its usual reason.
+        """
+        block = _parse_canonical(cls, data) if type(data) is bytes else None
+        if block is None:
+            block = decode_as(cls, data, max_size=MAX_BLOCK_SIZE)
+        data = bytes(data)
         object.__setattr__(block, "_id", _id_from_canonical(data))
+        object.__setattr__(block, "_raw", data)
         return block
+
+
+def _parse_canonical(cls: type[Block], data: bytes) -> Block | None:
+    """``data`` as a block if it is laid out as the canonical encoding of one, else ``None``.
+
+    The layout: ext ``0x50`` with the smallest header for its length, then the body
+    ``[1, creator, lace, payload, pointers, signature]`` -- fixarray 6, fixint 1, each ``bin``
+    with the smallest header, the payload as a canonical value (:func:`decode_prefix`
+    re-encodes it to check), pointers as an array with the smallest header of ``bin8`` 32-byte
+    ids.  Every byte is accounted for, so a block accepted here is exactly what
+    :func:`decode_as` would accept; ``None`` sends the input there, to be accepted or refused
+    with its usual reason.
+    """
+    size = len(data)
+    if size > MAX_BLOCK_SIZE:
+        return None
+    head = record_body_at(data)
+    if head is None or data[head : head + 4] != b"\x96\x01\xc4\x20":
+        return None
+    creator = data[head + 4 : head + 36]
+    lace_bin = read_bin(data, head + 36)
+    sig_at = size - 66
+    if lace_bin is None or data[sig_at : sig_at + 2] != b"\xc4\x40":
+        return None
+    lace, at = lace_bin
+    if at >= sig_at:
+        return None
+    try:
+        payload, used = decode_prefix(data[at:sig_at], depth=1)
+    except RemoteProtocolError:
+        return None
+    array = read_array_header(data, at + used)
+    if array is None:
+        return None
+    count, at = array
+    end = at + 34 * count
+    if end != sig_at:
+        return None
+    if data[at:end:34] != b"\xc4" * count or data[at + 1 : end : 34] != b"\x20" * count:
+        return None
+    starts = range(at + 2, end, 34)
+    pointers = tuple(map(data.__getitem__, map(slice, starts, range(at + 34, end + 32, 34))))
+    try:
+        return cls(creator, lace, payload, pointers, data[sig_at + 2 :])  # type: ignore[arg-type]
+    except InvalidBlock:
+        return None  # e.g. unsorted pointers: decode_as refuses it with the same reason
 
 
 def _id_from_canonical(data: bytes) -> BlockId:
@@ -143,8 +226,23 @@ def _id_from_canonical(data: bytes) -> BlockId:
     head = _EXT_HEADER[data[0]]
     assert data[head : head + 2] == b"\x96\x01"
     assert data[-66:-64] == b"\xc4\x40"
-    unsigned = b"\x94" + data[head + 2 : -66]
-    return BlockId(hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest())
+    digest = _UNSIGNED_HEAD.copy()  # hashing b"\x94" + the elements, without copying them
+    with memoryview(data) as view:
+        digest.update(view[head + 2 : -66])
+    return BlockId(digest.digest())
+
+
+_UNSIGNED_HEAD: Final = hashlib.blake2b(b"\x94", digest_size=BLOCK_ID_LEN, person=_PERSON)
+"""The id hash after the unsigned encoding's first byte (fixarray 4), to copy and go on."""
+
+
+def _ext_header(size: int) -> bytes:
+    """The canonical header of a record body of ``size`` bytes (never a fixext size here)."""
+    if size < 0x100:
+        return b"\xc7" + bytes([size, RECORD_EXT])
+    if size < 0x10000:
+        return b"\xc8" + size.to_bytes(2, "big") + bytes([RECORD_EXT])
+    return b"\xc9" + size.to_bytes(4, "big") + bytes([RECORD_EXT])
 
 
 _EXT_HEADER: Final = {0xC7: 3, 0xC8: 4, 0xC9: 6}

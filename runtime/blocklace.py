@@ -35,12 +35,19 @@ from __future__ import annotations
 from collections import OrderedDict, defaultdict, deque
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter
 from typing import Final, Protocol, TypeVar
 
 from runtime.block import Block, BlockId, LaceId
 from runtime.errors import InvalidBlock, LocalError
 from runtime.identity import MemberId
 from runtime.store_api import BlockStore, StoredBlock
+
+_LACE: Final = attrgetter("lace")
+_CREATOR: Final = attrgetter("creator")
+_DEPTH: Final = attrgetter("depth")
+_ID: Final = attrgetter("id")
 
 DEFAULT_MAX_PENDING: Final = 10_000
 """Most blocks buffered while waiting for pointees; the oldest are dropped past it."""
@@ -75,6 +82,8 @@ class BlockMeta:
     pointers: tuple[BlockId, ...]
     parent: BlockId | None
     """The creator's previous block in this lace (the chain pointer), if any."""
+    below: int = 0
+    """Distinct creators among the pointees of depth ``depth - 1`` (what quorum rules count)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +142,10 @@ class Blocklace:
         self._store = store
         self._max_pending = max_pending
         self._meta: dict[BlockId, BlockMeta] = {}
+        # One bytes object per creator and lace of stored blocks, shared by their metas, so
+        # that comparing many metas' creators and laces touches a few hot objects.
+        self._creators: dict[MemberId, MemberId] = {}
+        self._laces: dict[LaceId, LaceId] = {}
         # (lace, creator) -> seq -> ids at that seq (more than one only under equivocation)
         self._chains: dict[tuple[LaceId, MemberId], dict[int, list[BlockId]]] = {}
         self._by_depth: dict[LaceId, dict[int, list[BlockId]]] = defaultdict(dict)
@@ -270,10 +283,51 @@ class Blocklace:
     def _derive(
         self, block: Block, known: dict[BlockId, BlockMeta]
     ) -> BlockMeta | InvalidBlock | None:
-        """Seq, depth and parent from the pointees; why it is invalid; or None if one is missing."""
-        depth = 0
+        """Seq, depth and parent from the pointees; why it is invalid; or None if one is missing.
+
+        One block can point to a thousand others, so this works on whole columns of pointee
+        facts (C-level ``map``s) rather than a Python loop per pointer.
+        """
+        pointers = block.pointers
+        # The shared objects, when known: list.count compares by identity first.
+        creator = self._creators.get(block.creator, block.creator)
+        lace = self._laces.get(block.lace, block.lace)
+        depth = seq = below = 0
         parent: BlockId | None = None
-        seq = 0
+        if pointers:
+            try:
+                pms = list(map(known.__getitem__, pointers))
+            except KeyError:
+                return self._first_fault(block, known)
+            count = len(pms)
+            # The pointees' own id objects, not the block's freshly parsed copies: every stored
+            # block then shares them, which keeps a large lace's memory (and cache) small.
+            pointers = tuple(map(_ID, pms))
+            creators = list(map(_CREATOR, pms))
+            own = creators.count(creator)
+            if own > 1 or list(map(_LACE, pms)).count(lace) != count:
+                return self._first_fault(block, known)
+            if own:
+                pm = pms[creators.index(creator)]
+                parent, seq = pm.id, pm.seq + 1
+            depths = list(map(_DEPTH, pms))
+            top = max(depths)
+            depth = top + 1
+            if depths.count(top) == count:  # the usual block: all pointees one round below
+                below = len(set(creators))
+            else:
+                below = len(set(compress(creators, map(top.__eq__, depths))))
+        meta = BlockMeta(block.id, creator, lace, seq, depth, pointers, parent, below)
+        for validator in self._validators:
+            refused = validator(block, meta, known)
+            if refused is not None:
+                return refused
+        return meta
+
+    @staticmethod
+    def _first_fault(block: Block, known: dict[BlockId, BlockMeta]) -> InvalidBlock | None:
+        """What is wrong with the block's pointers, in pointer order: None if one is missing."""
+        own = False
         for p in block.pointers:
             pm = known.get(p)
             if pm is None:
@@ -282,24 +336,18 @@ class Blocklace:
                 return InvalidBlock(
                     "cross_lace_pointer", "pointers stay in one lace", block_id=block.id
                 )
-            if pm.depth >= depth:
-                depth = pm.depth + 1
             if pm.creator == block.creator:
-                if parent is not None:
+                if own:
                     return InvalidBlock(
                         "two_self_pointers", "a block points to one own block", block_id=block.id
                     )
-                parent = pm.id
-                seq = pm.seq + 1
-        meta = BlockMeta(block.id, block.creator, block.lace, seq, depth, block.pointers, parent)
-        for validator in self._validators:
-            refused = validator(block, meta, known)
-            if refused is not None:
-                return refused
-        return meta
+                own = True
+        raise LocalError("_first_fault called on a block with sound pointers")
 
     def _apply(self, meta: BlockMeta, block: Block | None, report: AddReport | None = None) -> None:
         self._meta[meta.id] = meta
+        self._creators.setdefault(meta.creator, meta.creator)
+        self._laces.setdefault(meta.lace, meta.lace)
         chain = self._chains.setdefault((meta.lace, meta.creator), {})
         self._lace_creators[meta.lace].add(meta.creator)
         at_seq = chain.setdefault(meta.seq, [])
@@ -315,6 +363,8 @@ class Blocklace:
         tips.difference_update(meta.pointers)  # pointees always arrive before pointers
         tips.add(meta.id)
         if block is not None:
+            if block.pointers is not meta.pointers:  # equal ids, shared objects (see _derive)
+                object.__setattr__(block, "pointers", meta.pointers)
             self._blocks.put(meta.id, block)
 
     def _buffer(self, block: Block, raw: bytes) -> None:
@@ -408,6 +458,9 @@ class Blocklace:
 
     def latest(self, lace: LaceId, creator: MemberId) -> BlockId | None:
         """The creator's single latest block, or ``None`` if it has none or has forked."""
+        if creator not in self._equivocators.get(lace, ()):
+            by_seq = self._chains.get((lace, creator))
+            return by_seq[len(by_seq) - 1][0] if by_seq else None  # one chain, seqs 0..n-1
         tips = self.tips(lace, creator)
         return tips[0] if len(tips) == 1 else None
 
@@ -433,6 +486,11 @@ class Blocklace:
 
     def equivocators(self, lace: LaceId) -> frozenset[MemberId]:
         return frozenset(self._equivocators.get(lace, ()))
+
+    def has_forked(self, lace: LaceId, creator: MemberId) -> bool:
+        """Whether ``creator`` equivocated in ``lace`` (cheaper than :meth:`equivocators`)."""
+        forked = self._equivocators.get(lace)
+        return forked is not None and creator in forked
 
     # -- observation ---------------------------------------------------------------------------
 

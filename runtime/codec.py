@@ -23,6 +23,7 @@ map keys, and trailing bytes.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import threading
 import types
 import typing
@@ -90,6 +91,17 @@ TAG_RANGES: Final[dict[str, range]] = {
 
 _BY_TAG: dict[int, type[Record]] = {}
 _FIELDS: dict[type[Record], tuple[tuple[str, _Checker], ...]] = {}
+_VALUES: dict[type[Record], Callable[[Any], tuple[Any, ...]]] = {}
+"""Per record class: the wire fields' values, in order (one C call instead of a loop)."""
+
+
+def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) == 1:  # attrgetter of one name returns the value itself, not a 1-tuple
+        only = names[0]
+        return lambda record: (getattr(record, only),)
+    if not names:
+        return lambda record: ()
+    return operator.attrgetter(*names)
 
 
 def registered_tags() -> dict[int, type[Record]]:
@@ -125,6 +137,7 @@ def wire_type(tag: int) -> Callable[[type[R]], type[R]]:
         cls.wire_tag = tag
         _BY_TAG[tag] = cls
         _FIELDS[cls] = fields
+        _VALUES[cls] = _values_getter(tuple(name for name, _ in fields))
         return cls
 
     return register
@@ -183,6 +196,8 @@ def _normal(value: object, depth: int) -> object:
         items: Any = value
         if len(items) > MAX_CONTAINER_LEN:
             raise EncodeError("array too long")
+        if depth < MAX_DEPTH and _SCALARS.issuperset(map(type, items)):
+            return items  # msgpack packs these canonically (and refuses out-of-range ints)
         return [_normal(v, depth + 1) for v in items]
     if kind is dict:
         mapping: dict[Any, Any] = value  # type: ignore[assignment]
@@ -198,7 +213,7 @@ def _normal(value: object, depth: int) -> object:
         fields = _FIELDS.get(type(value))
         if fields is None:
             raise EncodeError(f"{type(value).__name__} is not a registered wire type")
-        body = [value.wire_tag] + [_normal(getattr(value, name), depth + 1) for name, _ in fields]
+        body = [value.wire_tag] + [_normal(v, depth + 1) for v in _VALUES[type(value)](value)]
         return msgpack.ExtType(RECORD_EXT, _pack(body))
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
@@ -261,22 +276,213 @@ def _check_decoded(value: object, depth: int) -> None:
             previous = key
         children = mapping.values()
     elif isinstance(value, Record):
-        children = [getattr(value, name) for name, _ in _FIELDS[type(value)]]
+        children = _VALUES[type(value)](value)
     elif kind is msgpack.Timestamp:  # msgpack turns ext -1 into this before our ext_hook runs
         raise _NoCanonicalForm("unknown_ext", "ext type -1 (timestamp)")
     else:
         raise EncodeError(f"{kind.__name__} has no canonical encoding")
-    for child in children:
-        if type(child) not in _SCALARS or depth >= MAX_DEPTH:
+    if depth >= MAX_DEPTH:  # any child, even a scalar, sits too deep
+        for child in children:
             _check_decoded(child, depth + 1)
+        return
+    scalars = _SCALARS
+    flat_ok = depth + 2 <= MAX_DEPTH
+    for child in children:
+        ckind = type(child)
+        if ckind in scalars:
+            continue
+        if ckind is tuple and flat_ok and scalars.issuperset(map(type, child)):
+            continue  # a flat array of scalars: nothing in it to refuse
+        _check_decoded(child, depth + 1)
 
 
 def _pack_record(value: object) -> msgpack.ExtType:
     """msgpack's ``default`` hook: a record as ext 0x50 ``[tag, fields...]``."""
     if not isinstance(value, Record):
         raise EncodeError(f"{type(value).__name__} has no canonical encoding")
-    body = [value.wire_tag] + [getattr(value, name) for name, _ in _FIELDS[type(value)]]
-    return msgpack.ExtType(RECORD_EXT, msgpack.packb(body, use_bin_type=True, default=_pack_record))
+    body = [value.wire_tag, *_VALUES[type(value)](value)]
+    return msgpack.ExtType(RECORD_EXT, _pack(body))
+
+
+def decode_prefix(data: bytes, *, depth: int = 0) -> tuple[Value, int]:
+    """Decode the canonical value at the start of ``data``; return it and its length.
+
+    Why: a record with one free-form field among fixed ones (a block's payload) can parse the
+    fixed ones by hand and have only that field decoded and re-encoded, instead of the whole
+    record.  ``depth`` is the nesting the value sits at (the same limits as :func:`decode`).
+    Malformed or non-canonical input raises :class:`RemoteProtocolError`.
+    """
+    if not data:
+        raise RemoteProtocolError("truncated", "empty input")
+    if data[0] in _EXT_HEADS:
+        found = _record_prefix(data, depth)
+        if found is not None:
+            return found
+    try:
+        value = _unpack(data, depth, prefix=True)
+        size = len(data)
+    except _Extra as extra:
+        value, size = extra.value, extra.size
+    try:
+        _check_decoded(value, depth)
+        again = _pack(value)
+    except EncodeError as exc:
+        reason = exc.reason if isinstance(exc, _NoCanonicalForm) else "not_canonical"
+        raise RemoteProtocolError(reason, str(exc)) from None
+    if again != data[:size]:
+        raise RemoteProtocolError("not_canonical", "input is not the canonical encoding")
+    return value, size
+
+
+def _record_prefix(data: bytes, depth: int) -> tuple[Record, int] | None:
+    """A record at the start of ``data`` decoded field by field, or ``None`` (use the general path).
+
+    Why: through msgpack a record costs a second unpacking call, a Python hook and a re-encoding
+    hook; its header and tag are quicker read by hand, leaving only the fields to
+    :func:`decode_prefix`.  Everything is checked to be in canonical form, so a record returned
+    here is the one the general path returns; anything else (bad input included) gets ``None``,
+    and the general path then accepts it or raises its usual error.
+    """
+    if depth + 1 > MAX_DEPTH:
+        return None
+    span = _ext_span(data)
+    if span is None:
+        return None
+    at, end = span
+    array = read_array_header(data, at)
+    if array is None or not array[0]:
+        return None
+    count, at = array
+    if at >= end:
+        return None
+    tag = data[at]
+    if tag < 0x80:
+        at += 1
+    elif tag == 0xCC and at + 2 <= end and data[at + 1] >= 0x80:
+        tag, at = data[at + 1], at + 2
+    elif tag == 0xCD and at + 3 <= end:
+        tag, at = int.from_bytes(data[at + 1 : at + 3], "big"), at + 3
+        if tag < 0x100:
+            return None
+    elif tag == 0xCE and at + 5 <= end:
+        tag, at = int.from_bytes(data[at + 1 : at + 5], "big"), at + 5
+        if tag < 0x10000:
+            return None
+    else:
+        return None  # not a canonical tag (or a 64-bit one): the general path decides
+    cls = _BY_TAG.get(tag)
+    if cls is None:
+        return None
+    fields = _FIELDS[cls]
+    if len(fields) != count - 1:
+        return None
+    items: list[Any] = []
+    try:
+        for _name, check in fields:
+            if at >= end:
+                return None
+            item, used = decode_prefix(data[at:end], depth=depth + 1)
+            if not check(item, depth + 1):
+                return None
+            items.append(item)
+            at += used
+        if at != end:
+            return None
+        return cls(*items), end
+    except (RemoteProtocolError, ValueError, TypeError, LocalError):
+        return None
+
+
+def _ext_span(data: bytes) -> tuple[int, int] | None:
+    """Where the body of the ext ``0x50`` at the start of ``data`` lies (canonical header)."""
+    kind = data[0]
+    if kind in _FIXEXT:
+        head, body = 2, _FIXEXT[kind]
+    elif kind == 0xC7 and len(data) >= 3:
+        head, body = 3, data[1]
+        if body in (1, 2, 4, 8, 16):
+            return None
+    elif kind == 0xC8 and len(data) >= 4:
+        head, body = 4, int.from_bytes(data[1:3], "big")
+        if body < 0x100:
+            return None
+    elif kind == 0xC9 and len(data) >= 6:
+        head, body = 6, int.from_bytes(data[1:5], "big")
+        if body < 0x10000:
+            return None
+    else:
+        return None
+    if head > len(data) or data[head - 1] != RECORD_EXT or head + body > len(data):
+        return None
+    return head, head + body
+
+
+# -- canonical headers, for hand-written fast paths -----------------------------------------
+#
+# A record whose fields are mostly bytes (a block, a batch of blocks) can be parsed by hand in
+# a fraction of the generic decoder's time.  These readers accept a header only in the form
+# the encoder writes (the smallest one for the length), and return ``None`` for anything else,
+# so a fast path built on them falls back to :func:`decode` -- and its usual error -- whenever
+# the input is not exactly canonical.
+
+_FIXEXT: Final = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
+_EXT_HEADS: Final = frozenset({*_FIXEXT, 0xC7, 0xC8, 0xC9})
+
+
+def record_body_at(data: bytes) -> int | None:
+    """Where the body of the record that is the whole of ``data`` starts (canonical header)."""
+    if len(data) < 3:
+        return None
+    span = _ext_span(data)
+    if span is None or span[1] != len(data):
+        return None
+    return span[0]
+
+
+def read_bin(data: bytes, at: int) -> tuple[bytes, int] | None:
+    """The ``bin`` at ``data[at]`` and the offset after it (canonical header, within data)."""
+    head = data[at : at + 1]
+    if head == b"\xc4" and at + 2 <= len(data):
+        start, size = at + 2, data[at + 1]
+    elif head == b"\xc5":
+        start, size = at + 3, int.from_bytes(data[at + 1 : at + 3], "big")
+        if size < 0x100:
+            return None
+    elif head == b"\xc6":
+        start, size = at + 5, int.from_bytes(data[at + 1 : at + 5], "big")
+        if size < 0x10000:
+            return None
+    else:
+        return None
+    end = start + size
+    if end > len(data):
+        return None
+    return data[start:end], end
+
+
+def read_array_header(data: bytes, at: int) -> tuple[int, int] | None:
+    """The item count of the array at ``data[at]`` and where its items start (canonical)."""
+    if at >= len(data):
+        return None
+    head = data[at]
+    if 0x90 <= head <= 0x9F:
+        return head - 0x90, at + 1
+    if head == 0xDC and at + 3 <= len(data):
+        count = int.from_bytes(data[at + 1 : at + 3], "big")
+        return (count, at + 3) if count >= 16 else None
+    if head == 0xDD and at + 5 <= len(data):
+        count = int.from_bytes(data[at + 1 : at + 5], "big")
+        return (count, at + 5) if count >= 0x10000 else None
+    return None
+
+
+class _Extra(Exception):
+    """Raised by :func:`_unpack` in prefix mode: the value ended before the input did."""
+
+    def __init__(self, value: Value, size: int) -> None:
+        super().__init__("extra data")
+        self.value = value
+        self.size = size
 
 
 def decode_as(cls: type[R], data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> R:
@@ -287,7 +493,8 @@ def decode_as(cls: type[R], data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) ->
     return value
 
 
-def _unpack(data: bytes, depth: int) -> Value:
+def _unpack(data: bytes, depth: int, *, prefix: bool = False) -> Value:
+    """msgpack-decode ``data``; with ``prefix``, bytes after the value raise :class:`_Extra`."""
     if depth > MAX_DEPTH:
         raise RemoteProtocolError("too_deep", f"records nested deeper than {MAX_DEPTH}")
     limit = len(data)
@@ -306,7 +513,9 @@ def _unpack(data: bytes, depth: int) -> Value:
         )
     except RemoteProtocolError:
         raise
-    except msgpack.ExtraData:
+    except msgpack.ExtraData as exc:
+        if prefix:
+            raise _Extra(exc.unpacked, limit - len(exc.extra)) from None
         raise RemoteProtocolError("trailing_bytes", "bytes after the value") from None
     except msgpack.StackError:  # msgpack's own nesting limit (far beyond MAX_DEPTH)
         raise RemoteProtocolError("too_deep", "nesting exhausted msgpack's stack") from None

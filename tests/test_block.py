@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import canonical_values
 
+import runtime.block as block_module
 from runtime.block import (
     BLOCK_ID_LEN,
     MAX_BLOCK_SIZE,
@@ -26,7 +27,7 @@ from runtime.block import (
     block_id_of,
     verify_block,
 )
-from runtime.codec import RECORD_EXT, Value, encode
+from runtime.codec import RECORD_EXT, Value, decode_as, encode
 from runtime.errors import EncodeError, InvalidBlock, LocalError, RemoteProtocolError
 from runtime.identity import Identity, MemberId
 
@@ -154,6 +155,7 @@ def test_id_is_right_across_ext_header_widths() -> None:
     for n in [*range(130, 160), *range(65_400, 65_440), 200_000]:
         block = make(b"\x07" * n)
         data = block.to_bytes()
+        assert data == encode(block)
         seen.add(data[0])
         back = Block.from_bytes(data)
         assert back.id == block.id
@@ -331,8 +333,185 @@ payloads = canonical_values()
 )
 def test_random_blocks_round_trip(payload: Value, pointers: list[bytes], lace: bytes) -> None:
     block = Block.create(ALICE, lace, payload, tuple(pointers))
+    assert block.to_bytes() == encode(block)  # create builds the bytes itself: must agree
     back = Block.from_bytes(block.to_bytes())
     assert back == block
     assert back.id == block.id
     assert back.pointers == tuple(sorted(pointers))
     verify_block(back)
+
+
+# -- the fast canonical path of from_bytes ------------------------------------------------
+#
+# ``Block.from_bytes`` parses canonical bytes by hand and sends everything else to the generic
+# decoder.  These tests hold it to that: the same answer as ``decode_as`` for any input, and
+# refusal of every non-canonical spelling of a real block.
+
+
+def slow_outcome(data: bytes) -> tuple[str, object]:
+    """What the generic decoder says: ("ok", (block, id)) or ("err", (type, reason))."""
+    try:
+        block = decode_as(Block, data, max_size=MAX_BLOCK_SIZE)
+    except RemoteProtocolError as exc:
+        return "err", (type(exc), exc.reason)
+    return "ok", (block, block_id_of(block.creator, block.lace, block.payload, block.pointers))
+
+
+def fast_outcome(data: bytes) -> tuple[str, object]:
+    try:
+        block = Block.from_bytes(data)
+    except RemoteProtocolError as exc:
+        return "err", (type(exc), exc.reason)
+    return "ok", (block, block.id)
+
+
+def bin8(x: bytes) -> bytes:
+    return b"\xc4" + bytes([len(x)]) + x
+
+
+def bin16(x: bytes) -> bytes:
+    return b"\xc5" + len(x).to_bytes(2, "big") + x
+
+
+def ext(body: bytes, width: int | None = None) -> bytes:
+    """Ext 0x50 around ``body``: the canonical header, or a forced 1/2/4-byte length."""
+    if width is None:
+        width = 1 if len(body) < 0x100 else 2 if len(body) < 0x10000 else 4
+    kind = {1: b"\xc7", 2: b"\xc8", 4: b"\xc9"}[width]
+    return kind + len(body).to_bytes(width, "big") + bytes([RECORD_EXT]) + body
+
+
+def spelled(block: Block, **parts: bytes) -> bytes:
+    """The block's bytes from parts; any part can be replaced by another spelling."""
+    default = {
+        "head": b"\x96\x01",
+        "creator": bin8(block.creator),
+        "lace": bin8(block.lace),
+        "payload": encode(block.payload),
+        "count": bytes([0x90 + len(block.pointers)]),
+        "pointers": b"".join(bin8(p) for p in block.pointers),
+        "signature": bin8(block.signature),
+    }
+    default.update(parts)
+    return ext(b"".join(default.values()))
+
+
+SAMPLE = make(("tx", 1, 2), (P1, P2, P3))
+
+
+def test_spelled_helper_gives_the_canonical_bytes() -> None:
+    assert spelled(SAMPLE) == SAMPLE.to_bytes()
+    assert fast_outcome(spelled(SAMPLE)) == slow_outcome(spelled(SAMPLE))
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"head": b"\xdc\x00\x06\x01"},  # body array as array16
+        {"head": b"\x96\xcc\x01"},  # tag as uint8
+        {"creator": bin16(SAMPLE.creator)},
+        {"lace": bin16(SAMPLE.lace)},
+        {"lace": b"\xc6" + len(SAMPLE.lace).to_bytes(4, "big") + SAMPLE.lace},
+        {"payload": b"\xdc\x00\x03\xa2tx\x01\x02"},  # array16 for 3 items
+        {"payload": b"\x93\xd9\x02tx\x01\x02"},  # str8 for a 2-byte string
+        {"payload": b"\x93\xa2tx\xcb" + bytes(8) + b"\x02"},  # a float
+        {"payload": b"\x82\xa1b\x01\xa1a\x02"},  # map keys out of order
+        {"payload": b"\xd6\x50\x93\x40\x90\x00"},  # a record with trailing junk
+        {"count": b"\xdc\x00\x03"},  # array16 for 3 pointers
+        {"count": b"\xdd\x00\x00\x00\x03"},
+        {"pointers": bin16(P1) + bin8(P2) + bin8(P3)},
+        {"signature": bin16(SAMPLE.signature)},
+    ],
+)
+def test_non_canonical_spellings_are_refused_like_decode_as(parts: dict[str, bytes]) -> None:
+    data = spelled(SAMPLE, **parts)
+    assert data != SAMPLE.to_bytes()
+    outcome = fast_outcome(data)
+    assert outcome[0] == "err"
+    assert outcome == slow_outcome(data)
+
+
+def test_non_minimal_payload_int_is_refused() -> None:
+    block = make(("tx", 1, 2))
+    canonical = encode(block.payload)
+    assert canonical == b"\x93\xa2tx\x01\x02"
+    data = spelled(block, payload=b"\x93\xa2tx\xcc\x01\x02")
+    assert fast_outcome(data) == ("err", (RemoteProtocolError, "not_canonical"))
+    assert fast_outcome(data) == slow_outcome(data)
+
+
+def test_wider_ext_header_is_refused() -> None:
+    body = SAMPLE.to_bytes()[3:]
+    for width in (2, 4):
+        data = ext(body, width)
+        assert fast_outcome(data) == ("err", (RemoteProtocolError, "not_canonical"))
+        assert fast_outcome(data) == slow_outcome(data)
+
+
+def test_semantic_faults_get_decode_as_reasons() -> None:
+    cases = {
+        "unsorted_pointers": {"pointers": bin8(P2) + bin8(P1) + bin8(P3)},
+        "bad_pointer": {"pointers": bin8(P1) + bin8(P2) + bin8(P3[:31])},
+        "bad_lace": {"lace": bin8(b"x" * (MAX_LACE_LEN + 1))},
+        "bad_signature": {"signature": bin8(SAMPLE.signature[:63])},
+    }
+    for reason, parts in cases.items():
+        data = spelled(SAMPLE, **parts)
+        outcome = fast_outcome(data)
+        assert outcome == slow_outcome(data)
+        assert outcome[0] == "err" and outcome[1][1] == reason  # type: ignore[index]
+
+
+def test_trailing_and_missing_bytes_are_refused() -> None:
+    data = SAMPLE.to_bytes()
+    for bad in (data + b"\x00", data[:-1], data[:40], ext(data[3:] + b"\xc0")):
+        outcome = fast_outcome(bad)
+        assert outcome[0] == "err"
+        assert outcome == slow_outcome(bad)
+
+
+def test_fast_path_is_taken_for_canonical_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Canonical blocks never reach the generic decoder; anything else always does."""
+    calls: list[bytes] = []
+
+    def counting(cls: type[Block], data: bytes, *, max_size: int) -> Block:
+        calls.append(data)
+        return decode_as(cls, data, max_size=max_size)
+
+    monkeypatch.setattr(block_module, "decode_as", counting)
+    for block in (SAMPLE, make(b"\x07" * 70_000), make({"k": (1, None, True)}, (P1,))):
+        assert Block.from_bytes(block.to_bytes()) == block
+    assert calls == []
+    bad = spelled(SAMPLE, count=b"\xdc\x00\x03")
+    with pytest.raises(RemoteProtocolError):
+        Block.from_bytes(bad)
+    assert calls == [bad]
+
+
+@st.composite
+def mutated_blocks(draw: st.DrawFn) -> bytes:
+    """A real block's bytes with a few bytes flipped, inserted, removed or cut off."""
+    choices: list[Value] = [("tx", 1, 2), {"n": 1}, b"\x00" * 300, None, ("a", (1,))]
+    payload = draw(st.sampled_from(choices))
+    pointers = draw(
+        st.sampled_from([(), (P1,), (P1, P2, P3), tuple(bytes([i]) * 32 for i in range(20))])
+    )
+    data = bytearray(make(payload, pointers).to_bytes())
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
+        if op == "flip" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[at:at] = bytes([draw(st.integers(0, 255))])
+        elif op == "delete" and at < len(data):
+            del data[at]
+        elif op == "cut":
+            del data[at:]
+    return bytes(data)
+
+
+@settings(max_examples=400, deadline=None)
+@given(mutated_blocks())
+def test_fast_path_agrees_with_decode_as_on_mutations(data: bytes) -> None:
+    assert fast_outcome(data) == slow_outcome(data)

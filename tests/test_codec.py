@@ -30,7 +30,11 @@ from runtime.codec import (
     Value,
     decode,
     decode_as,
+    decode_prefix,
     encode,
+    read_array_header,
+    read_bin,
+    record_body_at,
     registered_tags,
     wire_type,
 )
@@ -823,3 +827,154 @@ def test_fuzz_decode_is_total_slow(data: bytes) -> None:
 @given(mutated())
 def test_fuzz_mutations_slow(data: bytes) -> None:
     check_decode_is_total(data)
+
+
+# -- decode_prefix and the canonical header readers (the fast paths' building blocks) -------
+
+
+@settings(max_examples=300, deadline=None)
+@given(fuzz_inputs, st.binary(max_size=8))
+def test_decode_prefix_returns_a_canonical_prefix_or_refuses(data: bytes, tail: bytes) -> None:
+    try:
+        value, used = decode_prefix(data + tail)
+    except RemoteProtocolError as exc:
+        reason = exc.reason
+    else:
+        assert 0 < used <= len(data + tail)
+        assert encode(value) == (data + tail)[:used]
+        assert decode((data + tail)[:used]) == value  # the general decoder agrees
+        return
+    assert _REASON.fullmatch(reason), reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(fuzz_bases, st.binary(max_size=8))
+def test_decode_prefix_of_a_canonical_value_with_a_tail(data: bytes, tail: bytes) -> None:
+    assert decode_prefix(data + tail) == (decode(data), len(data))
+
+
+def test_decode_prefix_refuses_non_canonical_prefixes() -> None:
+    for bad, reason in [
+        (b"\xcc\x01", "not_canonical"),  # uint8 for 1
+        (b"\xd9\x01a", "not_canonical"),  # str8 for a 1-byte string
+        (b"\x82\xa1b\x01\xa1a\x02", "not_canonical"),  # unsorted map
+        (b"\xcb" + bytes(8), "not_canonical"),  # a float
+    ]:
+        with pytest.raises(RemoteProtocolError) as info:
+            decode_prefix(bad + b"\xc0\xc0")
+        assert info.value.reason == reason
+    for cut in (b"\x93\x01", b"\xa3ab", b""):
+        with pytest.raises(RemoteProtocolError) as info:
+            decode_prefix(cut)
+        assert info.value.reason == "truncated"
+
+
+def test_decode_prefix_counts_depth_from_where_the_value_sits() -> None:
+    value: Value = 1
+    for _ in range(MAX_DEPTH):
+        value = (value,)
+    data = encode(value)
+    assert decode_prefix(data) == (value, len(data))
+    with pytest.raises(RemoteProtocolError) as info:
+        decode_prefix(data, depth=1)
+    assert info.value.reason == "too_deep"
+
+
+def test_decode_prefix_of_records_agrees_with_decode_near_the_depth_limit() -> None:
+    """Records take a hand-read path in decode_prefix: same values, same refusals."""
+    for levels in range(MAX_DEPTH - 3, MAX_DEPTH + 2):
+        inner: Value = Point(1, 2, "p")
+        for _ in range(levels):
+            inner = (inner,)
+        for value in (inner, sample(extra=inner)):
+            try:
+                data = encode(value)
+            except EncodeError:
+                continue
+            for depth in (0, 1, 2):
+                try:
+                    expected: object = (decode_prefix_general(data, depth), len(data))
+                except RemoteProtocolError as exc:
+                    expected = exc.reason
+                try:
+                    got: object = decode_prefix(data + b"\xc0", depth=depth)
+                except RemoteProtocolError as exc:
+                    got = exc.reason
+                assert got == expected, (levels, depth)
+
+
+def decode_prefix_general(data: bytes, depth: int) -> Value:
+    """What decode says of ``data`` nested ``depth`` tuples down (the general path)."""
+    wrapped = data
+    for _ in range(depth):
+        wrapped = b"\x91" + wrapped
+    value = decode(wrapped)
+    for _ in range(depth):
+        assert type(value) is tuple
+        value = value[0]
+    return value
+
+
+def test_records_with_bad_fields_get_the_general_reasons() -> None:
+    good = encode(Point(1, 2, "p"))
+    body = good[good.index(b"\x94") :]
+    for bad_body, reason in [
+        (b"\x94\xce\x00\x14\x66\xe9\x01\x02\xa1p", "unknown_tag"),
+        (body.replace(b"\xa1p", b"\xc4\x01p"), "bad_field"),  # label as bytes
+        (b"\x93" + body[1:-2], "bad_record"),  # a field missing
+        (body[:6] + b"\xcc\x01" + body[7:], "not_canonical"),  # x as uint8
+    ]:
+        data = msgpack.packb(msgpack.ExtType(RECORD_EXT, bad_body))
+        with pytest.raises(RemoteProtocolError) as fast:
+            decode_prefix(data + b"\xc0")
+        with pytest.raises(RemoteProtocolError) as general:
+            decode(data)
+        assert fast.value.reason == general.value.reason == reason
+
+
+def test_read_bin_accepts_only_the_smallest_header() -> None:
+    for size in (0, 1, 255, 256, 65_535, 65_536):
+        blob = bytes(size)
+        data = encode(blob) + b"\xc0"
+        assert read_bin(data, 0) == (blob, len(data) - 1)
+    assert read_bin(b"\xc5\x00\x01\x00", 0) is None  # bin16 for one byte
+    assert read_bin(b"\xc6\x00\x00\x00\x01\x00", 0) is None  # bin32 for one byte
+    assert read_bin(b"\xc6\x00\x00\xff\xff" + bytes(65_535), 0) is None
+    assert read_bin(b"\xc4\x02\x00", 0) is None  # runs past the end
+    assert read_bin(b"\xc4", 0) is None
+    assert read_bin(b"\xa1a", 0) is None  # a str is not a bin
+    assert read_bin(b"", 0) is None
+
+
+def test_read_array_header_accepts_only_the_smallest_header() -> None:
+    for count in (0, 15, 16, 65_535, 65_536):
+        data = encode((None,) * count)
+        assert read_array_header(data, 0) == (count, len(data) - count)
+    assert read_array_header(b"\xdc\x00\x0f", 0) is None  # array16 for 15 items
+    assert read_array_header(b"\xdd\x00\x00\xff\xff", 0) is None
+    assert read_array_header(b"\xdc\x00", 0) is None
+    assert read_array_header(b"\x80", 0) is None  # a map
+    assert read_array_header(b"", 0) is None
+
+
+def test_record_body_at_accepts_only_the_smallest_ext_header() -> None:
+    for size in (1, 2, 3, 4, 8, 16, 17, 255, 256, 65_535, 65_536):
+        body = bytes(size)
+        data = msgpack.packb(msgpack.ExtType(RECORD_EXT, body))
+        assert record_body_at(data) == len(data) - size
+    assert record_body_at(b"\xc7\x01\x50\x00") is None  # ext8 for a fixext size
+    assert record_body_at(b"\xc8\x00\x03\x50\x00\x00\x00") is None
+    assert record_body_at(b"\xc9\x00\x00\x00\x03\x50\x00\x00\x00") is None
+    assert record_body_at(b"\xd5\x51\x00\x00") is None  # another ext code
+    assert record_body_at(b"\xd5\x50\x00") is None  # shorter than it says
+    assert record_body_at(b"\xd5\x50\x00\x00\x00") is None  # longer than it says
+    assert record_body_at(b"\x93\x01\x02\x03") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(fuzz_inputs, st.integers(0, 8))
+def test_header_readers_never_raise(data: bytes, at: int) -> None:
+    for found in (read_bin(data, at), read_array_header(data, at)):
+        assert found is None or at < found[1] <= len(data)
+    head = record_body_at(data)
+    assert head is None or 2 <= head <= len(data)

@@ -41,8 +41,13 @@ class _Leader:
 
     id: BlockId
     depth: int
+    creator: MemberId
     approvals: dict[MemberId, list[BlockId]] = field(default_factory=dict)
     """Creator -> its blocks (in the wave) that approve this leader."""
+    approvers: dict[BlockId, MemberId] = field(default_factory=dict)
+    """The same approvals by block: approving block -> its creator."""
+    observers: set[BlockId] = field(default_factory=set)
+    """Blocks of the wave that observe this leader block (itself included)."""
     ratifiers: set[MemberId] = field(default_factory=set)
     final_at: int = -1
     """Depth of the block that completed the super-ratification (-1: not final)."""
@@ -89,6 +94,10 @@ class EpochOrder:
         """The wave's leader blocks known so far (more than one only if the leader forked)."""
         return [leader.id for leader in self._leaders.get(wave, ())]
 
+    def has_leader_block(self, wave: int) -> bool:
+        """Whether some leader block of the wave is known (cheaper than :meth:`leader_blocks`)."""
+        return bool(self._leaders.get(wave))
+
     def approval_count(self, wave: int) -> int:
         """Most creators approving any one leader block of the wave (0 without a leader)."""
         return max((len(leader.approvals) for leader in self._leaders.get(wave, ())), default=0)
@@ -104,15 +113,19 @@ class EpochOrder:
         depth = meta.depth
         wave, pos = divmod(depth, W)
         if pos == 0 and meta.creator == self._c.leader(wave):
-            leader = _Leader(meta.id, depth)
+            leader = _Leader(meta.id, depth, meta.creator)
             self._leaders.setdefault(wave, []).append(leader)
             self._leader_by_id[meta.id] = leader
         leaders = self._leaders.get(wave)
         if not leaders:
             return
         for leader in leaders:
-            if self._approves_near(meta, leader):
+            if not self._observes_near(meta, leader):
+                continue
+            leader.observers.add(meta.id)
+            if self._no_conflict_seen(meta.id, leader.id):
                 leader.approvals.setdefault(meta.creator, []).append(meta.id)
+                leader.approvers[meta.id] = meta.creator
             if leader.final_at < 0 and self._ratifies_near(meta, leader):
                 leader.ratifiers.add(meta.creator)
                 if len(leader.ratifiers) >= self._q:
@@ -123,34 +136,25 @@ class EpochOrder:
                         self._new_final.append(leader)
 
     def _observes_near(self, z: BlockMeta, leader: _Leader) -> bool:
-        """``z`` observes the leader block, for ``z`` at most two rounds above it."""
-        target = leader.id
-        if z.id == target:
-            return True
-        gap = z.depth - leader.depth
-        if gap <= 0:
-            return False
-        if target in z.pointers:
-            return True
-        if gap == 1:
-            return False
-        meta = self._bl.meta
-        for p in z.pointers:
-            pm = meta(p)
-            if pm.depth > leader.depth and target in pm.pointers:
-                return True
-        return gap > 2 and self._bl.observes(z.id, target)
+        """``z`` observes the leader block, for ``z`` in the leader's wave.
 
-    def _approves_near(self, z: BlockMeta, leader: _Leader) -> bool:
-        if not self._observes_near(z, leader):
+        Blocks arrive pointees first, so every block of the wave that ``z`` points to has
+        been classified already: ``z`` observes the leader iff it is the leader or points to
+        a block that does (pointers below the leader's round cannot lead back up to it).
+        """
+        if z.id == leader.id:
+            return True
+        if z.depth <= leader.depth:
             return False
-        return self._no_conflict_seen(z.id, leader.id)
+        if z.depth - leader.depth > W - 1:  # not in the wave: on_block never asks this
+            return self._bl.observes(z.id, leader.id)
+        return not leader.observers.isdisjoint(z.pointers)
 
     def _no_conflict_seen(self, z: BlockId, target: BlockId) -> bool:
         """Whether ``[z]`` holds no block of ``target``'s creator that conflicts with it."""
         bl = self._bl
         tm = bl.meta(target)
-        if tm.creator not in bl.equivocators(self.lace):
+        if not bl.has_forked(self.lace, tm.creator):
             return True
         for w in bl.chain(self.lace, tm.creator):
             if w == target or bl.observes(target, w) or bl.observes(w, target):
@@ -160,20 +164,18 @@ class EpochOrder:
         return True
 
     def _ratifies_near(self, y: BlockMeta, leader: _Leader) -> bool:
-        """``[y]`` holds a supermajority of approvals, for ``y`` in the leader's wave."""
-        if not self._observes_near(y, leader):
-            return False
-        approvals = leader.approvals
-        creators: set[MemberId] = set()
-        if y.creator in approvals and y.id in approvals[y.creator]:
+        """``[y]`` holds a supermajority of approvals, for ``y`` in the leader's wave.
+
+        Approvals lie in the wave, and a block of the wave reaches other blocks of the wave
+        only through its own pointers, so ``[y]``'s approvals are ``y``'s own, its pointees'
+        and the leader's (the leader approves itself).  ``y`` observes the leader (checked).
+        """
+        approvers = leader.approvers
+        creators = set(map(approvers.get, y.pointers))
+        creators.discard(None)
+        creators.add(leader.creator)
+        if y.id in approvers:
             creators.add(y.creator)
-        creators.add(self._bl.meta(leader.id).creator)  # the leader approves itself
-        floor = leader.depth
-        meta = self._bl.meta
-        for p in y.pointers:
-            pm = meta(p)
-            if pm.depth > floor and p in approvals.get(pm.creator, ()):
-                creators.add(pm.creator)
         return len(creators) >= self._q
 
     def _ratifies_later(self, x: BlockId, leader: _Leader) -> bool:

@@ -91,14 +91,10 @@ class EpochRules:
             return ConsensusRejected(
                 "stale_epoch", f"epoch ended at depth {self.end_depth}", block_id=meta.id
             )
-        if depth:
-            below = depth - 1
-            creators = {m.creator for m in (known[p] for p in meta.pointers) if m.depth == below}
-            if len(creators) < self._quorum:
-                return ConsensusRejected(
-                    "below_quorum",
-                    f"points to {len(creators)} creators of round {below}, "
-                    f"quorum is {self._quorum}",
-                    block_id=meta.id,
-                )
+        if depth and meta.below < self._quorum:
+            return ConsensusRejected(
+                "below_quorum",
+                f"points to {meta.below} creators of round {depth - 1}, quorum is {self._quorum}",
+                block_id=meta.id,
+            )
         return None
