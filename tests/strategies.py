@@ -26,3 +26,20 @@ def canonical_values(
         ),
         max_leaves=max_leaves,
     )
+
+
+def mutate_bytes(draw: st.DrawFn, original: bytes) -> bytes:
+    """``original`` with one to three bytes set, inserted or removed, or the tail cut off."""
+    data = bytearray(original)
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(data)))
+        op = draw(st.sampled_from(["set", "insert", "delete", "cut"]))
+        if op == "set" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif op == "insert":
+            data[at:at] = bytes([draw(st.integers(0, 255))])
+        elif op == "delete" and at < len(data):
+            del data[at]
+        elif op == "cut":
+            del data[at:]
+    return bytes(data)

@@ -13,7 +13,7 @@ import msgpack
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from strategies import canonical_values
+from strategies import canonical_values, mutate_bytes
 
 import runtime.block as block_module
 from runtime.block import (
@@ -496,19 +496,7 @@ def mutated_blocks(draw: st.DrawFn) -> bytes:
     pointers = draw(
         st.sampled_from([(), (P1,), (P1, P2, P3), tuple(bytes([i]) * 32 for i in range(20))])
     )
-    data = bytearray(make(payload, pointers).to_bytes())
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(data)))
-        op = draw(st.sampled_from(["flip", "insert", "delete", "cut"]))
-        if op == "flip" and at < len(data):
-            data[at] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[at:at] = bytes([draw(st.integers(0, 255))])
-        elif op == "delete" and at < len(data):
-            del data[at]
-        elif op == "cut":
-            del data[at:]
-    return bytes(data)
+    return mutate_bytes(draw, make(payload, pointers).to_bytes())
 
 
 @settings(max_examples=400, deadline=None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from strategies import mutate_bytes
 from test_consensus_rules import Community, blocks_msg, empty_block, lone_core, txs_of
 
 from runtime.block import BlockId
@@ -63,19 +64,7 @@ def test_non_canonical_messages_are_left_to_decode() -> None:
 
 @st.composite
 def mutated(draw: st.DrawFn) -> bytes:
-    data = bytearray(draw(st.sampled_from(messages()[:1] + messages()[2:])))
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(data)))
-        op = draw(st.sampled_from(["set", "insert", "delete", "cut"]))
-        if op == "set" and at < len(data):
-            data[at] = draw(st.integers(0, 255))
-        elif op == "insert":
-            data[at:at] = bytes([draw(st.integers(0, 255))])
-        elif op == "delete" and at < len(data):
-            del data[at]
-        elif op == "cut":
-            del data[at:]
-    return bytes(data)
+    return mutate_bytes(draw, draw(st.sampled_from(messages()[:1] + messages()[2:])))
 
 
 @settings(max_examples=300, deadline=None)

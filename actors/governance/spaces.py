@@ -22,6 +22,27 @@ from typing import Protocol, cast
 from actors.governance.kinds import name_list, normalize_point, rate_grid
 
 
+def _tuple_points(
+    kind: str,
+    params: Mapping[str, object],
+    status_quo: object,
+    ballots: Sequence[object],
+    proposals: Sequence[object],
+) -> tuple[tuple[Hashable, ...], list[tuple[Hashable, ...]], list[tuple[Hashable, ...]]]:
+    """Status quo, ballots and proposals of a tuple-valued kind, each in normal form."""
+
+    def point(value: object, what: str) -> tuple[Hashable, ...]:
+        normal = normalize_point(kind, params, value, what=what)
+        assert isinstance(normal, tuple)
+        return normal
+
+    return (
+        point(status_quo, "status quo"),
+        [point(v, f"ballot {i}") for i, v in enumerate(ballots, start=1)],
+        [point(p, f"proposal {i}") for i, p in enumerate(proposals, start=1)],
+    )
+
+
 class Space(Protocol):
     """What the generic rule needs from a kind (points are the space's internal form)."""
 
@@ -175,14 +196,12 @@ class BudgetSpace:
         ballots: Sequence[object],
         proposals: Sequence[object],
     ) -> None:
-        def point(value: object, what: str) -> tuple[int, ...]:
-            normal = normalize_point("budget", params, value, what=what)
-            assert isinstance(normal, tuple)
-            return normal
-
-        self.status_quo = point(status_quo, "status quo")
-        self._ballots = [point(v, f"ballot {i}") for i, v in enumerate(ballots, start=1)]
-        self._proposals = [point(p, f"proposal {i}") for i, p in enumerate(proposals, start=1)]
+        sq, ballot_points, proposal_points = _tuple_points(
+            "budget", params, status_quo, ballots, proposals
+        )
+        self.status_quo = cast(tuple[int, ...], sq)
+        self._ballots = cast(list[tuple[int, ...]], ballot_points)
+        self._proposals = cast(list[tuple[int, ...]], proposal_points)
         self._columns = [sorted(column) for column in zip(*self._ballots, strict=True)]
         self._prefixes = [[0, *accumulate(column)] for column in self._columns]
         self._to_status_quo = [_l1(v, self.status_quo) for v in self._ballots]
@@ -251,16 +270,14 @@ class RankingSpace:
         ballots: Sequence[object],
         proposals: Sequence[object],
     ) -> None:
-        def point(value: object, what: str) -> tuple[str, ...]:
-            normal = normalize_point("ranking", params, value, what=what)
-            assert isinstance(normal, tuple)
-            return normal
-
         self._items = tuple(sorted(name_list(params, "items")))
         self._slot = {item: i for i, item in enumerate(self._items)}
-        self.status_quo = point(status_quo, "status quo")
-        self._ballots = [point(v, f"ballot {i}") for i, v in enumerate(ballots, start=1)]
-        self._proposals = [point(p, f"proposal {i}") for i, p in enumerate(proposals, start=1)]
+        sq, ballot_points, proposal_points = _tuple_points(
+            "ranking", params, status_quo, ballots, proposals
+        )
+        self.status_quo = cast(tuple[str, ...], sq)
+        self._ballots = cast(list[tuple[str, ...]], ballot_points)
+        self._proposals = cast(list[tuple[str, ...]], proposal_points)
         self._ranks = [self._rank_vector(v) for v in self._ballots]
         m = len(self._items)
         above = [[0] * m for _ in range(m)]  # above[a][b]: ballots placing a before b
@@ -334,20 +351,18 @@ class SetSpace:
         ballots: Sequence[object],
         proposals: Sequence[object],
     ) -> None:
-        def point(value: object, what: str) -> tuple[str, ...]:
-            normal = normalize_point(kind, params, value, what=what)
-            assert isinstance(normal, tuple)
-            return normal
-
         self._kind = kind
         self._size = params["k"] if kind == "board" else None
         self._names = tuple(
             sorted(name_list(params, "candidates" if kind == "board" else "clauses"))
         )
-        self.status_quo = point(status_quo, "status quo")
-        self._ballots = [point(v, f"ballot {i}") for i, v in enumerate(ballots, start=1)]
+        sq, ballot_points, proposal_points = _tuple_points(
+            kind, params, status_quo, ballots, proposals
+        )
+        self.status_quo = cast(tuple[str, ...], sq)
+        self._ballots = cast(list[tuple[str, ...]], ballot_points)
         self._sets = [frozenset(b) for b in self._ballots]
-        self._proposals = [point(p, f"proposal {i}") for i, p in enumerate(proposals, start=1)]
+        self._proposals = cast(list[tuple[str, ...]], proposal_points)
         self._approvals = dict.fromkeys(self._names, 0)
         for ballot in self._ballots:
             for name in ballot:
