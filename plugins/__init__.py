@@ -1,1 +1,16 @@
-"""Plugin system for sector apps (built in a later issue)."""
+"""The app platform: hookspecs, the plugin manager, apps' lifecycle per community.
+
+Third-party authors import :data:`hookimpl` from here and the types in :mod:`plugins.api`;
+see ``docs/plugins.md``.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from plugins.hookspecs import PROJECT
+
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Mark a function of an app as the implementation of one of :mod:`plugins.hookspecs`."""
+
+__all__ = ["PROJECT", "hookimpl"]

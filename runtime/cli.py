@@ -88,7 +88,7 @@ def _data_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: PLR0915
     init = sub.add_parser("init", help="create a member identity and a node data directory")
     _data_arg(init)
     init.add_argument(
@@ -153,6 +153,9 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
 
     coop_cli.add_parser(sub)
     coop_cli.add_audit_parser(sub)
+    from plugins import cli as apps_cli  # noqa: PLC0415 - apps and their commands
+
+    apps_cli.add_parsers(sub)
     decide = sub.add_parser(
         "decide", help="compute a decision from a JSON file (members and auditors, no node needed)"
     )
@@ -321,6 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from actors.coop import cli as coop_cli  # noqa: PLC0415
 
             return coop_cli.run_audit(args, sys.stdout)
+        if args.command in ("apps", "app") or getattr(args, "top_level_app", None):
+            from plugins import cli as apps_cli  # noqa: PLC0415
+
+            return apps_cli.run(args, sys.stdout)
         if args.command == "decide":
             from actors.governance import decide_cli  # noqa: PLC0415
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 
+from runtime.block import Block
 from runtime.codec import Value
 from runtime.consensus.constitution import Approval, Constitution, Genesis, approve_amendment
 from runtime.consensus.core import Delivery
@@ -44,6 +45,8 @@ class ConsumerOutput:
     """Transactions to submit (durably queued, deduplicated by encoding)."""
     wake_at_ms: int | None = None
     """Wall-clock ms at which :meth:`Consumer.tick` should run (None: no timer needed)."""
+    sends: tuple[tuple[bytes, Value], ...] = ()
+    """Messages to peers (the consumer's own laces: apps' replicated laces)."""
 
 
 class Signer(Protocol):
@@ -60,8 +63,13 @@ class Signer(Protocol):
         """Sign a 32-byte digest under one of :data:`SIGNING_DOMAINS`."""
         ...
 
+    def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
+        """Sign a block of an app lace (``a/...``); no other lace."""
+        ...
+
 
 SIGNING_DOMAINS: Final = frozenset({b"peoplenet/surety", b"peoplenet/key-vouch"})
+APP_LACE_PREFIX: Final = b"a/"
 
 
 class Consumer(Protocol):
@@ -92,6 +100,16 @@ class Consumer(Protocol):
 
     def status(self) -> dict[str, Value]: ...
 
+    def laces(self) -> tuple[bytes, ...]:
+        """Extra laces whose messages (``LaceBlocks``/``LaceHave``) the consumer takes."""
+        ...
+
+    def receive(self, peer: bytes, msg: Value, now_ms: int) -> ConsumerOutput:
+        """A message of one of :meth:`laces` from a connected member."""
+        ...
+
+    def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput: ...
+
 
 def domain_message(domain: bytes, digest: bytes) -> bytes:
     """What a :class:`Signer` actually signs: never a bare digest, which could be a block id."""
@@ -118,6 +136,11 @@ class IdentitySigner:
             raise ConsumerError("a community consumer signs 32-byte digests only")
         return self._identity.sign(domain_message(domain, digest))
 
+    def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
+        if not lace.startswith(APP_LACE_PREFIX):
+            raise ConsumerError("a community consumer signs blocks of app laces only")
+        return Block.create(self._identity, lace, payload, pointers)
+
 
 class ConsumerFactory(Protocol):
     def __call__(self, genesis: Genesis, folder: Path, signer: Signer) -> Consumer: ...
@@ -142,6 +165,7 @@ def load_factory(path: str) -> ConsumerFactory:
 
 
 __all__ = [
+    "APP_LACE_PREFIX",
     "CONSUMERS",
     "SIGNING_DOMAINS",
     "Consumer",

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.block import BlockId, LaceId
 from runtime.blocklace import Blocklace
 from runtime.codec import Value, decode, decode_as, encode
@@ -115,6 +116,7 @@ class ConsensusActor(Actor):
         now = time.monotonic()
         started = self.core.start(now)
         self.consumer: Consumer | None = None
+        self.consumer_laces: tuple[bytes, ...] = ()
         path = consumer_path(genesis)
         if path is not None:
             factory = load_factory(path)
@@ -156,7 +158,10 @@ class ConsensusActor(Actor):
 
     def _handle(self, msg: object) -> None:
         now = time.monotonic()
-        if isinstance(msg, Inbound):
+        if isinstance(msg, Inbound) and isinstance(msg.msg, LaceBlocks | LaceHave):
+            if self.consumer is not None:
+                self._consume(self.consumer.receive(msg.peer, msg.msg, _now_ms()))
+        elif isinstance(msg, Inbound):
             self._run(self.core.receive(MemberId(msg.peer), encode(msg.msg), now))
         elif isinstance(msg, _Wake):
             if msg.generation == self.generation:
@@ -169,6 +174,8 @@ class ConsensusActor(Actor):
         elif isinstance(msg, PeerUp):
             # Each side tells the other its per-creator frontier, so both catch up at once.
             self._run(self.core.peer_up(MemberId(msg.peer), now))
+            if self.consumer is not None:
+                self._consume(self.consumer.peer_up(msg.peer, _now_ms()))
         elif isinstance(msg, Wiring):
             self.network = msg.network if isinstance(msg.network, Ref) else None
             self._announce()
@@ -179,6 +186,8 @@ class ConsensusActor(Actor):
         if self.network is None:
             return
         laces = tuple(bytes(g.lace()) for g in self.core.epoch_geneses())
+        self.consumer_laces = self.consumer.laces() if self.consumer is not None else ()
+        laces += self.consumer_laces
         members = tuple(
             p for p in self.core.genesis.constitution.participants if p != bytes(self.core.me)
         )
@@ -215,9 +224,13 @@ class ConsensusActor(Actor):
     def _consume(self, result: ConsumerOutput) -> None:
         """Submit what the consumer asks for (durably first) and keep its timer."""
         now = time.monotonic()
+        for peer, msg in result.sends:
+            self._outbox.append(Outbound(peer, msg))
         for tx in result.submit:
             if self.community.add_pending(tx):
                 self._run(self.core.submit(tx, now))
+        if self.consumer is not None and self.consumer.laces() != self.consumer_laces:
+            self._announce()  # an app got its lace: the network must route it here
         if result.wake_at_ms != self.consumer_wake_at:
             self.consumer_wake_at = result.wake_at_ms
             self.consumer_generation += 1

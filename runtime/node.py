@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
 from runtime.codec import Record, Value, decode_as
@@ -726,7 +727,9 @@ class NetworkActor(Actor):
         for_store: list[object] = []
         for_consensus: dict[Ref, list[object]] = {}
         for item in items:
-            if isinstance(item, Inbound) and isinstance(item.msg, EpochBlocks | EpochHave):
+            if isinstance(item, Inbound) and isinstance(
+                item.msg, EpochBlocks | EpochHave | LaceBlocks | LaceHave
+            ):
                 route = self.routes.get(item.msg.lace)
                 if route is None or item.peer not in route.members:
                     self.log.info(

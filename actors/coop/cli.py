@@ -82,6 +82,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--candidates", nargs="+", default=[], help="names standing (officer, board)"
     )
     propose.add_argument("--settings", help="app settings, as a JSON object")
+    propose.add_argument(
+        "--action", help="app: a one-off action on adoption, as JSON (currency: mint)"
+    )
     propose.add_argument("--disable", action="store_true", help="app: propose to disable it")
     propose.add_argument("--charter", help="amendment: the new charter, as JSON")
     propose.add_argument("--threshold", help="amendment: new consensus threshold 'n/d'")
@@ -227,7 +230,7 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
 def _submission(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if args.action == "propose":
         extra: dict[str, Any] = {"kind": args.kind, "subject": args.subject}
-        for key in ("proposal", "settings", "charter", "threshold"):
+        for key in ("proposal", "settings", "action", "charter", "threshold"):
             value = getattr(args, key)
             if value is not None:
                 extra[key] = value

@@ -28,6 +28,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
+from actors.coop.apps_bridge import CoopApps
 from actors.coop.charter_json import charter_from_json, number_text
 from actors.coop.halves import SuretyHalf
 from actors.governance.charter import Founding, InvalidCharter, community_id
@@ -51,6 +52,9 @@ from actors.governance.records import (
     surety_digest,
     surety_message,
 )
+from plugins.api import AppCommandError
+from plugins.host import HostOutput
+from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.codec import Value, decode_as, encode
 from runtime.community_consumer import ConsumerOutput, Signer
 from runtime.consensus.constitution import Genesis
@@ -126,6 +130,9 @@ class CoopConsumer:
         """Decision -> when (my clock, ms) I last asked to close it."""
         self.approved: set[bytes] = set()
         self.amended: set[bytes] = set()
+        self.apps = CoopApps(
+            self.governance.state, genesis.community, self.me, signer, folder=folder
+        )
 
     # -- Consumer ------------------------------------------------------------------------------
 
@@ -145,10 +152,23 @@ class CoopConsumer:
         state = self.governance.state
         while len(geneses) > state.genesis.epoch + 1:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
-        return self._duties(now_ms)
+        return self._duties(now_ms, self.apps.host.duties(now_ms))
 
     def tick(self, now_ms: int) -> ConsumerOutput:
-        return self._duties(now_ms)
+        return self._duties(now_ms, self.apps.host.tick(now_ms))
+
+    def laces(self) -> tuple[bytes, ...]:
+        return self.apps.host.laces()
+
+    def receive(self, peer: bytes, msg: Value, now_ms: int) -> ConsumerOutput:
+        if not isinstance(msg, LaceBlocks | LaceHave):
+            return ConsumerOutput()
+        out = self.apps.host.receive(peer, msg, now_ms)
+        out.merge(self.apps.host.duties(now_ms))
+        return self._duties(now_ms, out)
+
+    def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput:
+        return self._duties(now_ms, self.apps.host.peer_up(peer, now_ms))
 
     def status(self) -> dict[str, Value]:
         state = self.governance.state
@@ -168,13 +188,23 @@ class CoopConsumer:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
         applied = self.governance.apply(d.epoch, d.position, d.creator, d.tx)
         self.delivered_count += 1
-        self.results[tx_key(d.tx)] = _result(d, applied)
+        result = _result(d, applied)
+        app_result = self.apps.after(d, applied)
+        if app_result is not None:
+            result["app"] = app_result
+        self.results[tx_key(d.tx)] = result
 
     # -- duties -------------------------------------------------------------------------------
 
-    def _duties(self, now_ms: int) -> ConsumerOutput:
+    def _duties(self, now_ms: int, apps: HostOutput | None = None) -> ConsumerOutput:
         state = self.governance.state
         submit: list[Value] = []
+        sends: tuple[tuple[bytes, Value], ...] = ()
+        app_wake: int | None = None
+        if apps is not None:
+            app_txs, _ = self.apps.output(apps, now_ms)
+            submit.extend(app_txs)
+            sends, app_wake = tuple(apps.sends), apps.wake_at_ms
         participants = state.genesis.constitution.participants
         lace = bytes(state.genesis.lace())
         if self.me in participants:
@@ -207,7 +237,9 @@ class CoopConsumer:
                 wake = due if wake is None else min(wake, due)
             if closing is not None:
                 submit.append(GovTx(now_ms, Close(closing)))
-        return ConsumerOutput(tuple(submit), wake)
+        if app_wake is not None:
+            wake = app_wake if wake is None else min(wake, app_wake)
+        return ConsumerOutput(tuple(submit), wake, sends)
 
     # -- commands -----------------------------------------------------------------------------
 
@@ -227,6 +259,21 @@ class CoopConsumer:
             return {"key": key.hex(), **result}, ConsumerOutput()
         if op == "coop_vouch":
             return self._vouch(_member(args, "member")), ConsumerOutput()
+        if op == "coop_apps":
+            return _value(self.apps.listing()), ConsumerOutput()
+        if op == "coop_app_status":
+            name = _text(args, "app")
+            return _value(
+                {**self.apps.host.status(name), "recent": self.apps.host.recent(name)[-20:]}
+            ), ConsumerOutput()
+        if op == "coop_app":
+            try:
+                answer, out = self.apps.command(args, now_ms)
+            except AppCommandError as exc:
+                raise CoopCommandRefused(str(exc)) from None
+            more = self._duties(now_ms, out)
+            keys = [tx_key(tx).hex() for tx in more.submit if isinstance(tx, GovTx)]
+            return _value({"result": answer, "submitted": keys}), more
         try:
             tx = self._transaction(op, args, now_ms)
         except (RemoteProtocolError, InvalidCharter) as exc:
@@ -276,7 +323,9 @@ class CoopConsumer:
             if not isinstance(settings, dict):
                 raise CoopCommandRefused("app settings are a JSON object")
             enabled = not bool(args.get("disable", False))
-            return Open(kind, subject, (), AppChange(enabled, _wire_settings(settings)), None)
+            action = _wire_settings(_json(args, "action")) if "action" in args else None
+            change = AppChange(enabled, _wire_settings(settings), action)
+            return Open(kind, subject, (), change, None)
         if kind == "amendment":
             charter = charter_from_json(_json(args, "charter")) if "charter" in args else None
             consensus = None

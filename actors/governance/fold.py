@@ -36,6 +36,7 @@ from actors.governance.records import (
     Admit,
     Amend,
     AppChange,
+    AppTx,
     Close,
     Contribution,
     Distribute,
@@ -161,6 +162,10 @@ class Governance:
             self._vote(creator, action)
         elif isinstance(action, Close):
             self._close_tx(action, closed_now)
+        elif isinstance(action, AppTx):
+            enabled, _settings = s.apps.get(action.app, (False, None))
+            if not enabled:
+                raise Refused("app_disabled", f"{action.app!r} is not enabled here")
         elif isinstance(action, Contribution):
             reason = s.ledger.contribute(action.period, creator, action.amount)
             if reason is not None:

@@ -30,6 +30,7 @@ MAX_LABEL_LEN: Final = 64
 MAX_AMOUNT: Final = 10**12
 MAX_VOUCHES: Final = 1024
 MAX_CANDIDATES: Final = 256
+MAX_APP_TX: Final = 64 * 1024
 _SURETY_PERSON: Final = b"peoplenet.sure1"
 _REKEY_PERSON: Final = b"peoplenet.rekey1"
 
@@ -196,6 +197,9 @@ class AppChange(Record):
     enabled: bool
     settings: Value
     """A str-keyed map the app reads; the fold stores it as given."""
+    action: Value = None
+    """A one-off action the app carries out when the decision is adopted (the currency's
+    community mint), or None."""
 
     def __post_init__(self) -> None:
         if type(self.settings) is not dict:
@@ -346,8 +350,34 @@ class EpochApproval(Record):
     approval: Approval
 
 
+@wire_type(126)
+@dataclass(frozen=True, slots=True)
+class AppTx(Record):
+    """A transaction of an enabled app: ``body`` is the app's own record, encoded.
+
+    Kept as bytes so that governance and consensus never need the app's code: a node without
+    the app still orders and folds the cooperative (the app's part is skipped there).
+    """
+
+    app: str
+    body: bytes
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.app) <= 40 or len(self.body) > MAX_APP_TX:
+            raise InvalidGovTx("bad_tx", "app name 1..40 chars, body <= 64 KiB")
+
+
 Action = (
-    Surety | Open | Table | Vote | Close | KeyUpdate | Contribution | Distribute | EpochApproval
+    Surety
+    | Open
+    | Table
+    | Vote
+    | Close
+    | KeyUpdate
+    | Contribution
+    | Distribute
+    | EpochApproval
+    | AppTx
 )
 
 
@@ -358,7 +388,16 @@ class GovTx(Record):
 
     at: int
     action: (
-        Surety | Open | Table | Vote | Close | KeyUpdate | Contribution | Distribute | EpochApproval
+        Surety
+        | Open
+        | Table
+        | Vote
+        | Close
+        | KeyUpdate
+        | Contribution
+        | Distribute
+        | EpochApproval
+        | AppTx
     )
 
     def __post_init__(self) -> None:
@@ -395,6 +434,7 @@ __all__ = [
     "Admit",
     "Amend",
     "AppChange",
+    "AppTx",
     "Change",
     "Close",
     "ConsensusParams",

@@ -1,0 +1,332 @@
+"""The public API a Peoplenet app is written against (what ``docs/plugins.md`` documents).
+
+An app is a pluggy plugin: a module or object with ``@hookimpl`` functions (see
+:mod:`plugins.hookspecs`).  What it gets and gives are the plain types here:
+
+* :class:`AppSpec` -- the declaration: name, version, the parameters members set by vote (with
+  kinds and bounds), the record types of its transactions, its commands, which blocks it may
+  ask the member to sign automatically and which only with the person's consent;
+* :class:`FoldContext` -- the read-only view an app's fold sees (deterministic: the same on
+  every member's node for the same ordered transactions);
+* :class:`NodeContext` -- what an app may *do* on this member's node: submit a transaction to
+  the cooperative's ordered lace, publish a block to its own replicated lace (signed by the
+  member's node, never by the app), report progress;
+* :class:`AppTxRejected` -- how an app refuses a transaction: a stable reason, recorded.
+
+Apps never see a secret key, never import each other, and never touch thespian.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Final, Literal, Protocol
+
+from runtime.codec import Record, Value
+from runtime.errors import LocalError, PeoplenetError
+
+APP_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+"""App names: short, lower-case, stable (they are part of lace ids and decisions)."""
+
+ParamKind = Literal["int", "rate", "bool", "choice", "text"]
+Purpose = str
+"""What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
+
+
+class PluginError(PeoplenetError):
+    """A plugin broke the contract (bad declaration, bad return value): the plugin's fault."""
+
+
+class AppTxRejected(PeoplenetError):
+    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class AppCommandError(LocalError):
+    """A member's app command cannot be carried out (bad argument, not allowed now)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class ConsentRefused(LocalError):
+    """The member's node refused to sign: the person did not consent to this purpose now."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter members set by an ``app`` decision, with its kind and bounds."""
+
+    name: str
+    kind: ParamKind
+    default: Value
+    summary: str = ""
+    minimum: int | str | None = None
+    """Lower bound (ints; rates as ``"n/d"`` text), inclusive."""
+    maximum: int | str | None = None
+    choices: tuple[str, ...] = ()
+
+    def check(self, value: Value) -> Value:
+        """The value in normal form, or :class:`AppTxRejected` (``bad_setting``)."""
+        if self.kind == "bool":
+            if type(value) is not bool:
+                raise AppTxRejected("bad_setting", f"{self.name} is true or false")
+            return value
+        if self.kind == "text":
+            if type(value) is not str or len(value) > 1024:
+                raise AppTxRejected("bad_setting", f"{self.name} is text (<= 1024 chars)")
+            return value
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise AppTxRejected("bad_setting", f"{self.name} is one of {self.choices}")
+            return value
+        number: Fraction
+        if self.kind == "int":
+            if type(value) is not int:
+                raise AppTxRejected("bad_setting", f"{self.name} is an integer")
+            number = Fraction(value)
+        else:
+            number = _rate(self.name, value)
+        low = None if self.minimum is None else _rate(self.name, self.minimum)
+        high = None if self.maximum is None else _rate(self.name, self.maximum)
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise AppTxRejected(
+                "setting_out_of_bounds", f"{self.name}={value!r} outside {self.bounds_text()}"
+            )
+        return value if self.kind == "int" else _rate_text(number)
+
+    def bounds_text(self) -> str:
+        low = "-inf" if self.minimum is None else str(self.minimum)
+        high = "inf" if self.maximum is None else str(self.maximum)
+        return f"[{low}, {high}]"
+
+
+def _rate(name: str, value: Value | int | str) -> Fraction:
+    if type(value) is int:
+        return Fraction(value)
+    if type(value) is str:
+        try:
+            return Fraction(value)
+        except (ValueError, ZeroDivisionError):
+            pass
+    raise AppTxRejected("bad_setting", f"{name} is a rate: an integer or 'n/d' text")
+
+
+def _rate_text(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A member-facing command: ``peoplenet app NAME COMMAND --arg value ...``."""
+
+    name: str
+    summary: str
+    args: tuple[str, ...] = ()
+    consents: tuple[Purpose, ...] = ()
+    """Purposes the person consents to by running it (each good for one signature)."""
+    read_only: bool = False
+    top_level: bool = False
+    """Also ``peoplenet NAME COOP --arg ...`` (bundled apps only: ``pay``, ``balance``...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppSpec:
+    """What an app declares about itself (the ``peoplenet_app`` hook returns one)."""
+
+    name: str
+    version: str
+    summary: str
+    params: tuple[ParamSpec, ...] = ()
+    tx_types: tuple[type[Record], ...] = ()
+    """Records of its transactions on the cooperative's ordered lace (tags 200-999)."""
+    commands: tuple[CommandSpec, ...] = ()
+    uses_lace: bool = False
+    """Whether it gets its own replicated, unordered lace (as the currency does)."""
+    lace_records: tuple[tuple[type[Record], Purpose], ...] = ()
+    """The records it puts in its lace, each with the purpose the member's node signs it for:
+    the node derives the purpose from the record's type, never from what the app claims."""
+    auto_purposes: tuple[Purpose, ...] = ()
+    """Purposes the member's node signs without asking (the app's duties: approve, accept)."""
+    consent_purposes: tuple[Purpose, ...] = ()
+    """Purposes signed only while a command the person ran grants them."""
+
+    def __post_init__(self) -> None:
+        if not APP_NAME.match(self.name):
+            raise PluginError(f"app name {self.name!r} must match {APP_NAME.pattern}")
+        names = [p.name for p in self.params]
+        if len(set(names)) != len(names):
+            raise PluginError(f"{self.name}: duplicate parameter names")
+        for p in self.params:
+            p.check(p.default)  # a default outside its own bounds is a broken declaration
+        both = set(self.auto_purposes) & set(self.consent_purposes)
+        if both:
+            raise PluginError(f"{self.name}: purposes both automatic and consented: {both}")
+        purposes = set(self.auto_purposes) | set(self.consent_purposes)
+        for record, purpose in self.lace_records:
+            if purpose not in purposes:
+                raise PluginError(f"{self.name}: {record.__name__} has undeclared {purpose!r}")
+        if self.lace_records and not self.uses_lace:
+            raise PluginError(f"{self.name}: lace_records without uses_lace")
+        for c in self.commands:
+            unknown = set(c.consents) - set(self.consent_purposes)
+            if unknown:
+                raise PluginError(f"{self.name}: command {c.name} grants undeclared {unknown}")
+        for t in (*self.tx_types, *(r for r, _ in self.lace_records)):
+            tag = getattr(t, "wire_tag", None)
+            if not isinstance(tag, int) or not 200 <= tag <= 999:
+                raise PluginError(f"{self.name}: {t.__name__} needs a wire tag in 200-999")
+
+    def defaults(self) -> dict[str, Value]:
+        return {p.name: p.default for p in self.params}
+
+    def settings(self, given: Mapping[str, Value]) -> dict[str, Value]:
+        """Defaults overlaid with ``given``, every value checked (:class:`AppTxRejected`)."""
+        known = {p.name: p for p in self.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise AppTxRejected("unknown_setting", ", ".join(unknown))
+        out = self.defaults()
+        for key, value in given.items():
+            out[key] = known[key].check(value)
+        return out
+
+    def command(self, name: str) -> CommandSpec | None:
+        return next((c for c in self.commands if c.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionView:
+    """A cooperative decision that just closed, as apps see it."""
+
+    number: int
+    kind: str
+    subject: str
+    adopted: bool
+    outcome: Value
+    """The outcome in codec form (rates as ``"n/d"`` text)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppChangeView:
+    """The app's own lifecycle event: enabled (with settings), settings changed, disabled."""
+
+    enabled: bool
+    was_enabled: bool
+    settings: Mapping[str, Value]
+    previous: Mapping[str, Value]
+    action: Value = None
+    """A one-off action the adopting decision carried (e.g. the currency's community mint)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FoldContext:
+    """The deterministic view of the cooperative an app's fold reads."""
+
+    community: bytes
+    """The cooperative's id (``f/...``)."""
+    now_ms: int
+    """Community time of the transaction (docs/governance.md): the same on every node."""
+    members: frozenset[bytes]
+    settings: Mapping[str, Value]
+    rates: Mapping[str, str]
+    """The cooperative's rate subjects (e.g. ``commission``) as ``"n/d"`` text."""
+    sender: bytes = b""
+    """Who submitted the transaction (empty outside ``peoplenet_apply_tx``)."""
+    position: tuple[int, int] = (0, 0)
+    """(epoch, position) of the transaction in the cooperative's order."""
+
+
+@dataclass(frozen=True, slots=True)
+class LaceBlockView:
+    """A verified block of the app's replicated lace (pointees always came first)."""
+
+    id: bytes
+    creator: bytes
+    payload: Value
+    pointers: tuple[bytes, ...]
+    block: object
+    """The :class:`runtime.block.Block` itself, for apps that keep a blocklace view."""
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A block an app wants the member's node to sign and publish on the app's lace.
+
+    ``pointers`` must include the member's own latest block there (:meth:`NodeContext.lace_tip`),
+    or the new block forks the member's chain -- an equivocation everyone sees.
+    """
+
+    payload: Record
+    pointers: tuple[bytes, ...]
+
+
+class NodeContext(Protocol):
+    """What an app may do on this member's node (duties, commands)."""
+
+    @property
+    def me(self) -> bytes: ...
+
+    @property
+    def fold(self) -> FoldContext:
+        """The view at the latest delivered transaction (``now_ms``: this node's clock)."""
+        ...
+
+    def submit(self, tx: Record) -> None:
+        """Submit one of the app's transactions to the cooperative's ordered lace."""
+        ...
+
+    def publish(self, draft: Draft) -> bytes:
+        """Have the member's node sign ``draft`` and push it to every member; its block id.
+
+        Raises :class:`ConsentRefused` when the purpose is not automatic and no command the
+        person is running grants it.
+        """
+        ...
+
+    def lace_tip(self) -> bytes | None:
+        """The member's own latest block in the app's lace (new blocks must point to it)."""
+        ...
+
+
+@dataclass(slots=True)
+class AppStatus:
+    """How an app stands in one community on this node (``peoplenet apps list``)."""
+
+    name: str
+    enabled: bool = False
+    settings: dict[str, Value] = field(default_factory=dict)
+    installed: bool = True
+    faulted: str = ""
+    """Why this node stopped running the app here (empty: it runs)."""
+    applied: int = 0
+    rejected: int = 0
+
+
+__all__ = [
+    "APP_NAME",
+    "AppChangeView",
+    "AppCommandError",
+    "AppSpec",
+    "AppStatus",
+    "AppTxRejected",
+    "CommandSpec",
+    "ConsentRefused",
+    "DecisionView",
+    "Draft",
+    "FoldContext",
+    "LaceBlockView",
+    "NodeContext",
+    "ParamKind",
+    "ParamSpec",
+    "PluginError",
+    "Purpose",
+]

@@ -1,0 +1,566 @@
+"""The apps of one cooperative on one member's node: lifecycle, isolation, signing, laces.
+
+The cooperative's consumer (actors/coop/consumer.py) owns one :class:`AppHost` and tells it,
+in the cooperative's order, what the governance fold decided: an ``app`` decision enabled,
+re-set or disabled an app (:meth:`AppHost.app_changed`), an enabled app's transaction passed
+the fold (:meth:`AppHost.apply_tx`), another decision closed (:meth:`AppHost.decision`).  The
+host turns these into the app's hooks, each through the instance's :class:`~plugins.guard.Guard`.
+
+Lifecycle (per community): an app's state is created the first time it is enabled and is kept
+when it is disabled, so re-enabling continues where it stopped; while disabled, the fold
+refuses its transactions (``app_disabled``) and the host feeds it nothing.  An app that is
+enabled but not installed on this node is listed as such; the cooperative goes on.
+
+Signing: an app never holds a key.  It hands a :class:`~plugins.api.Draft` to
+:meth:`NodeContext.publish`; the host finds the purpose from the payload's record type (as the
+app declared it), signs only automatic purposes or those a command the person is running
+grants (one signature per grant), then signs through the runtime's restricted signer (app laces
+only) and pushes the block to every member.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from plugins.api import (
+    AppChangeView,
+    AppCommandError,
+    AppSpec,
+    AppTxRejected,
+    ConsentRefused,
+    DecisionView,
+    Draft,
+    FoldContext,
+    LaceBlockView,
+    PluginError,
+)
+from plugins.guard import DEFAULT_DEADLINE_S, DEFAULT_MAX_FAILURES, AppFaulted, Guard, PluginFailed
+from plugins.manager import AppRegistry
+from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, app_lace_id
+from runtime.block import Block, LaceId
+from runtime.blocklace import Blocklace, Equivocation
+from runtime.codec import Record, Value, decode, encode
+from runtime.errors import PeoplenetError, RemoteProtocolError
+from runtime.identity import MemberId
+from runtime.log import get_logger
+from runtime.store import SqliteStore
+
+LAST_RESULTS: Final = 256
+_log = get_logger("plugins.host")
+
+
+class BlockSigner(Protocol):
+    """The runtime's signer, restricted to app-lace blocks."""
+
+    def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block: ...
+
+
+@dataclass(slots=True)
+class HostOutput:
+    """What the consumer must do after a host call."""
+
+    submit: list[Record] = field(default_factory=list)
+    """App transactions (``AppTx``) to submit to the cooperative's ordered lace."""
+    sends: list[tuple[bytes, Value]] = field(default_factory=list)
+    wake_at_ms: int | None = None
+
+    def merge(self, other: HostOutput) -> None:
+        self.submit.extend(other.submit)
+        self.sends.extend(other.sends)
+        if other.wake_at_ms is not None:
+            self.wake_at_ms = (
+                other.wake_at_ms
+                if self.wake_at_ms is None
+                else min(self.wake_at_ms, other.wake_at_ms)
+            )
+
+
+@dataclass(slots=True)
+class _Instance:
+    spec: AppSpec
+    guard: Guard
+    state: object = None
+    created: bool = False
+    enabled: bool = False
+    settings: dict[str, Value] = field(default_factory=dict)
+    applied: int = 0
+    rejected: int = 0
+    results: deque[dict[str, Value]] = field(default_factory=lambda: deque(maxlen=LAST_RESULTS))
+    replica: LaceReplica | None = None
+    blocklace: Blocklace | None = None
+    store: SqliteStore | None = None
+    fed: set[bytes] = field(default_factory=set)
+    purposes: dict[type, str] = field(default_factory=dict)
+
+
+class _Node:
+    """The :class:`~plugins.api.NodeContext` handed to one duties/command call.
+
+    Its methods run on the app's worker thread, so they only record: blocks are signed at
+    once (signing is pure) but stored and pushed by the host after the call returns.
+    """
+
+    def __init__(
+        self, host: AppHost, inst: _Instance, now_ms: int, grants: Iterable[str] = ()
+    ) -> None:
+        self._host, self._inst, self._now_ms = host, inst, now_ms
+        self._grants = list(grants)
+        self.live = True
+        self.out = HostOutput()
+        self.blocks: list[Block] = []
+        self._tip: bytes | None = None
+        if inst.replica is not None and inst.blocklace is not None:
+            tip = inst.blocklace.latest(inst.replica.lace, MemberId(host.me))
+            self._tip = None if tip is None else bytes(tip)
+
+    @property
+    def me(self) -> bytes:
+        return self._host.me
+
+    @property
+    def fold(self) -> FoldContext:
+        ctx = self._host.context(self._inst.spec.name)
+        return FoldContext(
+            ctx.community, self._now_ms, ctx.members, ctx.settings, ctx.rates, self._host.me
+        )
+
+    def _check_live(self) -> None:
+        if not self.live:
+            raise PluginError("this NodeContext belongs to a call that has ended")
+
+    def submit(self, tx: Record) -> None:
+        self._check_live()
+        if type(tx) not in self._inst.spec.tx_types:
+            raise PluginError(f"{type(tx).__name__} is not one of the app's declared tx types")
+        self.out.submit.append(self._host.app_tx(self._inst.spec.name, tx))
+
+    def publish(self, draft: Draft) -> bytes:
+        self._check_live()
+        inst = self._inst
+        if inst.replica is None:
+            raise PluginError(f"{inst.spec.name} has no lace (AppSpec.uses_lace is false)")
+        purpose = inst.purposes.get(type(draft.payload))
+        if purpose is None:
+            raise ConsentRefused(
+                f"{type(draft.payload).__name__} is not a record {inst.spec.name} declared"
+            )
+        if purpose not in inst.spec.auto_purposes:
+            if purpose not in self._grants:
+                raise ConsentRefused(f"the person did not consent to {purpose!r} now")
+            self._grants.remove(purpose)
+        block = self._host.signer.block(inst.replica.lace, draft.payload, draft.pointers)
+        self.blocks.append(block)
+        self._tip = bytes(block.id)
+        return self._tip
+
+    def lace_tip(self) -> bytes | None:
+        return self._tip
+
+
+class AppHost:
+    """Every app of one cooperative on this node."""
+
+    def __init__(
+        self,
+        registry: AppRegistry,
+        community: bytes,
+        me: bytes,
+        signer: BlockSigner,
+        *,
+        folder: Path | None,
+        context: Callable[[str], FoldContext],
+        deadline_s: float = DEFAULT_DEADLINE_S,
+        max_failures: int = DEFAULT_MAX_FAILURES,
+    ) -> None:
+        self.registry = registry
+        self.community = community
+        self.me = me
+        self.signer = signer
+        self.folder = folder
+        self.context = context
+        """The cooperative's current view for an app (members, settings, rates, time)."""
+        self.deadline_s = deadline_s
+        self.max_failures = max_failures
+        self.instances: dict[str, _Instance] = {}
+        self.members: frozenset[bytes] = frozenset()
+        self.pending_feed: list[tuple[_Instance, Block]] = []
+
+    # -- instances ----------------------------------------------------------------------------
+
+    def _instance(self, name: str) -> _Instance | None:
+        inst = self.instances.get(name)
+        if inst is not None:
+            return inst
+        spec = self.registry.spec(name)
+        if spec is None:
+            return None
+        guard = Guard(name, deadline_s=self.deadline_s, max_failures=self.max_failures)
+        inst = _Instance(spec, guard)
+        for record, purpose in _lace_records(spec):
+            inst.purposes[record] = purpose
+        self.instances[name] = inst
+        return inst
+
+    def _call(self, inst: _Instance, hook: str, *args: Any) -> Any:
+        """One hook of ``inst`` through its guard; failures are logged, never raised."""
+        fn = self.registry.hook(inst.spec.name, hook)
+        try:
+            return inst.guard.call(hook, lambda: fn(**dict(zip(_ARGS[hook], args, strict=True))))
+        except AppTxRejected:
+            raise
+        except (PluginFailed, AppFaulted) as exc:
+            _log.warning("app_hook_failed", app=inst.spec.name, hook=hook, error=str(exc))
+            return None
+
+    def _ensure_state(self, inst: _Instance) -> bool:
+        if inst.created:
+            return True
+        if inst.guard.faulted:
+            return False
+        state = self._call(inst, "peoplenet_new_state", self.community, dict(inst.settings))
+        if state is None:
+            return False
+        inst.state, inst.created = state, True
+        if inst.spec.uses_lace:
+            self._open_lace(inst)
+        return True
+
+    def _open_lace(self, inst: _Instance) -> None:
+        lace = app_lace_id(self.community, inst.spec.name)
+        if self.folder is None:
+            from runtime.store import MemoryStore  # noqa: PLC0415 - tests without a folder
+
+            inst.blocklace = Blocklace(MemoryStore())
+        else:
+            inst.store = SqliteStore(self.folder / f"{lace.hex()}.app.sqlite")
+            inst.blocklace = Blocklace(inst.store)
+        inst.replica = LaceReplica(
+            LaceId(lace), inst.blocklace, MemberId(self.me), (MemberId(m) for m in self.members)
+        )
+        # Blocks stored before a restart are fed again, pointees first.
+        stored = inst.blocklace.topological(inst.blocklace.iter_lace(LaceId(lace)))
+        for bid in stored:
+            self.pending_feed.append((inst, inst.blocklace.get(bid)))
+        for ev in inst.blocklace.equivocations(LaceId(lace)):
+            self._equivocation(inst, ev)
+
+    def usable(self, inst: _Instance) -> bool:
+        return inst.enabled and inst.created and not inst.guard.faulted
+
+    # -- the fold side (called in the cooperative's order) -----------------------------------
+
+    def app_changed(self, name: str, enabled: bool, given: Value, action: Value) -> None:
+        inst = self._instance(name)
+        if inst is None:
+            _log.warning("app_not_installed", app=name, enabled=enabled)
+            return
+        was, previous = inst.enabled, dict(inst.settings)
+        try:
+            settings = inst.spec.settings(given if isinstance(given, dict) else {})
+        except AppTxRejected as exc:
+            _log.warning("app_settings_refused", app=name, reason=exc.reason, detail=exc.detail)
+            settings = previous or inst.spec.defaults()
+        inst.enabled, inst.settings = enabled, settings
+        if enabled and not self._ensure_state(inst):
+            return
+        if not inst.created:
+            return
+        view = AppChangeView(enabled, was, settings, previous, action)
+        self._call(inst, "peoplenet_app_changed", inst.state, view, self.context(name))
+        if enabled:
+            self._drain_feed()
+
+    def apply_tx(self, name: str, body: bytes, ctx: FoldContext) -> dict[str, Value]:
+        """An ``AppTx`` the fold let through (the app is enabled); what became of it."""
+        inst = self._instance(name)
+        if inst is None:
+            return self._result(None, "rejected", "app_not_installed", "", ctx)
+        if not self._ensure_state(inst) or inst.guard.faulted:
+            return self._result(inst, "rejected", "app_faulted", inst.guard.faulted, ctx)
+        try:
+            tx = decode(body)
+        except RemoteProtocolError as exc:
+            return self._result(inst, "rejected", "bad_tx", exc.reason, ctx)
+        if type(tx) not in inst.spec.tx_types:
+            return self._result(inst, "rejected", "unknown_tx", type(tx).__name__, ctx)
+        try:
+            self._strict(inst, "peoplenet_check_tx", inst.state, tx, ctx)
+            result = self._strict(inst, "peoplenet_apply_tx", inst.state, tx, ctx)
+        except AppTxRejected as exc:
+            return self._result(inst, "rejected", exc.reason, exc.detail, ctx)
+        except (PluginFailed, AppFaulted) as exc:
+            return self._result(inst, "rejected", "plugin_failed", str(exc), ctx)
+        return self._result(inst, "applied", "", "", ctx, result=result)
+
+    def _strict(self, inst: _Instance, hook: str, *args: Any) -> Any:
+        fn = self.registry.hook(inst.spec.name, hook)
+        names = _ARGS[hook]
+        return inst.guard.call(hook, lambda: fn(**dict(zip(names, args, strict=True))))
+
+    def _result(
+        self,
+        inst: _Instance | None,
+        status: str,
+        reason: str,
+        detail: str,
+        ctx: FoldContext,
+        *,
+        result: Value = None,
+    ) -> dict[str, Value]:
+        out: dict[str, Value] = {
+            "status": status,
+            "epoch": ctx.position[0],
+            "position": ctx.position[1],
+            "sender": ctx.sender.hex(),
+        }
+        if status == "applied":
+            out["result"] = _jsonable(result)
+        else:
+            out["reason"], out["detail"] = reason, detail
+        if inst is not None:
+            if status == "applied":
+                inst.applied += 1
+            else:
+                inst.rejected += 1
+            inst.results.append(out)
+        return out
+
+    def clock(self) -> None:
+        """Community time moved: apps with periodic rules apply them (in order, everywhere)."""
+        for name, inst in sorted(self.instances.items()):
+            if self.usable(inst) and self.registry.implements(name, "peoplenet_clock"):
+                self._call(inst, "peoplenet_clock", inst.state, self.context(name))
+
+    def decision(self, view: DecisionView) -> None:
+        for name, inst in sorted(self.instances.items()):
+            if self.usable(inst):
+                self._call(inst, "peoplenet_decision", inst.state, view, self.context(name))
+
+    # -- the app laces -------------------------------------------------------------------------
+
+    def set_members(self, members: Iterable[bytes]) -> None:
+        self.members = frozenset(members)
+        for inst in self.instances.values():
+            if inst.replica is not None:
+                inst.replica.set_members(MemberId(m) for m in self.members)
+
+    def laces(self) -> tuple[bytes, ...]:
+        return tuple(
+            bytes(inst.replica.lace) for inst in self.instances.values() if inst.replica is not None
+        )
+
+    def _by_lace(self, lace: bytes) -> _Instance | None:
+        for inst in self.instances.values():
+            if inst.replica is not None and inst.replica.lace == lace:
+                return inst
+        return None
+
+    def receive(self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int) -> HostOutput:
+        out = HostOutput()
+        inst = self._by_lace(msg.lace)
+        if inst is None or inst.replica is None:
+            return out
+        self.replica_output(inst, inst.replica.receive(MemberId(peer), msg, now_ms / 1000), out)
+        return out
+
+    def peer_up(self, peer: bytes, now_ms: int) -> HostOutput:
+        out = HostOutput()
+        for inst in self.instances.values():
+            if inst.replica is not None and peer in self.members:
+                self.replica_output(inst, inst.replica.peer_up(MemberId(peer), now_ms / 1000), out)
+        return out
+
+    def replica_output(
+        self, inst: _Instance, result: ReplicaOutput, out: HostOutput, *, feed: bool = True
+    ) -> None:
+        out.sends.extend((bytes(p), m) for p, m in result.sends)
+        if result.wake_at is not None:
+            out.merge(HostOutput(wake_at_ms=int(result.wake_at * 1000)))
+        for peer, error in result.rejected:
+            _log.info(
+                "app_lace_refused", app=inst.spec.name, peer=peer.hex()[:16], error=str(error)
+            )
+        for block in result.added:
+            self.pending_feed.append((inst, block))
+        for ev in result.equivocations:
+            self._equivocation(inst, ev)
+        if feed:
+            self._drain_feed()
+
+    def _equivocation(self, inst: _Instance, ev: Equivocation) -> None:
+        if self.usable(inst):
+            self._call(
+                inst,
+                "peoplenet_lace_equivocation",
+                inst.state,
+                bytes(ev.creator),
+                bytes(ev.first),
+                bytes(ev.second),
+                self.context(inst.spec.name),
+            )
+
+    def _drain_feed(self) -> None:
+        """Feed stored lace blocks to apps that can take them (enabled ones), pointees first."""
+        waiting: list[tuple[_Instance, Block]] = []
+        for inst, block in self.pending_feed:
+            bid = bytes(block.id)
+            if bid in inst.fed:
+                continue
+            if not self.usable(inst):
+                waiting.append((inst, block))
+                continue
+            inst.fed.add(bid)
+            view = LaceBlockView(bid, bytes(block.creator), block.payload, block.pointers, block)
+            self._call(inst, "peoplenet_lace_block", inst.state, view, self.context(inst.spec.name))
+        self.pending_feed = waiting
+
+    # -- the node side --------------------------------------------------------------------------
+
+    def duties(self, now_ms: int) -> HostOutput:
+        self._drain_feed()
+        out = HostOutput()
+        for inst in list(self.instances.values()):
+            if not self.usable(inst) or not self.registry.implements(
+                inst.spec.name, "peoplenet_duties"
+            ):
+                continue
+            node = _Node(self, inst, now_ms)
+            try:
+                self._call(inst, "peoplenet_duties", inst.state, node)
+            finally:
+                node.live = False
+            self._store_published(inst, node, now_ms)
+            out.merge(node.out)
+        self._drain_feed()
+        return out
+
+    def tick(self, now_ms: int) -> HostOutput:
+        out = HostOutput()
+        for inst in self.instances.values():
+            if inst.replica is not None:
+                self.replica_output(inst, inst.replica.tick(now_ms / 1000), out)
+        out.merge(self.duties(now_ms))
+        return out
+
+    def command(
+        self, name: str, op: str, args: Mapping[str, Value], now_ms: int
+    ) -> tuple[Value, HostOutput]:
+        inst = self._instance(name)
+        if inst is None:
+            raise AppCommandError("unknown_app", f"no app {name!r} is installed")
+        spec = inst.spec.command(op)
+        if spec is None:
+            known = ", ".join(c.name for c in inst.spec.commands) or "none"
+            raise AppCommandError("unknown_command", f"{name} has no command {op!r} ({known})")
+        if inst.guard.faulted:
+            raise AppCommandError("app_faulted", inst.guard.faulted)
+        if not inst.enabled and not spec.read_only:
+            raise AppCommandError("app_disabled", f"{name} is not enabled in this cooperative")
+        if not self._ensure_state(inst):
+            raise AppCommandError("app_faulted", inst.guard.faulted or "no state")
+        self._drain_feed()
+        node = _Node(self, inst, now_ms, spec.consents)
+        fn = self.registry.hook(name, "peoplenet_command")
+        try:
+            result = inst.guard.call(
+                "peoplenet_command",
+                lambda: fn(state=inst.state, command=op, args=dict(args), node=node),
+            )
+        except AppCommandError:
+            raise
+        except PeoplenetError as exc:
+            raise AppCommandError(getattr(exc, "reason", "refused"), str(exc)) from None
+        finally:
+            node.live = False
+            self._store_published(inst, node, now_ms)
+        self._drain_feed()
+        out = node.out
+        out.merge(self.duties(now_ms))
+        return _jsonable(result), out
+
+    def _store_published(self, inst: _Instance, node: _Node, now_ms: int) -> None:
+        """Store and push what the call signed (on the host's thread, in signing order)."""
+        if inst.replica is None:
+            return
+        for block in node.blocks:
+            self.replica_output(
+                inst, inst.replica.add_own(block, now_ms / 1000), node.out, feed=False
+            )
+        node.blocks.clear()
+
+    # -- views ----------------------------------------------------------------------------------
+
+    def app_tx(self, name: str, tx: Record) -> Record:
+        from actors.governance.records import AppTx  # noqa: PLC0415 - the layer above
+
+        return AppTx(name, encode(tx))
+
+    def status(self, name: str) -> dict[str, Value]:
+        inst = self.instances.get(name)
+        spec = self.registry.spec(name)
+        out: dict[str, Value] = {
+            "name": name,
+            "installed": spec is not None,
+            "version": spec.version if spec is not None else None,
+            "enabled": bool(inst and inst.enabled),
+            "settings": dict(inst.settings) if inst else {},
+            "faulted": inst.guard.faulted if inst else "",
+            "applied": inst.applied if inst else 0,
+            "rejected": inst.rejected if inst else 0,
+        }
+        if inst is not None and inst.replica is not None and inst.blocklace is not None:
+            out["lace"] = bytes(inst.replica.lace).hex()
+            out["lace_blocks"] = len(inst.blocklace)
+        return out
+
+    def snapshot(self, name: str) -> Value:
+        inst = self.instances.get(name)
+        if inst is None or not inst.created or inst.guard.faulted:
+            return None
+        return self._call(inst, "peoplenet_snapshot", inst.state)  # type: ignore[no-any-return]
+
+    def recent(self, name: str) -> list[dict[str, Value]]:
+        inst = self.instances.get(name)
+        return list(inst.results) if inst else []
+
+    def close(self) -> None:
+        for inst in self.instances.values():
+            inst.guard.close()
+            if inst.store is not None:
+                inst.store.close()
+
+
+_ARGS: Final[Mapping[str, tuple[str, ...]]] = {
+    "peoplenet_new_state": ("community", "settings"),
+    "peoplenet_check_tx": ("state", "tx", "ctx"),
+    "peoplenet_apply_tx": ("state", "tx", "ctx"),
+    "peoplenet_decision": ("state", "decision", "ctx"),
+    "peoplenet_clock": ("state", "ctx"),
+    "peoplenet_app_changed": ("state", "change", "ctx"),
+    "peoplenet_lace_block": ("state", "block", "ctx"),
+    "peoplenet_lace_equivocation": ("state", "creator", "first", "second", "ctx"),
+    "peoplenet_snapshot": ("state",),
+    "peoplenet_duties": ("state", "node"),
+}
+
+
+def _lace_records(spec: AppSpec) -> list[tuple[type, str]]:
+    return list(spec.lace_records)
+
+
+def _jsonable(value: Any) -> Value:
+    """Bytes as hex, tuples as lists: what a command or result prints as JSON."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple):
+        return tuple(_jsonable(v) for v in value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value  # type: ignore[no-any-return]
+
+
+__all__ = ["AppHost", "BlockSigner", "HostOutput"]

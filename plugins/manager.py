@@ -1,0 +1,166 @@
+"""Finding and loading apps: the bundled ones and the entry-point group ``peoplenet.apps``.
+
+Every app is an ordinary pluggy plugin; the bundled apps are registered exactly as a
+third-party package's would be.  Each plugin is registered and checked on its own
+(``check_pending()``: a hook whose name no spec knows -- a typo -- fails at start), and a plugin
+that cannot be imported, has a misnamed hook, declares itself badly or reuses a taken name is
+set aside as *broken* with the reason, logged, and listed by ``peoplenet apps list``; the
+node and the other apps go on.  ``strict=True`` (the conformance kit, tests) raises instead.
+
+Each app's hooks are called through its own subset caller, so one app never sees another's
+calls and a hook needs no app-name argument.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Final
+
+import pluggy
+
+from plugins import hookspecs
+from plugins.api import AppSpec, PluginError
+from runtime.log import get_logger
+
+ENTRY_POINT_GROUP: Final = "peoplenet.apps"
+BUNDLED: Final = ("apps.currency.plugin",)
+"""Modules of the apps that ship with Peoplenet (registered like any other plugin)."""
+
+_log = get_logger("plugins")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokenPlugin:
+    """A plugin that could not be loaded, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass(slots=True)
+class AppRegistry:
+    """The loaded apps: each one's spec, plugin object and per-app hook callers."""
+
+    manager: pluggy.PluginManager
+    specs: dict[str, AppSpec] = field(default_factory=dict)
+    plugins: dict[str, object] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    broken: list[BrokenPlugin] = field(default_factory=list)
+    _callers: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def names(self) -> list[str]:
+        return sorted(self.specs)
+
+    def spec(self, name: str) -> AppSpec | None:
+        return self.specs.get(name)
+
+    def hook(self, app: str, name: str) -> Any:
+        """The hook caller of ``name`` that reaches ``app``'s implementation only."""
+        key = (app, name)
+        caller = self._callers.get(key)
+        if caller is None:
+            mine = self.plugins[app]
+            others = [p for p in self.manager.get_plugins() if p is not mine]
+            caller = self.manager.subset_hook_caller(name, remove_plugins=others)
+            self._callers[key] = caller
+        return caller
+
+    def implements(self, app: str, name: str) -> bool:
+        mine = self.plugins[app]
+        caller = getattr(self.manager.hook, name, None)
+        return caller is not None and any(i.plugin is mine for i in caller.get_hookimpls())
+
+
+def _manager() -> pluggy.PluginManager:
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    return pm
+
+
+def load_apps(
+    *,
+    bundled: Sequence[str] = BUNDLED,
+    use_entry_points: bool = True,
+    extra: Iterable[tuple[str, object]] = (),
+    strict: bool = False,
+) -> AppRegistry:
+    """Register the bundled apps, the installed ``peoplenet.apps`` entry points and ``extra``.
+
+    ``extra`` is ``(source, plugin)`` pairs (tests, the conformance kit).  Broken plugins are
+    recorded in :attr:`AppRegistry.broken` (or raised as :class:`PluginError` if ``strict``).
+    """
+    registry = AppRegistry(_manager())
+    candidates: list[tuple[str, object | None, str]] = []
+    for module in bundled:
+        candidates.append(_import(module, module))
+    if use_entry_points:
+        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            source = f"entry point {ep.name} ({ep.value})"
+            try:
+                candidates.append((source, ep.load(), ""))
+            except Exception as exc:  # a third party's import may raise anything
+                candidates.append((source, None, f"cannot import: {exc!r}"))
+    candidates.extend((source, plugin, "") for source, plugin in extra)
+    for source, plugin, error in candidates:
+        reason = error or _register(registry, source, plugin)
+        if reason:
+            if strict:
+                raise PluginError(f"{source}: {reason}")
+            registry.broken.append(BrokenPlugin(source, reason))
+            _log.error("plugin_broken", source=source, reason=reason)
+    return registry
+
+
+def _import(source: str, module: str) -> tuple[str, object | None, str]:
+    try:
+        return source, importlib.import_module(module), ""
+    except Exception as exc:  # a bundled app that fails to import is still only one app
+        return source, None, f"cannot import: {exc!r}"
+
+
+def _register(registry: AppRegistry, source: str, plugin: object | None) -> str:
+    """Register one plugin and check it; the reason it is broken, or ''."""
+    pm = registry.manager
+    if plugin is None:
+        return "nothing to register"
+    try:
+        pm.register(plugin, name=source)
+    except Exception as exc:  # pluggy raises ValueError / PluginValidationError
+        return f"cannot register: {exc}"
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        pm.unregister(plugin)
+        return f"unknown hook: {exc}"
+    try:
+        spec = _declared(pm, plugin)
+    except Exception as exc:  # the declaring hook itself raised, or returned garbage
+        pm.unregister(plugin)
+        return f"bad declaration: {exc}"
+    if spec.name in registry.specs:
+        pm.unregister(plugin)
+        return f"app name {spec.name!r} already taken by {registry.sources[spec.name]}"
+    registry.specs[spec.name] = spec
+    registry.plugins[spec.name] = plugin
+    registry.sources[spec.name] = source
+    return ""
+
+
+def _declared(pm: pluggy.PluginManager, plugin: object) -> AppSpec:
+    impls = [i for i in pm.hook.peoplenet_app.get_hookimpls() if i.plugin is plugin]
+    if len(impls) != 1:
+        raise PluginError("a plugin implements peoplenet_app exactly once")
+    spec = impls[0].function()
+    if not isinstance(spec, AppSpec):
+        raise PluginError(f"peoplenet_app returned {type(spec).__name__}, not AppSpec")
+    for required in ("peoplenet_new_state", "peoplenet_snapshot"):
+        caller = getattr(pm.hook, required)
+        if not any(i.plugin is plugin for i in caller.get_hookimpls()):
+            raise PluginError(f"{spec.name} must implement {required}")
+    return spec
+
+
+__all__ = ["BUNDLED", "ENTRY_POINT_GROUP", "AppRegistry", "BrokenPlugin", "load_apps"]

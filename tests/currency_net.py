@@ -1,0 +1,160 @@
+"""Several members' cooperative consumers in one process, wired like the node wires them.
+
+The ordered lace is simulated by one global order every consumer folds (what consensus
+guarantees); app-lace messages travel between consumers through a queue, encoded and decoded
+as on the wire.  Used by the currency app's tests and its benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from actors.coop.charter_json import charter_from_json
+from actors.coop.consumer import CoopConsumer
+from actors.coop.coop_file import CoopFile, sign_founding
+from actors.governance.charter import Founding
+from actors.governance.records import Close, GovTx, Vote
+from runtime.block import BlockId
+from runtime.codec import Value, decode, encode
+from runtime.community_consumer import ConsumerOutput, IdentitySigner
+from runtime.consensus.core import Delivery, tx_key
+from runtime.identity import Identity, MemberId
+
+CHARTER = {
+    "voting_period_ms": 1000,
+    "rates": [{"name": "fee", "lo": 0, "hi": 10, "step": 1, "initial": 5}],
+}
+
+
+class CoopNet:
+    """``n`` members' consumers, a shared order, and a lossless app-lace network."""
+
+    def __init__(self, folder: Path, n: int = 4, seed: int = 1) -> None:
+        self.people = sorted(
+            (Identity.from_seed(bytes([seed, i + 1]) * 16) for i in range(n)),
+            key=lambda i: i.member_id,
+        )
+        ids = tuple(sorted(bytes(p.member_id) for p in self.people))
+        coop = CoopFile(Founding("t", charter_from_json(CHARTER), ids, 1_000, ()), 500)
+        for p in self.people:
+            coop = sign_founding(coop, p)
+        genesis = coop.genesis()
+        self.genesis = genesis
+        self.nodes: list[CoopConsumer] = []
+        for i, p in enumerate(self.people):
+            home = folder / f"m{i}"
+            home.mkdir(parents=True, exist_ok=True)
+            (home / f"{genesis.lace().hex()}.founding").write_bytes(coop.founding_bytes())
+            self.nodes.append(CoopConsumer(genesis, home, IdentitySigner(p)))
+        self.index = {bytes(p.member_id): i for i, p in enumerate(self.people)}
+        self.queue: deque[tuple[Identity, Value]] = deque()
+        self.wire: deque[tuple[int, int, bytes]] = deque()
+        self.position = 0
+        self.now = 2_000
+        self.messages = 0
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def take(self, i: int, out: ConsumerOutput) -> None:
+        """What node ``i`` asked for: its submissions join the order, its sends the wire."""
+        for tx in out.submit:
+            self.queue.append((self.people[i], tx))
+        for peer, msg in out.sends:
+            self.wire.append((i, self.index[peer], encode(msg)))
+
+    def order(self) -> int:
+        """Deliver everything submitted so far, in one order, to every node."""
+        count = 0
+        while self.queue:
+            batch = list(self.queue)
+            self.queue.clear()
+            epoch = self.nodes[0].governance.state.genesis.epoch
+            deliveries = []
+            for who, tx in batch:
+                deliveries.append(
+                    Delivery(epoch, self.position, BlockId(bytes(32)), MemberId(who.member_id), tx)
+                )
+                self.position += 1
+            self.now += 5
+            for i, node in enumerate(self.nodes):
+                self.take(i, node.delivered(deliveries, [self.genesis], self.now))
+            count += len(batch)
+        return count
+
+    def pump(self) -> int:
+        """Carry app-lace messages until none is left; how many were carried."""
+        carried = 0
+        while self.wire:
+            src, dst, data = self.wire.popleft()
+            carried += 1
+            out = self.nodes[dst].receive(bytes(self.people[src].member_id), decode(data), self.now)
+            self.take(dst, out)
+        self.messages += carried
+        return carried
+
+    def settle(self) -> None:
+        for _ in range(50):
+            if not self.queue and not self.wire:
+                return
+            self.order()
+            self.pump()
+        raise AssertionError("the network did not settle")
+
+    def connect(self) -> None:
+        for i, node in enumerate(self.nodes):
+            for q in self.people:
+                if bytes(q.member_id) != node.me:
+                    self.take(i, node.peer_up(bytes(q.member_id), self.now))
+        self.settle()
+
+    # -- cooperative actions -------------------------------------------------------------------
+
+    def clocks(self) -> None:
+        self.now += 10
+        for p in self.people:
+            self.queue.append((p, GovTx(self.now, Close(10_000))))
+        self.order()
+
+    def decide_app(
+        self, name: str, settings: dict[str, Value], action: dict[str, Value] | None = None
+    ) -> None:
+        self.clocks()
+        args: dict[str, Value] = {"kind": "app", "subject": name, "settings": json.dumps(settings)}
+        if action is not None:
+            args["action"] = json.dumps(action)
+        _, out = self.nodes[0].command("coop_propose", args, self.now)
+        open_tx = out.submit[0]
+        self.queue.append((self.people[0], open_tx))
+        self.order()
+        number = len(self.nodes[0].governance.state.decisions)
+        for p in self.people:
+            self.queue.append((p, GovTx(self.now, Vote(number, True))))
+        self.order()
+        self.now += 2_000
+        for p in self.people[:3]:
+            self.queue.append((p, GovTx(self.now, Close(number))))
+        self.settle()
+        d = self.nodes[0].governance.state.decision(number)
+        assert d is not None and d.adopted and d.applied, d
+
+    def app(self, i: int, command: str, **args: Value) -> Any:
+        result, out = self.nodes[i].command(
+            "coop_app", {"app": "currency", "command": command, "args": args}, self.now
+        )
+        self.take(i, out)
+        assert isinstance(result, dict)
+        return result["result"]
+
+    def status(self, i: int, tx: Value) -> Any:
+        result, _ = self.nodes[i].command("coop_tx", {"key": tx_key(tx).hex()}, self.now)
+        return result
+
+    def hexid(self, i: int) -> str:
+        return bytes(self.people[i].member_id).hex()
+
+    def snapshots(self) -> Sequence[Value]:
+        return [node.apps.host.snapshot("currency") for node in self.nodes]
