@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
     consensus.add_argument("--seed", type=int, default=0)
     consensus.add_argument("--json", action="store_true", help="print one JSON object")
 
+    payments = bench_sub.add_parser(
+        "payments", help="Flash payments (issue, approve, accept) vs their signature checks"
+    )
+    payments.add_argument("--payments", type=int, default=200)
+    payments.add_argument("--json", action="store_true", help="print one JSON object")
+
     sim = sub.add_parser("sim", help="deterministic simulations of the protocols")
     sim_sub = sim.add_subparsers(dest="sim", required=True)
     sim_consensus = sim_sub.add_parser(
@@ -274,6 +280,18 @@ def _bench(args: argparse.Namespace) -> int:
         else:
             for key, value in figures.items():
                 print(f"{key:>30}: {value}")
+        return 0
+    if args.bench == "payments":
+        from bench import payments  # noqa: PLC0415
+
+        if args.payments < 1:
+            raise LocalError("--payments must be positive")
+        figures = payments.run(args.payments)
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            for key, value in figures.items():
+                print(f"{key:>32}: {value}")
         return 0
     if args.bench == "transport":
         from bench import transport  # noqa: PLC0415

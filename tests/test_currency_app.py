@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from currency_net import CoopNet
 
 from actors.coop.consumer import CoopCommandRefused
 from actors.governance.records import AppTx, GovTx
 from apps.currency.community import CommunityPay
+from bench.coop_net import CoopNet
 from runtime.codec import encode
 
 

@@ -1,0 +1,82 @@
+"""Payments benchmark: Flash payments through the currency app, CPU vs signature checks.
+
+Three members' cooperative consumers run in this one process (bench/coop_net.py), each with
+its own SQLite app lace, wired as the node wires them: every block is encoded, sent to every
+other member, decoded, signature-checked, stored and folded by the currency ledger.  The payer
+holds the third member's coins (from a credit line), so every payment is the full Flash
+exchange: **issue** (payer), **approve** (the coins' sovereign), **accept** (payee), each
+signed by its own node.
+
+The ceiling is the raw cost of the signature checks those blocks imply, timed on the run's
+own blocks in the same run: each block verified once per receiving member.
+``ratio = cpu_ms_per_payment / verify_ms_per_payment_all_nodes``.
+``payments_per_s`` is finalized (accepted) payments per CPU second of the run, all three
+members sharing one process: a lower bound for what the payer's and payee's phones sustain.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.coop_net import CoopNet
+from runtime.app_lace import app_lace_id
+from runtime.identity import verify
+
+
+def run(payments: int = 200, *, folder: Path | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        return _run(payments, folder or Path(tmp))
+
+
+def _run(payments: int, folder: Path) -> dict[str, Any]:
+    net = CoopNet(folder, n=3)
+    net.connect()
+    net.decide_app("currency", {})
+    net.connect()
+    payer, payee, sovereign = 0, 1, 2
+    offer = net.app(
+        sovereign, "credit", amount=10 * payments, limit=10 * payments, **{"with": net.hexid(payer)}
+    )
+    net.settle()
+    net.app(payer, "credit", offer=offer["offer"], limit=10 * payments)
+    net.settle()
+    nodes = net.nodes
+    lace = app_lace_id(nodes[0].apps.community, "currency")
+    blocklace = nodes[payee].apps.host.instances["currency"].blocklace
+    assert blocklace is not None
+    before = set(blocklace.iter_lace(lace))
+    messages = net.messages
+    started = time.process_time()
+    for _ in range(payments):
+        net.app(payer, "pay", to=net.hexid(payee), amount=1, currency=net.hexid(sovereign))
+        net.settle()
+    cpu = time.process_time() - started
+    new = [blocklace.get(b) for b in blocklace.iter_lace(lace) if b not in before]
+    received = net.app(payee, "balance")["coins"].get(net.hexid(sovereign), 0)
+    if received != payments:
+        raise AssertionError(f"{received} of {payments} payments accepted")
+    receivers = len(nodes) - 1
+    t0 = time.process_time()
+    for block in new:
+        for _ in range(receivers):
+            verify(block.creator, block.id, block.signature)
+    verify_cpu = time.process_time() - t0
+    for node in nodes:
+        node.apps.host.close()
+    cpu_ms = cpu * 1000 / payments
+    verify_ms = verify_cpu * 1000 / payments
+    return {
+        "payments": payments,
+        "payments_per_s": round(payments / cpu, 1),
+        "blocks_per_payment": round(len(new) / payments, 2),
+        "messages_per_payment": round((net.messages - messages) / payments, 2),
+        "cpu_ms_per_payment": round(cpu_ms, 3),
+        "verify_ms_per_payment_all_nodes": round(verify_ms, 3),
+        "ratio": round(cpu_ms / verify_ms, 2),
+    }
+
+
+__all__ = ["run"]
