@@ -139,7 +139,8 @@ class CoopNet:
             self.queue.append((p, GovTx(self.now, Close(number))))
         self.settle()
         d = self.nodes[0].governance.state.decision(number)
-        assert d is not None and d.adopted and d.applied, d
+        if d is None or not (d.adopted and d.applied):
+            raise AssertionError(f"the app decision did not pass: {d}")
 
     def app(self, i: int, command: str, **args: Value) -> Any:
         result, out = self.nodes[i].command(

@@ -147,7 +147,7 @@ class AppSpec:
     summary: str
     params: tuple[ParamSpec, ...] = ()
     tx_types: tuple[type[Record], ...] = ()
-    """Records of its transactions on the cooperative's ordered lace (tags 200-999)."""
+    """Records of its transactions on the cooperative's ordered lace (app tags: >= 200)."""
     commands: tuple[CommandSpec, ...] = ()
     uses_lace: bool = False
     """Whether it gets its own replicated, unordered lace (as the currency does)."""
@@ -182,8 +182,8 @@ class AppSpec:
                 raise PluginError(f"{self.name}: command {c.name} grants undeclared {unknown}")
         for t in (*self.tx_types, *(r for r, _ in self.lace_records)):
             tag = getattr(t, "wire_tag", None)
-            if not isinstance(tag, int) or not 200 <= tag <= 999:
-                raise PluginError(f"{self.name}: {t.__name__} needs a wire tag in 200-999")
+            if not isinstance(tag, int) or tag < 200:
+                raise PluginError(f"{self.name}: {t.__name__} needs an app wire tag (>= 200)")
 
     def defaults(self) -> dict[str, Value]:
         return {p.name: p.default for p in self.params}

@@ -87,7 +87,13 @@ class Guard:
                 call.error = exc
             call.done.set()
 
-    def call(self, hook: str, fn: Callable[..., T], *args: Any) -> T:
+    def call(
+        self,
+        hook: str,
+        fn: Callable[..., T],
+        *args: Any,
+        expected: tuple[type[BaseException], ...] = EXPECTED,
+    ) -> T:
         """``fn(*args)`` on the worker; the app's refusals (:data:`EXPECTED`) pass through."""
         if self.faulted:
             raise AppFaulted(f"{self.app} is out of service here: {self.faulted}")
@@ -106,7 +112,7 @@ class Guard:
             self.failures.pop(hook, None)
             result: T = call.result
             return result
-        if isinstance(call.error, EXPECTED):
+        if expected and isinstance(call.error, expected):
             self.failures.pop(hook, None)
             raise call.error
         count = self.failures[hook] = self.failures.get(hook, 0) + 1

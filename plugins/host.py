@@ -209,9 +209,10 @@ class AppHost:
         """One hook of ``inst`` through its guard; failures are logged, never raised."""
         fn = self.registry.hook(inst.spec.name, hook)
         try:
-            return inst.guard.call(hook, lambda: fn(**dict(zip(_ARGS[hook], args, strict=True))))
-        except AppTxRejected:
-            raise
+            # No refusal is expected here: an app refusing a lifecycle event is a failure.
+            return inst.guard.call(
+                hook, lambda: fn(**dict(zip(_ARGS[hook], args, strict=True))), expected=()
+            )
         except (PluginFailed, AppFaulted) as exc:
             _log.warning("app_hook_failed", app=inst.spec.name, hook=hook, error=str(exc))
             return None

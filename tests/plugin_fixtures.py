@@ -1,6 +1,6 @@
 """Small apps for the platform's tests: one that works, and ones that break in each way.
 
-Record tags 990-999 are reserved for tests.
+Record tags 993-995 (tests use 990-999).
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ from plugins.api import (
 from runtime.codec import Record, Value, wire_type
 
 
-@wire_type(990)
+@wire_type(993)
 @dataclass(frozen=True, slots=True)
 class Add(Record):
     n: int
 
 
-@wire_type(991)
+@wire_type(994)
 @dataclass(frozen=True, slots=True)
 class Note(Record):
     text: str
 
 
-@wire_type(992)
+@wire_type(995)
 @dataclass(frozen=True, slots=True)
 class Spend(Record):
     amount: int

@@ -153,7 +153,7 @@ def test_load_apps_registers_plugins_and_sets_broken_ones_aside() -> None:
 def test_app_spec_declarations_are_checked() -> None:
     with pytest.raises(PluginError, match="must match"):
         AppSpec(name="Bad Name", version="1", summary="x")
-    with pytest.raises(PluginError, match="wire tag in 200-999"):
+    with pytest.raises(PluginError, match="app wire tag"):
         AppSpec(name="x", version="1", summary="x", tx_types=(GovTx,))
     with pytest.raises(PluginError, match="undeclared"):
         AppSpec(name="x", version="1", summary="x", uses_lace=True, lace_records=((Note, "n"),))
