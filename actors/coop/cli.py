@@ -83,7 +83,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     propose.add_argument("--settings", help="app settings, as a JSON object")
     propose.add_argument(
-        "--action", help="app: a one-off action on adoption, as JSON (currency: mint)"
+        "--action",
+        dest="app_action",
+        help="app: a one-off action on adoption, as JSON (currency: mint)",
     )
     propose.add_argument("--disable", action="store_true", help="app: propose to disable it")
     propose.add_argument("--charter", help="amendment: the new charter, as JSON")
@@ -230,10 +232,12 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
 def _submission(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     if args.action == "propose":
         extra: dict[str, Any] = {"kind": args.kind, "subject": args.subject}
-        for key in ("proposal", "settings", "action", "charter", "threshold"):
+        for key in ("proposal", "settings", "charter", "threshold"):
             value = getattr(args, key)
             if value is not None:
                 extra[key] = value
+        if args.app_action is not None:
+            extra["action"] = args.app_action
         if args.candidates:
             extra["candidates"] = list(args.candidates)
         if args.timeout_ms is not None:
