@@ -2,12 +2,17 @@
 
 Every member runs its own :class:`~runtime.consensus.core.ConsensusCore` over its own
 :class:`~runtime.blocklace.Blocklace` and :class:`~runtime.store.MemoryStore`.  Messages travel
-as bytes through one deterministic FIFO queue with no latency (global FIFO keeps causal
-order, so nothing is buffered), so every receiver decodes and signature-checks every block,
-exactly as a real node does.  Time is virtual: it advances only when the queue is empty and
-some member's timer is due, so Δ never costs wall time.  Every member always has
-transactions pending (topped up to ``txs_per_block`` whenever it creates a block), so every
-block carries transactions.
+as bytes with no latency, so every receiver decodes and signature-checks every block, exactly
+as a real node does.  Delivery goes in waves: everything queued is handed over, each receiver
+taking its own messages together, in the order they were sent, through
+:meth:`~runtime.consensus.core.ConsensusCore.receive_many` -- as a node that drains its inbox
+does.  (Per receiver the order is the send order, which keeps causal order: nothing is
+buffered.  ``per_message=True`` hands messages over one by one in one global FIFO instead, the
+costliest schedule: one step per message, and N members' data interleaved in the CPU caches,
+which a real node, holding only its own, never suffers.)  Time is virtual: it advances only
+when the queue is empty and some member's timer is due, so Δ never costs wall time.  Every
+member always has transactions pending (topped up to ``txs_per_block`` whenever it creates a
+block), so every block carries transactions.
 
 The ceiling is the raw cost of the signature checks the run implies: ``N`` verifications
 (``runtime.identity.verify``, timed on the run's own blocks each time member 0 finalizes some,
@@ -122,7 +127,9 @@ def identity_for(seed: int, index: int) -> Identity:
 class _Community:
     """N members wired through one FIFO queue of ``(sender, receiver, bytes)``."""
 
-    def __init__(self, nodes: int, seed: int, txs_per_block: int) -> None:
+    def __init__(
+        self, nodes: int, seed: int, txs_per_block: int, *, per_message: bool = False
+    ) -> None:
         identities = [identity_for(seed, i) for i in range(nodes)]
         constitution = Constitution.of(
             [ident.member_id for ident in identities], timeout_ms=TIMEOUT_MS
@@ -143,6 +150,7 @@ class _Community:
         self.verify_cpu_s = 0.0
         """Signature checks timed for the ceiling, and their CPU time (not the run's)."""
         self._txs_per_block = txs_per_block
+        self._per_message = per_message
 
     def start(self) -> None:
         """Start every core, let their catch-up requests pass, then hand out transactions."""
@@ -192,12 +200,15 @@ class _Community:
             self.verify_cpu_s += time.process_time() - start
 
     def step(self) -> bool:
-        """Deliver one message, or fire the earliest timers; False when nothing is left."""
+        """Deliver queued messages, or fire the earliest timers; False when nothing is left."""
         if self.queue:
-            src, dst, data = self.queue.popleft()
-            self.messages += 1
-            member = self.members[dst]
-            self.handle(member, member.core.receive(self.ids[src], data, self.now))
+            if self._per_message:
+                src, dst, data = self.queue.popleft()
+                self.messages += 1
+                member = self.members[dst]
+                self.handle(member, member.core.receive(self.ids[src], data, self.now))
+                return True
+            self._deliver_wave()
             return True
         due = [m.wake_at for m in self.members if m.wake_at is not None]
         if not due:
@@ -208,6 +219,22 @@ class _Community:
                 self.handle(member, member.core.tick(self.now))
         return True
 
+    def _deliver_wave(self) -> None:
+        """Hand every queued message over, each receiver's together (what they send waits)."""
+        inboxes: dict[int, list[tuple[MemberId, bytes]]] = {}
+        ids = self.ids
+        for src, dst, data in self.queue:
+            inbox = inboxes.get(dst)
+            if inbox is None:
+                inboxes[dst] = inbox = []
+            inbox.append((ids[src], data))
+        self.queue.clear()
+        for dst in sorted(inboxes):
+            inbox = inboxes[dst]
+            self.messages += len(inbox)
+            member = self.members[dst]
+            self.handle(member, member.core.receive_many(inbox, self.now))
+
 
 def simulate(
     nodes: int,
@@ -216,12 +243,14 @@ def simulate(
     seconds: float | None = None,
     seed: int = 0,
     txs_per_block: int = TXS_PER_BLOCK,
+    per_message: bool = False,
     on_start: Callable[[], None] | None = None,
 ) -> RunStats:
     """Run until ``blocks`` more are finalized after the first, or ``seconds`` of wall time.
 
     Either way the run goes on until member 0 has finalized twice (the window needs two
-    ends).  ``on_start`` is called once the community is built, right before the run (a
+    ends).  ``per_message`` delivers one message per call, in one global FIFO (see the module
+    docstring).  ``on_start`` is called once the community is built, right before the run (a
     profiler hook).  Raises :class:`LocalError` if the community stops before that.
     """
     if nodes < 1:
@@ -229,7 +258,7 @@ def simulate(
     if txs_per_block < 1:
         raise LocalError("txs_per_block must be positive")
     goal = target_blocks(nodes) if blocks is None else blocks
-    community = _Community(nodes, seed, txs_per_block)
+    community = _Community(nodes, seed, txs_per_block, per_message=per_message)
     marks = community.marks
     if on_start is not None:
         on_start()

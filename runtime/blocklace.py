@@ -44,7 +44,6 @@ from runtime.errors import InvalidBlock, LocalError
 from runtime.identity import MemberId
 from runtime.store_api import BlockStore, StoredBlock
 
-_LACE: Final = attrgetter("lace")
 _CREATOR: Final = attrgetter("creator")
 _DEPTH: Final = attrgetter("depth")
 _ID: Final = attrgetter("id")
@@ -142,6 +141,8 @@ class Blocklace:
         self._store = store
         self._max_pending = max_pending
         self._meta: dict[BlockId, BlockMeta] = {}
+        self._lace_meta: dict[LaceId, dict[BlockId, BlockMeta]] = {}
+        """``_meta`` split by lace: a pointee found here is known *and* of the right lace."""
         # One bytes object per creator and lace of stored blocks, shared by their metas, so
         # that comparing many metas' creators and laces touches a few hot objects.
         self._creators: dict[MemberId, MemberId] = {}
@@ -240,6 +241,7 @@ class Blocklace:
                     report.rejected.append((block.id, meta))
                     continue
                 known[meta.id] = meta
+                self._lace_meta.setdefault(meta.lace, {})[meta.id] = meta
                 planned.append((meta, raw, block))
                 if to_buffer or meta.id in self._waiting_on:
                     queue.extend(self._release_candidates(meta.id, to_buffer))
@@ -250,6 +252,7 @@ class Blocklace:
         except BaseException:
             for meta, _, _ in planned:
                 del known[meta.id]
+                del self._lace_meta[meta.lace][meta.id]
             raise
         for meta, _, block in planned:
             if self._pending.pop(meta.id, None) is not None:
@@ -295,8 +298,8 @@ class Blocklace:
         depth = seq = below = 0
         parent: BlockId | None = None
         if pointers:
-            try:
-                pms = list(map(known.__getitem__, pointers))
+            try:  # a pointee of another lace is missing from this lace's index too
+                pms = list(map(self._lace_meta[lace].__getitem__, pointers))
             except KeyError:
                 return self._first_fault(block, known)
             count = len(pms)
@@ -305,7 +308,7 @@ class Blocklace:
             pointers = tuple(map(_ID, pms))
             creators = list(map(_CREATOR, pms))
             own = creators.count(creator)
-            if own > 1 or list(map(_LACE, pms)).count(lace) != count:
+            if own > 1:
                 return self._first_fault(block, known)
             if own:
                 pm = pms[creators.index(creator)]
@@ -346,6 +349,7 @@ class Blocklace:
 
     def _apply(self, meta: BlockMeta, block: Block | None, report: AddReport | None = None) -> None:
         self._meta[meta.id] = meta
+        self._lace_meta.setdefault(meta.lace, {})[meta.id] = meta
         self._creators.setdefault(meta.creator, meta.creator)
         self._laces.setdefault(meta.lace, meta.lace)
         chain = self._chains.setdefault((meta.lace, meta.creator), {})

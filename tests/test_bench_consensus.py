@@ -19,8 +19,9 @@ KEYS = {
 }
 
 
-def test_tiny_run_has_sane_figures_and_one_order() -> None:
-    stats = simulate(4, blocks=24, seed=3)
+@pytest.mark.parametrize("per_message", [False, True])
+def test_tiny_run_has_sane_figures_and_one_order(per_message: bool) -> None:
+    stats = simulate(4, blocks=24, seed=3, per_message=per_message)
     figures = stats.as_json()
     assert set(figures) == KEYS
     assert figures["nodes"] == 4

@@ -503,3 +503,17 @@ def mutated_blocks(draw: st.DrawFn) -> bytes:
 @given(mutated_blocks())
 def test_fast_path_agrees_with_decode_as_on_mutations(data: bytes) -> None:
     assert fast_outcome(data) == slow_outcome(data)
+
+
+def test_every_cut_of_a_real_block_gets_the_generic_answer() -> None:
+    """Short input never reaches past its end on the fast path (no IndexError, same reason)."""
+    data = make(("tx", 1, 2), (P1, P2)).to_bytes()
+    body = data[3:]
+    assert data[:3] == block_module._ext_header(len(body))
+    for end in range(len(data)):
+        cut = data[:end]  # every proper prefix
+        assert fast_outcome(cut) == slow_outcome(cut)
+        # The body cut short under a header that says so: canonical framing, short content.
+        framed = block_module._ext_header(end) + body[:end]
+        assert fast_outcome(framed) == slow_outcome(framed)
+        assert fast_outcome(framed)[0] == ("ok" if end == len(body) else "err")

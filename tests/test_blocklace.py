@@ -271,7 +271,11 @@ def test_store_failure_leaves_memory_unchanged() -> None:
     with pytest.raises(StoreError):
         lace.add_many(blocks[5:])
     assert len(lace) == 5 and all(b.id not in lace for b in blocks[5:])
+    # Nor is a refused block left in the per-lace index: what points to it still waits.
+    failed = {b.id for b in blocks[5:]}
+    child = next(b for b in blocks[5:] if failed.intersection(b.pointers))
     store.fail = False
+    assert lace.add(child).buffered == [child.id]
     assert len(lace.add_many(blocks[5:]).added) == 5
 
 

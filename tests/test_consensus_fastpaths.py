@@ -11,11 +11,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import mutate_bytes
-from test_consensus_rules import Community, blocks_msg, empty_block, lone_core, txs_of
+from test_consensus_rules import (
+    Community,
+    blocks_msg,
+    empty_block,
+    lone_core,
+    reasons,
+    txs_of,
+)
 
-from runtime.block import BlockId
+from runtime.block import Block, BlockId, LaceId
 from runtime.codec import decode, encode
-from runtime.consensus.core import EpochBlocks, _parse_epoch_blocks
+from runtime.consensus.core import EpochBlocks, EpochHave, Output, _parse_epoch_blocks
+from runtime.consensus.rules import RoundPayload
 from runtime.errors import EncodeError, RemoteProtocolError
 from runtime.identity import MemberId
 
@@ -119,3 +127,82 @@ def test_metas_count_the_previous_round_and_share_pointer_ids() -> None:
     assert meta.parent == first[2].id
     assert all(p is bl.meta(BlockId(p)).id for p in meta.pointers)
     assert bl.get(second.id).pointers == second.pointers
+
+
+def recorded_messages() -> tuple[list[tuple[MemberId, bytes]], LaceId]:
+    """Every block of a finished 4-member run, each in a message from its creator, plus noise."""
+    c = Community(4)
+    for i in range(4):
+        c.submit(i, ("t", i))
+    c.run()
+    lace = c.genesis.lace()
+    source = c.members[1].blocklace
+    blocks = [source.get(b) for b in source.iter_lace(lace)]
+    messages = [(MemberId(b.creator), blocks_msg(lace, b)) for b in blocks]
+    stranger = MemberId(blocks[0].creator)
+    messages.insert(3, (stranger, b"\xc1"))  # garbage: refused alone
+    messages.insert(5, (stranger, encode(("hello", 1))))  # not a message
+    messages.append(messages[0])  # a duplicate
+    return messages, lace
+
+
+def outcome(out: Output) -> tuple[object, ...]:
+    peers = [r.peer for r in out.rejected]
+    return (out.deliveries, reasons(out), peers, [a.blocks for a in out.finalized])
+
+
+def test_receive_many_equals_receiving_one_by_one() -> None:
+    messages, lace = recorded_messages()
+    _, _, one_bl, one = lone_core()
+    singly = [one.receive(peer, data, 0.0) for peer, data in messages]
+    _, _, many_bl, many = lone_core()
+    together = many.receive_many(messages, 0.0)
+    merged = Output()
+    for out in singly:
+        merged.deliveries.extend(out.deliveries)
+        merged.rejected.extend(out.rejected)
+        merged.finalized.extend(out.finalized)
+    assert outcome(together) == outcome(merged)
+    assert reasons(together) == ["malformed", "unexpected_message"]
+    assert len(together.deliveries) == 4
+    assert list(many_bl.iter_lace(lace)) == list(one_bl.iter_lace(lace))
+
+
+def test_receive_many_refuses_each_bad_message_alone() -> None:
+    ids, g, bl, core = lone_core()
+    lace = g.lace()
+    good = [empty_block(x, lace) for x in ids[1:]]
+    stray = empty_block(ids[1], b"c/" + b"\x01" * 32)
+    forged = Block.create(ids[3], lace, RoundPayload((("x", 1),)))
+    forged_raw = forged.to_bytes()[:-64] + bytes(64)
+    peers = [MemberId(x.member_id) for x in ids[1:]]
+    out = core.receive_many(
+        [
+            (peers[0], blocks_msg(lace, good[0])),
+            (peers[1], blocks_msg(lace, good[1], stray)),  # one stray block spoils its message
+            (peers[2], blocks_msg(b"c/" + b"\x02" * 32, good[2])),  # an epoch we do not run
+            (peers[2], encode(EpochBlocks(lace, (good[2].to_bytes(), forged_raw)))),
+        ],
+        0.0,
+    )
+    assert sorted(zip(reasons(out), [r.peer for r in out.rejected], strict=True)) == sorted(
+        [("wrong_lace", peers[1]), ("unknown_epoch", peers[2]), ("forged_signature", peers[2])]
+    )
+    assert good[0].id in bl and good[2].id in bl
+    assert good[1].id not in bl and forged.id not in bl
+
+
+def test_receive_many_asks_the_sender_of_a_block_that_waits() -> None:
+    ids, g, bl, core = lone_core()
+    lace = g.lace()
+    first = [empty_block(x, lace) for x in ids]
+    child = empty_block(ids[2], lace, [b.id for b in first[:3]])
+    sender = MemberId(ids[2].member_id)
+    out = core.receive_many([(sender, blocks_msg(lace, child))], 0.0)
+    assert bl.pending_count == 1 and out.wake_at is not None
+    asked = core.tick(out.wake_at)
+    assert [peer for peer, _ in asked.sends] == [sender]
+    have = decode(asked.sends[0][1])
+    assert isinstance(have, EpochHave) and set(have.wants) == {b.id for b in first[:3]}
+    core.receive_many([(sender, blocks_msg(lace, *first))], out.wake_at)
+    assert child.id in bl and bl.pending_count == 0

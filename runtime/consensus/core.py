@@ -339,6 +339,30 @@ class ConsensusCore:
         self._step(now, out)
         return out
 
+    def receive_many(self, messages: Iterable[tuple[MemberId, bytes]], now: float) -> Output:
+        """:meth:`receive` for messages that arrived together: one step, not one per message.
+
+        Their blocks enter the blocklace in one batch and the order advances once; each
+        message is still refused or accepted on its own, as :meth:`receive` would.
+        """
+        out = Output()
+        batch: list[tuple[MemberId, EpochBlocks]] = []
+        for peer, data in messages:
+            try:
+                message = _parse_epoch_blocks(data) or decode(data)
+                if isinstance(message, EpochBlocks):
+                    batch.append((peer, message))
+                elif isinstance(message, EpochHave):
+                    self._answer(peer, message, now, out)
+                else:
+                    raise RemoteProtocolError("unexpected_message", type(message).__name__)
+            except RemoteProtocolError as exc:
+                out.rejected.append(Rejection(peer, exc))
+        if batch:
+            self._take_many(batch, now, out)
+        self._step(now, out)
+        return out
+
     def peer_up(self, peer: MemberId, now: float) -> Output:
         """A connection to ``peer`` came up: tell it what we hold, so each side catches up."""
         out = Output()
@@ -416,6 +440,39 @@ class ConsensusCore:
         if report.buffered:
             # Reordering usually fills the gap within a delivery or two: ask only if it lasts.
             self._gaps.setdefault(peer, now)
+
+    def _take_many(
+        self, batch: list[tuple[MemberId, EpochBlocks]], now: float, out: Output
+    ) -> None:
+        """Several peers' :class:`EpochBlocks` as one blocklace batch per epoch."""
+        by_lace: dict[bytes, tuple[_Epoch, list[Block], list[bytes], dict[BlockId, MemberId]]]
+        by_lace = {}
+        for peer, message in batch:
+            try:
+                ep = self._by_lace.get(message.lace)
+                if ep is None:
+                    raise UnknownEpoch("unknown_epoch", message.lace.hex()[:16])
+                blocks = [Block.from_bytes(raw) for raw in message.blocks]
+                if any(block.lace != ep.lace for block in blocks):
+                    raise InvalidBlock("wrong_lace", "block is not of the message's lace")
+            except RemoteProtocolError as exc:
+                out.rejected.append(Rejection(peer, exc))
+                continue
+            entry = by_lace.get(message.lace)
+            if entry is None:
+                entry = by_lace[message.lace] = (ep, [], [], {})
+            entry[1].extend(blocks)
+            entry[2].extend(message.blocks)
+            senders = entry[3]
+            for block in blocks:
+                senders.setdefault(block.id, peer)
+        for ep, blocks, raws, senders in by_lace.values():
+            report = self._bl.add_many(blocks, raws=raws)
+            for bid, error in report.rejected:
+                out.rejected.append(Rejection(senders.get(bid) if bid is not None else None, error))
+            self._after_add(ep, report, now, out)
+            for bid in report.buffered:
+                self._gaps.setdefault(senders[bid], now)
 
     def _answer(self, peer: MemberId, have: EpochHave, now: float, out: Output) -> None:
         ep = self._by_lace.get(have.lace)
