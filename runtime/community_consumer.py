@@ -44,7 +44,12 @@ class ConsumerOutput:
     submit: tuple[Value, ...] = ()
     """Transactions to submit (durably queued, deduplicated by encoding)."""
     wake_at_ms: int | None = None
-    """Wall-clock ms at which :meth:`Consumer.tick` should run (None: no timer needed)."""
+    """Wall-clock ms at which :meth:`Consumer.tick` should run at the latest.
+
+    None asks for no new timer; it never cancels one asked for earlier (a command's output or a
+    peer's message knows nothing of the consumer's deadlines).  An early tick is harmless: the
+    consumer recomputes its duties and asks again.
+    """
     sends: tuple[tuple[bytes, Value], ...] = ()
     """Messages to peers (the consumer's own laces: apps' replicated laces)."""
 

@@ -231,12 +231,12 @@ class ConsensusActor(Actor):
                 self._run(self.core.submit(tx, now))
         if self.consumer is not None and self.consumer.laces() != self.consumer_laces:
             self._announce()  # an app got its lace: the network must route it here
-        if result.wake_at_ms != self.consumer_wake_at:
-            self.consumer_wake_at = result.wake_at_ms
+        wake = result.wake_at_ms
+        if wake is not None and (self.consumer_wake_at is None or wake < self.consumer_wake_at):
+            # Only ever brought forward: a later tick recomputes every duty and asks again.
+            self.consumer_wake_at = wake
             self.consumer_generation += 1
-            if result.wake_at_ms is not None:
-                delay = max(0.0, (result.wake_at_ms - _now_ms()) / 1000)
-                self.after(delay, _ConsumerWake(self.consumer_generation))
+            self.after(max(0.0, (wake - _now_ms()) / 1000), _ConsumerWake(self.consumer_generation))
 
     def _schedule(self, wake_at: float | None) -> None:
         if wake_at == self.wake_at:
