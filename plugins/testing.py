@@ -16,6 +16,12 @@ hook raises or runs long, and finally that both hosts reached the same snapshot 
 
 :class:`AppHarness` (one app in a made-up cooperative) is public too: authors use it to test
 their app's behaviour through the same host.  See ``docs/plugins.md``.
+
+Apps with a replicated lace (``uses_lace``) also script blocks their members signed
+(:class:`LaceBlock`): the kit signs them with the made-up members' keys, delivers them to the
+node as from the network, checks each one's outcome (through the case's ``lace_outcome``
+probe), and feeds the same blocks to a third node all at once in another order: an unordered
+lace's fold must reach the same state whatever the delivery order.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Final
@@ -43,6 +49,7 @@ from plugins.api import (
 from plugins.guard import DEFAULT_DEADLINE_S, EXPECTED, AppFaulted, PluginFailed
 from plugins.host import AppHost
 from plugins.manager import AppRegistry, load_apps
+from runtime.app_lace import LaceBlocks
 from runtime.block import Block
 from runtime.codec import Record, Value, decode, encode, registered_tags
 from runtime.errors import PeoplenetError
@@ -61,6 +68,20 @@ DEFAULT_DECISIONS: Final = (
 _FOLD_REFUSALS: Final = frozenset({"peoplenet_check_tx", "peoplenet_apply_tx"})
 
 
+def member_id(index: int) -> bytes:
+    """The kit's member ``index`` (0-based; 0 is the node's own member): stable across runs.
+
+    Cases use it where a transaction or an enabling action names a member.
+    """
+    return bytes(_identity(index).member_id)
+
+
+def _identity(index: int) -> Identity:
+    if not 0 <= index < 255:
+        raise PluginError("the kit's members are numbered 0..254")
+    return Identity.from_seed(bytes([index + 1]) * 32)
+
+
 class ConformanceError(PluginError, AssertionError):
     """The app breaks the contract; ``failures`` says every way (pytest shows them all)."""
 
@@ -77,6 +98,34 @@ class By:
 
     member: int
     tx: Record
+
+
+LacePayload = Record | Callable[[Mapping[str, bytes]], Record]
+"""A lace block's record, or a function of the ids of the case's earlier blocks (by label)."""
+LaceOutcome = Callable[[Any, bytes], str | None]
+"""The case's probe: given the app's state and a block id, ``None`` if the app's fold took the
+block, else the reason it refused it (apps record refusals in their state, not as errors)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LaceBlock:
+    """A block of the app's lace that member ``member`` signed, delivered to the node.
+
+    Its pointers are its creator's latest block there (or the block labelled ``after``:
+    pointing to an earlier own block forks the creator's chain) plus the blocks labelled in
+    ``refs``.  Blocks by member 0 (the node's own member) arrive as a restarted node gets its
+    own blocks back: from another member.
+    """
+
+    member: int
+    payload: LacePayload
+    label: str = ""
+    """A name later blocks use in ``refs``, ``after`` and their payload functions."""
+    refs: tuple[str, ...] = ()
+    after: str = ""
+    expect: str | None = None
+    """Why the app's fold refuses the block (``None``: it takes it); checked only when the
+    case has a ``lace_outcome`` probe."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +153,13 @@ class ConformanceCase:
     decisions: Sequence[DecisionView] = DEFAULT_DECISIONS
     """Closed cooperative decisions fed after the good transactions."""
     lace_records: Sequence[Record] = ()
-    """An example of each ``AppSpec.lace_records`` type (they must round-trip the codec)."""
+    """An example of each ``AppSpec.lace_records`` type (they must round-trip the codec); the
+    payloads of ``lace_blocks`` count as examples too."""
     source: str = "conformance case"
+    lace_blocks: Sequence[LaceBlock] = ()
+    """Blocks of the app's lace, delivered in this order after the good transactions."""
+    lace_outcome: LaceOutcome | None = None
+    """Reads each lace block's outcome from the app's state (see :class:`LaceBlock`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +214,7 @@ class AppHarness:
         )
         (self.name,) = self.registry.names()
         self.spec: AppSpec = self.registry.specs[self.name]
-        self.identities = tuple(Identity.from_seed(bytes([i + 1]) * 32) for i in range(members))
+        self.identities = tuple(_identity(i) for i in range(members))
         self.members = tuple(bytes(i.member_id) for i in self.identities)
         self.now_ms = START_MS
         self.position = (1, 0)
@@ -283,6 +337,47 @@ class AppHarness:
     def snapshot(self) -> Value:
         return self.host.snapshot(self.name)
 
+    @property
+    def state(self) -> object:
+        """The app's state object on this node (for a case's probes; ``None`` before enabling)."""
+        inst = self.host.instances.get(self.name)
+        return inst.state if inst is not None else None
+
+    # -- the app's lace ---------------------------------------------------------------------------
+
+    def sign(self, member: int, payload: Record, pointers: Sequence[bytes] = ()) -> Block:
+        """A block of the app's lace signed by ``member`` (:class:`PluginError` without a lace)."""
+        inst = self.host.instances.get(self.name)
+        if inst is None or inst.replica is None:
+            raise PluginError(f"{self.name} has no lace here (uses_lace, and enable it first)")
+        return Block.create(self.identities[member], inst.replica.lace, payload, tuple(pointers))
+
+    def latest(self, member: int) -> bytes | None:
+        """``member``'s latest block in the app's lace on this node (``None``: none, or forked)."""
+        inst = self.host.instances.get(self.name)
+        if inst is None or inst.replica is None or inst.blocklace is None:
+            return None
+        tip = inst.blocklace.latest(inst.replica.lace, self.identities[member].member_id)
+        return None if tip is None else bytes(tip)
+
+    def deliver(self, blocks: Sequence[Block]) -> None:
+        """``blocks`` arrive in one message from the network (one event): stored, fed to the app.
+
+        They come from their creator, or from another member when the node's own member (or
+        several members) signed them.
+        """
+        inst = self.host.instances.get(self.name)
+        if inst is None or inst.replica is None or not blocks:
+            return
+        self._tick()
+        creators = {bytes(b.creator) for b in blocks}
+        me = self.members[0]
+        peer = next(iter(creators)) if len(creators) == 1 and me not in creators else None
+        if peer is None:
+            peer = next((m for m in self.members if m != me), me)
+        message = LaceBlocks(inst.replica.lace, tuple(b.to_bytes() for b in blocks))
+        self.host.receive(peer, message, self.now_ms)
+
     def faulted(self) -> str:
         inst = self.host.instances.get(self.name)
         return inst.guard.faulted if inst is not None else ""
@@ -359,11 +454,17 @@ def check_app(case: ConformanceCase) -> None:
     second = AppHarness(case.plugin, members=case.members, source=case.source)
     failures = _check_spec(first, case)
     try:
-        steps = _Run(first, case, failures).run()
+        run = _Run(first, case, failures)
+        steps = run.run()
         again = _Run(second, case, []).run()
         failures.extend(first.problems())
         failures.extend(p for p in second.problems() if p not in failures)
         failures.extend(_compare(steps, again))
+        lace_types = tuple(r for r, _ in first.spec.lace_records)
+        examples = (*case.lace_records, *run.lace_payloads)
+        failures.extend(_check_records("lace record", lace_types, examples, "lace_records"))
+        if run.lace_blocks:
+            failures.extend(_lace_order(case, run))
     finally:
         first.close()
         second.close()
@@ -399,8 +500,10 @@ def _check_spec(h: AppHarness, case: ConformanceCase) -> list[str]:
     if spec.uses_lace and not h.registry.implements(h.name, "peoplenet_lace_block"):
         out.append("uses_lace is set but peoplenet_lace_block is not implemented")
     out.extend(_check_records("tx type", spec.tx_types, _txs(case), "good_txs"))
-    lace_types = tuple(r for r, _ in spec.lace_records)
-    out.extend(_check_records("lace record", lace_types, case.lace_records, "lace_records"))
+    if case.lace_blocks and not spec.uses_lace:
+        out.append("the case has lace_blocks but AppSpec.uses_lace is false")
+    if case.lace_blocks and case.members < 2:
+        out.append("the case has lace_blocks with fewer than two members")
     for tx in _txs(case):
         if type(tx) not in spec.tx_types:
             out.append(f"the case's {type(tx).__name__} is not one of AppSpec.tx_types")
@@ -466,6 +569,11 @@ class _Run:
         self.steps: _Steps = []
         self.stable = True
         """Whether two snapshots of an unchanged state are equal (else no before/after test)."""
+        self.lace_ids: dict[str, bytes] = {}
+        self.lace_payloads: list[Record] = []
+        self.lace_blocks: list[Block] = []
+        self.lace_state: bytes | str = ""
+        """The snapshot after the last scripted lace block (the order check compares it)."""
 
     def state(self, step: str, *, note: bool = True) -> bytes | str:
         """The snapshot in canonical bytes (or a description of why there is none)."""
@@ -502,6 +610,10 @@ class _Run:
             self.failures.append("peoplenet_snapshot differs for one unchanged state")
         for i, item in enumerate(case.good_txs):
             self.good(f"good tx #{i}", *_unpack(item))
+        if case.lace_blocks and h.spec.uses_lace and case.members >= 2:
+            for i, block in enumerate(case.lace_blocks):
+                self.lace(i, block)
+            self.lace_state = self.state("the lace blocks", note=False)
         for d in case.decisions:
             h.decide(d)
             self.record(f"decision {d.number}")
@@ -524,6 +636,48 @@ class _Run:
             why = f"{result.get('reason')!s}: {result.get('detail')!r}"
             self.failures.append(f"{step}: not applied ({why})")
         self.record(step)
+
+    def lace(self, i: int, item: LaceBlock) -> None:
+        h, ids = self.h, self.lace_ids
+        step = f"lace block #{i}" + (f" {item.label!r}" if item.label else "")
+        if not 0 <= item.member < len(h.members):
+            self.failures.append(f"{step}: no member {item.member}")
+            return
+        try:
+            payload = item.payload if isinstance(item.payload, Record) else item.payload(ids)
+            refs = [ids[r] for r in item.refs]
+            parent = ids[item.after] if item.after else h.latest(item.member)
+        except KeyError as exc:
+            self.failures.append(f"{step}: refers to {exc} (no earlier block has that label)")
+            return
+        if parent is None and not item.after:  # none yet, or forked: its last scripted block
+            parent = self.own_last(item.member)
+        if type(payload) not in {r for r, _ in h.spec.lace_records}:
+            self.failures.append(f"{step}: {type(payload).__name__} is not in lace_records")
+        pointers = sorted({*refs, *([parent] if parent is not None else [])})
+        block = h.sign(item.member, payload, pointers)
+        h.deliver([block])
+        if item.label:
+            ids[item.label] = bytes(block.id)
+        self.lace_payloads.append(payload)
+        self.lace_blocks.append(block)
+        probe = self.case.lace_outcome
+        if probe is not None:
+            try:
+                got = probe(h.state, bytes(block.id))
+            except Exception as exc:  # the case's own probe broke: report it, go on
+                self.failures.append(f"{step}: lace_outcome raised {exc!r}")
+            else:
+                if got != item.expect:
+                    want = "taken" if item.expect is None else f"refused ({item.expect})"
+                    had = "taken" if got is None else f"refused ({got})"
+                    self.failures.append(f"{step} {type(payload).__name__}: expected {want}, {had}")
+        self.record(step)
+
+    def own_last(self, member: int) -> bytes | None:
+        creator = self.h.identities[member].member_id
+        mine = [b for b in self.lace_blocks if b.creator == creator]
+        return bytes(mine[-1].id) if mine else None
 
     def bad(self, label: str, tx: Record, member: int, expected: str) -> None:
         step = f"{label} {type(tx).__name__}"
@@ -610,6 +764,33 @@ class _Run:
             self.failures.append("disable then re-enable lost or changed the state")
 
 
+def _lace_order(case: ConformanceCase, run: _Run) -> list[str]:
+    """A third node gets the same lace blocks in one message, last first: same state?
+
+    The blocklace releases them pointees first, but in its own order, not the script's: an
+    unordered lace's fold must not depend on which causal order a node sees.
+    """
+    h = AppHarness(case.plugin, members=case.members, source=case.source)
+    try:
+        h.enable(case.settings, case.action)
+        for item in case.good_txs:
+            h.submit(*_unpack(item))
+        h.now_ms += 1000 * (len(run.lace_blocks) - 1)  # the clock where the script's ended
+        h.deliver(run.lace_blocks[::-1])
+        after = _Run(h, case, []).state("the lace blocks", note=False)
+        problems = h.problems()
+    finally:
+        h.close()
+    if after == run.lace_state:
+        return problems
+    one, two = _around_difference(_text(run.lace_state), _text(after))
+    return [
+        *problems,
+        f"the lace fold depends on delivery order: the script's order gave {one}, "
+        f"the same blocks in one message gave {two}",
+    ]
+
+
 def _moved(spec: AppSpec, current: Mapping[str, Value]) -> dict[str, Value]:
     """Every parameter moved to another valid value (where one can be found)."""
     out = dict(current)
@@ -677,5 +858,9 @@ __all__ = [
     "ConformanceCase",
     "ConformanceError",
     "HookCall",
+    "LaceBlock",
+    "LaceOutcome",
+    "LacePayload",
     "check_app",
+    "member_id",
 ]

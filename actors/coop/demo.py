@@ -17,7 +17,11 @@ from actors.coop.audit import audit
 from actors.coop.charter_json import charter_from_json
 from actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
 from actors.governance.charter import Founding
+from apps.currency.demo import DEMO_MINT
+from plugins.demo import DemoStepFailed
+from plugins.manager import load_apps
 from runtime.codec import Value
+from runtime.errors import PeoplenetError
 from runtime.identity import Identity
 from runtime.localnet import LocalNode, wait_for
 
@@ -28,6 +32,8 @@ CHARTER: Final = {
     "admission_sureties": 2,
     "rates": [{"name": "commission", "lo": 0, "hi": 30, "step": "1/2", "initial": 10}],
 }
+CURRENCY: Final = "currency"
+CURRENCY_SETTINGS: Final = {"ubi_per_period": 0, "claim_deadline_ms": 120_000}
 RATE_BALLOTS: Final = {"alice": "3", "bob": "4", "carol": "4.5", "dave": "6", "erin": "7"}
 
 
@@ -121,6 +127,116 @@ def run(
     )
     if report.mismatches:
         raise CoopDemoFailed("the audit found a mismatch")
+
+    step += 1
+    _enable_currency(nodes, out, step)
+    run_app_demos(nodes, identities, out, step + 1)
+
+
+def _enable_currency(nodes: Mapping[str, LocalNode], out: TextIO, step: int) -> None:
+    print(
+        f"{step}. dave proposes to enable the currency app, minting {DEMO_MINT} cooperative"
+        " coins to erin; all five vote yes",
+        file=out,
+    )
+    number = _open(
+        nodes["dave"],
+        {
+            "kind": "app",
+            "subject": CURRENCY,
+            "settings": json.dumps(CURRENCY_SETTINGS),
+            "action": json.dumps({"mint": DEMO_MINT, "to": nodes["erin"].member.hex()}),
+        },
+    )
+    for name in nodes:
+        _submit(nodes[name], "coop_vote", {"decision": number, "ballot": "true"})
+    _until(
+        out,
+        f"decision #{number} closed and the app enabled on every phone",
+        lambda: all(_closed(n, number) and _app_enabled(n, CURRENCY) for n in nodes.values()),
+    )
+    _print_decision(out, _decision(nodes["erin"], number))
+
+
+def run_app_demos(
+    nodes: Mapping[str, LocalNode],
+    identities: Mapping[str, Identity],
+    out: TextIO,
+    first_step: int,
+) -> int:
+    """Every installed app the cooperative enabled runs its ``peoplenet_demo`` part."""
+    registry = load_apps(use_entry_points=False)
+    step = first_step
+    for app in registry.names():
+        if not registry.implements(app, "peoplenet_demo") or not _app_enabled(
+            next(iter(nodes.values())), app
+        ):
+            continue
+        driver = NodeDemoDriver(app, nodes, identities, out, step)
+        try:
+            registry.hook(app, "peoplenet_demo")(demo=driver)
+        except DemoStepFailed as exc:
+            raise CoopDemoFailed(f"the {app} app's demo: {exc}") from None
+        step = driver.next_step
+    return step
+
+
+class NodeDemoDriver:
+    """:class:`plugins.demo.DemoDriver` over the demo's live nodes (control sockets)."""
+
+    def __init__(
+        self,
+        app: str,
+        nodes: Mapping[str, LocalNode],
+        identities: Mapping[str, Identity],
+        out: TextIO,
+        first_step: int,
+    ) -> None:
+        self._app = app
+        self._nodes = nodes
+        self._ids = {n: bytes(identities[n].member_id).hex() for n in nodes}
+        self._out = out
+        self.next_step = first_step
+
+    @property
+    def app(self) -> str:
+        return self._app
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(self._nodes)
+
+    def member_id(self, name: str) -> str:
+        return self._ids[name]
+
+    def command(self, name: str, command: str, **args: Value) -> Value:
+        try:
+            answer = self._nodes[name].call(
+                "coop_app",
+                {"community": COOP, "app": self._app, "command": command, "args": args},
+            )
+        except PeoplenetError as exc:
+            raise DemoStepFailed(f"{command} on {name}'s phone: {exc}") from None
+        result: Value = answer.get("result") if isinstance(answer, dict) else answer
+        return result
+
+    def until(self, what: str, check: Callable[[], bool]) -> None:
+        try:
+            _until(self._out, what, check)
+        except CoopDemoFailed as exc:
+            raise DemoStepFailed(str(exc)) from None
+
+    def step(self, title: str) -> None:
+        print(f"{self.next_step}. {title}", file=self._out, flush=True)
+        self.next_step += 1
+
+    def say(self, text: str) -> None:
+        print(f"  {text}", file=self._out, flush=True)
+
+
+def _app_enabled(node: LocalNode, app: str) -> bool:
+    status = node.call("coop_app_status", {"community": COOP, "app": app})
+    return isinstance(status, dict) and status.get("enabled") is True
 
 
 def _show(node: LocalNode) -> dict[str, Any]:

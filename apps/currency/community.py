@@ -95,6 +95,16 @@ class CommunityLedger:
             self.history.append((now_ms, "ubi", b"", m, amount, f"{missed} period(s)"))
         return amount * len(members)
 
+    def rebase(self, now_ms: int, period_ms: int) -> None:
+        """The period length changed: count periods of the new length from now on.
+
+        Why: :attr:`period` is a number of periods, so one counted in the old length would
+        credit up to :data:`MAX_CATCH_UP` made-up periods of the new one.  The old rule was
+        credited up to now (call :meth:`egalitarian` first).
+        """
+        if self.period is not None:
+            self.period = now_ms // period_ms
+
     def check_pay(self, sender: bytes, pay: CommunityPay, members: frozenset[bytes]) -> None:
         if pay.to not in members:
             raise CommunityRefused("unknown_member", "the payee is not a member")

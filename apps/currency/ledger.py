@@ -21,6 +21,14 @@ accepted: nothing moved).  So for every currency, always and on every node::
 
 even when forked members accept or spend twice on two branches.  A non-equivocator's balance
 equals its chain state and is never negative; an equivocator's may be (its debt on record).
+
+Work indexes: a member's duties (:class:`~apps.currency.wallet.Wallet`) must not scan every
+transfer ever made, so the fold keeps, per member, the transfers still waiting for it: those
+of its coins it has neither approved nor disapproved (:meth:`CoinLedger.awaiting_judgement`),
+and those to it it has not accepted (:meth:`CoinLedger.unaccepted`).  An entry leaves when a
+valid block of that member settles it.  For a member that has not forked, every valid block
+of its is on the chain to its latest block, so the indexes equal what its chain state says;
+for a forked one they are a superset of any one branch's (the wallet scans instead).
 """
 
 from __future__ import annotations
@@ -155,6 +163,13 @@ class CoinLedger:
         self._flight: dict[MemberId, int] = defaultdict(int)
         self._minted: dict[MemberId, int] = defaultdict(int)
         self._involved: dict[MemberId, list[BlockId]] = defaultdict(list)
+        self._to_judge: dict[MemberId, dict[BlockId, None]] = defaultdict(dict)
+        """sovereign -> transfers needing its approval it has not judged (fold order)."""
+        self._unaccepted: dict[MemberId, dict[BlockId, None]] = defaultdict(dict)
+        """payee -> transfers (credit offers too) it has not accepted (fold order)."""
+        self._spent: dict[tuple[MemberId, MemberId], list[BlockId]] = defaultdict(list)
+        """(payer, currency) -> its transfers of those coins (double-spend lookups)."""
+        self._redeems: list[BlockId] = []
 
     # -- folding -----------------------------------------------------------------------------
 
@@ -507,15 +522,19 @@ class CoinLedger:
             )
         elif isinstance(p, CreditAccept):
             offer = self._transfers[BlockId(p.offer)]
+            self._unaccepted[creator].pop(offer.id, None)
             self._change(offer, self._accepts, bid)
             self._minted[creator] += offer.amount
             self._bal[(creator, creator)] += offer.amount
             self._add_transfer(Transfer(bid, "credit", creator, offer.payer, creator, offer.amount))
         elif isinstance(p, Approve):
+            self._to_judge[creator].pop(BlockId(p.transfer), None)
             self._approvals[BlockId(p.transfer)].append(bid)
         elif isinstance(p, Accept):
+            self._unaccepted[creator].pop(BlockId(p.transfer), None)
             self._change(self._transfers[BlockId(p.transfer)], self._accepts, bid)
         else:
+            self._to_judge[creator].pop(BlockId(p.transfer), None)
             self._change(self._transfers[BlockId(p.transfer)], self._disapprovals, bid)
 
     def _add_transfer(self, t: Transfer) -> None:
@@ -523,6 +542,12 @@ class CoinLedger:
         self._count(t, self._bucket(t.id), 1)
         if t.payee != t.payer:
             self._involved[t.payee].append(t.id)
+        if t.needs_approval:
+            self._to_judge[t.currency][t.id] = None
+        self._unaccepted[t.payee][t.id] = None
+        self._spent[(t.payer, t.currency)].append(t.id)
+        if t.kind == "redeem":
+            self._redeems.append(t.id)
 
     def _change(self, t: Transfer, marks: dict[BlockId, list[BlockId]], bid: BlockId) -> None:
         before = self._bucket(t.id)
@@ -629,6 +654,24 @@ class CoinLedger:
         """Every valid transfer, in the order folded."""
         return list(self._transfers.values())
 
+    def awaiting_judgement(self, sovereign: bytes) -> list[Transfer]:
+        """Transfers of ``sovereign``'s coins needing its approval that no valid block of it
+        approved or disapproved, in the order folded (see the module's *work indexes*)."""
+        pending = self._to_judge.get(MemberId(sovereign), {})
+        return [self._transfers[t] for t in pending]
+
+    def unaccepted(self, payee: bytes) -> list[Transfer]:
+        """Transfers to ``payee`` (credit offers included) that no valid block of it accepted,
+        in the order folded; void ones included (a forked sovereign may still approve them)."""
+        pending = self._unaccepted.get(MemberId(payee), {})
+        return [self._transfers[t] for t in pending]
+
+    def spent(self, payer: bytes, currency: bytes) -> list[Transfer]:
+        """``payer``'s valid transfers of ``currency`` coins, in the order folded."""
+        return [
+            self._transfers[t] for t in self._spent.get((MemberId(payer), MemberId(currency)), ())
+        ]
+
     def status(self, transfer_id: BlockId) -> str:
         """``issued``, ``approved``, ``accepted`` or ``void``."""
         bucket = self._bucket(transfer_id)
@@ -659,13 +702,22 @@ class CoinLedger:
 
     def chain_state(self, member: bytes) -> ChainState:
         """A copy of the member's chain state after :meth:`latest` (empty if none)."""
+        return self.chain_state_view(member).copy()
+
+    def chain_state_view(self, member: bytes) -> ChainState:
+        """The member's chain state after :meth:`latest` itself: **read only**, and only until
+        the next :meth:`apply` (which advances it in place).
+
+        Why: copying it costs O(the member's whole history); readers that only look (and dry
+        runs until their first draft) use this instead of :meth:`chain_state`.
+        """
         tip = self.latest(member)
-        return ChainState() if tip is None else self._tip_state[tip].copy()
+        return ChainState() if tip is None else self._tip_state[tip]
 
     def claims(self, now: int | None = None) -> list[Claim]:
         """Every redemption claim, by id; past ``now`` an unpaid claim is ``defaulted``."""
         out: list[Claim] = []
-        for tid in sorted(t.id for t in self._transfers.values() if t.kind == "redeem"):
+        for tid in sorted(self._redeems):
             out.append(self._claim(tid, now))
         return out
 

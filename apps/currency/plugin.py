@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from apps.currency.community import COMMUNITY, CommunityLedger, CommunityPay, CommunityRefused
+from apps.currency.demo import peoplenet_demo  # the app's part of make demo
 from apps.currency.errors import CurrencyError
 from apps.currency.ledger import CoinLedger
 from apps.currency.records import (
@@ -188,7 +189,10 @@ def peoplenet_clock(state: CurrencyState, ctx: FoldContext) -> None:
 @hookimpl
 def peoplenet_app_changed(state: CurrencyState, change: AppChangeView, ctx: FoldContext) -> None:
     _egalitarian(state, ctx)  # the old rule up to now, the new one from here
+    period_ms = _setting(state, "period_ms")
     state.settings = dict(change.settings)
+    if _setting(state, "period_ms") != period_ms:
+        state.cooperative.rebase(ctx.now_ms, _setting(state, "period_ms"))
     action = change.action
     if not change.enabled or not isinstance(action, dict) or "mint" not in action:
         return
@@ -379,4 +383,4 @@ def _member(args: Mapping[str, Value], key: str, node: NodeContext) -> bytes:
     raise AppCommandError("unknown_member", f"{key}: give a member id (at least 8 hex digits)")
 
 
-__all__ = ["NAME", "SPEC", "CurrencyState"]
+__all__ = ["NAME", "SPEC", "CurrencyState", "peoplenet_demo"]

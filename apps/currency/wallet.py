@@ -8,7 +8,7 @@ block its peers would refuse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -38,8 +38,6 @@ from runtime.identity import ID_LEN, MemberId
 
 CONSENT_PURPOSES: Final = frozenset({"pay", "mint", "credit", "redeem"})
 """Drafts the person must approve before they are signed."""
-_Attempt = Callable[[CoinRecord, Iterable[BlockId], str], bool]
-"""``duties``' helper: dry-run a payload and keep it as a draft if valid."""
 
 DUTY_PURPOSES: Final = frozenset({"approve", "accept", "repay", "disapprove"})
 """Drafts the member's node signs on its own (see :meth:`Wallet.duties`)."""
@@ -88,16 +86,31 @@ class Wallet:
 
     def balance(self, currency: bytes | None = None) -> int:
         """What my own chain says I hold of ``currency`` (default: my own coins)."""
-        return self.ledger.chain_state(self.me).balance(self.me if currency is None else currency)
+        state = self.ledger.chain_state_view(self.me)
+        return state.balance(self.me if currency is None else currency)
 
     def credit_offers(self) -> list[Transfer]:
         """Credit offers made to me that I have not taken (they need my consent)."""
-        taken = self.ledger.chain_state(self.me).consumed
-        return [
-            t
-            for t in self.ledger.transfers()
-            if t.kind == "credit_offer" and t.payee == self.me and t.id not in taken
-        ]
+        taken = self.ledger.chain_state_view(self.me).consumed
+        return [t for t in self.incoming() if t.kind == "credit_offer" and t.id not in taken]
+
+    def to_judge(self) -> list[Transfer]:
+        """Transfers of my coins that need my approval and that I may not have judged yet.
+
+        From the ledger's index (O(pending)), unless I forked: then the index mixes my
+        branches, so every transfer is scanned (callers filter by my latest chain state).
+        """
+        if self.me in self.ledger.equivocators():
+            return [
+                t for t in self.ledger.transfers() if t.currency == self.me and t.needs_approval
+            ]
+        return self.ledger.awaiting_judgement(self.me)
+
+    def incoming(self) -> list[Transfer]:
+        """Transfers to me (credit offers too) that I may not have accepted yet (as above)."""
+        if self.me in self.ledger.equivocators():
+            return [t for t in self.ledger.transfers() if t.payee == self.me]
+        return self.ledger.unaccepted(self.me)
 
     # -- what the person asks for ----------------------------------------------------------------
 
@@ -165,78 +178,68 @@ class Wallet:
         I took, earliest deadline first (``now`` orders nothing else today: claims are repaid
         as soon as they are taken; one I cannot repay stays open and defaults past ``now``).
         """
-        state = self.ledger.chain_state(self.me)
-        parent = self.ledger.latest(self.me)
-        drafts: list[Draft] = []
-
-        def attempt(payload: CoinRecord, refs: Iterable[BlockId], purpose: str) -> bool:
-            refs = tuple(refs)
-            if self.ledger.check(self.me, payload, refs, state) is not None:
-                return False
-            drafts.append(Draft(payload, refs, purpose, parent, chained=bool(drafts)))
-            return True
-
-        transfers = self.ledger.transfers()
-        for t in transfers:
-            if t.currency == self.me and t.needs_approval:
-                self._judge(t, state, attempt)
-        for t in transfers:
-            if t.payee == self.me and t.kind != "credit_offer" and t.id not in state.consumed:
-                self._take(t, state, attempt)
-        overdue = sorted(state.claims, key=lambda c: (self._deadline(c), c))
+        run = _DryRun(self.ledger, self.me)
+        for t in self.to_judge():
+            self._judge(t, run)
+        for t in self.incoming():
+            if t.kind != "credit_offer" and t.id not in run.state.consumed:
+                self._take(t, run)
+        overdue = sorted(run.state.claims, key=lambda c: (self._deadline(c), c))
         for claim in overdue:
-            self._repay(BlockId(claim), state, attempt)
+            self._repay(BlockId(claim), run)
         del now  # see the docstring
-        return drafts
+        return run.drafts
 
-    def _judge(self, t: Transfer, state: ChainState, attempt: _Attempt) -> None:
+    def _judge(self, t: Transfer, run: _DryRun) -> None:
+        state = run.state
         if t.id in state.approved or t.id in state.disapproved:
             return
         tip = state.approved_tip.get(t.payer)
         if tip is not None and self.ledger.conflicting(BlockId(tip), t.id):
-            attempt(Disapprove(t.id, tip), (t.id, BlockId(tip)), "disapprove")
+            run.attempt(Disapprove(t.id, tip), (t.id, BlockId(tip)), "disapprove")
         else:
-            attempt(Approve(t.id), (t.id,), "approve")
+            run.attempt(Approve(t.id), (t.id,), "approve")
 
-    def _take(self, t: Transfer, state: ChainState, attempt: _Attempt) -> None:
+    def _take(self, t: Transfer, run: _DryRun) -> None:
         if self.ledger.status(t.id) == VOID:
             return
+        state = run.state
         new = state.balance(t.currency) + t.amount
         if new > MAX_BALANCE:
             return
         if t.needs_approval:
             approvals = self.ledger.approvals(t.id)
             if approvals:
-                attempt(Accept(t.id, approvals[0], new), (t.id, approvals[0]), "accept")
+                run.attempt(Accept(t.id, approvals[0], new), (t.id, approvals[0]), "accept")
             return
         if t.currency == self.me:  # my coins coming home: I judge the double spend myself
             tip = state.approved_tip.get(t.payer)
             if tip is not None and self.ledger.conflicting(BlockId(tip), t.id):
                 if t.id not in state.disapproved:
-                    attempt(Disapprove(t.id, tip), (t.id, BlockId(tip)), "disapprove")
+                    run.attempt(Disapprove(t.id, tip), (t.id, BlockId(tip)), "disapprove")
                 return
         elif t.payer in self.ledger.equivocators() and self._double_spent(t):
             return
-        attempt(Accept(t.id, None, new), (t.id,), "accept")
+        run.attempt(Accept(t.id, None, new), (t.id,), "accept")
 
     def _double_spent(self, t: Transfer) -> bool:
         """Whether a forked sovereign paid the same coins of its own twice (one is accepted)."""
         return any(
             self.ledger.conflicting(o.id, t.id) and self.ledger.accepts(o.id)
-            for o in self.ledger.transfers()
-            if o.payer == t.payer and o.currency == t.currency
+            for o in self.ledger.spent(t.payer, t.currency)
         )
 
-    def _repay(self, claim: BlockId, state: ChainState, attempt: _Attempt) -> None:
+    def _repay(self, claim: BlockId, run: _DryRun) -> None:
         redeem = self.ledger.payload(claim)
         assert isinstance(redeem, Redeem)
-        while claim in state.claims:
+        while claim in run.state.claims:
+            state = run.state
             remaining = state.claims[claim]
             cur, amount = compute_repayments(remaining, redeem.prefs, state.balances, self.me)[0]
             have = state.balance(cur)
             if amount > have:
                 return  # not enough of my own coins left: the person must mint
-            if not attempt(Repay(claim, cur, amount, have - amount), (claim,), "repay"):
+            if not run.attempt(Repay(claim, cur, amount, have - amount), (claim,), "repay"):
                 return
 
     def _deadline(self, claim: bytes) -> int:
@@ -259,6 +262,32 @@ class Wallet:
         if self._members is not None and mid not in self._members:
             raise UnknownMember(f"{what} is not a member of the cooperative")
         return mid
+
+
+class _DryRun:
+    """:meth:`Wallet.duties`' drafts so far and the chain state they leave.
+
+    Reads the ledger's own state until the first draft is tried, and copies it then: a
+    member with nothing to do pays nothing for the length of its history.
+    """
+
+    def __init__(self, ledger: CoinLedger, me: MemberId) -> None:
+        self.ledger, self.me = ledger, me
+        self.state: ChainState = ledger.chain_state_view(me)
+        self.copied = False
+        self.parent = ledger.latest(me)
+        self.drafts: list[Draft] = []
+
+    def attempt(self, payload: CoinRecord, refs: Iterable[BlockId], purpose: str) -> bool:
+        """Dry-run ``payload``; keep it as the next draft if the ledger would take it."""
+        if not self.copied:
+            self.state, self.copied = self.state.copy(), True
+        refs = tuple(refs)
+        if self.ledger.check(self.me, payload, refs, self.state) is not None:
+            return False
+        chained = bool(self.drafts)
+        self.drafts.append(Draft(payload, refs, purpose, self.parent, chained=chained))
+        return True
 
 
 def _member(raw: bytes, what: str) -> MemberId:

@@ -1,0 +1,60 @@
+"""What an app's part of ``make demo`` gets: a driver over the demo's live member phones.
+
+``make demo`` starts real nodes, founds a cooperative and enables each bundled app by a vote of
+its members; then it calls the app's ``peoplenet_demo(demo)`` hook with a :class:`DemoDriver`.
+Through it the app runs its commands on a named member's phone -- the same control-socket
+operation ``peoplenet app COOP NAME COMMAND`` uses -- and waits for their real effect on other
+phones.  The driver is a protocol so an app never imports the node runtime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from runtime.codec import Value
+from runtime.errors import LocalError
+
+
+class DemoStepFailed(LocalError):
+    """A demo step was refused or did not happen within its deadline."""
+
+
+class DemoDriver(Protocol):
+    """The live demo as an app sees it (one driver per app)."""
+
+    @property
+    def app(self) -> str:
+        """The app this driver runs commands of."""
+        ...
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The demo's people, by first name (each on their own phone)."""
+        ...
+
+    def member_id(self, name: str) -> str:
+        """A person's member id, hex (what commands take as ``to``, ``with``...)."""
+        ...
+
+    def command(self, name: str, command: str, **args: Value) -> Value:
+        """Run one of the app's commands on ``name``'s phone; its result.
+
+        Raises :class:`DemoStepFailed` when the app refuses it (the demo stops there).
+        """
+        ...
+
+    def until(self, what: str, check: Callable[[], bool]) -> None:
+        """Wait until ``check()`` holds and print ``what``; :class:`DemoStepFailed` if never."""
+        ...
+
+    def step(self, title: str) -> None:
+        """Print the next numbered step of the demo."""
+        ...
+
+    def say(self, text: str) -> None:
+        """Print a detail line under the current step."""
+        ...
+
+
+__all__ = ["DemoDriver", "DemoStepFailed"]
