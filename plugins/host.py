@@ -20,6 +20,7 @@ only) and pushes the block to every member.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, a
 from runtime.block import Block, LaceId
 from runtime.blocklace import Blocklace, Equivocation
 from runtime.codec import Record, Value, decode, encode
-from runtime.errors import PeoplenetError, RemoteProtocolError
+from runtime.errors import EncodeError, PeoplenetError, RemoteProtocolError
 from runtime.identity import MemberId
 from runtime.log import get_logger
 from runtime.store import SqliteStore
@@ -516,7 +517,20 @@ class AppHost:
         if inst is not None and inst.replica is not None and inst.blocklace is not None:
             out["lace"] = bytes(inst.replica.lace).hex()
             out["lace_blocks"] = len(inst.blocklace)
+        out["state_digest"] = self._state_digest(name)
         return out
+
+    def _state_digest(self, name: str) -> str | None:
+        """A short hash of the app's snapshot: equal on two nodes iff their states are (the
+        snapshot's contract), so phones can be compared without moving the whole state."""
+        snapshot = self.snapshot(name)
+        if snapshot is None:
+            return None
+        try:
+            return hashlib.blake2b(encode(snapshot), digest_size=16).hexdigest()
+        except EncodeError as exc:
+            _log.warning("app_snapshot_unencodable", app=name, error=str(exc))
+            return None
 
     def snapshot(self, name: str) -> Value:
         inst = self.instances.get(name)

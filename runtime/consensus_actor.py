@@ -99,6 +99,11 @@ class ConsensusActor(Actor):
         assert isinstance(init, ConsensusInit)
         genesis = decode_as(Genesis, init.genesis)
         self.name_text = community_name(genesis)
+        # Import the consumer before anything stored is read: its module registers the
+        # community's record types, which loading the blocklace decodes (without this a
+        # cooperative's node could not restart).
+        path = consumer_path(genesis)
+        factory = load_factory(path) if path is not None else None
         lace = genesis.lace()
         folder = DataDir(init.data_dir).communities
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -117,9 +122,7 @@ class ConsensusActor(Actor):
         started = self.core.start(now)
         self.consumer: Consumer | None = None
         self.consumer_laces: tuple[bytes, ...] = ()
-        path = consumer_path(genesis)
-        if path is not None:
-            factory = load_factory(path)
+        if factory is not None:
             self.consumer = factory(genesis, folder, IdentitySigner(identity))
             self.name_text = self.consumer.name
             history = [_delivery(row) for row in self.community.order(0, 1 << 62)]
