@@ -1,4 +1,5 @@
-"""Shared fixtures: an actor system that is always shut down, on any kernel base."""
+"""Shared fixtures: an actor system that is always shut down, on any kernel base; node
+processes that are always stopped, and checked to leave nothing behind."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from runtime.kernel import ActorSystemHandle, Base
+from runtime.localnet import LocalNode
 
 
 @pytest.fixture
@@ -19,3 +21,15 @@ def actor_system(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Act
         yield handle
     finally:
         handle.shutdown()
+
+
+@pytest.fixture
+def nodes() -> Iterator[list[LocalNode]]:
+    """Append each node you start: all are stopped (then killed) and none may leave a process."""
+    started: list[LocalNode] = []
+    yield started
+    for node in started:
+        node.stop()
+    for node in started:
+        node.kill()
+        assert node.group_pids() == set(), f"{node.name} left processes behind"

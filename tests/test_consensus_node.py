@@ -13,7 +13,6 @@ import re
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,17 +81,6 @@ def _cli_json(*args: str) -> Any:
     result = _cli(*args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[LocalNode]]:
-    started: list[LocalNode] = []
-    yield started
-    for node in started:
-        node.stop()
-    for node in started:
-        node.kill()
-        assert node.group_pids() == set(), f"{node.name} left processes behind"
 
 
 def _make(tmp_path: Path, count: int, *, mdns: bool = True) -> list[LocalNode]:

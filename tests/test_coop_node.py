@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -34,17 +33,6 @@ def _cli(*args: str) -> Any:
     result = run_cli(*args, "--json", passphrase=PASSPHRASE)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[LocalNode]]:
-    started: list[LocalNode] = []
-    yield started
-    for node in started:
-        node.stop()
-    for node in started:
-        node.kill()
-        assert node.group_pids() == set(), f"{node.name} left processes behind"
 
 
 def _show(node: LocalNode) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,17 +31,6 @@ STEP = 60.0
 COOP = "couriers"
 CHARTER = {"voting_period_ms": 3000, "admission_sureties": 2}
 MINT = 100
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[LocalNode]]:
-    started: list[LocalNode] = []
-    yield started
-    for node in started:
-        node.stop()
-    for node in started:
-        node.kill()
-        assert node.group_pids() == set(), f"{node.name} left processes behind"
 
 
 def _cli(node: LocalNode, *args: str) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +34,6 @@ def _feed(node: LocalNode) -> list[str]:
     feed = node.call("feed", {"limit": 500})
     assert isinstance(feed, list)
     return [str(item["text"]) for item in feed if isinstance(item, dict)]
-
-
-@pytest.fixture
-def nodes(tmp_path: Path) -> Iterator[list[LocalNode]]:
-    started: list[LocalNode] = []
-    yield started
-    for node in started:
-        node.stop()
-    for node in started:
-        node.kill()
-        assert node.group_pids() == set(), f"{node.name} left processes behind"
 
 
 def _make(tmp_path: Path, names: list[str], *, mdns: bool = True) -> list[LocalNode]:
