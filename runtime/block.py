@@ -17,17 +17,18 @@ import struct
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import lt
-from typing import Final, NewType
+from typing import Final, NewType, cast
 
 from runtime.codec import (
     RECORD_EXT,
     Record,
     Value,
+    array_header,
+    bin_header,
     decode_as,
     decode_prefix,
     encode,
     read_array_header,
-    record_body_at,
     wire_type,
 )
 from runtime.errors import EncodeError, InvalidBlock, LocalError, RemoteProtocolError
@@ -115,21 +116,51 @@ class Block(Record):
         Bad arguments raise :class:`LocalError` (not :class:`InvalidBlock`: the fault is ours,
         not a peer's), and so does a block too large for :meth:`from_bytes` to accept.
         """
+        return cls.create_encoded(identity, lace, payload, encode(payload), pointers)
+
+    @classmethod
+    def create_encoded(
+        cls,
+        identity: Identity,
+        lace: bytes,
+        payload: Value,
+        payload_raw: bytes,
+        pointers: tuple[bytes, ...] = (),
+    ) -> Block:
+        """:meth:`create` for a payload whose canonical encoding the caller already holds.
+
+        Why: a consensus member builds its payload from transactions it encoded when they
+        were submitted; encoding them again is a good part of making a block.
+        ``payload_raw`` must be ``encode(payload)``: the id and signature cover those bytes.
+        """
         ordered = tuple(sorted(pointers))
         if len(set(ordered)) != len(ordered):
             raise LocalError("duplicate pointers")
-        unsigned = encode((identity.member_id, lace, payload, ordered))
-        bid = BlockId(hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest())
-        try:
-            block = cls(
-                MemberId(identity.member_id),
-                LaceId(bytes(lace)),
-                payload,
-                tuple(BlockId(p) for p in ordered),
-                identity.sign(bid),
-            )
-        except InvalidBlock as exc:
-            raise LocalError(str(exc)) from None
+        unsigned = _unsigned_encoding(identity.member_id, lace, payload_raw, ordered)
+        if unsigned is not None:
+            # The usual arguments, which _unsigned_encoding checked as __post_init__ would
+            # (sizes, count; sorted and distinct just above): no need to check them again.
+            bid = hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest()
+            block = object.__new__(cls)
+            setattr_ = object.__setattr__
+            setattr_(block, "creator", identity.member_id)
+            setattr_(block, "lace", lace)
+            setattr_(block, "payload", payload)
+            setattr_(block, "pointers", ordered)
+            setattr_(block, "signature", identity.sign(bid))
+        else:  # odd arguments: the generic encoder and the checks decide
+            unsigned = encode((identity.member_id, lace, payload, ordered))
+            bid = hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest()
+            try:
+                block = cls(
+                    MemberId(identity.member_id),
+                    LaceId(bytes(lace)),
+                    payload,
+                    cast(tuple[BlockId, ...], ordered),
+                    identity.sign(bid),
+                )
+            except InvalidBlock as exc:
+                raise LocalError(str(exc)) from None
         # The signed encoding is the unsigned one as a 6-array with the tag in front and the
         # signature (bin8 of 64) behind: the mirror image of _id_from_canonical.
         body = b"\x96\x01" + unsigned[1:] + b"\xc4\x40" + block.signature
@@ -161,9 +192,11 @@ class Block(Record):
         malformed or non-canonical input -- goes through :func:`decode_as`, which refuses it
         with its usual reason.
         """
-        block = _parse_canonical(cls, data) if type(data) is bytes else None
-        if block is None:
-            block = decode_as(cls, data, max_size=MAX_BLOCK_SIZE)
+        if type(data) is bytes:
+            block = _parse_canonical(cls, data)
+            if block is not None:
+                return block
+        block = decode_as(cls, data, max_size=MAX_BLOCK_SIZE)
         data = bytes(data)
         object.__setattr__(block, "_id", _id_from_canonical(data))
         object.__setattr__(block, "_raw", data)
@@ -179,22 +212,39 @@ def _parse_canonical(cls: type[Block], data: bytes) -> Block | None:
     canonical value (:func:`decode_prefix` re-encodes it to check), pointers as an array with
     the smallest header of ``bin8`` 32-byte ids.  Every byte is accounted for, so a block
     accepted here is exactly what :func:`decode_as` would accept; ``None`` sends the input
-    there, to be accepted or refused with its usual reason.
+    there, to be accepted or refused with its usual reason.  The block comes back with its
+    id and encoding set.
     """
     size = len(data)
-    if size > MAX_BLOCK_SIZE:
+    if size > MAX_BLOCK_SIZE or size < 3 + _MIN_BODY:
         return None
-    head = record_body_at(data)
-    if head is None or size < head + _MIN_BODY or data[head : head + 4] != b"\x96\x01\xc4\x20":
+    kind = data[0]  # a block body is longer than any fixext: ext8, ext16 or ext32
+    if kind == 0xC7:
+        head = 3
+        if data[1] + 3 != size:
+            return None
+    elif kind == 0xC8:
+        head = 4
+        body = int.from_bytes(data[1:3], "big")
+        if body < 0x100 or body + 4 != size:
+            return None
+    elif kind == 0xC9:
+        head = 6
+        body = int.from_bytes(data[1:5], "big")
+        if body < 0x10000 or body + 6 != size:
+            return None
+    else:
+        return None
+    if data[head - 1] != RECORD_EXT or not data.startswith(b"\x96\x01\xc4\x20", head):
         return None
     at = head + 36
     sig_at = size - 66
-    if data[at : at + 1] != b"\xc4" or data[sig_at : sig_at + 2] != b"\xc4\x40":
+    if data[at] != 0xC4 or not data.startswith(b"\xc4\x40", sig_at):
         return None
     at += 2 + data[at + 1]
-    lace = data[head + 38 : at]
     if at >= sig_at:
         return None
+    lace = data[head + 38 : at]
     try:
         payload, used = decode_prefix(data[at:sig_at], depth=1)
     except RemoteProtocolError:
@@ -205,13 +255,22 @@ def _parse_canonical(cls: type[Block], data: bytes) -> Block | None:
     count, at = array
     if at + 34 * count != sig_at or count > MAX_POINTERS:
         return None
-    if data[at:sig_at:34] != b"\xc4" * count or data[at + 1 : sig_at : 34] != b"\x20" * count:
+    if count:
+        layout, c4s, twenties = _pointers_layout(count)
+        if data[at:sig_at:34] != c4s or data[at + 1 : sig_at : 34] != twenties:
+            return None
+        pointers = layout.unpack_from(data, at)
+        if not all(map(lt, pointers, islice(pointers, 1, None))):
+            return None  # decode_as refuses it with the reason Block.__post_init__ gives
+    else:
+        pointers = ()
+    if not 1 <= len(lace) <= MAX_LACE_LEN:
         return None
-    pointers = _pointers_layout(count).unpack_from(data, at) if count else ()
-    if not 1 <= len(lace) <= MAX_LACE_LEN or not all(map(lt, pointers, islice(pointers, 1, None))):
-        return None  # decode_as refuses it with the reason Block.__post_init__ gives
     # Every other check of __post_init__ holds by the layout (32-byte creator, 64-byte
     # signature, bin8-32 pointers, count <= MAX_POINTERS): build the block without them.
+    digest = _UNSIGNED_HEAD.copy()  # the id: see _id_from_canonical
+    with memoryview(data) as view:
+        digest.update(view[head + 2 : sig_at])
     block = object.__new__(cls)
     setattr_ = object.__setattr__
     setattr_(block, "creator", data[head + 4 : head + 36])
@@ -219,8 +278,8 @@ def _parse_canonical(cls: type[Block], data: bytes) -> Block | None:
     setattr_(block, "payload", payload)
     setattr_(block, "pointers", pointers)
     setattr_(block, "signature", data[sig_at + 2 :])
-    setattr_(block, "_id", None)
-    setattr_(block, "_raw", None)
+    setattr_(block, "_id", digest.digest())
+    setattr_(block, "_raw", data)
     return block
 
 
@@ -230,9 +289,10 @@ pointers (one byte), c4 40 and the signature."""
 
 
 @functools.lru_cache(maxsize=MAX_POINTERS + 1)
-def _pointers_layout(count: int) -> struct.Struct:
-    """Reads ``count`` pointers (``bin8`` headers skipped) in one C call, not one per pointer."""
-    return struct.Struct("2x32s" * count)
+def _pointers_layout(count: int) -> tuple[struct.Struct, bytes, bytes]:
+    """Reads ``count`` pointers (``bin8`` headers skipped) in one C call, not one per pointer;
+    with the bytes their headers must show (every 34th byte from the first, and the second)."""
+    return struct.Struct("2x32s" * count), b"\xc4" * count, b"\x20" * count
 
 
 def _id_from_canonical(data: bytes) -> BlockId:
@@ -254,6 +314,36 @@ def _id_from_canonical(data: bytes) -> BlockId:
 
 _UNSIGNED_HEAD: Final = hashlib.blake2b(b"\x94", digest_size=BLOCK_ID_LEN, person=_PERSON)
 """The id hash after the unsigned encoding's first byte (fixarray 4), to copy and go on."""
+
+
+def _unsigned_encoding(
+    creator: bytes, lace: bytes, payload_raw: bytes, pointers: tuple[bytes, ...]
+) -> bytes | None:
+    """``encode((creator, lace, payload, pointers))`` assembled from its parts, for the usual
+    arguments (bytes of valid sizes); ``None`` for anything else."""
+    if (
+        type(creator) is not bytes
+        or len(creator) != ID_LEN
+        or type(lace) is not bytes
+        or not 1 <= len(lace) <= MAX_LACE_LEN
+        or len(pointers) > MAX_POINTERS
+        or not _BYTES_ONLY.issuperset(map(type, pointers))
+        or not _ID_LEN_ONLY.issuperset(map(len, pointers))
+    ):
+        return None
+    ptrs = b"\xc4\x20" + b"\xc4\x20".join(pointers) if pointers else b""
+    return (
+        b"\x94\xc4\x20"
+        + creator
+        + bin_header(len(lace))
+        + lace
+        + payload_raw
+        + array_header(len(pointers))
+        + ptrs
+    )
+
+
+_BYTES_ONLY: Final = frozenset({bytes})
 
 
 def _ext_header(size: int) -> bytes:

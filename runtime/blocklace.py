@@ -33,11 +33,12 @@ indexes: if the store fails, memory is unchanged and nothing was acknowledged.
 from __future__ import annotations
 
 from collections import OrderedDict, defaultdict, deque
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import compress
 from operator import attrgetter
-from typing import Final, Protocol, TypeVar
+from typing import Final, NamedTuple, Protocol, TypeVar
 
 from runtime.block import Block, BlockId, LaceId
 from runtime.errors import InvalidBlock, LocalError
@@ -69,9 +70,13 @@ class BlockValidator(Protocol):
     ) -> InvalidBlock | None: ...
 
 
-@dataclass(slots=True, frozen=True)
-class BlockMeta:
-    """What the blocklace knows about a stored block without decoding it."""
+class BlockMeta(NamedTuple):
+    """What the blocklace knows about a stored block without decoding it.
+
+    A named tuple, not a dataclass: a node keeps one per block for good, and a tuple of ids
+    and ints drops out of the garbage collector's sight after its first pass, where a
+    dataclass instance would be scanned again at every full collection.
+    """
 
     id: BlockId
     creator: MemberId
@@ -83,6 +88,11 @@ class BlockMeta:
     """The creator's previous block in this lace (the chain pointer), if any."""
     below: int = 0
     """Distinct creators among the pointees of depth ``depth - 1`` (what quorum rules count)."""
+
+
+_new_meta: Final[Callable[[tuple[object, ...]], BlockMeta]] = partial(tuple.__new__, BlockMeta)
+"""A :class:`BlockMeta` from its 8 fields in one C call (the named tuple's ``__new__`` is
+Python code, and every stored block makes one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +136,20 @@ class _LRU(OrderedDict[bytes, _V]):
             self.popitem(last=False)
 
 
+def _row_writer(
+    store: BlockStore,
+) -> Callable[[list[tuple[bytes, bytes, bytes, int, int, bytes]]], None] | None:
+    """The store's ``put_rows`` (``put_many`` without a :class:`StoredBlock` per block), if
+    the class that defines its ``put_many`` defines it too: a subclass that overrides
+    ``put_many`` (a test's failing store) is then still the one that writes."""
+    owner = next((k for k in type(store).__mro__ if "put_many" in vars(k)), None)
+    if owner is None or "put_rows" not in vars(owner):
+        return None
+    writer: Callable[[list[tuple[bytes, bytes, bytes, int, int, bytes]]], None]
+    writer = getattr(store, "put_rows")  # noqa: B009 - not part of the BlockStore protocol
+    return writer
+
+
 class Blocklace:
     """Blocks of every lace on one node, indexed in memory, persisted in a :class:`BlockStore`."""
 
@@ -139,6 +163,8 @@ class Blocklace:
         if max_pending < 1:
             raise LocalError("max_pending must be positive")
         self._store = store
+        self._put_rows: Callable[[list[tuple[bytes, bytes, bytes, int, int, bytes]]], None] | None
+        self._put_rows = _row_writer(store)
         self._max_pending = max_pending
         self._meta: dict[BlockId, BlockMeta] = {}
         self._lace_meta: dict[LaceId, dict[BlockId, BlockMeta]] = {}
@@ -147,8 +173,9 @@ class Blocklace:
         # that comparing many metas' creators and laces touches a few hot objects.
         self._creators: dict[MemberId, MemberId] = {}
         self._laces: dict[LaceId, LaceId] = {}
-        # (lace, creator) -> seq -> ids at that seq (more than one only under equivocation)
-        self._chains: dict[tuple[LaceId, MemberId], dict[int, list[BlockId]]] = {}
+        # (lace, creator) -> seq -> ids at that seq (more than one only under equivocation);
+        # tuples, which the garbage collector stops scanning, where lists it would scan forever
+        self._chains: dict[tuple[LaceId, MemberId], dict[int, tuple[BlockId, ...]]] = {}
         self._by_depth: dict[LaceId, dict[int, list[BlockId]]] = defaultdict(dict)
         self._lace_creators: dict[LaceId, set[MemberId]] = defaultdict(set)
         self._tips: dict[LaceId, set[BlockId]] = defaultdict(set)
@@ -226,40 +253,54 @@ class Blocklace:
     def _insert(self, candidates: list[tuple[Block, bytes]], report: AddReport) -> None:
         # Planned metas go straight into ``_meta`` so that later blocks of the batch find
         # them with one lookup; if the store refuses the batch they are taken out again.
-        known = self._meta
+        known, lace_meta, waiting_on = self._meta, self._lace_meta, self._waiting_on
         planned: list[tuple[BlockMeta, bytes, Block]] = []
         queue = deque(candidates)
         to_buffer: list[tuple[Block, bytes]] = []
+        derive = self._derive
         try:
             while queue:
                 block, raw = queue.popleft()
-                meta = self._derive(block, known)
+                meta = derive(block, known)
                 if meta is None:
                     to_buffer.append((block, raw))
                     continue
                 if isinstance(meta, InvalidBlock):
                     report.rejected.append((block.id, meta))
                     continue
-                known[meta.id] = meta
-                self._lace_meta.setdefault(meta.lace, {})[meta.id] = meta
+                bid = meta.id
+                known[bid] = meta
+                of_lace = lace_meta.get(meta.lace)
+                if of_lace is None:
+                    of_lace = lace_meta[meta.lace] = {}
+                of_lace[bid] = meta
                 planned.append((meta, raw, block))
-                if to_buffer or meta.id in self._waiting_on:
-                    queue.extend(self._release_candidates(meta.id, to_buffer))
+                if to_buffer or bid in waiting_on:
+                    queue.extend(self._release_candidates(bid, to_buffer))
             if planned:
-                self._store.put_many(
-                    [StoredBlock(m.id, m.lace, m.creator, m.seq, m.depth, r) for m, r, _ in planned]
-                )
+                put_rows = self._put_rows
+                if put_rows is not None:  # our stores: plain rows, no StoredBlock per block
+                    put_rows([(m[0], m[2], m[1], m[3], m[4], r) for m, r, _ in planned])
+                else:
+                    self._store.put_many(
+                        [
+                            StoredBlock(m.id, m.lace, m.creator, m.seq, m.depth, r)
+                            for m, r, _ in planned
+                        ]
+                    )
         except BaseException:
             for meta, _, _ in planned:
                 del known[meta.id]
                 del self._lace_meta[meta.lace][meta.id]
             raise
+        pending, waiting_on, added = self._pending, self._waiting_on, report.added
         for meta, _, block in planned:
-            if self._pending.pop(meta.id, None) is not None:
+            if pending and pending.pop(meta.id, None) is not None:
                 self._unwait(meta.id, meta.pointers)
-            self._waiting_on.pop(meta.id, None)
-            report.added.append(meta.id)
-            self._apply(meta, block, report)
+            if waiting_on:
+                waiting_on.pop(meta.id, None)
+            added.append(meta.id)
+            self._apply(meta, block, report, indexed=True)
         for block, raw in to_buffer:
             self._buffer(block, raw)
             report.buffered.append(block.id)
@@ -320,7 +361,7 @@ class Blocklace:
                 below = len(set(creators))
             else:
                 below = len(set(compress(creators, map(top.__eq__, depths))))
-        meta = BlockMeta(block.id, creator, lace, seq, depth, pointers, parent, below)
+        meta = _new_meta((block.id, creator, lace, seq, depth, pointers, parent, below))
         for validator in self._validators:
             refused = validator(block, meta, known)
             if refused is not None:
@@ -347,29 +388,52 @@ class Blocklace:
                 own = True
         raise LocalError("_first_fault called on a block with sound pointers")
 
-    def _apply(self, meta: BlockMeta, block: Block | None, report: AddReport | None = None) -> None:
-        self._meta[meta.id] = meta
-        self._lace_meta.setdefault(meta.lace, {})[meta.id] = meta
-        self._creators.setdefault(meta.creator, meta.creator)
-        self._laces.setdefault(meta.lace, meta.lace)
-        chain = self._chains.setdefault((meta.lace, meta.creator), {})
-        self._lace_creators[meta.lace].add(meta.creator)
-        at_seq = chain.setdefault(meta.seq, [])
-        if at_seq:
-            ev = Equivocation(meta.lace, meta.creator, meta.seq, at_seq[0], meta.id)
+    def _apply(
+        self,
+        meta: BlockMeta,
+        block: Block | None,
+        report: AddReport | None = None,
+        *,
+        indexed: bool = False,
+    ) -> None:
+        """Index a stored block (``indexed``: ``_meta`` and ``_lace_meta`` already have it)."""
+        bid, creator, lace, seq, depth, pointers, _parent, _below = meta
+        if not indexed:
+            self._meta[bid] = meta
+            self._lace_meta.setdefault(lace, {})[bid] = meta
+        key = (lace, creator)
+        chain = self._chains.get(key)
+        if chain is None:  # a new creator in this lace (maybe a new creator, a new lace)
+            chain = self._chains[key] = {}
+            self._lace_creators[lace].add(creator)
+            self._creators.setdefault(creator, creator)
+            self._laces.setdefault(lace, lace)
+        at_seq = chain.get(seq)
+        if at_seq is None:
+            chain[seq] = (bid,)
+        else:
+            ev = Equivocation(lace, creator, seq, at_seq[0], bid)
             self._equivocations.append(ev)
-            self._equivocators[meta.lace].add(meta.creator)
+            self._equivocators[lace].add(creator)
             if report is not None:
                 report.equivocations.append(ev)
-        at_seq.append(meta.id)
-        self._by_depth[meta.lace].setdefault(meta.depth, []).append(meta.id)
-        tips = self._tips[meta.lace]
-        tips.difference_update(meta.pointers)  # pointees always arrive before pointers
-        tips.add(meta.id)
+            chain[seq] = (*at_seq, bid)
+        by_depth = self._by_depth[lace]
+        at_depth = by_depth.get(depth)
+        if at_depth is None:
+            by_depth[depth] = [bid]
+        else:
+            at_depth.append(bid)
+        tips = self._tips[lace]
+        tips.difference_update(pointers)  # pointees always arrive before pointers
+        tips.add(bid)
         if block is not None:
-            if block.pointers is not meta.pointers:  # equal ids, shared objects (see _derive)
-                object.__setattr__(block, "pointers", meta.pointers)
-            self._blocks.put(meta.id, block)
+            if block.pointers is not pointers:  # equal ids, shared objects (see _derive)
+                object.__setattr__(block, "pointers", pointers)
+            blocks = self._blocks  # a new id: it lands at the young end of the cache
+            blocks[bid] = block
+            if len(blocks) > blocks.size:
+                blocks.popitem(last=False)
 
     def _buffer(self, block: Block, raw: bytes) -> None:
         bid = block.id
@@ -467,6 +531,27 @@ class Blocklace:
             return by_seq[len(by_seq) - 1][0] if by_seq else None  # one chain, seqs 0..n-1
         tips = self.tips(lace, creator)
         return tips[0] if len(tips) == 1 else None
+
+    def latest_up_to(self, lace: LaceId, depth: int) -> list[BlockId]:
+        """Every creator's latest blocks of ``lace`` with depth <= ``depth`` (every branch of a
+        fork; branches that meet below ``depth`` give their meeting block once per branch),
+        unsorted: what a block of round ``depth + 1`` points to."""
+        meta = self._meta
+        forked = self._equivocators.get(lace, ())
+        out: list[BlockId] = []
+        for creator in self._lace_creators.get(lace, ()):
+            if creator in forked:
+                tips: Sequence[BlockId] = self.tips(lace, creator)
+            else:
+                by_seq = self._chains[(lace, creator)]
+                tips = by_seq[len(by_seq) - 1]  # one chain, seqs 0..n-1
+            for tip in tips:
+                m: BlockMeta | None = meta[tip]
+                while m is not None and m.depth > depth:
+                    m = None if m.parent is None else meta[m.parent]
+                if m is not None:
+                    out.append(m.id)
+        return out
 
     def creator_frontier(self, lace: LaceId) -> dict[MemberId, int]:
         """For each creator of ``lace``, the highest seq held (what a peer needs to catch us up)."""
@@ -570,14 +655,19 @@ class Blocklace:
         return final
 
     def closure(self, block_id: BlockId, *, min_depth: int = 0) -> set[BlockId]:
-        """Every block ``block_id`` observes (itself included) with depth >= ``min_depth``."""
+        """Every block ``block_id`` observes (itself included) with depth >= ``min_depth``.
+
+        Walked a layer at a time with set operations, so the Python work is per block
+        reached, not per pointer (blocks point to a whole round).
+        """
+        meta = self._meta
         out = {block_id}
-        stack = [block_id]
-        while stack:
-            for p in self._meta[stack.pop()].pointers:
-                if p not in out and self._meta[p].depth >= min_depth:
-                    out.add(p)
-                    stack.append(p)
+        layer = [block_id]
+        while layer:
+            reached = set().union(*[meta[b].pointers for b in layer])
+            reached -= out
+            layer = [p for p in reached if meta[p].depth >= min_depth]
+            out.update(layer)
         return out
 
     # -- dissemination ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import threading
 import types
 import typing
 from collections.abc import Callable
+from itertools import chain
 from typing import Any, Final, NewType, TypeAlias, TypeVar, Union, cast
 
 import msgpack
@@ -179,6 +180,51 @@ def encode(value: object) -> bytes:
         raise EncodeError(f"cannot encode: {exc}") from exc
 
 
+def encode_nested(value: object, depth: int) -> bytes:
+    """The encoding of ``value`` as an item ``depth`` levels inside another value.
+
+    The bytes are :func:`encode`'s; the nesting limit counts from ``depth``, so a value that
+    could not sit there is refused now (an item encoded once and then spliced into an
+    enclosing encoding, e.g. a transaction into a block, must fit where it goes).
+    """
+    try:
+        return _pack(_normal(value, depth))
+    except EncodeError:
+        raise
+    except (OverflowError, ValueError, TypeError) as exc:
+        raise EncodeError(f"cannot encode: {exc}") from exc
+
+
+def encode_many_nested(values: list[Any], depth: int) -> list[bytes]:
+    """:func:`encode_nested` of each value (one packer for all; flat tuples packed directly).
+
+    Why: a member encodes every transaction it submits, typically a small tuple of scalars,
+    and the per-value calls cost more than the packing.
+    """
+    out: list[bytes] = []
+    free = _POOL.free
+    packer = free.pop() if free else msgpack.Packer(use_bin_type=True, default=_pack_record)
+    flat_ok = depth < MAX_DEPTH  # as in _normal: the items then sit at depth + 1
+    scalars = _SCALARS
+    try:
+        for value in values:
+            if (
+                flat_ok
+                and type(value) is tuple
+                and len(value) <= MAX_CONTAINER_LEN
+                and scalars.issuperset(map(type, value))
+            ):
+                out.append(packer.pack(value))  # msgpack refuses out-of-range ints itself
+            else:
+                out.append(_pack(_normal(value, depth)))
+    except EncodeError:
+        raise
+    except (OverflowError, ValueError, TypeError) as exc:
+        raise EncodeError(f"cannot encode: {exc}") from exc
+    free.append(packer)  # on error the packer is dropped, never reused half-full
+    return out
+
+
 def _normal(value: object, depth: int) -> object:
     """Turn a value into what msgpack packs canonically (sorted maps, records as ext)."""
     if depth > MAX_DEPTH:
@@ -247,6 +293,9 @@ def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
 
 
 _SCALARS: Final = frozenset({type(None), bool, int, str, bytes})
+_SCALARS_AND_TUPLE: Final = _SCALARS | {tuple}
+_IS_TUPLE: Final = tuple.__instancecheck__
+"""Exact tuples, among children already known to be scalars or exact tuples."""
 
 
 def _check_decoded(value: object, depth: int) -> None:
@@ -263,6 +312,15 @@ def _check_decoded(value: object, depth: int) -> None:
     if kind in _SCALARS:
         return
     children: Any
+    if kind is tuple and depth + 2 <= MAX_DEPTH:
+        # The usual shape (a block's transactions): scalars and flat tuples of scalars,
+        # checked in a few C-level passes instead of a call per child.
+        items: Any = value
+        kinds = set(map(type, items))
+        if kinds <= _SCALARS_AND_TUPLE and _SCALARS.issuperset(
+            map(type, chain.from_iterable(filter(_IS_TUPLE, items)))
+        ):
+            return
     if kind is tuple:
         children = value
     elif kind is dict:
@@ -474,6 +532,44 @@ def read_array_header(data: bytes, at: int) -> tuple[int, int] | None:
         count = int.from_bytes(data[at + 1 : at + 5], "big")
         return (count, at + 5) if count >= 0x10000 else None
     return None
+
+
+_FIXEXT_HEAD: Final = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}
+
+
+def record_bytes(body: bytes) -> bytes:
+    """A record from its canonical body ``[tag, fields...]``: the ext header the encoder writes.
+
+    The mirror of :func:`record_body_at`, for code that assembles a record from parts it has
+    already encoded (a block around its payload, a message around its blocks).
+    """
+    size = len(body)
+    fixed = _FIXEXT_HEAD.get(size)
+    if fixed is not None:
+        return bytes((fixed, RECORD_EXT)) + body
+    if size < 0x100:
+        return bytes((0xC7, size, RECORD_EXT)) + body
+    if size < 0x10000:
+        return b"\xc8" + size.to_bytes(2, "big") + b"\x50" + body
+    return b"\xc9" + size.to_bytes(4, "big") + b"\x50" + body
+
+
+def bin_header(size: int) -> bytes:
+    """The canonical header of a ``bin`` of ``size`` bytes (the mirror of :func:`read_bin`)."""
+    if size < 0x100:
+        return bytes((0xC4, size))
+    if size < 0x10000:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
+
+
+def array_header(count: int) -> bytes:
+    """The canonical header of an array of ``count`` items (mirror of :func:`read_array_header`)."""
+    if count < 16:
+        return bytes((0x90 | count,))
+    if count < 0x10000:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
 
 
 class _Extra(Exception):

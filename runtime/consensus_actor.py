@@ -147,8 +147,19 @@ class ConsensusActor(Actor):
 
     def receive(self, msg: object, sender: Ref) -> None:
         try:
+            # Consecutive consensus messages go to the core together (one receive_many: one
+            # blocklace batch, one step); anything else is handled in place, in order.
+            run: list[tuple[MemberId, bytes]] = []
             for item in msg.items if isinstance(msg, Batch) else (msg,):
+                if isinstance(item, Inbound) and not isinstance(item.msg, LaceBlocks | LaceHave):
+                    run.append((MemberId(item.peer), encode(item.msg)))
+                    continue
+                if run:
+                    self._receive_run(run)
+                    run = []
                 self._handle(item)
+            if run:
+                self._receive_run(run)
         finally:
             # Until the supervisor's Wiring names the network, sends wait (a few only: the
             # core asks again for whatever is lost).
@@ -158,6 +169,14 @@ class ConsensusActor(Actor):
                 self._outbox = []
             else:
                 del self._outbox[:-MAX_HELD_SENDS]
+
+    def _receive_run(self, run: list[tuple[MemberId, bytes]]) -> None:
+        """Consensus messages that arrived together, in order, in one core call."""
+        now = time.monotonic()
+        if len(run) == 1:
+            self._run(self.core.receive(run[0][0], run[0][1], now))
+        else:
+            self._run(self.core.receive_many(run, now))
 
     def _handle(self, msg: object) -> None:
         now = time.monotonic()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from bisect import bisect_left, insort
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,7 +23,7 @@ from typing import Any, Final, Literal, Self
 from runtime.errors import LocalError, StoreError
 from runtime.store_api import StoredBlock
 
-__all__ = ["SCHEMA_VERSION", "Durability", "MemoryStore", "SqliteStore", "open_store"]
+__all__ = ["SCHEMA_VERSION", "Durability", "MemoryStore", "Row", "SqliteStore", "open_store"]
 
 Durability = Literal["full", "normal"]
 
@@ -83,6 +83,37 @@ def _check(blocks: Sequence[StoredBlock]) -> None:
             raise LocalError(f"malformed StoredBlock: {b!r:.200}")
 
 
+Row = tuple[bytes, bytes, bytes, int, int, bytes]
+"""A block as :meth:`MemoryStore.put_rows` and :meth:`SqliteStore.put_rows` take it:
+``(id, lace, creator, seq, depth, raw)``, a :class:`StoredBlock`'s fields in order."""
+
+
+def _check_rows(rows: Sequence[Row]) -> None:
+    """:func:`_check` for rows: the same refusals, with the same error type."""
+    for r in rows:
+        if type(r) is not tuple or len(r) != 6:
+            raise LocalError(f"put_rows takes 6-tuples, not {r!r:.200}")
+        bid, lace, creator, seq, depth, raw = r
+        if (
+            type(bid) is not bytes
+            or len(bid) != _ID_LEN
+            or type(lace) is not bytes
+            or not 1 <= len(lace) <= _MAX_LACE_LEN
+            or type(creator) is not bytes
+            or len(creator) != _ID_LEN
+            or type(seq) is not int
+            or not 0 <= seq <= _MAX_INT
+            or type(depth) is not int
+            or not 0 <= depth <= _MAX_INT
+            or type(raw) is not bytes
+        ):
+            raise LocalError(f"malformed block row: {r!r:.200}")
+
+
+def _rows(blocks: Sequence[StoredBlock]) -> list[Row]:
+    return [(b.id, b.lace, b.creator, b.seq, b.depth, b.raw) for b in blocks]
+
+
 class MemoryStore:
     """A dict-backed store: the simulated node's "disk".
 
@@ -94,8 +125,10 @@ class MemoryStore:
     __slots__ = ("_by_creator", "_by_depth", "_by_id", "_closed", "_order")
 
     def __init__(self) -> None:
-        self._by_id: dict[bytes, StoredBlock] = {}
-        self._order: list[StoredBlock] = []
+        # Rows as plain tuples (id, lace, creator, seq, depth, raw): the garbage collector
+        # stops scanning a tuple of bytes and ints, and a store holds one per block for good.
+        self._by_id: dict[bytes, Row] = {}
+        self._order: list[Row] = []
         self._by_creator: dict[tuple[bytes, bytes], list[tuple[int, bytes]]] = {}
         self._by_depth: dict[bytes, list[tuple[int, bytes]]] = {}
         self._closed = False
@@ -116,18 +149,41 @@ class MemoryStore:
     def put_many(self, blocks: Sequence[StoredBlock]) -> None:
         self._live()
         _check(blocks)  # after this nothing can fail, so the batch is all-or-nothing
-        for b in blocks:
-            if b.id in self._by_id:
+        self._put(_rows(blocks))
+
+    def put_rows(self, rows: Sequence[Row]) -> None:
+        """:meth:`put_many` for blocks as plain rows (no :class:`StoredBlock` to build)."""
+        self._live()
+        _check_rows(rows)  # after this nothing can fail, so the batch is all-or-nothing
+        self._put(rows)
+
+    def _put(self, rows: Sequence[Row]) -> None:
+        # The index lists are appended to here and sorted when read (nearly sorted already,
+        # so that is a linear pass): the write path, taken for every block, stays short.
+        by_id, order = self._by_id, self._order
+        by_creator, by_depth = self._by_creator, self._by_depth
+        for row in rows:
+            bid, lace, creator, seq, depth, _raw = row
+            if bid in by_id:
                 continue
-            self._by_id[b.id] = b
-            self._order.append(b)
-            insort(self._by_creator.setdefault((b.lace, b.creator), []), (b.seq, b.id))
-            insort(self._by_depth.setdefault(b.lace, []), (b.depth, b.id))
+            by_id[bid] = row
+            order.append(row)
+            key = (lace, creator)
+            entries = by_creator.get(key)
+            if entries is None:
+                by_creator[key] = [(seq, bid)]
+            else:
+                entries.append((seq, bid))
+            lace_entries = by_depth.get(lace)
+            if lace_entries is None:
+                by_depth[lace] = [(depth, bid)]
+            else:
+                lace_entries.append((depth, bid))
 
     def get_raw(self, block_id: bytes) -> bytes | None:
         self._live()
         found = self._by_id.get(block_id)
-        return None if found is None else found.raw
+        return None if found is None else found[5]
 
     def __contains__(self, block_id: object) -> bool:
         self._live()
@@ -147,16 +203,19 @@ class MemoryStore:
             self._live()
             if i >= len(self._order):
                 return
-            yield self._order[i]
+            yield StoredBlock(*self._order[i])
             i += 1
 
     def ids_by_creator(self, lace: bytes, creator: bytes) -> list[bytes]:
         self._live()
-        return [bid for _, bid in self._by_creator.get((lace, creator), ())]
+        entries = self._by_creator.get((lace, creator), [])
+        entries.sort()
+        return [bid for _, bid in entries]
 
     def ids_by_depth(self, lace: bytes, lo: int, hi: int) -> list[bytes]:
         self._live()
         entries = self._by_depth.get(lace, [])
+        entries.sort()
         start = bisect_left(entries, (lo,))
         stop = bisect_left(entries, (hi + 1,))
         return [bid for _, bid in entries[start:stop]]
@@ -272,9 +331,17 @@ class SqliteStore:
     def put_many(self, blocks: Sequence[StoredBlock]) -> None:
         conn = self._db()
         _check(blocks)
-        if not blocks:
+        self._put(conn, _rows(blocks))
+
+    def put_rows(self, rows: Sequence[Row]) -> None:
+        """:meth:`put_many` for blocks as plain rows (no :class:`StoredBlock` to build)."""
+        conn = self._db()
+        _check_rows(rows)
+        self._put(conn, rows)
+
+    def _put(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+        if not rows:
             return
-        rows = ((b.id, b.lace, b.creator, b.seq, b.depth, b.raw) for b in blocks)
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
 from typing import Final, NamedTuple
 
@@ -39,11 +40,16 @@ from runtime.blocklace import AddReport, Blocklace
 from runtime.codec import (
     Record,
     Value,
+    array_header,
+    bin_header,
     decode,
     encode,
+    encode_many_nested,
+    encode_nested,
     read_array_header,
     read_bin,
     record_body_at,
+    record_bytes,
     wire_type,
 )
 from runtime.consensus.constitution import (
@@ -69,6 +75,9 @@ MAX_TXS_IN_BLOCK: Final = 1024
 """Transactions put in one block by this member; the rest wait for the next round."""
 
 W = WAVE_LENGTH
+_TX_DEPTH: Final = 3
+"""Where a transaction sits in a block's unsigned encoding: (creator, lace, payload, ptrs),
+payload = RoundPayload(txs), txs = (tx, ...)."""
 
 
 @wire_type(65)
@@ -122,26 +131,86 @@ def _parse_epoch_blocks(data: bytes) -> EpochBlocks | None:
     """
     if type(data) is not bytes:
         return None
-    head = record_body_at(data)
-    if head is None or data[head : head + 2] != b"\x93\x41":
+    parts = _usual_epoch_blocks(data)
+    if parts is None:
+        head = record_body_at(data)
+        if head is None or data[head : head + 2] != b"\x93\x41":
+            return None
+        lace = read_bin(data, head + 2)
+        if lace is None:
+            return None
+        array = read_array_header(data, lace[1])
+        if array is None or array[0] > MAX_BLOCKS_PER_MESSAGE:
+            return None
+        count, at = array
+        blocks: list[bytes] = []
+        for _ in range(count):
+            item = read_bin(data, at)
+            if item is None:
+                return None
+            blocks.append(item[0])
+            at = item[1]
+        if at != len(data):
+            return None
+        parts = lace[0], tuple(blocks)
+    message = object.__new__(EpochBlocks)  # __post_init__'s one check (count) is done
+    object.__setattr__(message, "lace", parts[0])
+    object.__setattr__(message, "blocks", parts[1])
+    return message
+
+
+def _usual_epoch_blocks(data: bytes) -> tuple[bytes, tuple[bytes, ...]] | None:
+    """The usual layout read inline: ext8/ext16, a ``bin8`` lace, a fixarray of ``bin8`` or
+    ``bin16`` blocks, all canonical.  ``None``: anything else (the general reader decides)."""
+    size = len(data)
+    if size < 8:
         return None
-    lace = read_bin(data, head + 2)
-    if lace is None:
+    kind = data[0]
+    if kind == 0xC8:
+        body = (data[1] << 8) | data[2]
+        if body < 0x100 or data[3] != 0x50:
+            return None
+        at = 4
+    elif kind == 0xC7:
+        body = data[1]
+        if body in (1, 2, 4, 8, 16) or data[2] != 0x50:
+            return None
+        at = 3
+    else:
         return None
-    array = read_array_header(data, lace[1])
-    if array is None or array[0] > MAX_BLOCKS_PER_MESSAGE:
+    if at + body != size or data[at] != 0x93 or data[at + 1] != 0x41 or data[at + 2] != 0xC4:
         return None
-    count, at = array
+    start = at + 4
+    at = start + data[at + 3]
+    if at >= size:
+        return None
+    lace = data[start:at]
+    count = data[at] - 0x90
+    if not 0 <= count <= 15:
+        return None
+    at += 1
     blocks: list[bytes] = []
     for _ in range(count):
-        item = read_bin(data, at)
-        if item is None:
+        if at + 3 > size:
             return None
-        blocks.append(item[0])
-        at = item[1]
-    if at != len(data):
+        head = data[at]
+        if head == 0xC5:
+            length = (data[at + 1] << 8) | data[at + 2]
+            if length < 0x100:
+                return None
+            start = at + 3
+        elif head == 0xC4:
+            length = data[at + 1]
+            start = at + 2
+        else:
+            return None
+        at = start + length
+        if at > size:
+            return None
+        blocks.append(data[start:at])
+    if at != size:
         return None
-    return EpochBlocks(lace[0], tuple(blocks))
+    return lace, tuple(blocks)
 
 
 class Delivery(NamedTuple):
@@ -157,6 +226,10 @@ class Delivery(NamedTuple):
     block: BlockId
     creator: MemberId
     tx: Value
+
+
+_new_delivery: Final = partial(tuple.__new__, Delivery)
+"""``Delivery`` from a 5-tuple, without the Python-level ``__new__`` of a named tuple."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +268,27 @@ def tx_key(tx: Value) -> bytes:
     return hashlib.blake2b(encode(tx), digest_size=16).digest()
 
 
+def _key_of_encoding(encoded: bytes) -> bytes:
+    """:func:`tx_key` of the transaction whose encoding is ``encoded``."""
+    return hashlib.blake2b(encoded, digest_size=16).digest()
+
+
+def epoch_blocks_bytes(lace: bytes, raws: Sequence[bytes]) -> bytes:
+    """``encode(EpochBlocks(lace, raws))``, assembled from the blocks' bytes (no re-encoding)."""
+    if len(raws) > MAX_BLOCKS_PER_MESSAGE:
+        raise LocalError(f"{len(raws)} blocks > {MAX_BLOCKS_PER_MESSAGE} in one message")
+    parts = [b"\x93\x41", bin_header(len(lace)), lace, array_header(len(raws))]
+    for raw in raws:
+        parts.append(bin_header(len(raw)))
+        parts.append(raw)
+    return record_bytes(b"".join(parts))
+
+
+def _round_payload_bytes(encoded_txs: Sequence[bytes]) -> bytes:
+    """``encode(RoundPayload(txs))`` from the transactions' encodings."""
+    return record_bytes(b"\x92\x40" + array_header(len(encoded_txs)) + b"".join(encoded_txs))
+
+
 @dataclass(slots=True)
 class _Epoch:
     genesis: Genesis
@@ -207,6 +301,8 @@ class _Epoch:
     round_creators: dict[int, set[MemberId]] = field(default_factory=dict)
     complete_at: dict[int, float] = field(default_factory=dict)
     top_complete: int = -1
+    peers: list[MemberId] = field(default_factory=list)
+    """The other participants, whom my blocks go to."""
     unordered: set[BlockId] = field(default_factory=set)
     """Blocks carrying transactions that the order has not passed over yet."""
     delivered: int = 0
@@ -232,6 +328,9 @@ class ConsensusCore:
         self._by_lace: dict[bytes, _Epoch] = {}
         self._pending: dict[bytes, Value] = {}
         """My transactions not yet in a block of the current epoch (key -> tx)."""
+        self._encoded: dict[bytes, bytes] = {}
+        """Encodings of pending transactions, kept from :meth:`submit_many` (key -> bytes);
+        a pending key missing here is encoded again when its block is made."""
         self._outstanding: dict[bytes, Value] = {}
         """My transactions in a block but not yet delivered (key -> tx)."""
         self._mine_delivered: set[bytes] = set()
@@ -242,6 +341,8 @@ class ConsensusCore:
         self._gaps: dict[MemberId, float] = {}
         """Peers whose blocks wait for pointees we lack, and since when."""
         self.blocks_created = 0
+        self._plain_tx_types: set[type] = set()
+        """Transaction types seen not to be amendments (saves the subclass test per block)."""
         self._replaying = False
         self._open_epoch(genesis)
 
@@ -315,11 +416,16 @@ class ConsensusCore:
     def submit_many(self, txs: Iterable[Value], now: float) -> Output:
         """:meth:`submit` for several transactions at once (one step, not one per tx)."""
         out = Output()
-        keyed = [(tx_key(tx), tx) for tx in txs]  # EncodeError (caller's fault) before any is taken
+        txs = list(txs)
+        # EncodeError (the caller's fault) before any is taken; depth: where a tx sits in a block
+        encoded = encode_many_nested(txs, _TX_DEPTH)
+        keys = map(_key_of_encoding, encoded)
         pending, outstanding, delivered = self._pending, self._outstanding, self._mine_delivered
-        for key, tx in keyed:
+        encodings = self._encoded
+        for key, tx, enc in zip(keys, txs, encoded, strict=True):
             if key not in pending and key not in outstanding and key not in delivered:
                 pending[key] = tx
+                encodings[key] = enc
         self._step(now, out)
         return out
 
@@ -413,6 +519,7 @@ class ConsensusCore:
             frozenset(c.participants),
             c.quorum,
             c.timeout_s,
+            peers=[MemberId(p) for p in c.participants if p != self.me],
         )
         self._bl.add_validator(rules)
         self._epochs.append(ep)
@@ -445,31 +552,36 @@ class ConsensusCore:
         self, batch: list[tuple[MemberId, EpochBlocks]], now: float, out: Output
     ) -> None:
         """Several peers' :class:`EpochBlocks` as one blocklace batch per epoch."""
-        by_lace: dict[bytes, tuple[_Epoch, list[Block], list[bytes], dict[BlockId, MemberId]]]
-        by_lace = {}
+        by_lace: dict[bytes, tuple[_Epoch, list[Block], list[bytes], list[MemberId]]] = {}
+        from_bytes = Block.from_bytes
         for peer, message in batch:
             try:
                 ep = self._by_lace.get(message.lace)
                 if ep is None:
                     raise UnknownEpoch("unknown_epoch", message.lace.hex()[:16])
-                blocks = [Block.from_bytes(raw) for raw in message.blocks]
-                if any(block.lace != ep.lace for block in blocks):
-                    raise InvalidBlock("wrong_lace", "block is not of the message's lace")
+                blocks = list(map(from_bytes, message.blocks))
+                lace = ep.lace
+                for block in blocks:
+                    if block.lace != lace:
+                        raise InvalidBlock("wrong_lace", "block is not of the message's lace")
             except RemoteProtocolError as exc:
                 out.rejected.append(Rejection(peer, exc))
                 continue
             entry = by_lace.get(message.lace)
             if entry is None:
-                entry = by_lace[message.lace] = (ep, [], [], {})
+                entry = by_lace[message.lace] = (ep, [], [], [])
             entry[1].extend(blocks)
             entry[2].extend(message.blocks)
-            senders = entry[3]
-            for block in blocks:
-                senders.setdefault(block.id, peer)
-        for ep, blocks, raws, senders in by_lace.values():
+            entry[3].extend(repeat(peer, len(blocks)))
+        for ep, blocks, raws, peers in by_lace.values():
             report = self._bl.add_many(blocks, raws=raws)
-            for bid, error in report.rejected:
-                out.rejected.append(Rejection(senders.get(bid) if bid is not None else None, error))
+            if report.rejected or report.buffered:
+                senders: dict[BlockId, MemberId] = {}
+                for block, peer in zip(blocks, peers, strict=True):
+                    senders.setdefault(block.id, peer)  # the first to send it
+                for bid, error in report.rejected:
+                    sender = senders.get(bid) if bid is not None else None
+                    out.rejected.append(Rejection(sender, error))
             self._after_add(ep, report, now, out)
             for bid in report.buffered:
                 self._gaps.setdefault(senders[bid], now)
@@ -498,7 +610,7 @@ class ConsensusCore:
         ordered = bl.topological(missing)
         for i in range(0, len(ordered), MAX_BLOCKS_PER_MESSAGE):
             chunk = tuple(bl.raw(b) for b in ordered[i : i + MAX_BLOCKS_PER_MESSAGE])
-            out.sends.append((peer, encode(EpochBlocks(ep.lace, chunk))))
+            out.sends.append((peer, epoch_blocks_bytes(ep.lace, chunk)))
         if behind:
             self._ask(peer, ep, now, out)
 
@@ -517,7 +629,7 @@ class ConsensusCore:
     def _have_to_all(self) -> list[tuple[MemberId, bytes]]:
         ep = self._current
         data = encode(self._have(ep))
-        return [(MemberId(p), data) for p in ep.genesis.constitution.participants if p != self.me]
+        return [(p, data) for p in ep.peers]
 
     # -- accounting for new blocks ------------------------------------------------------------
 
@@ -526,28 +638,30 @@ class ConsensusCore:
             self._ingest(ep, report.added, now, out)
 
     def _ingest(self, ep: _Epoch, ids: Sequence[BlockId], now: float, out: Output) -> None:
-        meta = self._bl.meta
-        q = ep.quorum
+        meta, get = self._bl.meta, self._bl.get
+        q, lace, round_creators, on_block = ep.quorum, ep.lace, ep.round_creators, ep.order.on_block
         for bid in ids:
             m = meta(bid)
-            if m.lace != ep.lace:
+            if m.lace != lace:
                 continue
-            creators = ep.round_creators.setdefault(m.depth, set())
+            creators = round_creators.get(m.depth)
+            if creators is None:
+                creators = round_creators[m.depth] = set()
             creators.add(m.creator)
             if len(creators) >= q and m.depth > ep.top_complete:
                 for d in range(ep.top_complete + 1, m.depth + 1):
                     ep.complete_at.setdefault(d, now)
                 ep.top_complete = m.depth
-            block = self._bl.get(bid)
-            payload = block.payload
-            if isinstance(payload, RoundPayload) and payload.txs:
+            payload = get(bid).payload
+            if type(payload) is RoundPayload and payload.txs:
                 ep.unordered.add(bid)
                 if m.creator == self.me and self._replaying:
                     for tx in payload.items:
                         key = tx_key(tx)
                         self._outstanding[key] = tx
                         self._pending.pop(key, None)
-            ep.order.on_block(m)
+                        self._encoded.pop(key, None)
+            on_block(m)
         if ids:
             self._last_progress = now
         self._emit(ep, now, out)
@@ -556,16 +670,19 @@ class ConsensusCore:
         if ep.ended:
             return
         anchors = ep.order.advance()
+        if not anchors:
+            return
+        unordered, deliver = ep.unordered, self._deliver_block
         for anchor in anchors:
             out.finalized.append(anchor)
             for bid in anchor.blocks:
-                ep.unordered.discard(bid)
-                if self._deliver_block(ep, anchor, bid, out):
-                    return  # an amendment ended the epoch: the rest is never ordered
+                if bid in unordered:  # else it carries no transaction
+                    unordered.discard(bid)
+                    if deliver(ep, anchor, bid, out):
+                        return  # an amendment ended the epoch: the rest is never ordered
         # Blocks passed over without being emitted (an equivocator's other branch).
-        if anchors and ep.unordered:
-            gone = [b for b in ep.unordered if ep.order.is_ordered(b)]
-            ep.unordered.difference_update(gone)
+        if unordered:
+            unordered.difference_update(ep.order.ordered_among(unordered))
 
     def _deliver_block(self, ep: _Epoch, anchor: Anchor, bid: BlockId, out: Output) -> bool:
         """Deliver a block's transactions; True if one of them ended the epoch."""
@@ -575,20 +692,22 @@ class ConsensusCore:
             return False
         items = payload.items
         mine = block.creator == self.me
-        if not any(issubclass(kind, Amendment) for kind in set(map(type, items))):
+        kinds = set(map(type, items))
+        plain = self._plain_tx_types
+        if kinds <= plain or not any(issubclass(k, Amendment) for k in kinds):
             # The usual block: no amendment, so every transaction is delivered in one go.
+            plain.update(kinds)
             first, count, creator = ep.delivered, len(items), block.creator
             ep.delivered += count
-            out.deliveries.extend(
-                map(
-                    Delivery,
-                    repeat(ep.genesis.epoch, count),
-                    range(first, first + count),
-                    repeat(bid, count),
-                    repeat(creator, count),
-                    items,
-                )
+            rows = zip(
+                repeat(ep.genesis.epoch, count),
+                range(first, first + count),
+                repeat(bid, count),
+                repeat(creator, count),
+                items,
+                strict=True,
             )
+            out.deliveries.extend(map(_new_delivery, rows))
             if mine:
                 keys = self._keys_in.pop(bid, None)
                 for key in keys if keys is not None else map(tx_key, items):
@@ -707,7 +826,8 @@ class ConsensusCore:
         if r < 0:
             return 0, None
         wave, pos = divmod(r, W)
-        if pos == 0 and my_depth < r and ep.genesis.constitution.leader(wave) == self.me:
+        participants = ep.genesis.constitution.participants  # leader(wave), without NewType
+        if pos == 0 and my_depth < r and participants[wave % len(participants)] == self.me:
             # I am this wave's leader and woke up late (I was idle when the others moved):
             # my leader block is still useful while they wait for it, so make it first.
             return r, None
@@ -725,25 +845,26 @@ class ConsensusCore:
         return r + 1, None
 
     def _create(self, ep: _Epoch, target: int, now: float, out: Output) -> None:
-        r = target - 1
-        meta = self._bl.meta
-        pointers: list[BlockId] = []
-        for creator in self._bl.creators(ep.lace):
-            for tip in self._bl.tips(ep.lace, creator):
-                b: BlockId | None = tip
-                while b is not None and meta(b).depth > r:
-                    b = meta(b).parent
-                if b is not None:
-                    pointers.append(b)
+        pointers = self._bl.latest_up_to(ep.lace, target - 1)
         if len(set(pointers)) != len(pointers):
             pointers = sorted(set(pointers))
         txs: list[Value] = []
+        encoded: list[bytes] = []
         keys = list(self._pending)[:MAX_TXS_IN_BLOCK]
+        pending, outstanding, encodings = self._pending, self._outstanding, self._encoded
         for key in keys:
-            tx = self._pending.pop(key)
-            self._outstanding[key] = tx
+            tx = pending.pop(key)
+            outstanding[key] = tx
             txs.append(tx)
-        block = Block.create(self.identity, ep.lace, RoundPayload(tuple(txs)), tuple(pointers))
+            enc = encodings.pop(key, None)
+            encoded.append(encode_nested(tx, _TX_DEPTH) if enc is None else enc)
+        block = Block.create_encoded(
+            self.identity,
+            ep.lace,
+            RoundPayload(tuple(txs)),
+            _round_payload_bytes(encoded),
+            tuple(pointers),
+        )
         if keys:
             self._keys_in[block.id] = keys
         report = self._bl.add(block, verified=True)
@@ -751,10 +872,8 @@ class ConsensusCore:
             raise LocalError("own block was not added")
         self.blocks_created += 1
         out.created.append(block)
-        data = encode(EpochBlocks(ep.lace, (block.to_bytes(),)))
-        out.sends.extend(
-            (MemberId(p), data) for p in ep.genesis.constitution.participants if p != self.me
-        )
+        data = epoch_blocks_bytes(ep.lace, (block.to_bytes(),))
+        out.sends.extend(zip(ep.peers, repeat(data)))
         self._ingest(ep, report.added, now, out)
 
 

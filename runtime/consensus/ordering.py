@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Final
 
 from runtime.block import BlockId, LaceId
 from runtime.blocklace import Blocklace, BlockMeta
@@ -33,6 +35,7 @@ from runtime.errors import LocalError
 from runtime.identity import MemberId
 
 W = WAVE_LENGTH
+_DEPTH: Final = attrgetter("depth")
 
 
 @dataclass(slots=True)
@@ -72,6 +75,8 @@ class EpochOrder:
     def __init__(self, lace: LaceId, constitution: Constitution, blocklace: Blocklace) -> None:
         self.lace = lace
         self._c = constitution
+        self._participants = constitution.participants
+        """Round robin of :meth:`Constitution.leader`, read directly once per block."""
         self._q = constitution.quorum
         self._bl = blocklace
         self._leaders: dict[int, list[_Leader]] = {}
@@ -106,13 +111,18 @@ class EpochOrder:
         """Whether the order has passed over this block (emitted, or excluded for good)."""
         return block_id in self._covered
 
+    def ordered_among(self, block_ids: set[BlockId]) -> set[BlockId]:
+        """Those of ``block_ids`` that :meth:`is_ordered` (one C-level pass over the smaller)."""
+        return block_ids & self._covered
+
     # -- incremental finality ----------------------------------------------------------------
 
     def on_block(self, meta: BlockMeta) -> None:
         """Account for a newly inserted block of this lace."""
         depth = meta.depth
         wave, pos = divmod(depth, W)
-        if pos == 0 and meta.creator == self._c.leader(wave):
+        participants = self._participants
+        if pos == 0 and meta.creator == participants[wave % len(participants)]:
             leader = _Leader(meta.id, depth, meta.creator)
             self._leaders.setdefault(wave, []).append(leader)
             self._leader_by_id[meta.id] = leader
@@ -123,7 +133,9 @@ class EpochOrder:
             if not self._observes_near(meta, leader):
                 continue
             leader.observers.add(meta.id)
-            if self._no_conflict_seen(meta.id, leader.id):
+            if not self._bl.has_forked(self.lace, leader.creator) or self._no_conflict_seen(
+                meta.id, leader.id
+            ):
                 leader.approvals.setdefault(meta.creator, []).append(meta.id)
                 leader.approvers[meta.id] = meta.creator
             if leader.final_at < 0 and self._ratifies_near(meta, leader):
@@ -237,13 +249,13 @@ class EpochOrder:
         meta = self._bl.meta
         fresh: list[BlockId] = [anchor]
         seen = {anchor}
-        stack = [anchor]
-        while stack:
-            for p in meta(stack.pop()).pointers:
-                if p not in covered and p not in seen:
-                    seen.add(p)
-                    fresh.append(p)
-                    stack.append(p)
+        layer = [anchor]
+        while layer:  # a layer at a time, with set operations: Python work per block, not pointer
+            reached = set().union(*[meta(b).pointers for b in layer])
+            reached.difference_update(covered, seen)
+            layer = list(reached)
+            seen.update(layer)
+            fresh.extend(layer)
         covered |= seen
         equivocators = self._bl.equivocators(self.lace)
         if equivocators:
@@ -252,7 +264,8 @@ class EpochOrder:
                 for b in fresh
                 if meta(b).creator not in equivocators or self._no_conflict_seen(anchor, b)
             ]
-        return sorted(fresh, key=lambda b: (meta(b).depth, b))
+        depths = map(_DEPTH, map(meta, fresh))
+        return [b for _, b in sorted(zip(depths, fresh, strict=True))]
 
     def rebuild(self, ids: Iterable[BlockId]) -> None:
         """Feed stored blocks (pointees first), e.g. after a restart."""
