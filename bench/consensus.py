@@ -40,6 +40,7 @@ from runtime.consensus.constitution import Constitution, Genesis
 from runtime.consensus.core import ConsensusCore, Output
 from runtime.consensus.rules import WAVE_LENGTH
 from runtime.errors import LocalError
+from runtime.gc_tuning import tuned_gc
 from runtime.identity import Identity, MemberId, verify
 from runtime.store import MemoryStore
 
@@ -304,5 +305,9 @@ def verify_blocks(blocks: list[Block], seconds: float) -> int:
 
 
 def run(nodes: int, *, seconds: float | None = None, seed: int = 0) -> dict[str, int | float]:
-    """``peoplenet bench consensus --nodes N --json``: exactly the keys of the contract."""
-    return simulate(nodes, seconds=seconds, seed=seed).as_json()
+    """``peoplenet bench consensus --nodes N --json``: exactly the keys of the contract.
+
+    The members run with the collector settings of a node's process (runtime/gc_tuning.py).
+    """
+    with tuned_gc():
+        return simulate(nodes, seconds=seconds, seed=seed).as_json()

@@ -21,6 +21,7 @@ from test_kernel_actors import (
 )
 
 from runtime.errors import LocalError
+from runtime.gc_tuning import THRESHOLDS
 from runtime.kernel import (
     ActorFailed,
     ActorSystemHandle,
@@ -56,6 +57,7 @@ def wait_for(
 def test_spawn_ask_and_refs(actor_system: ActorSystemHandle) -> None:
     ref = actor_system.spawn(Worker, "w", WorkerInit(label="hello"))
     assert actor_system.ask(ref, "label", 5) == "hello"  # init reached on_start
+    assert actor_system.ask(ref, "gc", 5) == THRESHOLDS  # a long-lived process's collector
     assert actor_system.ask(ref, ("echo", b"x" * 300), 5) == b"x" * 300
     me = actor_system.ask(ref, "me", 5)
     assert me == ref and hash(me) == hash(ref) and {me: 1}[ref] == 1

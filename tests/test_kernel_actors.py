@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass, field
@@ -72,6 +73,8 @@ class Worker(Actor):
                 time.sleep(60)
             case "pid":
                 self.reply(os.getpid())
+            case "gc":
+                self.reply(gc.get_threshold())
             case "label":
                 self.reply(self.init.label)
             case "me":

@@ -29,6 +29,7 @@ from thespian.actors import (
 )
 
 from runtime.errors import LocalError
+from runtime.gc_tuning import tune_gc
 from runtime.kernel.bridge import Bridge
 from runtime.kernel.messages import (
     Ask,
@@ -278,6 +279,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             hello = Hello(msg.name, msg.generation, os.getpid(), self.me)
             self.send(self._parent.address, hello)
         self._state = "running"
+        tune_gc()  # every actor runs in a long-lived process of its own
         if not self._guard(lambda: self.on_start(msg.init)):
             return
         stash, self._stash = self._stash, []
