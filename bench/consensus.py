@@ -162,14 +162,24 @@ class _Community:
         for member in self.members:
             self.top_up(member)
 
-    def top_up(self, member: _Member) -> None:
-        """Give the member a fresh batch of transactions for its next block."""
+    def top_up(self, member: _Member) -> bool:
+        """Give the member a fresh batch of transactions for its next block; False if it had one.
+
+        A community of one makes a block the moment it gets a transaction, so at most one block
+        comes out of one top-up (it used to refill for ever).
+        """
         core = member.core
+        made = core.blocks_created
+        submitted = False
         while (short := self._txs_per_block - core.pending_count) > 0:
             first = member.next_tx
             member.next_tx += short
             txs = [("tx", member.index, i) for i in range(first, first + short)]
             self.handle(member, core.submit_many(txs, self.now), refill=False)
+            submitted = True
+            if core.blocks_created != made:
+                break
+        return submitted
 
     def handle(self, member: _Member, out: Output, *, refill: bool = True) -> None:
         src = member.index
@@ -212,8 +222,9 @@ class _Community:
             self._deliver_wave()
             return True
         due = [m.wake_at for m in self.members if m.wake_at is not None]
-        if not due:
-            return False
+        if not due:  # all quiet: only a community of one gets here with work still to give
+            topped = [self.top_up(m) for m in self.members]  # every one, no short cut
+            return any(topped)
         self.now = max(self.now, min(due))
         for member in self.members:
             if member.wake_at is not None and member.wake_at <= self.now:

@@ -60,6 +60,18 @@ def test_targets_shrink_with_community_size() -> None:
     assert target_blocks(64) == 64 * 3 * 4
 
 
+def test_a_community_of_one_finalizes_each_block_at_once() -> None:
+    """A sole participant makes a block per batch and finalizes it on its own (it used to hang:
+    the bench refilled the member for ever, because each refill made a block at once)."""
+    stats = simulate(1, blocks=10, txs_per_block=3)
+    assert stats.finalized_blocks >= 10
+    # each batch of 3 goes into one block; the wave's other rounds are empty blocks
+    assert stats.finalized_txs > 0 and stats.finalized_txs % 3 == 0
+    assert stats.finalized_txs <= 3 * stats.finalized_blocks
+    assert stats.messages == 0
+    assert len(stats.orders[0]) >= stats.finalized_blocks
+
+
 def test_bad_sizes_are_refused() -> None:
     with pytest.raises(LocalError):
         simulate(0)
