@@ -63,6 +63,24 @@ class Record:
     wire_tag: typing.ClassVar[int]
 
 
+OPAQUE_TAG_MIN: Final = 200
+"""Apps' tags start here; a node that has no record class for one keeps it opaque."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OpaqueRecord(Record):
+    """An app's record this process has no class for: its tag and fields, re-encoded exactly.
+
+    Why: a node need not run every app (and the node's trusted side never imports app code),
+    yet it stores, relays and signs over app records.  The fields are checked canonical like
+    any value, so an opaque record encodes back to the very bytes it came from.  Only tags from
+    :data:`OPAQUE_TAG_MIN` up: an unknown tag below that is still ``unknown_tag``.
+    """
+
+    tag: int
+    items: tuple[Value, ...]
+
+
 class _NoCanonicalForm(EncodeError):
     """An :class:`EncodeError` that :func:`decode` reports under its own ``reason``.
 
@@ -93,6 +111,8 @@ TAG_RANGES: Final[dict[str, range]] = {
 _BY_TAG: dict[int, type[Record]] = {}
 _FIELDS: dict[type[Record], tuple[tuple[str, _Checker], ...]] = {}
 _VALUES: dict[type[Record], Callable[[Any], tuple[Any, ...]]] = {}
+_FIELDS[OpaqueRecord] = ()  # encodable; its fields are its items, with no checks of their own
+_VALUES[OpaqueRecord] = operator.attrgetter("items")
 """Per record class: the wire fields' values, in order (one C call instead of a loop)."""
 
 
@@ -259,7 +279,8 @@ def _normal(value: object, depth: int) -> object:
         fields = _FIELDS.get(type(value))
         if fields is None:
             raise EncodeError(f"{type(value).__name__} is not a registered wire type")
-        body = [value.wire_tag] + [_normal(v, depth + 1) for v in _VALUES[type(value)](value)]
+        tag = value.tag if type(value) is OpaqueRecord else value.wire_tag
+        body = [tag] + [_normal(v, depth + 1) for v in _VALUES[type(value)](value)]
         return msgpack.ExtType(RECORD_EXT, _pack(body))
     if isinstance(value, bytearray | memoryview):
         return bytes(value)
@@ -358,7 +379,8 @@ def _pack_record(value: object) -> msgpack.ExtType:
     """msgpack's ``default`` hook: a record as ext 0x50 ``[tag, fields...]``."""
     if not isinstance(value, Record):
         raise EncodeError(f"{type(value).__name__} has no canonical encoding")
-    body = [value.wire_tag, *_VALUES[type(value)](value)]
+    tag = value.tag if type(value) is OpaqueRecord else value.wire_tag
+    body = [tag, *_VALUES[type(value)](value)]
     return msgpack.ExtType(RECORD_EXT, _pack(body))
 
 
@@ -647,6 +669,8 @@ def _record_from_ext(code: int, body: bytes, depth: int) -> Record:
     tag = items[0]
     cls = _BY_TAG.get(tag)
     if cls is None:
+        if tag >= OPAQUE_TAG_MIN:
+            return OpaqueRecord(tag, items[1:])
         raise RemoteProtocolError("unknown_tag", f"no wire type has tag {tag}")
     fields = _FIELDS[cls]
     if len(items) != len(fields) + 1:
