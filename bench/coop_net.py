@@ -8,6 +8,8 @@ as on the wire.  Used by the currency app's tests and its benchmark.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
@@ -45,11 +47,13 @@ class CoopNet:
         genesis = coop.genesis()
         self.genesis = genesis
         self.nodes: list[CoopConsumer] = []
+        self.homes: list[Path] = []
         for i, p in enumerate(self.people):
             home = folder / f"m{i}"
             home.mkdir(parents=True, exist_ok=True)
             (home / f"{genesis.lace().hex()}.founding").write_bytes(coop.founding_bytes())
             self.nodes.append(CoopConsumer(genesis, home, IdentitySigner(p)))
+            self.homes.append(home)
         self.index = {bytes(p.member_id): i for i, p in enumerate(self.people)}
         self.queue: deque[tuple[Identity, Value]] = deque()
         self.wire: deque[tuple[int, int, bytes]] = deque()
@@ -159,3 +163,21 @@ class CoopNet:
 
     def snapshots(self) -> Sequence[Value]:
         return [node.apps.host.snapshot("currency") for node in self.nodes]
+
+    def cpu_s(self) -> float:
+        """CPU seconds of this process and of every member's app worker (Linux ``/proc``):
+        the apps' work happens in the workers, and a benchmark must count it."""
+        total = time.process_time()
+        tick = os.sysconf("SC_CLK_TCK")
+        for node in self.nodes:
+            pid = getattr(node.apps.host, "worker_pid", None)
+            if pid is None:
+                continue
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        return total
+
+    def close(self) -> None:
+        """Stop every member's apps (worker processes included)."""
+        for node in self.nodes:
+            node.close()

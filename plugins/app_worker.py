@@ -10,10 +10,10 @@ values; the ``*_wire`` helpers are the one place their shapes are written.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Final
 
 from plugins.api import DecisionView, FoldContext
 from plugins.host import AppHost, HostOutput
@@ -111,6 +111,16 @@ def _str(value: Value) -> str:
 class _Worker:
     host: AppHost | None = None
     back: Back | None = None
+    contexts: dict[str, FoldContext] = field(default_factory=dict)
+    """The fold's view per app, asked once per call: it cannot change while the node waits."""
+
+    def context(self, name: str) -> FoldContext:
+        ctx = self.contexts.get(name)
+        if ctx is None:
+            ctx = context_from_wire(self.call_back("context", name))
+            ctx = replace(ctx, settings=self.need().settings(name))
+            self.contexts[name] = ctx
+        return ctx
 
     def call_back(self, method: str, args: Value) -> Value:
         if self.back is None:
@@ -159,116 +169,127 @@ def _declaration(host: AppHost) -> Value:
     return {"apps": apps, "broken": broken}
 
 
-def _handlers() -> dict[str, Handler]:
-    worker = _Worker()
+class _Calls:
+    """The worker's methods; each takes the call's arguments as a map."""
 
-    def bind(fn: Any) -> Handler:
-        def handler(args: Value, back: Back) -> Value:
-            worker.back = back
-            try:
-                result: Value = fn(_map(args, "arguments") if args is not None else {})
-                return result
-            finally:
-                worker.back = None
+    def __init__(self, worker: _Worker) -> None:
+        self.w = worker
 
-        return handler
-
-    def start(a: dict[str, Value]) -> Value:
-        if worker.host is not None:
+    def start(self, a: dict[str, Value]) -> Value:
+        if self.w.host is not None:
             raise WorkerStateError("already started")
         folder = a.get("folder")
         registry = load_apps(use_entry_points=bool(a.get("entry_points", True)))
-        worker.host = AppHost(
+        self.w.host = AppHost(
             registry,
             _bytes(a["community"]),
             _bytes(a["me"]),
-            _CallbackSigner(worker),
+            _CallbackSigner(self.w),
             folder=Path(_str(folder)) if folder is not None else None,
-            context=lambda name: context_from_wire(worker.call_back("context", name)),
+            context=self.w.context,
         )
-        return _declaration(worker.host)
+        return _declaration(self.w.host)
 
-    def app_changed(a: dict[str, Value]) -> Value:
-        worker.need().app_changed(
-            _str(a["name"]), bool(a["enabled"]), a.get("settings"), a.get("action")
-        )
-        return None
+    def app_changed(self, a: dict[str, Value]) -> Value:
+        host, name = self.w.need(), _str(a["name"])
+        host.app_changed(name, bool(a["enabled"]), a.get("settings"), a.get("action"))
+        return host.settings(name)
 
-    def apply_tx(a: dict[str, Value]) -> Value:
-        host = worker.need()
-        return host.apply_tx(_str(a["name"]), _bytes(a["body"]), context_from_wire(a["ctx"]))
+    def apply_tx(self, a: dict[str, Value]) -> Value:
+        host, name = self.w.need(), _str(a["name"])
+        # The node's side does not know an app's settings with their defaults; the host does.
+        ctx = replace(context_from_wire(a["ctx"]), settings=host.settings(name))
+        return host.apply_tx(name, _bytes(a["body"]), ctx)
 
-    def decision(a: dict[str, Value]) -> Value:
+    def decision(self, a: dict[str, Value]) -> Value:
         d = _map(a["decision"], "decision")
         view = DecisionView(
             _int(d["number"]), _str(d["kind"]), _str(d["subject"]), bool(d["adopted"]), d["outcome"]
         )
-        worker.need().decision(view)
+        self.w.need().decision(view)
         return None
 
-    def clock(a: dict[str, Value]) -> Value:
-        worker.need().clock()
+    def clock(self, a: dict[str, Value]) -> Value:
+        self.w.need().clock()
         return None
 
-    def set_members(a: dict[str, Value]) -> Value:
+    def set_members(self, a: dict[str, Value]) -> Value:
         members = a["members"]
         if not isinstance(members, tuple):
             raise WorkerStateError("members is a list")
-        worker.need().set_members(_bytes(m) for m in members)
+        self.w.need().set_members(_bytes(m) for m in members)
         return None
 
-    def laces(a: dict[str, Value]) -> Value:
-        return worker.need().laces()
+    def laces(self, a: dict[str, Value]) -> Value:
+        return self.w.need().laces()
 
-    def receive(a: dict[str, Value]) -> Value:
-        msg = a["msg"]
-        if not isinstance(msg, LaceBlocks | LaceHave):
-            raise WorkerStateError("not a lace message")
-        return output_wire(worker.need().receive(_bytes(a["peer"]), msg, _int(a["now_ms"])))
+    def receive(self, a: dict[str, Value]) -> Value:
+        return output_wire(
+            self.w.need().receive(_bytes(a["peer"]), _lace_msg(a), _int(a["now_ms"]))
+        )
 
-    def peer_up(a: dict[str, Value]) -> Value:
-        return output_wire(worker.need().peer_up(_bytes(a["peer"]), _int(a["now_ms"])))
+    def receive_then_duties(self, a: dict[str, Value]) -> Value:
+        host = self.w.need()
+        return output_wire(
+            host.receive_then_duties(_bytes(a["peer"]), _lace_msg(a), _int(a["now_ms"]))
+        )
 
-    def duties(a: dict[str, Value]) -> Value:
-        return output_wire(worker.need().duties(_int(a["now_ms"])))
+    def peer_up(self, a: dict[str, Value]) -> Value:
+        return output_wire(self.w.need().peer_up(_bytes(a["peer"]), _int(a["now_ms"])))
 
-    def tick(a: dict[str, Value]) -> Value:
-        return output_wire(worker.need().tick(_int(a["now_ms"])))
+    def duties(self, a: dict[str, Value]) -> Value:
+        return output_wire(self.w.need().duties(_int(a["now_ms"])))
 
-    def command(a: dict[str, Value]) -> Value:
+    def tick(self, a: dict[str, Value]) -> Value:
+        return output_wire(self.w.need().tick(_int(a["now_ms"])))
+
+    def command(self, a: dict[str, Value]) -> Value:
         given = _map(a.get("args", {}), "args")
-        result, out = worker.need().command(
+        result, out = self.w.need().command(
             _str(a["name"]), _str(a["command"]), given, _int(a["now_ms"])
         )
         return {"result": result, "out": output_wire(out)}
 
-    def status(a: dict[str, Value]) -> Value:
-        return worker.need().status(_str(a["name"]))
+    def status(self, a: dict[str, Value]) -> Value:
+        return self.w.need().status(_str(a["name"]))
 
-    def snapshot(a: dict[str, Value]) -> Value:
-        return worker.need().snapshot(_str(a["name"]))
+    def snapshot(self, a: dict[str, Value]) -> Value:
+        return self.w.need().snapshot(_str(a["name"]))
 
-    def recent(a: dict[str, Value]) -> Value:
-        return tuple(worker.need().recent(_str(a["name"])))
+    def recent(self, a: dict[str, Value]) -> Value:
+        return tuple(self.w.need().recent(_str(a["name"])))
 
-    table: Mapping[str, Any] = {
-        "start": start,
-        "app_changed": app_changed,
-        "apply_tx": apply_tx,
-        "decision": decision,
-        "clock": clock,
-        "set_members": set_members,
-        "laces": laces,
-        "receive": receive,
-        "peer_up": peer_up,
-        "duties": duties,
-        "tick": tick,
-        "command": command,
-        "status": status,
-        "snapshot": snapshot,
-        "recent": recent,
-    }
-    return {name: bind(fn) for name, fn in table.items()}
+
+def _lace_msg(a: dict[str, Value]) -> LaceBlocks | LaceHave:
+    msg = a["msg"]
+    if not isinstance(msg, LaceBlocks | LaceHave):
+        raise WorkerStateError("not a lace message")
+    return msg
+
+
+METHODS: Final = (
+    "start", "app_changed", "apply_tx", "decision", "clock", "set_members", "laces", "receive",
+    "receive_then_duties", "peer_up", "duties", "tick", "command", "status", "snapshot", "recent",
+)  # fmt: skip
+
+
+def _handlers() -> dict[str, Handler]:
+    worker = _Worker()
+    calls = _Calls(worker)
+
+    def bind(fn: Callable[[dict[str, Value]], Value]) -> Handler:
+        def handler(args: Value, back: Back) -> Value:
+            worker.back = back
+            worker.contexts.clear()
+            try:
+                return fn(_map(args, "arguments") if args is not None else {})
+            finally:
+                worker.back = None
+                worker.contexts.clear()
+
+        return handler
+
+    return {name: bind(getattr(calls, name)) for name in METHODS}
 
 
 HANDLERS: dict[str, Handler] = _handlers()

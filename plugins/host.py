@@ -60,6 +60,35 @@ class BlockSigner(Protocol):
     def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block: ...
 
 
+class AppHostApi(Protocol):
+    """What the cooperative's consumer uses of a host: :class:`AppHost` (in this process, for
+    tests and the conformance kit) or ``plugins.remote_host.RemoteAppHost`` (a node's apps, in a
+    keyless worker)."""
+
+    def app_names(self) -> list[str]: ...
+    def settings(self, name: str) -> dict[str, Value]: ...
+    def app_changed(self, name: str, enabled: bool, given: Value, action: Value) -> None: ...
+    def apply_tx(self, name: str, body: bytes, ctx: FoldContext) -> dict[str, Value]: ...
+    def clock(self) -> None: ...
+    def decision(self, view: DecisionView) -> None: ...
+    def set_members(self, members: Iterable[bytes]) -> None: ...
+    def laces(self) -> tuple[bytes, ...]: ...
+    def receive(self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int) -> HostOutput: ...
+    def receive_then_duties(
+        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
+    ) -> HostOutput: ...
+    def peer_up(self, peer: bytes, now_ms: int) -> HostOutput: ...
+    def duties(self, now_ms: int) -> HostOutput: ...
+    def tick(self, now_ms: int) -> HostOutput: ...
+    def command(
+        self, name: str, op: str, args: Mapping[str, Value], now_ms: int
+    ) -> tuple[Value, HostOutput]: ...
+    def status(self, name: str) -> dict[str, Value]: ...
+    def snapshot(self, name: str) -> Value: ...
+    def recent(self, name: str) -> list[dict[str, Value]]: ...
+    def close(self) -> None: ...
+
+
 @dataclass(slots=True)
 class HostOutput:
     """What the consumer must do after a host call."""
@@ -250,6 +279,15 @@ class AppHost:
         for ev in inst.blocklace.equivocations(LaceId(lace)):
             self._equivocation(inst, ev)
 
+    def app_names(self) -> list[str]:
+        """Every installed app."""
+        return self.registry.names()
+
+    def settings(self, name: str) -> dict[str, Value]:
+        """The app's settings as the cooperative last decided them (with defaults), or {}."""
+        inst = self.instances.get(name)
+        return dict(inst.settings) if inst is not None else {}
+
     def usable(self, inst: _Instance) -> bool:
         return inst.enabled and inst.created and not inst.guard.faulted
 
@@ -367,6 +405,14 @@ class AppHost:
         if inst is None or inst.replica is None:
             return out
         self.replica_output(inst, inst.replica.receive(MemberId(peer), msg, now_ms / 1000), out)
+        return out
+
+    def receive_then_duties(
+        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
+    ) -> HostOutput:
+        """:meth:`receive`, then :meth:`duties`: what a peer's lace message asks of the node."""
+        out = self.receive(peer, msg, now_ms)
+        out.merge(self.duties(now_ms))
         return out
 
     def peer_up(self, peer: bytes, now_ms: int) -> HostOutput:

@@ -52,7 +52,6 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             env=env,
             cwd=cwd,
-            start_new_session=True,
         )
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
@@ -154,9 +153,9 @@ class WorkerProcess:
         self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the worker's whole process group and reap it."""
+        """SIGKILL the worker (by its PID) and reap it."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.send_signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._proc.wait(STOP_WAIT_S)
         for pipe in (self._proc.stdin, self._proc.stdout):

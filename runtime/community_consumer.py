@@ -115,6 +115,10 @@ class Consumer(Protocol):
 
     def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput: ...
 
+    def close(self) -> None:
+        """Release what the consumer started (its apps' worker process, files)."""
+        ...
+
 
 def domain_message(domain: bytes, digest: bytes) -> bytes:
     """What a :class:`Signer` actually signs: never a bare digest, which could be a block id."""

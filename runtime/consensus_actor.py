@@ -140,6 +140,8 @@ class ConsensusActor(Actor):
         )
 
     def on_stop(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close()
         self.community.close()
         self.blocks.close()
 

@@ -4,6 +4,7 @@ cooperative's coins minted by decision and by the egalitarian rule, and typed re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,15 @@ def _bal(net: CoopNet, i: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def net(tmp_path: Path) -> CoopNet:
+def net(tmp_path: Path) -> Iterator[CoopNet]:
     net = CoopNet(tmp_path)
-    net.connect()
-    net.decide_app("currency", {"ubi_per_period": 0, "claim_deadline_ms": 60_000})
-    net.connect()  # the app's lace exists now: members exchange what they hold
-    return net
+    try:
+        net.connect()
+        net.decide_app("currency", {"ubi_per_period": 0, "claim_deadline_ms": 60_000})
+        net.connect()  # the app's lace exists now: members exchange what they hold
+        yield net
+    finally:
+        net.close()  # the members' app workers
 
 
 def test_own_coins_approval_credit_and_redemption(net: CoopNet) -> None:

@@ -31,6 +31,7 @@ from actors.governance.charter import Founding
 from actors.governance.records import AppTx, Close, GovTx, Open, Vote
 from plugins.api import AppSpec, ParamSpec, PluginError
 from plugins.guard import Guard, PluginFailed
+from plugins.host import AppHost
 from plugins.manager import AppRegistry, load_apps
 from runtime.app_lace import LaceBlocks
 from runtime.block import Block, BlockId
@@ -67,6 +68,7 @@ class Coop:
             bundled=(), use_entry_points=False, extra=[(type(p).__name__, p) for p in plugins]
         )
         old = self.consumer.apps
+        old.close()
         self.consumer.apps = CoopApps(
             old.state,
             genesis.community,
@@ -75,7 +77,10 @@ class Coop:
             folder=tmp,
             registry=self.registry,
         )
-        self.consumer.apps.host.deadline_s = deadline_s
+        host = self.consumer.apps.host
+        assert isinstance(host, AppHost)  # a registry given: the apps run in this process
+        self.host = host
+        host.deadline_s = deadline_s
         self.now = 2_000
 
     def deliver(self, txs: Sequence[tuple[Identity, Value]]) -> list[Value]:
@@ -195,7 +200,7 @@ def test_enabling_by_vote_then_transactions_then_disable_keeps_state(tmp_path: P
     coop.deliver([(q, GovTx(coop.now, Vote(2, "3"))) for q in p])
     coop.now += 2_000
     coop.deliver([(q, GovTx(coop.now, Close(2))) for q in p[:3]])
-    state: Any = coop.consumer.apps.host.instances["counter"].state
+    state: Any = coop.host.instances["counter"].state
     assert ("rate", "fee", "3") in state["decisions"]
     # disable: transactions refused, state kept; re-enable with new settings: continues
     coop.decide_app("counter", {}, enabled=False)
@@ -260,7 +265,7 @@ def test_plugins_sign_only_what_the_person_consented_to(tmp_path: Path) -> None:
     blocks = [Block.from_bytes(raw) for m in sends for raw in m.blocks]
     assert len(blocks) == 3 and {b.id.hex() for b in blocks} == {spent["first"]}
     assert blocks[0].pointers == (bytes.fromhex(note),)
-    state: Any = coop.consumer.apps.host.instances["counter"].state
+    state: Any = coop.host.instances["counter"].state
     assert len(state["notes"]) == 2
 
 

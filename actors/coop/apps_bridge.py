@@ -1,17 +1,18 @@
 """Between a cooperative's governance fold and its apps: what the fold decided, the apps hear.
 
-:class:`CoopApps` is owned by the cooperative's consumer.  After each delivered transaction it
-looks at what the fold did: an adopted ``app`` decision enables, re-sets or disables an app; any
-other closed decision is told to the enabled apps; an ``AppTx`` the fold let through (the app is
-enabled, the sender a member) goes to its app; a change of members reaches the app laces.  The
-app host (plugins/host.py) does the rest.
+:class:`CoopApps` is owned by the cooperative's consumer.  On a node the apps run in a keyless
+worker process (:class:`~plugins.remote_host.RemoteAppHost`); given a ``registry`` (tests with
+their own plugins), they run in this process (:class:`~plugins.host.AppHost`).  After each
+delivered transaction it looks at what the fold did: an adopted ``app`` decision enables,
+re-sets or disables an app; any other closed decision is told to the enabled apps; an
+``AppTx`` the fold let through (the app is enabled, the sender a member) goes to its app; a
+change of members reaches the app laces.  The app host does the rest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from fractions import Fraction
-from functools import cache
 from pathlib import Path
 from typing import Final
 
@@ -19,18 +20,13 @@ from actors.governance.fold import Applied
 from actors.governance.records import AppChange, AppTx, GovTx, point_to_wire
 from actors.governance.state import GovernanceState
 from plugins.api import AppCommandError, DecisionView, FoldContext
-from plugins.host import AppHost, BlockSigner, HostOutput
-from plugins.manager import AppRegistry, load_apps
+from plugins.host import AppHost, AppHostApi, BlockSigner, HostOutput
+from plugins.manager import AppRegistry
+from plugins.remote_host import RemoteAppHost
 from runtime.codec import Value
 from runtime.consensus.core import Delivery
 
 RATE: Final = "rate"
-
-
-@cache
-def installed_apps() -> AppRegistry:
-    """The apps installed on this node (loaded once per process)."""
-    return load_apps()
 
 
 class CoopApps:
@@ -47,13 +43,10 @@ class CoopApps:
         registry: AppRegistry | None = None,
     ) -> None:
         self.state = state
-        self.host = AppHost(
-            registry if registry is not None else installed_apps(),
-            community,
-            me,
-            signer,
-            folder=folder,
-            context=self.context,
+        self.host: AppHostApi = (
+            RemoteAppHost(community, me, signer, folder=folder, context=self.context)
+            if registry is None
+            else AppHost(registry, community, me, signer, folder=folder, context=self.context)
         )
         self.community = community
         self.members: frozenset[bytes] = frozenset()
@@ -64,7 +57,6 @@ class CoopApps:
         self, name: str, sender: bytes = b"", position: tuple[int, int] = (0, 0)
     ) -> FoldContext:
         s = self.state
-        inst = self.host.instances.get(name)
         rates = {
             subject: str(point_to_wire(value))
             for (kind, subject), value in s.values.items()
@@ -74,7 +66,7 @@ class CoopApps:
             self.community,
             s.time,
             frozenset(s.members),
-            dict(inst.settings) if inst else {},
+            self.host.settings(name),
             rates,
             sender,
             position,
@@ -132,9 +124,13 @@ class CoopApps:
             raise AppCommandError("bad_command", "args is a map")
         return self.host.command(app, op, given, now_ms)
 
+    def close(self) -> None:
+        """Stop the apps (their worker process, their threads and files)."""
+        self.host.close()
+
     def listing(self) -> list[dict[str, Value]]:
         """Every installed app, and every app the cooperative decided about, with its status."""
-        names = set(self.host.registry.names()) | set(self.state.apps)
+        names = set(self.host.app_names()) | set(self.state.apps)
         out = []
         for name in sorted(names):
             status = self.host.status(name)
@@ -144,4 +140,4 @@ class CoopApps:
         return out
 
 
-__all__ = ["CoopApps", "installed_apps"]
+__all__ = ["CoopApps"]

@@ -160,12 +160,13 @@ class CoopConsumer:
     def laces(self) -> tuple[bytes, ...]:
         return self.apps.host.laces()
 
+    def close(self) -> None:
+        self.apps.close()
+
     def receive(self, peer: bytes, msg: Value, now_ms: int) -> ConsumerOutput:
         if not isinstance(msg, LaceBlocks | LaceHave):
             return ConsumerOutput()
-        out = self.apps.host.receive(peer, msg, now_ms)
-        out.merge(self.apps.host.duties(now_ms))
-        return self._duties(now_ms, out)
+        return self._duties(now_ms, self.apps.host.receive_then_duties(peer, msg, now_ms))
 
     def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput:
         return self._duties(now_ms, self.apps.host.peer_up(peer, now_ms))

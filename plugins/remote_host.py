@@ -1,0 +1,341 @@
+"""A cooperative's apps seen from the node's trusted side: the host runs in a keyless worker.
+
+:class:`RemoteAppHost` has the interface the cooperative's consumer uses (that of
+:class:`~plugins.host.AppHost`), and forwards every call to ``plugins.app_worker`` in a child
+process that holds no key and is the only place app code runs; this process never imports an
+app.  What only this side has comes back as callbacks: the fold's view of the cooperative
+(``context``) and signatures (``sign``).
+
+Signing is decided here, from what the apps declared when the worker started (the contract
+``peoplenet apps info`` shows): the block must be on the lace of a declared app of this
+cooperative, its payload's record tag must be one the app declared with a purpose, and the
+purpose must be automatic or granted by the command the person is running now, one signature
+per grant.  A worker that asks for anything else gets :class:`ConsentRefused`, whatever its
+own host claimed.
+
+A worker that dies, hangs past the deadline or speaks garbage raises :class:`AppWorkerFailed`:
+the consensus actor crashes with it and its supervisor restarts the community, which replays
+the cooperative into a fresh worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from plugins.api import AppCommandError, ConsentRefused, DecisionView, FoldContext
+from plugins.app_worker import context_wire, decision_wire
+from plugins.channel import CallFailed, WorkerError
+from plugins.host import BlockSigner, HostOutput
+from plugins.worker_process import WorkerProcess
+from runtime.app_lace import LaceBlocks, LaceHave, app_lace_id
+from runtime.codec import OpaqueRecord, Record, Value
+from runtime.errors import LocalError
+from runtime.log import get_logger
+
+HANDLERS: Final = "plugins.app_worker:HANDLERS"
+CALL_DEADLINE_S: Final = 30.0
+"""Longest wait for the worker within one call: its own guard cuts each hook off at 2 s."""
+
+_log = get_logger("plugins.remote_host")
+
+
+class AppWorkerFailed(LocalError):
+    """The app worker died, hung or broke the protocol; the community must be restarted."""
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """One app's signing contract, as it declared it when the worker started."""
+
+    lace: bytes
+    purposes: Mapping[int, str]
+    """Record tag -> purpose."""
+    auto: frozenset[str]
+    consent: frozenset[str]
+    commands: Mapping[str, tuple[str, ...]]
+    """Command -> the purposes it grants."""
+
+
+class RemoteAppHost:
+    """Every app of one cooperative on this node, run in a keyless worker process."""
+
+    def __init__(
+        self,
+        community: bytes,
+        me: bytes,
+        signer: BlockSigner,
+        *,
+        folder: Path | None,
+        context: Callable[[str], FoldContext],
+        use_entry_points: bool = True,
+        deadline_s: float = CALL_DEADLINE_S,
+    ) -> None:
+        self.community = community
+        self.me = me
+        self._signer = signer
+        self._context = context
+        self._deadline_s = deadline_s
+        self._grants: list[str] = []
+        self._grant_app = ""
+        self._settings: dict[str, dict[str, Value]] = {}
+        self._live = False  # no app enabled yet: fold and lace events need no call
+        self._use_entry_points = use_entry_points
+        self._folder = folder
+        self._members: tuple[bytes, ...] = ()
+        self._proc: WorkerProcess | None = None
+        self._declared: dict[str, Declared] | None = None
+        self.broken: list[tuple[str, str]] = []
+
+    @property
+    def declared(self) -> dict[str, Declared]:
+        """Every installed app's signing contract (starts the worker on first use)."""
+        self._ensure()
+        assert self._declared is not None
+        return self._declared
+
+    def _ensure(self) -> WorkerProcess:
+        """The worker, started on first need: a cooperative that never enables an app never
+        pays for a process."""
+        if self._proc is not None:
+            return self._proc
+        self._proc = WorkerProcess(HANDLERS)
+        start: Value = {
+            "community": self.community,
+            "me": self.me,
+            "folder": str(self._folder) if self._folder is not None else None,
+            "entry_points": self._use_entry_points,
+        }
+        answer = self._call("start", start)
+        self._declared = _parse_declaration(self.community, answer)
+        self.broken = _broken(answer)
+        if self._members:
+            self._call("set_members", {"members": self._members})
+        return self._proc
+
+    # -- the channel ----------------------------------------------------------------------------
+
+    def _call(self, method: str, args: Value) -> Value:
+        proc = self._proc if method == "start" else self._ensure()
+        assert proc is not None
+        try:
+            return proc.call(
+                method,
+                args,
+                deadline_s=self._deadline_s,
+                callbacks={"context": self._on_context, "sign": self._on_sign},
+            )
+        except CallFailed as exc:
+            if exc.kind == "AppCommandError":
+                reason, _, detail = exc.detail.partition(": ")
+                raise AppCommandError(reason, detail) from None
+            _log.error("app_worker_call_failed", method=method, kind=exc.kind, detail=exc.detail)
+            raise AppWorkerFailed(f"{method}: {exc}") from None
+        except WorkerError as exc:
+            _log.error("app_worker_failed", method=method, error=str(exc))
+            proc.kill()
+            raise AppWorkerFailed(f"{method}: {exc}") from None
+
+    def _on_context(self, name: Value) -> Value:
+        if not isinstance(name, str) or name not in (self._declared or {}):
+            raise ConsentRefused(f"no context for {name!r}: not an installed app")
+        return context_wire(self._context(name))
+
+    def _on_sign(self, args: Value) -> Value:
+        """Sign one block for the worker, if the member's rules allow it (see the module)."""
+        if not isinstance(args, dict):
+            raise ConsentRefused("malformed signing request")
+        lace, payload, pointers = args.get("lace"), args.get("payload"), args.get("pointers")
+        if not isinstance(lace, bytes) or not isinstance(pointers, tuple):
+            raise ConsentRefused("malformed signing request")
+        if not all(isinstance(p, bytes) for p in pointers):
+            raise ConsentRefused("malformed pointers")
+        known = self._declared or {}
+        app = next((n for n, d in known.items() if d.lace == lace), None)
+        if app is None:
+            raise ConsentRefused("not the lace of an app of this cooperative")
+        declared = known[app]
+        tag = _tag(payload)
+        purpose = declared.purposes.get(tag) if tag is not None else None
+        if purpose is None:
+            raise ConsentRefused(f"{app} declared no purpose for record tag {tag}")
+        if purpose not in declared.auto:
+            if self._grant_app != app or purpose not in self._grants:
+                raise ConsentRefused(f"no consent to sign {purpose!r} for {app} now")
+            self._grants.remove(purpose)  # one signature per grant
+        pointer_ids = tuple(p for p in pointers if isinstance(p, bytes))
+        return self._signer.block(lace, payload, pointer_ids).to_bytes()
+
+    # -- the fold side --------------------------------------------------------------------------
+
+    def app_names(self) -> list[str]:
+        return sorted(self.declared)
+
+    def settings(self, name: str) -> dict[str, Value]:
+        return dict(self._settings.get(name, {}))
+
+    def app_changed(self, name: str, enabled: bool, given: Value, action: Value) -> None:
+        settings = self._call(
+            "app_changed", {"name": name, "enabled": enabled, "settings": given, "action": action}
+        )
+        self._settings[name] = dict(settings) if isinstance(settings, dict) else {}
+        self._live = True
+
+    def apply_tx(self, name: str, body: bytes, ctx: FoldContext) -> dict[str, Value]:
+        result = self._call("apply_tx", {"name": name, "body": body, "ctx": context_wire(ctx)})
+        if not isinstance(result, dict):
+            raise AppWorkerFailed("apply_tx answered no result")
+        return result
+
+    def clock(self) -> None:
+        if self._live:
+            self._call("clock", {})
+
+    def decision(self, view: DecisionView) -> None:
+        if self._live:
+            self._call("decision", {"decision": decision_wire(view)})
+
+    def set_members(self, members: Iterable[bytes]) -> None:
+        self._members = tuple(sorted(members))
+        if self._proc is not None:
+            self._call("set_members", {"members": self._members})
+
+    # -- the app laces and the node -------------------------------------------------------------
+
+    def laces(self) -> tuple[bytes, ...]:
+        if not self._live:
+            return ()
+        laces = self._call("laces", {})
+        return tuple(x for x in laces if isinstance(x, bytes)) if isinstance(laces, tuple) else ()
+
+    def receive(self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int) -> HostOutput:
+        if not self._live:
+            return HostOutput()
+        return _output(self._call("receive", {"peer": peer, "msg": msg, "now_ms": now_ms}))
+
+    def receive_then_duties(
+        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
+    ) -> HostOutput:
+        if not self._live:
+            return HostOutput()
+        args: Value = {"peer": peer, "msg": msg, "now_ms": now_ms}
+        return _output(self._call("receive_then_duties", args))
+
+    def peer_up(self, peer: bytes, now_ms: int) -> HostOutput:
+        if not self._live:
+            return HostOutput()
+        return _output(self._call("peer_up", {"peer": peer, "now_ms": now_ms}))
+
+    def duties(self, now_ms: int) -> HostOutput:
+        if not self._live:
+            return HostOutput()
+        return _output(self._call("duties", {"now_ms": now_ms}))
+
+    def tick(self, now_ms: int) -> HostOutput:
+        if not self._live:
+            return HostOutput()
+        return _output(self._call("tick", {"now_ms": now_ms}))
+
+    def command(
+        self, name: str, op: str, args: Mapping[str, Value], now_ms: int
+    ) -> tuple[Value, HostOutput]:
+        declared = self.declared.get(name)
+        if declared is None:
+            raise AppCommandError("unknown_app", f"no app {name!r} is installed")
+        self._grant_app, self._grants = name, list(declared.commands.get(op, ()))
+        try:
+            answer = self._call(
+                "command", {"name": name, "command": op, "args": dict(args), "now_ms": now_ms}
+            )
+        finally:
+            self._grant_app, self._grants = "", []
+        if not isinstance(answer, dict):
+            raise AppWorkerFailed("command answered no result")
+        return answer.get("result"), _output(answer.get("out"))
+
+    def status(self, name: str) -> dict[str, Value]:
+        status = self._call("status", {"name": name})
+        return dict(status) if isinstance(status, dict) else {"name": name}
+
+    def snapshot(self, name: str) -> Value:
+        return self._call("snapshot", {"name": name})
+
+    def recent(self, name: str) -> list[dict[str, Value]]:
+        rows = self._call("recent", {"name": name})
+        return [r for r in rows if isinstance(r, dict)] if isinstance(rows, tuple) else []
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The worker's PID once started (benchmarks add its CPU time to the node's)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def close(self) -> None:
+        if self._proc is not None:
+            self._proc.close()
+
+
+def _tag(payload: Value) -> int | None:
+    if isinstance(payload, OpaqueRecord):
+        return payload.tag
+    if isinstance(payload, Record):
+        return payload.wire_tag
+    return None
+
+
+def _output(value: Value) -> HostOutput:
+    if not isinstance(value, dict):
+        raise AppWorkerFailed("malformed host output")
+    submit = value.get("submit", ())
+    sends = value.get("sends", ())
+    wake = value.get("wake_at_ms")
+    if not isinstance(submit, tuple) or not isinstance(sends, tuple):
+        raise AppWorkerFailed("malformed host output")
+    out = HostOutput()
+    out.submit = [tx for tx in submit if isinstance(tx, Record)]
+    for item in sends:
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes):
+            out.sends.append((item[0], item[1]))
+    out.wake_at_ms = wake if isinstance(wake, int) and not isinstance(wake, bool) else None
+    return out
+
+
+def _parse_declaration(community: bytes, value: Value) -> dict[str, Declared]:
+    if not isinstance(value, dict) or not isinstance(value.get("apps"), dict):
+        raise AppWorkerFailed("the worker declared no apps")
+    apps = value["apps"]
+    assert isinstance(apps, dict)
+    out: dict[str, Declared] = {}
+    for name, d in apps.items():
+        if not isinstance(d, dict):
+            raise AppWorkerFailed(f"malformed declaration of {name!r}")
+        records = d.get("lace_records", ())
+        commands = d.get("commands", {})
+        if not isinstance(records, tuple) or not isinstance(commands, dict):
+            raise AppWorkerFailed(f"malformed declaration of {name!r}")
+        purposes = {
+            int(tag): str(purpose)
+            for tag, purpose in (r for r in records if isinstance(r, tuple) and len(r) == 2)
+            if isinstance(tag, int) and isinstance(purpose, str)
+        }
+        out[name] = Declared(
+            lace=bytes(app_lace_id(community, name)),
+            purposes=purposes,
+            auto=frozenset(str(p) for p in _seq(d.get("auto"))),
+            consent=frozenset(str(p) for p in _seq(d.get("consent"))),
+            commands={str(c): tuple(str(p) for p in _seq(g)) for c, g in commands.items()},
+        )
+    return out
+
+
+def _broken(value: Value) -> list[tuple[str, str]]:
+    rows = value.get("broken", ()) if isinstance(value, dict) else ()
+    return [(str(r[0]), str(r[1])) for r in _seq(rows) if isinstance(r, tuple) and len(r) == 2]
+
+
+def _seq(value: Value) -> tuple[Value, ...]:
+    return value if isinstance(value, tuple) else ()
+
+
+__all__ = ["CALL_DEADLINE_S", "AppWorkerFailed", "Declared", "RemoteAppHost"]
