@@ -32,7 +32,7 @@ from plugins.host import BlockSigner, HostOutput
 from plugins.worker_process import WorkerProcess
 from runtime.app_lace import LaceBlocks, LaceHave, app_lace_id
 from runtime.codec import OpaqueRecord, Record, Value
-from runtime.errors import LocalError
+from runtime.community_consumer import ConsumerBroken
 from runtime.log import get_logger
 
 HANDLERS: Final = "plugins.app_worker:HANDLERS"
@@ -42,7 +42,7 @@ CALL_DEADLINE_S: Final = 30.0
 _log = get_logger("plugins.remote_host")
 
 
-class AppWorkerFailed(LocalError):
+class AppWorkerFailed(ConsumerBroken):
     """The app worker died, hung or broke the protocol; the community must be restarted."""
 
 
@@ -132,6 +132,7 @@ class RemoteAppHost:
                 reason, _, detail = exc.detail.partition(": ")
                 raise AppCommandError(reason, detail) from None
             _log.error("app_worker_call_failed", method=method, kind=exc.kind, detail=exc.detail)
+            proc.kill()  # the host itself failed: a fresh worker replays from a clean slate
             raise AppWorkerFailed(f"{method}: {exc}") from None
         except WorkerError as exc:
             _log.error("app_worker_failed", method=method, error=str(exc))

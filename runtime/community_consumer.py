@@ -37,6 +37,11 @@ class ConsumerError(LocalError):
     """A consumer cannot be found or built for a community (a local, configuration fault)."""
 
 
+class ConsumerBroken(LocalError):
+    """The consumer cannot go on (e.g. its app worker died): the community must be restarted,
+    which replays it from the stored order."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConsumerOutput:
     """What a consumer asks of the consensus actor after one call."""
@@ -178,6 +183,7 @@ __all__ = [
     "CONSUMERS",
     "SIGNING_DOMAINS",
     "Consumer",
+    "ConsumerBroken",
     "ConsumerError",
     "ConsumerFactory",
     "ConsumerOutput",

@@ -31,6 +31,7 @@ from runtime.blocklace import Blocklace
 from runtime.codec import Value, decode, decode_as, encode
 from runtime.community_consumer import (
     Consumer,
+    ConsumerBroken,
     ConsumerOutput,
     IdentitySigner,
     consumer_path,
@@ -280,6 +281,8 @@ class ConsensusActor(Actor):
             self.tell(
                 reply_to, ControlReply(req.request, False, None, str(exc), type(exc).__name__)
             )
+            if isinstance(exc, ConsumerBroken):
+                raise  # answered; now crash, and the supervisor's restart replays the community
             return
         self.tell(reply_to, ControlReply(req.request, True, result))
 

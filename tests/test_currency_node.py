@@ -12,6 +12,8 @@ the same app state.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +26,7 @@ from actors.coop.charter_json import charter_from_json
 from actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
 from actors.governance.charter import Founding
 from runtime.codec import Value
+from runtime.errors import LocalError
 from runtime.identity import Identity
 from runtime.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 
@@ -164,7 +167,8 @@ def test_currency_on_four_nodes_through_the_commands(
     assert wait_for(lambda: _balance(dia)["coins"] == {hexid["ana"]: 10}, STEP)
     assert payment
 
-    # typed refusals over the command line, and nothing changes
+    # typed refusals over the command line, and nothing changes (once dia's acceptance spread)
+    assert wait_for(lambda: _agreed(made), STEP)
     before = _status(ben)["state_digest"]
     overspend = _refused(
         ben, "pay", "--to", hexid["cai"], "--amount", "500", "--currency", hexid["ana"]
@@ -221,12 +225,41 @@ def test_currency_on_four_nodes_through_the_commands(
     )
 
     # every phone holds the same app state, lace block for lace block
-    def agreed() -> bool:
-        statuses = [_status(n) for n in made]
-        return (
-            len({s["state_digest"] for s in statuses}) == 1
-            and len({s["lace_blocks"] for s in statuses}) == 1
-        )
-
-    assert wait_for(agreed, STEP)
+    assert wait_for(lambda: _agreed(made), STEP)
     assert _status(cai)["state_digest"] is not None
+
+    # ben's app worker dies: the cooperative restarts on his phone and replays into a new one
+    digest = _status(ben)["state_digest"]
+    (worker,) = _app_workers(ben)
+    os.kill(worker, signal.SIGKILL)
+
+    def recovered() -> bool:
+        try:
+            return _status(ben)["state_digest"] == digest and _app_workers(ben) - {worker} != set()
+        except LocalError:  # the answer of the call that found the worker dead, or a restart
+            return False
+
+    assert wait_for(recovered, STEP)
+    assert _balance(ben)["coins"] == {hexid["ana"]: 20}
+
+
+def _agreed(made: list[LocalNode]) -> bool:
+    """Every phone holds the same app state, lace block for lace block."""
+    statuses = [_status(n) for n in made]
+    return (
+        len({s["state_digest"] for s in statuses}) == 1
+        and len({s["lace_blocks"] for s in statuses}) == 1
+    )
+
+
+def _app_workers(node: LocalNode) -> set[int]:
+    """The node's app worker processes (``python -m plugins.worker_main``)."""
+    found = set()
+    for pid in node.group_pids():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"plugins.worker_main" in cmdline:
+            found.add(pid)
+    return found
