@@ -223,11 +223,6 @@ class _Calls:
     def laces(self, a: dict[str, Value]) -> Value:
         return self.w.need().laces()
 
-    def receive(self, a: dict[str, Value]) -> Value:
-        return output_wire(
-            self.w.need().receive(_bytes(a["peer"]), _lace_msg(a), _int(a["now_ms"]))
-        )
-
     def receive_then_duties(self, a: dict[str, Value]) -> Value:
         host = self.w.need()
         return output_wire(
@@ -268,7 +263,7 @@ def _lace_msg(a: dict[str, Value]) -> LaceBlocks | LaceHave:
 
 
 METHODS: Final = (
-    "start", "app_changed", "apply_tx", "decision", "clock", "set_members", "laces", "receive",
+    "start", "app_changed", "apply_tx", "decision", "clock", "set_members", "laces",
     "receive_then_duties", "peer_up", "duties", "tick", "command", "status", "snapshot", "recent",
 )  # fmt: skip
 

@@ -211,11 +211,6 @@ class RemoteAppHost:
         laces = self._call("laces", {})
         return tuple(x for x in laces if isinstance(x, bytes)) if isinstance(laces, tuple) else ()
 
-    def receive(self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int) -> HostOutput:
-        if not self._live:
-            return HostOutput()
-        return _output(self._call("receive", {"peer": peer, "msg": msg, "now_ms": now_ms}))
-
     def receive_then_duties(
         self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
     ) -> HostOutput:
