@@ -24,11 +24,11 @@ from runtime.codec import (
     Record,
     Value,
     array_header,
-    bin_header,
     decode_as,
     decode_prefix,
     encode,
     read_array_header,
+    record_prefix_at,
     wire_type,
 )
 from runtime.errors import EncodeError, InvalidBlock, LocalError, RemoteProtocolError
@@ -136,24 +136,28 @@ class Block(Record):
         ordered = tuple(sorted(pointers))
         if len(set(ordered)) != len(ordered):
             raise LocalError("duplicate pointers")
-        unsigned = _unsigned_encoding(identity.member_id, lace, payload_raw, ordered)
-        if unsigned is not None:
-            # The usual arguments, which _unsigned_encoding checked as __post_init__ would
+        creator = identity.member_id
+        tail = _unsigned_tail(creator, lace, payload_raw, ordered)
+        if tail is not None:
+            # The usual arguments, which _unsigned_tail checked as __post_init__ would
             # (sizes, count; sorted and distinct just above): no need to check them again.
-            bid = hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest()
+            digest = _UNSIGNED_HEAD.copy()  # the id, as in _id_from_canonical
+            digest.update(tail)
+            bid = digest.digest()
+            signature = identity.sign(bid)
             block = object.__new__(cls)
             setattr_ = object.__setattr__
-            setattr_(block, "creator", identity.member_id)
+            setattr_(block, "creator", creator)
             setattr_(block, "lace", lace)
             setattr_(block, "payload", payload)
             setattr_(block, "pointers", ordered)
-            setattr_(block, "signature", identity.sign(bid))
+            setattr_(block, "signature", signature)
         else:  # odd arguments: the generic encoder and the checks decide
-            unsigned = encode((identity.member_id, lace, payload, ordered))
+            unsigned = encode((creator, lace, payload, ordered))
             bid = hashlib.blake2b(unsigned, digest_size=BLOCK_ID_LEN, person=_PERSON).digest()
             try:
                 block = cls(
-                    MemberId(identity.member_id),
+                    MemberId(creator),
                     LaceId(bytes(lace)),
                     payload,
                     cast(tuple[BlockId, ...], ordered),
@@ -161,15 +165,19 @@ class Block(Record):
                 )
             except InvalidBlock as exc:
                 raise LocalError(str(exc)) from None
+            tail = unsigned[1:]
+            signature = block.signature
         # The signed encoding is the unsigned one as a 6-array with the tag in front and the
         # signature (bin8 of 64) behind: the mirror image of _id_from_canonical.
-        body = b"\x96\x01" + unsigned[1:] + b"\xc4\x40" + block.signature
-        raw = _ext_header(len(body)) + body
+        size = len(tail) + 4 + len(signature)  # body: 96 01, the elements, c4 40, signature
+        head = bytes((0xC7, size, RECORD_EXT)) if size < 0x100 else _ext_header(size)
+        raw = b"".join((head, b"\x96\x01", tail, b"\xc4\x40", signature))
         size = len(raw)
         if size > MAX_BLOCK_SIZE:
             raise EncodeError(f"block of {size} bytes > {MAX_BLOCK_SIZE}: no peer would take it")
-        object.__setattr__(block, "_id", bid)
-        object.__setattr__(block, "_raw", raw)
+        setattr_ = object.__setattr__
+        setattr_(block, "_id", bid)
+        setattr_(block, "_raw", raw)
         return block
 
     def signature_ok(self) -> bool:
@@ -218,42 +226,34 @@ def _parse_canonical(cls: type[Block], data: bytes) -> Block | None:
     size = len(data)
     if size > MAX_BLOCK_SIZE or size < 3 + _MIN_BODY:
         return None
-    kind = data[0]  # a block body is longer than any fixext: ext8, ext16 or ext32
-    if kind == 0xC7:
-        head = 3
-        if data[1] + 3 != size:
-            return None
-    elif kind == 0xC8:
-        head = 4
-        body = int.from_bytes(data[1:3], "big")
-        if body < 0x100 or body + 4 != size:
-            return None
-    elif kind == 0xC9:
-        head = 6
-        body = int.from_bytes(data[1:5], "big")
-        if body < 0x10000 or body + 6 != size:
-            return None
-    else:
-        return None
-    if data[head - 1] != RECORD_EXT or not data.startswith(b"\x96\x01\xc4\x20", head):
+    # A block body is longer than any fixext: ext8 (the usual), ext16 or ext32.
+    head = 3 if data[0] == 0xC7 and data[1] + 3 == size else _wide_head(data, size)
+    if (
+        head is None
+        or data[head - 1] != RECORD_EXT
+        or not data.startswith(b"\x96\x01\xc4\x20", head)
+    ):
         return None
     at = head + 36
     sig_at = size - 66
     if data[at] != 0xC4 or not data.startswith(b"\xc4\x40", sig_at):
         return None
-    at += 2 + data[at + 1]
-    if at >= sig_at:
+    lace_end = at + 2 + data[at + 1]
+    if lace_end >= sig_at or not 1 <= lace_end - at - 2 <= MAX_LACE_LEN:
         return None
-    lace = data[head + 38 : at]
-    try:
-        payload, used = decode_prefix(data[at:sig_at], depth=1)
-    except RemoteProtocolError:
+    found = record_prefix_at(data, lace_end, sig_at, 1) or _payload_at(data, lace_end, sig_at)
+    if found is None:
         return None
-    array = read_array_header(data, at + used)
-    if array is None:
-        return None
-    count, at = array
-    if at + 34 * count != sig_at or count > MAX_POINTERS:
+    payload, at = found
+    count = data[at] - 0x90
+    if 0 <= count <= 15:  # the usual pointers header, a fixarray
+        at += 1
+    else:
+        array = read_array_header(data, at)
+        if array is None or array[0] > MAX_POINTERS:
+            return None
+        count, at = array
+    if at + 34 * count != sig_at:
         return None
     if count:
         layout, c4s, twenties = _pointers_layout(count)
@@ -264,23 +264,42 @@ def _parse_canonical(cls: type[Block], data: bytes) -> Block | None:
             return None  # decode_as refuses it with the reason Block.__post_init__ gives
     else:
         pointers = ()
-    if not 1 <= len(lace) <= MAX_LACE_LEN:
-        return None
     # Every other check of __post_init__ holds by the layout (32-byte creator, 64-byte
     # signature, bin8-32 pointers, count <= MAX_POINTERS): build the block without them.
     digest = _UNSIGNED_HEAD.copy()  # the id: see _id_from_canonical
-    with memoryview(data) as view:
-        digest.update(view[head + 2 : sig_at])
+    digest.update(data[head + 2 : sig_at])  # a copy costs less than a memoryview here
     block = object.__new__(cls)
     setattr_ = object.__setattr__
     setattr_(block, "creator", data[head + 4 : head + 36])
-    setattr_(block, "lace", lace)
+    setattr_(block, "lace", data[head + 38 : lace_end])
     setattr_(block, "payload", payload)
     setattr_(block, "pointers", pointers)
     setattr_(block, "signature", data[sig_at + 2 :])
     setattr_(block, "_id", digest.digest())
     setattr_(block, "_raw", data)
     return block
+
+
+def _wide_head(data: bytes, size: int) -> int | None:
+    """The length of a canonical ext16 or ext32 header of the whole of ``data``, else None."""
+    kind = data[0]
+    if kind == 0xC8:
+        body = int.from_bytes(data[1:3], "big")
+        return 4 if body >= 0x100 and body + 4 == size else None
+    if kind == 0xC9:
+        body = int.from_bytes(data[1:5], "big")
+        return 6 if body >= 0x10000 and body + 6 == size else None
+    return None
+
+
+def _payload_at(data: bytes, at: int, stop: int) -> tuple[Value, int] | None:
+    """``decode_prefix(data[at:stop], depth=1)`` and the offset after the value, or ``None`` if
+    it refuses (for payloads :func:`record_prefix_at` leaves to the general path)."""
+    try:
+        payload, used = decode_prefix(data[at:stop], depth=1)
+    except RemoteProtocolError:
+        return None
+    return payload, at + used
 
 
 _MIN_BODY: Final = 4 + ID_LEN + 3 + 1 + 1 + 2 + SIGNATURE_LEN
@@ -316,30 +335,34 @@ _UNSIGNED_HEAD: Final = hashlib.blake2b(b"\x94", digest_size=BLOCK_ID_LEN, perso
 """The id hash after the unsigned encoding's first byte (fixarray 4), to copy and go on."""
 
 
-def _unsigned_encoding(
+def _unsigned_tail(
     creator: bytes, lace: bytes, payload_raw: bytes, pointers: tuple[bytes, ...]
 ) -> bytes | None:
-    """``encode((creator, lace, payload, pointers))`` assembled from its parts, for the usual
-    arguments (bytes of valid sizes); ``None`` for anything else."""
+    """``encode((creator, lace, payload, pointers))`` without its first byte (fixarray 4),
+    assembled from its parts in one join, for the usual arguments (bytes of valid sizes);
+    ``None`` for anything else."""
+    count = len(pointers)
     if (
         type(creator) is not bytes
         or len(creator) != ID_LEN
         or type(lace) is not bytes
         or not 1 <= len(lace) <= MAX_LACE_LEN
-        or len(pointers) > MAX_POINTERS
+        or count > MAX_POINTERS
         or not _BYTES_ONLY.issuperset(map(type, pointers))
         or not _ID_LEN_ONLY.issuperset(map(len, pointers))
     ):
         return None
-    ptrs = b"\xc4\x20" + b"\xc4\x20".join(pointers) if pointers else b""
-    return (
-        b"\x94\xc4\x20"
-        + creator
-        + bin_header(len(lace))
-        + lace
-        + payload_raw
-        + array_header(len(pointers))
-        + ptrs
+    return b"".join(
+        (
+            b"\xc4\x20",
+            creator,
+            bytes((0xC4, len(lace))),  # a lace is at most 64 bytes: bin8
+            lace,
+            payload_raw,
+            bytes((0x90 | count,)) if count < 16 else array_header(count),
+            b"\xc4\x20" if count else b"",
+            b"\xc4\x20".join(pointers),
+        )
     )
 
 

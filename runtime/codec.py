@@ -315,6 +315,7 @@ def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
 
 _SCALARS: Final = frozenset({type(None), bool, int, str, bytes})
 _SCALARS_AND_TUPLE: Final = _SCALARS | {tuple}
+_TUPLE_ONLY: Final = frozenset({tuple})
 _IS_TUPLE: Final = tuple.__instancecheck__
 """Exact tuples, among children already known to be scalars or exact tuples."""
 
@@ -423,49 +424,116 @@ def _record_prefix(data: bytes, depth: int) -> tuple[Record, int] | None:
     here is the one the general path returns; anything else (bad input included) gets ``None``,
     and the general path then accepts it or raises its usual error.
     """
-    if depth + 1 > MAX_DEPTH:
+    return record_prefix_at(data, 0, len(data), depth)
+
+
+def record_prefix_at(data: bytes, start: int, stop: int, depth: int) -> tuple[Record, int] | None:
+    """``decode_prefix(data[start:stop], depth=depth)`` for a record, without the slice.
+
+    Returns the record and the offset in ``data`` where it ends, or ``None`` when the general
+    path must decide (not a record, not canonical, malformed: :func:`decode_prefix` of the
+    slice then accepts or refuses it with its usual reason).  Why: a block's payload is a
+    record in the middle of the block; reading it in place spares a copy and a layer.
+    """
+    if (  # the usual payload: ext8, [tag, one field], a fixint tag, a flat array as the field
+        start + 5 <= stop
+        and data[start] == 0xC7
+        and data[start + 2] == RECORD_EXT
+        and data[start + 3] == 0x92
+        and data[start + 4] < 0x80
+    ):
+        body = data[start + 1]
+        end = start + 3 + body
+        cls = _BY_TAG.get(data[start + 4])
+        if end <= stop and body not in _FIXEXT_SIZES and cls is not None:
+            fields = _FIELDS[cls]
+            value = _flat_exact(data[start + 5 : end], depth + 1) if len(fields) == 1 else None
+            if value is not None:  # what _record_at would find: the same checks follow
+                try:
+                    return (cls(value), end) if fields[0][1](value, depth + 1) else None  # type: ignore[call-arg]
+                except (RemoteProtocolError, ValueError, TypeError, LocalError):
+                    return None
+    return _record_at(data, start, stop, depth)
+
+
+def _record_at(data: bytes, start: int, stop: int, depth: int) -> tuple[Record, int] | None:
+    """:func:`record_prefix_at` for any record: every header form, any number of fields."""
+    if depth + 1 > MAX_DEPTH or start >= stop:
         return None
-    span = _ext_span(data)
-    if span is None:
+    kind = data[start]
+    if kind == 0xC7:  # the usual header (a body of 17..255 bytes): read inline
+        if start + 3 > stop:
+            return None
+        body = data[start + 1]
+        if body in _FIXEXT_SIZES or data[start + 2] != RECORD_EXT:
+            return None
+        at = start + 3
+        end = at + body
+        if end > stop:
+            return None
+    else:
+        span = _ext_span(data, start, stop)
+        if span is None:
+            return None
+        at, end = span
+    if at >= end:
         return None
-    at, end = span
-    array = read_array_header(data, at)
-    if array is None or not array[0]:
-        return None
-    count, at = array
+    count = data[at]
+    if 0x91 <= count <= 0x9F:  # fixarray: a tag and up to 14 fields
+        count -= 0x90
+        at += 1
+    else:
+        array = read_array_header(data[:end], at)
+        if array is None or not array[0]:
+            return None
+        count, at = array
     if at >= end:
         return None
     tag = data[at]
-    if tag < 0x80:
+    if tag < 0x80:  # the usual tag, a fixint
         at += 1
-    elif tag == 0xCC and at + 2 <= end and data[at + 1] >= 0x80:
-        tag, at = data[at + 1], at + 2
-    elif tag == 0xCD and at + 3 <= end:
-        tag, at = int.from_bytes(data[at + 1 : at + 3], "big"), at + 3
-        if tag < 0x100:
-            return None
-    elif tag == 0xCE and at + 5 <= end:
-        tag, at = int.from_bytes(data[at + 1 : at + 5], "big"), at + 5
-        if tag < 0x10000:
-            return None
     else:
-        return None  # not a canonical tag (or a 64-bit one): the general path decides
+        found = _wide_tag(data, at, end)
+        if found is None:
+            return None
+        tag, at = found
     cls = _BY_TAG.get(tag)
     if cls is None:
         return None
     fields = _FIELDS[cls]
-    if len(fields) != count - 1:
+    last = len(fields)
+    if last != count - 1:
         return None
+    inner = depth + 1
+    if last == 1 and at < end:  # one field (a block's payload): nothing to loop over
+        return _one_field_record(cls, fields[0][1], data[at:end], inner, end)
+    return _fields_record(cls, data, at, end, inner)
+
+
+def _fields_record(
+    cls: type[Record], data: bytes, at: int, end: int, depth: int
+) -> tuple[Record, int] | None:
+    """The record whose fields lie exactly in ``data[at:end]``, for :func:`record_prefix_at`."""
+    fields = _FIELDS[cls]
+    last = len(fields)
     items: list[Any] = []
     try:
-        for _name, check in fields:
+        for index, (_name, check) in enumerate(fields, 1):
             if at >= end:
                 return None
-            item, used = decode_prefix(data[at:end], depth=depth + 1)
-            if not check(item, depth + 1):
+            if index == last:  # the last field is all that is left: its exact bytes
+                item = _flat_exact(data[at:end], depth)
+                if item is None:
+                    item, used = decode_prefix(data[at:end], depth=depth)
+                    if at + used != end:
+                        return None
+                at = end
+            else:
+                item, used = decode_prefix(data[at:end], depth=depth)
+                at += used
+            if not check(item, depth):
                 return None
             items.append(item)
-            at += used
         if at != end:
             return None
         return cls(*items), end
@@ -473,26 +541,97 @@ def _record_prefix(data: bytes, depth: int) -> tuple[Record, int] | None:
         return None
 
 
-def _ext_span(data: bytes) -> tuple[int, int] | None:
-    """Where the body of the ext ``0x50`` at the start of ``data`` lies (canonical header)."""
-    kind = data[0]
+def _wide_tag(data: bytes, at: int, end: int) -> tuple[int, int] | None:
+    """A record tag wider than a fixint at ``data[at]`` and the offset after it (canonical)."""
+    tag = data[at]
+    if tag == 0xCC and at + 2 <= end and data[at + 1] >= 0x80:
+        return data[at + 1], at + 2
+    if tag == 0xCD and at + 3 <= end:
+        tag = int.from_bytes(data[at + 1 : at + 3], "big")
+        return (tag, at + 3) if tag >= 0x100 else None
+    if tag == 0xCE and at + 5 <= end:
+        tag = int.from_bytes(data[at + 1 : at + 5], "big")
+        return (tag, at + 5) if tag >= 0x10000 else None
+    return None  # not a canonical tag (or a 64-bit one): the general path decides
+
+
+def _one_field_record(
+    cls: type[Record], check: _Checker, field: bytes, depth: int, end: int
+) -> tuple[Record, int] | None:
+    """The record of one field whose exact bytes are ``field``, for :func:`record_prefix_at`."""
+    item = _flat_exact(field, depth)
+    try:
+        if item is None:
+            item, used = decode_prefix(field, depth=depth)
+            if used != len(field):
+                return None
+        if not check(item, depth):
+            return None
+        return cls(item), end  # type: ignore[call-arg]
+    except (RemoteProtocolError, ValueError, TypeError, LocalError):
+        return None
+
+
+_unpackb: Final = msgpack.unpackb
+
+
+def _flat_exact(data: bytes, depth: int) -> Value | None:
+    """``decode(data)`` (at ``depth``) if ``data`` is an array of scalars and flat arrays of
+    scalars -- the usual transactions of a block -- else ``None`` (the general path decides).
+
+    Why: the general path's layers (hooks, limits, a walk of the value) cost more than the
+    decoding itself for this shape.  The same msgpack decoding, the same shape test as
+    :func:`_check_decoded`, the same re-encoding compared with the input: a value returned
+    here is exactly the one :func:`decode_prefix` returns for these bytes.
+    """
+    if depth + 2 > MAX_DEPTH:
+        return None
+    try:
+        value = _unpackb(data, use_list=False, raw=False, max_array_len=MAX_CONTAINER_LEN)
+    except Exception:  # anything odd: the general path gives the reason
+        return None
+    if type(value) is not tuple:
+        return None
+    kinds = set(map(type, value))
+    if kinds == _TUPLE_ONLY:  # the usual transactions: every one a flat tuple
+        if not _SCALARS.issuperset(map(type, chain.from_iterable(value))):
+            return None
+    elif not _SCALARS_AND_TUPLE.issuperset(kinds) or not _SCALARS.issuperset(
+        map(type, chain.from_iterable(filter(_IS_TUPLE, value)))
+    ):
+        return None
+    free = _POOL.free
+    packer = free.pop() if free else msgpack.Packer(use_bin_type=True, default=_pack_record)
+    again = packer.pack(value)  # scalars only: packing cannot fail
+    free.append(packer)
+    return value if again == data else None
+
+
+def _ext_span(data: bytes, start: int = 0, stop: int | None = None) -> tuple[int, int] | None:
+    """Where the body of the ext ``0x50`` at ``data[start]`` lies (canonical header), within
+    ``data[:stop]``: offsets in ``data``."""
+    size = len(data) if stop is None else stop
+    if start >= size:
+        return None
+    kind = data[start]
     if kind in _FIXEXT:
         head, body = 2, _FIXEXT[kind]
-    elif kind == 0xC7 and len(data) >= 3:
-        head, body = 3, data[1]
+    elif kind == 0xC7 and start + 3 <= size:
+        head, body = 3, data[start + 1]
         if body in (1, 2, 4, 8, 16):
             return None
-    elif kind == 0xC8 and len(data) >= 4:
-        head, body = 4, int.from_bytes(data[1:3], "big")
+    elif kind == 0xC8 and start + 4 <= size:
+        head, body = 4, int.from_bytes(data[start + 1 : start + 3], "big")
         if body < 0x100:
             return None
-    elif kind == 0xC9 and len(data) >= 6:
-        head, body = 6, int.from_bytes(data[1:5], "big")
+    elif kind == 0xC9 and start + 6 <= size:
+        head, body = 6, int.from_bytes(data[start + 1 : start + 5], "big")
         if body < 0x10000:
             return None
     else:
         return None
-    if head > len(data) or data[head - 1] != RECORD_EXT or head + body > len(data):
+    head += start
+    if head > size or data[head - 1] != RECORD_EXT or head + body > size:
         return None
     return head, head + body
 
@@ -506,6 +645,7 @@ def _ext_span(data: bytes) -> tuple[int, int] | None:
 # the input is not exactly canonical.
 
 _FIXEXT: Final = {0xD4: 1, 0xD5: 2, 0xD6: 4, 0xD7: 8, 0xD8: 16}
+_FIXEXT_SIZES: Final = frozenset(_FIXEXT.values())
 _EXT_HEADS: Final = frozenset({*_FIXEXT, 0xC7, 0xC8, 0xC9})
 
 

@@ -32,8 +32,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from itertools import repeat
-from typing import Final, NamedTuple
+from itertools import chain, repeat
+from operator import attrgetter
+from typing import Final, NamedTuple, cast
 
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import AddReport, Blocklace
@@ -227,6 +228,8 @@ class Delivery(NamedTuple):
     creator: MemberId
     tx: Value
 
+
+_LACE_OF: Final = attrgetter("lace")
 
 _new_delivery: Final = partial(tuple.__new__, Delivery)
 """``Delivery`` from a 5-tuple, without the Python-level ``__new__`` of a named tuple."""
@@ -452,12 +455,18 @@ class ConsensusCore:
         message is still refused or accepted on its own, as :meth:`receive` would.
         """
         out = Output()
-        batch: list[tuple[MemberId, EpochBlocks]] = []
+        batch: list[tuple[MemberId, bytes, tuple[bytes, ...]]] = []
+        usual = _usual_epoch_blocks
         for peer, data in messages:
+            # The common message, read inline: no EpochBlocks object for it.
+            parts = usual(data) if type(data) is bytes else None
+            if parts is not None:
+                batch.append((peer, *parts))
+                continue
             try:
                 message = _parse_epoch_blocks(data) or decode(data)
                 if isinstance(message, EpochBlocks):
-                    batch.append((peer, message))
+                    batch.append((peer, message.lace, message.blocks))
                 elif isinstance(message, EpochHave):
                     self._answer(peer, message, now, out)
                 else:
@@ -549,32 +558,32 @@ class ConsensusCore:
             self._gaps.setdefault(peer, now)
 
     def _take_many(
-        self, batch: list[tuple[MemberId, EpochBlocks]], now: float, out: Output
+        self, batch: list[tuple[MemberId, bytes, tuple[bytes, ...]]], now: float, out: Output
     ) -> None:
-        """Several peers' :class:`EpochBlocks` as one blocklace batch per epoch."""
+        """Several peers' :class:`EpochBlocks` (sender, lace, blocks' bytes) as one blocklace
+        batch per epoch."""
         by_lace: dict[bytes, tuple[_Epoch, list[Block], list[bytes], list[MemberId]]] = {}
         from_bytes = Block.from_bytes
-        for peer, message in batch:
+        epochs = self._by_lace
+        for peer, lace_id, raws in batch:
             try:
-                ep = self._by_lace.get(message.lace)
+                ep = epochs.get(lace_id)
                 if ep is None:
-                    raise UnknownEpoch("unknown_epoch", message.lace.hex()[:16])
-                blocks = list(map(from_bytes, message.blocks))
-                lace = ep.lace
-                for block in blocks:
-                    if block.lace != lace:
-                        raise InvalidBlock("wrong_lace", "block is not of the message's lace")
+                    raise UnknownEpoch("unknown_epoch", lace_id.hex()[:16])
+                blocks = list(map(from_bytes, raws))
+                if any(map(lace_id.__ne__, map(_LACE_OF, blocks))):
+                    raise InvalidBlock("wrong_lace", "block is not of the message's lace")
             except RemoteProtocolError as exc:
                 out.rejected.append(Rejection(peer, exc))
                 continue
-            entry = by_lace.get(message.lace)
+            entry = by_lace.get(lace_id)
             if entry is None:
-                entry = by_lace[message.lace] = (ep, [], [], [])
+                entry = by_lace[lace_id] = (ep, [], [], [])
             entry[1].extend(blocks)
-            entry[2].extend(message.blocks)
+            entry[2].extend(raws)
             entry[3].extend(repeat(peer, len(blocks)))
-        for ep, blocks, raws, peers in by_lace.values():
-            report = self._bl.add_many(blocks, raws=raws)
+        for ep, blocks, lace_raws, peers in by_lace.values():
+            report = self._bl.add_many(blocks, raws=lace_raws)
             if report.rejected or report.buffered:
                 senders: dict[BlockId, MemberId] = {}
                 for block, peer in zip(blocks, peers, strict=True):
@@ -672,17 +681,74 @@ class ConsensusCore:
         anchors = ep.order.advance()
         if not anchors:
             return
-        unordered, deliver = ep.unordered, self._deliver_block
+        unordered = ep.unordered
         for anchor in anchors:
             out.finalized.append(anchor)
-            for bid in anchor.blocks:
-                if bid in unordered:  # else it carries no transaction
-                    unordered.discard(bid)
-                    if deliver(ep, anchor, bid, out):
-                        return  # an amendment ended the epoch: the rest is never ordered
+            carrying = list(filter(unordered.__contains__, anchor.blocks))  # else no transaction
+            if carrying and self._deliver_blocks(ep, anchor, carrying, out):
+                return  # an amendment ended the epoch: the rest is never ordered
         # Blocks passed over without being emitted (an equivocator's other branch).
         if unordered:
             unordered.difference_update(ep.order.ordered_among(unordered))
+
+    def _deliver_blocks(self, ep: _Epoch, anchor: Anchor, bids: list[BlockId], out: Output) -> bool:
+        """Deliver the transactions of ``bids``, in order; True if an amendment ended the epoch.
+
+        The usual case -- no transaction can be an amendment -- is done in a few passes over
+        all the blocks' transactions together, not a Python loop per block.
+        """
+        blocks = list(map(self._bl.get, bids))
+        payloads = [block.payload for block in blocks]
+        if all(type(p) is RoundPayload for p in payloads):
+            # RoundPayload.__post_init__ made every txs a tuple
+            itemss = cast(
+                list[tuple[Value, ...]], [p.txs for p in cast(list[RoundPayload], payloads)]
+            )
+            kinds = set(map(type, chain.from_iterable(itemss)))
+            plain = self._plain_tx_types
+            if kinds <= plain or not any(issubclass(k, Amendment) for k in kinds):
+                plain.update(kinds)
+                ep.unordered.difference_update(bids)
+                counts = list(map(len, itemss))
+                total = sum(counts)
+                first = ep.delivered
+                ep.delivered += total
+                creators = [block.creator for block in blocks]
+                rows = zip(
+                    repeat(ep.genesis.epoch, total),
+                    range(first, first + total),
+                    chain.from_iterable(map(repeat, bids, counts)),
+                    chain.from_iterable(map(repeat, creators, counts)),
+                    chain.from_iterable(itemss),
+                    strict=True,
+                )
+                out.deliveries.extend(map(_new_delivery, rows))
+                if self.me in creators:
+                    self._mine_out(bids, creators, itemss)
+                return False
+        unordered, deliver = ep.unordered, self._deliver_block
+        for bid in bids:  # one at a time: an amendment ends the epoch where it lies
+            unordered.discard(bid)
+            if deliver(ep, anchor, bid, out):
+                return True
+        return False
+
+    def _mine_out(
+        self,
+        bids: list[BlockId],
+        creators: list[MemberId],
+        itemss: list[tuple[Value, ...]],
+    ) -> None:
+        """My transactions in these delivered blocks are no longer outstanding."""
+        me, keys_in = self.me, self._keys_in
+        outstanding, delivered = self._outstanding, self._mine_delivered
+        for bid, creator, items in zip(bids, creators, itemss, strict=True):
+            if creator != me:
+                continue
+            keys = keys_in.pop(bid, None)
+            for key in keys if keys is not None else map(tx_key, items):
+                outstanding.pop(key, None)
+                delivered.add(key)
 
     def _deliver_block(self, ep: _Epoch, anchor: Anchor, bid: BlockId, out: Output) -> bool:
         """Deliver a block's transactions; True if one of them ended the epoch."""
