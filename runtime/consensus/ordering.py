@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import attrgetter
+from operator import itemgetter
 from typing import Final
 
 from runtime.block import BlockId, LaceId
@@ -35,7 +35,8 @@ from runtime.errors import LocalError
 from runtime.identity import MemberId
 
 W = WAVE_LENGTH
-_DEPTH: Final = attrgetter("depth")
+_DEPTH_AT: Final = itemgetter(4)
+"""A :class:`BlockMeta`'s depth, read by position (C-level, where the named field is not)."""
 
 
 @dataclass(slots=True)
@@ -79,6 +80,9 @@ class EpochOrder:
         """Round robin of :meth:`Constitution.leader`, read directly once per block."""
         self._q = constitution.quorum
         self._bl = blocklace
+        self._forked = blocklace.forked_view(lace)
+        """Creators that forked in this lace (live): tested once per block and leader."""
+        self._metas = blocklace.metas
         self._leaders: dict[int, list[_Leader]] = {}
         self._leader_by_id: dict[BlockId, _Leader] = {}
         self._covered: set[BlockId] = set()
@@ -119,48 +123,53 @@ class EpochOrder:
 
     def on_block(self, meta: BlockMeta) -> None:
         """Account for a newly inserted block of this lace."""
-        depth = meta.depth
+        bid, creator, _, _, depth, pointers, _, _ = meta
         wave, pos = divmod(depth, W)
         participants = self._participants
-        if pos == 0 and meta.creator == participants[wave % len(participants)]:
-            leader = _Leader(meta.id, depth, meta.creator)
-            self._leaders.setdefault(wave, []).append(leader)
-            self._leader_by_id[meta.id] = leader
         leaders = self._leaders.get(wave)
+        if pos == 0 and creator == participants[wave % len(participants)]:
+            leader = _Leader(bid, depth, creator)
+            if leaders is None:
+                leaders = self._leaders[wave] = []
+            leaders.append(leader)
+            self._leader_by_id[bid] = leader
         if not leaders:
             return
+        forked = self._forked
         for leader in leaders:
-            if not self._observes_near(meta, leader):
+            # Does the block observe the leader?  It is in the leader's wave, and blocks come
+            # pointees first: iff it is the leader or points to a block of the wave that does
+            # (pointers below the leader's round cannot lead back up to it).
+            if bid != leader.id and (pos == 0 or leader.observers.isdisjoint(pointers)):
                 continue
-            leader.observers.add(meta.id)
-            if not self._bl.has_forked(self.lace, leader.creator) or self._no_conflict_seen(
-                meta.id, leader.id
-            ):
-                leader.approvals.setdefault(meta.creator, []).append(meta.id)
-                leader.approvers[meta.id] = meta.creator
-            if leader.final_at < 0 and self._ratifies_near(meta, leader):
-                leader.ratifiers.add(meta.creator)
+            leader.observers.add(bid)
+            if leader.creator not in forked or self._no_conflict_seen(bid, leader.id):
+                approvals = leader.approvals.get(creator)
+                if approvals is None:
+                    leader.approvals[creator] = [bid]
+                else:
+                    approvals.append(bid)
+                leader.approvers[bid] = creator
+            if leader.final_at >= 0:
+                continue
+            # Does [block] hold a supermajority of approvals?  Approvals lie in the wave, and
+            # a block of the wave reaches other blocks of the wave only through its own
+            # pointers: so [block]'s approvals are its own, its pointees' and the leader's
+            # (the leader approves itself).
+            approvers = leader.approvers
+            creators = set(map(approvers.get, pointers))
+            creators.discard(None)
+            creators.add(leader.creator)
+            if bid in approvers:
+                creators.add(creator)
+            if len(creators) >= self._q:
+                leader.ratifiers.add(creator)
                 if len(leader.ratifiers) >= self._q:
                     leader.final_at = depth
                     if wave > self._anchor_wave and wave not in self.final_leaders:
                         self.final_leaders[wave] = leader.id
                         self.final_depths[wave] = depth
                         self._new_final.append(leader)
-
-    def _observes_near(self, z: BlockMeta, leader: _Leader) -> bool:
-        """``z`` observes the leader block, for ``z`` in the leader's wave.
-
-        Blocks arrive pointees first, so every block of the wave that ``z`` points to has
-        been classified already: ``z`` observes the leader iff it is the leader or points to
-        a block that does (pointers below the leader's round cannot lead back up to it).
-        """
-        if z.id == leader.id:
-            return True
-        if z.depth <= leader.depth:
-            return False
-        if z.depth - leader.depth > W - 1:  # not in the wave: on_block never asks this
-            return self._bl.observes(z.id, leader.id)
-        return not leader.observers.isdisjoint(z.pointers)
 
     def _no_conflict_seen(self, z: BlockId, target: BlockId) -> bool:
         """Whether ``[z]`` holds no block of ``target``'s creator that conflicts with it."""
@@ -175,21 +184,6 @@ class EpochOrder:
                 return False
         return True
 
-    def _ratifies_near(self, y: BlockMeta, leader: _Leader) -> bool:
-        """``[y]`` holds a supermajority of approvals, for ``y`` in the leader's wave.
-
-        Approvals lie in the wave, and a block of the wave reaches other blocks of the wave
-        only through its own pointers, so ``[y]``'s approvals are ``y``'s own, its pointees'
-        and the leader's (the leader approves itself).  ``y`` observes the leader (checked).
-        """
-        approvers = leader.approvers
-        creators = set(map(approvers.get, y.pointers))
-        creators.discard(None)
-        creators.add(leader.creator)
-        if y.id in approvers:
-            creators.add(y.creator)
-        return len(creators) >= self._q
-
     def _ratifies_later(self, x: BlockId, leader: _Leader) -> bool:
         """``[x]`` holds approvals of ``leader`` (from its wave) by a supermajority."""
         # Approvals lie in the leader's wave: walk [x] down to the leader's depth only, rather
@@ -197,7 +191,7 @@ class EpochOrder:
         seen = self._bl.closure(x, min_depth=leader.depth)
         count = 0
         for ids in leader.approvals.values():
-            if any(z in seen for z in ids):
+            if not seen.isdisjoint(ids):
                 count += 1
                 if count >= self._q:
                     return True
@@ -246,25 +240,26 @@ class EpochOrder:
     def _emit(self, anchor: BlockId) -> list[BlockId]:
         """Blocks of ``[anchor]`` not yet covered, that ``anchor`` approves, by (depth, id)."""
         covered = self._covered
-        meta = self._bl.meta
+        metas = self._metas
+        get = metas.__getitem__
         fresh: list[BlockId] = [anchor]
         seen = {anchor}
         layer = [anchor]
         while layer:  # a layer at a time, with set operations: Python work per block, not pointer
-            reached = set().union(*[meta(b).pointers for b in layer])
+            reached = set().union(*[metas[b][5] for b in layer])  # [5]: the pointers
             reached.difference_update(covered, seen)
             layer = list(reached)
             seen.update(layer)
             fresh.extend(layer)
         covered |= seen
-        equivocators = self._bl.equivocators(self.lace)
-        if equivocators:
+        forked = self._forked
+        if forked:
             fresh = [
                 b
                 for b in fresh
-                if meta(b).creator not in equivocators or self._no_conflict_seen(anchor, b)
+                if get(b).creator not in forked or self._no_conflict_seen(anchor, b)
             ]
-        depths = map(_DEPTH, map(meta, fresh))
+        depths = map(_DEPTH_AT, map(get, fresh))
         return [b for _, b in sorted(zip(depths, fresh, strict=True))]
 
     def rebuild(self, ids: Iterable[BlockId]) -> None:
