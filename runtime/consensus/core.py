@@ -434,19 +434,7 @@ class ConsensusCore:
 
     def receive(self, peer: MemberId, data: bytes, now: float) -> Output:
         """A message from ``peer`` (already authenticated by the transport)."""
-        out = Output()
-        try:
-            message = _parse_epoch_blocks(data) or decode(data)
-            if isinstance(message, EpochBlocks):
-                self._take(peer, message, now, out)
-            elif isinstance(message, EpochHave):
-                self._answer(peer, message, now, out)
-            else:
-                raise RemoteProtocolError("unexpected_message", type(message).__name__)
-        except RemoteProtocolError as exc:
-            out.rejected.append(Rejection(peer, exc))
-        self._step(now, out)
-        return out
+        return self.receive_many(((peer, data),), now)
 
     def receive_many(self, messages: Iterable[tuple[MemberId, bytes]], now: float) -> Output:
         """:meth:`receive` for messages that arrived together: one step, not one per message.
@@ -536,26 +524,6 @@ class ConsensusCore:
         return ep
 
     # -- input -------------------------------------------------------------------------------
-
-    def _take(self, peer: MemberId, message: EpochBlocks, now: float, out: Output) -> None:
-        ep = self._by_lace.get(message.lace)
-        if ep is None:
-            raise UnknownEpoch("unknown_epoch", message.lace.hex()[:16])
-        blocks: list[Block] = []
-        raws: list[bytes] = []
-        for raw in message.blocks:
-            block = Block.from_bytes(raw)
-            if block.lace != ep.lace:
-                raise InvalidBlock("wrong_lace", "block is not of the message's lace")
-            blocks.append(block)
-            raws.append(raw)
-        report = self._bl.add_many(blocks, raws=raws)
-        for _bid, error in report.rejected:
-            out.rejected.append(Rejection(peer, error))
-        self._after_add(ep, report, now, out)
-        if report.buffered:
-            # Reordering usually fills the gap within a delivery or two: ask only if it lasts.
-            self._gaps.setdefault(peer, now)
 
     def _take_many(
         self, batch: list[tuple[MemberId, bytes, tuple[bytes, ...]]], now: float, out: Output
