@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-from plugins.api import DecisionView, FoldContext
+from plugins.api import DecisionView, FoldContext, ParamSpec
 from plugins.host import AppHost, HostOutput
 from plugins.manager import load_apps
 from plugins.worker import Back, Handler
@@ -60,6 +60,19 @@ def context_from_wire(value: Value) -> FoldContext:
         sender=_bytes(v["sender"]),
         position=(_int(position[0]), _int(position[1])),
     )
+
+
+def param_wire(p: ParamSpec) -> Value:
+    """A parameter's declaration, for the node to check ``app`` decisions against."""
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "default": p.default,
+        "summary": p.summary,
+        "minimum": p.minimum,
+        "maximum": p.maximum,
+        "choices": p.choices,
+    }
 
 
 def decision_wire(view: DecisionView) -> Value:
@@ -164,6 +177,7 @@ def _declaration(host: AppHost) -> Value:
             "auto": tuple(spec.auto_purposes),
             "consent": tuple(spec.consent_purposes),
             "commands": {c.name: tuple(c.consents) for c in spec.commands},
+            "params": tuple(param_wire(p) for p in spec.params),
         }
     broken = tuple((b.source, b.reason) for b in host.registry.broken)
     return {"apps": apps, "broken": broken}
@@ -298,4 +312,5 @@ __all__ = [
     "context_wire",
     "decision_wire",
     "output_wire",
+    "param_wire",
 ]

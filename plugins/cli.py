@@ -63,7 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             p = sub.add_parser(command.name, help=f"{spec.name}: {command.summary}")
             _data(p)
             p.add_argument("coop", help="the cooperative (name or lace prefix)")
-            for name in command.args:
+            for name in command.arg_names:
                 p.add_argument(f"--{name.replace('_', '-')}", dest=f"arg_{name}")
             p.add_argument("--json", action="store_true")
             p.set_defaults(top_level_app=spec.name, top_level_command=command.name)
@@ -170,7 +170,8 @@ def _info(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
             {
                 "name": c.name,
                 "summary": c.summary,
-                "args": list(c.args),
+                "args": list(c.arg_names),
+                "arg_kinds": {a.name: a.kind for a in c.arguments},
                 "consents": list(c.consents),
                 "read_only": c.read_only,
             }
