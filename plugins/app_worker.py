@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-from plugins.api import DecisionView, FoldContext, ParamSpec
+from plugins.api import ConsentRefused, DecisionView, FoldContext, ParamSpec
 from plugins.host import AppHost, HostOutput
 from plugins.manager import load_apps
-from plugins.worker import Back, Handler
+from plugins.worker import Back, CallbackRefused, Handler
 from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.block import Block
 from runtime.codec import Value
@@ -153,9 +153,14 @@ class _CallbackSigner:
         self._worker = worker
 
     def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
-        raw = self._worker.call_back(
-            "sign", {"lace": lace, "payload": payload, "pointers": pointers}
-        )
+        try:
+            raw = self._worker.call_back(
+                "sign", {"lace": lace, "payload": payload, "pointers": pointers}
+            )
+        except CallbackRefused as exc:
+            if exc.kind == "ConsentRefused":  # the documented refusal, as the app expects it
+                raise ConsentRefused(exc.detail) from None
+            raise
         block = Block.from_bytes(_bytes(raw))
         if block.lace != lace or block.payload != payload or tuple(block.pointers) != pointers:
             raise WorkerStateError("the node signed something else than asked")

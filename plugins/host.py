@@ -541,10 +541,16 @@ class AppHost:
         finally:
             node.live = False
             self._store_published(inst, node, now_ms)
-        self._drain_feed()
+        answer = _jsonable(result)
+        try:
+            encode(answer)  # it crosses to the node: a result that cannot is the app's failure
+        except EncodeError as exc:
+            raise AppCommandError("bad_result", f"{name} {op} answered {exc}") from None
+        finally:
+            self._drain_feed()
         out = node.out
         out.merge(self.duties(now_ms))
-        return _jsonable(result), out
+        return answer, out
 
     def _store_published(self, inst: _Instance, node: _Node, now_ms: int) -> None:
         """Store and push what the call signed (on the host's thread, in signing order)."""
