@@ -70,8 +70,8 @@ def test_a_proposal_with_settings_the_app_refuses_is_refused_before_submitting(
     assert "ubi (known: ubi_per_period, period_ms, claim_deadline_ms)" in str(caught.value)
     with pytest.raises(AppProposalRefused, match="setting_out_of_bounds"):
         net.nodes[0].command("coop_propose", {**args, "settings": '{"period_ms": 5}'}, net.now)
+    bad = json.dumps({"ubi_per_period": "many"})
     with pytest.raises(AppProposalRefused, match="bad_setting"):
-        bad = json.dumps({"ubi_per_period": "many"})
         net.nodes[0].command("coop_propose", {**args, "settings": bad}, net.now)
     with pytest.raises(AppProposalRefused, match="app_not_installed: no app 'nosuch'"):
         net.nodes[0].command("coop_propose", {**args, "subject": "nosuch"}, net.now)
