@@ -152,6 +152,10 @@ def _list(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
                 state += ", not installed here"
             if app["faulted"]:
                 state += f", out of service here: {app['faulted']}"
+            decision = app.get("decision") or {}
+            if decision.get("status") == "refused":
+                state += f", decision #{decision['number']} refused by the app: "
+                state += f"{decision['reason']}: {decision['detail']}"
             out.write(f"  {app['name']}: {state}  settings {json.dumps(app['settings'])}\n")
     return 0
 
