@@ -21,7 +21,7 @@ from apps.currency.community import CommunityPay
 from bench.coop_net import CoopNet
 from runtime.codec import Value, encode
 
-GOOD = {"ubi_per_period": 0, "claim_deadline_ms": 60_000}
+GOOD: dict[str, Value] = {"ubi_per_period": 0, "claim_deadline_ms": 60_000}
 
 
 @pytest.fixture
