@@ -144,13 +144,15 @@ class CoopApps:
         the app cannot check: the record stands there, shown as not installed.
         """
         params = self.host.params(name)
-        if params is not None:
-            try:
-                checked_settings(params, change.settings)
-            except AppTxRejected as exc:
-                self.outcomes[name] = AppOutcome(number, exc.reason, exc.detail)
-                _log.warning("app_decision_refused", app=name, decision=number, reason=exc.reason)
-                return
+        if params is None:  # not installed here: the host notes it, nothing to check against
+            self.host.app_changed(name, change.enabled, change.settings, change.action)
+            return
+        try:
+            checked_settings(params, change.settings)
+        except AppTxRejected as exc:
+            self.outcomes[name] = AppOutcome(number, exc.reason, exc.detail)
+            _log.warning("app_decision_refused", app=name, decision=number, reason=exc.reason)
+            return
         self.outcomes[name] = AppOutcome(number)
         self.host.app_changed(name, change.enabled, change.settings, change.action)
 
