@@ -135,8 +135,8 @@ def test_a_command_failing_in_the_worker_reads_as_words(
 ) -> None:
     """The node refuses a signature: the app sees ``ConsentRefused`` and the member reads
     ``consent_refused`` and why, not a repr of the channel's error."""
-    start = {"community": COMMUNITY, "me": bytes(ME.member_id), "entry_points": False}
-    _call(worker, "start", **start, folder=str(tmp_path))
+    me = bytes(ME.member_id)
+    _call(worker, "start", community=COMMUNITY, me=me, folder=str(tmp_path), entry_points=False)
     _call(worker, "set_members", members=tuple(sorted(MEMBERS)))
     _call(worker, "app_changed", name="currency", enabled=True, settings={}, action=None)
     proc, trusted = worker
