@@ -63,7 +63,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             p = sub.add_parser(command.name, help=f"{spec.name}: {command.summary}")
             _data(p)
             p.add_argument("coop", help="the cooperative (name or lace prefix)")
-            for name in command.args:
+            for name in command.arg_names:
                 p.add_argument(f"--{name.replace('_', '-')}", dest=f"arg_{name}")
             p.add_argument("--json", action="store_true")
             p.set_defaults(top_level_app=spec.name, top_level_command=command.name)
@@ -152,6 +152,10 @@ def _list(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
                 state += ", not installed here"
             if app["faulted"]:
                 state += f", out of service here: {app['faulted']}"
+            decision = app.get("decision") or {}
+            if decision.get("status") == "refused":
+                state += f", decision #{decision['number']} refused by the app: "
+                state += f"{decision['reason']}: {decision['detail']}"
             out.write(f"  {app['name']}: {state}  settings {json.dumps(app['settings'])}\n")
     return 0
 
@@ -170,7 +174,8 @@ def _info(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
             {
                 "name": c.name,
                 "summary": c.summary,
-                "args": list(c.args),
+                "args": list(c.arg_names),
+                "arg_kinds": {a.name: a.kind for a in c.arguments},
                 "consents": list(c.consents),
                 "read_only": c.read_only,
             }

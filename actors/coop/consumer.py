@@ -251,9 +251,10 @@ class CoopConsumer:
         if op == "coop_show":
             snapshot = state.snapshot()
             snapshot["delivered"] = self.delivered_count
-            return _value(snapshot), ConsumerOutput()
+            return _value(self._app_outcomes(snapshot)), ConsumerOutput()
         if op == "coop_decisions":
-            return _value([d.summary() for d in state.decisions]), ConsumerOutput()
+            rows = [d.summary() for d in state.decisions]
+            return _value(self._decisions_as_applied(rows)), ConsumerOutput()
         if op == "coop_tx":
             key = bytes.fromhex(_text(args, "key"))
             result = self.results.get(key, {"status": "pending"})
@@ -281,6 +282,34 @@ class CoopConsumer:
             raise CoopCommandRefused(str(exc)) from None
         key = tx_key(tx)
         return {"submitted": True, "key": key.hex()}, ConsumerOutput((tx,))
+
+    def _app_outcomes(self, snapshot: dict[str, object]) -> dict[str, object]:
+        """``coop show`` as the apps took it: an ``app`` decision an app refused (settings it
+        does not declare or allow) is shown refused, with the settings still in force."""
+        apps = snapshot.get("apps")
+        if isinstance(apps, dict):
+            for name, entry in apps.items():
+                outcome = self.apps.outcomes.get(name)
+                if outcome is None or not isinstance(entry, dict):
+                    continue
+                entry["decision"] = outcome.wire()
+                if outcome.reason:
+                    entry["enabled"] = self.apps.enabled(name)
+                    entry["settings"] = self.apps.host.settings(name)
+        decisions = snapshot.get("decisions")
+        if isinstance(decisions, list):
+            snapshot["decisions"] = self._decisions_as_applied(decisions)
+        return snapshot
+
+    def _decisions_as_applied(self, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        refused = self.apps.refused()
+        for row in rows:
+            number = row.get("number")
+            outcome = refused.get(number) if isinstance(number, int) else None
+            if outcome is not None:
+                row["applied"] = False
+                row["note"] = f"refused by the app: {outcome.reason}: {outcome.detail}"
+        return rows
 
     def _transaction(self, op: str, args: Mapping[str, Value], now_ms: int) -> GovTx:
         state = self.governance.state
@@ -326,6 +355,7 @@ class CoopConsumer:
             enabled = not bool(args.get("disable", False))
             action = _wire_settings(_json(args, "action")) if "action" in args else None
             change = AppChange(enabled, _wire_settings(settings), action)
+            self.apps.check_proposal(subject, change.settings)
             return Open(kind, subject, (), change, None)
         if kind == "amendment":
             charter = charter_from_json(_json(args, "charter")) if "charter" in args else None

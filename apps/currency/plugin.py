@@ -17,7 +17,6 @@ Commands: ``pay``, ``balance``, ``redeem``, ``credit`` (also top-level: ``people
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -44,6 +43,7 @@ from plugins.api import (
     AppCommandError,
     AppSpec,
     AppTxRejected,
+    Arg,
     CommandSpec,
     Draft,
     FoldContext,
@@ -89,7 +89,12 @@ SPEC: Final = AppSpec(
         CommandSpec(
             "pay",
             "pay a member in your coins, another member's coins you hold, or the cooperative's",
-            ("to", "amount", "currency", "memo"),
+            (
+                Arg("to", "member", "the member paid"),
+                Arg("amount", "amount", "how many coins"),
+                Arg("currency", "text", "mine (default), community, or the sovereign's id"),
+                Arg("memo", "text", "a note for the payee"),
+            ),
             consents=("pay", "mint"),
             top_level=True,
         ),
@@ -97,18 +102,29 @@ SPEC: Final = AppSpec(
         CommandSpec(
             "redeem",
             "return a member's coins to them, to be repaid in the currencies you prefer",
-            ("sovereign", "amount", "prefer"),
+            (
+                Arg("sovereign", "member", "the member whose coins you return"),
+                Arg("amount", "amount", "how many of them"),
+                Arg("prefer", "members", "the currencies you want back, in order"),
+            ),
             consents=("redeem",),
             top_level=True,
         ),
         CommandSpec(
             "credit",
             "open a mutual credit line with a member (or accept their offer with --offer)",
-            ("with", "amount", "limit", "offer"),
+            (
+                Arg("with", "member", "the other member"),
+                Arg("amount", "amount", "coins swapped"),
+                Arg("limit", "amount", "the most of their coins you hold (default: amount)"),
+                Arg("offer", "block", "accept this offer (its block id) instead"),
+            ),
             consents=("credit",),
             top_level=True,
         ),
-        CommandSpec("mint", "create your own coins", ("amount",), consents=("mint",)),
+        CommandSpec(
+            "mint", "create your own coins", (Arg("amount", "amount"),), consents=("mint",)
+        ),
         CommandSpec("history", "your payments, claims and credit lines", read_only=True),
     ),
     uses_lace=True,
@@ -269,7 +285,7 @@ def peoplenet_command(
         if command == "credit":
             limit = _int(args, "limit") if args.get("limit") is not None else _int(args, "amount")
             if args.get("offer"):
-                offer = bytes.fromhex(str(args["offer"]))
+                offer = _block(args, "offer")
                 return {"accepted": _publish(node, wallet.accept_credit(BlockId(offer), limit))}
             peer = _member(args, "with", node)
             return {"offer": _publish(node, wallet.credit(peer, _int(args, "amount"), limit))}
@@ -295,14 +311,13 @@ def _pay(
         return {"currency": COMMUNITY, "amount": amount, "to": to.hex(), "ordered": True}
     sovereign = node.me if currency in (None, "", "mine") else _member(args, "currency", node)
     minted = None
-    held = wallet.balance(sovereign)
-    if sovereign == node.me and held < amount:
-        # Paying in one's own coins is issuing them: mint what is missing, then pay it all
-        # out (the payment points to the mint, its chain parent; the ledger checks both).
-        wallet.pay(to, held, sovereign, memo) if held else None  # payee and memo checks
-        minted = _publish(node, wallet.mint(amount - held))
-        issue = Issue(to, sovereign, amount, 0, memo)
-        block = node.publish(Draft(issue, (bytes.fromhex(minted),))).hex()
+    if sovereign == node.me:
+        # Every draft (a mint of what is missing, then the payment) is checked before the
+        # first is signed: a payment the ledger would refuse mints nothing.
+        drafts = wallet.pay_own(to, amount, memo)
+        blocks = [_publish(node, d) for d in drafts]
+        minted = blocks[0] if len(blocks) > 1 else None
+        block = blocks[-1]
     else:
         block = _publish(node, wallet.pay(to, amount, sovereign, memo))
     return {
@@ -355,18 +370,21 @@ def _int(args: Mapping[str, Value], key: str) -> int:
     raise AppCommandError("bad_argument", f"{key} is a whole number")
 
 
-def _list(args: Mapping[str, Value], key: str) -> list[str]:
+def _list(args: Mapping[str, Value], key: str) -> list[Value]:
+    """A ``members`` argument (the node converted it: a tuple of ids), or nothing."""
     value = args.get(key)
     if value is None or value == "":
         return []
-    if isinstance(value, str):
-        if value.startswith("["):
-            parsed = json.loads(value)
-            return [str(v) for v in parsed]
-        return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    raise AppCommandError("bad_argument", f"{key} is a comma-separated list")
+        return list(value)
+    raise AppCommandError("bad_argument", f"{key} is a comma-separated list of member ids")
+
+
+def _block(args: Mapping[str, Value], key: str) -> bytes:
+    value = args.get(key)
+    if isinstance(value, bytes) and len(value) == 32:
+        return value
+    raise AppCommandError("bad_argument", f"{key} is a block id (64 hex digits)")
 
 
 def _member(args: Mapping[str, Value], key: str, node: NodeContext) -> bytes:
