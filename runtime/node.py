@@ -597,9 +597,7 @@ def known_members(
         owner = lace_owner(lace)
         if owner is not None and owner != core.me:
             known.append(KnownMember(owner, ("blocks",)))
-    known += [
-        KnownMember(m, ("pending request",), verified=False) for m in core.pending_requests()
-    ]
+    known += [KnownMember(m, ("pending request",), verified=False) for m in core.pending_requests()]
     known += [KnownMember(m, ("discovered",), verified=False) for m in discovered]
     return merge(known, {})
 

@@ -22,6 +22,7 @@ from runtime.dissemination import FriendRequest
 from runtime.evidence_store import MemoryEvidenceStore
 from runtime.framing import encode_frame
 from runtime.identity import Identity, fingerprint
+from runtime.names import NameTooShort, UnknownName, UnverifiedName
 from runtime.node import (
     CommandError,
     feed_report,
@@ -32,7 +33,6 @@ from runtime.node import (
     resolve_member,
     unknown_community_text,
 )
-from runtime.names import NameTooShort, UnknownName, UnverifiedName
 from runtime.social import Befriend, Post, personal_lace
 from runtime.social_node import SocialNode
 from runtime.store import MemoryStore
@@ -198,7 +198,10 @@ def test_pending_requests_and_discovered_peers_need_a_full_name() -> None:
     peer = Identity.generate().member_id
     with pytest.raises(UnverifiedName, match="discovered"):
         resolve_member(core, fingerprint(peer)[:9], {peer: ("127.0.0.1", 1)})
-    listed = {e["member"]: e for e in names_report(core, {peer: ("127.0.0.1", 1)})}
+    listed: dict[Any, Any] = {}
+    for entry in names_report(core, {peer: ("127.0.0.1", 1)}):
+        assert isinstance(entry, dict)
+        listed[entry["member"]] = entry
     assert listed[sid.hex()]["verified"] is False
     assert listed[peer.hex()]["sources"] == ("discovered",)
     assert listed[me.member_id.hex()]["sources"] == ("me",)
