@@ -8,6 +8,7 @@ up in what the running node knows (its ``names`` query and each cooperative's me
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,8 @@ def resolve_coop_args(args: Any, namer: Namer) -> None:
     """Turn the names in a parsed ``coop`` command into full ids, in place.
 
     ``vouch --with``, the subject of an admission or removal, officer and board candidates who
-    are members, and decision numbers (``3`` or ``#3``).
+    are members, the ``to`` of an app decision's action (``{"mint": 100, "to": "ana"}``), and
+    decision numbers (``3`` or ``#3``).
     """
     if getattr(args, "with_member", None):
         args.with_member = namer.member_hex(args.with_member)
@@ -168,5 +170,21 @@ def resolve_coop_args(args: Any, namer: Namer) -> None:
         args.subject = namer.member_hex(args.subject)
     if getattr(args, "candidates", None):
         args.candidates = [namer.candidate(c) for c in args.candidates]
+    if getattr(args, "kind", None) == "app" and getattr(args, "app_action", None):
+        args.app_action = _action_member(args.app_action, namer)
     if isinstance(getattr(args, "decision", None), str):
         args.decision = names.decision_number(args.decision)
+
+
+def _action_member(text: str, namer: Namer) -> str:
+    """An app action's JSON with its ``to`` member named in full (other text is left alone)."""
+    try:
+        action = json.loads(text)
+    except ValueError:
+        return text  # the node says what is wrong with it
+    if not isinstance(action, dict) or not isinstance(action.get("to"), str):
+        return text
+    full = namer.member_hex(action["to"])
+    if full == action["to"]:
+        return text
+    return json.dumps({**action, "to": full})

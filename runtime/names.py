@@ -50,7 +50,12 @@ class AmbiguousName(NamingError):
 
 
 class NameTooShort(NamingError):
-    """A prefix shorter than :data:`MIN_PREFIX` characters (too easy to squat or mistype)."""
+    """A prefix shorter than :data:`MIN_PREFIX` characters (too easy to squat or mistype);
+    ``candidates`` lists what it would match."""
+
+    def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.candidates = tuple(candidates)
 
 
 class UnverifiedName(NamingError):
@@ -142,19 +147,20 @@ def resolve_member(
             f"{name!r} is neither a petname, a member id (hex) nor a fingerprint"
             f"{_petnames_text(petnames)}"
         )
+    matches = [k for k in known if _matches(k, key, hex_prefix=hex_prefix)]
+    verified = [k for k in matches if k.verified]
     if len(key.replace("-", "")) < MIN_PREFIX:
         raise NameTooShort(
             f"{name!r} is too short: give at least {MIN_PREFIX} characters of a member id or "
-            "fingerprint, the full id, or a petname"
+            f"fingerprint, the full id, or a petname{_candidates_text(verified)}",
+            [k.label() for k in verified],
         )
-    matches = [k for k in known if _matches(k, key, hex_prefix=hex_prefix)]
-    verified = [k for k in matches if k.verified]
     if len(verified) == 1:
         return verified[0].member
     if len(verified) > 1:
         raise AmbiguousName(
-            f"{name!r} matches {len(verified)} members; give more characters:\n"
-            + "\n".join(f"  {k.label()}" for k in verified[:SHOWN_CANDIDATES]),
+            f"{name!r} matches {len(verified)} members; give more characters"
+            f"{_candidates_text(verified)}",
             [k.label() for k in verified],
         )
     if matches:
@@ -187,13 +193,21 @@ def _matches(k: KnownMember, key: str, *, hex_prefix: bool) -> bool:
     return k.fingerprint.startswith(key)
 
 
+def _candidates_text(candidates: Sequence[KnownMember]) -> str:
+    if not candidates:
+        return ""
+    shown = "\n".join(f"  {k.label()}" for k in candidates[:SHOWN_CANDIDATES])
+    more = len(candidates) - SHOWN_CANDIDATES
+    return f"; it matches:\n{shown}" + (f"\n  ... and {more} more" if more > 0 else "")
+
+
 def _known_text(known: Sequence[KnownMember]) -> str:
     verified = [k for k in known if k.verified]
     if not verified:
         return " (this node knows no verified member yet)"
     shown = "\n".join(f"  {k.label()}" for k in verified[:SHOWN_CANDIDATES])
-    more = f"\n  ... and {len(verified) - SHOWN_CANDIDATES} more" if len(verified) > 10 else ""
-    return f"; known members:\n{shown}{more}"
+    more = len(verified) - SHOWN_CANDIDATES
+    return f"; known members:\n{shown}" + (f"\n  ... and {more} more" if more > 0 else "")
 
 
 def _petnames_text(petnames: Mapping[str, bytes]) -> str:
@@ -269,18 +283,20 @@ def resolve_id(text: str, ids: Iterable[bytes], what: str = "block") -> bytes:
         return bytes.fromhex(key)
     if len(key) > FULL_HEX:
         raise InvalidName(f"{text!r} is longer than a {what} id ({FULL_HEX} hex digits)")
-    if len(key) < MIN_PREFIX:
-        raise NameTooShort(f"{text!r} is too short: give at least {MIN_PREFIX} hex digits")
     matches = sorted({bytes(i) for i in ids if bytes(i).hex().startswith(key)})
+    shown = [m.hex() for m in matches]
+    listed = "".join(f"\n  {h}" for h in shown[:SHOWN_CANDIDATES])
+    if len(key) < MIN_PREFIX:
+        hint = f"; it matches:{listed}" if listed else ""
+        raise NameTooShort(
+            f"{text!r} is too short: give at least {MIN_PREFIX} hex digits{hint}", shown
+        )
     if len(matches) == 1:
         return matches[0]
     if not matches:
         raise UnknownName(f"no {what} this node knows starts with {text!r}")
-    shown = [m.hex() for m in matches]
     raise AmbiguousName(
-        f"{text!r} matches {len(matches)} {what}s; give more digits:\n"
-        + "\n".join(f"  {s}" for s in shown[:SHOWN_CANDIDATES]),
-        shown,
+        f"{text!r} matches {len(matches)} {what}s; give more digits:{listed}", shown
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +11,7 @@ import pytest
 
 from plugins.arg_names import resolve_app_args
 from runtime import names, petnames
-from runtime.cli_names import Namer, NodeNeededForName
+from runtime.cli_names import Namer, NodeNeededForName, resolve_coop_args
 from runtime.identity import Identity, fingerprint
 from runtime.names import AmbiguousName, KnownMember
 
@@ -86,3 +88,25 @@ def test_a_prefix_without_a_node_says_the_node_is_needed(tmp_path: Path) -> None
         namer.member("0123")
     with pytest.raises(names.UnknownName, match="neither a petname"):
         namer.member("zoe")
+
+
+def test_coop_arguments_resolve_in_place(tmp_path: Path) -> None:
+    ana, ben = (bytes(Identity.generate().member_id) for _ in range(2))
+    namer = _namer(tmp_path, [ana, ben], {"ana": ana})
+    vote = argparse.Namespace(action="vote", decision="#4")
+    resolve_coop_args(vote, namer)
+    assert vote.decision == 4
+    admit = argparse.Namespace(kind="admission", subject=fingerprint(ben), candidates=[])
+    resolve_coop_args(admit, namer)
+    assert admit.subject == ben.hex()
+    officer = argparse.Namespace(kind="officer", subject="chair", candidates=["ana", "vacant"])
+    resolve_coop_args(officer, namer)
+    assert officer.candidates == [ana.hex(), "vacant"]
+    mint = argparse.Namespace(
+        kind="app", subject="currency", candidates=[], app_action='{"mint": 100, "to": "ana"}'
+    )
+    resolve_coop_args(mint, namer)
+    assert json.loads(mint.app_action) == {"mint": 100, "to": ana.hex()}
+    vouch = argparse.Namespace(with_member=ben.hex()[:9])
+    resolve_coop_args(vouch, namer)
+    assert vouch.with_member == ben.hex()

@@ -80,12 +80,19 @@ def test_ambiguous_prefix_lists_every_candidate_with_fingerprint_and_petname() -
     assert "(bo)" in text
 
 
-def test_too_short_prefix_is_refused_even_when_unique() -> None:
+def test_too_short_prefix_is_refused_even_when_unique_with_candidates() -> None:
     (a,) = _ids(1)
-    with pytest.raises(NameTooShort, match="at least 8"):
-        resolve_member(a.hex()[:7], [KnownMember(a)])
+    known = names.merge([KnownMember(a, ("friend",))], {"ana": a})
+    with pytest.raises(NameTooShort, match="at least 8") as caught:
+        resolve_member(a.hex()[:7], known)
+    assert caught.value.candidates == (known[0].label(),)
+    assert fingerprint(a) in str(caught.value) and "(ana)" in str(caught.value)
     with pytest.raises(NameTooShort):
-        resolve_member(fingerprint(a)[:8], [KnownMember(a)])  # 7 characters and a dash
+        resolve_member(fingerprint(a)[:8], known)  # 7 characters and a dash
+    pending = [KnownMember(a, ("pending request",), verified=False)]
+    with pytest.raises(NameTooShort) as unverified:
+        resolve_member(a.hex()[:7], pending)
+    assert unverified.value.candidates == ()  # never offered as a candidate
 
 
 def test_unknown_prefix_says_no_member_matches_and_lists_the_known() -> None:
@@ -185,8 +192,9 @@ def test_block_ids_resolve_by_unique_prefix() -> None:
     assert names.resolve_id("facefeed", ids) == z
     with pytest.raises(AmbiguousName, match="matches 2 blocks"):
         names.resolve_id("0badc0de", ids)
-    with pytest.raises(NameTooShort):
+    with pytest.raises(NameTooShort) as short:
         names.resolve_id("face", ids)
+    assert short.value.candidates == (z.hex(),)
     with pytest.raises(UnknownName, match="no credit offer"):
         names.resolve_id("12345678", ids, "credit offer")
     with pytest.raises(InvalidName):
