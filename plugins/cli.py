@@ -16,8 +16,10 @@ import os
 from typing import Any, TextIO
 
 from plugins.api import AppSpec, ParamSpec
+from plugins.arg_names import resolve_app_args
 from plugins.manager import BUNDLED, AppRegistry, load_apps
 from runtime import control
+from runtime.cli_names import Namer
 from runtime.datadir import DataDir
 from runtime.errors import LocalError
 
@@ -105,6 +107,12 @@ def _command(
 ) -> int:
     data = DataDir(args.data)
     data.require()
+
+    def history() -> Any:
+        which = {"community": args.coop, "app": app, "command": "history", "args": {}}
+        return control.call(data.control_socket, "coop_app", which).get("result")
+
+    given = resolve_app_args(given, Namer(data.root), history)
     result = control.call(
         data.control_socket,
         "coop_app",

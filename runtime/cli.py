@@ -9,11 +9,12 @@ import os
 import sys
 from collections.abc import Sequence
 
-from runtime import log
+from runtime import cli_options, log
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
-DATA_ENV = "PEOPLENET_DATA"
+DATA_ENV = cli_options.DATA_ENV
+MEMBER_HELP = "a member: full id, fingerprint, unique prefix (8+ characters) or petname"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,13 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     sim_consensus.add_argument("--first-seed", type=int, default=0)
     sim_consensus.add_argument("--txs-per-node", type=int, default=3)
     sim_consensus.add_argument("--json", action="store_true", help="print one JSON object")
+    cli_options.share_options(parser)
     return parser
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
-        default=os.environ.get(DATA_ENV, os.path.expanduser("~/.peoplenet")),
+        default=cli_options.data_default(),
         help=f"the node's data directory (default ${DATA_ENV} or ~/.peoplenet)",
     )
 
@@ -133,17 +135,24 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         ("unfollow", "stop receiving MEMBER's posts"),
     ):
         one = fsub.add_parser(name, help=text)
-        one.add_argument("member", help="member id (hex), a unique prefix of it, or fingerprint")
+        one.add_argument("member", help=MEMBER_HELP)
     intro = fsub.add_parser("introduce", help="introduce two of your friends to each other")
-    intro.add_argument("a")
-    intro.add_argument("b")
+    intro.add_argument("a", metavar="MEMBER", help=MEMBER_HELP)
+    intro.add_argument("b", metavar="MEMBER", help=MEMBER_HELP)
     intro.add_argument("--note", default="")
     fsub.add_parser("peers", help="members discovered on the network")
+    petname = fsub.add_parser("name", help="give MEMBER a petname (kept on this node only)")
+    petname.add_argument("member", help=MEMBER_HELP)
+    petname.add_argument("petname", metavar="NAME")
+    unname = fsub.add_parser("unname", help="forget a petname")
+    unname.add_argument("petname", metavar="NAME")
 
     post = sub.add_parser("post", help="post to your feed")
     _data_arg(post)
     post.add_argument("text")
-    post.add_argument("--reply", default="", help="id of the post this replies to")
+    post.add_argument(
+        "--reply", default="", help="id of the post this replies to (or a unique prefix)"
+    )
     post.add_argument("--json", action="store_true")
 
     feed = sub.add_parser("feed", help="posts of the members you follow")
@@ -179,9 +188,11 @@ def _community_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         action="extend",
         nargs="+",
         required=True,
-        metavar="HEX_ID",
-        help="a participant's 64-hex member id (repeat or list several)",
+        metavar="MEMBER",
+        help="a participant: full id or petname; with the node running, also a fingerprint or "
+        "unique prefix (repeat or list several)",
     )
+    _data_arg(ccreate)
     ccreate.add_argument(
         "--timeout-ms", type=int, default=1000, help="Δ, the leader timeout (default 1000)"
     )
@@ -317,7 +328,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = cli_options.fill_defaults(_parser().parse_args(argv))
     log.configure()
     try:
         if args.command == "demo":

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from runtime import control
+from runtime.cli_names import Namer, name_member, unname, with_petnames
 from runtime.codec import Value
 from runtime.datadir import DataDir, DataDirError, NodeSettings
 from runtime.discovery import parse_static_peer
@@ -51,6 +52,8 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
         control.call(data.control_socket, "stop")
         print("node stopping", file=out)
         return 0
+    if args.command == "friends" and args.action in ("name", "unname"):
+        return _petname(args, out)
     data.require()
     sock = data.control_socket
     if args.command == "status":
@@ -130,17 +133,31 @@ def _start(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out:
     return run_node(data, passphrase("passphrase: "), overrides, out)
 
 
+def _petname(args: argparse.Namespace, out: TextIO) -> int:
+    namer = Namer(args.data)
+    if args.action == "name":
+        result = name_member(namer, args.member, args.petname)
+        text = f"{result['petname']} now names {result['fingerprint']}"
+    else:
+        result = unname(namer, args.petname)
+        text = f"{result['unnamed']} forgotten"
+    return _show(result, args.json, out, lambda _r, o: print(text, file=o))
+
+
 def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:
     from pathlib import Path  # noqa: PLC0415
 
     assert isinstance(sock, Path)
     action = args.action or "list"
+    namer = Namer(args.data)
     if action == "list":
-        return _show(control.call(sock, "friends"), args.json, out, _print_friends)
+        listing = with_petnames(namer, control.call(sock, "friends"))
+        return _show(listing, args.json, out, _print_friends)
     if action == "peers":
         return _show(control.call(sock, "peers"), args.json, out, _print_peers)
     if action == "introduce":
-        result = control.call(sock, "introduce", {"a": args.a, "b": args.b, "note": args.note})
+        a, b = namer.member_hex(args.a), namer.member_hex(args.b)
+        result = control.call(sock, "introduce", {"a": a, "b": b, "note": args.note})
         return _show(result, args.json, out, lambda r, o: print("introduced", file=o))
     op = {
         "add": "befriend",
@@ -149,7 +166,7 @@ def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:
         "follow": "follow",
         "unfollow": "unfollow",
     }[action]
-    result = control.call(sock, op, {"member": args.member})
+    result = control.call(sock, op, {"member": namer.member_hex(args.member)})
     return _show(result, args.json, out, lambda r, o: print(f"{action}: done", file=o))
 
 
@@ -157,15 +174,10 @@ def _community(args: argparse.Namespace, out: TextIO) -> int:
     from runtime.codec import decode_as, encode  # noqa: PLC0415
     from runtime.consensus.constitution import Constitution, Genesis  # noqa: PLC0415
     from runtime.errors import RemoteProtocolError  # noqa: PLC0415
-    from runtime.identity import member_id  # noqa: PLC0415
 
     if args.action == "create":
-        members: list[bytes] = []
-        for text in args.member:
-            try:
-                members.append(bytes(member_id(bytes.fromhex(text.strip()))))
-            except ValueError as exc:
-                raise LocalError(f"--member {text!r} is not a 64-hex member id: {exc}") from None
+        namer = Namer(args.data)
+        members = [namer.member(text) for text in args.member]
         if len(set(members)) != len(members):
             raise LocalError("a member is listed twice")
         name = args.name.encode()

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from runtime import names
 from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
@@ -37,6 +38,7 @@ from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
+from runtime.names import KnownMember, merge
 from runtime.node_messages import (
     Batch,
     BlockSigned,
@@ -217,7 +219,7 @@ class NodeSupervisor(Actor):
                 )
                 self.tell(sender, ControlReply(req.request, True, listing))
             else:
-                child = self.child(self._community_child(req.args.get("community")))
+                child = self.child(self._community_child(req.args.get("community"), req.op))
                 if child is None:
                     raise CommandError("the community is restarting; try again")
                 self.tell(child, Forwarded(req, sender))
@@ -258,7 +260,7 @@ class NodeSupervisor(Actor):
         raw = DataDir(self.init.data_dir).community_file(genesis.lace().hex(), "name")
         return raw.decode("utf-8", errors="replace") if raw else community_name(genesis)
 
-    def _community_child(self, text: Value) -> str:
+    def _community_child(self, text: Value, op: str = "") -> str:
         """The consensus child of a community given by name or by (a prefix of) its lace hex."""
         if not isinstance(text, str) or not text:
             raise UnknownCommunity("name a community")
@@ -268,10 +270,11 @@ class NodeSupervisor(Actor):
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise UnknownCommunity(
-                f"no joined community {text!r}: join it with `peoplenet community join FILE`"
-            )
+            raise UnknownCommunity(unknown_community_text(text, op, self._joined_names()))
         raise UnknownCommunity(f"{text!r} names {len(matches)} communities; give its lace hex")
+
+    def _joined_names(self) -> list[str]:
+        return sorted(self._display_name(g) for g in self.communities.values())
 
     def on_child_restarted(self, name: str, ref: Ref) -> None:
         self.log.warning("child_restarted", child=name)
@@ -314,6 +317,18 @@ class NodeSupervisor(Actor):
                 self.tell(network, Forwarded(msg, sender))
             else:
                 self.reply(True)
+
+
+def unknown_community_text(text: str, op: str, joined: list[str]) -> str:
+    """Why ``text`` names no joined community, and the join command that fits the request."""
+    if op.startswith("coop_"):
+        how = "join a cooperative with `peoplenet coop join FILE.coop`"
+        what = "cooperative"
+    else:
+        how = "join a community with `peoplenet community join FILE`"
+        what = "community"
+    known = f" (joined: {', '.join(joined)})" if joined else " (none joined yet)"
+    return f"no joined {what} {text!r}{known}: {how}"
 
 
 def _community_entry(genesis: Genesis) -> dict[str, Value]:
@@ -522,8 +537,8 @@ class StoreActor(Actor):
                 if self.listening is not None:
                     status["listen"] = f"{self.listening.host}:{self.listening.port}"
                 answer(status)
-            elif op == "friends":
-                answer(friends_report(self.core))
+            elif op in ("friends", "names"):
+                answer(NAMED_REPORTS[op](self.core, self.discovered))
             elif op == "feed":
                 limit = args.get("limit", 50)
                 answer(feed_report(self.core, limit if isinstance(limit, int) else 50))
@@ -564,53 +579,57 @@ def _who(member: bytes) -> dict[str, Value]:
     return {"member": member.hex(), "fingerprint": fingerprint(member)}
 
 
-def known_members(core: SocialNode, discovered: dict[MemberId, tuple[str, int]]) -> set[MemberId]:
-    known: set[MemberId] = set(discovered) | core.friends() | core.follows()
-    known.update(core.pending_requests())
-    known.update(core.outgoing_requests())
-    known.update(i.other for i in core.introductions())
+def known_members(
+    core: SocialNode, discovered: dict[MemberId, tuple[str, int]]
+) -> list[KnownMember]:
+    """Every member this node knows, with where from and whether its identity is verified.
+
+    Verified: friends, follows, members I befriended, members a friend introduced, creators of
+    laces I hold, and me.  Unverified (named only by full id or fingerprint, see
+    runtime/names.py): pending friend requests and mDNS announcements.
+    """
+    known: list[KnownMember] = [KnownMember(core.me, ("me",))]
+    known += [KnownMember(m, ("friend",)) for m in core.friends()]
+    known += [KnownMember(m, ("follow",)) for m in core.follows() if m != core.me]
+    known += [KnownMember(m, ("outgoing request",)) for m in core.outgoing_requests()]
+    known += [KnownMember(i.other, ("introduced",)) for i in core.introductions()]
     for lace in core.lace.laces():
         owner = lace_owner(lace)
-        if owner is not None:
-            known.add(owner)
-    known.discard(core.me)
-    return known
+        if owner is not None and owner != core.me:
+            known.append(KnownMember(owner, ("blocks",)))
+    known += [KnownMember(m, ("pending request",), verified=False) for m in core.pending_requests()]
+    known += [KnownMember(m, ("discovered",), verified=False) for m in discovered]
+    return merge(known, {})
+
+
+def names_report(
+    core: SocialNode, discovered: dict[MemberId, tuple[str, int]]
+) -> tuple[Value, ...]:
+    """The ``names`` control query: what a short member name may resolve against."""
+    return tuple(
+        {**_who(k.member), "sources": k.sources, "verified": k.verified}
+        for k in known_members(core, discovered)
+    )
 
 
 def resolve_member(
     core: SocialNode, text: str, discovered: dict[MemberId, tuple[str, int]]
 ) -> MemberId:
-    """A member from a full hex id, a fingerprint, or a unique prefix of either."""
-    text = text.strip()
-    if len(text) == 64:
-        try:
-            return member_id(bytes.fromhex(text))
-        except ValueError as exc:
-            raise CommandError(f"{text!r} is not a member id: {exc}") from None
-    matches = [
-        m
-        for m in known_members(core, discovered)
-        if fingerprint(m).lower().startswith(text.lower()) or m.hex().startswith(text.lower())
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise CommandError(f"no known member matches {text!r}; give the full 64-hex member id")
-    raise CommandError(f"{text!r} matches {len(matches)} members; give more characters")
+    """A member from a full hex id, a fingerprint, or a unique prefix (runtime/names.py)."""
+    return member_id(names.resolve_member(text, known_members(core, discovered)))
 
 
 def resolve_block(core: SocialNode, text: str) -> tuple[bytes, bytes]:
-    try:
-        raw = bytes.fromhex(text.strip())
-    except ValueError:
-        raise CommandError(f"{text!r} is not a block id (64 hex characters)") from None
-    block_id = BlockId(raw)
-    if len(raw) != 32 or block_id not in core.lace:
-        raise CommandError(f"no block {text!r} in this node's lace")
-    return bytes(core.lace.meta(block_id).creator), raw
+    """A block of my lace from its full hex id or a unique prefix of it."""
+    block_id = BlockId(names.resolve_id(text, core.lace.metas.keys(), "block"))
+    if block_id not in core.lace:
+        raise names.UnknownName(f"no block {text!r} in this node's lace")
+    return bytes(core.lace.meta(block_id).creator), bytes(block_id)
 
 
-def friends_report(core: SocialNode) -> dict[str, Value]:
+def friends_report(
+    core: SocialNode, _discovered: dict[MemberId, tuple[str, int]] | None = None
+) -> dict[str, Value]:
     intros: list[Value] = []
     for intro in core.introductions():
         entry = _who(intro.other)
@@ -623,6 +642,12 @@ def friends_report(core: SocialNode) -> dict[str, Value]:
         "follows": tuple(_who(m) for m in sorted(core.follows()) if m != core.me),
         "introductions": tuple(intros),
     }
+
+
+NAMED_REPORTS: dict[str, Callable[[SocialNode, dict[MemberId, tuple[str, int]]], Value]] = {
+    "friends": friends_report,
+    "names": names_report,
+}
 
 
 def feed_report(core: SocialNode, limit: int) -> tuple[Value, ...]:

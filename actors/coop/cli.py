@@ -21,13 +21,14 @@ from actors.coop.charter_json import charter_from_json
 from actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
 from actors.governance.charter import Founding, verify_founding
 from runtime import control
+from runtime.cli_names import Namer, resolve_coop_args
 from runtime.datadir import DataDir
 from runtime.errors import LocalError
-from runtime.identity import member_id
 
 Passphrase = Callable[..., str]
 
 WAIT_POLL_S: Final = 0.2
+DECISION_HELP: Final = "the decision's number (3 or #3)"
 
 
 class CoopCommandError(LocalError):
@@ -48,8 +49,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="extend",
         nargs="+",
         default=[],
-        metavar="HEX_ID",
-        help="every founder's 64-hex member id (yours included)",
+        metavar="MEMBER",
+        help="every other founder: full id or petname; with the node running, also a "
+        "fingerprint or unique prefix (you are always a founder)",
     )
     found.add_argument("--charter", help="the charter as JSON (see docs/governance.md)")
     found.add_argument("--timeout-ms", type=int, default=1000, help="consensus Δ (default 1000)")
@@ -68,7 +70,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _data(vouch)
     vouch.add_argument("coop")
     who = vouch.add_mutually_exclusive_group(required=True)
-    who.add_argument("--with", dest="with_member", metavar="HEX_ID", help="sign your half")
+    who.add_argument(
+        "--with", dest="with_member", metavar="MEMBER", help="sign your half (a member name)"
+    )
     who.add_argument("--countersign", metavar="HALF", help="complete a half and submit it")
     vouch.add_argument("--json", action="store_true")
 
@@ -76,10 +80,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _data(propose)
     propose.add_argument("coop")
     propose.add_argument("kind")
-    propose.add_argument("subject", help="the subject's name, the member's id, or the app")
+    propose.add_argument(
+        "subject", help="the subject's name, the member (admission, removal), or the app"
+    )
     propose.add_argument("--proposal", help="a first proposal, as JSON")
     propose.add_argument(
-        "--candidates", nargs="+", default=[], help="names standing (officer, board)"
+        "--candidates",
+        nargs="+",
+        default=[],
+        help="names standing (officer, board); a member's name becomes their full id",
     )
     propose.add_argument("--settings", help="app settings, as a JSON object")
     propose.add_argument(
@@ -96,21 +105,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     table = csub.add_parser("table", help="table a proposal in an open decision")
     _data(table)
     table.add_argument("coop")
-    table.add_argument("decision", type=int)
+    table.add_argument("decision", help=DECISION_HELP)
     table.add_argument("proposal", help="the proposal, as JSON")
     _wait(table)
 
     vote = csub.add_parser("vote", help="cast (or replace) your ballot in an open decision")
     _data(vote)
     vote.add_argument("coop")
-    vote.add_argument("decision", type=int)
+    vote.add_argument("decision", help=DECISION_HELP)
     vote.add_argument("ballot", help="your ideal point, as JSON (a number, a list, true...)")
     _wait(vote)
 
     close = csub.add_parser("close", help="ask to close a decision whose time is up")
     _data(close)
     close.add_argument("coop")
-    close.add_argument("decision", type=int)
+    close.add_argument("decision", help=DECISION_HELP)
     _wait(close)
 
     contribute = csub.add_parser("contribute", help="record your hours for a period")
@@ -212,6 +221,7 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
         )
         return _show(result, args.json, out)
     which: dict[str, Any] = {"community": args.coop}
+    resolve_coop_args(args, Namer(args.data))
     if args.action == "decisions":
         return _show(control.call(sock, "coop_decisions", which), args.json, out, _print_decisions)
     if args.action == "show":
@@ -278,12 +288,8 @@ def _found(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out:
         return _show(_founding_summary(coop, args.sign), args.json, out)
     if not args.name or not args.out:
         raise CoopCommandError("a new founding needs a NAME and --out FILE (or --sign FILE)")
-    founders: set[bytes] = set()
-    for text in args.founder:
-        try:
-            founders.add(bytes(member_id(bytes.fromhex(text.strip()))))
-        except ValueError as exc:
-            raise CoopCommandError(f"--founder {text!r} is not a 64-hex member id: {exc}") from None
+    namer = Namer(args.data)
+    founders = {namer.member(text) for text in args.founder}
     founders.add(bytes(identity.member_id))
     charter = charter_from_json(_read_json(args.charter) if args.charter else {})
     unsigned = Founding(args.name, charter, tuple(sorted(founders)), int(time.time() * 1000), ())
