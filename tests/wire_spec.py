@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 import msgpack
-from nacl.signing import SigningKey
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 RECORD_EXT: Final = 0x50
 MAX_DEPTH: Final = 32
@@ -197,3 +199,220 @@ def spliced_block(
     bid = blake2b(b"\x94" + elements, 32, b"peoplenet.blk.v1")
     body = b"\x96\x01" + elements + _bin(sign(seed, bid))
     return _ext_header(len(body)) + body
+
+
+# -- verdicts ----------------------------------------------------------------------------------
+
+MAX_BLOCK_SIZE: Final = 256 * 1024
+MAX_CONTAINER_LEN: Final = 65_536
+OPAQUE_FROM: Final = 200
+
+Check: TypeAlias = Callable[[object], bool]
+
+
+class Refused(Exception):
+    """The verdict on some input: refused, with the documented reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split at ``sep`` where no bracket is open."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        if text[i] in "[{":
+            depth += 1
+        elif text[i] in "]}":
+            depth -= 1
+        elif depth == 0 and text.startswith(sep, i):
+            parts.append(text[start:i])
+            start = i = i + len(sep)
+            continue
+        i += 1
+    parts.append(text[start:])
+    return [p.strip() for p in parts]
+
+
+def type_check(notation: str, records: dict[str, int]) -> Check:
+    """A predicate for one field type written in the tag table's notation."""
+    alts = _split_top(notation, "|")
+    if len(alts) > 1:
+        checks = [type_check(a, records) for a in alts]
+        return lambda v: any(c(v) for c in checks)
+    t = alts[0]
+    simple: dict[str, Check] = {
+        "bin": lambda v: type(v) is bytes,
+        "int": lambda v: type(v) is int,
+        "str": lambda v: type(v) is str,
+        "bool": lambda v: type(v) is bool,
+        "nil": lambda v: v is None,
+        "any": lambda v: True,
+    }
+    if t in simple:
+        return simple[t]
+    if t.startswith("[") and t.endswith("…]"):
+        item = type_check(t[1:-2], records)
+        return lambda v: type(v) is tuple and all(item(x) for x in v)
+    if t.startswith("["):
+        items = [type_check(p, records) for p in _split_top(t[1:-1], ",")]
+        return lambda v: (
+            type(v) is tuple
+            and len(v) == len(items)
+            and all(c(x) for c, x in zip(items, v, strict=True))
+        )
+    if t.startswith("{str: "):
+        value = type_check(t[len("{str: ") : -1], records)
+        return lambda v: type(v) is dict and all(value(x) for x in v.values())
+    tag = records[t]
+    return lambda v: isinstance(v, Rec) and v.tag == tag
+
+
+def _block_rules(fields: tuple[Spec, ...]) -> None:
+    """Record 1's own rules, in their documented order."""
+    creator, lace, _payload, pointers, signature = fields
+    assert isinstance(creator, bytes) and isinstance(lace, bytes)
+    assert isinstance(pointers, tuple) and isinstance(signature, bytes)
+    if len(creator) != 32:
+        raise Refused("bad_creator")
+    if not 1 <= len(lace) <= 64:
+        raise Refused("bad_lace")
+    if len(signature) != 64:
+        raise Refused("bad_signature")
+    if len(pointers) > 1024:
+        raise Refused("too_many_pointers")
+    if any(len(p) != 32 for p in pointers if isinstance(p, bytes)):
+        raise Refused("bad_pointer")
+    if any(not a < b for a, b in itertools.pairwise(pointers)):  # type: ignore[operator]
+        raise Refused("unsorted_pointers")
+
+
+class Decoder:
+    """Decoding as docs/wire-format.md §1-§2 describes it, given the tag table's types."""
+
+    def __init__(self, table: dict[int, list[str]], names: dict[str, int]) -> None:
+        self.fields = {tag: [type_check(t, names) for t in types] for tag, types in table.items()}
+
+    def decode(self, data: bytes, limit: int) -> Spec:
+        if len(data) > limit:
+            raise Refused("oversize")
+        value = self._parse(data, 0)
+        self._walk(value, 0)
+        if canonical_unchecked(value) != data:
+            raise Refused("not_canonical")
+        return value
+
+    def _parse(self, data: bytes, depth: int) -> Spec:
+        if not data:
+            raise Refused("truncated")
+        if depth > MAX_DEPTH:
+            raise Refused("too_deep")
+        cap = min(len(data), MAX_CONTAINER_LEN)
+        try:
+            value: Spec = msgpack.unpackb(
+                data,
+                raw=False,
+                use_list=False,
+                strict_map_key=True,
+                ext_hook=lambda code, body: self._record(code, body, depth + 1),
+                max_str_len=len(data),
+                max_bin_len=len(data),
+                max_ext_len=len(data),
+                max_array_len=cap,
+                max_map_len=cap,
+            )
+        except Refused:
+            raise
+        except msgpack.ExtraData:
+            raise Refused("trailing_bytes") from None
+        except msgpack.StackError:
+            raise Refused("too_deep") from None
+        except (ValueError, msgpack.OutOfData) as exc:
+            text = str(exc)
+            if isinstance(exc, msgpack.OutOfData) or "incomplete" in text:
+                raise Refused("truncated") from None
+            if "exceeds max_array_len" in text or "exceeds max_map_len" in text:
+                # a count beyond what the input holds: it ended early
+                raise Refused("truncated" if cap == len(data) else "malformed") from None
+            raise Refused("malformed") from None
+        return value
+
+    def _record(self, code: int, body: bytes, depth: int) -> Rec:
+        if code != RECORD_EXT:
+            raise Refused("unknown_ext")
+        items = self._parse(body, depth)
+        if type(items) is not tuple or not items or type(items[0]) is not int:
+            raise Refused("bad_record")
+        tag, fields = items[0], items[1:]
+        checks = self.fields.get(tag)
+        if checks is None:
+            if tag >= OPAQUE_FROM:
+                return Rec(tag, fields)
+            raise Refused("unknown_tag")
+        if len(fields) != len(checks):
+            raise Refused("bad_record")
+        for check, item in zip(checks, fields, strict=True):
+            if not check(item):
+                raise Refused("bad_field")
+        if tag == 1:
+            _block_rules(fields)
+        return Rec(tag, fields)
+
+    def _walk(self, value: Spec, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise Refused("too_deep")
+        if isinstance(value, msgpack.Timestamp):  # msgpack reads ext -1 as a timestamp itself
+            raise Refused("unknown_ext")
+        if isinstance(value, float):
+            raise Refused("not_canonical")
+        children: Sequence[Spec] = ()
+        if isinstance(value, tuple):
+            children = value
+        elif isinstance(value, Rec):
+            children = value.fields
+        elif isinstance(value, dict):
+            keys = list(value)
+            if any(type(k) is not str for k in keys):
+                raise Refused("not_canonical")
+            if any(not a.encode() < b.encode() for a, b in itertools.pairwise(keys)):
+                raise Refused("not_canonical")
+            children = list(value.values())
+        for child in children:
+            self._walk(child, depth + 1)
+
+
+def canonical_unchecked(value: Spec) -> bytes:
+    """The canonical encoding, without the depth limit (the decoder has checked it)."""
+
+    def normal(v: Spec) -> object:
+        if isinstance(v, tuple):
+            return [normal(x) for x in v]
+        if isinstance(v, dict):
+            return {k: normal(v[k]) for k in sorted(v, key=lambda k: k.encode("utf-8"))}
+        if isinstance(v, Rec):
+            body = [v.tag, *(normal(x) for x in v.fields)]
+            return msgpack.ExtType(RECORD_EXT, msgpack.packb(body, use_bin_type=True))
+        return v
+
+    out: bytes = msgpack.packb(normal(value), use_bin_type=True)
+    return out
+
+
+def block_verdict(decoder: Decoder, raw: bytes) -> str:
+    """§3: decode as record 1, then check the signature of the id."""
+    try:
+        block = decoder.decode(raw, MAX_BLOCK_SIZE)
+        if not isinstance(block, Rec) or block.tag != 1:
+            raise Refused("wrong_type")
+        creator, lace, payload, pointers, signature = block.fields
+        assert isinstance(creator, bytes) and isinstance(signature, bytes)
+        assert isinstance(lace, bytes) and isinstance(pointers, tuple)
+        unsigned = canonical_unchecked((creator, lace, payload, pointers))
+        try:
+            VerifyKey(creator).verify(blake2b(unsigned, 32, b"peoplenet.blk.v1"), signature)
+        except (BadSignatureError, ValueError):
+            raise Refused("forged_signature") from None
+    except Refused as exc:
+        return f"refuse {exc.reason}"
+    return "accept"
