@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from runtime import log
+from runtime.cli_exit import REFUSED, UNUSABLE, ActionRefused, refusal
+from runtime.control import ControlError
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
@@ -154,6 +156,11 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     status = sub.add_parser("status", help="the node's identity, friends and lace")
     _data_arg(status)
     status.add_argument("--json", action="store_true")
+    inbox = sub.add_parser(
+        "inbox", help="what waits for you: friend requests, decisions to vote in, app requests"
+    )
+    _data_arg(inbox)
+    inbox.add_argument("--json", action="store_true")
     _community_commands(sub)
     from actors.coop import cli as coop_cli  # noqa: PLC0415 - the cooperative's commands
 
@@ -353,12 +360,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime import cli_node  # noqa: PLC0415
 
         return cli_node.run(args, _passphrase)
+    except ActionRefused as exc:
+        print(f"peoplenet: {exc}", file=sys.stderr)
+        return REFUSED
     except KeyFileError as exc:
         print(f"peoplenet: {exc}", file=sys.stderr)
-        return 2
+        return UNUSABLE
+    except ControlError as exc:
+        refused = refusal(exc)
+        if refused is not None:
+            print(f"peoplenet: {refused}", file=sys.stderr)
+            return REFUSED
+        print(f"peoplenet: {exc.kind}: {exc}", file=sys.stderr)
+        return UNUSABLE
     except PeoplenetError as exc:
         print(f"peoplenet: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return UNUSABLE
     except KeyboardInterrupt:
         return 130
 
