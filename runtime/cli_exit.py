@@ -1,11 +1,12 @@
-"""How ``peoplenet`` ends: exit 1 when the action was refused, 2 when it could not be tried.
+"""How ``peoplenet`` ends: exit 1 when the cooperative refused the action, 2 when the
+command could not be carried out as typed.
 
 * 0: done (or, for a query, answered);
-* 1: refused -- the node checked the request against its state and would not submit it, or
-  the cooperative's order rejected it (``--wait`` reports that); the reason is printed in
-  words;
-* 2: the command could not be carried out as typed (bad input, no node running, a file
-  problem).
+* 1: refused by the cooperative's rules -- the node checked the transaction against the
+  cooperative's current state and did not submit it (the order would have rejected it), or
+  the order rejected it (``--wait`` reports that); the reason is printed in words;
+* 2: the command could not be carried out as typed: a bad argument, a refused app command,
+  no node running, a file problem.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ from runtime.errors import LocalError
 REFUSED: Final = 1
 UNUSABLE: Final = 2
 
-REFUSAL_KINDS: Final = frozenset(
-    {"WouldBeRejected", "CoopCommandRefused", "CommunityCommandError", "CommandError"}
-)
-"""Error classes the node raises when it refuses an action (rather than a malformed call)."""
+REFUSAL_KINDS: Final = frozenset({"WouldBeRejected"})
+"""Error classes the node raises when the cooperative's rules refuse an action."""
 
 REASONS: Final[dict[str, str]] = {
     "invalid_ballot": "the ballot is not valid for this decision",
@@ -45,7 +44,7 @@ REASONS: Final[dict[str, str]] = {
 
 
 class ActionRefused(LocalError):
-    """The node or the cooperative refused the action; the message says why, in words."""
+    """The cooperative's rules refused the action; the message says why, in words."""
 
 
 def reason_text(reason: str, detail: str = "") -> str:

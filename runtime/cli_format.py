@@ -166,6 +166,53 @@ def _is_number(text: str) -> bool:
     return stripped.isdigit() or text == "-"
 
 
+def tree_text(value: object, *, me: bytes | str | None = None, indent: int = 0) -> str:
+    """Any JSON-ready answer as indented ``key: value`` lines a person can read.
+
+    Member ids (64 hex characters under a key that names a person) read through
+    :func:`describe_member`; ``"n/d"`` fractions as decimals; ``true``/``false`` as yes/no.
+    """
+    pad = "  " * indent
+    if isinstance(value, dict):
+        if not value:
+            return f"{pad}(none)"
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, dict | list | tuple) and item:
+                lines.append(f"{pad}{key}:")
+                lines.append(tree_text(item, me=me, indent=indent + 1))
+            else:
+                lines.append(f"{pad}{key}: {_leaf(str(key), item, me)}")
+        return "\n".join(lines)
+    if isinstance(value, list | tuple):
+        if not value:
+            return f"{pad}(none)"
+        lines = []
+        for item in value:
+            if isinstance(item, dict | list | tuple) and item:
+                inner = tree_text(item, me=me, indent=indent + 1)
+                lines.append(f"{pad}- {inner.lstrip()}")
+            else:
+                lines.append(f"{pad}- {_leaf('', item, me)}")
+        return "\n".join(lines)
+    return f"{pad}{_leaf('', value, me)}"
+
+
+_PERSON_KEYS: Final = frozenset(
+    {"member", "to", "from", "with", "payer", "payee", "sovereign", "creator", "counterparty"}
+)
+
+
+def _leaf(key: str, value: object, me: bytes | str | None) -> str:
+    if isinstance(value, str) and key in _PERSON_KEYS and _member_bytes(value) is not None:
+        return describe_member(value, me=me)
+    if isinstance(value, str) and "/" in value and _fraction(value) is not None:
+        return decimal_text(value)
+    if isinstance(value, dict | list | tuple):
+        return "(none)"
+    return _cell(value)
+
+
 def fields(pairs: Sequence[tuple[str, object]]) -> str:
     """``label: value`` lines with the labels aligned (one record, read top to bottom)."""
     if not pairs:
@@ -183,5 +230,6 @@ __all__ = [
     "point_text",
     "relative_time",
     "table",
+    "tree_text",
     "when_text",
 ]
