@@ -4,7 +4,8 @@ Three founders sign one founding file on their own nodes; a fourth person joins 
 observer, gets mutual sureties from two founders, is admitted by vote -- which moves consensus
 to a new epoch with them as a participant -- and then votes on the commission rate with the
 others.  Every node ends with the same state digest, and ``peoplenet audit`` recomputes it
-from the signed blocks.  A malformed ballot is recorded as rejected, not counted (and the vote command exits 1).
+from the signed blocks.  A malformed ballot is recorded as rejected, not counted, and the
+vote command exits 1.
 """
 
 from __future__ import annotations
