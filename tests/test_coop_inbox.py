@@ -84,6 +84,11 @@ def test_a_ballot_the_order_would_reject_is_not_submitted(net: CoopNet) -> None:
         node.command("coop_vote", {"decision": number, "ballot": '"x"', "check": True}, net.now)
     with pytest.raises(CoopCommandRefused, match="must be positive"):
         node.command("coop_contribute", {"period": "p1", "hours": -3, "check": True}, net.now)
+    with pytest.raises(WouldBeRejected, match="unknown_subject"):
+        node.command("coop_propose", {"kind": "rate", "subject": "nope", "check": True}, net.now)
+    admit = {"kind": "admission", "subject": net.hexid(0), "check": True}
+    with pytest.raises(WouldBeRejected, match="already_member"):
+        node.command("coop_propose", admit, net.now)
     assert not net.queue  # nothing was submitted
     # a good ballot passes the check; without the check a bad one is submitted (and rejected)
     answer, out = node.command("coop_vote", {"decision": number, "ballot": "4", "check": True},

@@ -3,8 +3,10 @@
 A member who submits without waiting never hears that the order rejected their ballot; so
 the node first checks the transaction against its current view of the cooperative with the
 same rules the fold applies (:mod:`actors.governance.fold`).  Only what the current state
-decides for sure is refused here: whether a decision may still be closed depends on the
-community clock when the transaction is ordered, so that is left to the order.
+decides for sure is refused here -- what only grows or only ends (a closed decision stays
+closed, a tabled proposal stays tabled, a distributed period stays distributed).  Whether a
+decision may be closed yet depends on the community clock when the transaction is ordered,
+and sureties or contributions may still be on their way: those are left to the order.
 
 Pure: a state and a transaction in, a :class:`WouldBeRejected` (or nothing) out.
 """
@@ -90,15 +92,10 @@ def _point(kind: str, params: dict[str, object], value: Value, what: str) -> obj
 
 def _check_open(state: GovernanceState, action: Open) -> None:
     change = action.change
-    if isinstance(change, Admit):
-        if state.is_member(change.member):
-            raise WouldBeRejected("already_member", "the candidate is already a member")
-        have, need = state.surety_count(change.member), state.charter.admission_sureties
-        if have < need:
-            raise WouldBeRejected(
-                "too_few_sureties", f"{have} sureties with members, the charter asks for {need}"
-            )
-    elif isinstance(change, Remove) and not state.is_member(change.member):
+    # Sureties may still be on their way to the order: too few of them is the order's call.
+    if isinstance(change, Admit) and state.is_member(change.member):
+        raise WouldBeRejected("already_member", "the candidate is already a member")
+    if isinstance(change, Remove) and not state.is_member(change.member):
         raise WouldBeRejected("not_a_member", "only a member can be removed")
     if action.kind in YES_NO_KINDS:
         return
@@ -113,12 +110,9 @@ def _check_open(state: GovernanceState, action: Open) -> None:
 def _check_distribute(state: GovernanceState, action: Distribute) -> None:
     if state.charter.subject("rate", SURPLUS_RATE) is None:
         raise WouldBeRejected("unknown_subject", f"the charter declares no {SURPLUS_RATE!r} rate")
+    # Contributions may still be on their way: an empty period is the order's call.
     if action.period in state.ledger.distributions:
         raise WouldBeRejected("duplicate", f"period {action.period!r} was already distributed")
-    if not state.ledger.contributions.get(action.period):
-        raise WouldBeRejected(
-            "nothing_to_distribute", f"nobody contributed to period {action.period!r}"
-        )
 
 
 __all__ = ["WouldBeRejected", "check"]
