@@ -177,8 +177,12 @@ def tree_text(value: object, *, me: bytes | str | None = None, indent: int = 0) 
         if not value:
             return f"{pad}(none)"
         lines = []
-        for key, item in value.items():
-            if isinstance(item, dict | list | tuple) and item:
+        for raw_key, item in value.items():
+            key = _key_text(raw_key, me)
+            if isinstance(item, list | tuple) and item and not any(_nested(v) for v in item):
+                inline = ", ".join(_leaf(str(key), v, me) for v in item)
+                lines.append(f"{pad}{key}: {inline}")
+            elif isinstance(item, dict | list | tuple) and item:
                 lines.append(f"{pad}{key}:")
                 lines.append(tree_text(item, me=me, indent=indent + 1))
             else:
@@ -196,6 +200,16 @@ def tree_text(value: object, *, me: bytes | str | None = None, indent: int = 0) 
                 lines.append(f"{pad}- {_leaf('', item, me)}")
         return "\n".join(lines)
     return f"{pad}{_leaf('', value, me)}"
+
+
+def _key_text(key: object, me: bytes | str | None) -> str:
+    """A map key; a member id as a key (a currency's coins, say) reads as the member."""
+    text = str(key)
+    return describe_member(text, me=me) if _member_bytes(text) is not None else text
+
+
+def _nested(value: object) -> bool:
+    return isinstance(value, dict | list | tuple)
 
 
 _PERSON_KEYS: Final = frozenset(

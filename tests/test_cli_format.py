@@ -82,6 +82,8 @@ def test_tree_text_describes_people_and_fractions() -> None:
     text = tree_text({"to": BEN.hex(), "rate": "3/2", "rows": [{"ok": True}], "none": {}})
     assert f"to: {describe_member(BEN)}" in text
     assert "rate: 1.5" in text and "- ok: yes" in text and "none: (none)" in text
+    coins = tree_text({"coins": {ANA.hex(): 30}}, me=ANA)
+    assert coins.splitlines()[1] == f"  {describe_member(ANA)} [you]: 30"
 
 
 def _decision(**more: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 from actors.coop.consumer import CoopCommandRefused
 from actors.coop.precheck import WouldBeRejected
 from bench.coop_net import CoopNet
+from runtime.codec import Value
 
 
 @pytest.fixture
@@ -64,6 +65,7 @@ def test_inbox_lists_credit_offers_and_unvoted_decisions(net: CoopNet) -> None:
     net.take(d, out)
     net.order()
     assert _inbox(net, d)["decisions"] == ()
+    shown: Any
     shown, _ = net.nodes[d].command("coop_decisions", {}, net.now)
     assert shown[-1]["my_ballot"] == "4" and shown[-1]["proposals"] == 1  # old key kept
 
@@ -72,7 +74,7 @@ def test_a_ballot_the_order_would_reject_is_not_submitted(net: CoopNet) -> None:
     number = _propose_fee(net)
     node = net.nodes[1]
     for ballot, reason in [("11", "invalid_ballot"), ("2.5", "invalid_ballot")]:
-        args = {"decision": number, "ballot": ballot, "check": True}
+        args: dict[str, Value] = {"decision": number, "ballot": ballot, "check": True}
         with pytest.raises(WouldBeRejected, match=reason) as caught:
             node.command("coop_vote", args, net.now)
         assert caught.value.reason == reason
@@ -86,11 +88,12 @@ def test_a_ballot_the_order_would_reject_is_not_submitted(net: CoopNet) -> None:
         node.command("coop_contribute", {"period": "p1", "hours": -3, "check": True}, net.now)
     with pytest.raises(WouldBeRejected, match="unknown_subject"):
         node.command("coop_propose", {"kind": "rate", "subject": "nope", "check": True}, net.now)
-    admit = {"kind": "admission", "subject": net.hexid(0), "check": True}
+    admit: dict[str, Value] = {"kind": "admission", "subject": net.hexid(0), "check": True}
     with pytest.raises(WouldBeRejected, match="already_member"):
         node.command("coop_propose", admit, net.now)
     assert not net.queue  # nothing was submitted
     # a good ballot passes the check; without the check a bad one is submitted (and rejected)
+    answer: Any
     answer, out = node.command("coop_vote", {"decision": number, "ballot": "4", "check": True},
                                net.now)  # fmt: skip
     assert answer["submitted"] is True and len(out.submit) == 1
