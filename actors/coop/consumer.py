@@ -361,7 +361,7 @@ class CoopConsumer:
                 continue
             try:
                 answer, _ = self.apps.host.command(name, INBOX_COMMAND, {}, now_ms)
-            except (AppCommandError, LocalError):
+            except AppCommandError:
                 continue  # no inbox command, or the app is out of service here
             if answer:
                 requests.append({"app": name, "waiting": answer})
