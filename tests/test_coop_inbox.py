@@ -110,3 +110,15 @@ def test_a_negative_amount_says_it_must_be_positive(net: CoopNet) -> None:
         net.app(0, "pay", to=net.hexid(1), amount="-5")
     with pytest.raises(CoopCommandRefused, match="amount is a whole number"):
         net.app(0, "pay", to=net.hexid(1), amount="lots")
+
+
+def test_a_surety_already_recorded_is_not_submitted_again(net: CoopNet) -> None:
+    half: Any
+    half, _ = net.nodes[0].command("coop_vouch", {"member": net.hexid(1)}, net.now)
+    args: dict[str, Value] = {"half": half["half"], "check": True}
+    _, out = net.nodes[1].command("coop_countersign", args, net.now)
+    net.take(1, out)
+    net.order()
+    assert len(net.nodes[1].governance.state.sureties) == 1
+    with pytest.raises(WouldBeRejected, match="duplicate"):
+        net.nodes[1].command("coop_countersign", args, net.now)

@@ -252,7 +252,8 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
         if args.with_member:
             result = control.call(sock, "coop_vouch", {**which, "member": args.with_member})
         else:
-            result = control.call(sock, "coop_countersign", {**which, "half": args.countersign})
+            half = {"half": args.countersign, "check": True}
+            result = control.call(sock, "coop_countersign", {**which, **half})
         return _show(result, args.json, out, lambda r, o: _say(vouch_text(r), o))
     op, extra = _submission(args)
     # Without --wait the member would never hear of a rejection: the node checks first.

@@ -24,6 +24,7 @@ from actors.governance.records import (
     GovTx,
     Open,
     Remove,
+    Surety,
     Table,
     Vote,
     point_from_wire,
@@ -71,6 +72,8 @@ def check(state: GovernanceState, me: bytes, tx: GovTx) -> None:
             raise WouldBeRejected("closed", f"period {action.period!r} was distributed")
     elif isinstance(action, Distribute):
         _check_distribute(state, action)
+    elif isinstance(action, Surety) and (action.a, action.b) in state.sureties:
+        raise WouldBeRejected("duplicate", "this surety is already recorded")
 
 
 def _open_decision(state: GovernanceState, number: int) -> DecisionState:
