@@ -11,8 +11,10 @@ command could not be carried out as typed.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
+from runtime.cli_format import local_time
 from runtime.control import ControlError
 from runtime.errors import LocalError
 
@@ -43,6 +45,9 @@ REASONS: Final[dict[str, str]] = {
 }
 
 
+_MS: Final = re.compile(r"\b\d{12,14}\b")
+
+
 class ActionRefused(LocalError):
     """The cooperative's rules refused the action; the message says why, in words."""
 
@@ -50,6 +55,8 @@ class ActionRefused(LocalError):
 def reason_text(reason: str, detail: str = "") -> str:
     """``invalid_ballot`` + detail as a sentence: ``the ballot is not valid ... (detail)``."""
     words = REASONS.get(reason, reason.replace("_", " "))
+    if reason == "too_early":  # "closes at MS, community time MS": moments, in local time
+        detail = _MS.sub(lambda m: local_time(int(m.group())), detail)
     return f"{words} ({reason}: {detail})" if detail else f"{words} ({reason})"
 
 

@@ -149,6 +149,9 @@ def test_refusals_exit_with_reasons_in_words() -> None:
     assert isinstance(refused, ActionRefused)
     assert "voting period has not ended" in str(refused) and "closes at 9" in str(refused)
     assert rejection({"status": "applied"}) is None
+    at = 1_796_658_190_505
+    early = rejection({"status": "rejected", "reason": "too_early", "detail": f"closes at {at}"})
+    assert early is not None and f"closes at {local_time(at)}" in str(early)
     checked = refusal(ControlError("invalid_ballot: ballot: 40 is outside", "WouldBeRejected"))
     assert checked is not None and "not submitted" in str(checked) and "40" in str(checked)
     assert refusal(ControlError("no node", "Timeout")) is None
