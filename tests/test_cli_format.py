@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from actors.coop.cli_text import decision_lines, decisions_text, founding_text, submission_text
+from actors.coop.cli_text import (
+    decision_lines,
+    decisions_text,
+    founding_text,
+    show_text,
+    submission_text,
+)
 from runtime import inbox
 from runtime.cli_exit import ActionRefused, refusal, rejection
 from runtime.cli_format import (
@@ -171,3 +177,22 @@ def test_inbox_gathers_friend_requests_and_each_cooperatives_waiting_items() -> 
     assert got["friend_requests"] == ({"member": BEN.hex()},)
     assert got["decisions"] == ({"coop": "riders", "number": 1},)
     assert got["app_requests"] == ({"coop": "riders", "app": "currency", "waiting": [1]},)
+
+
+def test_show_text_reads_members_rates_and_periods() -> None:
+    snapshot = {
+        "community": "riders",
+        "epoch": 0,
+        "community_time": 0,
+        "members": [ANA.hex(), BEN.hex()],
+        "params": {"commission": "9/2"},
+        "contributions": {"2026-12": {ANA.hex(): 5, BEN.hex(): 7}},
+        "distributions": {"2026-12": {ANA.hex(): 40, BEN.hex(): 60}},
+        "decisions": [{"status": "open"}],
+        "consensus": {"threshold": "2/3", "timeout_ms": 500},
+        "digest": "ab",
+    }
+    text = show_text(snapshot, ANA, PLUS_2)
+    assert f"{describe_member(ANA)} [you]" in text and "commission  4.5" in text
+    assert "2026-12: 12 hours from 2 member(s), surplus shared: 100" in text
+    assert "decisions: 1 (1 open)" in text and "threshold 0.6667…" in text

@@ -15,6 +15,7 @@ from typing import Any
 from actors.governance.kinds import YES_NO_KINDS
 from runtime.cli_exit import reason_text
 from runtime.cli_format import (
+    amount_text,
     decimal_text,
     describe_member,
     fields,
@@ -233,6 +234,7 @@ def show_text(snapshot: Mapping[str, Any], me: bytes | None, zone: tzinfo | None
             settings = app.get("settings")
             more = f", settings {point_text(settings)}" if settings else ""
             lines.append(f"  {name}: {state}{more}")
+    lines += _periods(s.get("contributions"), s.get("distributions"))
     decisions = [d for d in s.get("decisions") or [] if isinstance(d, dict)]
     still = sum(1 for d in decisions if d.get("status") == "open")
     listing = f"peoplenet coop decisions {s.get('community')}"
@@ -254,6 +256,25 @@ def show_text(snapshot: Mapping[str, Any], me: bytes | None, zone: tzinfo | None
                 )
     lines.append(fields([("digest", s.get("digest"))]))
     return "\n".join(lines)
+
+
+def _periods(contributions: object, distributions: object) -> list[str]:
+    """Per period: hours contributed by how many members, and the surplus shared if it was."""
+    books = contributions if isinstance(contributions, dict) else {}
+    shared = distributions if isinstance(distributions, dict) else {}
+    if not books:
+        return []
+    lines = ["contributions:"]
+    for period in sorted(books):
+        book = books[period] if isinstance(books[period], dict) else {}
+        hours = sum(v for v in book.values() if isinstance(v, int))
+        line = f"  {period}: {amount_text(hours, 'hours')} from {len(book)} member(s)"
+        paid = shared.get(period)
+        if isinstance(paid, dict):
+            total = sum(v for v in paid.values() if isinstance(v, int))
+            line += f", surplus shared: {amount_text(total)}"
+        lines.append(line)
+    return lines
 
 
 def joined_text(result: Mapping[str, Any]) -> str:
