@@ -266,6 +266,8 @@ def _print_order(result: Any, out: TextIO) -> None:
 
 
 def _tx_text(tx: Any) -> str:
+    if isinstance(tx, str):
+        return tx
     if isinstance(tx, dict) and set(tx) == {"text"}:
         return str(tx["text"])
     if isinstance(tx, list) and len(tx) == 2 and tx[0] == "text":
