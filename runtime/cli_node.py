@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
     if args.command == "feed":
         return _show(control.call(sock, "feed", {"limit": args.limit}), args.json, out, _print_feed)
     if args.command == "inbox":
-        return _show(control.call(sock, "inbox"), args.json, out, _print_inbox)
+        return _show(control.call(sock, "inbox"), args.json, out, print_inbox)
     return _friends(args, sock, out)
 
 
@@ -368,7 +368,7 @@ def _print_feed(result: Any, out: TextIO) -> None:
             print(f"{who}{reply}:\n  {item.get('text')}", file=out)
 
 
-def _print_inbox(result: Any, out: TextIO) -> None:
+def print_inbox(result: Any, out: TextIO) -> None:
     """What waits for the member, section by section; one line when nothing does."""
     from actors.coop.cli_text import decision_lines  # noqa: PLC0415 - the coop layer
 

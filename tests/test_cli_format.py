@@ -196,3 +196,27 @@ def test_show_text_reads_members_rates_and_periods() -> None:
     assert f"{describe_member(ANA)} [you]" in text and "commission  4.5" in text
     assert "2026-12: 12 hours from 2 member(s), surplus shared: 100" in text
     assert "decisions: 1 (1 open)" in text and "threshold 0.6667…" in text
+
+
+def test_the_inbox_reads_section_by_section() -> None:
+    from io import StringIO  # noqa: PLC0415
+
+    from runtime.cli_node import print_inbox  # noqa: PLC0415
+
+    out = StringIO()
+    print_inbox({"now": 0, "friend_requests": [], "decisions": [], "app_requests": []}, out)
+    assert out.getvalue() == "nothing waits for you\n"
+    offer = {"kind": "credit_offer", "offer": "ab" * 32, "from": BEN.hex(), "amount": 1500}
+    waiting = {
+        "now": 0,
+        "friend_requests": [{"member": ANA.hex(), "fingerprint": fingerprint(ANA)}],
+        "introductions": [],
+        "decisions": [{"coop": "riders", **_decision(voted=False, my_ballot=None)}],
+        "app_requests": [{"coop": "riders", "app": "currency", "waiting": [offer]}],
+    }
+    out = StringIO()
+    print_inbox(waiting, out)
+    text = out.getvalue()
+    assert "friend requests (1)" in text and describe_member(ANA) in text
+    assert 'riders #3 rate "commission"' in text and "you have not voted" in text
+    assert f"from {describe_member(BEN)}" in text and "amount 1,500" in text
