@@ -19,9 +19,10 @@ from plugins.api import AppSpec, ParamSpec
 from plugins.arg_names import resolve_app_args
 from plugins.manager import BUNDLED, AppRegistry, load_apps
 from runtime import control
+from runtime.cli_format import tree_text
 from runtime.cli_names import Namer
 from runtime.datadir import DataDir
-from runtime.errors import LocalError
+from runtime.errors import LocalError, PeoplenetError
 
 
 class AppsCliError(LocalError):
@@ -118,8 +119,18 @@ def _command(
         "coop_app",
         {"community": args.coop, "app": app, "command": command, "args": given},
     )
-    _print(result, args.json, out)
+    _print(result, args.json, out, _me(data))
     return 0
+
+
+def _me(data: DataDir) -> bytes | None:
+    """This node's member id (from the key file, no passphrase needed), to mark "you"."""
+    from runtime.keyfile import read_member_id  # noqa: PLC0415
+
+    try:
+        return bytes(read_member_id(data.key_file))
+    except PeoplenetError:
+        return None
 
 
 def _list(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
@@ -219,16 +230,17 @@ def _param(p: ParamSpec) -> dict[str, Any]:
     }
 
 
-def _print(result: Any, as_json: bool, out: TextIO) -> None:
+def _print(result: Any, as_json: bool, out: TextIO, me: bytes | None = None) -> None:
     if as_json:
         out.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
         return
-    if isinstance(result, dict):
-        for key, value in result.items():
-            shown = value if isinstance(value, str | int | bool) else json.dumps(value, default=str)
-            out.write(f"{key}: {shown}\n")
-    else:
-        out.write(f"{json.dumps(result, default=str)}\n")
+    if isinstance(result, dict) and set(result) == {"result", "submitted"}:
+        # an app command's answer, and the cooperative transactions it submitted
+        out.write(tree_text(result["result"], me=me) + "\n")
+        if result["submitted"]:
+            out.write(f"submitted {len(result['submitted'])} transaction(s) to the cooperative\n")
+        return
+    out.write(tree_text(result, me=me) + "\n")
 
 
 __all__ = ["AppsCliError", "add_parsers", "is_top_level", "run"]

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Sequence
 
 from runtime import cli_options, log
+from runtime.cli_exit import REFUSED, UNUSABLE, ActionRefused, refusal
+from runtime.control import ControlError
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
@@ -163,6 +165,11 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     status = sub.add_parser("status", help="the node's identity, friends and lace")
     _data_arg(status)
     status.add_argument("--json", action="store_true")
+    inbox = sub.add_parser(
+        "inbox", help="what waits for you: friend requests, decisions to vote in, app requests"
+    )
+    _data_arg(inbox)
+    inbox.add_argument("--json", action="store_true")
     _community_commands(sub)
     from actors.coop import cli as coop_cli  # noqa: PLC0415 - the cooperative's commands
 
@@ -327,9 +334,28 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_petnames(args: argparse.Namespace) -> None:
+    """Members in human output carry this node's petnames (a damaged file: shown without)."""
+    data = getattr(args, "data", None)
+    if not isinstance(data, str) or getattr(args, "json", False):
+        return
+    from pathlib import Path  # noqa: PLC0415 - keep start-up fast
+
+    from runtime import cli_format, petnames  # noqa: PLC0415
+
+    root = Path(data).expanduser()
+    if not petnames.petnames_path(root).is_file():
+        return
+    try:
+        cli_format.use_petnames(petnames.load(root))
+    except petnames.PetnameFileError:
+        return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli_options.fill_defaults(_parser().parse_args(argv))
     log.configure()
+    _show_petnames(args)
     try:
         if args.command == "demo":
             if args.simulated:
@@ -364,12 +390,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime import cli_node  # noqa: PLC0415
 
         return cli_node.run(args, _passphrase)
+    except ActionRefused as exc:
+        print(f"peoplenet: {exc}", file=sys.stderr)
+        return REFUSED
     except KeyFileError as exc:
         print(f"peoplenet: {exc}", file=sys.stderr)
-        return 2
+        return UNUSABLE
+    except ControlError as exc:
+        refused = refusal(exc)
+        if refused is not None:
+            print(f"peoplenet: {refused}", file=sys.stderr)
+            return REFUSED
+        print(f"peoplenet: {exc.kind}: {exc}", file=sys.stderr)
+        return UNUSABLE
     except PeoplenetError as exc:
         print(f"peoplenet: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return UNUSABLE
     except KeyboardInterrupt:
         return 130
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Final, TextIO
 
+from runtime import inbox
 from runtime.codec import Value
 from runtime.control import ControlError, ControlServer
 from runtime.datadir import DataDir, DataDirError, NodeSettings
@@ -152,6 +153,8 @@ async def _serve(  # noqa: PLR0917 - the runner's locals, passed once
             stop.set()
             return "stopping"
         call: Callable[[], Value] = lambda: ask(op, args)  # noqa: E731
+        if op == "inbox":  # one query gathered from the node's parts (runtime/inbox.py)
+            call = lambda: inbox.gather(ask)  # noqa: E731
         return await loop.run_in_executor(None, call)
 
     server = ControlServer(data.control_socket, handle)

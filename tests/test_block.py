@@ -110,7 +110,7 @@ def test_create_refuses_unencodable_and_oversize_payloads() -> None:
 def _nested(levels: int) -> Value:
     value: Value = 1
     for _ in range(levels):
-        value = [value]
+        value = (value,)
     return value
 
 

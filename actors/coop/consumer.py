@@ -31,6 +31,8 @@ from typing import Any, Final
 from actors.coop.apps_bridge import CoopApps
 from actors.coop.charter_json import charter_from_json, number_text
 from actors.coop.halves import SuretyHalf
+from actors.coop.precheck import check as precheck
+from actors.coop.views import decisions_view, unvoted
 from actors.governance.charter import Founding, InvalidCharter, community_id
 from actors.governance.fold import Applied, Governance
 from actors.governance.records import (
@@ -64,6 +66,8 @@ from runtime.identity import member_id, verify
 
 CLOSE_RETRY_MS: Final = 5_000
 MAX_JSON: Final = 64 * 1024
+INBOX_COMMAND: Final = "inbox"
+"""An app's read-only command listing what waits for the member (``peoplenet inbox``)."""
 
 
 class CoopCommandRefused(LocalError):
@@ -253,8 +257,10 @@ class CoopConsumer:
             snapshot["delivered"] = self.delivered_count
             return _value(self._app_outcomes(snapshot)), ConsumerOutput()
         if op == "coop_decisions":
-            rows = [d.summary() for d in state.decisions]
+            rows = decisions_view(state, self.me)
             return _value(self._decisions_as_applied(rows)), ConsumerOutput()
+        if op == "coop_inbox":
+            return _value(self._inbox(now_ms)), ConsumerOutput()
         if op == "coop_tx":
             key = bytes.fromhex(_text(args, "key"))
             result = self.results.get(key, {"status": "pending"})
@@ -280,6 +286,8 @@ class CoopConsumer:
             tx = self._transaction(op, args, now_ms)
         except (RemoteProtocolError, InvalidCharter) as exc:
             raise CoopCommandRefused(str(exc)) from None
+        if args.get("check") is True:
+            precheck(state, self.me, tx)
         key = tx_key(tx)
         return {"submitted": True, "key": key.hex()}, ConsumerOutput((tx,))
 
@@ -330,7 +338,10 @@ class CoopConsumer:
         if op == "coop_close":
             return GovTx(now_ms, Close(_int(args, "decision")))
         if op == "coop_contribute":
-            return GovTx(now_ms, Contribution(_text(args, "period"), _int(args, "hours")))
+            hours = _int(args, "hours")
+            if hours < 1:
+                raise CoopCommandRefused(f"hours must be positive (at least 1), not {hours}")
+            return GovTx(now_ms, Contribution(_text(args, "period"), hours))
         if op == "coop_distribute":
             return GovTx(now_ms, Distribute(_text(args, "period")))
         raise CoopCommandRefused(f"unknown cooperative operation {op!r}")
@@ -370,6 +381,26 @@ class CoopConsumer:
                 consensus = ConsensusParams(num, den, timeout)
             return Open(kind, "", (), Amend(charter, consensus), None)
         return Open(kind, subject, candidates, None, proposal)
+
+    def _inbox(self, now_ms: int) -> dict[str, Any]:
+        """What waits for me here: decisions I have not voted in, and the apps' requests."""
+        requests: list[dict[str, Any]] = []
+        for app in self.apps.listing():
+            name = app.get("name")
+            if not (app.get("enabled") and app.get("installed")) or not isinstance(name, str):
+                continue
+            try:
+                answer, _ = self.apps.host.command(name, INBOX_COMMAND, {}, now_ms)
+            except AppCommandError:
+                continue  # no inbox command, or the app is out of service here
+            if answer:
+                requests.append({"app": name, "waiting": answer})
+        return {
+            "coop": self.name,
+            "now": now_ms,
+            "decisions": unvoted(self.governance.state, self.me),
+            "apps": requests,
+        }
 
     # -- sureties -----------------------------------------------------------------------------
 

@@ -126,6 +126,7 @@ SPEC: Final = AppSpec(
             "mint", "create your own coins", (Arg("amount", "amount"),), consents=("mint",)
         ),
         CommandSpec("history", "your payments, claims and credit lines", read_only=True),
+        CommandSpec("inbox", "what waits for your consent: credit offers", read_only=True),
     ),
     uses_lace=True,
     lace_records=(
@@ -272,6 +273,8 @@ def peoplenet_command(
             return _balances(state, me)
         if command == "history":
             return _history(state, me, node.fold.now_ms)
+        if command == "inbox":
+            return _inbox(wallet)
         if command == "pay":
             return _pay(state, wallet, args, node)
         if command == "mint":
@@ -340,6 +343,14 @@ def _balances(state: CurrencyState, me: bytes) -> Value:
     }
 
 
+def _inbox(wallet: Wallet) -> Value:
+    """Credit offers made to me that only my consent takes (``app COOP currency credit``)."""
+    return tuple(
+        {"kind": t.kind, "offer": t.id.hex(), "from": t.payer.hex(), "amount": t.amount}
+        for t in wallet.credit_offers()
+    )
+
+
 def _history(state: CurrencyState, me: bytes, now_ms: int) -> Value:
     rows: tuple[Value, ...] = tuple(
         {
@@ -363,11 +374,13 @@ def _history(state: CurrencyState, me: bytes, now_ms: int) -> Value:
 
 def _int(args: Mapping[str, Value], key: str) -> int:
     value = args.get(key)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise AppCommandError("bad_argument", f"{key} is a whole number")
+    if isinstance(value, str) and value.strip().removeprefix("-").isdecimal():
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AppCommandError("bad_argument", f"{key} is a whole number, not {value!r}")
+    if value < 0:
+        raise AppCommandError("bad_argument", f"{key} must be positive, not {value}")
+    return value
 
 
 def _list(args: Mapping[str, Value], key: str) -> list[Value]:
