@@ -53,7 +53,7 @@ from actors.governance.records import (
     surety_message,
 )
 from actors.governance.state import DecisionState, GovernanceState, Rejection
-from runtime.codec import Value
+from runtime.codec import Value, encode
 from runtime.consensus.constitution import (
     Amendment,
     Genesis,
@@ -64,6 +64,11 @@ from runtime.errors import LocalError
 from runtime.identity import MemberId, verify
 
 MAX_PROPOSALS = 256
+MAX_APP_SETTINGS = 64 * 1024
+"""Largest encoded ``AppChange`` settings, and action, a decision may carry (bytes): the
+bound of an app transaction's body, so one opening cannot park a block's worth in the state."""
+MAX_DETAIL_LEN = 200
+"""Longest rejection detail (characters) kept: details quote the refused input."""
 SURPLUS_RATE = "surplus"
 """The rate subject :class:`~actors.governance.records.Distribute` splits."""
 
@@ -140,7 +145,10 @@ class Governance:
         return Applied(opened, tuple(closed), None)
 
     def _reject(self, epoch: int, position: int, creator: bytes, refusal: Refused) -> Applied:
-        rejection = Rejection(epoch, position, creator, refusal.reason, refusal.detail)
+        detail = refusal.detail
+        if len(detail) > MAX_DETAIL_LEN:
+            detail = detail[: MAX_DETAIL_LEN - 3] + "..."
+        rejection = Rejection(epoch, position, creator, refusal.reason, detail)
         self._state.record_rejection(rejection)
         return Applied(None, (), rejection)
 
@@ -210,17 +218,17 @@ class Governance:
         decision follows community time (``opened_at`` is now) and cannot close.
         """
         s = self._state
-        needed = 2 * ((len(s.members) - 1) // 3) + 1
         for d in s.open_decisions():
             if d.anchored:
                 continue
             period = d.period
             d.opened_at, d.deadline = s.time, s.time + period
-            if len(d.heard & s.members) >= needed:
+            heard, needed = self._heard_needed(d)
+            if heard >= needed:
                 d.anchored, d.heard = True, set()
 
     def _heard_needed(self, d: DecisionState) -> tuple[int, int]:
-        """(members heard since the opening, members needed) for a pending decision."""
+        """(current members heard since the opening, 2f+1) for a pending decision."""
         s = self._state
         return len(d.heard & s.members), 2 * ((len(s.members) - 1) // 3) + 1
 
@@ -346,6 +354,13 @@ class Governance:
                 raise Refused("invalid_proposal", f"{exc.reason}: {exc.detail}") from None
         elif isinstance(change, AppChange):
             assert kind == "app"
+            for what, value in (("settings", change.settings), ("action", change.action)):
+                size = len(encode(value))
+                if size > MAX_APP_SETTINGS:
+                    raise Refused(
+                        "invalid_proposal",
+                        f"too_large: app {what} of {size} bytes, at most {MAX_APP_SETTINGS}",
+                    )
 
     def _check_sureties(self, candidate: bytes) -> None:
         s = self._state
