@@ -9,7 +9,7 @@ from actors.governance.decision import DecisionError, check_params, normalize_po
 from actors.governance.fold import MAX_APP_SETTINGS, MAX_DETAIL_LEN, Applied, Governance
 from actors.governance.kinds import MAX_NAME_LEN
 from actors.governance.records import AppChange, GovTx, Open, Vote
-from runtime.codec import decode, encode
+from runtime.codec import Value, decode, encode
 from runtime.consensus.constitution import Constitution, Genesis
 from runtime.identity import Identity, MemberId
 
@@ -83,9 +83,9 @@ def test_the_decision_rule_bounds_names_itself() -> None:
 
 def test_oversized_app_settings_are_refused() -> None:
     c = Coop()
-    fits = {"blob": b"\x00" * (MAX_APP_SETTINGS - 100)}
+    fits: dict[str, Value] = {"blob": b"\x00" * (MAX_APP_SETTINGS - 100)}
     assert c.act(Open("app", "chat", (), AppChange(True, fits), None)).opened is not None
-    big = {"blob": b"\x00" * MAX_APP_SETTINGS}
+    big: dict[str, Value] = {"blob": b"\x00" * MAX_APP_SETTINGS}
     applied = c.act(Open("app", "chat", (), AppChange(True, big), None))
     assert applied.rejection is not None and applied.rejection.reason == "invalid_proposal"
     assert applied.rejection.detail.startswith("too_large: app settings")
