@@ -8,7 +8,9 @@ state:
 * **closing**: when the member's own clock passes an open decision's deadline it submits a
   ``Close`` -- the fold closes the decision once enough members' clocks agree (community
   time, docs/governance.md); the submission repeats every :data:`CLOSE_RETRY_MS` while the
-  decision stays open;
+  decision stays open.  A decision whose voting period has not started (it waits to hear
+  2f+1 members after its opening) gets one ``Close`` at once from each member not heard on
+  it yet: that clock claim is what starts the period;
 * **the consensus bridge**: when admissions, removals, key updates or an amendment change
   what the consensus constitution must be, every current participant signs an approval of
   the target (:class:`EpochApproval`), and once a quorum is ordered the first f+1
@@ -130,8 +132,9 @@ class CoopConsumer:
         self.delivered_count = 0
         self.results: dict[bytes, dict[str, Value]] = {}
         """What became of each delivered transaction, by :func:`tx_key` (for ``--wait``)."""
-        self.close_requested: dict[int, int] = {}
-        """Decision -> when (my clock, ms) I last asked to close it."""
+        self.close_requested: dict[tuple[int, bool], int] = {}
+        """(Decision, whether its voting period had started) -> when (my clock, ms) I last
+        asked to close it."""
         self.approved: set[bytes] = set()
         self.amended: set[bytes] = set()
         self.apps = CoopApps(
@@ -232,11 +235,18 @@ class CoopConsumer:
             # One Close carries my clock claim, and the fold closes every due decision on any
             # transaction once community time has passed: one per round of asking is enough.
             closing: int | None = None
+            # A decision's voting period starts once 2f+1 members are heard after its
+            # opening: a member not heard yet gives its clock claim at once.
             for d in state.open_decisions():
-                asked = self.close_requested.get(d.number)
-                due = d.deadline if asked is None else asked + CLOSE_RETRY_MS
+                asked = self.close_requested.get((d.number, d.anchored))
+                if asked is not None:
+                    due = asked + CLOSE_RETRY_MS
+                elif d.anchored or self.me in d.heard:
+                    due = d.deadline
+                else:
+                    due = now_ms
                 if now_ms >= due:
-                    self.close_requested[d.number] = now_ms
+                    self.close_requested[d.number, d.anchored] = now_ms
                     closing = d.number if closing is None else closing
                     due = now_ms + CLOSE_RETRY_MS
                 wake = due if wake is None else min(wake, due)
