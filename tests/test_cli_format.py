@@ -136,6 +136,13 @@ def test_an_open_decision_shows_deadline_proposals_and_my_ballot() -> None:
     assert "your ballot: 4.5" in text and "None" not in text
 
 
+def test_a_decision_whose_period_has_not_started_shows_no_deadline() -> None:
+    d = _decision(anchored=False)
+    text = "\n".join(decision_lines(d, d["deadline"] + 600_000, PLUS_2))
+    assert "voting period starts once most members' nodes answer" in text
+    assert "closes" not in text
+
+
 def test_an_admission_shows_the_candidate_and_a_closed_decision_its_outcome() -> None:
     change = {"type": "Admit", "member": BEN.hex()}
     d = _decision(kind="admission", subject="", change=change, options={}, tabled=[],

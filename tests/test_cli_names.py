@@ -100,7 +100,9 @@ def test_petnames_prefixes_and_option_placement(tmp_path: Path, nodes: list[Loca
         "coop", "found", "duo", "--founder", ben_fpr, "--out", str(out), "--data", a, "--json"
     )
     assert sorted(founding["founders"]) == sorted([ana.member.hex(), ben_hex])
-    again = _ok("--data", a, "coop", "found", "duo", "--founder", "bob", "--out", str(out))
+    again = _ok(
+        "--data", a, "coop", "found", "duo", "--founder", "bob", "--out", str(out), "--force"
+    )
     assert "duo" in again
 
     # an unknown cooperative points at `coop join`, not `community join`

@@ -95,8 +95,13 @@ def decision_lines(
             lines.append(f"{pad}a new charter (see --json for its text)")
     if d.get("status") == "open":
         deadline = d.get("deadline")
-        closes = when_text(deadline, now_ms, zone) if isinstance(deadline, int) else "?"
-        lines.append(f"{pad}open, closes {closes}")
+        if d.get("anchored") is False:
+            # The voting period starts once enough members' clocks were heard after the
+            # opening (their nodes speak at once): until then there is no deadline yet.
+            lines.append(f"{pad}open; its voting period starts once most members' nodes answer")
+        else:
+            closes = when_text(deadline, now_ms, zone) if isinstance(deadline, int) else "?"
+            lines.append(f"{pad}open, closes {closes}")
         if "options" in d:
             lines.append(f"{pad}ballot: {options_text(d)}")
         if d.get("status_quo") is not None:
