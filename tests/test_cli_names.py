@@ -164,3 +164,29 @@ def test_names_without_a_running_node(tmp_path: Path) -> None:
     assert "NodeNeededForName" in fpr and "fromhex" not in fpr and "non-hexadecimal" not in fpr
     short = _refused("coop", "found", "x", "--founder", other.hex()[:6], "--out", "f", "--data", d)
     assert "NameTooShort" in short
+
+
+def test_a_static_peer_is_befriended_by_the_fingerprint_peers_shows(
+    tmp_path: Path, nodes: list[LocalNode]
+) -> None:
+    """The README's first steps: `friends peers`, then `friends add` with what it printed."""
+    network = f"static-{time.time_ns()}"
+    ana_data, ana_id = create_node(tmp_path / "ana", network=network, mdns=False)
+    ana = LocalNode("ana", ana_data, ana_id.member_id)
+    nodes.append(ana)
+    ana.start()
+    ben_data, ben_id = create_node(tmp_path / "ben", network=network, mdns=False)
+    ben = LocalNode("ben", ben_data, ben_id.member_id)
+    nodes.append(ben)
+    ben.start(peers=(ana.address,))
+    b = str(ben.data.root)
+    ana_fpr = fingerprint(ana.member)
+
+    def listed() -> bool:
+        return any(
+            p["fingerprint"] == ana_fpr for p in _ok("friends", "peers", "--data", b, "--json")
+        )
+
+    assert wait_for(listed, STEP)
+    _ok("friends", "add", ana_fpr, "--data", b)
+    assert wait_for(lambda: ben.member.hex() in _section(ana, "pending"), STEP)
