@@ -48,9 +48,7 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
         if args.action == "start":
             return _start(args, data, passphrase, out)
         data.require()
-        control.call(data.control_socket, "stop")
-        print("node stopping", file=out)
-        return 0
+        return _stop(data, out)
     data.require()
     sock = data.control_socket
     if args.command == "status":
@@ -128,6 +126,17 @@ def _start(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out:
         mdns=False if args.no_mdns else None,
     )
     return run_node(data, passphrase("passphrase: "), overrides, out)
+
+
+def _stop(data: DataDir, out: TextIO) -> int:
+    """Control socket first, then by PID: returns once no process of the node is left."""
+    from runtime.node_procs import stop_node  # noqa: PLC0415
+
+    result = stop_node(data)
+    if result.killed:
+        print(f"node did not stop in time: killed pids {list(result.killed)}", file=out)
+    print("node stopped", file=out)
+    return 0
 
 
 def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:

@@ -77,6 +77,7 @@ from runtime.social import (
 )
 from runtime.social_node import SocialEvent, SocialNode
 from runtime.store import SqliteStore
+from runtime.store_check import check_genesis
 
 HELLO_PREFIX = b"peoplenet.hello.v1"
 CHILD_POLICY = RestartPolicy(
@@ -170,7 +171,9 @@ class NodeSupervisor(Actor):
         )
         self.communities: dict[str, Genesis] = {}
         """Joined communities by consensus child name."""
-        for raw in DataDir(init.data_dir).joined_geneses():
+        for path in DataDir(init.data_dir).genesis_files():
+            check_genesis(path)  # a damaged file stops the node, named (not a restart loop)
+            raw = path.read_bytes()
             self._spawn_community(decode_as(Genesis, raw), raw)
         self._rewire()
         if init.owner_pid:
