@@ -36,7 +36,11 @@ def _node(tmp_path: Path, name: str = "solo") -> LocalNode:
 
 
 def _cli(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
-    """Run the CLI in its own session; on timeout kill that session and report it as rc None."""
+    """Run the CLI in its own session; on timeout end it and every process of its node.
+
+    A timeout is reported as return code None.  The node's actor processes (another session,
+    perhaps orphans holding the output pipes) are found by the data directory's lock.
+    """
     cmd = [sys.executable, "-m", "runtime.cli", *args]
     env = dict(os.environ, PEOPLENET_PASSPHRASE=PASSPHRASE)
     started = time.monotonic()
@@ -50,10 +54,15 @@ def _cli(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], 
     )
     try:
         out, err = proc.communicate(timeout=timeout)
+        code: int | None = proc.returncode
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err), time.monotonic() - started
+        data = Path(args[args.index("--data") + 1])
+        for pid in lock_holders(data / "node.lock"):
+            os.kill(pid, signal.SIGKILL)
+        out, err = proc.communicate(timeout=10)
+        code = None
+    return subprocess.CompletedProcess(cmd, code, out, err), time.monotonic() - started  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -226,3 +235,34 @@ def test_node_stop_ends_orphans_of_a_dead_node(
     assert not any(alive(pid) for pid in orphans)  # (zombies wait for init to reap them)
     again, _ = _cli("node", "stop", "--data", str(node.data.root), timeout=20)
     assert again.returncode == 2 and "no node is running" in again.stderr
+
+
+@pytest.mark.slow
+def test_a_child_that_keeps_failing_ends_the_node_at_the_restart_bound(
+    tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
+) -> None:
+    node = _node(tmp_path)
+    nodes.append(node)
+    reaper.append(node.data.root)
+    node.start()
+    store = _store_processes(node)
+    assert store
+    for pid in store:
+        os.kill(pid, signal.SIGSTOP)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{node.data.blocks_db}{suffix}").unlink(missing_ok=True)
+    node.data.blocks_db.mkdir()  # not damage: an ordinary StoreError, restarted each time
+    for pid in store:
+        os.kill(pid, signal.SIGKILL)
+    assert node.proc is not None
+    try:
+        code = node.proc.wait(90)  # children: 5 restarts, supervisor: 3 restarts (~30 s)
+    except subprocess.TimeoutExpired:
+        code = None
+    assert code not in (0, None), "the node ran on without its store"
+    output = "\n".join(node.lines)
+    assert "NodeFailed" in output and "is a directory" in output
+    deadline = time.monotonic() + 10
+    while node.group_pids() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _assert_nothing_left(node)
