@@ -50,9 +50,7 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
         if args.action == "start":
             return _start(args, data, passphrase, out)
         data.require()
-        control.call(data.control_socket, "stop")
-        print("node stopping", file=out)
-        return 0
+        return _stop(data, out)
     if args.command == "friends" and args.action in ("name", "unname"):
         return _petname(args, out)
     data.require()
@@ -145,6 +143,17 @@ def _petname(args: argparse.Namespace, out: TextIO) -> int:
         result = unname(namer, args.petname)
         text = f"{result['unnamed']} forgotten"
     return _show(result, args.json, out, lambda _r, o: print(text, file=o))
+
+
+def _stop(data: DataDir, out: TextIO) -> int:
+    """Control socket first, then by PID: returns once no process of the node is left."""
+    from runtime.node_procs import stop_node  # noqa: PLC0415
+
+    result = stop_node(data)
+    if result.killed:
+        print(f"node did not stop in time: killed pids {list(result.killed)}", file=out)
+    print("node stopped", file=out)
+    return 0
 
 
 def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:

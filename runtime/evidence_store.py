@@ -17,6 +17,16 @@ from typing import Protocol
 from runtime.block import BlockId
 from runtime.errors import StoreError
 from runtime.identity import MemberId
+from runtime.store import damaged, is_corruption
+
+EVIDENCE_REFILL = "friend requests not yet accepted are lost; their senders can ask again"
+
+
+def _failure(path: str, what: str, exc: sqlite3.Error) -> StoreError:
+    """A damaged file is fatal for the node (see :func:`damaged`); anything else is not."""
+    if is_corruption(exc):
+        return damaged(path, exc, EVIDENCE_REFILL)
+    return StoreError(f"{what}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,13 +86,14 @@ class SqliteEvidenceStore:
     """One small SQLite file (WAL, synchronous=FULL), one table."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         try:
             self._db: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open evidence store {path}: {exc}") from exc
+            raise _failure(self.path, f"cannot open evidence store {self.path}", exc) from exc
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -96,7 +107,7 @@ class SqliteEvidenceStore:
                 (evidence.creator, evidence.target, evidence.raw, evidence.block_id),
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"evidence put failed: {exc}") from exc
+            raise _failure(self.path, "evidence put failed", exc) from exc
 
     def remove(self, creator: MemberId, target: MemberId) -> None:
         try:
@@ -104,7 +115,7 @@ class SqliteEvidenceStore:
                 "DELETE FROM evidence WHERE creator = ? AND target = ?", (creator, target)
             )
         except sqlite3.Error as exc:
-            raise StoreError(f"evidence remove failed: {exc}") from exc
+            raise _failure(self.path, "evidence remove failed", exc) from exc
 
     def items(self) -> list[Evidence]:
         try:
@@ -116,7 +127,7 @@ class SqliteEvidenceStore:
                 for c, t, r, b in rows
             ]
         except sqlite3.Error as exc:
-            raise StoreError(f"evidence read failed: {exc}") from exc
+            raise _failure(self.path, "evidence read failed", exc) from exc
 
     def close(self) -> None:
         if self._db is not None:

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ from runtime.social import (
 )
 from runtime.social_node import SocialEvent, SocialNode
 from runtime.store import SqliteStore
+from runtime.store_check import check_genesis
 
 HELLO_PREFIX = b"peoplenet.hello.v1"
 CHILD_POLICY = RestartPolicy(
@@ -172,7 +174,9 @@ class NodeSupervisor(Actor):
         )
         self.communities: dict[str, Genesis] = {}
         """Joined communities by consensus child name."""
-        for raw in DataDir(init.data_dir).joined_geneses():
+        for path in DataDir(init.data_dir).genesis_files():
+            check_genesis(path)  # a damaged file stops the node, named (not a restart loop)
+            raw = path.read_bytes()
             self._spawn_community(decode_as(Genesis, raw), raw)
         self._rewire()
         if init.owner_pid:
@@ -369,6 +373,15 @@ class MemberActor(Actor):
 # -- store -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _OwnBlock:
+    """An own block waiting for the one being signed: its payload and whom to tell."""
+
+    payload: Record
+    done: Callable[[bytes], None]
+    failed: Callable[[PeoplenetError], None] | None
+
+
 class StoreActor(Actor):
     """Owns the blocklace file and runs the social/dissemination core next to it."""
 
@@ -385,6 +398,9 @@ class StoreActor(Actor):
         self.network: Ref | None = None
         self.requests = itertools.count(1)
         self.pending: dict[int, Callable[[bytes], None]] = {}
+        self.signing: SignBlock | None = None
+        """The own block at the member actor now (sent again if the member restarts)."""
+        self.own_queue: deque[_OwnBlock] = deque()
         self.listening: Listening | None = None
         self.view: SocialView | None = None
         self.discovered: dict[MemberId, tuple[str, int]] = {}
@@ -412,6 +428,9 @@ class StoreActor(Actor):
             self.network = msg.network if isinstance(msg.network, Ref) else None
             self.view = None
             self._push_view()
+            if self.signing is not None and self.member is not None:
+                self.tell(self.member, self.signing)  # a restarted member lost it
+            self._sign_queued()
         elif isinstance(msg, Inbound):
             outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
             for error in outcome.errors:
@@ -485,23 +504,57 @@ class StoreActor(Actor):
         if self.auto_accept and event.kind == "request_received":
             self._create(Befriend(bytes(event.member)), lambda _raw: None)
 
-    def _create(self, payload: Record, done: Callable[[bytes], None]) -> None:
-        """Have the member actor sign ``payload`` as my next block, then store and push it."""
+    def _create(
+        self,
+        payload: Record,
+        done: Callable[[bytes], None],
+        failed: Callable[[PeoplenetError], None] | None = None,
+    ) -> None:
+        """Have the member actor sign ``payload`` as my next block, then store and push it.
+
+        One own block at a time: the next one's pointers are taken only after the previous
+        one is stored.  Two taken together would point at the same predecessor, and the two
+        signed blocks would fork my own lace for good.  While one is being signed, later ones
+        wait in order; a queued one that can no longer be made reports to ``failed``.
+        """
         if self.member is None:
             raise CommandError("the member actor is not running")
+        if self.signing is not None or self.own_queue:
+            self.own_queue.append(_OwnBlock(payload, done, failed))
+            return
+        self._sign(payload, done)
+
+    def _sign(self, payload: Record, done: Callable[[bytes], None]) -> None:
+        assert self.member is not None
         lace, pointers = self.core.next_block(payload)
         request = next(self.requests)
 
         def signed(raw: bytes) -> None:
-            block = Block.from_bytes(raw)
-            self._send(self.core.add_own(block, time.monotonic()))
-            for event in self.core.take_events():
-                self._on_event(event)
-            self._push_view()
-            done(raw)
+            self.signing = None
+            try:
+                block = Block.from_bytes(raw)
+                self._send(self.core.add_own(block, time.monotonic()))
+                for event in self.core.take_events():
+                    self._on_event(event)
+                self._push_view()
+                done(raw)
+            finally:
+                self._sign_queued()
 
         self.pending[request] = signed
-        self.tell(self.member, SignBlock(request, bytes(lace), payload, tuple(pointers)))
+        self.signing = SignBlock(request, bytes(lace), payload, tuple(pointers))
+        self.tell(self.member, self.signing)
+
+    def _sign_queued(self) -> None:
+        while self.own_queue and self.signing is None and self.member is not None:
+            item = self.own_queue.popleft()
+            try:
+                self._sign(item.payload, item.done)
+            except PeoplenetError as exc:
+                if item.failed is not None:
+                    item.failed(exc)
+                else:
+                    self.log.warning("own_block_not_made", error=str(exc))
 
     def _publish_address(self) -> None:
         if self.listening is None or self.member is None:
@@ -543,17 +596,19 @@ class StoreActor(Actor):
                 limit = args.get("limit", 50)
                 answer(feed_report(self.core, limit if isinstance(limit, int) else 50))
             elif op in ("befriend", "accept"):
-                self._create(Befriend(self._resolve(args.get("member"))), created)
+                self._create(Befriend(self._resolve(args.get("member"))), created, fail)
             elif op == "unfriend":
-                self._create(Unfriend(self._resolve(args.get("member"))), created)
+                self._create(Unfriend(self._resolve(args.get("member"))), created, fail)
             elif op == "follow":
-                self._create(Follow(self._resolve(args.get("member"))), created)
+                self._create(Follow(self._resolve(args.get("member"))), created, fail)
             elif op == "unfollow":
-                self._create(Unfollow(self._resolve(args.get("member"))), created)
+                self._create(Unfollow(self._resolve(args.get("member"))), created, fail)
             elif op == "introduce":
                 a = self._resolve(args.get("a"))
                 b = self._resolve(args.get("b"))
-                self._create(introduction(self.core, a, b, str(args.get("note", ""))), created)
+                self._create(
+                    introduction(self.core, a, b, str(args.get("note", ""))), created, fail
+                )
             elif op == "post":
                 text = args.get("text")
                 if not isinstance(text, str) or not text.strip():
@@ -561,9 +616,9 @@ class StoreActor(Actor):
                 reply_to_block = args.get("reply")
                 if isinstance(reply_to_block, str) and reply_to_block:
                     creator, block_id = resolve_block(self.core, reply_to_block)
-                    self._create(Reply(creator, block_id, text), created)
+                    self._create(Reply(creator, block_id, text), created, fail)
                 else:
-                    self._create(Post(text), created)
+                    self._create(Post(text), created, fail)
             else:
                 raise CommandError(f"unknown control operation {op!r}")
         except PeoplenetError as exc:
