@@ -43,7 +43,9 @@ class PolicyConfig:
     """Estimated decoded bytes of held stranger messages, per stranger and in all."""
     new_requesters_per_ip_per_s: float = 1 / 30
     new_requesters_burst: int = 4
-    violation_threshold: float = 3.0
+    violation_threshold: float = 2.5
+    """With weight 1 a violation and the half-life below: three violations within about
+    three minutes back a peer off."""
     violation_half_life_s: float = 300.0
     backoff_base_s: float = 30.0
     backoff_max_s: float = 3600.0

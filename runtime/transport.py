@@ -137,7 +137,7 @@ class TransportConfig:
         """The slot and log limits as the pure policy core takes them."""
         return PolicyConfig(
             max_connections=self.max_connections,
-            reserved_for_kept=min(self.reserved_for_kept, self.max_connections - 1),
+            reserved_for_kept=min(self.reserved_for_kept, self.max_connections // 4),
             handshakes_per_ip=self.handshakes_per_ip,
             log_interval_s=self.log_interval_s,
             log_lines_per_interval=self.log_lines_per_interval,
