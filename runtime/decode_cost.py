@@ -23,15 +23,15 @@ MAX_DECODED_COST: Final = 16 * 1024 * 1024
 
 MAX_COST_PER_BYTE: Final = 96
 """No msgpack object's estimated cost exceeds this many bytes per byte of its encoding (the
-worst is a one-entry map ``{"": nil}``: 3 bytes, charged 233 + its slot in the parent)."""
+worst is a one-entry map ``{"": nil}``: 3 bytes, charged 264 + its slot in the parent)."""
 
 _SLOT: Final = 8  # the pointer a container holds for each child
 _TUPLE: Final = 40  # sys.getsizeof(()) with its GC header
 _DICT: Final = 64
 _DICT_ENTRY: Final = 120  # a one-entry dict is 184 bytes; bigger ones are cheaper per entry
-_INT: Final = 32
+_INT: Final = 36  # sys.getsizeof(2**64 - 1)
 _FLOAT: Final = 24
-_STR: Final = 49
+_STR: Final = 80  # a compact non-ASCII str header is up to 76 bytes
 _STR_CHAR: Final = 4  # a UTF-8 byte may become a 4-byte code point (UCS-4 strings)
 _BYTES: Final = 33
 _RECORD: Final = 48  # a slotted record, plus one slot per field

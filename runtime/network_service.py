@@ -418,6 +418,8 @@ class NetworkService:
             self._emit(Inbound(peer, msg, friend=peer in self.friends))
             return
         now = time.monotonic()
+        if conn.closed:
+            return  # being dropped: what was still in the pipe does not count
         if isinstance(msg, FriendRequest):
             if not self._invited(peer) and not self.request_quota.allow(conn.remote[0], peer, now):
                 self.transport.refused(conn.remote, "request_quota", peer, None)
@@ -432,6 +434,8 @@ class NetworkService:
             self._held.setdefault(conn, []).append(msg)
             return
         self.transport.refused(conn.remote, "too_much_held", peer, None)
+        if self._invited(peer):
+            return  # dropped: once friends, dissemination sends it again
         verdict = self.scores.violation(peer, 1.0, now)
         if verdict.disconnect:
             self._drop_stranger(conn, "too_much_held")

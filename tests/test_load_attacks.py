@@ -150,7 +150,8 @@ def test_a_friend_repeating_unexpected_messages_is_cut_off_and_backed_off() -> N
         logins.append(True)
         try:
             await client.send_encoded(data)
-            await client.reader.read(1)  # wait until the node has judged it
+            async with asyncio.timeout(1.0):  # until the node has judged it (closed us)
+                await client.reader.read(1)
             raise ConnectionError("closed")
         finally:
             client.close()
