@@ -43,6 +43,8 @@ class PolicyConfig:
     """Estimated decoded bytes of held stranger messages, per stranger and in all."""
     new_requesters_per_ip_per_s: float = 1 / 30
     new_requesters_burst: int = 4
+    request_repeat_s: float = 2.0
+    """A requester's repeats are forwarded at most this often (honest ones resend every 5 s)."""
     violation_threshold: float = 2.5
     """With weight 1 a violation and the half-life below: three violations within about
     three minutes back a peer off."""
@@ -65,6 +67,7 @@ class PolicyConfig:
             self.held_bytes_total,
             self.new_requesters_per_ip_per_s,
             self.new_requesters_burst,
+            self.request_repeat_s,
             self.violation_threshold,
             self.violation_half_life_s,
             self.backoff_base_s,
@@ -248,19 +251,23 @@ class StrangerLedger:
 class RequestQuota:
     """How many new requester keys each source address may introduce (a token bucket each).
 
-    A key already seen from an address costs nothing when it repeats, so a genuine newcomer
-    retrying its request is never throttled by its own retries.
+    A key already seen from an address costs no token when it repeats, so a genuine newcomer
+    retrying its request is not throttled by its own retries; repeats are forwarded at most
+    once per ``request_repeat_s``, so one key cannot keep the store busy either.
     """
 
     def __init__(self, config: PolicyConfig, max_addresses: int = 4096) -> None:
         self.config = config
         self.max_addresses = max_addresses
         self._buckets: dict[str, tuple[float, float]] = {}
-        self._seen: dict[str, set[Hashable]] = {}
+        self._seen: dict[str, dict[Hashable, float]] = {}
 
     def allow(self, ip: str, requester: Hashable, now: float) -> bool:
         seen = self._seen.get(ip)
         if seen is not None and requester in seen:
+            if now - seen[requester] < self.config.request_repeat_s:
+                return False
+            seen[requester] = now
             return True
         cfg = self.config
         tokens, last = self._buckets.get(ip, (float(cfg.new_requesters_burst), now))
@@ -276,10 +283,10 @@ class RequestQuota:
             del self._buckets[oldest]
             self._seen.pop(oldest, None)
         self._buckets[ip] = (tokens - 1.0, now)
-        seen = self._seen.setdefault(ip, set())
+        seen = self._seen.setdefault(ip, {})
         if len(seen) >= 64:
             seen.clear()
-        seen.add(requester)
+        seen[requester] = now
         return True
 
 

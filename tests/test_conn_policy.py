@@ -176,7 +176,8 @@ def test_one_address_cannot_hold_more_than_its_share() -> None:
 def test_request_quota_counts_new_keys_per_address_and_refills() -> None:
     quota = RequestQuota(PolicyConfig(new_requesters_per_ip_per_s=0.5, new_requesters_burst=3))
     assert [quota.allow("a", k, 0.0) for k in range(5)] == [True, True, True, False, False]
-    assert quota.allow("a", 0, 0.0)  # a key already seen may repeat its request
+    assert not quota.allow("a", 0, 1.0)  # a repeat, too soon
+    assert quota.allow("a", 0, 2.0)  # a key already seen may repeat its request
     assert quota.allow("b", 9, 0.0)  # another address has its own quota
     assert quota.allow("a", 7, 2.0) and not quota.allow("a", 8, 2.0)
 
