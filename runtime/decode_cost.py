@@ -18,17 +18,19 @@ from typing import Final
 
 from runtime.errors import RemoteProtocolError
 
-MAX_DECODED_COST: Final = 16 * 1024 * 1024
-"""Default budget: estimated bytes of Python objects one decoded value may take."""
-
 MAX_COST_PER_BYTE: Final = 96
 """No msgpack object's estimated cost exceeds this many bytes per byte of its encoding (the
-worst is a one-entry map ``{"": nil}``: 3 bytes, charged 264 + its slot in the parent)."""
+worst is an empty map: 1 byte, charged 64 + its slot in the parent)."""
+
+MAX_DECODED_COST: Final = MAX_COST_PER_BYTE * 256 * 1024
+"""Default budget (24 MiB): estimated bytes of Python objects one decoded value may take.
+Chosen so that nothing up to 256 KiB (the largest block) ever needs the scan."""
 
 _SLOT: Final = 8  # the pointer a container holds for each child
 _TUPLE: Final = 40  # sys.getsizeof(()) with its GC header
-_DICT: Final = 64
-_DICT_ENTRY: Final = 120  # a one-entry dict is 184 bytes; bigger ones are cheaper per entry
+_DICT: Final = 64  # sys.getsizeof({})
+_DICT_BASE: Final = 136  # a dict of n >= 1 entries is charged 136 + 48 n (one: 184 bytes)
+_DICT_ENTRY: Final = 48
 _INT: Final = 36  # sys.getsizeof(2**64 - 1)
 _FLOAT: Final = 24
 _STR: Final = 80  # a compact non-ASCII str header is up to 76 bytes
@@ -107,15 +109,15 @@ def decode_cost(data: bytes, stop_above: int | None = None) -> int:
             continue
         if b <= 0x8F:  # fixmap
             n = b & 0x0F
-            cost += _DICT + _DICT_ENTRY * n
+            cost += _DICT_BASE + _DICT_ENTRY * n if n else _DICT
             todo += 2 * n
         elif b <= 0x9F:  # fixarray
             n = b & 0x0F
             cost += _TUPLE + _SLOT * n
             todo += n
-        elif b <= 0xBF:  # fixstr
+        elif b <= 0xBF:  # fixstr ("" is a shared singleton)
             n = b & 0x1F
-            cost += _STR + _STR_CHAR * n
+            cost += _STR + _STR_CHAR * n if n else 0
             pos += n
         elif b <= 0xC3:  # nil, (never used), false, true
             continue
@@ -146,7 +148,7 @@ def _sized(data: bytes, b: int, pos: int, cost: int, todo: int) -> tuple[int, in
         return cost + _STR + _STR_CHAR * n, pos + n, todo
     if b <= 0xDD:  # array
         return cost + _TUPLE + _SLOT * n, pos, todo + n
-    return cost + _DICT + _DICT_ENTRY * n, pos, todo + 2 * n  # map
+    return cost + _DICT_BASE + _DICT_ENTRY * n, pos, todo + 2 * n  # map (n >= 16)
 
 
 def _ext(data: bytes, pos: int, n: int, cost: int, todo: int) -> tuple[int, int, int]:

@@ -19,7 +19,13 @@ from strategies import canonical_values
 from runtime import codec
 from runtime.codec import OpaqueRecord, Value
 from runtime.conn_policy import STRANGER_MAX_MESSAGE
-from runtime.decode_cost import MAX_DECODED_COST, TooCostly, check_decode_cost, decode_cost
+from runtime.decode_cost import (
+    MAX_COST_PER_BYTE,
+    MAX_DECODED_COST,
+    TooCostly,
+    check_decode_cost,
+    decode_cost,
+)
 from runtime.dissemination import Blocks, Disclose, FriendRequest
 from runtime.errors import RemoteProtocolError
 from runtime.identity import Identity, MemberId
@@ -195,3 +201,9 @@ def test_one_address_may_introduce_only_a_few_new_requesters() -> None:
             client.close()
 
     run(body())
+
+
+def test_no_block_ever_pays_for_the_scan() -> None:
+    from runtime.block import MAX_BLOCK_SIZE
+
+    assert MAX_BLOCK_SIZE * MAX_COST_PER_BYTE <= MAX_DECODED_COST  # blocks skip the scan
