@@ -114,8 +114,7 @@ class SqliteEvidenceStore:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
             self._db.execute(  # rows kept before times were recorded: the first evicted
-                "INSERT OR IGNORE INTO evidence_received"
-                " SELECT creator, target, 0.0 FROM evidence"
+                "INSERT OR IGNORE INTO evidence_received SELECT creator, target, 0.0 FROM evidence"
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open evidence store {path}: {exc}") from exc
@@ -189,9 +188,11 @@ class SqliteEvidenceStore:
 
     def oldest(self) -> Evidence | None:
         try:
-            row = self._conn().execute(
-                "SELECT creator, target FROM evidence_received ORDER BY received LIMIT 1"
-            ).fetchone()
+            row = (
+                self._conn()
+                .execute("SELECT creator, target FROM evidence_received ORDER BY received LIMIT 1")
+                .fetchone()
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"evidence read failed: {exc}") from exc
         return None if row is None else self.get(MemberId(bytes(row[0])), MemberId(bytes(row[1])))

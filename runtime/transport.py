@@ -665,9 +665,7 @@ class Transport:
         task = asyncio.current_task()
         assert task is not None
         self._handshakes.add(task)
-        self.slots.opened(
-            task, remote[0], asyncio.get_running_loop().time(), authenticated=False
-        )
+        self.slots.opened(task, remote[0], asyncio.get_running_loop().time(), authenticated=False)
         try:
             channel, peer = await self._secure(reader, writer, remote, initiator=False)
         except (RemoteProtocolError, ConnectionError, OSError):
@@ -698,9 +696,7 @@ class Transport:
             raise ConnectionClosed("the transport closed during the handshake")
         conn = Connection(self, reader, writer, channel, peer, initiator=initiator, remote=remote)
         self._conns.add(conn)
-        self.slots.opened(
-            conn, remote[0], self._loop_time(), authenticated=True, kept=initiator
-        )
+        self.slots.opened(conn, remote[0], self._loop_time(), authenticated=True, kept=initiator)
         conn._start()
         return conn
 

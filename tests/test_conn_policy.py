@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -49,12 +51,14 @@ slot_ops = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(slot_ops)
-def test_slots_never_give_a_kept_slot_away_and_evict_only_handshakes(ops: list) -> None:
+def test_slots_never_give_a_kept_slot_away_and_evict_only_handshakes(
+    ops: list[tuple[str, int, int]],
+) -> None:
     table = SlotTable(SMALL)
-    state: dict[int, str] = {}  # key -> handshaking | stranger | kept
+    state: dict[Hashable, str] = {}  # key -> handshaking | stranger | kept
     next_key = 0
     for now, (op, ip, pick) in enumerate(ops):
-        keys = sorted(state)
+        keys = sorted(state, key=str)
         key = keys[pick % len(keys)] if keys else None
         if op == "accept":
             adm = table.admit(f"10.0.0.{ip}", float(now))
@@ -114,9 +118,9 @@ ledger_ops = st.lists(
 
 @settings(max_examples=200, deadline=None)
 @given(ledger_ops)
-def test_held_bytes_never_exceed_their_bounds(ops: list) -> None:
+def test_held_bytes_never_exceed_their_bounds(ops: list[tuple[str, int, int]]) -> None:
     ledger = StrangerLedger(SMALL)
-    held: dict[int, int] = {}
+    held: dict[Hashable, int] = {}
     next_key = 0
     for now, (op, ip, n) in enumerate(ops):
         keys = sorted(ledger, key=str)
@@ -126,17 +130,17 @@ def test_held_bytes_never_exceed_their_bounds(ops: list) -> None:
             assert adm.accept
             if adm.evict is not None:
                 ledger.release(adm.evict)
-                held.pop(adm.evict, None)  # type: ignore[call-overload]
+                held.pop(adm.evict, None)
             ledger.add(next_key, f"ip{ip}", float(now))
             next_key += 1
         elif key is not None and op == "hold":
             if ledger.hold(key, n):
-                held[key] = held.get(key, 0) + n  # type: ignore[call-overload]
+                held[key] = held.get(key, 0) + n
         elif key is not None and op == "request":
             ledger.touch(key, float(now), requested=True)
         elif key is not None and op == "leave":
             ledger.release(key)
-            held.pop(key, None)  # type: ignore[call-overload]
+            held.pop(key, None)
         assert ledger.held_bytes == sum(held.values()) <= SMALL.held_bytes_total
         assert all(v <= SMALL.held_bytes_per_stranger for v in held.values())
         assert len(ledger) <= SMALL.max_strangers

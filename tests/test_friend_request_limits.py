@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -45,7 +46,9 @@ def keys(n: int, base: int = 5000) -> list[Identity]:
     return [Identity.from_seed((base + i).to_bytes(32, "big")) for i in range(n)]
 
 
-def node_with(evidence: MemoryEvidenceStore | SqliteEvidenceStore, clock: Clock, cap: int = 10):
+def node_with(
+    evidence: MemoryEvidenceStore | SqliteEvidenceStore, clock: Clock, cap: int = 10
+) -> tuple[Identity, SocialNode]:
     me = Identity.from_seed((1).to_bytes(32, "big"))
     config = SocialConfig(max_pending_requests=cap, pending_request_ttl_s=3600.0)
     node = SocialNode(me.member_id, Blocklace(MemoryStore()), evidence, config, wall=clock)
@@ -111,8 +114,6 @@ def test_lookup_time_does_not_grow_with_the_number_of_requests(tmp_path: Path) -
 
 
 def test_sqlite_store_gives_old_rows_a_time_and_keeps_the_original_table(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "e.db"
     db = sqlite3.connect(path)
     db.execute(

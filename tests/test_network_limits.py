@@ -17,6 +17,7 @@ from net_attack import connect, friend_request, nested_attack_message, running_n
 from strategies import canonical_values
 
 from runtime import codec
+from runtime.block import MAX_BLOCK_SIZE
 from runtime.codec import OpaqueRecord, Value
 from runtime.conn_policy import STRANGER_MAX_MESSAGE
 from runtime.decode_cost import (
@@ -204,6 +205,4 @@ def test_one_address_may_introduce_only_a_few_new_requesters() -> None:
 
 
 def test_no_block_ever_pays_for_the_scan() -> None:
-    from runtime.block import MAX_BLOCK_SIZE
-
     assert MAX_BLOCK_SIZE * MAX_COST_PER_BYTE <= MAX_DECODED_COST  # blocks skip the scan
