@@ -148,6 +148,10 @@ class SlotTable:
     def closed(self, key: Hashable) -> None:
         self._slots.pop(key, None)
 
+    def is_kept(self, key: Hashable) -> bool:
+        slot = self._slots.get(key)
+        return slot is not None and slot.kept
+
     def counts(self) -> dict[str, int]:
         slots = self._slots.values()
         return {

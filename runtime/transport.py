@@ -505,12 +505,7 @@ class Connection:
         if isinstance(error, RemoteProtocolError):
             self._transport.refused(self.remote, reason, self.peer, error)
         elif reason != "handler_error":
-            _log().info(
-                "connection_closed",
-                peer=_addr(self.remote),
-                member=fingerprint(self.peer),
-                reason=reason,
-            )
+            self._transport.closed_line(self, reason)
         try:
             await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE_S)
         except (TimeoutError, ConnectionError, OSError):
@@ -550,6 +545,22 @@ class Transport:
         policy = config.policy()
         self.slots = SlotTable(policy)
         self._tally = RefusalTally(policy)
+        self._quiet = RefusalTally(policy)
+        """The same rate limit for info lines anyone can cause (closes of unkept connections)."""
+
+    def closed_line(self, conn: Connection, reason: str) -> None:
+        """Log a closed connection: always for kept peers, rate-limited for everyone else."""
+        fields = {"peer": _addr(conn.remote), "member": fingerprint(conn.peer), "reason": reason}
+        if self.slots.is_kept(conn):
+            _log().info("connection_closed", **fields)
+        else:
+            self.quiet_line("connection_closed", **fields)
+
+    def quiet_line(self, event: str, **fields: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._quiet.record(fields.get("reason", event), now):
+            _log().info(event, **fields)
+        self.flush_refusals(now)
 
     def refused(
         self,
@@ -578,6 +589,11 @@ class Transport:
         counts = self._tally.due(now)
         if counts is not None:
             _log().warning("peers_refused_summary", interval_s=self.config.log_interval_s, **counts)
+        closed = self._quiet.due(now)
+        if closed is not None:
+            _log().info(
+                "connections_closed_summary", interval_s=self.config.log_interval_s, **closed
+            )
 
     def connections(self) -> list[Connection]:
         return [c for c in self._conns if not c.closed]
@@ -719,9 +735,9 @@ class Transport:
             error = HandshakeError("truncated", "the peer closed during the handshake")
         except RemoteProtocolError as exc:
             error = exc
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError):
             writer.transport.abort()
-            _log().info("handshake_lost", peer=_addr(remote), error=type(exc).__name__)
+            self.quiet_line("handshake_lost", peer=_addr(remote), reason="lost")
             raise
         except BaseException:
             writer.transport.abort()

@@ -13,7 +13,15 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from net_attack import connect, friend_request, nested_attack_message, running_node, until
+from structlog.testing import capture_logs
+from net_attack import (
+    connect,
+    friend_request,
+    nested_attack_message,
+    quietly,
+    running_node,
+    until,
+)
 from strategies import canonical_values
 
 from runtime import codec
@@ -206,3 +214,31 @@ def test_one_address_may_introduce_only_a_few_new_requesters() -> None:
 
 def test_no_block_ever_pays_for_the_scan() -> None:
     assert MAX_BLOCK_SIZE * MAX_COST_PER_BYTE <= MAX_DECODED_COST  # blocks skip the scan
+
+
+async def connect_and_send(port: int, key: Identity) -> None:
+    client = await connect(port, key)
+    try:
+        await client.send(friend_request(key))
+        if await client.reader.read() == b"":
+            raise ConnectionError("closed by the node")
+    finally:
+        client.close()
+
+
+def test_a_backed_off_peer_reconnecting_does_not_flood_the_log() -> None:
+    async def body() -> None:
+        async with running_node() as node:
+            key = Identity.generate()
+            peer = MemberId(key.member_id)
+            now = time.monotonic()
+            for _ in range(3):
+                node.service.scores.violation(peer, 1.0, now)
+            with capture_logs() as logs:
+                for _ in range(60):  # refused after the handshake, or rate-limited before
+                    assert not await quietly(connect_and_send(node.port, key))
+                await asyncio.sleep(0.05)
+            assert sum(1 for e in logs if e.get("reason") == "backed_off") <= 2 * 20
+            assert len(logs) <= 45
+
+    run(body())
