@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from structlog.testing import capture_logs
 from net_attack import (
     connect,
     friend_request,
@@ -23,6 +22,7 @@ from net_attack import (
     until,
 )
 from strategies import canonical_values
+from structlog.testing import capture_logs
 
 from runtime import codec
 from runtime.block import MAX_BLOCK_SIZE
