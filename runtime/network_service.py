@@ -52,8 +52,6 @@ PEER_MESSAGES: Final = frozenset(
     for cls in (FriendRequest, Disclose, Blocks, EpochBlocks, EpochHave, LaceBlocks, LaceHave)
 )
 """Record tags a kept peer may send; anything else is refused before it is decoded."""
-STRANGER_MESSAGES: Final = frozenset(cls.wire_tag for cls in (FriendRequest, Disclose, Blocks))
-"""A stranger's: its friend request, and the first dissemination messages of a new friend."""
 STRANGER_MSGS_PER_S: Final = 20.0
 
 _log = get_logger("peoplenet.network")
@@ -367,10 +365,7 @@ class NetworkService:
             conn.limit(self.transport.config.max_message, PEER_MESSAGES, metered=not kept)
         else:
             conn.limit(
-                STRANGER_MAX_MESSAGE,
-                STRANGER_MESSAGES,
-                metered=True,
-                msgs_per_s=STRANGER_MSGS_PER_S,
+                STRANGER_MAX_MESSAGE, PEER_MESSAGES, metered=True, msgs_per_s=STRANGER_MSGS_PER_S
             )
         self._on_hint_from_connection(conn)
         request = self.requests.get(peer) or self._cold.pop(peer, None)
@@ -428,23 +423,28 @@ class NetworkService:
             self._emit(Inbound(peer, msg, friend=False))
             return
         # Friendship is learnt at slightly different moments on the two sides: a new friend's
-        # first Disclose may arrive before its acceptance is processed here.  Hold a few such
-        # messages and deliver them if the peer becomes a friend; strangers time out.
+        # first Disclose may arrive before its acceptance is processed here (and a community
+        # participant's first epoch message before its community is set up).  Hold a few such
+        # messages and deliver them if the peer becomes kept; strangers time out.
         if self.strangers.hold(conn, conn.last_cost):
             self._held.setdefault(conn, []).append(msg)
             return
         self.transport.refused(conn.remote, "too_much_held", peer, None)
-        if self._invited(peer):
-            return  # dropped: once friends, dissemination sends it again
-        verdict = self.scores.violation(peer, 1.0, now)
-        if verdict.disconnect:
+        if not self._invited(peer):  # (an invited peer's is dropped: sent again once friends)
             self._drop_stranger(conn, "too_much_held")
 
     async def on_closed(self, conn: Connection, error: Exception | None) -> None:
         self.strangers.release(conn)
         self._held.pop(conn, None)
         peer = conn.peer
-        if isinstance(error, RemoteProtocolError) and not isinstance(error, PeerTimeout):
+        if (
+            isinstance(error, RemoteProtocolError)
+            and not isinstance(error, PeerTimeout)
+            and peer in self.kept()
+        ):
+            # Only kept peers are scored: a stranger is just cut off (a throwaway key gains
+            # nothing from a clean record, and a member about to be known as a friend or a
+            # community participant must not start backed off).
             verdict = self.scores.violation(peer, 1.0, time.monotonic())
             if verdict.disconnect:
                 _log.warning(

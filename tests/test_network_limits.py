@@ -153,19 +153,20 @@ def test_what_a_stranger_holds_is_bounded_and_overflow_disconnects() -> None:
             service = node.service
             stranger = Identity.generate()
             client = await connect(node.port, stranger)
-            for _ in range(40):
-                try:
-                    await client.send(disclose)
-                except (ConnectionError, OSError):
-                    break
-            assert await client.reader.read() == b""
-            client.close()
             cfg = service.policy
-            assert service.strangers.held_bytes <= cfg.held_bytes_total
+            for _ in range(cfg.held_messages_per_stranger):
+                await client.send(disclose)
+            assert await until(lambda: service.strangers.held_bytes > 0)
+            assert service.strangers.held_bytes <= cfg.held_bytes_per_stranger
+            with capture_logs() as logs:
+                await client.send(disclose)  # one too many
+                assert await client.reader.read() == b""
+            assert [e["reason"] for e in logs if e["event"] == "peer_refused"] == ["too_much_held"]
+            client.close()
             assert await until(lambda: len(service.strangers) == 0)
             assert service.strangers.held_bytes == 0  # released with the connection
             member, now = MemberId(stranger.member_id), time.monotonic()
-            assert service.scores.banned(member, now)  # three overflows: backed off
+            assert not service.scores.banned(member, now)  # strangers are cut off, not scored
 
     run(body())
 
