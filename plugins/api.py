@@ -19,7 +19,7 @@ Apps never see a secret key, never import each other, and never touch thespian.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, Literal, Protocol
@@ -31,6 +31,9 @@ APP_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 """App names: short, lower-case, stable (they are part of lace ids and decisions)."""
 
 ParamKind = Literal["int", "rate", "bool", "choice", "text"]
+ArgKind = Literal["any", "text", "int", "amount", "decimal", "bool", "member", "members", "block"]
+"""What a command argument is; the node converts the typed text to it before the app sees it
+(:mod:`plugins.command_args`): ``any`` is passed as given (text from the command line)."""
 Purpose = str
 """What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
 
@@ -109,6 +112,30 @@ class ParamSpec:
         return f"[{low}, {high}]"
 
 
+def checked_settings(
+    params: Sequence[ParamSpec], given: Mapping[str, Value] | Value
+) -> dict[str, Value]:
+    """The defaults of ``params`` overlaid with ``given``, each value checked against its spec.
+
+    Raises :class:`AppTxRejected`: ``bad_setting`` (not a map, or a value of the wrong kind),
+    ``unknown_setting`` (names the app did not declare; the known ones are listed) or
+    ``setting_out_of_bounds``.  Pure: the node runs it on every ``app`` decision, in order.
+    """
+    if given is None:
+        given = {}
+    if not isinstance(given, Mapping):
+        raise AppTxRejected("bad_setting", "settings are a map of parameter names to values")
+    known = {p.name: p for p in params}
+    unknown = sorted(str(k) for k in given if k not in known)
+    if unknown:
+        names = ", ".join(known) or "none"
+        raise AppTxRejected("unknown_setting", f"{', '.join(unknown)} (known: {names})")
+    out = {p.name: p.default for p in params}
+    for key, value in given.items():
+        out[str(key)] = known[str(key)].check(value)
+    return out
+
+
 def _rate(name: str, value: Value | int | str) -> Fraction:
     if type(value) is int:
         return Fraction(value)
@@ -125,17 +152,49 @@ def _rate_text(value: Fraction) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Arg:
+    """One argument of a command, with the kind the app receives it as.
+
+    ``text``: a string; ``int``: a whole number; ``amount``: a whole number, 0 or more;
+    ``decimal``: an exact number as ``"n/d"`` text (``"2.5"`` arrives as ``"5/2"``); ``bool``:
+    true/false (yes/no, on/off, 1/0); ``member``: a member of the cooperative (64 hex digits, or
+    a unique prefix of at least 8) as 32 bytes; ``members``: comma-separated members, as a
+    tuple of 32-byte ids; ``block``: a block id (hex) as bytes; ``any``: as given.
+    """
+
+    name: str
+    kind: ArgKind = "text"
+    summary: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CommandSpec:
-    """A member-facing command: ``peoplenet app NAME COMMAND --arg value ...``."""
+    """A member-facing command: ``peoplenet app COOP NAME COMMAND --arg KEY=VALUE ...``.
+
+    ``args`` names its arguments: an :class:`Arg` (with its kind) or a plain name (kind
+    ``any``: the value as given, text from the command line; declarations from before kinds).
+    The node refuses names not declared and values not of their kind before the app runs.
+    """
 
     name: str
     summary: str
-    args: tuple[str, ...] = ()
+    args: tuple[str | Arg, ...] = ()
     consents: tuple[Purpose, ...] = ()
     """Purposes the person consents to by running it (each good for one signature)."""
     read_only: bool = False
+    """Submits and signs nothing: runs while the app is disabled too."""
     top_level: bool = False
-    """Also ``peoplenet NAME COOP --arg ...`` (bundled apps only: ``pay``, ``balance``...)."""
+    """Also ``peoplenet COMMAND COOP --KEY VALUE ...`` (bundled apps only: ``peoplenet pay COOP
+    --to ... --amount 5``); third-party apps' commands run through ``peoplenet app`` only."""
+
+    @property
+    def arguments(self) -> tuple[Arg, ...]:
+        """Every argument as an :class:`Arg` (plain names are kind ``any``)."""
+        return tuple(a if isinstance(a, Arg) else Arg(a, "any") for a in self.args)
+
+    @property
+    def arg_names(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.arguments)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +236,8 @@ class AppSpec:
         if self.lace_records and not self.uses_lace:
             raise PluginError(f"{self.name}: lace_records without uses_lace")
         for c in self.commands:
+            if len(set(c.arg_names)) != len(c.arg_names):
+                raise PluginError(f"{self.name}: command {c.name} repeats an argument name")
             unknown = set(c.consents) - set(self.consent_purposes)
             if unknown:
                 raise PluginError(f"{self.name}: command {c.name} grants undeclared {unknown}")
@@ -188,16 +249,9 @@ class AppSpec:
     def defaults(self) -> dict[str, Value]:
         return {p.name: p.default for p in self.params}
 
-    def settings(self, given: Mapping[str, Value]) -> dict[str, Value]:
+    def settings(self, given: Mapping[str, Value] | Value) -> dict[str, Value]:
         """Defaults overlaid with ``given``, every value checked (:class:`AppTxRejected`)."""
-        known = {p.name: p for p in self.params}
-        unknown = sorted(set(given) - set(known))
-        if unknown:
-            raise AppTxRejected("unknown_setting", ", ".join(unknown))
-        out = self.defaults()
-        for key, value in given.items():
-            out[key] = known[key].check(value)
-        return out
+        return checked_settings(self.params, given)
 
     def command(self, name: str) -> CommandSpec | None:
         return next((c for c in self.commands if c.name == name), None)
@@ -318,6 +372,8 @@ __all__ = [
     "AppSpec",
     "AppStatus",
     "AppTxRejected",
+    "Arg",
+    "ArgKind",
     "CommandSpec",
     "ConsentRefused",
     "DecisionView",
@@ -329,4 +385,5 @@ __all__ = [
     "ParamSpec",
     "PluginError",
     "Purpose",
+    "checked_settings",
 ]

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-from plugins.api import DecisionView, FoldContext
+from plugins.api import ConsentRefused, DecisionView, FoldContext, ParamSpec
 from plugins.host import AppHost, HostOutput
 from plugins.manager import load_apps
-from plugins.worker import Back, Handler
+from plugins.worker import Back, CallbackRefused, Handler
 from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.block import Block
 from runtime.codec import Value
@@ -60,6 +60,19 @@ def context_from_wire(value: Value) -> FoldContext:
         sender=_bytes(v["sender"]),
         position=(_int(position[0]), _int(position[1])),
     )
+
+
+def param_wire(p: ParamSpec) -> Value:
+    """A parameter's declaration, for the node to check ``app`` decisions against."""
+    return {
+        "name": p.name,
+        "kind": p.kind,
+        "default": p.default,
+        "summary": p.summary,
+        "minimum": p.minimum,
+        "maximum": p.maximum,
+        "choices": p.choices,
+    }
 
 
 def decision_wire(view: DecisionView) -> Value:
@@ -140,9 +153,14 @@ class _CallbackSigner:
         self._worker = worker
 
     def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
-        raw = self._worker.call_back(
-            "sign", {"lace": lace, "payload": payload, "pointers": pointers}
-        )
+        try:
+            raw = self._worker.call_back(
+                "sign", {"lace": lace, "payload": payload, "pointers": pointers}
+            )
+        except CallbackRefused as exc:
+            if exc.kind == "ConsentRefused":  # the documented refusal, as the app expects it
+                raise ConsentRefused(exc.detail) from None
+            raise
         block = Block.from_bytes(_bytes(raw))
         if block.lace != lace or block.payload != payload or tuple(block.pointers) != pointers:
             raise WorkerStateError("the node signed something else than asked")
@@ -164,6 +182,7 @@ def _declaration(host: AppHost) -> Value:
             "auto": tuple(spec.auto_purposes),
             "consent": tuple(spec.consent_purposes),
             "commands": {c.name: tuple(c.consents) for c in spec.commands},
+            "params": tuple(param_wire(p) for p in spec.params),
         }
     broken = tuple((b.source, b.reason) for b in host.registry.broken)
     return {"apps": apps, "broken": broken}
@@ -298,4 +317,5 @@ __all__ = [
     "context_wire",
     "decision_wire",
     "output_wire",
+    "param_wire",
 ]

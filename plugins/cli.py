@@ -16,10 +16,13 @@ import os
 from typing import Any, TextIO
 
 from plugins.api import AppSpec, ParamSpec
+from plugins.arg_names import resolve_app_args
 from plugins.manager import BUNDLED, AppRegistry, load_apps
 from runtime import control
+from runtime.cli_format import tree_text
+from runtime.cli_names import Namer
 from runtime.datadir import DataDir
-from runtime.errors import LocalError
+from runtime.errors import LocalError, PeoplenetError
 
 
 class AppsCliError(LocalError):
@@ -63,7 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
             p = sub.add_parser(command.name, help=f"{spec.name}: {command.summary}")
             _data(p)
             p.add_argument("coop", help="the cooperative (name or lace prefix)")
-            for name in command.args:
+            for name in command.arg_names:
                 p.add_argument(f"--{name.replace('_', '-')}", dest=f"arg_{name}")
             p.add_argument("--json", action="store_true")
             p.set_defaults(top_level_app=spec.name, top_level_command=command.name)
@@ -105,13 +108,29 @@ def _command(
 ) -> int:
     data = DataDir(args.data)
     data.require()
+
+    def history() -> Any:
+        which = {"community": args.coop, "app": app, "command": "history", "args": {}}
+        return control.call(data.control_socket, "coop_app", which).get("result")
+
+    given = resolve_app_args(given, Namer(data.root), history)
     result = control.call(
         data.control_socket,
         "coop_app",
         {"community": args.coop, "app": app, "command": command, "args": given},
     )
-    _print(result, args.json, out)
+    _print(result, args.json, out, _me(data))
     return 0
+
+
+def _me(data: DataDir) -> bytes | None:
+    """This node's member id (from the key file, no passphrase needed), to mark "you"."""
+    from runtime.keyfile import read_member_id  # noqa: PLC0415
+
+    try:
+        return bytes(read_member_id(data.key_file))
+    except PeoplenetError:
+        return None
 
 
 def _list(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
@@ -152,6 +171,10 @@ def _list(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
                 state += ", not installed here"
             if app["faulted"]:
                 state += f", out of service here: {app['faulted']}"
+            decision = app.get("decision") or {}
+            if decision.get("status") == "refused":
+                state += f", decision #{decision['number']} refused by the app: "
+                state += f"{decision['reason']}: {decision['detail']}"
             out.write(f"  {app['name']}: {state}  settings {json.dumps(app['settings'])}\n")
     return 0
 
@@ -170,7 +193,8 @@ def _info(registry: AppRegistry, args: argparse.Namespace, out: TextIO) -> int:
             {
                 "name": c.name,
                 "summary": c.summary,
-                "args": list(c.args),
+                "args": list(c.arg_names),
+                "arg_kinds": {a.name: a.kind for a in c.arguments},
                 "consents": list(c.consents),
                 "read_only": c.read_only,
             }
@@ -206,16 +230,17 @@ def _param(p: ParamSpec) -> dict[str, Any]:
     }
 
 
-def _print(result: Any, as_json: bool, out: TextIO) -> None:
+def _print(result: Any, as_json: bool, out: TextIO, me: bytes | None = None) -> None:
     if as_json:
         out.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
         return
-    if isinstance(result, dict):
-        for key, value in result.items():
-            shown = value if isinstance(value, str | int | bool) else json.dumps(value, default=str)
-            out.write(f"{key}: {shown}\n")
-    else:
-        out.write(f"{json.dumps(result, default=str)}\n")
+    if isinstance(result, dict) and set(result) == {"result", "submitted"}:
+        # an app command's answer, and the cooperative transactions it submitted
+        out.write(tree_text(result["result"], me=me) + "\n")
+        if result["submitted"]:
+            out.write(f"submitted {len(result['submitted'])} transaction(s) to the cooperative\n")
+        return
+    out.write(tree_text(result, me=me) + "\n")
 
 
 __all__ = ["AppsCliError", "add_parsers", "is_top_level", "run"]

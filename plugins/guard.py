@@ -39,9 +39,19 @@ _log = get_logger("plugins.guard")
 class PluginFailed(LocalError):
     """A hook raised or hung; ``faulted`` says whether the instance is now out of service."""
 
-    def __init__(self, app: str, hook: str, detail: str, *, faulted: bool) -> None:
+    def __init__(
+        self,
+        app: str,
+        hook: str,
+        detail: str,
+        *,
+        faulted: bool,
+        error: BaseException | None = None,
+    ) -> None:
         super().__init__(f"{app}.{hook}: {detail}")
         self.app, self.hook, self.detail, self.faulted = app, hook, detail, faulted
+        self.error = error
+        """What the hook raised (None: it hung)."""
 
 
 class AppFaulted(LocalError):
@@ -120,7 +130,7 @@ class Guard:
         _log.warning("plugin_failed", app=self.app, hook=hook, error=repr(call.error))
         if count >= self.max_failures:
             self._fault(hook, f"{count} failures in a row, last: {detail}")
-        raise PluginFailed(self.app, hook, detail, faulted=bool(self.faulted))
+        raise PluginFailed(self.app, hook, detail, faulted=bool(self.faulted), error=call.error)
 
     def _fault(self, hook: str, why: str) -> None:
         self.faulted = f"{hook}: {why}"

@@ -37,8 +37,10 @@ from plugins.api import (
     Draft,
     FoldContext,
     LaceBlockView,
+    ParamSpec,
     PluginError,
 )
+from plugins.command_args import convert_args
 from plugins.guard import DEFAULT_DEADLINE_S, DEFAULT_MAX_FAILURES, AppFaulted, Guard, PluginFailed
 from plugins.manager import AppRegistry
 from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, app_lace_id
@@ -66,6 +68,7 @@ class AppHostApi(Protocol):
     keyless worker)."""
 
     def app_names(self) -> list[str]: ...
+    def params(self, name: str) -> tuple[ParamSpec, ...] | None: ...
     def settings(self, name: str) -> dict[str, Value]: ...
     def app_changed(self, name: str, enabled: bool, given: Value, action: Value) -> None: ...
     def apply_tx(self, name: str, body: bytes, ctx: FoldContext) -> dict[str, Value]: ...
@@ -282,6 +285,11 @@ class AppHost:
         """Every installed app."""
         return self.registry.names()
 
+    def params(self, name: str) -> tuple[ParamSpec, ...] | None:
+        """The parameters the app declares, or None if it is not installed here."""
+        spec = self.registry.spec(name)
+        return None if spec is None else spec.params
+
     def settings(self, name: str) -> dict[str, Value]:
         """The app's settings as the cooperative last decided them (with defaults), or {}."""
         inst = self.instances.get(name)
@@ -299,10 +307,12 @@ class AppHost:
             return
         was, previous = inst.enabled, dict(inst.settings)
         try:
-            settings = inst.spec.settings(given if isinstance(given, dict) else {})
+            settings = inst.spec.settings(given)
         except AppTxRejected as exc:
+            # The consumer checks first (plugins.api.checked_settings, the same check): a
+            # refused change leaves the app exactly as it was, enabled state and settings.
             _log.warning("app_settings_refused", app=name, reason=exc.reason, detail=exc.detail)
-            settings = previous or inst.spec.defaults()
+            return
         inst.enabled, inst.settings = enabled, settings
         if enabled and not self._ensure_state(inst):
             return
@@ -318,6 +328,8 @@ class AppHost:
         inst = self._instance(name)
         if inst is None:
             return self._result(None, "rejected", "app_not_installed", "", ctx)
+        if not inst.enabled:  # its enabling decision was refused (settings it does not take)
+            return self._result(inst, "rejected", "app_disabled", "not enabled here", ctx)
         if not self._ensure_state(inst) or inst.guard.faulted:
             return self._result(inst, "rejected", "app_faulted", inst.guard.faulted, ctx)
         try:
@@ -509,25 +521,36 @@ class AppHost:
             raise AppCommandError("app_disabled", f"{name} is not enabled in this cooperative")
         if not self._ensure_state(inst):
             raise AppCommandError("app_faulted", inst.guard.faulted or "no state")
+        typed = convert_args(spec, args, self.members)
         self._drain_feed()
         node = _Node(self, inst, now_ms, spec.consents)
         fn = self.registry.hook(name, "peoplenet_command")
         try:
             result = inst.guard.call(
                 "peoplenet_command",
-                lambda: fn(state=inst.state, command=op, args=dict(args), node=node),
+                lambda: fn(state=inst.state, command=op, args=typed, node=node),
             )
         except AppCommandError:
             raise
+        except ConsentRefused as exc:
+            raise AppCommandError("consent_refused", str(exc)) from None
+        except PluginFailed as exc:
+            raise command_failed(name, op, exc) from None
         except PeoplenetError as exc:
-            raise AppCommandError(getattr(exc, "reason", "refused"), str(exc)) from None
+            raise AppCommandError(getattr(exc, "reason", "app_failed"), str(exc)) from None
         finally:
             node.live = False
             self._store_published(inst, node, now_ms)
-        self._drain_feed()
+        answer = _jsonable(result)
+        try:
+            encode(answer)  # it crosses to the node: a result that cannot is the app's failure
+        except EncodeError as exc:
+            raise AppCommandError("bad_result", f"{name} {op} answered {exc}") from None
+        finally:
+            self._drain_feed()
         out = node.out
         out.merge(self.duties(now_ms))
-        return _jsonable(result), out
+        return answer, out
 
     def _store_published(self, inst: _Instance, node: _Node, now_ms: int) -> None:
         """Store and push what the call signed (on the host's thread, in signing order)."""
@@ -608,6 +631,25 @@ _ARGS: Final[Mapping[str, tuple[str, ...]]] = {
 }
 
 
+def command_failed(app: str, op: str, failure: PluginFailed) -> AppCommandError:
+    """An app's command that broke (raised something other than a refusal), in words.
+
+    The reason is the error's own stable ``reason`` when it has one (codec and protocol
+    errors do), else ``app_failed``; the detail says which command of which app failed and
+    why, with the error's message rather than its Python representation.
+    """
+    error = failure.error
+    if error is None:
+        return AppCommandError("app_failed", f"{app} {op}: {failure.detail}")
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str) and reason:
+        detail = getattr(error, "detail", "")
+        why = detail if isinstance(detail, str) and detail else str(error)
+        return AppCommandError(reason, f"{app} {op} failed: {why}")
+    why = str(error) or type(error).__name__
+    return AppCommandError("app_failed", f"{app} {op} failed ({type(error).__name__}): {why}")
+
+
 def _lace_records(spec: AppSpec) -> list[tuple[type, str]]:
     return list(spec.lace_records)
 
@@ -623,4 +665,4 @@ def _jsonable(value: Any) -> Value:
     return value  # type: ignore[no-any-return]
 
 
-__all__ = ["AppHost", "BlockSigner", "HostOutput"]
+__all__ = ["AppHost", "BlockSigner", "HostOutput", "command_failed"]

@@ -23,9 +23,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal, get_args
 
-from plugins.api import AppCommandError, ConsentRefused, DecisionView, FoldContext
+from plugins.api import (
+    AppCommandError,
+    ConsentRefused,
+    DecisionView,
+    FoldContext,
+    ParamKind,
+    ParamSpec,
+)
 from plugins.app_worker import context_wire, decision_wire
 from plugins.channel import CallFailed, WorkerError
 from plugins.host import BlockSigner, HostOutput
@@ -57,6 +64,8 @@ class Declared:
     consent: frozenset[str]
     commands: Mapping[str, tuple[str, ...]]
     """Command -> the purposes it grants."""
+    params: tuple[ParamSpec, ...] = ()
+    """The parameters ``app`` decisions set (checked here before the worker hears of them)."""
 
 
 class RemoteAppHost:
@@ -173,6 +182,10 @@ class RemoteAppHost:
 
     def app_names(self) -> list[str]:
         return sorted(self.declared)
+
+    def params(self, name: str) -> tuple[ParamSpec, ...] | None:
+        declared = self.declared.get(name)
+        return None if declared is None else declared.params
 
     def settings(self, name: str) -> dict[str, Value]:
         return dict(self._settings.get(name, {}))
@@ -321,8 +334,45 @@ def _parse_declaration(community: bytes, value: Value) -> dict[str, Declared]:
             auto=frozenset(str(p) for p in _seq(d.get("auto"))),
             consent=frozenset(str(p) for p in _seq(d.get("consent"))),
             commands={str(c): tuple(str(p) for p in _seq(g)) for c, g in commands.items()},
+            params=tuple(_param(name, p) for p in _seq(d.get("params"))),
         )
     return out
+
+
+def _param(app: str, value: Value) -> ParamSpec:
+    """A parameter as the worker declared it (the worker runs app code: checked here)."""
+    if isinstance(value, dict):
+        name, kind, choices = value.get("name"), value.get("kind"), value.get("choices", ())
+        low, high = _bound(value.get("minimum")), _bound(value.get("maximum"))
+        summary = value.get("summary", "")
+        if (
+            isinstance(name, str)
+            and isinstance(summary, str)
+            and kind in get_args(ParamKind)
+            and isinstance(choices, tuple)
+            and all(isinstance(c, str) for c in choices)
+            and low is not False
+            and high is not False
+        ):
+            return ParamSpec(
+                name,
+                kind,  # type: ignore[arg-type]  # checked: one of get_args(ParamKind)
+                value.get("default"),
+                summary,
+                low,
+                high,
+                tuple(str(c) for c in choices),
+            )
+    raise AppWorkerFailed(f"malformed parameter of {app!r}: {value!r}")
+
+
+def _bound(value: Value) -> int | str | Literal[False] | None:
+    """A declared bound, or False if it is not one."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return False
 
 
 def _broken(value: Value) -> list[tuple[str, str]]:

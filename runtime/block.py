@@ -27,6 +27,7 @@ from runtime.codec import (
     decode_as,
     decode_prefix,
     encode,
+    encode_nested,
     read_array_header,
     record_prefix_at,
     wire_type,
@@ -116,7 +117,8 @@ class Block(Record):
         Bad arguments raise :class:`LocalError` (not :class:`InvalidBlock`: the fault is ours,
         not a peer's), and so does a block too large for :meth:`from_bytes` to accept.
         """
-        return cls.create_encoded(identity, lace, payload, encode(payload), pointers)
+        # The payload sits one level inside the block: its nesting limit counts from there.
+        return cls.create_encoded(identity, lace, payload, encode_nested(payload, 1), pointers)
 
     @classmethod
     def create_encoded(

@@ -9,11 +9,14 @@ import os
 import sys
 from collections.abc import Sequence
 
-from runtime import log
+from runtime import cli_options, log
+from runtime.cli_exit import REFUSED, UNUSABLE, ActionRefused, refusal
+from runtime.control import ControlError
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
-DATA_ENV = "PEOPLENET_DATA"
+DATA_ENV = cli_options.DATA_ENV
+MEMBER_HELP = "a member: full id, fingerprint, unique prefix (8+ characters) or petname"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -83,13 +86,14 @@ def _parser() -> argparse.ArgumentParser:
     sim_consensus.add_argument("--first-seed", type=int, default=0)
     sim_consensus.add_argument("--txs-per-node", type=int, default=3)
     sim_consensus.add_argument("--json", action="store_true", help="print one JSON object")
+    cli_options.share_options(parser)
     return parser
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
-        default=os.environ.get(DATA_ENV, os.path.expanduser("~/.peoplenet")),
+        default=cli_options.data_default(),
         help=f"the node's data directory (default ${DATA_ENV} or ~/.peoplenet)",
     )
 
@@ -133,17 +137,24 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         ("unfollow", "stop receiving MEMBER's posts"),
     ):
         one = fsub.add_parser(name, help=text)
-        one.add_argument("member", help="member id (hex), a unique prefix of it, or fingerprint")
+        one.add_argument("member", help=MEMBER_HELP)
     intro = fsub.add_parser("introduce", help="introduce two of your friends to each other")
-    intro.add_argument("a")
-    intro.add_argument("b")
+    intro.add_argument("a", metavar="MEMBER", help=MEMBER_HELP)
+    intro.add_argument("b", metavar="MEMBER", help=MEMBER_HELP)
     intro.add_argument("--note", default="")
     fsub.add_parser("peers", help="members discovered on the network")
+    petname = fsub.add_parser("name", help="give MEMBER a petname (kept on this node only)")
+    petname.add_argument("member", help=MEMBER_HELP)
+    petname.add_argument("petname", metavar="NAME")
+    unname = fsub.add_parser("unname", help="forget a petname")
+    unname.add_argument("petname", metavar="NAME")
 
     post = sub.add_parser("post", help="post to your feed")
     _data_arg(post)
     post.add_argument("text")
-    post.add_argument("--reply", default="", help="id of the post this replies to")
+    post.add_argument(
+        "--reply", default="", help="id of the post this replies to (or a unique prefix)"
+    )
     post.add_argument("--json", action="store_true")
 
     feed = sub.add_parser("feed", help="posts of the members you follow")
@@ -154,6 +165,11 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     status = sub.add_parser("status", help="the node's identity, friends and lace")
     _data_arg(status)
     status.add_argument("--json", action="store_true")
+    inbox = sub.add_parser(
+        "inbox", help="what waits for you: friend requests, decisions to vote in, app requests"
+    )
+    _data_arg(inbox)
+    inbox.add_argument("--json", action="store_true")
     _community_commands(sub)
     from actors.coop import cli as coop_cli  # noqa: PLC0415 - the cooperative's commands
 
@@ -179,9 +195,11 @@ def _community_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
         action="extend",
         nargs="+",
         required=True,
-        metavar="HEX_ID",
-        help="a participant's 64-hex member id (repeat or list several)",
+        metavar="MEMBER",
+        help="a participant: full id or petname; with the node running, also a fingerprint or "
+        "unique prefix (repeat or list several)",
     )
+    _data_arg(ccreate)
     ccreate.add_argument(
         "--timeout-ms", type=int, default=1000, help="Δ, the leader timeout (default 1000)"
     )
@@ -316,9 +334,28 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show_petnames(args: argparse.Namespace) -> None:
+    """Members in human output carry this node's petnames (a damaged file: shown without)."""
+    data = getattr(args, "data", None)
+    if not isinstance(data, str) or getattr(args, "json", False):
+        return
+    from pathlib import Path  # noqa: PLC0415 - keep start-up fast
+
+    from runtime import cli_format, petnames  # noqa: PLC0415
+
+    root = Path(data).expanduser()
+    if not petnames.petnames_path(root).is_file():
+        return
+    try:
+        cli_format.use_petnames(petnames.load(root))
+    except petnames.PetnameFileError:
+        return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = cli_options.fill_defaults(_parser().parse_args(argv))
     log.configure()
+    _show_petnames(args)
     try:
         if args.command == "demo":
             if args.simulated:
@@ -353,12 +390,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from runtime import cli_node  # noqa: PLC0415
 
         return cli_node.run(args, _passphrase)
+    except ActionRefused as exc:
+        print(f"peoplenet: {exc}", file=sys.stderr)
+        return REFUSED
     except KeyFileError as exc:
         print(f"peoplenet: {exc}", file=sys.stderr)
-        return 2
+        return UNUSABLE
+    except ControlError as exc:
+        refused = refusal(exc)
+        if refused is not None:
+            print(f"peoplenet: {refused}", file=sys.stderr)
+            return REFUSED
+        print(f"peoplenet: {exc.kind}: {exc}", file=sys.stderr)
+        return UNUSABLE
     except PeoplenetError as exc:
         print(f"peoplenet: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        return UNUSABLE
     except KeyboardInterrupt:
         return 130
 

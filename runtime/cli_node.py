@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from runtime import control
+from runtime.cli_format import amount_text, describe_member, fields, table
+from runtime.cli_names import Namer, name_member, unname, with_petnames
 from runtime.codec import Value
 from runtime.datadir import DataDir, DataDirError, NodeSettings
 from runtime.discovery import parse_static_peer
@@ -48,9 +50,9 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
         if args.action == "start":
             return _start(args, data, passphrase, out)
         data.require()
-        control.call(data.control_socket, "stop")
-        print("node stopping", file=out)
-        return 0
+        return _stop(data, out)
+    if args.command == "friends" and args.action in ("name", "unname"):
+        return _petname(args, out)
     data.require()
     sock = data.control_socket
     if args.command == "status":
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
         )
     if args.command == "feed":
         return _show(control.call(sock, "feed", {"limit": args.limit}), args.json, out, _print_feed)
+    if args.command == "inbox":
+        return _show(control.call(sock, "inbox"), args.json, out, print_inbox)
     return _friends(args, sock, out)
 
 
@@ -130,18 +134,48 @@ def _start(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out:
     return run_node(data, passphrase("passphrase: "), overrides, out)
 
 
+def _petname(args: argparse.Namespace, out: TextIO) -> int:
+    namer = Namer(args.data)
+    if args.action == "name":
+        result = name_member(namer, args.member, args.petname)
+        text = f"{result['petname']} now names {result['fingerprint']}"
+    else:
+        result = unname(namer, args.petname)
+        text = f"{result['unnamed']} forgotten"
+    return _show(result, args.json, out, lambda _r, o: print(text, file=o))
+
+
+def _stop(data: DataDir, out: TextIO) -> int:
+    """Control socket first, then by PID: returns once no process of the node is left."""
+    from runtime.node_procs import stop_node  # noqa: PLC0415
+
+    result = stop_node(data)
+    if result.killed:
+        print(f"node did not stop in time: killed pids {list(result.killed)}", file=out)
+    print("node stopped", file=out)
+    return 0
+
+
 def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:
     from pathlib import Path  # noqa: PLC0415
 
     assert isinstance(sock, Path)
     action = args.action or "list"
+    namer = Namer(args.data)
     if action == "list":
-        return _show(control.call(sock, "friends"), args.json, out, _print_friends)
+        listing = with_petnames(namer, control.call(sock, "friends"))
+        return _show(listing, args.json, out, _print_friends)
     if action == "peers":
         return _show(control.call(sock, "peers"), args.json, out, _print_peers)
     if action == "introduce":
-        result = control.call(sock, "introduce", {"a": args.a, "b": args.b, "note": args.note})
-        return _show(result, args.json, out, lambda r, o: print("introduced", file=o))
+        a, b = namer.member_hex(args.a), namer.member_hex(args.b)
+        result = control.call(sock, "introduce", {"a": a, "b": b, "note": args.note})
+        return _show(
+            result,
+            args.json,
+            out,
+            lambda r, o: print(f"introduced {describe_member(a)} and {describe_member(b)}", file=o),
+        )
     op = {
         "add": "befriend",
         "accept": "accept",
@@ -149,23 +183,33 @@ def _friends(args: argparse.Namespace, sock: object, out: TextIO) -> int:
         "follow": "follow",
         "unfollow": "unfollow",
     }[action]
-    result = control.call(sock, op, {"member": args.member})
-    return _show(result, args.json, out, lambda r, o: print(f"{action}: done", file=o))
+    member = namer.member_hex(args.member)
+    result = control.call(sock, op, {"member": member})
+    return _show(
+        result,
+        args.json,
+        out,
+        lambda r, o: print(f"{_DONE[action]} {describe_member(member)}", file=o),
+    )
+
+
+_DONE = {
+    "add": "asked to be friends with",
+    "accept": "accepted",
+    "remove": "no longer friends with",
+    "follow": "now following",
+    "unfollow": "no longer following",
+}
 
 
 def _community(args: argparse.Namespace, out: TextIO) -> int:
     from runtime.codec import decode_as, encode  # noqa: PLC0415
     from runtime.consensus.constitution import Constitution, Genesis  # noqa: PLC0415
     from runtime.errors import RemoteProtocolError  # noqa: PLC0415
-    from runtime.identity import member_id  # noqa: PLC0415
 
     if args.action == "create":
-        members: list[bytes] = []
-        for text in args.member:
-            try:
-                members.append(bytes(member_id(bytes.fromhex(text.strip()))))
-            except ValueError as exc:
-                raise LocalError(f"--member {text!r} is not a 64-hex member id: {exc}") from None
+        namer = Namer(args.data)
+        members = [namer.member(text) for text in args.member]
         if len(set(members)) != len(members):
             raise LocalError("a member is listed twice")
         name = args.name.encode()
@@ -217,20 +261,38 @@ def _print_communities(result: Any, out: TextIO) -> None:
     if not isinstance(result, list) or not result:
         print("no community joined", file=out)
         return
-    for entry in result:
-        if isinstance(entry, dict):
-            print(f"{entry.get('community')}  {entry.get('lace')}", file=out)
+    rows = [
+        (e.get("community"), e.get("participants"), e.get("quorum"), e.get("lace"))
+        for e in result
+        if isinstance(e, dict)
+    ]
+    print(table(("community", "participants", "quorum", "lace"), rows), file=out)
 
 
 def _print_order(result: Any, out: TextIO) -> None:
     if not isinstance(result, list) or not result:
         print("nothing delivered yet", file=out)
         return
-    for entry in result:
-        if isinstance(entry, dict):
-            creator = str(entry.get("creator", ""))[:16]
-            tx = json.dumps(_jsonable(entry.get("tx")))
-            print(f"{entry.get('epoch')}.{entry.get('position'):<5} {creator}  {tx}", file=out)
+    rows = [
+        (
+            f"{e.get('epoch')}.{e.get('position')}",
+            describe_member(str(e.get("creator", ""))),
+            _tx_text(e.get("tx")),
+        )
+        for e in result
+        if isinstance(e, dict)
+    ]
+    print(table(("at", "by", "transaction"), rows), file=out)
+
+
+def _tx_text(tx: Any) -> str:
+    if isinstance(tx, str):
+        return tx
+    if isinstance(tx, dict) and set(tx) == {"text"}:
+        return str(tx["text"])
+    if isinstance(tx, list) and len(tx) == 2 and tx[0] == "text":
+        return str(tx[1])
+    return json.dumps(_jsonable(tx))
 
 
 def _get(value: Any, key: str) -> Any:
@@ -259,35 +321,60 @@ def _print_status(result: Any, out: TextIO) -> None:
     if not isinstance(result, dict):
         print(result, file=out)
         return
+    pairs: list[tuple[str, object]] = []
     for key in sorted(result):
-        print(f"{key:>14}: {_jsonable(result[key])}", file=out)
+        value = _jsonable(result[key])
+        if key in ("member", "creator") and isinstance(value, str):
+            value = describe_member(value)
+        elif isinstance(value, dict | list):
+            value = json.dumps(value)
+        pairs.append((key, value))
+    print(fields(pairs), file=out)
+
+
+_SECTIONS = (
+    ("friends", "friends"),
+    ("pending", "friend requests to you (accept with `peoplenet friends accept MEMBER`)"),
+    ("outgoing", "your requests, not yet accepted"),
+    ("follows", "following"),
+    ("introductions", "introductions to you"),
+)
 
 
 def _print_friends(result: Any, out: TextIO) -> None:
     if not isinstance(result, dict):
         print(result, file=out)
         return
-    for section in sorted(result):
-        entries = result[section]
-        print(f"{section}:", file=out)
-        if not isinstance(entries, list) or not entries:
-            print("  (none)", file=out)
+    known = [key for key, _ in _SECTIONS]
+    titles = [*_SECTIONS, *((k, k) for k in sorted(result) if k not in known)]
+    for key, title in titles:
+        entries = result.get(key)
+        if not isinstance(entries, list):
             continue
+        print(f"{title}: {len(entries) if entries else 'none'}", file=out)
         for entry in entries:
-            print(f"  {_jsonable(entry)}", file=out)
+            print(f"  {_who_text(entry)}", file=out)
+
+
+def _who_text(entry: Any) -> str:
+    if not isinstance(entry, dict):
+        return str(_jsonable(entry))
+    text = describe_member(str(entry.get("member", "")))
+    if entry.get("by"):
+        text += f", introduced by {entry.get('by')}"
+    return text
 
 
 def _print_peers(result: Any, out: TextIO) -> None:
     if not isinstance(result, list) or not result:
         print("no peers discovered yet", file=out)
         return
-    for peer in result:
-        if isinstance(peer, dict):
-            print(
-                f"{peer.get('fingerprint')}  {peer.get('host')}:{peer.get('port')}"
-                f"  ({peer.get('source')})  {peer.get('member')}",
-                file=out,
-            )
+    rows = [
+        (describe_member(str(p.get("member"))), f"{p.get('host')}:{p.get('port')}", p.get("source"))
+        for p in result
+        if isinstance(p, dict)
+    ]
+    print(table(("member", "address", "found by"), rows), file=out)
 
 
 def _print_feed(result: Any, out: TextIO) -> None:
@@ -297,4 +384,64 @@ def _print_feed(result: Any, out: TextIO) -> None:
     for item in result:
         if isinstance(item, dict):
             reply = f" (reply to {item.get('reply_to')})" if item.get("reply_to") else ""
-            print(f"[{item.get('author')}] {item.get('text')}{reply}", file=out)
+            who = describe_member(str(item.get("member") or item.get("author")))
+            print(f"{who}{reply}:\n  {item.get('text')}", file=out)
+
+
+def print_inbox(result: Any, out: TextIO) -> None:
+    """What waits for the member, section by section; one line when nothing does."""
+    from actors.coop.cli_text import decision_lines  # noqa: PLC0415 - the coop layer
+
+    if not isinstance(result, dict):
+        print(result, file=out)
+        return
+    now = result.get("now") if isinstance(result.get("now"), int) else 0
+    assert isinstance(now, int)
+    requests = _list_of(result.get("friend_requests"))
+    intros = _list_of(result.get("introductions"))
+    decisions = _list_of(result.get("decisions"))
+    apps = _list_of(result.get("app_requests"))
+    if not (requests or intros or decisions or apps):
+        print("nothing waits for you", file=out)
+        return
+    if requests:
+        print(f"friend requests ({len(requests)}): `peoplenet friends accept MEMBER`", file=out)
+        for entry in requests:
+            print(f"  {_who_text(entry)}", file=out)
+    if intros:
+        print(f"introductions ({len(intros)}): `peoplenet friends accept MEMBER`", file=out)
+        for entry in intros:
+            print(f"  {_who_text(entry)}", file=out)
+    if decisions:
+        print(
+            f"decisions waiting for your ballot ({len(decisions)}): "
+            "`peoplenet coop vote COOP NUMBER BALLOT`",
+            file=out,
+        )
+        for d in decisions:
+            for line in decision_lines(d, now, coop=str(d.get("coop"))):
+                print(f"  {line}", file=out)
+    if apps:
+        print(f"app requests ({len(apps)}):", file=out)
+        for a in apps:
+            print(f"  {a.get('coop')} {a.get('app')}:", file=out)
+            for item in _list_of(a.get("waiting")) or [a.get("waiting")]:
+                print(f"    {_app_item(item)}", file=out)
+
+
+def _app_item(item: Any) -> str:
+    if not isinstance(item, dict):
+        return str(_jsonable(item))
+    parts = []
+    for key, value in item.items():
+        shown: object = value
+        if key in ("from", "to", "member") and isinstance(value, str):
+            shown = describe_member(value)
+        elif key == "amount" and isinstance(value, int):
+            shown = amount_text(value)
+        parts.append(f"{key} {shown}")
+    return ", ".join(parts)
+
+
+def _list_of(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []

@@ -17,11 +17,12 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from runtime.codec import Value, decode, encode
 from runtime.consensus.core import Delivery, tx_key
 from runtime.errors import StoreError
+from runtime.store import damaged, is_corruption
 
 SCHEMA_VERSION: Final = 1
 
@@ -46,6 +47,18 @@ _SCHEMA: Final = (
 
 class CommunityStoreError(StoreError):
     """The community file is unusable, or a replayed delivery contradicts the stored order."""
+
+
+ORDER_REFILL: Final = (
+    "the order is then rebuilt from the community's blocks; pending submissions are lost"
+)
+
+
+def _failure(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
+    """A damaged file is fatal for the node (see :func:`damaged`); anything else is not."""
+    if is_corruption(exc):
+        return damaged(path, exc, ORDER_REFILL)
+    return CommunityStoreError(f"{what} {path}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +87,11 @@ class CommunityStore:
             raise CommunityStoreError(f"cannot open {self.path}: {exc}") from exc
         try:
             self._setup()
+            query = "SELECT epoch, count(*) FROM delivered GROUP BY epoch"
+            self._next: dict[int, int] = dict(self._read(query))
         except BaseException:
             self._conn.close()
             raise
-        query = "SELECT epoch, count(*) FROM delivered GROUP BY epoch"
-        self._next: dict[int, int] = dict(self._conn.execute(query).fetchall())
         """Per epoch: the position the next new delivery must have."""
 
     def _setup(self) -> None:
@@ -96,7 +109,14 @@ class CommunityStore:
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise CommunityStoreError(f"cannot use {self.path}: {exc}") from exc
+            raise _failure(self.path, "cannot use", exc) from exc
+
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run a read; a damaged file raises :class:`~runtime.errors.StoreCorrupt`."""
+        try:
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise _failure(self.path, "cannot read", exc) from exc
 
     def close(self) -> None:
         self._conn.close()
@@ -138,15 +158,16 @@ class CommunityStore:
                         "DELETE FROM pending WHERE key = ?", [(row[5],) for row in rows]
                     )
             except sqlite3.Error as exc:
-                raise CommunityStoreError(f"cannot record deliveries: {exc}") from exc
+                raise _failure(self.path, "cannot record deliveries in", exc) from exc
             self._next = expect
         return new
 
     def _check_replay(self, d: Delivery, raw: bytes) -> None:
-        row = self._conn.execute(
+        rows = self._read(
             "SELECT block, creator, tx FROM delivered WHERE epoch = ? AND position = ?",
             (d.epoch, d.position),
-        ).fetchone()
+        )
+        row = rows[0] if rows else None
         if row is None or (row[0], row[1], row[2]) != (bytes(d.block), bytes(d.creator), raw):
             raise CommunityStoreError(
                 f"replayed delivery ({d.epoch}, {d.position}) differs from the stored one"
@@ -157,18 +178,16 @@ class CommunityStore:
 
     def order(self, offset: int = 0, limit: int = 100_000) -> list[StoredDelivery]:
         """The delivered order, oldest first."""
-        rows = self._conn.execute(
+        rows = self._read(
             "SELECT epoch, position, block, creator, tx FROM delivered"
             " ORDER BY epoch, position LIMIT ? OFFSET ?",
             (limit, offset),
-        ).fetchall()
+        )
         return [StoredDelivery(*row) for row in rows]
 
     def is_delivered(self, tx: Value) -> bool:
-        found = self._conn.execute(
-            "SELECT 1 FROM delivered WHERE key = ? LIMIT 1", (tx_key(tx),)
-        ).fetchone()
-        return found is not None
+        found = self._read("SELECT 1 FROM delivered WHERE key = ? LIMIT 1", (tx_key(tx),))
+        return bool(found)
 
     # -- my pending submissions --------------------------------------------------------------
 
@@ -184,16 +203,16 @@ class CommunityStore:
                     (tx_key(tx), encode(tx)),
                 )
         except sqlite3.Error as exc:
-            raise CommunityStoreError(f"cannot store a submission: {exc}") from exc
+            raise _failure(self.path, "cannot store a submission in", exc) from exc
         return cursor.rowcount == 1
 
     def pending(self) -> list[Value]:
         """My submissions not delivered yet, in submission order."""
-        rows = self._conn.execute("SELECT tx FROM pending ORDER BY seq").fetchall()
+        rows = self._read("SELECT tx FROM pending ORDER BY seq")
         return [decode(row[0]) for row in rows]
 
     def pending_count(self) -> int:
-        count: int = self._conn.execute("SELECT count(*) FROM pending").fetchone()[0]
+        count: int = self._read("SELECT count(*) FROM pending")[0][0]
         return count
 
 

@@ -41,7 +41,7 @@ from runtime.community_store import CommunityStore, StoredDelivery, delivered_js
 from runtime.consensus.constitution import Genesis
 from runtime.consensus.core import ConsensusCore, Delivery, Output, tx_key
 from runtime.datadir import DataDir
-from runtime.errors import LocalError, PeoplenetError
+from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
 from runtime.identity import Identity, MemberId, fingerprint
 from runtime.kernel import Actor, Ref
 from runtime.node_messages import (
@@ -57,6 +57,7 @@ from runtime.node_messages import (
     Wiring,
 )
 from runtime.store import SqliteStore
+from runtime.store_check import DamagedCommunityFile
 
 MAX_TEXT: Final = 4096
 MAX_ORDER_PAGE: Final = 100_000
@@ -124,7 +125,14 @@ class ConsensusActor(Actor):
         self.consumer: Consumer | None = None
         self.consumer_laces: tuple[bytes, ...] = ()
         if factory is not None:
-            self.consumer = factory(genesis, folder, IdentitySigner(identity))
+            try:
+                self.consumer = factory(genesis, folder, IdentitySigner(identity))
+            except (LocalError, RemoteProtocolError) as exc:
+                # Its own files (the founding) do not fit: a restart would fail the same way.
+                raise DamagedCommunityFile(
+                    f"community {lace.hex()} in {folder} cannot start: {exc}; move its "
+                    f"{lace.hex()}.* files aside and join it again"
+                ) from exc
             self.name_text = self.consumer.name
             history = [_delivery(row) for row in self.community.order(0, 1 << 62)]
             self.consumer.replay(self.core.epoch_geneses(), history)

@@ -6,7 +6,9 @@ Layout (created by ``peoplenet init``)::
     DATA/config.json       NodeSettings below, written once, edited by hand if needed
     DATA/blocks.sqlite     the blocklace
     DATA/evidence.sqlite   friend requests received before friendship
-    DATA/node.lock         held (flock) while a node runs; holds its PID
+    DATA/node.lock         held (flock) while a node runs; holds its PID; every process
+                           of the node keeps it open (runtime/node_procs.py finds them so)
+    DATA/node.pids         the running node's foreground PID and actors' process group
     DATA/control.sock      the running node's local control socket (mode 0600)
     DATA/logs/             thespian's own log
     DATA/communities/      joined communities: <lace>.genesis (the joined file),
@@ -106,6 +108,10 @@ class DataDir:
         return self.root / "node.lock"
 
     @property
+    def pids_file(self) -> Path:
+        return self.root / "node.pids"
+
+    @property
     def control_socket(self) -> Path:
         return self.root / "control.sock"
 
@@ -142,9 +148,13 @@ class DataDir:
 
     def joined_geneses(self) -> list[bytes]:
         """The genesis files of every joined community, in a stable order."""
+        return [p.read_bytes() for p in self.genesis_files()]
+
+    def genesis_files(self) -> list[Path]:
+        """The paths of every joined community's genesis file, in a stable order."""
         if not self.communities.is_dir():
             return []
-        return [p.read_bytes() for p in sorted(self.communities.glob("*.genesis"))]
+        return sorted(self.communities.glob("*.genesis"))
 
     def exists(self) -> bool:
         return self.config_file.is_file() and self.key_file.is_file()

@@ -6,6 +6,8 @@
   another exception, so a network shell can catch one type, log it, and drop the peer.
 * :class:`KeyFileError` -- a key file on disk could not be used (wrong passphrase, corruption).
 * :class:`StoreError` -- the block store could not do its job (disk, schema, integrity).
+* :class:`Unrecoverable` -- marks errors that restarting cannot fix (a damaged file): actor
+  supervisors stop the node instead of retrying.
 """
 
 from __future__ import annotations
@@ -62,3 +64,15 @@ class CorruptKeyFile(KeyFileError):
 
 class StoreError(PeoplenetError):
     """The block store failed (I/O, schema mismatch, integrity check)."""
+
+
+class Unrecoverable(PeoplenetError):
+    """Restarting cannot fix this (a damaged file): supervisors give up at once.
+
+    A mixin for concrete errors; the actor kernel escalates a child that crashed with one
+    instead of restarting it, up to the top, so the node stops with this error's message.
+    """
+
+
+class StoreCorrupt(StoreError, Unrecoverable):
+    """A SQLite file of the node is damaged (malformed, not a database): the node must stop."""

@@ -19,6 +19,16 @@ from typing import Protocol
 from runtime.block import BlockId
 from runtime.errors import StoreError
 from runtime.identity import MemberId
+from runtime.store import damaged, is_corruption
+
+EVIDENCE_REFILL = "friend requests not yet accepted are lost; their senders can ask again"
+
+
+def _failure(path: str, what: str, exc: sqlite3.Error) -> StoreError:
+    """A damaged file is fatal for the node (see :func:`damaged`); anything else is not."""
+    if is_corruption(exc):
+        return damaged(path, exc, EVIDENCE_REFILL)
+    return StoreError(f"{what}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +118,7 @@ class SqliteEvidenceStore:
     """One small SQLite file (WAL, synchronous=FULL), one table."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
         try:
             self._db: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -116,8 +127,11 @@ class SqliteEvidenceStore:
             self._db.execute(  # rows kept before times were recorded: the first evicted
                 "INSERT OR IGNORE INTO evidence_received SELECT creator, target, 0.0 FROM evidence"
             )
+            (count,) = self._db.execute("SELECT count(*) FROM evidence").fetchone()
+            self._count = int(count)
+            """Rows kept, counted once on opening (SQLite counts by reading every row)."""
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open evidence store {path}: {exc}") from exc
+            raise _failure(self.path, f"cannot open evidence store {self.path}", exc) from exc
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -128,6 +142,10 @@ class SqliteEvidenceStore:
         try:
             db = self._conn()
             db.execute("BEGIN")
+            known = db.execute(
+                "SELECT 1 FROM evidence WHERE creator = ? AND target = ?",
+                (evidence.creator, evidence.target),
+            ).fetchone()
             db.execute(
                 "INSERT OR REPLACE INTO evidence VALUES (?, ?, ?, ?)",
                 (evidence.creator, evidence.target, evidence.raw, evidence.block_id),
@@ -137,9 +155,10 @@ class SqliteEvidenceStore:
                 (evidence.creator, evidence.target, evidence.received),
             )
             db.execute("COMMIT")
+            self._count += known is None
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreError(f"evidence put failed: {exc}") from exc
+            raise _failure(self.path, "evidence put failed", exc) from exc
 
     def _rollback(self) -> None:
         if self._db is not None and self._db.in_transaction:
@@ -149,15 +168,17 @@ class SqliteEvidenceStore:
         try:
             db = self._conn()
             db.execute("BEGIN")
-            for table in ("evidence", "evidence_received"):
-                db.execute(
-                    f"DELETE FROM {table} WHERE creator = ? AND target = ?",  # noqa: S608
-                    (creator, target),
-                )
+            gone = db.execute(
+                "DELETE FROM evidence WHERE creator = ? AND target = ?", (creator, target)
+            ).rowcount
+            db.execute(
+                "DELETE FROM evidence_received WHERE creator = ? AND target = ?", (creator, target)
+            )
             db.execute("COMMIT")
+            self._count -= gone > 0
         except sqlite3.Error as exc:
             self._rollback()
-            raise StoreError(f"evidence remove failed: {exc}") from exc
+            raise _failure(self.path, "evidence remove failed", exc) from exc
 
     _SELECT = (
         "SELECT e.creator, e.target, e.raw, e.block_id, coalesce(r.received, 0.0)"
@@ -169,7 +190,7 @@ class SqliteEvidenceStore:
         try:
             rows = self._conn().execute(self._SELECT + sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"evidence read failed: {exc}") from exc
+            raise _failure(self.path, "evidence read failed", exc) from exc
         return [
             Evidence(MemberId(bytes(c)), MemberId(bytes(t)), bytes(r), BlockId(bytes(b)), at)
             for c, t, r, b, at in rows
@@ -180,11 +201,7 @@ class SqliteEvidenceStore:
         return found[0] if found else None
 
     def count(self) -> int:
-        try:
-            (n,) = self._conn().execute("SELECT count(*) FROM evidence").fetchone()
-        except sqlite3.Error as exc:
-            raise StoreError(f"evidence read failed: {exc}") from exc
-        return int(n)
+        return self._count
 
     def oldest(self) -> Evidence | None:
         try:

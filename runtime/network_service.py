@@ -383,8 +383,10 @@ class NetworkService:
         self.strangers.add(conn, conn.remote[0], now)
 
     def _on_hint_from_connection(self, conn: Connection) -> None:
-        if conn.initiator:
-            self.hints.setdefault(conn.peer, {}).setdefault("static", conn.remote)
+        # Through _on_hint, so the store hears of the member too (a bare hints entry here made
+        # the static probe's own hint look known, and the store never learnt the peer).
+        if conn.initiator and "static" not in self.hints.get(conn.peer, {}):
+            self._on_hint(PeerHint(conn.peer, conn.remote[0], conn.remote[1], "static"))
 
     def _promote(self, conn: Connection) -> None:
         """Make ``conn`` the friendship edge to its peer, resolving duplicates by the id rule."""

@@ -20,10 +20,12 @@ import os
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from runtime import names
 from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
@@ -37,6 +39,7 @@ from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
+from runtime.names import KnownMember, merge
 from runtime.node_messages import (
     Batch,
     BlockSigned,
@@ -77,6 +80,7 @@ from runtime.social import (
 )
 from runtime.social_node import SocialEvent, SocialNode
 from runtime.store import SqliteStore
+from runtime.store_check import check_genesis
 
 HELLO_PREFIX = b"peoplenet.hello.v1"
 CHILD_POLICY = RestartPolicy(
@@ -170,7 +174,9 @@ class NodeSupervisor(Actor):
         )
         self.communities: dict[str, Genesis] = {}
         """Joined communities by consensus child name."""
-        for raw in DataDir(init.data_dir).joined_geneses():
+        for path in DataDir(init.data_dir).genesis_files():
+            check_genesis(path)  # a damaged file stops the node, named (not a restart loop)
+            raw = path.read_bytes()
             self._spawn_community(decode_as(Genesis, raw), raw)
         self._rewire()
         if init.owner_pid:
@@ -217,7 +223,7 @@ class NodeSupervisor(Actor):
                 )
                 self.tell(sender, ControlReply(req.request, True, listing))
             else:
-                child = self.child(self._community_child(req.args.get("community")))
+                child = self.child(self._community_child(req.args.get("community"), req.op))
                 if child is None:
                     raise CommandError("the community is restarting; try again")
                 self.tell(child, Forwarded(req, sender))
@@ -258,7 +264,7 @@ class NodeSupervisor(Actor):
         raw = DataDir(self.init.data_dir).community_file(genesis.lace().hex(), "name")
         return raw.decode("utf-8", errors="replace") if raw else community_name(genesis)
 
-    def _community_child(self, text: Value) -> str:
+    def _community_child(self, text: Value, op: str = "") -> str:
         """The consensus child of a community given by name or by (a prefix of) its lace hex."""
         if not isinstance(text, str) or not text:
             raise UnknownCommunity("name a community")
@@ -268,10 +274,11 @@ class NodeSupervisor(Actor):
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise UnknownCommunity(
-                f"no joined community {text!r}: join it with `peoplenet community join FILE`"
-            )
+            raise UnknownCommunity(unknown_community_text(text, op, self._joined_names()))
         raise UnknownCommunity(f"{text!r} names {len(matches)} communities; give its lace hex")
+
+    def _joined_names(self) -> list[str]:
+        return sorted(self._display_name(g) for g in self.communities.values())
 
     def on_child_restarted(self, name: str, ref: Ref) -> None:
         self.log.warning("child_restarted", child=name)
@@ -316,6 +323,18 @@ class NodeSupervisor(Actor):
                 self.reply(True)
 
 
+def unknown_community_text(text: str, op: str, joined: list[str]) -> str:
+    """Why ``text`` names no joined community, and the join command that fits the request."""
+    if op.startswith("coop_"):
+        how = "join a cooperative with `peoplenet coop join FILE.coop`"
+        what = "cooperative"
+    else:
+        how = "join a community with `peoplenet community join FILE`"
+        what = "community"
+    known = f" (joined: {', '.join(joined)})" if joined else " (none joined yet)"
+    return f"no joined {what} {text!r}{known}: {how}"
+
+
 def _community_entry(genesis: Genesis) -> dict[str, Value]:
     c = genesis.constitution
     return {
@@ -354,6 +373,15 @@ class MemberActor(Actor):
 # -- store -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _OwnBlock:
+    """An own block waiting for the one being signed: its payload and whom to tell."""
+
+    payload: Record
+    done: Callable[[bytes], None]
+    failed: Callable[[PeoplenetError], None] | None
+
+
 class StoreActor(Actor):
     """Owns the blocklace file and runs the social/dissemination core next to it."""
 
@@ -370,6 +398,9 @@ class StoreActor(Actor):
         self.network: Ref | None = None
         self.requests = itertools.count(1)
         self.pending: dict[int, Callable[[bytes], None]] = {}
+        self.signing: SignBlock | None = None
+        """The own block at the member actor now (sent again if the member restarts)."""
+        self.own_queue: deque[_OwnBlock] = deque()
         self.listening: Listening | None = None
         self.view: SocialView | None = None
         self.discovered: dict[MemberId, tuple[str, int]] = {}
@@ -397,6 +428,9 @@ class StoreActor(Actor):
             self.network = msg.network if isinstance(msg.network, Ref) else None
             self.view = None
             self._push_view()
+            if self.signing is not None and self.member is not None:
+                self.tell(self.member, self.signing)  # a restarted member lost it
+            self._sign_queued()
         elif isinstance(msg, Inbound):
             outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
             for error in outcome.errors:
@@ -470,23 +504,57 @@ class StoreActor(Actor):
         if self.auto_accept and event.kind == "request_received":
             self._create(Befriend(bytes(event.member)), lambda _raw: None)
 
-    def _create(self, payload: Record, done: Callable[[bytes], None]) -> None:
-        """Have the member actor sign ``payload`` as my next block, then store and push it."""
+    def _create(
+        self,
+        payload: Record,
+        done: Callable[[bytes], None],
+        failed: Callable[[PeoplenetError], None] | None = None,
+    ) -> None:
+        """Have the member actor sign ``payload`` as my next block, then store and push it.
+
+        One own block at a time: the next one's pointers are taken only after the previous
+        one is stored.  Two taken together would point at the same predecessor, and the two
+        signed blocks would fork my own lace for good.  While one is being signed, later ones
+        wait in order; a queued one that can no longer be made reports to ``failed``.
+        """
         if self.member is None:
             raise CommandError("the member actor is not running")
+        if self.signing is not None or self.own_queue:
+            self.own_queue.append(_OwnBlock(payload, done, failed))
+            return
+        self._sign(payload, done)
+
+    def _sign(self, payload: Record, done: Callable[[bytes], None]) -> None:
+        assert self.member is not None
         lace, pointers = self.core.next_block(payload)
         request = next(self.requests)
 
         def signed(raw: bytes) -> None:
-            block = Block.from_bytes(raw)
-            self._send(self.core.add_own(block, time.monotonic()))
-            for event in self.core.take_events():
-                self._on_event(event)
-            self._push_view()
-            done(raw)
+            self.signing = None
+            try:
+                block = Block.from_bytes(raw)
+                self._send(self.core.add_own(block, time.monotonic()))
+                for event in self.core.take_events():
+                    self._on_event(event)
+                self._push_view()
+                done(raw)
+            finally:
+                self._sign_queued()
 
         self.pending[request] = signed
-        self.tell(self.member, SignBlock(request, bytes(lace), payload, tuple(pointers)))
+        self.signing = SignBlock(request, bytes(lace), payload, tuple(pointers))
+        self.tell(self.member, self.signing)
+
+    def _sign_queued(self) -> None:
+        while self.own_queue and self.signing is None and self.member is not None:
+            item = self.own_queue.popleft()
+            try:
+                self._sign(item.payload, item.done)
+            except PeoplenetError as exc:
+                if item.failed is not None:
+                    item.failed(exc)
+                else:
+                    self.log.warning("own_block_not_made", error=str(exc))
 
     def _publish_address(self) -> None:
         if self.listening is None or self.member is None:
@@ -522,23 +590,25 @@ class StoreActor(Actor):
                 if self.listening is not None:
                     status["listen"] = f"{self.listening.host}:{self.listening.port}"
                 answer(status)
-            elif op == "friends":
-                answer(friends_report(self.core))
+            elif op in ("friends", "names"):
+                answer(NAMED_REPORTS[op](self.core, self.discovered))
             elif op == "feed":
                 limit = args.get("limit", 50)
                 answer(feed_report(self.core, limit if isinstance(limit, int) else 50))
             elif op in ("befriend", "accept"):
-                self._create(Befriend(self._resolve(args.get("member"))), created)
+                self._create(Befriend(self._resolve(args.get("member"))), created, fail)
             elif op == "unfriend":
-                self._create(Unfriend(self._resolve(args.get("member"))), created)
+                self._create(Unfriend(self._resolve(args.get("member"))), created, fail)
             elif op == "follow":
-                self._create(Follow(self._resolve(args.get("member"))), created)
+                self._create(Follow(self._resolve(args.get("member"))), created, fail)
             elif op == "unfollow":
-                self._create(Unfollow(self._resolve(args.get("member"))), created)
+                self._create(Unfollow(self._resolve(args.get("member"))), created, fail)
             elif op == "introduce":
                 a = self._resolve(args.get("a"))
                 b = self._resolve(args.get("b"))
-                self._create(introduction(self.core, a, b, str(args.get("note", ""))), created)
+                self._create(
+                    introduction(self.core, a, b, str(args.get("note", ""))), created, fail
+                )
             elif op == "post":
                 text = args.get("text")
                 if not isinstance(text, str) or not text.strip():
@@ -546,9 +616,9 @@ class StoreActor(Actor):
                 reply_to_block = args.get("reply")
                 if isinstance(reply_to_block, str) and reply_to_block:
                     creator, block_id = resolve_block(self.core, reply_to_block)
-                    self._create(Reply(creator, block_id, text), created)
+                    self._create(Reply(creator, block_id, text), created, fail)
                 else:
-                    self._create(Post(text), created)
+                    self._create(Post(text), created, fail)
             else:
                 raise CommandError(f"unknown control operation {op!r}")
         except PeoplenetError as exc:
@@ -564,53 +634,57 @@ def _who(member: bytes) -> dict[str, Value]:
     return {"member": member.hex(), "fingerprint": fingerprint(member)}
 
 
-def known_members(core: SocialNode, discovered: dict[MemberId, tuple[str, int]]) -> set[MemberId]:
-    known: set[MemberId] = set(discovered) | core.friends() | core.follows()
-    known.update(core.pending_requests())
-    known.update(core.outgoing_requests())
-    known.update(i.other for i in core.introductions())
+def known_members(
+    core: SocialNode, discovered: dict[MemberId, tuple[str, int]]
+) -> list[KnownMember]:
+    """Every member this node knows, with where from and whether its identity is verified.
+
+    Verified: friends, follows, members I befriended, members a friend introduced, creators of
+    laces I hold, and me.  Unverified (named only by full id or fingerprint, see
+    runtime/names.py): pending friend requests and mDNS announcements.
+    """
+    known: list[KnownMember] = [KnownMember(core.me, ("me",))]
+    known += [KnownMember(m, ("friend",)) for m in core.friends()]
+    known += [KnownMember(m, ("follow",)) for m in core.follows() if m != core.me]
+    known += [KnownMember(m, ("outgoing request",)) for m in core.outgoing_requests()]
+    known += [KnownMember(i.other, ("introduced",)) for i in core.introductions()]
     for lace in core.lace.laces():
         owner = lace_owner(lace)
-        if owner is not None:
-            known.add(owner)
-    known.discard(core.me)
-    return known
+        if owner is not None and owner != core.me:
+            known.append(KnownMember(owner, ("blocks",)))
+    known += [KnownMember(m, ("pending request",), verified=False) for m in core.pending_requests()]
+    known += [KnownMember(m, ("discovered",), verified=False) for m in discovered]
+    return merge(known, {})
+
+
+def names_report(
+    core: SocialNode, discovered: dict[MemberId, tuple[str, int]]
+) -> tuple[Value, ...]:
+    """The ``names`` control query: what a short member name may resolve against."""
+    return tuple(
+        {**_who(k.member), "sources": k.sources, "verified": k.verified}
+        for k in known_members(core, discovered)
+    )
 
 
 def resolve_member(
     core: SocialNode, text: str, discovered: dict[MemberId, tuple[str, int]]
 ) -> MemberId:
-    """A member from a full hex id, a fingerprint, or a unique prefix of either."""
-    text = text.strip()
-    if len(text) == 64:
-        try:
-            return member_id(bytes.fromhex(text))
-        except ValueError as exc:
-            raise CommandError(f"{text!r} is not a member id: {exc}") from None
-    matches = [
-        m
-        for m in known_members(core, discovered)
-        if fingerprint(m).lower().startswith(text.lower()) or m.hex().startswith(text.lower())
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if not matches:
-        raise CommandError(f"no known member matches {text!r}; give the full 64-hex member id")
-    raise CommandError(f"{text!r} matches {len(matches)} members; give more characters")
+    """A member from a full hex id, a fingerprint, or a unique prefix (runtime/names.py)."""
+    return member_id(names.resolve_member(text, known_members(core, discovered)))
 
 
 def resolve_block(core: SocialNode, text: str) -> tuple[bytes, bytes]:
-    try:
-        raw = bytes.fromhex(text.strip())
-    except ValueError:
-        raise CommandError(f"{text!r} is not a block id (64 hex characters)") from None
-    block_id = BlockId(raw)
-    if len(raw) != 32 or block_id not in core.lace:
-        raise CommandError(f"no block {text!r} in this node's lace")
-    return bytes(core.lace.meta(block_id).creator), raw
+    """A block of my lace from its full hex id or a unique prefix of it."""
+    block_id = BlockId(names.resolve_id(text, core.lace.metas.keys(), "block"))
+    if block_id not in core.lace:
+        raise names.UnknownName(f"no block {text!r} in this node's lace")
+    return bytes(core.lace.meta(block_id).creator), bytes(block_id)
 
 
-def friends_report(core: SocialNode) -> dict[str, Value]:
+def friends_report(
+    core: SocialNode, _discovered: dict[MemberId, tuple[str, int]] | None = None
+) -> dict[str, Value]:
     intros: list[Value] = []
     for intro in core.introductions():
         entry = _who(intro.other)
@@ -623,6 +697,12 @@ def friends_report(core: SocialNode) -> dict[str, Value]:
         "follows": tuple(_who(m) for m in sorted(core.follows()) if m != core.me),
         "introductions": tuple(intros),
     }
+
+
+NAMED_REPORTS: dict[str, Callable[[SocialNode, dict[MemberId, tuple[str, int]]], Value]] = {
+    "friends": friends_report,
+    "names": names_report,
+}
 
 
 def feed_report(core: SocialNode, limit: int) -> tuple[Value, ...]:

@@ -20,10 +20,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from runtime.errors import LocalError, StoreError
+from runtime.errors import LocalError, StoreCorrupt, StoreError
 from runtime.store_api import StoredBlock
 
-__all__ = ["SCHEMA_VERSION", "Durability", "MemoryStore", "Row", "SqliteStore", "open_store"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Durability",
+    "MemoryStore",
+    "Row",
+    "SqliteStore",
+    "damaged",
+    "is_corruption",
+    "open_store",
+]
 
 Durability = Literal["full", "normal"]
 
@@ -55,6 +64,31 @@ _SCHEMA: Final = (
 _INSERT: Final = (
     "INSERT OR IGNORE INTO blocks (id, lace, creator, seq, depth, raw) VALUES (?, ?, ?, ?, ?, ?)"
 )
+
+
+_CORRUPTION_CODES: Final = frozenset({11, 26})
+"""SQLITE_CORRUPT and SQLITE_NOTADB (primary codes; extended codes add bits above 0xff)."""
+
+BLOCKS_REMEDY: Final = "its blocks are then fetched again from friends"
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True if SQLite reports the file itself damaged: no retry or restart can help."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _CORRUPTION_CODES
+
+
+def damaged(
+    path: str | os.PathLike[str], cause: object, refill: str = BLOCKS_REMEDY
+) -> StoreCorrupt:
+    """The error for a damaged file: names it and says what to do (``refill``: what is lost)."""
+    code = getattr(cause, "sqlite_errorcode", 0)
+    state = "is not a SQLite database" if code & 0xFF == 26 else "is damaged"
+    return StoreCorrupt(
+        f"{path} {state} ({cause}); the node will not run on it: restore the file from a "
+        f"backup, or move it aside (mv {path} {path}.damaged) and start the node again "
+        f"({refill})"
+    )
 
 
 def _check(blocks: Sequence[StoredBlock]) -> None:
@@ -310,8 +344,8 @@ class SqliteStore:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            if exc.sqlite_errorname == "SQLITE_NOTADB":
-                raise StoreError(f"{self.path} is not a SQLite database: {exc}") from exc
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
             raise StoreError(f"cannot use block store {self.path}: {exc}") from exc
         if version == 0 and tables:
             raise StoreError(f"{self.path} is a SQLite database but not a Peoplenet block store")
@@ -342,6 +376,8 @@ class SqliteStore:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
             raise StoreError(f"cannot use block store {self.path}: {exc}") from exc
 
     def _db(self) -> sqlite3.Connection:
@@ -356,6 +392,8 @@ class SqliteStore:
         try:
             return conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
             raise StoreError(f"block store {self.path}: {exc}") from exc
 
     def put_many(self, blocks: Sequence[StoredBlock]) -> None:
@@ -386,6 +424,8 @@ class SqliteStore:
                     conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
             raise StoreError(f"block store {self.path}: batch not stored: {exc}") from exc
 
     def get_raw(self, block_id: bytes) -> bytes | None:
@@ -446,7 +486,7 @@ class SqliteStore:
         try:
             rows = conn.execute("PRAGMA quick_check").fetchall()
         except sqlite3.DatabaseError as exc:
-            if exc.sqlite_errorname in ("SQLITE_CORRUPT", "SQLITE_NOTADB"):
+            if is_corruption(exc):
                 return False  # damage bad enough that the check itself cannot finish
             raise StoreError(f"block store {self.path}: quick_check failed: {exc}") from exc
         return rows == [("ok",)]

@@ -6,13 +6,18 @@ import subprocess
 import sys
 
 
-def run_cli(*args: str, passphrase: str) -> subprocess.CompletedProcess[str]:
-    """``python -m runtime.cli ARGS`` with the passphrase in the environment; never raises."""
+def run_cli(
+    *args: str, passphrase: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m runtime.cli ARGS`` with the passphrase in the environment; never raises.
+
+    ``env`` adds variables (``TZ``, say) to the child's otherwise minimal environment.
+    """
     return subprocess.run(
         [sys.executable, "-m", "runtime.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PEOPLENET_PASSPHRASE": passphrase, "PATH": "/usr/bin:/bin"},
+        env={"PEOPLENET_PASSPHRASE": passphrase, "PATH": "/usr/bin:/bin", **(env or {})},
         check=False,
     )

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from apps.currency.community import CommunityPay
-from plugins.api import FoldContext
+from plugins.api import ConsentRefused, FoldContext
 from plugins.app_worker import context_from_wire, context_wire
 from plugins.channel import CallFailed
 from plugins.worker_process import Callback, WorkerProcess
@@ -128,3 +128,29 @@ def test_calls_before_start_are_refused_typed(worker: tuple[WorkerProcess, _Trus
 def test_the_context_shape_round_trips() -> None:
     ctx = _context(5, sender=b"\x01" * 32)
     assert context_from_wire(context_wire(ctx)) == ctx
+
+
+def test_a_command_failing_in_the_worker_reads_as_words(
+    worker: tuple[WorkerProcess, _Trusted], tmp_path: Path
+) -> None:
+    """The node refuses a signature: the app sees ``ConsentRefused`` and the member reads
+    ``consent_refused`` and why, not a repr of the channel's error."""
+    me = bytes(ME.member_id)
+    _call(worker, "start", community=COMMUNITY, me=me, folder=str(tmp_path), entry_points=False)
+    _call(worker, "set_members", members=tuple(sorted(MEMBERS)))
+    _call(worker, "app_changed", name="currency", enabled=True, settings={}, action=None)
+    proc, trusted = worker
+
+    def refuse(args: Value) -> Value:
+        raise ConsentRefused("the person did not consent to 'mint' now")
+
+    with pytest.raises(CallFailed) as refused:
+        proc.call(
+            "command",
+            {"name": "currency", "command": "mint", "args": {"amount": "5"}, "now_ms": 2_000},
+            deadline_s=20,
+            callbacks={**trusted.callbacks(), "sign": refuse},
+        )
+    assert refused.value.kind == "AppCommandError"
+    assert refused.value.detail == "consent_refused: the person did not consent to 'mint' now"
+    assert proc.alive()

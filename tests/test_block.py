@@ -107,6 +107,30 @@ def test_create_refuses_unencodable_and_oversize_payloads() -> None:
         make(b"x" * MAX_BLOCK_SIZE)
 
 
+def _nested(levels: int) -> Value:
+    value: Value = 1
+    for _ in range(levels):
+        value = (value,)
+    return value
+
+
+def test_create_counts_payload_depth_from_inside_the_block() -> None:
+    """The payload sits at depth 1: create must refuse what every receiver would refuse."""
+    deepest = next(k for k in range(40, 0, -1) if _fits(k))
+    block = make(_nested(deepest))
+    assert Block.from_bytes(block.to_bytes()).id == block.id
+    with pytest.raises(EncodeError, match="nesting"):
+        make(_nested(deepest + 1))
+
+
+def _fits(levels: int) -> bool:
+    try:
+        make(_nested(levels))
+    except EncodeError:
+        return False
+    return True
+
+
 def test_largest_block_is_accepted_and_one_byte_more_is_not() -> None:
     probe = encode(dataclasses.replace(make(b""), payload=b"x" * 100_000))
     n = MAX_BLOCK_SIZE - (len(probe) - 100_000)  # overhead is constant for bin32 payloads

@@ -217,7 +217,8 @@ def test_community_cli_errors_are_typed(tmp_path: Path, nodes: list[LocalNode]) 
 
     other = Identity.generate().member_id.hex()
     result = _cli("community", "create", "x", "--member", "zz", "--out", str(bad))
-    assert result.returncode == 2 and "not a 64-hex member id" in result.stderr
+    assert result.returncode == 2 and "UnknownName" in result.stderr
+    assert "neither a petname, a member id (hex) nor a fingerprint" in result.stderr
     result = _cli("community", "create", "x", "--member", other, "--member", other, "--out", "-")
     assert result.returncode == 2 and "listed twice" in result.stderr
 

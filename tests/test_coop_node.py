@@ -4,7 +4,8 @@ Three founders sign one founding file on their own nodes; a fourth person joins 
 observer, gets mutual sureties from two founders, is admitted by vote -- which moves consensus
 to a new epoch with them as a participant -- and then votes on the commission rate with the
 others.  Every node ends with the same state digest, and ``peoplenet audit`` recomputes it
-from the signed blocks.  A malformed ballot is recorded as rejected, not counted.
+from the signed blocks.  A malformed ballot is recorded as rejected, not counted, and the
+vote command exits 1.
 """
 
 from __future__ import annotations
@@ -128,8 +129,14 @@ def test_cooperative_admits_by_sureties_and_vote_then_sets_a_rate(
     rate = _cli("coop", "propose", "--data", d["ben"], COOP, "rate", "commission", "--wait", "60")[
         "opened"
     ]
-    bad = _vote(dia, rate, "4.3")
+    rejected = run_cli(
+        "coop", "vote", "--data", d["dia"], COOP, str(rate), "4.3", "--wait", "60", "--json",
+        passphrase=PASSPHRASE,
+    )  # fmt: skip
+    assert rejected.returncode == 1, rejected.stderr  # refused: exit 1, the reason in words
+    bad = json.loads(rejected.stdout)
     assert bad["status"] == "rejected" and bad["reason"] == "invalid_ballot"
+    assert "rejected by the cooperative" in rejected.stderr
     for cast in _vote_together(rate, [(ana, "3"), (ben, "4"), (cai, "4.5"), (dia, "6")]):
         assert cast["status"] == "applied", cast
     assert wait_for(lambda: _closed(made, rate), STEP)

@@ -125,3 +125,20 @@ def test_bad_commands_are_typed_and_change_nothing(net: CoopNet) -> None:
         net.app(a, "credit", offer="00" * 32, limit=5)
     net.settle()
     assert net.snapshots() == before
+
+
+def test_paying_yourself_is_refused_before_anything_is_signed(net: CoopNet) -> None:
+    a, b = 0, 1
+    before = net.snapshots()
+    with pytest.raises(CoopCommandRefused, match="self_payment: you cannot pay yourself"):
+        net.app(a, "pay", to=net.hexid(a), amount=5)  # would need a mint of 5 first
+    with pytest.raises(CoopCommandRefused, match="self_payment"):
+        net.app(a, "credit", amount=5, limit=5, **{"with": net.hexid(a)})
+    with pytest.raises(CoopCommandRefused, match="own_currency"):
+        net.app(a, "redeem", sovereign=net.hexid(a), amount=1)
+    # a memo too long for the payment refuses the mint it would have needed, too
+    with pytest.raises(CoopCommandRefused, match="bad_memo"):
+        net.app(a, "pay", to=net.hexid(b), amount=5, memo="x" * 10_000)
+    net.settle()
+    assert net.app(a, "history")["coins"] == ()
+    assert net.snapshots() == before

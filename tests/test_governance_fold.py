@@ -428,6 +428,8 @@ def test_non_governance_values_are_rejected_and_amendments_pass_through() -> Non
 def test_liars_cannot_close_a_vote_early() -> None:
     c = Community(4)  # f = 1: community time is the second largest clock claim
     n = c.open("rate", "fee")
+    for p in c.people[1:3]:  # 2f+1 = 3 members heard: the voting period starts
+        c.ok(p, Vote(n, "5"))
     liar = c.people[3]
     c.refused(liar, Close(n), "too_early", at=10**15)
     c.ok(liar, Vote(n, "1"), at=10**15)
@@ -446,6 +448,8 @@ def test_liars_cannot_close_a_vote_early() -> None:
 def test_time_never_goes_back_and_silent_members_do_not_block() -> None:
     c = Community(4)
     n = c.open("rate", "fee")
+    for p in c.people[1:3]:  # 2f+1 = 3 members heard: the voting period starts
+        c.ok(p, Vote(n, "1"))
     c.ok(c.people[0], Vote(n, "1"), at=T0 + 500)
     c.ok(c.people[1], Vote(n, "1"), at=T0 + 600)
     assert c.gov.state.time == T0 + 500
@@ -531,8 +535,9 @@ def test_fold_is_deterministic_and_outcomes_never_change(
 ) -> None:
     c = Community(5)
     opening = [(0, 0, ("open", kind)) for kind in ("rate", "budget", "bylaws", "app")]
-    # Every member's clock jumps at the end, so every decision closes.
-    ending = [(who, 2 * PERIOD if who == 0 else 0, ("close", 1)) for who in range(5)]
+    # Every member's clock jumps at the end, twice: every decision's voting period has
+    # started after the first round, and it has passed after the second.
+    ending = [(who, 2 * PERIOD if who == 0 else 0, ("close", 1)) for who in range(5)] * 2
     digests = []
     outcomes: dict[int, tuple[object, ...]] = {}
     at = T0

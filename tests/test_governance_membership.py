@@ -154,6 +154,7 @@ def test_admission_not_applied_when_sureties_leave_before_the_close() -> None:
         c.ok(p, make_surety(p, newcomer, c.community))
     removal = c.ok(c.people[0], remove(surety.member_id)).opened
     assert removal is not None
+    c.clock(T0)  # the members are heard on the removal: its voting period starts
     c.clock(T0 + PERIOD // 2)
     number = c.ok(c.people[0], admit(newcomer.member_id)).opened
     assert number is not None

@@ -143,6 +143,28 @@ def test_repeated_failures_escalate_to_the_top(actor_system: ActorSystemHandle) 
     assert actor_system.child("sup") is None
 
 
+@pytest.mark.parametrize("actor_system", ALL_BASES, indirect=True)
+def test_unrecoverable_error_is_not_restarted_but_ends_the_tree_at_once(
+    actor_system: ActorSystemHandle,
+) -> None:
+    rec = actor_system.spawn(Recorder, "rec", None)
+    patient = RestartPolicy(max_restarts=5, window_s=30, backoff_initial_s=0.01)
+    init = SupervisorInit(rec, WorkerInit(rec, "w"), patient)
+    sup = actor_system.spawn(Supervisor, "sup", init, patient)
+    wait_for(lambda: events(actor_system, rec), lambda e: len(e) >= 1)
+    actor_system.tell(sup, ("to_child", "damaged"))
+    deadline = time.monotonic() + 8
+    while not actor_system.failures() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    (failure,) = actor_system.failures()
+    assert failure.name == "sup" and failure.fatal
+    assert failure.error_type == "StoreCorrupt"
+    assert failure.error == "store.sqlite is damaged"  # the child's own words reach the top
+    time.sleep(0.3)  # a restart (0.01 s backoff) would have started by now
+    assert sum(x.kind == "started" for x in events(actor_system, rec)) == 1
+    assert actor_system.child("sup") is None
+
+
 def test_hung_child_is_killed_and_restarted(actor_system: ActorSystemHandle) -> None:
     rec = actor_system.spawn(Recorder, "rec", None)
     policy = RestartPolicy(

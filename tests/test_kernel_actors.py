@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from runtime.errors import StoreCorrupt
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy, TimerHandle
 
 
@@ -69,6 +70,8 @@ class Worker(Actor):
         match msg:
             case "crash":
                 raise RuntimeError("boom")
+            case "damaged":
+                raise StoreCorrupt("store.sqlite is damaged")
             case "hang":
                 time.sleep(60)
             case "pid":

@@ -18,16 +18,20 @@ from runtime.block import Block
 from runtime.blocklace import Blocklace
 from runtime.codec import Value
 from runtime.datadir import DataDir, DataDirError, NodeSettings
+from runtime.dissemination import FriendRequest
 from runtime.evidence_store import MemoryEvidenceStore
 from runtime.framing import encode_frame
 from runtime.identity import Identity, fingerprint
+from runtime.names import NameTooShort, UnknownName, UnverifiedName
 from runtime.node import (
     CommandError,
     feed_report,
     friends_report,
     introduction,
+    names_report,
     resolve_block,
     resolve_member,
+    unknown_community_text,
 )
 from runtime.social import Befriend, Post, personal_lace
 from runtime.social_node import SocialNode
@@ -171,10 +175,44 @@ def test_resolve_member_by_id_fingerprint_and_prefix() -> None:
     assert resolve_member(core, fid.hex(), {}) == fid
     assert resolve_member(core, fingerprint(fid), {}) == fid
     assert resolve_member(core, fid.hex()[:10], {}) == fid
-    with pytest.raises(CommandError, match="no known member"):
-        resolve_member(core, "zzzz", {})
-    with pytest.raises(CommandError, match="not a member id"):
+    with pytest.raises(NameTooShort):
+        resolve_member(core, "abcd", {})
+    with pytest.raises(UnknownName, match="no known member matches"):
+        resolve_member(core, "00000000000000ff", {})
+    with pytest.raises(UnknownName, match="neither a petname"):
         resolve_member(core, "g" * 64, {})
+
+
+def test_pending_requests_and_discovered_peers_need_a_full_name() -> None:
+    core, me, _friend, _post = _node_with_friend()
+    stranger = Identity.generate()
+    sid = stranger.member_id
+    request = Block.create(stranger, personal_lace(sid), Befriend(me.member_id), ())
+    outcome = core.on_wire(sid, FriendRequest(request.to_bytes()), 0.0)
+    assert not outcome.errors
+    assert sid in core.pending_requests()
+    with pytest.raises(UnverifiedName, match="pending request"):
+        resolve_member(core, sid.hex()[:16], {})
+    assert resolve_member(core, fingerprint(sid), {}) == sid
+    assert resolve_member(core, sid.hex(), {}) == sid
+    peer = Identity.generate().member_id
+    with pytest.raises(UnverifiedName, match="discovered"):
+        resolve_member(core, fingerprint(peer)[:9], {peer: ("127.0.0.1", 1)})
+    listed: dict[Any, Any] = {}
+    for entry in names_report(core, {peer: ("127.0.0.1", 1)}):
+        assert isinstance(entry, dict)
+        listed[entry["member"]] = entry
+    assert listed[sid.hex()]["verified"] is False
+    assert listed[peer.hex()]["sources"] == ("discovered",)
+    assert listed[me.member_id.hex()]["sources"] == ("me",)
+
+
+def test_unknown_community_points_at_the_right_join_command() -> None:
+    coop = unknown_community_text("riders", "coop_show", ["bakers"])
+    assert "peoplenet coop join" in coop
+    assert "bakers" in coop
+    plain = unknown_community_text("riders", "community_status", [])
+    assert "peoplenet community join" in plain
 
 
 def test_reports_show_friends_and_feed() -> None:
@@ -190,7 +228,8 @@ def test_reports_show_friends_and_feed() -> None:
     assert item["text"] == "hi"
     assert item["block"] == post.id.hex()
     assert resolve_block(core, post.id.hex()) == (friend.member_id, post.id)
-    with pytest.raises(CommandError, match="no block"):
+    assert resolve_block(core, post.id.hex()[:12]) == (friend.member_id, post.id)
+    with pytest.raises(UnknownName, match="no block"):
         resolve_block(core, "00" * 32)
 
 

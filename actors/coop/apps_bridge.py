@@ -12,6 +12,7 @@ change of members reaches the app laces.  The app host does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Final
@@ -19,14 +20,37 @@ from typing import Final
 from actors.governance.fold import Applied
 from actors.governance.records import AppChange, AppTx, GovTx, point_to_wire
 from actors.governance.state import GovernanceState
-from plugins.api import AppCommandError, DecisionView, FoldContext
+from plugins.api import AppCommandError, AppTxRejected, DecisionView, FoldContext, checked_settings
 from plugins.host import AppHost, AppHostApi, BlockSigner, HostOutput
 from plugins.manager import AppRegistry
 from plugins.remote_host import RemoteAppHost
 from runtime.codec import Value
 from runtime.consensus.core import Delivery
+from runtime.log import get_logger
 
 RATE: Final = "rate"
+_log = get_logger("actors.coop.apps")
+
+
+class AppProposalRefused(AppCommandError):
+    """An ``app`` proposal this node's app would refuse (not installed, settings it refuses)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppOutcome:
+    """What became of the latest adopted ``app`` decision about one app on this node."""
+
+    decision: int
+    reason: str = ""
+    """Empty: applied; else why the app refused it (``unknown_setting``, ``bad_setting``...)."""
+    detail: str = ""
+
+    def wire(self) -> dict[str, Value]:
+        status = "refused" if self.reason else "applied"
+        out: dict[str, Value] = {"number": self.decision, "status": status}
+        if self.reason:
+            out["reason"], out["detail"] = self.reason, self.detail
+        return out
 
 
 class CoopApps:
@@ -51,6 +75,8 @@ class CoopApps:
         self.community = community
         self.members: frozenset[bytes] = frozenset()
         self.time = state.time
+        self.outcomes: dict[str, AppOutcome] = {}
+        """App -> its latest adopted ``app`` decision, applied or refused (rebuilt on replay)."""
         self._sync_members()
 
     def context(
@@ -91,9 +117,7 @@ class CoopApps:
             change = decision.change
             if decision.kind == "app" and isinstance(change, AppChange):
                 if decision.adopted and decision.applied:
-                    self.host.app_changed(
-                        decision.subject, change.enabled, change.settings, change.action
-                    )
+                    self._app_decision(decision.number, decision.subject, change)
                 continue
             self.host.decision(
                 DecisionView(
@@ -110,6 +134,48 @@ class CoopApps:
             ctx = self.context(tx.action.app, bytes(d.creator), (d.epoch, d.position))
             return self.host.apply_tx(tx.action.app, tx.action.body, ctx)
         return None
+
+    def _app_decision(self, number: int, name: str, change: AppChange) -> None:
+        """An adopted ``app`` decision: the app takes it whole, or refuses it whole.
+
+        Its settings are checked against the app's declared parameters here, in the order, so
+        every node that has the app decides alike; a refused change reaches no app (the app
+        keeps its enabled state and settings) and is shown with its reason.  A node without
+        the app cannot check: the record stands there, shown as not installed.
+        """
+        params = self.host.params(name)
+        if params is None:  # not installed here: the host notes it, nothing to check against
+            self.host.app_changed(name, change.enabled, change.settings, change.action)
+            return
+        try:
+            checked_settings(params, change.settings)
+        except AppTxRejected as exc:
+            self.outcomes[name] = AppOutcome(number, exc.reason, exc.detail)
+            _log.warning("app_decision_refused", app=name, decision=number, reason=exc.reason)
+            return
+        self.outcomes[name] = AppOutcome(number)
+        self.host.app_changed(name, change.enabled, change.settings, change.action)
+
+    def check_proposal(self, name: str, settings: Value) -> None:
+        """Refuse, before anything is submitted, an ``app`` proposal this node's app refuses."""
+        params = self.host.params(name)
+        if params is None:
+            installed = ", ".join(self.host.app_names()) or "none"
+            raise AppProposalRefused(
+                "app_not_installed", f"no app {name!r} is installed on this node ({installed})"
+            )
+        try:
+            checked_settings(params, settings)
+        except AppTxRejected as exc:
+            raise AppProposalRefused(exc.reason, f"{name}: {exc.detail}") from None
+
+    def enabled(self, name: str) -> bool:
+        """Whether the app runs in this cooperative here (as it took the decisions)."""
+        return bool(self.host.status(name).get("enabled"))
+
+    def refused(self) -> dict[int, AppOutcome]:
+        """Adopted ``app`` decisions the app refused, by number (the latest per app)."""
+        return {o.decision: o for o in self.outcomes.values() if o.reason}
 
     def output(self, out: HostOutput, now_ms: int) -> tuple[tuple[Value, ...], HostOutput]:
         """The host's app transactions as governance transactions to submit."""
@@ -134,10 +200,14 @@ class CoopApps:
         out = []
         for name in sorted(names):
             status = self.host.status(name)
-            decided = self.state.apps.get(name)
-            status["enabled"] = bool(decided and decided[0])
+            if not status.get("installed"):  # nothing here to disagree with the record
+                decided = self.state.apps.get(name)
+                status["enabled"] = bool(decided and decided[0])
+            outcome = self.outcomes.get(name)
+            if outcome is not None:
+                status["decision"] = outcome.wire()
             out.append(status)
         return out
 
 
-__all__ = ["CoopApps"]
+__all__ = ["AppOutcome", "AppProposalRefused", "CoopApps"]

@@ -18,20 +18,38 @@ from pathlib import Path
 from typing import Any, Final, TextIO
 
 from actors.coop.charter_json import charter_from_json
+from actors.coop.cli_text import (
+    decisions_text,
+    founding_text,
+    joined_text,
+    show_text,
+    submission_text,
+    vouch_text,
+)
 from actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
 from actors.governance.charter import Founding, verify_founding
 from runtime import control
+from runtime.cli_exit import rejection
+from runtime.cli_names import Namer, resolve_coop_args
 from runtime.datadir import DataDir
-from runtime.errors import LocalError
-from runtime.identity import member_id
+from runtime.errors import LocalError, PeoplenetError
 
 Passphrase = Callable[..., str]
 
 WAIT_POLL_S: Final = 0.2
+DECISION_HELP: Final = "the decision's number (3 or #3)"
 
 
 class CoopCommandError(LocalError):
     """A ``coop`` command that cannot be carried out as typed."""
+
+
+class FoundingFileExists(CoopCommandError):
+    """``coop found --out`` names a file that exists: replacing it could lose signatures."""
+
+
+class CharterUnreadable(CoopCommandError):
+    """``--charter`` is neither valid JSON text nor a readable JSON file."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: PLR0915
@@ -48,13 +66,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         action="extend",
         nargs="+",
         default=[],
-        metavar="HEX_ID",
-        help="every founder's 64-hex member id (yours included)",
+        metavar="MEMBER",
+        help="every other founder: full id or petname; with the node running, also a "
+        "fingerprint or unique prefix (you are always a founder)",
     )
-    found.add_argument("--charter", help="the charter as JSON (see docs/governance.md)")
+    found.add_argument(
+        "--charter", help="the charter: JSON text or a JSON file's path (see docs/governance.md)"
+    )
     found.add_argument("--timeout-ms", type=int, default=1000, help="consensus Δ (default 1000)")
     found.add_argument("--sign", metavar="FILE", help="add your signature to this founding file")
     found.add_argument("--out", help="the founding file to write (new founding)")
+    found.add_argument("--force", action="store_true", help="replace an existing --out file")
     found.add_argument("--json", action="store_true")
 
     join = csub.add_parser("join", help="run the cooperative of a founding file on this node")
@@ -68,7 +90,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _data(vouch)
     vouch.add_argument("coop")
     who = vouch.add_mutually_exclusive_group(required=True)
-    who.add_argument("--with", dest="with_member", metavar="HEX_ID", help="sign your half")
+    who.add_argument(
+        "--with", dest="with_member", metavar="MEMBER", help="sign your half (a member name)"
+    )
     who.add_argument("--countersign", metavar="HALF", help="complete a half and submit it")
     vouch.add_argument("--json", action="store_true")
 
@@ -76,10 +100,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     _data(propose)
     propose.add_argument("coop")
     propose.add_argument("kind")
-    propose.add_argument("subject", help="the subject's name, the member's id, or the app")
+    propose.add_argument(
+        "subject", help="the subject's name, the member (admission, removal), or the app"
+    )
     propose.add_argument("--proposal", help="a first proposal, as JSON")
     propose.add_argument(
-        "--candidates", nargs="+", default=[], help="names standing (officer, board)"
+        "--candidates",
+        nargs="+",
+        default=[],
+        help="names standing (officer, board); a member's name becomes their full id",
     )
     propose.add_argument("--settings", help="app settings, as a JSON object")
     propose.add_argument(
@@ -96,21 +125,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     table = csub.add_parser("table", help="table a proposal in an open decision")
     _data(table)
     table.add_argument("coop")
-    table.add_argument("decision", type=int)
+    table.add_argument("decision", help=DECISION_HELP)
     table.add_argument("proposal", help="the proposal, as JSON")
     _wait(table)
 
     vote = csub.add_parser("vote", help="cast (or replace) your ballot in an open decision")
     _data(vote)
     vote.add_argument("coop")
-    vote.add_argument("decision", type=int)
+    vote.add_argument("decision", help=DECISION_HELP)
     vote.add_argument("ballot", help="your ideal point, as JSON (a number, a list, true...)")
     _wait(vote)
 
     close = csub.add_parser("close", help="ask to close a decision whose time is up")
     _data(close)
     close.add_argument("coop")
-    close.add_argument("decision", type=int)
+    close.add_argument("decision", help=DECISION_HELP)
     _wait(close)
 
     contribute = csub.add_parser("contribute", help="record your hours for a period")
@@ -210,23 +239,61 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
                 "name": coop.founding.name,
             },
         )
-        return _show(result, args.json, out)
+        return _show(result, args.json, out, lambda r, o: _say(joined_text(r), o))
     which: dict[str, Any] = {"community": args.coop}
+    resolve_coop_args(args, Namer(args.data))
     if args.action == "decisions":
-        return _show(control.call(sock, "coop_decisions", which), args.json, out, _print_decisions)
+        now = _now_ms()
+        return _show(
+            control.call(sock, "coop_decisions", which),
+            args.json,
+            out,
+            lambda r, o: _say(decisions_text(r if isinstance(r, list) else [], now), o),
+        )
     if args.action == "show":
-        return _show(control.call(sock, "coop_show", which), args.json, out)
+        me = _me(data)
+        return _show(
+            control.call(sock, "coop_show", which),
+            args.json,
+            out,
+            lambda r, o: _say(show_text(r, me) if isinstance(r, dict) else str(r), o),
+        )
     if args.action == "vouch":
         if args.with_member:
             result = control.call(sock, "coop_vouch", {**which, "member": args.with_member})
         else:
-            result = control.call(sock, "coop_countersign", {**which, "half": args.countersign})
-        return _show(result, args.json, out)
+            half = {"half": args.countersign, "check": True}
+            result = control.call(sock, "coop_countersign", {**which, **half})
+        return _show(result, args.json, out, lambda r, o: _say(vouch_text(r), o))
     op, extra = _submission(args)
-    result = control.call(sock, op, {**which, **extra})
+    # Without --wait the member would never hear of a rejection: the node checks first.
+    check = {"check": True} if args.wait <= 0 else {}
+    result = control.call(sock, op, {**which, **extra, **check})
     if args.wait > 0 and isinstance(result, dict) and isinstance(result.get("key"), str):
         result = _wait_for(sock, which, result["key"], args.wait)
-    return _show(result, args.json, out)
+    _show(result, args.json, out, lambda r, o: _say(submission_text(r), o))
+    refused = rejection(result)
+    if refused is not None:
+        raise refused
+    return 0
+
+
+def _say(text: str, out: TextIO) -> None:
+    print(text, file=out)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _me(data: DataDir) -> bytes | None:
+    """This node's member id (from the key file, no passphrase needed), to mark "you"."""
+    from runtime.keyfile import read_member_id  # noqa: PLC0415
+
+    try:
+        return bytes(read_member_id(data.key_file))
+    except PeoplenetError:
+        return None
 
 
 def _submission(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
@@ -236,6 +303,9 @@ def _submission(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             value = getattr(args, key)
             if value is not None:
                 extra[key] = value
+        if args.charter is not None and not args.charter.lstrip().startswith("{"):
+            _charter_json(args.charter)  # a path: say here if it cannot be read or parsed
+            extra["charter"] = Path(args.charter).read_text(encoding="utf-8")
         if args.app_action is not None:
             extra["action"] = args.app_action
         if args.candidates:
@@ -271,25 +341,31 @@ def _found(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out:
     from runtime.keyfile import load_identity  # noqa: PLC0415
 
     data.require()
+    if args.out and not args.sign and Path(args.out).exists() and not args.force:
+        raise FoundingFileExists(
+            f"{args.out} already exists and may hold founders' signatures: to add yours run "
+            f"`peoplenet coop found --sign {args.out}`; to replace it, add --force"
+        )
+    charter_json = _charter_json(args.charter) if args.charter else {}
     identity = load_identity(data.key_file, passphrase("passphrase: "))
     if args.sign:
         coop = sign_founding(read_coop_file(Path(args.sign)), identity)
         write_coop_file(Path(args.sign), coop)
-        return _show(_founding_summary(coop, args.sign), args.json, out)
+        return _show(_founding_summary(coop, args.sign), args.json, out, _print_founding)
     if not args.name or not args.out:
         raise CoopCommandError("a new founding needs a NAME and --out FILE (or --sign FILE)")
-    founders: set[bytes] = set()
-    for text in args.founder:
-        try:
-            founders.add(bytes(member_id(bytes.fromhex(text.strip()))))
-        except ValueError as exc:
-            raise CoopCommandError(f"--founder {text!r} is not a 64-hex member id: {exc}") from None
+    namer = Namer(args.data)
+    founders = {namer.member(text) for text in args.founder}
     founders.add(bytes(identity.member_id))
-    charter = charter_from_json(_read_json(args.charter) if args.charter else {})
+    charter = charter_from_json(charter_json)
     unsigned = Founding(args.name, charter, tuple(sorted(founders)), int(time.time() * 1000), ())
     coop = sign_founding(CoopFile(unsigned, args.timeout_ms), identity)
     write_coop_file(Path(args.out), coop)
-    return _show(_founding_summary(coop, args.out), args.json, out)
+    return _show(_founding_summary(coop, args.out), args.json, out, _print_founding)
+
+
+def _print_founding(summary: Any, out: TextIO) -> None:
+    _say(founding_text(summary) if isinstance(summary, dict) else str(summary), out)
 
 
 def _founding_summary(coop: CoopFile, path: str) -> dict[str, Any]:
@@ -305,12 +381,25 @@ def _founding_summary(coop: CoopFile, path: str) -> dict[str, Any]:
     }
 
 
-def _read_json(path: str) -> Any:
+def _charter_json(text: str) -> Any:
+    """``--charter``: JSON text (it starts with ``{``) or the path of a JSON file."""
+    if text.lstrip().startswith("{"):
+        try:
+            return json.loads(text, parse_float=Decimal)
+        except ValueError as exc:
+            raise CharterUnreadable(f"--charter is not valid JSON text: {exc}") from None
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle, parse_float=Decimal)
-    except (OSError, ValueError) as exc:
-        raise CoopCommandError(f"cannot read the JSON file {path}: {exc}") from None
+        with open(text, encoding="utf-8") as handle:
+            raw = handle.read()
+    except OSError as exc:
+        raise CharterUnreadable(
+            f"--charter {text!r} is not JSON text (it does not start with '{{') and not a "
+            f"readable file: {exc.strerror or exc}"
+        ) from None
+    try:
+        return json.loads(raw, parse_float=Decimal)
+    except ValueError as exc:
+        raise CharterUnreadable(f"the charter file {text} is not valid JSON: {exc}") from None
 
 
 def _show(
@@ -359,20 +448,3 @@ def _print_tree(value: Any, out: TextIO, indent: int) -> None:
 def _flat(value: dict[str, Any] | list[Any]) -> bool:
     items: Sequence[Any] = list(value.values()) if isinstance(value, dict) else value
     return len(items) <= 8 and all(not isinstance(v, dict | list) for v in items)
-
-
-def _print_decisions(result: Any, out: TextIO) -> None:
-    if not isinstance(result, list) or not result:
-        print("no decisions yet", file=out)
-        return
-    for d in result:
-        if not isinstance(d, dict):
-            continue
-        line = f"#{d.get('number')} {d.get('kind')} {d.get('subject')}: {d.get('status')}"
-        if d.get("status") == "closed":
-            verdict = "adopted" if d.get("adopted") else "status quo kept"
-            line += f", {verdict}: {json.dumps(_jsonable(d.get('outcome')))}"
-            line += f" (support {d.get('support')}, score {d.get('score')})"
-        else:
-            line += f", {d.get('ballots', 0)} ballot(s), closes at {d.get('closes_at')}"
-        print(line, file=out)

@@ -8,7 +8,9 @@ state:
 * **closing**: when the member's own clock passes an open decision's deadline it submits a
   ``Close`` -- the fold closes the decision once enough members' clocks agree (community
   time, docs/governance.md); the submission repeats every :data:`CLOSE_RETRY_MS` while the
-  decision stays open;
+  decision stays open.  A decision whose voting period has not started (it waits to hear
+  2f+1 members after its opening) gets one ``Close`` at once from each member not heard on
+  it yet: that clock claim is what starts the period;
 * **the consensus bridge**: when admissions, removals, key updates or an amendment change
   what the consensus constitution must be, every current participant signs an approval of
   the target (:class:`EpochApproval`), and once a quorum is ordered the first f+1
@@ -31,6 +33,8 @@ from typing import Any, Final
 from actors.coop.apps_bridge import CoopApps
 from actors.coop.charter_json import charter_from_json, number_text
 from actors.coop.halves import SuretyHalf
+from actors.coop.precheck import check as precheck
+from actors.coop.views import decisions_view, unvoted
 from actors.governance.charter import Founding, InvalidCharter, community_id
 from actors.governance.fold import Applied, Governance
 from actors.governance.records import (
@@ -64,6 +68,8 @@ from runtime.identity import member_id, verify
 
 CLOSE_RETRY_MS: Final = 5_000
 MAX_JSON: Final = 64 * 1024
+INBOX_COMMAND: Final = "inbox"
+"""An app's read-only command listing what waits for the member (``peoplenet inbox``)."""
 
 
 class CoopCommandRefused(LocalError):
@@ -126,8 +132,9 @@ class CoopConsumer:
         self.delivered_count = 0
         self.results: dict[bytes, dict[str, Value]] = {}
         """What became of each delivered transaction, by :func:`tx_key` (for ``--wait``)."""
-        self.close_requested: dict[int, int] = {}
-        """Decision -> when (my clock, ms) I last asked to close it."""
+        self.close_requested: dict[tuple[int, bool], int] = {}
+        """(Decision, whether its voting period had started) -> when (my clock, ms) I last
+        asked to close it."""
         self.approved: set[bytes] = set()
         self.amended: set[bytes] = set()
         self.apps = CoopApps(
@@ -228,11 +235,18 @@ class CoopConsumer:
             # One Close carries my clock claim, and the fold closes every due decision on any
             # transaction once community time has passed: one per round of asking is enough.
             closing: int | None = None
+            # A decision's voting period starts once 2f+1 members are heard after its
+            # opening: a member not heard yet gives its clock claim at once.
             for d in state.open_decisions():
-                asked = self.close_requested.get(d.number)
-                due = d.deadline if asked is None else asked + CLOSE_RETRY_MS
+                asked = self.close_requested.get((d.number, d.anchored))
+                if asked is not None:
+                    due = asked + CLOSE_RETRY_MS
+                elif d.anchored or self.me in d.heard:
+                    due = d.deadline
+                else:
+                    due = now_ms
                 if now_ms >= due:
-                    self.close_requested[d.number] = now_ms
+                    self.close_requested[d.number, d.anchored] = now_ms
                     closing = d.number if closing is None else closing
                     due = now_ms + CLOSE_RETRY_MS
                 wake = due if wake is None else min(wake, due)
@@ -251,9 +265,12 @@ class CoopConsumer:
         if op == "coop_show":
             snapshot = state.snapshot()
             snapshot["delivered"] = self.delivered_count
-            return _value(snapshot), ConsumerOutput()
+            return _value(self._app_outcomes(snapshot)), ConsumerOutput()
         if op == "coop_decisions":
-            return _value([d.summary() for d in state.decisions]), ConsumerOutput()
+            rows = decisions_view(state, self.me)
+            return _value(self._decisions_as_applied(rows)), ConsumerOutput()
+        if op == "coop_inbox":
+            return _value(self._inbox(now_ms)), ConsumerOutput()
         if op == "coop_tx":
             key = bytes.fromhex(_text(args, "key"))
             result = self.results.get(key, {"status": "pending"})
@@ -279,8 +296,38 @@ class CoopConsumer:
             tx = self._transaction(op, args, now_ms)
         except (RemoteProtocolError, InvalidCharter) as exc:
             raise CoopCommandRefused(str(exc)) from None
+        if args.get("check") is True:
+            precheck(state, self.me, tx)
         key = tx_key(tx)
         return {"submitted": True, "key": key.hex()}, ConsumerOutput((tx,))
+
+    def _app_outcomes(self, snapshot: dict[str, object]) -> dict[str, object]:
+        """``coop show`` as the apps took it: an ``app`` decision an app refused (settings it
+        does not declare or allow) is shown refused, with the settings still in force."""
+        apps = snapshot.get("apps")
+        if isinstance(apps, dict):
+            for name, entry in apps.items():
+                outcome = self.apps.outcomes.get(name)
+                if outcome is None or not isinstance(entry, dict):
+                    continue
+                entry["decision"] = outcome.wire()
+                if outcome.reason:
+                    entry["enabled"] = self.apps.enabled(name)
+                    entry["settings"] = self.apps.host.settings(name)
+        decisions = snapshot.get("decisions")
+        if isinstance(decisions, list):
+            snapshot["decisions"] = self._decisions_as_applied(decisions)
+        return snapshot
+
+    def _decisions_as_applied(self, rows: list[dict[str, object]]) -> list[dict[str, object]]:
+        refused = self.apps.refused()
+        for row in rows:
+            number = row.get("number")
+            outcome = refused.get(number) if isinstance(number, int) else None
+            if outcome is not None:
+                row["applied"] = False
+                row["note"] = f"refused by the app: {outcome.reason}: {outcome.detail}"
+        return rows
 
     def _transaction(self, op: str, args: Mapping[str, Value], now_ms: int) -> GovTx:
         state = self.governance.state
@@ -301,7 +348,10 @@ class CoopConsumer:
         if op == "coop_close":
             return GovTx(now_ms, Close(_int(args, "decision")))
         if op == "coop_contribute":
-            return GovTx(now_ms, Contribution(_text(args, "period"), _int(args, "hours")))
+            hours = _int(args, "hours")
+            if hours < 1:
+                raise CoopCommandRefused(f"hours must be positive (at least 1), not {hours}")
+            return GovTx(now_ms, Contribution(_text(args, "period"), hours))
         if op == "coop_distribute":
             return GovTx(now_ms, Distribute(_text(args, "period")))
         raise CoopCommandRefused(f"unknown cooperative operation {op!r}")
@@ -326,6 +376,7 @@ class CoopConsumer:
             enabled = not bool(args.get("disable", False))
             action = _wire_settings(_json(args, "action")) if "action" in args else None
             change = AppChange(enabled, _wire_settings(settings), action)
+            self.apps.check_proposal(subject, change.settings)
             return Open(kind, subject, (), change, None)
         if kind == "amendment":
             charter = charter_from_json(_json(args, "charter")) if "charter" in args else None
@@ -340,6 +391,26 @@ class CoopConsumer:
                 consensus = ConsensusParams(num, den, timeout)
             return Open(kind, "", (), Amend(charter, consensus), None)
         return Open(kind, subject, candidates, None, proposal)
+
+    def _inbox(self, now_ms: int) -> dict[str, Any]:
+        """What waits for me here: decisions I have not voted in, and the apps' requests."""
+        requests: list[dict[str, Any]] = []
+        for app in self.apps.listing():
+            name = app.get("name")
+            if not (app.get("enabled") and app.get("installed")) or not isinstance(name, str):
+                continue
+            try:
+                answer, _ = self.apps.host.command(name, INBOX_COMMAND, {}, now_ms)
+            except AppCommandError:
+                continue  # no inbox command, or the app is out of service here
+            if answer:
+                requests.append({"app": name, "waiting": answer})
+        return {
+            "coop": self.name,
+            "now": now_ms,
+            "decisions": unvoted(self.governance.state, self.me),
+            "apps": requests,
+        }
 
     # -- sureties -----------------------------------------------------------------------------
 

@@ -22,11 +22,11 @@ from actors.governance.decision import (
     check_params,
     normalize_point,
 )
+from actors.governance.kinds import MAX_NAME_LEN
 from runtime.codec import Record, encode, wire_type
 from runtime.errors import RemoteProtocolError
 from runtime.identity import ID_LEN, SIGNATURE_LEN, Identity, verify
 
-MAX_NAME_LEN: Final = 64
 MAX_ITEMS: Final = 256
 MAX_SUBJECTS: Final = 256
 MAX_FOUNDERS: Final = 1024

@@ -53,7 +53,7 @@ from actors.governance.records import (
     surety_message,
 )
 from actors.governance.state import DecisionState, GovernanceState, Rejection
-from runtime.codec import Value
+from runtime.codec import Value, encode
 from runtime.consensus.constitution import (
     Amendment,
     Genesis,
@@ -64,6 +64,11 @@ from runtime.errors import LocalError
 from runtime.identity import MemberId, verify
 
 MAX_PROPOSALS = 256
+MAX_APP_SETTINGS = 64 * 1024
+"""Largest encoded ``AppChange`` settings, and action, a decision may carry (bytes): the
+bound of an app transaction's body, so one opening cannot park a block's worth in the state."""
+MAX_DETAIL_LEN = 200
+"""Longest rejection detail (characters) kept: details quote the refused input."""
 SURPLUS_RATE = "surplus"
 """The rate subject :class:`~actors.governance.records.Distribute` splits."""
 
@@ -140,7 +145,10 @@ class Governance:
         return Applied(opened, tuple(closed), None)
 
     def _reject(self, epoch: int, position: int, creator: bytes, refusal: Refused) -> Applied:
-        rejection = Rejection(epoch, position, creator, refusal.reason, refusal.detail)
+        detail = refusal.detail
+        if len(detail) > MAX_DETAIL_LEN:
+            detail = detail[: MAX_DETAIL_LEN - 3] + "..."
+        rejection = Rejection(epoch, position, creator, refusal.reason, detail)
         self._state.record_rejection(rejection)
         return Applied(None, (), rejection)
 
@@ -181,11 +189,15 @@ class Governance:
         """Community time: the (f+1)-th largest latest clock claim among current members.
 
         With at most f = (n-1)//3 members lying, at least one honest member's clock has
-        passed it, so liars alone cannot close a vote early; it never decreases.
+        passed it, so liars alone cannot close a vote early; it never decreases.  The claim
+        also counts as heard by every decision still waiting for its voting period to start.
         """
         s = self._state
         if s.is_member(creator):
             s.latest_at[creator] = max(s.latest_at.get(creator, 0), at)
+            for d in s.open_decisions():
+                if not d.anchored:
+                    d.heard.add(creator)
         self._recompute_time()
 
     def _recompute_time(self) -> None:
@@ -193,6 +205,32 @@ class Governance:
         claims = sorted((s.latest_at.get(m, s.founding.at) for m in s.members), reverse=True)
         f = (len(claims) - 1) // 3
         s.time = max(s.time, claims[f])
+        self._follow_pending()
+
+    def _follow_pending(self) -> None:
+        """Start the voting period of each decision that 2f+1 members were heard on since.
+
+        Why wait: community time is stale after a quiet spell (it moves only with claims),
+        and the opener's own claim cannot be trusted, so a deadline set at the opening could
+        already be past.  Among 2f+1 members heard since the opening at least f+1 are
+        correct, so community time then is at least a correct clock reading taken after the
+        opening; and it is at most a correct clock reading, as always.  Until then the
+        decision follows community time (``opened_at`` is now) and cannot close.
+        """
+        s = self._state
+        for d in s.open_decisions():
+            if d.anchored:
+                continue
+            period = d.period
+            d.opened_at, d.deadline = s.time, s.time + period
+            heard, needed = self._heard_needed(d)
+            if heard >= needed:
+                d.anchored, d.heard = True, set()
+
+    def _heard_needed(self, d: DecisionState) -> tuple[int, int]:
+        """(current members heard since the opening, 2f+1) for a pending decision."""
+        s = self._state
+        return len(d.heard & s.members), 2 * ((len(s.members) - 1) // 3) + 1
 
     # -- sureties and keys --------------------------------------------------------------------
 
@@ -244,6 +282,9 @@ class Governance:
         if old in s.latest_at:
             s.latest_at[new] = s.latest_at.pop(old)
         for d in s.open_decisions():
+            if old in d.heard:
+                d.heard.discard(old)
+                d.heard.add(new)
             if old in d.eligible:
                 d.eligible.discard(old)
                 d.eligible.add(new)
@@ -285,11 +326,14 @@ class Governance:
             declaration=declaration,  # type: ignore[arg-type]
             change=action.change,
             status_quo_at_open=status_quo,
+            anchored=False,
+            heard={creator},
         )
         if action.proposal is not None:
             decision.proposals.append(self._point(decision, action.proposal, "proposal"))
         s.decisions.append(decision)
         s.open_numbers.append(decision.number)
+        self._follow_pending()  # with f = 0 the opener's claim is enough: it starts now
         return decision.number
 
     def _check_change(self, kind: str, action: Open) -> None:
@@ -310,6 +354,13 @@ class Governance:
                 raise Refused("invalid_proposal", f"{exc.reason}: {exc.detail}") from None
         elif isinstance(change, AppChange):
             assert kind == "app"
+            for what, value in (("settings", change.settings), ("action", change.action)):
+                size = len(encode(value))
+                if size > MAX_APP_SETTINGS:
+                    raise Refused(
+                        "invalid_proposal",
+                        f"too_large: app {what} of {size} bytes, at most {MAX_APP_SETTINGS}",
+                    )
 
     def _check_sureties(self, candidate: bytes) -> None:
         s = self._state
@@ -354,6 +405,13 @@ class Governance:
 
     def _close_tx(self, action: Close, closed_now: list[int]) -> None:
         d = self._open_decision(action.decision, closed_now)
+        if d.is_open and not d.anchored:
+            heard, needed = self._heard_needed(d)
+            raise Refused(
+                "too_early",
+                f"its voting period starts once {needed} members are heard since the opening"
+                f" ({heard} so far)",
+            )
         if d.is_open:  # not closed by this transaction's clock: not due yet
             raise Refused("too_early", f"closes at {d.deadline}, community time {self._state.time}")
 
@@ -361,7 +419,7 @@ class Governance:
         s = self._state
         closed = []
         for d in s.open_decisions():
-            if d.deadline <= s.time:
+            if d.anchored and d.deadline <= s.time:
                 self._close(d)
                 closed.append(d.number)
         return closed

@@ -27,6 +27,9 @@ KINDS: Final[tuple[str, ...]] = (
     "removal",
 )
 YES_NO_KINDS: Final[frozenset[str]] = frozenset({"amendment", "app", "admission", "removal"})
+MAX_NAME_LEN: Final = 64
+"""Longest name (characters) of an item, clause, candidate or officer: as the charter's names,
+so a candidate cannot carry what no declared name could (a 50,000-character one did)."""
 
 _PARAM_KEYS: Final[dict[str, frozenset[str]]] = {
     "rate": frozenset({"lo", "hi", "step"}),
@@ -62,13 +65,25 @@ def as_fraction(value: object, *, what: str) -> Fraction:
     return Fraction(value)
 
 
+def _check_name(name: object, *, what: str) -> str:
+    """``name`` itself, if it is a string of 1..:data:`MAX_NAME_LEN` characters."""
+    if not isinstance(name, str) or not name:
+        raise DecisionError("bad_name", f"{what}: {name!r:.80} is not a non-empty string")
+    if len(name) > MAX_NAME_LEN:
+        raise DecisionError(
+            "bad_name",
+            f"{what}: a name is at most {MAX_NAME_LEN} characters, not {len(name)}"
+            f" ({name[:16]!r}...)",
+        )
+    return name
+
+
 def _names(value: object, *, what: str) -> tuple[str, ...]:
-    """A tuple of distinct non-empty strings (a list is accepted)."""
+    """A tuple of distinct names of 1..:data:`MAX_NAME_LEN` characters (a list is accepted)."""
     if not isinstance(value, tuple | list):
-        raise DecisionError("not_a_list", f"{what}: expected a list of names, got {value!r}")
+        raise DecisionError("not_a_list", f"{what}: expected a list of names, got {value!r:.80}")
     for name in value:
-        if not isinstance(name, str) or not name:
-            raise DecisionError("bad_name", f"{what}: {name!r} is not a non-empty string")
+        _check_name(name, what=what)
     names = tuple(value)
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
@@ -232,9 +247,7 @@ def _officer_point(
     candidates = set(name_list(params, "candidates"))
     known = params.get("status_quo")
     if is_status_quo:
-        if not isinstance(point, str) or not point:
-            raise DecisionError("bad_name", f"{what}: {point!r} is not a name")
-        return point
+        return _check_name(point, what=what)
     if what.startswith("proposal"):
         if not isinstance(point, str) or point not in candidates:
             raise DecisionError("unknown_name", f"{what}: {point!r} is not a candidate")

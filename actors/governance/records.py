@@ -8,6 +8,11 @@ action makes sense *now* -- membership, open decisions, sureties -- is the fold'
 and a refusal there is recorded, never silent.  Signed records (sureties, key updates) sign
 domain-separated digests that name the community (``founding_digest``), so a signature made
 for one cooperative cannot be replayed in another.
+
+Limits added after records were first stored -- the length of a candidate's name, the size
+of an app's settings -- are the fold's (a rejection with a reason), never the decoder's: a
+block that decoded once must decode forever, or a stored lace could no longer be replayed and
+nodes of two versions would disagree on which blocks are valid.
 """
 
 from __future__ import annotations

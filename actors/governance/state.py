@@ -52,7 +52,10 @@ class DecisionState:
     subject: str
     opener: bytes
     opened_at: int
+    """Community time at which the voting period started; while not :attr:`anchored`, the
+    current community time (the period starts no earlier)."""
     deadline: int
+    """``opened_at`` plus the voting period: the community time at which it closes."""
     eligible: set[bytes]
     """The members at the opening (renamed on key updates): the n of the rule."""
     params: dict[str, object]
@@ -71,14 +74,28 @@ class DecisionState:
     support: Fraction = Fraction(0)
     score: Fraction = Fraction(0)
     closed_at: int = 0
+    anchored: bool = True
+    """Whether the voting period has started: once 2f+1 members were heard since the opening
+    (the fold's ``_follow_pending``; docs/governance.md, "Community time and deadlines")."""
+    heard: set[bytes] = field(default_factory=set)
+    """While not anchored: the members whose clock claims were folded since the opening."""
 
     @property
     def is_open(self) -> bool:
         return self.status == "open"
 
+    @property
+    def period(self) -> int:
+        """The voting period (ms) the charter gave at the opening."""
+        return self.deadline - self.opened_at
+
     def canonical(self) -> Value:
-        """Everything about the decision, in canonical codec form."""
-        return {
+        """Everything about the decision, in canonical codec form.
+
+        ``heard`` is there only while the voting period has not started, so an anchored
+        decision encodes exactly as decisions did before anchoring existed.
+        """
+        out: dict[str, Value] = {
             "number": self.number,
             "kind": self.kind,
             "subject": self.subject,
@@ -99,6 +116,9 @@ class DecisionState:
             "score": fraction_text(self.score),
             "closed_at": self.closed_at,
         }
+        if not self.anchored:
+            out["heard"] = tuple(sorted(self.heard))
+        return out
 
     def summary(self) -> dict[str, object]:
         """The JSON-ready view members and the audit command read."""
@@ -119,6 +139,7 @@ class DecisionState:
             "note": self.note,
             "support": fraction_text(self.support),
             "score": fraction_text(self.score),
+            "anchored": self.anchored,
         }
 
 

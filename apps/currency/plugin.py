@@ -17,7 +17,6 @@ Commands: ``pay``, ``balance``, ``redeem``, ``credit`` (also top-level: ``people
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -44,6 +43,7 @@ from plugins.api import (
     AppCommandError,
     AppSpec,
     AppTxRejected,
+    Arg,
     CommandSpec,
     Draft,
     FoldContext,
@@ -89,7 +89,12 @@ SPEC: Final = AppSpec(
         CommandSpec(
             "pay",
             "pay a member in your coins, another member's coins you hold, or the cooperative's",
-            ("to", "amount", "currency", "memo"),
+            (
+                Arg("to", "member", "the member paid"),
+                Arg("amount", "amount", "how many coins"),
+                Arg("currency", "text", "mine (default), community, or the sovereign's id"),
+                Arg("memo", "text", "a note for the payee"),
+            ),
             consents=("pay", "mint"),
             top_level=True,
         ),
@@ -97,19 +102,31 @@ SPEC: Final = AppSpec(
         CommandSpec(
             "redeem",
             "return a member's coins to them, to be repaid in the currencies you prefer",
-            ("sovereign", "amount", "prefer"),
+            (
+                Arg("sovereign", "member", "the member whose coins you return"),
+                Arg("amount", "amount", "how many of them"),
+                Arg("prefer", "members", "the currencies you want back, in order"),
+            ),
             consents=("redeem",),
             top_level=True,
         ),
         CommandSpec(
             "credit",
             "open a mutual credit line with a member (or accept their offer with --offer)",
-            ("with", "amount", "limit", "offer"),
+            (
+                Arg("with", "member", "the other member"),
+                Arg("amount", "amount", "coins swapped"),
+                Arg("limit", "amount", "the most of their coins you hold (default: amount)"),
+                Arg("offer", "block", "accept this offer (its block id) instead"),
+            ),
             consents=("credit",),
             top_level=True,
         ),
-        CommandSpec("mint", "create your own coins", ("amount",), consents=("mint",)),
+        CommandSpec(
+            "mint", "create your own coins", (Arg("amount", "amount"),), consents=("mint",)
+        ),
         CommandSpec("history", "your payments, claims and credit lines", read_only=True),
+        CommandSpec("inbox", "what waits for your consent: credit offers", read_only=True),
     ),
     uses_lace=True,
     lace_records=(
@@ -256,6 +273,8 @@ def peoplenet_command(
             return _balances(state, me)
         if command == "history":
             return _history(state, me, node.fold.now_ms)
+        if command == "inbox":
+            return _inbox(wallet)
         if command == "pay":
             return _pay(state, wallet, args, node)
         if command == "mint":
@@ -269,7 +288,7 @@ def peoplenet_command(
         if command == "credit":
             limit = _int(args, "limit") if args.get("limit") is not None else _int(args, "amount")
             if args.get("offer"):
-                offer = bytes.fromhex(str(args["offer"]))
+                offer = _block(args, "offer")
                 return {"accepted": _publish(node, wallet.accept_credit(BlockId(offer), limit))}
             peer = _member(args, "with", node)
             return {"offer": _publish(node, wallet.credit(peer, _int(args, "amount"), limit))}
@@ -295,14 +314,13 @@ def _pay(
         return {"currency": COMMUNITY, "amount": amount, "to": to.hex(), "ordered": True}
     sovereign = node.me if currency in (None, "", "mine") else _member(args, "currency", node)
     minted = None
-    held = wallet.balance(sovereign)
-    if sovereign == node.me and held < amount:
-        # Paying in one's own coins is issuing them: mint what is missing, then pay it all
-        # out (the payment points to the mint, its chain parent; the ledger checks both).
-        wallet.pay(to, held, sovereign, memo) if held else None  # payee and memo checks
-        minted = _publish(node, wallet.mint(amount - held))
-        issue = Issue(to, sovereign, amount, 0, memo)
-        block = node.publish(Draft(issue, (bytes.fromhex(minted),))).hex()
+    if sovereign == node.me:
+        # Every draft (a mint of what is missing, then the payment) is checked before the
+        # first is signed: a payment the ledger would refuse mints nothing.
+        drafts = wallet.pay_own(to, amount, memo)
+        blocks = [_publish(node, d) for d in drafts]
+        minted = blocks[0] if len(blocks) > 1 else None
+        block = blocks[-1]
     else:
         block = _publish(node, wallet.pay(to, amount, sovereign, memo))
     return {
@@ -323,6 +341,14 @@ def _balances(state: CurrencyState, me: bytes) -> Value:
         "cooperative": state.cooperative.balance(me),
         "in_flight_of_mine": state.coins.in_flight(me),
     }
+
+
+def _inbox(wallet: Wallet) -> Value:
+    """Credit offers made to me that only my consent takes (``app COOP currency credit``)."""
+    return tuple(
+        {"kind": t.kind, "offer": t.id.hex(), "from": t.payer.hex(), "amount": t.amount}
+        for t in wallet.credit_offers()
+    )
 
 
 def _history(state: CurrencyState, me: bytes, now_ms: int) -> Value:
@@ -348,25 +374,30 @@ def _history(state: CurrencyState, me: bytes, now_ms: int) -> Value:
 
 def _int(args: Mapping[str, Value], key: str) -> int:
     value = args.get(key)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    raise AppCommandError("bad_argument", f"{key} is a whole number")
+    if isinstance(value, str) and value.strip().removeprefix("-").isdecimal():
+        value = int(value.strip())
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise AppCommandError("bad_argument", f"{key} is a whole number, not {value!r}")
+    if value < 0:
+        raise AppCommandError("bad_argument", f"{key} must be positive, not {value}")
+    return value
 
 
-def _list(args: Mapping[str, Value], key: str) -> list[str]:
+def _list(args: Mapping[str, Value], key: str) -> list[Value]:
+    """A ``members`` argument (the node converted it: a tuple of ids), or nothing."""
     value = args.get(key)
     if value is None or value == "":
         return []
-    if isinstance(value, str):
-        if value.startswith("["):
-            parsed = json.loads(value)
-            return [str(v) for v in parsed]
-        return [v.strip() for v in value.split(",") if v.strip()]
     if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    raise AppCommandError("bad_argument", f"{key} is a comma-separated list")
+        return list(value)
+    raise AppCommandError("bad_argument", f"{key} is a comma-separated list of member ids")
+
+
+def _block(args: Mapping[str, Value], key: str) -> bytes:
+    value = args.get(key)
+    if isinstance(value, bytes) and len(value) == 32:
+        return value
+    raise AppCommandError("bad_argument", f"{key} is a block id (64 hex digits)")
 
 
 def _member(args: Mapping[str, Value], key: str, node: NodeContext) -> bytes:

@@ -116,15 +116,39 @@ class Wallet:
 
     def pay(self, to: bytes, amount: int, currency: bytes | None = None, memo: str = "") -> Draft:
         """Pay ``amount`` of ``currency`` (default: my own coins) to ``to``."""
-        to = self._known(to, "payee")
+        to = self._payee(to)
         cur = self._known(self.me if currency is None else currency, "currency")
         _amount(amount)
-        if len(memo) > MAX_MEMO:
-            raise CurrencyError("bad_memo", f"memo longer than {MAX_MEMO}")
+        _memo(memo)
         have = self.balance(cur)
         if amount > have:
             raise InsufficientFunds(f"paying {amount}, holding {have}")
         return self._build(Issue(to, cur, amount, have - amount, memo), (), "pay")
+
+    def pay_own(self, to: bytes, amount: int, memo: str = "") -> list[Draft]:
+        """Pay ``amount`` of my own coins to ``to``, minting first what I do not hold.
+
+        Paying in one's own coins is issuing them: when I hold fewer than ``amount``, the
+        drafts are a mint of the difference and then the payment of all of it (chained: sign
+        them in order, each after the one before).  Both are dry-run against my chain before
+        either is returned, so nothing is minted for a payment the ledger would refuse.
+        """
+        to = self._payee(to)
+        _amount(amount)
+        _memo(memo)
+        have = self.balance()
+        if amount <= have:
+            return [self.pay(to, amount, None, memo)]
+        if amount > MAX_BALANCE:
+            raise BadAmount(f"a balance above {MAX_BALANCE}")
+        run = _DryRun(self.ledger, self.me)
+        for payload, purpose in (
+            (Mint(amount - have, amount), "mint"),
+            (Issue(to, self.me, amount, 0, memo), "pay"),
+        ):
+            if not run.attempt(payload, (), purpose):
+                raise CurrencyError(run.refusal or "refused", f"{purpose} would be refused")
+        return run.drafts
 
     def mint(self, amount: int) -> Draft:
         """Create ``amount`` of my own coins."""
@@ -137,6 +161,8 @@ class Wallet:
     def redeem(self, sovereign: bytes, amount: int, prefs: Sequence[bytes], deadline: int) -> Draft:
         """Return ``amount`` of ``sovereign``'s coins to it, to be repaid in ``prefs`` order."""
         cur = self._known(sovereign, "sovereign")
+        if cur == self.me:
+            raise CurrencyError("own_currency", "you redeem other members' coins, not your own")
         _amount(amount)
         wanted = tuple(self._known(p, "preferred currency") for p in prefs)
         if len(wanted) > MAX_PREFS or len(set(wanted)) != len(wanted) or cur in wanted:
@@ -151,6 +177,8 @@ class Wallet:
     def credit(self, peer: bytes, amount: int, limit: int) -> Draft:
         """Offer ``peer`` a credit swap of ``amount``; hold at most ``limit`` of its coins."""
         peer = self._known(peer, "peer")
+        if peer == self.me:
+            raise CurrencyError("self_payment", "a credit line is with another member")
         _amount(amount)
         _limit(limit)
         return self._build(CreditOffer(peer, amount, limit), (), "credit")
@@ -257,6 +285,12 @@ class Wallet:
             raise CurrencyError(reason)
         return Draft(payload, refs, purpose, self.ledger.latest(self.me))
 
+    def _payee(self, to: bytes) -> MemberId:
+        payee = self._known(to, "payee")
+        if payee == self.me:
+            raise CurrencyError("self_payment", "you cannot pay yourself: pay another member")
+        return payee
+
     def _known(self, member: bytes, what: str) -> MemberId:
         mid = _member(member, what)
         if self._members is not None and mid not in self._members:
@@ -277,13 +311,16 @@ class _DryRun:
         self.copied = False
         self.parent = ledger.latest(me)
         self.drafts: list[Draft] = []
+        self.refusal: str | None = None
+        """Why the last refused attempt was refused."""
 
     def attempt(self, payload: CoinRecord, refs: Iterable[BlockId], purpose: str) -> bool:
         """Dry-run ``payload``; keep it as the next draft if the ledger would take it."""
         if not self.copied:
             self.state, self.copied = self.state.copy(), True
         refs = tuple(refs)
-        if self.ledger.check(self.me, payload, refs, self.state) is not None:
+        self.refusal = self.ledger.check(self.me, payload, refs, self.state)
+        if self.refusal is not None:
             return False
         chained = bool(self.drafts)
         self.drafts.append(Draft(payload, refs, purpose, self.parent, chained=chained))
@@ -299,6 +336,11 @@ def _member(raw: bytes, what: str) -> MemberId:
 def _amount(amount: int) -> None:
     if type(amount) is not int or not 0 < amount <= MAX_AMOUNT:
         raise BadAmount(f"amount must be an int in 1..{MAX_AMOUNT}")
+
+
+def _memo(memo: str) -> None:
+    if type(memo) is not str or len(memo) > MAX_MEMO:
+        raise CurrencyError("bad_memo", f"a memo is text of at most {MAX_MEMO} characters")
 
 
 def _limit(limit: int) -> None:

@@ -28,7 +28,7 @@ from thespian.actors import (
     WakeupMessage,
 )
 
-from runtime.errors import LocalError
+from runtime.errors import LocalError, Unrecoverable
 from runtime.gc_tuning import tune_gc
 from runtime.kernel.bridge import Bridge
 from runtime.kernel.messages import (
@@ -81,6 +81,7 @@ class _ChildSlot:
     generation: int = 0
     pid: int | None = None
     exit_reason: tuple[str, str] | None = None  # (error_type, text); ("", "") = clean stop
+    fatal: bool = False  # the child crashed with an Unrecoverable error: never restart it
     ping_seq: int = 0
     pong_seq: int = 0
     history: list[float] = field(default_factory=list)
@@ -305,19 +306,20 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         try:
             call()
         except Exception as exc:
-            self._fail(type(exc).__name__, str(exc))
+            self._fail(type(exc).__name__, str(exc), fatal=isinstance(exc, Unrecoverable))
             return False
         return True
 
-    def _fail(self, error_type: str, error: str) -> None:
+    def _fail(self, error_type: str, error: str, *, fatal: bool = False) -> None:
         if self._state in ("failed", "stopping"):
             return
         self._state = "failed"
-        self.log.error("actor_crashed", error_type=error_type, error=error)
+        self.log.error("actor_crashed", error_type=error_type, error=error, fatal=fatal)
         if self._sender is not None and self._sender.reply_tag is not None:
             self.send(self._sender.address, AskFailed(self._sender.reply_tag, error_type))
         if self._parent is not None:
-            self.send(self._parent.address, Failed(self._name, self._generation, error_type, error))
+            failed = Failed(self._name, self._generation, error_type, error, fatal)
+            self.send(self._parent.address, failed)
         self.send(self.myAddress, ActorExitRequest())
 
     def _on_exit(self) -> None:
@@ -369,6 +371,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         slot.generation += 1
         slot.pid = None
         slot.exit_reason = None
+        slot.fatal = False
         slot.ping_seq = slot.pong_seq = 0
         address = self.createActor(slot.cls)
         slot.ref = ref_of(address)
@@ -401,6 +404,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
                 self.wakeupAfter(timedelta(seconds=hb), payload=due)
         elif isinstance(msg, Failed):
             slot.exit_reason = (msg.error_type, msg.error)
+            slot.fatal = msg.fatal
         elif isinstance(msg, Stopping):
             slot.exit_reason = _CLEAN_STOP
         else:
@@ -457,18 +461,23 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             del self._children[name]
             return
         decision = slot.window.on_failure(time.monotonic())
+        escalate = decision.escalate or slot.fatal
         self.log.info(
             "child_failed",
             child=name,
             error_type=reason[0],
             error=reason[1],
             failures_in_window=decision.failures_in_window,
-            escalate=decision.escalate,
-            restart_in_s=decision.delay_s,
+            escalate=escalate,
+            fatal=slot.fatal,
+            restart_in_s=0.0 if escalate else decision.delay_s,
         )
-        if decision.escalate:
+        if escalate:
             del self._children[name]
-            self._give_up(name, reason[0], reason[1], decision.failures_in_window)
+            if slot.fatal:
+                self._give_up_fatal(name, reason[0], reason[1])
+            else:
+                self._give_up(name, reason[0], reason[1], decision.failures_in_window)
             return
         due = RestartDue(name, slot.generation)
         self.wakeupAfter(timedelta(seconds=decision.delay_s), payload=due)
@@ -491,3 +500,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             f"child {name!r} failed {failures} times within the window; last: "
             f"{error_type}: {error}",
         )
+
+    def _give_up_fatal(self, name: str, error_type: str, error: str) -> None:
+        """Child ``name`` failed unrecoverably: fail with its error, fatal too, up to the top."""
+        self._fail(error_type, error, fatal=True)

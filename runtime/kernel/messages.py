@@ -38,12 +38,16 @@ class Hello:
 
 @dataclass(frozen=True, slots=True)
 class Failed:
-    """Child -> parent: I crashed (error type and text) and am exiting."""
+    """Child -> parent: I crashed (error type and text) and am exiting.
+
+    ``fatal``: the error was :class:`~runtime.errors.Unrecoverable`; do not restart me.
+    """
 
     name: str
     generation: int
     error_type: str
     error: str
+    fatal: bool = False
 
 
 @dataclass(frozen=True, slots=True)

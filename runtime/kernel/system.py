@@ -76,6 +76,8 @@ class Failure:
     name: str
     error_type: str
     error: str
+    fatal: bool = False
+    """Given up at once on an :class:`~runtime.errors.Unrecoverable` error, not after retries."""
 
 
 class _Root(Actor):
@@ -105,6 +107,12 @@ class _Root(Actor):
     def _give_up(self, name: str, error_type: str, error: str, failures: int) -> None:
         self.log.error("top_level_actor_given_up", child=name, error_type=error_type, error=error)
         self._given_up.append(Failure(name, error_type, error))
+
+    def _give_up_fatal(self, name: str, error_type: str, error: str) -> None:
+        self.log.error(
+            "top_level_actor_given_up", child=name, error_type=error_type, error=error, fatal=True
+        )
+        self._given_up.append(Failure(name, error_type, error, fatal=True))
 
 
 def free_tcp_port() -> int:

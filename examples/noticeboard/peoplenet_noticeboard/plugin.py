@@ -19,6 +19,7 @@ from plugins.api import (
     AppChangeView,
     AppCommandError,
     AppSpec,
+    Arg,
     CommandSpec,
     DecisionView,
     FoldContext,
@@ -45,11 +46,17 @@ SPEC = AppSpec(
     params=(MAX_NOTICES, MAX_LENGTH, ANNOUNCE),
     tx_types=(PostNotice, PinNotice, WithdrawNotice),
     commands=(
-        CommandSpec("post", "post a notice", ("text",)),
+        CommandSpec("post", "post a notice", (Arg("text", "text"),)),
         CommandSpec(
-            "pin", "pin one of your notices (pinned=false unpins it)", ("number", "pinned")
+            "pin",
+            "pin one of your notices (pinned=false unpins it)",
+            (Arg("number", "int", "the notice's number"), Arg("pinned", "bool", "default true")),
         ),
-        CommandSpec("withdraw", "take one of your notices off the board", ("number",)),
+        CommandSpec(
+            "withdraw",
+            "take one of your notices off the board",
+            (Arg("number", "int", "the notice's number"),),
+        ),
         CommandSpec("list", "the board, pinned notices first", read_only=True),
     ),
 )
