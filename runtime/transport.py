@@ -658,9 +658,6 @@ class Transport:
         admission = self.slots.admit(ip, now)
         if not admission.accept:
             return admission.reason
-        if isinstance(admission.evict, asyncio.Task):
-            self.slots.closed(admission.evict)
-            admission.evict.cancel()
         if len(self._ip_buckets) > 4096:
             self._ip_buckets = {k: b for k, b in self._ip_buckets.items() if not b.full(now)}
         bucket = self._ip_buckets.get(ip)
@@ -668,7 +665,12 @@ class Transport:
             cfg = self.config
             bucket = TokenBucket(cfg.handshakes_per_ip_per_s, cfg.handshake_burst, now)
             self._ip_buckets[ip] = bucket
-        return None if bucket.try_take(1, now) else "handshake_rate_limited"
+        if not bucket.try_take(1, now):
+            return "handshake_rate_limited"
+        if isinstance(admission.evict, asyncio.Task):  # only now: the newcomer is admitted
+            self.slots.closed(admission.evict)
+            admission.evict.cancel()
+        return None
 
     async def _on_accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
