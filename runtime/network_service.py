@@ -52,7 +52,8 @@ PEER_MESSAGES: Final = frozenset(
     for cls in (FriendRequest, Disclose, Blocks, EpochBlocks, EpochHave, LaceBlocks, LaceHave)
 )
 """Record tags a kept peer may send; anything else is refused before it is decoded."""
-STRANGER_MSGS_PER_S: Final = 20.0
+STRANGER_MSGS_PER_S: Final = 5.0
+"""A stranger needs a friend request and a few held messages; each costs a decode."""
 
 _log = get_logger("peoplenet.network")
 
