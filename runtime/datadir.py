@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtime.errors import LocalError
+from runtime.file_modes import DIR_MODE, make_private, private_umask
 
 SETTINGS_VERSION = 1
 DEFAULT_NETWORK = "peoplenet-dev"
@@ -133,7 +134,7 @@ class DataDir:
 
     def save_community_file(self, lace_hex: str, suffix: str, raw: bytes) -> None:
         """Write ``<lace>.<suffix>`` atomically and synced (sidecars go before the genesis)."""
-        self.communities.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.communities.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         path = self.communities / f"{lace_hex}.{suffix}"
         tmp = path.with_suffix(".tmp")
         with tmp.open("wb") as handle:
@@ -170,14 +171,28 @@ class DataDir:
                 f" run `peoplenet init --data {self.root}`"
             )
 
-    def create(self, settings: NodeSettings) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.logs.mkdir(exist_ok=True, mode=0o700)
+    def create(self, settings: NodeSettings) -> list[str]:
+        """Create the directory (0700) and ``config.json`` (0600); the permission fixes made.
+
+        A directory that exists already is kept but made private (see :meth:`make_private`).
+        """
+        private_umask()
+        self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        fixes = self.make_private()
+        self.logs.mkdir(exist_ok=True, mode=DIR_MODE)
         if self.config_file.exists():
             raise DataDirError(f"{self.config_file} already exists")
         tmp = self.config_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(settings.to_json(), indent=2, sort_keys=True) + "\n")
         tmp.replace(self.config_file)
+        return fixes
+
+    def make_private(self) -> list[str]:
+        """Remove group/other permission bits in the directory; one line per fix made.
+
+        Raises :class:`~runtime.file_modes.NotPrivate` if anything in it is another user's.
+        """
+        return make_private(self.root)
 
     def settings(self) -> NodeSettings:
         self.require()
