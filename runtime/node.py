@@ -35,7 +35,7 @@ from runtime.consensus.core import EpochBlocks, EpochHave
 from runtime.consensus_actor import ConsensusActor, community_name
 from runtime.datadir import DataDir
 from runtime.dissemination import FriendRequest, Outgoing
-from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
+from runtime.errors import DiskFull, LocalError, PeoplenetError, RemoteProtocolError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
@@ -432,7 +432,11 @@ class StoreActor(Actor):
                 self.tell(self.member, self.signing)  # a restarted member lost it
             self._sign_queued()
         elif isinstance(msg, Inbound):
-            outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
+            try:
+                outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
+            except DiskFull as exc:  # the blocks were not stored: peers send them again later
+                self.log.error("disk_full", error=str(exc), peer=fingerprint(msg.peer))
+                return
             for error in outcome.errors:
                 self.log.warning(
                     "peer_input_refused",
@@ -522,9 +526,14 @@ class StoreActor(Actor):
         if self.signing is not None or self.own_queue:
             self.own_queue.append(_OwnBlock(payload, done, failed))
             return
-        self._sign(payload, done)
+        self._sign(payload, done, failed)
 
-    def _sign(self, payload: Record, done: Callable[[bytes], None]) -> None:
+    def _sign(
+        self,
+        payload: Record,
+        done: Callable[[bytes], None],
+        failed: Callable[[PeoplenetError], None] | None = None,
+    ) -> None:
         assert self.member is not None
         lace, pointers = self.core.next_block(payload)
         request = next(self.requests)
@@ -533,7 +542,13 @@ class StoreActor(Actor):
             self.signing = None
             try:
                 block = Block.from_bytes(raw)
-                self._send(self.core.add_own(block, time.monotonic()))
+                try:
+                    self._send(self.core.add_own(block, time.monotonic()))
+                except DiskFull as exc:  # not stored, nothing lost: say so now, stay up
+                    self.log.error("disk_full", error=str(exc))
+                    if failed is not None:
+                        failed(exc)
+                    return
                 for event in self.core.take_events():
                     self._on_event(event)
                 self._push_view()
@@ -549,7 +564,7 @@ class StoreActor(Actor):
         while self.own_queue and self.signing is None and self.member is not None:
             item = self.own_queue.popleft()
             try:
-                self._sign(item.payload, item.done)
+                self._sign(item.payload, item.done, item.failed)
             except PeoplenetError as exc:
                 if item.failed is not None:
                     item.failed(exc)

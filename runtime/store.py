@@ -12,7 +12,9 @@ check signatures -- the blocklace did that before asking for the block to be sto
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sqlite3
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
@@ -20,7 +22,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from runtime.errors import LocalError, StoreCorrupt, StoreError
+from runtime.errors import DiskFull, LocalError, StoreCorrupt, StoreError
+from runtime.file_modes import touch_private
 from runtime.store_api import StoredBlock
 
 __all__ = [
@@ -30,7 +33,9 @@ __all__ = [
     "Row",
     "SqliteStore",
     "damaged",
+    "disk_full",
     "is_corruption",
+    "is_disk_full",
     "open_store",
 ]
 
@@ -76,6 +81,40 @@ def is_corruption(exc: BaseException) -> bool:
     """True if SQLite reports the file itself damaged: no retry or restart can help."""
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(code, int) and code & 0xFF in _CORRUPTION_CODES
+
+
+_FULL_CODE: Final = 13
+"""SQLITE_FULL: a write found no space (the disk, or the file's ``max_page_count``)."""
+_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True if a write failed for want of space (SQLite's ``SQLITE_FULL``, or ENOSPC/EDQUOT)."""
+    if isinstance(exc, OSError):
+        return exc.errno in _FULL_ERRNOS
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _FULL_CODE
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes free on the file system holding ``path`` (None if it cannot be asked)."""
+    folder = Path(path)
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full(path: str | os.PathLike[str], cause: object) -> DiskFull:
+    """The error for a write that found no space: names the file and the space left."""
+    free = free_bytes(path)
+    room = "free space unknown" if free is None else f"{free} bytes free"
+    return DiskFull(
+        f"disk full: {path} ({room}); the write was not made and nothing stored before is "
+        f"lost: free some space, then try again ({cause})"
+    )
 
 
 def damaged(
@@ -327,7 +366,12 @@ class SqliteStore:
         if self.path.is_dir():
             raise StoreError(f"block store {self.path} is a directory, not a file")
         try:
+            touch_private(self.path)  # 0600 whatever the umask (SQLite's -wal/-shm copy it)
             self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, isolation_level=None)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
+            raise StoreError(f"cannot open block store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open block store {self.path}: {exc}") from exc
         try:
@@ -378,6 +422,8 @@ class SqliteStore:
         except sqlite3.Error as exc:
             if is_corruption(exc):
                 raise damaged(self.path, exc) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
             raise StoreError(f"cannot use block store {self.path}: {exc}") from exc
 
     def _db(self) -> sqlite3.Connection:
@@ -426,6 +472,8 @@ class SqliteStore:
         except sqlite3.Error as exc:
             if is_corruption(exc):
                 raise damaged(self.path, exc) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
             raise StoreError(f"block store {self.path}: batch not stored: {exc}") from exc
 
     def get_raw(self, block_id: bytes) -> bytes | None:
