@@ -33,6 +33,7 @@ from runtime.codec import Record, Value, decode_as
 from runtime.consensus.constitution import Genesis
 from runtime.consensus.core import EpochBlocks, EpochHave
 from runtime.consensus_actor import ConsensusActor, community_name
+from runtime.control_relay import Relay
 from runtime.datadir import DataDir
 from runtime.dissemination import FriendRequest, Outgoing
 from runtime.errors import DiskFull, LocalError, PeoplenetError, RemoteProtocolError
@@ -144,6 +145,8 @@ class NodeSupervisor(Actor):
         self.init = init
         self.ready: Ready | NetworkFailed | None = None
         self.waiting: list[Ref] = []
+        self.relay: Relay[Ref] = Relay()
+        """Control requests passed to a child: answered at once if it dies holding them."""
         identity = Identity.from_seed(init.seed)
         member = bytes(identity.member_id)
         self.member = member
@@ -223,10 +226,11 @@ class NodeSupervisor(Actor):
                 )
                 self.tell(sender, ControlReply(req.request, True, listing))
             else:
-                child = self.child(self._community_child(req.args.get("community"), req.op))
+                name = self._community_child(req.args.get("community"), req.op)
+                child = self.child(name)
                 if child is None:
                     raise CommandError("the community is restarting; try again")
-                self.tell(child, Forwarded(req, sender))
+                self.tell(child, Forwarded(self.relay.pass_on(name, req, sender), self.me))
         except PeoplenetError as exc:
             reply = ControlReply(req.request, False, None, str(exc), type(exc).__name__)
             self.tell(sender, reply)
@@ -284,6 +288,10 @@ class NodeSupervisor(Actor):
         self.log.warning("child_restarted", child=name)
         self._rewire()
 
+    def on_child_failed(self, name: str, error_type: str, error: str) -> None:
+        for asker, reply in self.relay.child_failed(name, f"{error_type}: {error}"):
+            self.tell(asker, reply)
+
     def receive(self, msg: object, sender: Ref) -> None:
         if isinstance(msg, _CheckOwner):
             if self._owner_alive():
@@ -312,9 +320,15 @@ class NodeSupervisor(Actor):
             target = "network" if msg.op in NETWORK_OPS else "store"
             child = self.child(target)
             if child is None:
-                self.tell(sender, ControlReply(msg.request, False, None, "node restarting", "Busy"))
+                why = self.relay.last_failure(target)
+                text = "node restarting" + (f" (its {target} actor failed: {why})" if why else "")
+                self.tell(sender, ControlReply(msg.request, False, None, text, "Busy"))
             else:
-                self.tell(child, Forwarded(msg, sender))
+                self.tell(child, Forwarded(self.relay.pass_on(target, msg, sender), self.me))
+        elif isinstance(msg, ControlReply):  # a child's answer to a request passed on
+            relayed = self.relay.answer(msg)
+            if relayed is not None:
+                self.tell(*relayed)
         elif isinstance(msg, StopNetwork):
             network = self.child("network")
             if network is not None:
