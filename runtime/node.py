@@ -407,7 +407,10 @@ class StoreActor(Actor):
         data = DataDir(init.data_dir)
         self.store = SqliteStore(str(data.blocks_db))
         self.evidence = SqliteEvidenceStore(str(data.evidence_db))
-        self.core = SocialNode(self.member_id, Blocklace(self.store), self.evidence)
+        lace = Blocklace(self.store)
+        for aside in lace.set_aside:  # damaged rows: out of the store, fetched again from peers
+            self.log.warning("block_set_aside", block=aside.block_id.hex(), reason=aside.reason)
+        self.core = SocialNode(self.member_id, lace, self.evidence)
         self.member: Ref | None = None
         self.network: Ref | None = None
         self.requests = itertools.count(1)

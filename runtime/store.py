@@ -16,6 +16,7 @@ import errno
 import os
 import shutil
 import sqlite3
+import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -70,6 +71,18 @@ _INSERT: Final = (
     "INSERT OR IGNORE INTO blocks (id, lace, creator, seq, depth, raw) VALUES (?, ?, ?, ?, ?, ?)"
 )
 
+
+_SET_ASIDE_TABLE: Final = """CREATE TABLE IF NOT EXISTS set_aside (
+        rowid  INTEGER PRIMARY KEY,
+        id     BLOB NOT NULL,
+        raw    BLOB NOT NULL,
+        reason TEXT NOT NULL,
+        at     REAL NOT NULL
+    )"""
+"""Rows found damaged on load, kept as evidence (see :meth:`SqliteStore.set_aside`)."""
+_SET_ASIDE_COPY: Final = (
+    "INSERT INTO set_aside (id, raw, reason, at) SELECT id, raw, ?, ? FROM blocks WHERE id = ?"
+)
 
 _CORRUPTION_CODES: Final = frozenset({11, 26})
 """SQLITE_CORRUPT and SQLITE_NOTADB (primary codes; extended codes add bits above 0xff)."""
@@ -279,6 +292,21 @@ class MemoryStore:
                 lace_entries.append((depth, bid))
         self._indexed[0] = len(order)
 
+    def set_aside(self, rows: Sequence[tuple[bytes, str]]) -> None:
+        """Remove damaged rows (see :meth:`SqliteStore.set_aside`; here only tests damage)."""
+        self._live()
+        gone = {bid for bid, _ in rows if bid in self._by_id}
+        if not gone:
+            return
+        for bid in gone:
+            del self._by_id[bid]
+        self._order[:] = [r for r in self._order if r[0] not in gone]
+        for entries in self._by_creator.values():
+            entries[:] = [e for e in entries if e[1] not in gone]
+        for lace_entries in self._by_depth.values():
+            lace_entries[:] = [e for e in lace_entries if e[1] not in gone]
+        self._indexed[0] = len(self._order)
+
     def get_raw(self, block_id: bytes) -> bytes | None:
         self._live()
         found = self._by_id.get(block_id)
@@ -475,6 +503,45 @@ class SqliteStore:
             if is_disk_full(exc):
                 raise disk_full(self.path, exc) from exc
             raise StoreError(f"block store {self.path}: batch not stored: {exc}") from exc
+
+    def set_aside(self, rows: Sequence[tuple[bytes, str]]) -> None:
+        """Move damaged rows to the ``set_aside`` table (one transaction), with the reason.
+
+        Why keep them: the bytes are evidence of what went wrong; the blocks themselves are
+        fetched again from peers (the ``blocks`` table no longer has them).  The table is
+        created on first use, so an undamaged file keeps exactly its original schema.
+        """
+        if not rows:
+            return
+        conn = self._db()
+        now = time.time()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_SET_ASIDE_TABLE)
+                for bid, reason in rows:
+                    conn.execute(_SET_ASIDE_COPY, (reason, now, bid))
+                    conn.execute("DELETE FROM blocks WHERE id = ?", (bid,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
+            raise StoreError(
+                f"block store {self.path}: cannot set damaged rows aside: {exc}"
+            ) from exc
+
+    def set_aside_rows(self) -> list[tuple[bytes, str]]:
+        """Rows set aside so far: (id, reason), oldest first."""
+        if not self._query("SELECT 1 FROM sqlite_master WHERE name = 'set_aside'"):
+            return []
+        rows = self._query("SELECT id, reason FROM set_aside ORDER BY rowid")
+        return [(bytes(r[0]), str(r[1])) for r in rows]
 
     def get_raw(self, block_id: bytes) -> bytes | None:
         rows = self._query("SELECT raw FROM blocks WHERE id = ?", (block_id,))
