@@ -11,9 +11,12 @@ Layout (created by ``peoplenet init``)::
     DATA/node.pids         the running node's foreground PID and actors' process group
     DATA/control.sock      the running node's local control socket (mode 0600)
     DATA/logs/             thespian's own log
+    DATA/petnames.json     the member's petnames for other members
     DATA/communities/      joined communities: <lace>.genesis (the joined file),
                            <lace>.sqlite (epoch blocklace), <lace>.order.sqlite (the order),
                            for a cooperative also <lace>.founding and <lace>.name
+
+Everything in it is the member's alone: directories 0700, files 0600 (runtime/file_modes.py).
 """
 
 from __future__ import annotations
