@@ -21,6 +21,7 @@ Everything in it is the member's alone: directories 0700, files 0600 (runtime/fi
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -30,7 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtime.errors import LocalError
-from runtime.file_modes import DIR_MODE, make_private, private_umask
+from runtime.file_modes import DIR_MODE, FILE_MODE, make_private, private_umask
+from runtime.store import disk_full, is_disk_full
 
 SETTINGS_VERSION = 1
 DEFAULT_NETWORK = "peoplenet-dev"
@@ -137,14 +139,22 @@ class DataDir:
 
     def save_community_file(self, lace_hex: str, suffix: str, raw: bytes) -> None:
         """Write ``<lace>.<suffix>`` atomically and synced (sidecars go before the genesis)."""
-        self.communities.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         path = self.communities / f"{lace_hex}.{suffix}"
         tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        try:
+            self.communities.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if is_disk_full(exc):
+                raise disk_full(path, exc) from exc
+            raise DataDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     def community_file(self, lace_hex: str, suffix: str) -> bytes | None:
         path = self.communities / f"{lace_hex}.{suffix}"

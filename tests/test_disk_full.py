@@ -20,6 +20,7 @@ import pytest
 
 from runtime import control
 from runtime.community_store import CommunityStore
+from runtime.datadir import DataDir
 from runtime.errors import DiskFull
 from runtime.evidence_store import Evidence, SqliteEvidenceStore
 from runtime.identity import Identity
@@ -155,3 +156,18 @@ def test_post_on_a_full_disk_answers_disk_full_at_once_and_reads_go_on(
     after = node.call("post", {"text": "space again"})
     assert after["block"] in {item["block"] for item in node.call("feed")}
     assert node.stop() == 0
+
+
+def test_a_community_file_on_a_full_disk_is_disk_full_and_leaves_nothing(
+    small_disk: Path,
+) -> None:
+    data = DataDir(small_disk / "n")
+    data.root.mkdir()
+    data.communities.mkdir()
+    filler = _fill(small_disk)
+    lace = "ab" * 32
+    with pytest.raises(DiskFull, match=r"disk full: .*\.genesis \(\d+ bytes free\)"):
+        data.save_genesis(lace, os.urandom(64 * 1024))
+    assert list(data.communities.iterdir()) == []  # neither the file nor a temporary
+    filler.unlink()
+    assert data.save_genesis(lace, b"fits now")
