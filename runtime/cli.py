@@ -348,6 +348,15 @@ def _bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _know_every_record() -> None:
+    """Register the upper layers' record types before anything decodes or starts a node.
+
+    A node's actor processes are forked from this one: a process that never imported a
+    record's module would refuse blocks carrying it that every other node accepts.
+    """
+    import actors.records  # noqa: F401, PLC0415 - the outermost shell may import every layer
+
+
 def _show_petnames(args: argparse.Namespace) -> None:
     """Members in human output carry this node's petnames (a damaged file: shown without)."""
     data = getattr(args, "data", None)
@@ -371,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     private_umask()  # before anything is created: every file 0600, every directory 0700
     args = cli_options.fill_defaults(_parser().parse_args(argv))
     log.configure()
+    _know_every_record()
     _show_petnames(args)
     try:
         if args.command == "demo":

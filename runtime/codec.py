@@ -33,6 +33,7 @@ from typing import Any, Final, NewType, TypeAlias, TypeVar, Union, cast
 
 import msgpack
 
+from runtime.decode_cost import MAX_COST_PER_BYTE, MAX_DECODED_COST, check_decode_cost
 from runtime.errors import EncodeError, LocalError, RemoteProtocolError
 
 Value: TypeAlias = Union[
@@ -51,6 +52,10 @@ MAX_DEPTH: Final = 32
 
 MAX_CONTAINER_LEN: Final = 65_536
 """Most items an array or map may hold."""
+
+_SCAN_ABOVE: Final = MAX_DECODED_COST // MAX_COST_PER_BYTE
+"""Inputs longer than this are scanned (:mod:`runtime.decode_cost`) before being decoded:
+shorter ones cannot take more than ``MAX_DECODED_COST`` bytes of memory whatever they hold."""
 
 _INT_MIN: Final = -(2**63)
 _INT_MAX: Final = 2**64 - 1
@@ -301,6 +306,8 @@ def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
         raise RemoteProtocolError("oversize", f"{len(data)} bytes > {max_size}")
     if not data:
         raise RemoteProtocolError("truncated", "empty input")
+    if len(data) > _SCAN_ABOVE:
+        check_decode_cost(data)
     value = _unpack(data, 0)
     try:
         _check_decoded(value, 0)
@@ -395,6 +402,8 @@ def decode_prefix(data: bytes, *, depth: int = 0) -> tuple[Value, int]:
     """
     if not data:
         raise RemoteProtocolError("truncated", "empty input")
+    if len(data) > _SCAN_ABOVE:
+        check_decode_cost(data)
     if data[0] in _EXT_HEADS:
         found = _record_prefix(data, depth)
         if found is not None:
@@ -435,6 +444,8 @@ def record_prefix_at(data: bytes, start: int, stop: int, depth: int) -> tuple[Re
     slice then accepts or refuses it with its usual reason).  Why: a block's payload is a
     record in the middle of the block; reading it in place spares a copy and a layer.
     """
+    if stop - start > _SCAN_ABOVE:
+        check_decode_cost(data[start:stop])
     if (  # the usual payload: ext8, [tag, one field], a fixint tag, a flat array as the field
         start + 5 <= stop
         and data[start] == 0xC7
@@ -586,6 +597,8 @@ def _flat_exact(data: bytes, depth: int) -> Value | None:
     """
     if depth + 2 > MAX_DEPTH:
         return None
+    if len(data) > _SCAN_ABOVE:
+        check_decode_cost(data)
     try:
         value = _unpackb(data, use_list=False, raw=False, max_array_len=MAX_CONTAINER_LEN)
     except Exception:  # anything odd: the general path gives the reason

@@ -99,6 +99,10 @@ class SocialConfig:
     ack_timeout_s: float = 15.0
     max_blocks_per_message: int = MAX_BLOCKS_PER_MESSAGE
     max_bytes_per_message: int = MAX_BYTES_PER_MESSAGE
+    max_pending_requests: int = 1000
+    """Friend requests kept while unanswered; beyond, the oldest is dropped."""
+    pending_request_ttl_s: float = 30 * 24 * 3600.0
+    """How long an unanswered friend request is kept (wall-clock)."""
 
     def __post_init__(self) -> None:
         if self.window < 1 or not 1 <= self.max_blocks_per_message <= MAX_BLOCKS_PER_MESSAGE:
@@ -107,6 +111,8 @@ class SocialConfig:
             raise LocalError("max_bytes_per_message must be within (0, 512 KiB]")
         if not (self.disclose_interval_s > 0 and self.ack_timeout_s > 0):
             raise LocalError("intervals must be positive")
+        if self.max_pending_requests < 1 or self.pending_request_ttl_s <= 0:
+            raise LocalError("max_pending_requests and pending_request_ttl_s must be positive")
 
 
 @dataclass(slots=True)

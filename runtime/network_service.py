@@ -5,7 +5,9 @@ reports to the actor through ``emit`` (thread-safe).  Policy:
 
 * The social graph decides almost everything: friends get one connection each, kept up by a
   redialer with backoff; strangers may connect only to hand over a ``FriendRequest`` (a cold
-  call), and are dropped after ``stranger_idle_s``; a stranger sending anything else is cut off.
+  call, at most ``STRANGER_MAX_MESSAGE`` bytes), and are dropped after ``stranger_idle_s``.
+  What strangers may hold (slots, held messages, new requesters per address) and when a peer
+  that breaks the protocol is backed off is decided by :mod:`runtime.conn_policy`.
 * The other kept connections: the participants of every community this node joined
   (``set_community``), friends or not -- consensus needs a supermajority of them reachable.
 * Two friends that dial each other at once keep the connection initiated by the smaller member
@@ -21,21 +23,37 @@ import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Final
 
-import runtime.consensus.core  # noqa: F401 - registers the epoch messages (tags 60-66) to decode
+from runtime.app_lace import LaceBlocks, LaceHave
 from runtime.codec import Value
+from runtime.conn_policy import (
+    STRANGER_MAX_MESSAGE,
+    PolicyConfig,
+    RequestQuota,
+    StrangerLedger,
+    ViolationScores,
+)
+from runtime.consensus.core import EpochBlocks, EpochHave
 from runtime.discovery import Discovery, PeerHint, parse_static_peer
-from runtime.dissemination import FriendRequest
-from runtime.errors import PeoplenetError
+from runtime.dissemination import Blocks, Disclose, FriendRequest
+from runtime.errors import PeoplenetError, RemoteProtocolError
 from runtime.identity import MemberId, fingerprint
 from runtime.log import get_logger
 from runtime.node_messages import Batch, Discovered, Inbound, Listening, PeerDown, PeerUp
 from runtime.reconnect import Redialer
-from runtime.transport import Connection, HelloSigner, Transport, TransportConfig
+from runtime.transport import Connection, HelloSigner, PeerTimeout, Transport, TransportConfig
 
 Emit = Callable[[object], object]
-MAX_HELD = 16
+
+PEER_MESSAGES: Final = frozenset(
+    cls.wire_tag
+    for cls in (FriendRequest, Disclose, Blocks, EpochBlocks, EpochHave, LaceBlocks, LaceHave)
+)
+"""Record tags a kept peer may send; anything else is refused before it is decoded."""
+STRANGER_MSGS_PER_S: Final = 5.0
+"""A stranger needs a friend request and a few held messages; each costs a decode."""
 
 _log = get_logger("peoplenet.network")
 
@@ -54,6 +72,8 @@ class NetworkSettings:
     max_strangers: int = 32
     request_retry_s: float = 5.0
     transport: dict[str, float | int] = field(default_factory=dict)
+    policy: PolicyConfig | None = None
+    """Stranger, request and violation limits (``max_strangers`` above wins over its own)."""
 
 
 class ListenFailed(PeoplenetError):
@@ -77,7 +97,11 @@ class NetworkService:
         self.requests: dict[MemberId, FriendRequest] = {}
         self.hints: dict[MemberId, dict[str, tuple[str, int]]] = {}
         self.active: dict[MemberId, Connection] = {}
-        self.strangers: dict[Connection, float] = {}
+        base = settings.policy or PolicyConfig()
+        self.policy = replace(base, max_strangers=settings.max_strangers)
+        self.strangers = StrangerLedger(self.policy)
+        self.request_quota = RequestQuota(self.policy)
+        self.scores = ViolationScores(self.policy)
         self.listen: tuple[str, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._send_queues: dict[MemberId, asyncio.Queue[Value]] = {}
@@ -85,7 +109,8 @@ class NetworkService:
         self._closing = False
         self._request_sent: dict[MemberId, float] = {}
         self._held: dict[Connection, list[Value]] = {}
-        """A few messages from a stranger that may become a friend any moment."""
+        """A few messages from a stranger that may become a friend any moment (bounded by
+        ``self.strangers``: per stranger and in all, by estimated decoded size)."""
         self._cold: dict[MemberId, FriendRequest] = {}
         """Acceptances waiting for a connection to their peer."""
 
@@ -182,9 +207,8 @@ class NetworkService:
             if conn is not None:
                 self._emit(PeerDown(member))
                 self._spawn(conn.close(reason))
-        for conn in list(self.strangers):
+        for conn in self._stranger_conns():
             if conn.peer in kept and not conn.closed:
-                del self.strangers[conn]
                 self._promote(conn)
         for member in kept | set(self.requests):
             self._want(member)
@@ -289,11 +313,10 @@ class NetworkService:
         while not self._closing:
             await asyncio.sleep(1.0)
             now = time.monotonic()
-            for conn, since in list(self.strangers.items()):
-                if now - since > self.settings.stranger_idle_s or conn.closed:
-                    self.strangers.pop(conn, None)
-                    self._held.pop(conn, None)
-                    self._spawn(conn.close("stranger_idle"))
+            self.transport.flush_refusals()
+            for conn in self.strangers.idle(now, self.settings.stranger_idle_s):
+                assert isinstance(conn, Connection)
+                self._drop_stranger(conn, "stranger_idle")
             for member, request in list(self.requests.items()):
                 link = self._connection_to(member)
                 if link is None:
@@ -305,10 +328,22 @@ class NetworkService:
     def _connection_to(self, member: MemberId) -> Connection | None:
         if member in self.active:
             return self.active[member]
-        for conn in self.strangers:
+        for conn in self._stranger_conns():
             if conn.peer == member and not conn.closed:
                 return conn
         return None
+
+    def _stranger_conns(self) -> list[Connection]:
+        return [c for c in self.strangers if isinstance(c, Connection)]
+
+    def _drop_stranger(self, conn: Connection, reason: str) -> None:
+        self.strangers.release(conn)
+        self._held.pop(conn, None)
+        self._spawn(conn.close(reason))
+
+    def _invited(self, member: MemberId) -> bool:
+        """Whether this node asked ``member`` for friendship (it may answer with more)."""
+        return member in self.requests or member in self._cold
 
     async def _send_quietly(self, conn: Connection, msg: Value) -> None:
         try:
@@ -320,18 +355,33 @@ class NetworkService:
 
     async def on_connected(self, conn: Connection) -> None:
         peer = conn.peer
+        now = time.monotonic()
+        if self.scores.banned(peer, now):
+            self.transport.refused(conn.remote, "backed_off", peer, None)
+            await conn.close("backed_off")
+            return
+        kept = peer in self.kept()
+        invited = self._invited(peer)
+        if kept or invited:
+            conn.limit(self.transport.config.max_message, PEER_MESSAGES, metered=not kept)
+        else:
+            conn.limit(
+                STRANGER_MAX_MESSAGE, PEER_MESSAGES, metered=True, msgs_per_s=STRANGER_MSGS_PER_S
+            )
         self._on_hint_from_connection(conn)
         request = self.requests.get(peer) or self._cold.pop(peer, None)
         if request is not None:
-            self._request_sent[peer] = time.monotonic()
+            self._request_sent[peer] = now
             await self._send_quietly(conn, request)
-        if peer in self.kept():
+        if kept:
             self._promote(conn)
             return
-        if len(self.strangers) >= self.settings.max_strangers and peer not in self.requests:
-            await conn.close("too_many_strangers")
+        if conn.closed:
             return
-        self.strangers[conn] = time.monotonic()
+        admission = self.strangers.admit(conn, conn.remote[0], now)
+        if isinstance(admission.evict, Connection):
+            self._drop_stranger(admission.evict, admission.reason)
+        self.strangers.add(conn, conn.remote[0], now)
 
     def _on_hint_from_connection(self, conn: Connection) -> None:
         # Through _on_hint, so the store hears of the member too (a bare hints entry here made
@@ -342,6 +392,9 @@ class NetworkService:
     def _promote(self, conn: Connection) -> None:
         """Make ``conn`` the friendship edge to its peer, resolving duplicates by the id rule."""
         peer = conn.peer
+        self.strangers.release(conn)
+        conn.limit(self.transport.config.max_message, PEER_MESSAGES, metered=False)
+        conn.set_kept(True)
         current = self.active.get(peer)
         if current is not None and current is not conn and not current.closed:
             me = self.settings.member
@@ -362,23 +415,47 @@ class NetworkService:
         if self.active.get(peer) is conn:
             self._emit(Inbound(peer, msg, friend=peer in self.friends))
             return
+        now = time.monotonic()
+        if conn.closed:
+            return  # being dropped: what was still in the pipe does not count
         if isinstance(msg, FriendRequest):
-            self.strangers[conn] = time.monotonic()
+            if not self._invited(peer) and not self.request_quota.allow(conn.remote[0], peer, now):
+                self.transport.refused(conn.remote, "request_quota", peer, None)
+                return
+            self.strangers.touch(conn, now, requested=True)
             self._emit(Inbound(peer, msg, friend=False))
             return
         # Friendship is learnt at slightly different moments on the two sides: a new friend's
-        # first Disclose may arrive before its acceptance is processed here.  Hold a few such
-        # messages and deliver them if the peer becomes a friend; strangers time out.
-        held = self._held.setdefault(conn, [])
-        if len(held) < MAX_HELD:
-            held.append(msg)
-        else:
-            _log.info("stranger_message_dropped", peer=fingerprint(peer), type=type(msg).__name__)
+        # first Disclose may arrive before its acceptance is processed here (and a community
+        # participant's first epoch message before its community is set up).  Hold a few such
+        # messages and deliver them if the peer becomes kept; strangers time out.
+        if self.strangers.hold(conn, conn.last_cost):
+            self._held.setdefault(conn, []).append(msg)
+            return
+        self.transport.refused(conn.remote, "too_much_held", peer, None)
+        if not self._invited(peer):  # (an invited peer's is dropped: sent again once friends)
+            self._drop_stranger(conn, "too_much_held")
 
     async def on_closed(self, conn: Connection, error: Exception | None) -> None:
-        self.strangers.pop(conn, None)
+        self.strangers.release(conn)
         self._held.pop(conn, None)
         peer = conn.peer
+        if (
+            isinstance(error, RemoteProtocolError)
+            and not isinstance(error, PeerTimeout)
+            and peer in self.kept()
+        ):
+            # Only kept peers are scored: a stranger is just cut off (a throwaway key gains
+            # nothing from a clean record, and a member about to be known as a friend or a
+            # community participant must not start backed off).
+            verdict = self.scores.violation(peer, 1.0, time.monotonic())
+            if verdict.disconnect:
+                _log.warning(
+                    "peer_backed_off",
+                    peer=fingerprint(peer),
+                    reason=error.reason,
+                    seconds=round(verdict.until - time.monotonic(), 1),
+                )
         if self.active.get(peer) is conn:
             del self.active[peer]
             self._emit(PeerDown(peer))

@@ -9,7 +9,8 @@ actor: :meth:`SocialNode.next_block` says which lace and pointers to sign, and
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -76,8 +77,12 @@ class SocialNode:
         lace: Blocklace,
         evidence: EvidenceStore,
         config: SocialConfig | None = None,
+        *,
+        wall: Callable[[], float] = time.time,
     ) -> None:
+        """``wall``: wall-clock seconds, to age friend requests across restarts."""
         self.me = me
+        self._wall = wall
         self.lace = lace
         self.evidence = evidence
         self.config = config or SocialConfig()
@@ -201,9 +206,11 @@ class SocialNode:
                 self._answered[peer] = now
                 out.outgoing.append(Outgoing(peer, mine))
             return
-        self.evidence.put(Evidence(peer, self.me, msg.block, block.id))
+        self.evidence.put(Evidence(peer, self.me, msg.block, block.id, self._wall()))
         self.graph.add_evidence(block)
         self._prune_evidence({peer})
+        if self._evict_requests() and self.evidence.get(peer, self.me) is None:
+            return  # it was the oldest kept (a clock gone backwards): nothing more to do
         if not self.graph.consents(self.me, peer) and self.graph.consents(peer, self.me):
             out.events.append(SocialEvent("request_received", peer, block_id=block.id))
         sent, events = self._absorb([], now)
@@ -215,10 +222,23 @@ class SocialNode:
             out.outgoing.append(Outgoing(peer, mine))
 
     def evidence_block(self, creator: MemberId) -> BlockId | None:
-        for ev in self.evidence.items():
-            if ev.creator == creator and ev.target == self.me:
-                return ev.block_id
-        return None
+        ev = self.evidence.get(creator, self.me)
+        return None if ev is None else ev.block_id
+
+    def _evict_requests(self) -> int:
+        """Drop the oldest requests beyond ``max_pending_requests`` and expired ones."""
+        cfg = self.config
+        expired_before = self._wall() - cfg.pending_request_ttl_s
+        dropped = 0
+        while True:
+            ev = self.evidence.oldest()
+            if ev is None:
+                return dropped
+            if self.evidence.count() <= cfg.max_pending_requests and ev.received >= expired_before:
+                return dropped
+            self.evidence.remove(ev.creator, ev.target)
+            self.graph.drop_evidence(ev.creator, ev.target)
+            dropped += 1
 
     # -- folding new blocks -------------------------------------------------------------------
 
@@ -272,6 +292,7 @@ class SocialNode:
         self.dissem.peer_down(q)
 
     def tick(self, now: float) -> list[Outgoing]:
+        self._evict_requests()
         return self.dissem.tick(now)
 
     # -- queries ------------------------------------------------------------------------------

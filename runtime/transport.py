@@ -21,6 +21,8 @@ from typing import Any, Final, Protocol
 
 from runtime import codec
 from runtime.codec import Value
+from runtime.conn_policy import PolicyConfig, RefusalTally, SlotTable
+from runtime.decode_cost import decode_cost
 from runtime.errors import EncodeError, LocalError, RemoteProtocolError
 from runtime.identity import Identity, MemberId, fingerprint
 from runtime.log import get_logger
@@ -103,6 +105,13 @@ class TransportConfig:
     burst_s: float = 1.0
     handshakes_per_ip_per_s: float = 10.0
     handshake_burst: int = 20
+    reserved_for_kept: int = 64
+    """Connection slots that only kept peers (friends, community, our own dials) may use."""
+    handshakes_per_ip: int = 8
+    """Connections one address may hold before they are authenticated."""
+    log_interval_s: float = 10.0
+    log_lines_per_interval: int = 20
+    """Refusals logged one line each per interval; the rest are counted in one summary."""
 
     def __post_init__(self) -> None:
         check_network_id(self.network_id)
@@ -117,9 +126,22 @@ class TransportConfig:
             self.burst_s,
             self.handshakes_per_ip_per_s,
             self.handshake_burst,
+            self.handshakes_per_ip,
+            self.log_interval_s,
+            self.log_lines_per_interval,
         )
-        if any(v <= 0 for v in positive):
+        if any(v <= 0 for v in positive) or self.reserved_for_kept < 0:
             raise LocalError("transport limits and timers must be positive")
+
+    def policy(self) -> PolicyConfig:
+        """The slot and log limits as the pure policy core takes them."""
+        return PolicyConfig(
+            max_connections=self.max_connections,
+            reserved_for_kept=min(self.reserved_for_kept, self.max_connections // 4),
+            handshakes_per_ip=self.handshakes_per_ip,
+            log_interval_s=self.log_interval_s,
+            log_lines_per_interval=self.log_lines_per_interval,
+        )
 
 
 class TokenBucket:
@@ -218,18 +240,22 @@ def _addr(remote: tuple[str, int]) -> str:
     return f"{remote[0]}:{remote[1]}"
 
 
-def _refused(
-    remote: tuple[str, int], reason: str, member: bytes | None, error: Exception | None
-) -> None:
-    """The one warning line every refusal produces."""
-    _log().warning(
-        "peer_refused",
-        peer=_addr(remote),
-        member=fingerprint(member) if member else None,
-        reason=reason,
-        error=type(error).__name__ if error is not None else None,
-        detail=getattr(error, "detail", ""),
-    )
+def _record_tag(data: bytes) -> int | None:
+    """The tag of the record that ``data`` encodes, read from its header, or None."""
+    body = codec.record_body_at(data)
+    if body is None:
+        return None
+    head = codec.read_array_header(data, body)
+    if head is None or head[0] < 1 or head[1] >= len(data):
+        return None
+    at = head[1]
+    tag = data[at]
+    if tag < 0x80:
+        return tag
+    width = {0xCC: 1, 0xCD: 2, 0xCE: 4}.get(tag)
+    if width is None:
+        return None
+    return int.from_bytes(data[at + 1 : at + 1 + width], "big")
 
 
 class Connection:
@@ -260,6 +286,12 @@ class Connection:
         self._writer = writer
         self._channel = channel
         self._assembler = MessageAssembler(self._config.max_message)
+        self.max_message = self._config.max_message
+        self.accept_tags: frozenset[int] | None = None
+        """Record tags this peer may send (None: any); set by the handler."""
+        self.metered = False
+        self.last_cost = 0
+        """Estimated decoded size of the last message (measured while ``metered``)."""
         self._send_lock = asyncio.Lock()
         self._ready = asyncio.Event()
         self._done = asyncio.Event()
@@ -281,6 +313,33 @@ class Connection:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"Connection({fingerprint(self.peer)} {_addr(self.remote)} {state})"
+
+    def limit(
+        self,
+        max_message: int,
+        accept_tags: frozenset[int] | None,
+        *,
+        metered: bool,
+        msgs_per_s: float | None = None,
+    ) -> None:
+        """Set what this peer may send from now on (the handler knows who it is).
+
+        ``max_message`` bounds each message before it is assembled; a record whose tag is not
+        in ``accept_tags`` is refused before it is decoded (``unexpected_message``);
+        ``metered`` measures each message's decoded size first (:attr:`last_cost`);
+        ``msgs_per_s`` slows the reader to that many messages a second.
+        """
+        self.max_message = min(max_message, self._config.max_message)
+        self._assembler.max_message = self.max_message
+        self.accept_tags = accept_tags
+        self.metered = metered
+        now = self._loop.time()
+        rate = msgs_per_s if msgs_per_s is not None else self._config.recv_msgs_per_s
+        self._msgs_bucket = TokenBucket(rate, max(1.0, rate * self._config.burst_s), now)
+
+    def set_kept(self, kept: bool) -> None:
+        """Mark this connection as one of a kept peer: it may use the reserved slots."""
+        self._transport.slots.set_kept(self, kept)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -377,7 +436,6 @@ class Connection:
 
     async def _read_loop(self) -> None:
         reader = self._reader
-        cfg = self._config
         while not self.closed:
             self._busy = False
             try:
@@ -411,7 +469,11 @@ class Connection:
             whole = self._assembler.feed(kind, data)
             if whole is None:
                 continue
-            msg = decode_message(whole, cfg.max_message)
+            if self.accept_tags is not None and _record_tag(whole) not in self.accept_tags:
+                raise ProtocolViolation("unexpected_message", "a message this peer may not send")
+            if self.metered:
+                self.last_cost = decode_cost(whole)
+            msg = decode_message(whole, self.max_message)
             self.stats.messages_received += 1
             try:
                 await self._handler.on_message(self, msg)
@@ -441,14 +503,9 @@ class Connection:
     async def _finish(self) -> None:
         error, reason = self.error, self.close_reason or "closed"
         if isinstance(error, RemoteProtocolError):
-            _refused(self.remote, reason, self.peer, error)
+            self._transport.refused(self.remote, reason, self.peer, error)
         elif reason != "handler_error":
-            _log().info(
-                "connection_closed",
-                peer=_addr(self.remote),
-                member=fingerprint(self.peer),
-                reason=reason,
-            )
+            self._transport.closed_line(self, reason)
         try:
             await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE_S)
         except (TimeoutError, ConnectionError, OSError):
@@ -485,6 +542,58 @@ class Transport:
         self._handshakes: set[asyncio.Task[object]] = set()
         self._ip_buckets: dict[str, TokenBucket] = {}
         self._closing = False
+        policy = config.policy()
+        self.slots = SlotTable(policy)
+        self._tally = RefusalTally(policy)
+        self._quiet = RefusalTally(policy)
+        """The same rate limit for info lines anyone can cause (closes of unkept connections)."""
+
+    def closed_line(self, conn: Connection, reason: str) -> None:
+        """Log a closed connection: always for kept peers, rate-limited for everyone else."""
+        fields = {"peer": _addr(conn.remote), "member": fingerprint(conn.peer), "reason": reason}
+        if self.slots.is_kept(conn):
+            _log().info("connection_closed", **fields)
+        else:
+            self.quiet_line("connection_closed", **fields)
+
+    def quiet_line(self, event: str, **fields: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if self._quiet.record(fields.get("reason", event), now):
+            _log().info(event, **fields)
+        self.flush_refusals(now)
+
+    def refused(
+        self,
+        remote: tuple[str, int],
+        reason: str,
+        member: bytes | None,
+        error: Exception | None,
+    ) -> None:
+        """Log a refusal: a line of its own while few, else counted for the summary."""
+        now = asyncio.get_running_loop().time()
+        if self._tally.record(reason, now):
+            _log().warning(
+                "peer_refused",
+                peer=_addr(remote),
+                member=fingerprint(member) if member else None,
+                reason=reason,
+                error=type(error).__name__ if error is not None else None,
+                detail=getattr(error, "detail", ""),
+            )
+        self.flush_refusals(now)
+
+    def flush_refusals(self, now: float | None = None) -> None:
+        """Log the summary of refusals not logged one by one, once per interval."""
+        if now is None:
+            now = asyncio.get_running_loop().time()
+        counts = self._tally.due(now)
+        if counts is not None:
+            _log().warning("peers_refused_summary", interval_s=self.config.log_interval_s, **counts)
+        closed = self._quiet.due(now)
+        if closed is not None:
+            _log().info(
+                "connections_closed_summary", interval_s=self.config.log_interval_s, **closed
+            )
 
     def connections(self) -> list[Connection]:
         return [c for c in self._conns if not c.closed]
@@ -533,16 +642,22 @@ class Transport:
 
     # -- internals ---------------------------------------------------------------------------
 
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
+
     def _forget(self, conn: Connection) -> None:
         self._conns.discard(conn)
+        self.slots.closed(conn)
 
     def _admit(self, ip: str) -> str | None:
-        """Why a new inbound connection must be refused, or None."""
+        """Why a new inbound connection must be refused, or None (see conn_policy.SlotTable)."""
         if self._closing:
             return "shutting_down"
-        if len(self._conns) + len(self._handshakes) >= self.config.max_connections:
-            return "too_many_connections"
         now = asyncio.get_running_loop().time()
+        admission = self.slots.admit(ip, now)
+        if not admission.accept:
+            return admission.reason
         if len(self._ip_buckets) > 4096:
             self._ip_buckets = {k: b for k, b in self._ip_buckets.items() if not b.full(now)}
         bucket = self._ip_buckets.get(ip)
@@ -550,29 +665,37 @@ class Transport:
             cfg = self.config
             bucket = TokenBucket(cfg.handshakes_per_ip_per_s, cfg.handshake_burst, now)
             self._ip_buckets[ip] = bucket
-        return None if bucket.try_take(1, now) else "handshake_rate_limited"
+        if not bucket.try_take(1, now):
+            return "handshake_rate_limited"
+        if isinstance(admission.evict, asyncio.Task):  # only now: the newcomer is admitted
+            self.slots.closed(admission.evict)
+            admission.evict.cancel()
+        return None
 
     async def _on_accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")
         remote = (str(peername[0]), int(peername[1])) if peername else ("?", 0)
         refusal = self._admit(remote[0])
         if refusal is not None:
-            _refused(remote, refusal, None, None)
+            self.refused(remote, refusal, None, None)
             writer.transport.abort()
             return
         task = asyncio.current_task()
         assert task is not None
         self._handshakes.add(task)
+        self.slots.opened(task, remote[0], asyncio.get_running_loop().time(), authenticated=False)
         try:
             channel, peer = await self._secure(reader, writer, remote, initiator=False)
         except (RemoteProtocolError, ConnectionError, OSError):
             return  # already logged and closed by _secure
         except asyncio.CancelledError:
-            # Transport.close() cancelled us.  Ending normally matters: Python 3.11's stream
-            # server calls task.exception() on this task, which raises if it was cancelled.
+            # Transport.close() (or a newcomer evicting this handshake) cancelled us.  Ending
+            # normally matters: Python 3.11's stream server calls task.exception() on this
+            # task, which raises if it was cancelled.
             return
         finally:
             self._handshakes.discard(task)
+            self.slots.closed(task)
         with contextlib.suppress(ConnectionClosed):  # the transport closed meanwhile
             self._adopt(reader, writer, channel, peer, initiator=False, remote=remote)
 
@@ -591,6 +714,7 @@ class Transport:
             raise ConnectionClosed("the transport closed during the handshake")
         conn = Connection(self, reader, writer, channel, peer, initiator=initiator, remote=remote)
         self._conns.add(conn)
+        self.slots.opened(conn, remote[0], self._loop_time(), authenticated=True, kept=initiator)
         conn._start()
         return conn
 
@@ -613,15 +737,15 @@ class Transport:
             error = HandshakeError("truncated", "the peer closed during the handshake")
         except RemoteProtocolError as exc:
             error = exc
-        except (ConnectionError, OSError) as exc:
+        except (ConnectionError, OSError):
             writer.transport.abort()
-            _log().info("handshake_lost", peer=_addr(remote), error=type(exc).__name__)
+            self.quiet_line("handshake_lost", peer=_addr(remote), reason="lost")
             raise
         except BaseException:
             writer.transport.abort()
             raise
         assert isinstance(error, RemoteProtocolError)
-        _refused(remote, error.reason, getattr(error, "member", None), error)
+        self.refused(remote, error.reason, getattr(error, "member", None), error)
         writer.transport.abort()
         raise error
 

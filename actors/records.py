@@ -1,0 +1,18 @@
+"""Every record type the governance and cooperative layers put on the wire (tags 100-199).
+
+Importing this module registers them with the codec.  A process that checks blocks must know
+the whole tag table: one that never imported these refuses (``unknown_tag``) a block that a
+process that did import them accepts, so two honest nodes would disagree on a verdict.  The
+command line imports it before it starts anything (every actor process of a node is forked
+from there), and the wire-format page lists exactly this table.
+"""
+
+from __future__ import annotations
+
+from actors.coop import coop_file, halves
+from actors.governance import charter, records, state
+
+MODULES = (charter, records, state, halves, coop_file)
+"""The modules whose import registers the layer's record types."""
+
+__all__ = ["MODULES"]
