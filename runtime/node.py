@@ -33,13 +33,14 @@ from runtime.codec import Record, Value, decode_as
 from runtime.consensus.constitution import Genesis
 from runtime.consensus.core import EpochBlocks, EpochHave
 from runtime.consensus_actor import ConsensusActor, community_name
-from runtime.control_relay import Relay
+from runtime.control_relay import ChildFailed, Relay
 from runtime.datadir import DataDir
 from runtime.dissemination import FriendRequest, Outgoing
 from runtime.errors import DiskFull, LocalError, PeoplenetError, RemoteProtocolError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
+from runtime.kernel.proctree import why_not_running
 from runtime.names import KnownMember, merge
 from runtime.node_messages import (
     Batch,
@@ -323,6 +324,9 @@ class NodeSupervisor(Actor):
                 why = self.relay.last_failure(target)
                 text = "node restarting" + (f" (its {target} actor failed: {why})" if why else "")
                 self.tell(sender, ControlReply(msg.request, False, None, text, "Busy"))
+            elif (stuck := why_not_running(self.child_pid(target))) is not None:
+                text = f"the node's {target} actor {stuck}: it cannot answer"
+                self.tell(sender, ControlReply(msg.request, False, None, text, ChildFailed))
             else:
                 self.tell(child, Forwarded(self.relay.pass_on(target, msg, sender), self.me))
         elif isinstance(msg, ControlReply):  # a child's answer to a request passed on

@@ -212,6 +212,11 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         slot = self._children.get(name)
         return None if slot is None else slot.ref
 
+    def child_pid(self, name: str) -> int | None:
+        """The process of child ``name`` (None before its first hello or while it restarts)."""
+        slot = self._children.get(name)
+        return None if slot is None or slot.ref is None else slot.pid
+
     def children(self) -> dict[str, Ref | None]:
         """Current Refs of all children by name."""
         return {name: slot.ref for name, slot in self._children.items()}
