@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime import control
+from runtime import control, petnames
 from runtime.community_store import CommunityStore
 from runtime.datadir import DataDir
 from runtime.errors import DiskFull
@@ -171,3 +171,18 @@ def test_a_community_file_on_a_full_disk_is_disk_full_and_leaves_nothing(
     assert list(data.communities.iterdir()) == []  # neither the file nor a temporary
     filler.unlink()
     assert data.save_genesis(lace, b"fits now")
+
+
+def test_petnames_on_a_full_disk_are_disk_full_and_the_old_file_stays(small_disk: Path) -> None:
+    member = bytes(Identity.generate().member_id)
+    petnames.save(small_disk, {"ann": member})
+    before = petnames.petnames_path(small_disk).read_bytes()
+    filler = _fill(small_disk)
+    many = {f"name{i}": member for i in range(2000)}
+    with pytest.raises(DiskFull, match=r"disk full: .*petnames\.json \(\d+ bytes free\)"):
+        petnames.save(small_disk, many)
+    assert petnames.petnames_path(small_disk).read_bytes() == before
+    assert sorted(p.name for p in small_disk.iterdir()) == ["filler", "petnames.json"]
+    filler.unlink()
+    petnames.save(small_disk, many)
+    assert len(petnames.load(small_disk)) == 2000
