@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtime.errors import LocalError
-from runtime.file_modes import DIR_MODE, FILE_MODE, make_private, private_umask
+from runtime.file_modes import DIR_MODE, FILE_MODE, make_private
 from runtime.store import disk_full, is_disk_full
 
 SETTINGS_VERSION = 1
@@ -189,14 +189,15 @@ class DataDir:
 
         A directory that exists already is kept but made private (see :meth:`make_private`).
         """
-        private_umask()
         self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
         fixes = self.make_private()
         self.logs.mkdir(exist_ok=True, mode=DIR_MODE)
         if self.config_file.exists():
             raise DataDirError(f"{self.config_file} already exists")
         tmp = self.config_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(settings.to_json(), indent=2, sort_keys=True) + "\n")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(settings.to_json(), indent=2, sort_keys=True) + "\n")
         tmp.replace(self.config_file)
         return fixes
 
