@@ -44,7 +44,7 @@ from types import FunctionType
 from typing import Final, NamedTuple, Protocol, TypeVar, cast
 
 from runtime.block import Block, BlockId, LaceId
-from runtime.errors import InvalidBlock, LocalError
+from runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
 from runtime.identity import MemberId
 from runtime.store_api import BlockStore, StoredBlock
 
@@ -168,6 +168,13 @@ def _vouched_writer(store: BlockStore) -> _RowWriter | None:
     return _store_writer(store, "put_vouched_rows", overrides=("put_many", "put_rows"))
 
 
+class SetAside(NamedTuple):
+    """A stored block left out on load: its id and why (it is fetched again from peers)."""
+
+    block_id: bytes
+    reason: str
+
+
 class Blocklace:
     """Blocks of every lace on one node, indexed in memory, persisted in a :class:`BlockStore`."""
 
@@ -219,19 +226,41 @@ class Blocklace:
     # -- loading -----------------------------------------------------------------------------
 
     def _load(self, verify: bool) -> None:
-        """Rebuild the indexes from the store, checking each block's hash (and signature)."""
+        """Rebuild the indexes from the store, checking each block's hash (and signature).
+
+        A row whose bytes do not make the block it is filed under (a flipped bit on disk),
+        and every stored block resting on it, is set aside by the store (see
+        :attr:`set_aside`) instead of refusing the whole store: those blocks are then
+        missing like any other and are fetched again from peers.  A store that cannot set
+        rows aside refuses, as before, with ``store_corrupt``.
+        """
+        bad: list[SetAside] = []
         for row in self._store.iter_blocks():
-            block = Block.from_bytes(row.raw)
+            try:
+                block = Block.from_bytes(row.raw)
+            except RemoteProtocolError as exc:
+                bad.append(SetAside(row.id, f"stored bytes do not decode ({exc.reason})"))
+                continue
             if block.id != row.id:
-                raise InvalidBlock("store_corrupt", "stored bytes do not hash to their id")
+                bad.append(SetAside(row.id, "stored bytes do not hash to their id"))
+                continue
             if verify and not block.signature_ok():
-                raise InvalidBlock("store_corrupt", "stored block has a bad signature")
+                bad.append(SetAside(row.id, "stored block has a bad signature"))
+                continue
             meta = self._derive(block, block.id, self._meta)
             if meta is None:
-                raise InvalidBlock("store_corrupt", "a stored block points to a missing block")
+                bad.append(SetAside(row.id, "a stored block points to a missing block"))
+                continue
             if isinstance(meta, InvalidBlock):
                 raise meta
             self._apply(meta)
+        if bad:
+            set_aside = getattr(self._store, "set_aside", None)
+            if set_aside is None:
+                raise InvalidBlock("store_corrupt", bad[0].reason, block_id=bad[0].block_id)
+            set_aside([(b.block_id, b.reason) for b in bad])
+        self.set_aside: tuple[SetAside, ...] = tuple(bad)
+        """Rows found damaged on load (and the blocks resting on them), now out of the store."""
 
     # -- adding ------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from collections.abc import Sequence
 
@@ -13,6 +12,8 @@ from runtime import cli_options, log
 from runtime.cli_exit import REFUSED, UNUSABLE, ActionRefused, refusal
 from runtime.control import ControlError
 from runtime.errors import KeyFileError, LocalError, PeoplenetError
+from runtime.file_modes import private_umask
+from runtime.secret_env import take_env_secret
 
 PASSPHRASE_ENV = "PEOPLENET_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 DATA_ENV = cli_options.DATA_ENV
@@ -227,11 +228,24 @@ def _community_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]
     cstatus.add_argument("--json", action="store_true")
 
 
+_from_env: list[str] = []
+"""The passphrase taken from $PEOPLENET_PASSPHRASE by :func:`_take_passphrase` (if it was set)."""
+
+
+def _take_passphrase() -> None:
+    """Move $PEOPLENET_PASSPHRASE out of the environment, before any process is started.
+
+    Why at once: every process the command starts (a node's actors, app workers) would
+    otherwise inherit it, the network actor that parses hostile input among them.
+    """
+    value = take_env_secret(PASSPHRASE_ENV)
+    _from_env[:] = [] if value is None else [value]
+
+
 def _passphrase(prompt: str, *, confirm: bool = False) -> str:
-    """From $PEOPLENET_PASSPHRASE (scripts) or the terminal (people)."""
-    from_env = os.environ.get(PASSPHRASE_ENV)
-    if from_env is not None:
-        return from_env
+    """From $PEOPLENET_PASSPHRASE (scripts; taken at start-up) or the terminal (people)."""
+    if _from_env:
+        return _from_env[0]
     try:
         first = getpass.getpass(prompt)
         again = getpass.getpass("again: ") if confirm else first
@@ -362,6 +376,8 @@ def _show_petnames(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _take_passphrase()
+    private_umask()  # before anything is created: every file 0600, every directory 0700
     args = cli_options.fill_defaults(_parser().parse_args(argv))
     log.configure()
     _know_every_record()

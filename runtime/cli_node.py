@@ -106,7 +106,8 @@ def _init(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out: 
     NodeSettings.from_json(settings.to_json())  # the same checks as on start
     identity = Identity.generate()
     secret = passphrase("new passphrase: ", confirm=True)
-    data.create(settings)
+    for fix in data.create(settings):
+        print(f"made private: {fix}", file=out)
     save_identity(data.key_file, identity, secret)
     print(f"member id   {identity.member_id.hex()}", file=out)
     print(f"fingerprint {identity.fingerprint}", file=out)

@@ -22,7 +22,8 @@ from typing import Any, Final
 from runtime.codec import Value, decode, encode
 from runtime.consensus.core import Delivery, tx_key
 from runtime.errors import StoreError
-from runtime.store import damaged, is_corruption
+from runtime.file_modes import touch_private
+from runtime.store import damaged, disk_full, is_corruption, is_disk_full
 
 SCHEMA_VERSION: Final = 1
 
@@ -56,6 +57,8 @@ ORDER_REFILL: Final = (
 
 def _failure(path: Path, what: str, exc: sqlite3.Error) -> StoreError:
     """A damaged file is fatal for the node (see :func:`damaged`); anything else is not."""
+    if is_disk_full(exc):
+        return disk_full(path, exc)
     if is_corruption(exc):
         return damaged(path, exc, ORDER_REFILL)
     return CommunityStoreError(f"{what} {path}: {exc}")
@@ -82,7 +85,10 @@ class CommunityStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
+            touch_private(self.path)  # 0600 whatever the umask
             self._conn = sqlite3.connect(self.path, isolation_level=None)
+        except OSError as exc:
+            raise CommunityStoreError(f"cannot open {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise CommunityStoreError(f"cannot open {self.path}: {exc}") from exc
         try:

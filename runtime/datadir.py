@@ -11,13 +11,17 @@ Layout (created by ``peoplenet init``)::
     DATA/node.pids         the running node's foreground PID and actors' process group
     DATA/control.sock      the running node's local control socket (mode 0600)
     DATA/logs/             thespian's own log
+    DATA/petnames.json     the member's petnames for other members
     DATA/communities/      joined communities: <lace>.genesis (the joined file),
                            <lace>.sqlite (epoch blocklace), <lace>.order.sqlite (the order),
                            for a cooperative also <lace>.founding and <lace>.name
+
+Everything in it is the member's alone: directories 0700, files 0600 (runtime/file_modes.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -27,6 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from runtime.errors import LocalError
+from runtime.file_modes import DIR_MODE, FILE_MODE, make_private
+from runtime.store import disk_full, is_disk_full
 
 SETTINGS_VERSION = 1
 DEFAULT_NETWORK = "peoplenet-dev"
@@ -133,14 +139,22 @@ class DataDir:
 
     def save_community_file(self, lace_hex: str, suffix: str, raw: bytes) -> None:
         """Write ``<lace>.<suffix>`` atomically and synced (sidecars go before the genesis)."""
-        self.communities.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.communities / f"{lace_hex}.{suffix}"
         tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
+        try:
+            self.communities.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            if is_disk_full(exc):
+                raise disk_full(path, exc) from exc
+            raise DataDirError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     def community_file(self, lace_hex: str, suffix: str) -> bytes | None:
         path = self.communities / f"{lace_hex}.{suffix}"
@@ -170,14 +184,29 @@ class DataDir:
                 f" run `peoplenet init --data {self.root}`"
             )
 
-    def create(self, settings: NodeSettings) -> None:
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.logs.mkdir(exist_ok=True, mode=0o700)
+    def create(self, settings: NodeSettings) -> list[str]:
+        """Create the directory (0700) and ``config.json`` (0600); the permission fixes made.
+
+        A directory that exists already is kept but made private (see :meth:`make_private`).
+        """
+        self.root.mkdir(parents=True, exist_ok=True, mode=DIR_MODE)
+        fixes = self.make_private()
+        self.logs.mkdir(exist_ok=True, mode=DIR_MODE)
         if self.config_file.exists():
             raise DataDirError(f"{self.config_file} already exists")
         tmp = self.config_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(settings.to_json(), indent=2, sort_keys=True) + "\n")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(json.dumps(settings.to_json(), indent=2, sort_keys=True) + "\n")
         tmp.replace(self.config_file)
+        return fixes
+
+    def make_private(self) -> list[str]:
+        """Remove group/other permission bits in the directory; one line per fix made.
+
+        Raises :class:`~runtime.file_modes.NotPrivate` if anything in it is another user's.
+        """
+        return make_private(self.root)
 
     def settings(self) -> NodeSettings:
         self.require()

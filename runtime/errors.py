@@ -74,5 +74,13 @@ class Unrecoverable(PeoplenetError):
     """
 
 
+class DiskFull(StoreError):
+    """A write failed for want of space: nothing acknowledged is lost, the node stays up.
+
+    Raised for SQLite's ``SQLITE_FULL`` and for ``ENOSPC``/``EDQUOT``; the write that failed
+    was not made (SQLite rolls the transaction back), everything stored before is intact.
+    """
+
+
 class StoreCorrupt(StoreError, Unrecoverable):
     """A SQLite file of the node is damaged (malformed, not a database): the node must stop."""

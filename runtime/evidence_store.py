@@ -14,18 +14,22 @@ from __future__ import annotations
 import os
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from runtime.block import BlockId
 from runtime.errors import StoreError
+from runtime.file_modes import touch_private
 from runtime.identity import MemberId
-from runtime.store import damaged, is_corruption
+from runtime.store import damaged, disk_full, is_corruption, is_disk_full
 
 EVIDENCE_REFILL = "friend requests not yet accepted are lost; their senders can ask again"
 
 
 def _failure(path: str, what: str, exc: sqlite3.Error) -> StoreError:
     """A damaged file is fatal for the node (see :func:`damaged`); anything else is not."""
+    if is_disk_full(exc):
+        return disk_full(path, exc)
     if is_corruption(exc):
         return damaged(path, exc, EVIDENCE_REFILL)
     return StoreError(f"{what}: {exc}")
@@ -119,6 +123,10 @@ class SqliteEvidenceStore:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
+        try:
+            touch_private(Path(self.path))  # 0600 whatever the umask
+        except OSError as exc:
+            raise StoreError(f"cannot open evidence store {self.path}: {exc}") from exc
         try:
             self._db: sqlite3.Connection | None = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -33,12 +33,14 @@ from runtime.codec import Record, Value, decode_as
 from runtime.consensus.constitution import Genesis
 from runtime.consensus.core import EpochBlocks, EpochHave
 from runtime.consensus_actor import ConsensusActor, community_name
+from runtime.control_relay import ChildFailed, Relay
 from runtime.datadir import DataDir
 from runtime.dissemination import FriendRequest, Outgoing
-from runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
+from runtime.errors import DiskFull, LocalError, PeoplenetError, RemoteProtocolError
 from runtime.evidence_store import SqliteEvidenceStore
 from runtime.identity import Identity, MemberId, fingerprint, member_id
 from runtime.kernel import Actor, Bridge, Ref, RestartPolicy
+from runtime.kernel.proctree import why_not_running
 from runtime.names import KnownMember, merge
 from runtime.node_messages import (
     Batch,
@@ -144,6 +146,8 @@ class NodeSupervisor(Actor):
         self.init = init
         self.ready: Ready | NetworkFailed | None = None
         self.waiting: list[Ref] = []
+        self.relay: Relay[Ref] = Relay()
+        """Control requests passed to a child: answered at once if it dies holding them."""
         identity = Identity.from_seed(init.seed)
         member = bytes(identity.member_id)
         self.member = member
@@ -223,10 +227,11 @@ class NodeSupervisor(Actor):
                 )
                 self.tell(sender, ControlReply(req.request, True, listing))
             else:
-                child = self.child(self._community_child(req.args.get("community"), req.op))
+                name = self._community_child(req.args.get("community"), req.op)
+                child = self.child(name)
                 if child is None:
                     raise CommandError("the community is restarting; try again")
-                self.tell(child, Forwarded(req, sender))
+                self.tell(child, Forwarded(self.relay.pass_on(name, req, sender), self.me))
         except PeoplenetError as exc:
             reply = ControlReply(req.request, False, None, str(exc), type(exc).__name__)
             self.tell(sender, reply)
@@ -284,6 +289,10 @@ class NodeSupervisor(Actor):
         self.log.warning("child_restarted", child=name)
         self._rewire()
 
+    def on_child_failed(self, name: str, error_type: str, error: str) -> None:
+        for asker, reply in self.relay.child_failed(name, f"{error_type}: {error}"):
+            self.tell(asker, reply)
+
     def receive(self, msg: object, sender: Ref) -> None:
         if isinstance(msg, _CheckOwner):
             if self._owner_alive():
@@ -312,9 +321,18 @@ class NodeSupervisor(Actor):
             target = "network" if msg.op in NETWORK_OPS else "store"
             child = self.child(target)
             if child is None:
-                self.tell(sender, ControlReply(msg.request, False, None, "node restarting", "Busy"))
+                why = self.relay.last_failure(target)
+                text = "node restarting" + (f" (its {target} actor failed: {why})" if why else "")
+                self.tell(sender, ControlReply(msg.request, False, None, text, "Busy"))
+            elif (stuck := why_not_running(self.child_pid(target))) is not None:
+                text = f"the node's {target} actor {stuck}: it cannot answer"
+                self.tell(sender, ControlReply(msg.request, False, None, text, ChildFailed))
             else:
-                self.tell(child, Forwarded(msg, sender))
+                self.tell(child, Forwarded(self.relay.pass_on(target, msg, sender), self.me))
+        elif isinstance(msg, ControlReply):  # a child's answer to a request passed on
+            relayed = self.relay.answer(msg)
+            if relayed is not None:
+                self.tell(*relayed)
         elif isinstance(msg, StopNetwork):
             network = self.child("network")
             if network is not None:
@@ -393,7 +411,10 @@ class StoreActor(Actor):
         data = DataDir(init.data_dir)
         self.store = SqliteStore(str(data.blocks_db))
         self.evidence = SqliteEvidenceStore(str(data.evidence_db))
-        self.core = SocialNode(self.member_id, Blocklace(self.store), self.evidence)
+        lace = Blocklace(self.store)
+        for aside in lace.set_aside:  # damaged rows: out of the store, fetched again from peers
+            self.log.warning("block_set_aside", block=aside.block_id.hex(), reason=aside.reason)
+        self.core = SocialNode(self.member_id, lace, self.evidence)
         self.member: Ref | None = None
         self.network: Ref | None = None
         self.requests = itertools.count(1)
@@ -432,7 +453,11 @@ class StoreActor(Actor):
                 self.tell(self.member, self.signing)  # a restarted member lost it
             self._sign_queued()
         elif isinstance(msg, Inbound):
-            outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
+            try:
+                outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
+            except DiskFull as exc:  # the blocks were not stored: peers send them again later
+                self.log.error("disk_full", error=str(exc), peer=fingerprint(msg.peer))
+                return
             for error in outcome.errors:
                 self.log.warning(
                     "peer_input_refused",
@@ -522,9 +547,14 @@ class StoreActor(Actor):
         if self.signing is not None or self.own_queue:
             self.own_queue.append(_OwnBlock(payload, done, failed))
             return
-        self._sign(payload, done)
+        self._sign(payload, done, failed)
 
-    def _sign(self, payload: Record, done: Callable[[bytes], None]) -> None:
+    def _sign(
+        self,
+        payload: Record,
+        done: Callable[[bytes], None],
+        failed: Callable[[PeoplenetError], None] | None = None,
+    ) -> None:
         assert self.member is not None
         lace, pointers = self.core.next_block(payload)
         request = next(self.requests)
@@ -533,7 +563,13 @@ class StoreActor(Actor):
             self.signing = None
             try:
                 block = Block.from_bytes(raw)
-                self._send(self.core.add_own(block, time.monotonic()))
+                try:
+                    self._send(self.core.add_own(block, time.monotonic()))
+                except DiskFull as exc:  # not stored, nothing lost: say so now, stay up
+                    self.log.error("disk_full", error=str(exc))
+                    if failed is not None:
+                        failed(exc)
+                    return
                 for event in self.core.take_events():
                     self._on_event(event)
                 self._push_view()
@@ -549,7 +585,7 @@ class StoreActor(Actor):
         while self.own_queue and self.signing is None and self.member is not None:
             item = self.own_queue.popleft()
             try:
-                self._sign(item.payload, item.done)
+                self._sign(item.payload, item.done, item.failed)
             except PeoplenetError as exc:
                 if item.failed is not None:
                     item.failed(exc)

@@ -28,6 +28,7 @@ from runtime.codec import Value
 from runtime.control import ControlError, ControlServer
 from runtime.datadir import DataDir, DataDirError, NodeSettings
 from runtime.errors import LocalError, PeoplenetError
+from runtime.file_modes import private_umask
 from runtime.identity import fingerprint
 from runtime.kernel import (
     ActorFailed,
@@ -112,7 +113,10 @@ def run_node(
     raises :class:`NodeFailed` when the actors gave up while running (a file damaged under the
     node, or a child that kept failing): in both cases no process of the node is left.
     """
+    private_umask()  # every file the node and its processes create: 0600, directories 0700
     settings = apply_overrides(data.settings(), overrides)
+    for fix in data.make_private():
+        print(f"made private: {fix}", file=out, flush=True)
     orphans = end_orphans(data)
     if orphans:
         print(
@@ -140,7 +144,7 @@ def run_node(
             owner_pid=os.getpid(),
         )
         del identity
-        data.logs.mkdir(exist_ok=True)
+        data.logs.mkdir(exist_ok=True, mode=0o700)
         failure: Failure | None = None
         with ActorSystemHandle.start(NODE_BASE, "node", log_dir=data.logs) as system:
             system.spawn(NodeSupervisor, "node", init, policy=SUPERVISOR_POLICY)

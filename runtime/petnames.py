@@ -16,6 +16,7 @@ from typing import Final
 from runtime.errors import LocalError
 from runtime.identity import ID_LEN
 from runtime.names import check_petname
+from runtime.store import disk_full, is_disk_full
 
 FILE_NAME: Final = "petnames.json"
 VERSION: Final = 1
@@ -61,6 +62,15 @@ def save(data_root: Path, petnames: dict[str, bytes]) -> None:
     path = petnames_path(data_root)
     doc = {"version": VERSION, "names": {n: m.hex() for n, m in sorted(petnames.items())}}
     tmp = path.with_name(f".{FILE_NAME}.tmp")
+    try:
+        _write(path, tmp, doc)
+    except OSError as exc:
+        if is_disk_full(exc):
+            raise disk_full(path, exc) from exc
+        raise PetnameFileError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _write(path: Path, tmp: Path, doc: dict[str, object]) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -12,15 +12,19 @@ check signatures -- the blocklace did that before asking for the block to be sto
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import sqlite3
+import time
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Literal, Self
 
-from runtime.errors import LocalError, StoreCorrupt, StoreError
+from runtime.errors import DiskFull, LocalError, StoreCorrupt, StoreError
+from runtime.file_modes import touch_private
 from runtime.store_api import StoredBlock
 
 __all__ = [
@@ -30,7 +34,9 @@ __all__ = [
     "Row",
     "SqliteStore",
     "damaged",
+    "disk_full",
     "is_corruption",
+    "is_disk_full",
     "open_store",
 ]
 
@@ -66,6 +72,18 @@ _INSERT: Final = (
 )
 
 
+_SET_ASIDE_TABLE: Final = """CREATE TABLE IF NOT EXISTS set_aside (
+        rowid  INTEGER PRIMARY KEY,
+        id     BLOB NOT NULL,
+        raw    BLOB NOT NULL,
+        reason TEXT NOT NULL,
+        at     REAL NOT NULL
+    )"""
+"""Rows found damaged on load, kept as evidence (see :meth:`SqliteStore.set_aside`)."""
+_SET_ASIDE_COPY: Final = (
+    "INSERT INTO set_aside (id, raw, reason, at) SELECT id, raw, ?, ? FROM blocks WHERE id = ?"
+)
+
 _CORRUPTION_CODES: Final = frozenset({11, 26})
 """SQLITE_CORRUPT and SQLITE_NOTADB (primary codes; extended codes add bits above 0xff)."""
 
@@ -76,6 +94,40 @@ def is_corruption(exc: BaseException) -> bool:
     """True if SQLite reports the file itself damaged: no retry or restart can help."""
     code = getattr(exc, "sqlite_errorcode", None)
     return isinstance(code, int) and code & 0xFF in _CORRUPTION_CODES
+
+
+_FULL_CODE: Final = 13
+"""SQLITE_FULL: a write found no space (the disk, or the file's ``max_page_count``)."""
+_FULL_ERRNOS: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True if a write failed for want of space (SQLite's ``SQLITE_FULL``, or ENOSPC/EDQUOT)."""
+    if isinstance(exc, OSError):
+        return exc.errno in _FULL_ERRNOS
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == _FULL_CODE
+
+
+def free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes free on the file system holding ``path`` (None if it cannot be asked)."""
+    folder = Path(path)
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def disk_full(path: str | os.PathLike[str], cause: object) -> DiskFull:
+    """The error for a write that found no space: names the file and the space left."""
+    free = free_bytes(path)
+    room = "free space unknown" if free is None else f"{free} bytes free"
+    return DiskFull(
+        f"disk full: {path} ({room}); the write was not made and nothing stored before is "
+        f"lost: free some space, then try again ({cause})"
+    )
 
 
 def damaged(
@@ -240,6 +292,21 @@ class MemoryStore:
                 lace_entries.append((depth, bid))
         self._indexed[0] = len(order)
 
+    def set_aside(self, rows: Sequence[tuple[bytes, str]]) -> None:
+        """Remove damaged rows (see :meth:`SqliteStore.set_aside`; here only tests damage)."""
+        self._live()
+        gone = {bid for bid, _ in rows if bid in self._by_id}
+        if not gone:
+            return
+        for bid in gone:
+            del self._by_id[bid]
+        self._order[:] = [r for r in self._order if r[0] not in gone]
+        for entries in self._by_creator.values():
+            entries[:] = [e for e in entries if e[1] not in gone]
+        for lace_entries in self._by_depth.values():
+            lace_entries[:] = [e for e in lace_entries if e[1] not in gone]
+        self._indexed[0] = len(self._order)
+
     def get_raw(self, block_id: bytes) -> bytes | None:
         self._live()
         found = self._by_id.get(block_id)
@@ -327,7 +394,12 @@ class SqliteStore:
         if self.path.is_dir():
             raise StoreError(f"block store {self.path} is a directory, not a file")
         try:
+            touch_private(self.path)  # 0600 whatever the umask (SQLite's -wal/-shm copy it)
             self._conn: sqlite3.Connection | None = sqlite3.connect(self.path, isolation_level=None)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
+            raise StoreError(f"cannot open block store {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open block store {self.path}: {exc}") from exc
         try:
@@ -378,6 +450,8 @@ class SqliteStore:
         except sqlite3.Error as exc:
             if is_corruption(exc):
                 raise damaged(self.path, exc) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
             raise StoreError(f"cannot use block store {self.path}: {exc}") from exc
 
     def _db(self) -> sqlite3.Connection:
@@ -426,7 +500,48 @@ class SqliteStore:
         except sqlite3.Error as exc:
             if is_corruption(exc):
                 raise damaged(self.path, exc) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
             raise StoreError(f"block store {self.path}: batch not stored: {exc}") from exc
+
+    def set_aside(self, rows: Sequence[tuple[bytes, str]]) -> None:
+        """Move damaged rows to the ``set_aside`` table (one transaction), with the reason.
+
+        Why keep them: the bytes are evidence of what went wrong; the blocks themselves are
+        fetched again from peers (the ``blocks`` table no longer has them).  The table is
+        created on first use, so an undamaged file keeps exactly its original schema.
+        """
+        if not rows:
+            return
+        conn = self._db()
+        now = time.time()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(_SET_ASIDE_TABLE)
+                for bid, reason in rows:
+                    conn.execute(_SET_ASIDE_COPY, (reason, now, bid))
+                    conn.execute("DELETE FROM blocks WHERE id = ?", (bid,))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
+            if is_disk_full(exc):
+                raise disk_full(self.path, exc) from exc
+            raise StoreError(
+                f"block store {self.path}: cannot set damaged rows aside: {exc}"
+            ) from exc
+
+    def set_aside_rows(self) -> list[tuple[bytes, str]]:
+        """Rows set aside so far: (id, reason), oldest first."""
+        if not self._query("SELECT 1 FROM sqlite_master WHERE name = 'set_aside'"):
+            return []
+        rows = self._query("SELECT id, reason FROM set_aside ORDER BY rowid")
+        return [(bytes(r[0]), str(r[1])) for r in rows]
 
     def get_raw(self, block_id: bytes) -> bytes | None:
         rows = self._query("SELECT raw FROM blocks WHERE id = ?", (block_id,))

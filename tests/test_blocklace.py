@@ -241,13 +241,33 @@ def test_reload_from_store_rebuilds_every_index(tmp_path: object) -> None:
         store.close()
 
 
-def test_reload_refuses_a_tampered_store() -> None:
+def test_reload_sets_a_tampered_row_aside() -> None:
     good = Block.create(IDS[0], LACE, "x")
     store = MemoryStore()
     other = Block.create(IDS[0], LACE, "y")
     store.put_many([StoredBlock(good.id, LACE, good.creator, 0, 0, other.to_bytes())])
+    lace = Blocklace(store)
+    assert [(a.block_id, a.reason) for a in lace.set_aside] == [
+        (good.id, "stored bytes do not hash to their id")
+    ]
+    assert good.id not in lace and len(store) == 0
+
+
+class _PlainStore:
+    """Only the BlockStore protocol: no way to set a row aside."""
+
+    def __init__(self, inner: MemoryStore) -> None:
+        self.iter_blocks = inner.iter_blocks
+        self.put_many = inner.put_many
+
+
+def test_reload_from_a_store_that_cannot_set_aside_refuses_a_tampered_row() -> None:
+    good = Block.create(IDS[0], LACE, "x")
+    inner = MemoryStore()
+    other = Block.create(IDS[0], LACE, "y")
+    inner.put_many([StoredBlock(good.id, LACE, good.creator, 0, 0, other.to_bytes())])
     with pytest.raises(InvalidBlock) as err:
-        Blocklace(store)
+        Blocklace(_PlainStore(inner))  # type: ignore[arg-type]
     assert err.value.reason == "store_corrupt"
 
 

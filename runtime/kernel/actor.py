@@ -135,6 +135,13 @@ class Actor(_ThespianActor):  # type: ignore[misc]
     def on_child_restarted(self, name: str, ref: Ref) -> None:
         """Called after child ``name`` was restarted under a new ``ref``."""
 
+    def on_child_failed(self, name: str, error_type: str, error: str) -> None:
+        """Child ``name`` ended with an error (SIGKILL included): it is restarted or given up.
+
+        A hook: messages the child held or was sent meanwhile are lost; a parent that
+        forwarded requests to it answers their askers here instead of leaving them waiting.
+        """
+
     @property
     def me(self) -> Ref:
         """This actor's own Ref."""
@@ -204,6 +211,11 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         """The current Ref of child ``name`` (None while it restarts or after it stopped)."""
         slot = self._children.get(name)
         return None if slot is None else slot.ref
+
+    def child_pid(self, name: str) -> int | None:
+        """The process of child ``name`` (None before its first hello or while it restarts)."""
+        slot = self._children.get(name)
+        return None if slot is None or slot.ref is None else slot.pid
 
     def children(self) -> dict[str, Ref | None]:
         """Current Refs of all children by name."""
@@ -459,6 +471,9 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         slot.pid = None
         if reason == _CLEAN_STOP:
             del self._children[name]
+            return
+        self._guard(lambda: self.on_child_failed(name, reason[0], reason[1]))
+        if not self._running():
             return
         decision = slot.window.on_failure(time.monotonic())
         escalate = decision.escalate or slot.fatal

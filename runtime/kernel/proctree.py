@@ -26,6 +26,24 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] != "Z"
 
 
+def why_not_running(pid: int | None) -> str | None:
+    """Why process ``pid`` cannot answer messages now (None: it can, or it is unknown).
+
+    Stopped (SIGSTOP, a debugger) or ended but not yet noticed by its parent: a message sent
+    to it waits for nothing.  Unreadable /proc (another OS) says nothing.
+    """
+    if pid is None:
+        return None
+    fields = _stat(pid)
+    if fields is None:
+        return f"has ended (process {pid})" if os.path.isdir("/proc/self") else None
+    if fields[0] in ("T", "t"):
+        return f"is stopped (process {pid} got SIGSTOP or is being traced)"
+    if fields[0] in ("Z", "X"):
+        return f"has ended (process {pid})"
+    return None
+
+
 def tree(root: int) -> set[int]:
     """``root`` and every live descendant of it."""
     parents: dict[int, int] = {}

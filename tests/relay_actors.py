@@ -1,0 +1,42 @@
+"""Actors for the relay tests (importable by module path, as the multiproc bases need)."""
+
+from __future__ import annotations
+
+from runtime.control_relay import Relay
+from runtime.kernel import Actor, Ref, RestartPolicy
+from runtime.node_messages import ControlReply, ControlRequest, Forwarded
+
+
+class Answerer(Actor):
+    """Answers a forwarded request with its op; crashes on ``boom`` before answering."""
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        if isinstance(msg, Forwarded) and isinstance(msg.msg, ControlRequest):
+            assert isinstance(msg.reply_to, Ref)
+            if msg.msg.op == "boom":
+                raise RuntimeError("boom on purpose")
+            self.tell(msg.reply_to, ControlReply(msg.msg.request, True, msg.msg.op))
+
+
+class Forwarder(Actor):
+    """A supervisor in miniature: passes requests to its child through a :class:`Relay`."""
+
+    def on_start(self, init: object) -> None:
+        self.relay: Relay[Ref] = Relay()
+        self.spawn(Answerer, "child", None, policy=RestartPolicy(max_restarts=3))
+
+    def receive(self, msg: object, sender: Ref) -> None:
+        if isinstance(msg, ControlRequest):
+            child = self.child("child")
+            if child is None:
+                self.tell(sender, ControlReply(msg.request, False, None, "restarting", "Busy"))
+            else:
+                self.tell(child, Forwarded(self.relay.pass_on("child", msg, sender), self.me))
+        elif isinstance(msg, ControlReply):
+            relayed = self.relay.answer(msg)
+            if relayed is not None:
+                self.tell(*relayed)
+
+    def on_child_failed(self, name: str, error_type: str, error: str) -> None:
+        for asker, reply in self.relay.child_failed(name, f"{error_type}: {error}"):
+            self.tell(asker, reply)
