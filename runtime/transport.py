@@ -295,6 +295,9 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._ready = asyncio.Event()
         self._done = asyncio.Event()
+        self._finishing = False
+        self._greeted = False
+        """Whether the handler heard ``on_connected`` (only then does it hear ``on_closed``)."""
         loop = asyncio.get_running_loop()
         now = loop.time()
         self._loop = loop
@@ -402,6 +405,13 @@ class Connection:
 
     def _start(self) -> None:
         self._reader_task = asyncio.create_task(self._run(), name=f"transport-read {self!r}")
+        self._reader_task.add_done_callback(self._reader_ended)
+
+    def _reader_ended(self, task: asyncio.Task[None]) -> None:
+        """A reader cancelled before it ever ran (a slot eviction right after the handshake,
+        say) skipped its own ``_finish``: finish here, or ``close()`` would wait for ever."""
+        if not self._done.is_set() and not self._finishing:
+            asyncio.get_running_loop().create_task(self._finish(), name=f"transport-end {self!r}")
 
     async def _run(self) -> None:
         try:
@@ -418,6 +428,7 @@ class Connection:
         await self._finish()
 
     async def _serve(self) -> None:
+        self._greeted = True
         try:
             await self._handler.on_connected(self)
         except Exception as exc:
@@ -501,6 +512,9 @@ class Connection:
                 self._control(KIND_PING)
 
     async def _finish(self) -> None:
+        if self._finishing:
+            return
+        self._finishing = True
         error, reason = self.error, self.close_reason or "closed"
         if isinstance(error, RemoteProtocolError):
             self._transport.refused(self.remote, reason, self.peer, error)
@@ -508,16 +522,19 @@ class Connection:
             self._transport.closed_line(self, reason)
         try:
             await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE_S)
-        except (TimeoutError, ConnectionError, OSError):
+        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError):
+            # Cancelled too: the handler must still hear of the close and close() must end.
             self._writer.transport.abort()
         try:
-            await self._handler.on_closed(self, error)
+            if self._greeted:
+                await self._handler.on_closed(self, error)
         except Exception:
             _log().exception(
                 "handler_error", peer=_addr(self.remote), member=fingerprint(self.peer)
             )
         finally:
             self._transport._forget(self)
+            self._ready.set()  # a dialler waiting for on_connected gets the closed connection
             self._done.set()
 
 

@@ -715,3 +715,29 @@ def test_a_remote_signer_can_stand_in_for_the_identity() -> None:
             await IdentitySigner(Identity.generate()).sign_hello(b"a block to sign")
 
     run(body())
+
+
+def test_a_connection_closed_before_its_reader_ran_still_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slot eviction right after the handshake cancels a reader task that never ran: the
+    dialler must get the closed connection and ``close()`` (and the transport's) must end."""
+    made: list[Connection] = []
+    start = Connection._start
+
+    def start_then_evict(self: Connection) -> None:
+        made.append(self)
+        start(self)
+        self._fail(None, "evicted")
+
+    async def body() -> None:
+        async with serving() as srv, client() as (transport, handler):
+            monkeypatch.setattr(Connection, "_start", start_then_evict)
+            conn = await asyncio.wait_for(transport.connect(HOST, srv.port), 5)
+            monkeypatch.setattr(Connection, "_start", start)
+            assert conn in made and conn.closed and conn.close_reason == "evicted"
+            await asyncio.wait_for(conn.close(), 5)
+            assert transport.connections() == []
+            assert handler.closed == []  # it never heard on_connected, so no on_closed either
+
+    run(body())
