@@ -117,9 +117,9 @@ class SocialNode:
         """Signing waits until one friend showed it holds no block of mine I lack (my store may
         be older than my chain: a restored backup); stops if someone else signs as me."""
         mine = personal_lace(me)
-        for ev in lace.equivocations(mine):
-            if ev.creator == me:
-                self.own.forked(ev.seq)
+        for fork in lace.equivocations(mine):
+            if fork.creator == me:
+                self.own.forked(fork.seq)
                 break
 
     def _seq_of(self, bid: BlockId) -> int | None:
