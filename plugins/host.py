@@ -276,7 +276,7 @@ class AppHost:
         else:
             inst.store = SqliteStore(self.folder / f"{lace.hex()}.app.sqlite")
             inst.blocklace = Blocklace(inst.store)
-        # learn_own_first: this store may be an old backup (docs/security-restore.md)
+        # learn_own_first: this store may be an old backup (docs/security.md)
         inst.replica = LaceReplica(
             LaceId(lace),
             inst.blocklace,

@@ -113,7 +113,7 @@ class ConsensusActor(Actor):
         self.community = CommunityStore(folder / f"{lace.hex()}.order.sqlite")
         self.blocklace = Blocklace(self.blocks)
         identity = Identity.from_seed(init.seed)
-        # learn_own_first: this store may be an old backup; see docs/security-restore.md
+        # learn_own_first: this store may be an old backup; see docs/security.md
         self.core = ConsensusCore(identity, genesis, self.blocklace, learn_own_first=True)
         self.network: Ref | None = None
         self.generation = 0

@@ -663,7 +663,7 @@ class StoreActor(Actor):
                 if waited < OWN_SYNC_OVERRIDE_AFTER_S:
                     hint = f"--unsynced signs anyway from {OWN_SYNC_OVERRIDE_AFTER_S:.0f} s"
                 else:
-                    hint = "--unsynced signs anyway (see docs/security-restore.md)"
+                    hint = "--unsynced signs anyway (see docs/security.md)"
                 exc = CatchingUp(f"{exc} ({hint})")
             if item.failed is not None:
                 item.failed(exc)

@@ -16,7 +16,7 @@ held.  It also keeps the two signs that someone else signs with this key:
   position: another device runs this identity (a copied data directory);
 * two own blocks at one position (an equivocation of mine): my own chain forked.
 
-Either stops signing until the member acts (see docs/security-restore.md).
+Either stops signing until the member acts (see docs/security.md).
 """
 
 from __future__ import annotations
