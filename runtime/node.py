@@ -619,7 +619,7 @@ class StoreActor(Actor):
 
     def _sign_queued(self) -> None:
         if self.core.own_problems():
-            self._fail_queued(None)
+            self._fail_queued()
             return
         while (
             self.own_queue
@@ -648,7 +648,7 @@ class StoreActor(Actor):
                 kept.append(item)
         self.own_queue = kept
 
-    def _fail_queued(self, _reason: None) -> None:
+    def _fail_queued(self) -> None:
         """An own-chain problem: nothing queued will be signed; tell whoever waits."""
         queued, self.own_queue = self.own_queue, deque()
         for item in queued:
@@ -699,7 +699,7 @@ class StoreActor(Actor):
                     detail=problem.detail,
                     advice=problem.advice(),
                 )
-            self._fail_queued(None)
+            self._fail_queued()
 
     def _publish_address(self) -> None:
         if self.listening is None or self.member is None:
