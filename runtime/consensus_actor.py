@@ -121,7 +121,8 @@ class ConsensusActor(Actor):
         self.consumer_generation = 0
         self.consumer_wake_at: int | None = None
         self._outbox: list[object] = []
-        now = time.monotonic()
+        now = self.started = time.monotonic()
+        self.synced_logged = False
         started = self.core.start(now)
         self.consumer: Consumer | None = None
         self.consumer_laces: tuple[bytes, ...] = ()
@@ -234,6 +235,14 @@ class ConsensusActor(Actor):
             new = self.community.record(out.deliveries)
             if new:
                 self.log.debug("delivered", community=self.name_text, count=len(new))
+        if not self.synced_logged and self.core.own.synced:
+            self.synced_logged = True
+            self.log.info(
+                "self_synced",
+                community=self.name_text,
+                confirmed=len(self.core.own.confirmed),
+                after_s=round(time.monotonic() - self.started, 3),
+            )
         for problem in out.own_problems:
             self.log.error(
                 "own_chain_problem",
