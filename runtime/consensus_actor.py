@@ -122,7 +122,6 @@ class ConsensusActor(Actor):
         self.consumer_wake_at: int | None = None
         self._outbox: list[object] = []
         now = self.started = time.monotonic()
-        self.synced_logged = False
         started = self.core.start(now)
         self.consumer: Consumer | None = None
         self.consumer_laces: tuple[bytes, ...] = ()
@@ -235,8 +234,7 @@ class ConsensusActor(Actor):
             new = self.community.record(out.deliveries)
             if new:
                 self.log.debug("delivered", community=self.name_text, count=len(new))
-        if not self.synced_logged and self.core.own.synced:
-            self.synced_logged = True
+        if out.self_synced:
             self.log.info(
                 "self_synced",
                 community=self.name_text,

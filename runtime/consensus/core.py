@@ -267,6 +267,8 @@ class Output:
     """Call :meth:`ConsensusCore.tick` at this time (None: nothing is due; stay quiet)."""
     own_problems: list[OwnProblem] = field(default_factory=list)
     """New signs that someone else signs with my key here (log them loudly)."""
+    self_synced: bool = False
+    """This call completed the self-sync: my own chain is learnt, blocks may be made."""
 
 
 def tx_key(tx: Value) -> bytes:
@@ -440,12 +442,13 @@ class ConsensusCore:
         lace, seq = report
         return bool(self._bl.creator_frontier(lace).get(self.me, -1) >= seq)
 
-    def _learn_own(self, peer: MemberId, ep: _Epoch, have: EpochHave) -> None:
+    def _learn_own(self, peer: MemberId, ep: _Epoch, have: EpochHave, out: Output) -> None:
         if self.own.synced or ep is not self._current or peer not in ep.members:
             return
         mine = bytes(self.me)
         top = next((s for c, s in have.frontier if c == mine), -1)
-        self.own.report(peer, (ep.lace, top), self._own_top)
+        if self.own.report(peer, (ep.lace, top), self._own_top):
+            out.self_synced = True
 
     def submit(self, tx: Value, now: float) -> Output:
         """Propose a transaction; it is delivered once (to every member) when ordered.
@@ -628,7 +631,7 @@ class ConsensusCore:
         for i in range(0, len(ordered), MAX_BLOCKS_PER_MESSAGE):
             chunk = tuple(bl.raw(b) for b in ordered[i : i + MAX_BLOCKS_PER_MESSAGE])
             out.sends.append((peer, epoch_blocks_bytes(ep.lace, chunk)))
-        self._learn_own(peer, ep, have)
+        self._learn_own(peer, ep, have, out)
         # With learn_own_first, every EpochHave is answered with mine (at most once per Δ per
         # peer, so two answers never ping-pong): the asker may be learning its own chain.
         if behind or (self._learn_own_first and peer in ep.members):
@@ -675,8 +678,8 @@ class ConsensusCore:
         senders = {b.id: p for b, p in zip(blocks, peers, strict=True) if b.creator == me}
         for bid in own:
             self._own_problem(self.own.saw_own(bid, meta(bid).seq, senders.get(bid)), out)
-        if not self.own.synced:
-            self.own.recheck(self._own_top)
+        if not self.own.synced and self.own.recheck(self._own_top):
+            out.self_synced = True
 
     def _after_add(self, ep: _Epoch, report: AddReport, now: float, out: Output) -> None:
         if report.added:
