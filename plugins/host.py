@@ -127,6 +127,8 @@ class _Instance:
     store: SqliteStore | None = None
     fed: set[bytes] = field(default_factory=set)
     purposes: dict[type, str] = field(default_factory=dict)
+    sync_started: bool = False
+    """The lace replica asked the members how far they hold my chain (after opening)."""
 
 
 class _Node:
@@ -184,6 +186,9 @@ class _Node:
             if purpose not in self._grants:
                 raise ConsentRefused(f"the person did not consent to {purpose!r} now")
             self._grants.remove(purpose)
+        refusal = inst.replica.signing_refusal()
+        if refusal is not None:  # my chain here is not learnt yet, or forked: no block now
+            raise ConsentRefused(str(refusal))
         block = self._host.signer.block(inst.replica.lace, draft.payload, draft.pointers)
         self.blocks.append(block)
         self._tip = bytes(block.id)
@@ -271,8 +276,13 @@ class AppHost:
         else:
             inst.store = SqliteStore(self.folder / f"{lace.hex()}.app.sqlite")
             inst.blocklace = Blocklace(inst.store)
+        # learn_own_first: this store may be an old backup (docs/security.md)
         inst.replica = LaceReplica(
-            LaceId(lace), inst.blocklace, MemberId(self.me), (MemberId(m) for m in self.members)
+            LaceId(lace),
+            inst.blocklace,
+            MemberId(self.me),
+            (MemberId(m) for m in self.members),
+            learn_own_first=True,
         )
         # Blocks stored before a restart are fed again, pointees first.
         stored = inst.blocklace.topological(inst.blocklace.iter_lace(LaceId(lace)))
@@ -447,6 +457,14 @@ class AppHost:
             self.pending_feed.append((inst, block))
         for ev in result.equivocations:
             self._equivocation(inst, ev)
+        for problem in result.own_problems:
+            _log.error(
+                "own_chain_problem",
+                app=inst.spec.name,
+                kind=problem.kind,
+                detail=problem.detail,
+                advice=problem.advice(),
+            )
         if feed:
             self._drain_feed()
 
@@ -483,10 +501,15 @@ class AppHost:
         self._drain_feed()
         out = HostOutput()
         for inst in list(self.instances.values()):
+            if inst.replica is not None and not inst.sync_started:
+                inst.sync_started = True
+                self.replica_output(inst, inst.replica.start(now_ms / 1000), out)
             if not self.usable(inst) or not self.registry.implements(
                 inst.spec.name, "peoplenet_duties"
             ):
                 continue
+            if inst.replica is not None and not inst.replica.may_sign():
+                continue  # my own chain here is not learnt yet (or forked): duties wait
             node = _Node(self, inst, now_ms)
             try:
                 self._call(inst, "peoplenet_duties", inst.state, node)
@@ -585,6 +608,9 @@ class AppHost:
         if inst is not None and inst.replica is not None and inst.blocklace is not None:
             out["lace"] = bytes(inst.replica.lace).hex()
             out["lace_blocks"] = len(inst.blocklace)
+            own = inst.replica.own
+            out["own_chain"] = own.status("app lace")
+            out["problems"] = () if own.problem is None else (own.problem.to_value("app lace"),)
         out["state_digest"] = self._state_digest(name)
         return out
 

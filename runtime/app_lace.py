@@ -33,6 +33,7 @@ from runtime.blocklace import AddReport, Blocklace, BlockMeta, Equivocation
 from runtime.codec import Record, decode, record_body_at, wire_type
 from runtime.errors import InvalidBlock, LocalError, PeoplenetError, RemoteProtocolError
 from runtime.identity import ID_LEN, MemberId
+from runtime.own_chain import OwnChainGuard, OwnProblem, SigningRefused, quorum_of_others
 
 MAX_LACE_BLOCKS: Final = 256
 """Most blocks in one :class:`LaceBlocks`."""
@@ -160,6 +161,8 @@ class ReplicaOutput:
     """Refused input and who sent it; nothing refused was stored or buffered."""
     wake_at: float | None = None
     """Call :meth:`LaceReplica.tick` then (replaces any earlier time; None: stay quiet)."""
+    own_problems: tuple[OwnProblem, ...] = ()
+    """New signs that someone else signs with my key in this lace (log them loudly)."""
 
 
 @dataclass(slots=True)
@@ -168,6 +171,7 @@ class _Out:
     added: list[Block] = field(default_factory=list)
     equivocations: list[Equivocation] = field(default_factory=list)
     rejected: list[tuple[MemberId, PeoplenetError]] = field(default_factory=list)
+    own_problems: list[OwnProblem] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -209,7 +213,13 @@ class LaceReplica:
         members: Iterable[MemberId],
         *,
         resend_after_s: float = 5.0,
+        learn_own_first: bool = False,
     ) -> None:
+        """``learn_own_first``: if the store holds blocks of mine here (it may be an old backup
+        of them), sign nothing until f + 1 other members reported how far they hold my chain
+        and I hold that much; and answer every LaceHave with mine (once per
+        ``resend_after_s``), so that the others can do the same.  The node's app host sets
+        it."""
         if not 1 <= len(lace) <= MAX_LACE_LEN:
             raise LocalError(f"lace id must be 1..{MAX_LACE_LEN} bytes")
         if not resend_after_s > 0:
@@ -223,6 +233,37 @@ class LaceReplica:
         self._waiting: dict[BlockId, _Waiting] = {}
         self.set_members(members)
         blocklace.add_validator(_MembersOnly(self))
+        self._learn_own_first = learn_own_first
+        need = quorum_of_others(len(self.members)) if me in self.members else 0
+        stored = blocklace.latest(lace, me) is not None or blocklace.has_forked(lace, me)
+        self.own = OwnChainGuard(need if learn_own_first and stored else 0)
+        """May I sign here yet (self-sync), and has someone else signed as me."""
+        for fork in blocklace.equivocations(lace):
+            if fork.creator == me:
+                self.own.forked(fork.seq)
+                break
+
+    # -- my own chain -------------------------------------------------------------------------
+
+    def may_sign(self) -> bool:
+        """Whether a new block of mine may be made now (see ``learn_own_first``)."""
+        return self.own.may_sign()
+
+    def signing_refusal(self) -> SigningRefused | None:
+        """Why no block of mine may be made now (None: it may)."""
+        return self.own.refusal(self._peers(), "members")
+
+    def start(self, now: float) -> ReplicaOutput:
+        """After opening: ask every member how far it holds the lace (self-sync)."""
+        out = _Out()
+        if self._learn_own_first and not self.own.synced:
+            for peer in self._peers():
+                self._ask(peer, now, out)
+        return self._finish(now, out)
+
+    def _own_top(self, report: object) -> bool:
+        assert isinstance(report, int)
+        return self._bl.creator_frontier(self.lace).get(self.me, -1) >= report
 
     # -- membership ---------------------------------------------------------------------------
 
@@ -247,6 +288,9 @@ class LaceReplica:
             raise LocalError("add_own takes our own blocks of this lace")
         if self.me not in self.members:
             raise LocalError("we are not a member of this lace")
+        refusal = self.signing_refusal()
+        if refusal is not None:
+            raise refusal
         if block.id in self._bl:
             raise LocalError("block already stored")
         if not all(p in self._bl for p in block.pointers):
@@ -256,6 +300,7 @@ class LaceReplica:
             report = self._bl.add(block, raw=block.to_bytes())
         except InvalidBlock as exc:  # e.g. two pointers to our own blocks: our bug
             raise LocalError(f"our own block is invalid: {exc}") from exc
+        self.own.made_block(block.id, self._bl.meta(block.id).seq)
         self._account(report, self.me, now, out, {})
         msg = LaceBlocks(self.lace, (block.to_bytes(),))
         out.sends.extend((peer, msg) for peer in self._peers())
@@ -353,6 +398,23 @@ class LaceReplica:
         for bid in report.buffered:
             waiting[bid] = _Waiting(batch[bid].pointers, peer, now)
         out.equivocations.extend(e for e in report.equivocations if e.lace == self.lace)
+        if peer == self.me:
+            return
+        for ev in report.equivocations:
+            if ev.lace == self.lace and ev.creator == self.me:
+                self._own_problem(self.own.forked(ev.seq), out)
+        mine = False
+        for bid in report.added:
+            meta = bl.meta(bid)
+            if meta.lace == self.lace and meta.creator == self.me:
+                mine = True
+                self._own_problem(self.own.saw_own(bid, meta.seq, peer), out)
+        if mine and not self.own.synced:
+            self.own.recheck(self._own_top)
+
+    def _own_problem(self, problem: OwnProblem | None, out: _Out) -> None:
+        if problem is not None:
+            out.own_problems.append(problem)
 
     def _spread_evidence(self, found: Iterable[Equivocation], out: _Out) -> None:
         """Send both blocks of each new fork to every member, once: a fork must be known to all."""
@@ -384,8 +446,12 @@ class LaceReplica:
                 if meta.lace == lace and meta.creator in members:
                     wanted.add(bid)
         self._send_blocks(peer, bl.topological(wanted), out)
+        if self._learn_own_first and not self.own.synced:
+            self.own.report(peer, theirs.get(self.me, -1), self._own_top)
         if any(s > mine.get(c, -1) for c, s in theirs.items() if c in members):
             self._ask(peer, now, out)  # it holds blocks we lack
+        elif self._learn_own_first:
+            self._ask(peer, now, out)  # it may be learning its own chain: tell it mine
 
     def _send_blocks(self, peer: MemberId, ids: list[BlockId], out: _Out) -> None:
         chunk: list[bytes] = []
@@ -444,6 +510,14 @@ class LaceReplica:
     def _finish(self, now: float, out: _Out) -> ReplicaOutput:
         """Ask for what is still missing if due, and say when to be woken."""
         wake_at: float | None = None
+        if self._learn_own_first and not self.own.synced:
+            # Not self-synced: keep asking those that have not answered (a lost answer,
+            # a member that came up later), and be woken for it.
+            for peer in self._peers():
+                if peer not in self.own.confirmed:
+                    self._ask(peer, now, out)
+                    due = self._asked.get(peer, now) + self._resend
+                    wake_at = due if wake_at is None else min(wake_at, due)
         if self._waiting:
             targets = self._targets(now)
             asked, resend = self._asked, self._resend
@@ -453,11 +527,13 @@ class LaceReplica:
             for peer in targets:
                 self._ask(peer, now, out)
             if targets:
-                wake_at = min(asked.get(p, now) for p in targets) + resend
+                gap_wake = min(asked.get(p, now) for p in targets) + resend
+                wake_at = gap_wake if wake_at is None else min(wake_at, gap_wake)
         return ReplicaOutput(
             tuple(out.sends),
             tuple(out.added),
             tuple(out.equivocations),
             tuple(out.rejected),
             wake_at,
+            tuple(out.own_problems),
         )

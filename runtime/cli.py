@@ -156,6 +156,12 @@ def _node_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     post.add_argument(
         "--reply", default="", help="id of the post this replies to (or a unique prefix)"
     )
+    post.add_argument(
+        "--unsynced",
+        action="store_true",
+        help="sign even though no friend answered since the start (accepted 30 s after it; "
+        "forks your lace if a friend holds newer posts of yours)",
+    )
     post.add_argument("--json", action="store_true")
 
     feed = sub.add_parser("feed", help="posts of the members you follow")

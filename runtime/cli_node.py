@@ -58,7 +58,10 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdo
     if args.command == "status":
         return _show(control.call(sock, "status"), args.json, out, _print_status)
     if args.command == "post":
-        result = control.call(sock, "post", {"text": args.text, "reply": args.reply})
+        post_args: dict[str, Value] = {"text": args.text, "reply": args.reply}
+        if args.unsynced:
+            post_args["unsynced"] = True
+        result = control.call(sock, "post", post_args)
         return _show(
             result, args.json, out, lambda r, o: print(f"posted {_get(r, 'block')}", file=o)
         )

@@ -113,14 +113,15 @@ class ConsensusActor(Actor):
         self.community = CommunityStore(folder / f"{lace.hex()}.order.sqlite")
         self.blocklace = Blocklace(self.blocks)
         identity = Identity.from_seed(init.seed)
-        self.core = ConsensusCore(identity, genesis, self.blocklace)
+        # learn_own_first: this store may be an old backup; see docs/security.md
+        self.core = ConsensusCore(identity, genesis, self.blocklace, learn_own_first=True)
         self.network: Ref | None = None
         self.generation = 0
         self.wake_at: float | None = None
         self.consumer_generation = 0
         self.consumer_wake_at: int | None = None
         self._outbox: list[object] = []
-        now = time.monotonic()
+        now = self.started = time.monotonic()
         started = self.core.start(now)
         self.consumer: Consumer | None = None
         self.consumer_laces: tuple[bytes, ...] = ()
@@ -233,6 +234,21 @@ class ConsensusActor(Actor):
             new = self.community.record(out.deliveries)
             if new:
                 self.log.debug("delivered", community=self.name_text, count=len(new))
+        if out.self_synced:
+            self.log.info(
+                "self_synced",
+                community=self.name_text,
+                confirmed=len(self.core.own.confirmed),
+                after_s=round(time.monotonic() - self.started, 3),
+            )
+        for problem in out.own_problems:
+            self.log.error(
+                "own_chain_problem",
+                community=self.name_text,
+                kind=problem.kind,
+                detail=problem.detail,
+                advice=problem.advice(),
+            )
         for rejection in out.rejected:
             self.log.warning(
                 "consensus_input_refused",
@@ -335,6 +351,11 @@ class ConsensusActor(Actor):
             "active": core.active,
             "blocks_created": core.blocks_created,
             "kind": "cooperative" if self.consumer is not None else "plain",
+            "own_chain": core.own_chain_status(),
+            "problems": tuple(
+                () if core.own.problem is None else (core.own.problem.to_value("community lace"),)
+            ),
+            "own_fork": core.own.problem is not None and core.own.problem.kind == "own_fork",
         }
 
 

@@ -69,6 +69,7 @@ from runtime.node_messages import (
     Wiring,
 )
 from runtime.noise_channel import static_private_key
+from runtime.own_chain import CatchingUp, SigningRefused
 from runtime.social import (
     Address,
     Befriend,
@@ -94,6 +95,10 @@ CHILD_POLICY = RestartPolicy(
     heartbeat_timeout_s=10.0,
 )
 TICK_S = 1.0
+OWN_SYNC_WAIT_S = 10.0
+"""How long a command that signs waits for the own-lace sync before it is refused."""
+OWN_SYNC_OVERRIDE_AFTER_S = 30.0
+"""After this long without a friend reached, ``--unsynced`` may sign anyway (docs)."""
 
 
 class CommandError(LocalError):
@@ -365,6 +370,10 @@ def _community_entry(genesis: Genesis) -> dict[str, Value]:
 
 
 NETWORK_OPS = frozenset({"peers", "connections"})
+SIGNING_OPS = frozenset(
+    {"post", "befriend", "accept", "unfriend", "follow", "unfollow", "introduce"}
+)
+"""Control operations that sign a block of my personal lace (``unsynced`` applies)."""
 
 
 # -- member ------------------------------------------------------------------------------------
@@ -398,6 +407,8 @@ class _OwnBlock:
     payload: Record
     done: Callable[[bytes], None]
     failed: Callable[[PeoplenetError], None] | None
+    deadline: float | None = None
+    """A command's: refused if the node still may not sign by then (see OWN_SYNC_WAIT_S)."""
 
 
 class StoreActor(Actor):
@@ -426,6 +437,9 @@ class StoreActor(Actor):
         self.view: SocialView | None = None
         self.discovered: dict[MemberId, tuple[str, int]] = {}
         self._outbox: list[object] = []
+        self.started = time.monotonic()
+        self._problems_logged = 0
+        self._log_own_chain()
         self.after(TICK_S, Tick())
 
     def on_stop(self) -> None:
@@ -469,12 +483,14 @@ class StoreActor(Actor):
                 self._on_event(event)
             self._send(outcome.outgoing)
             self._push_view()
+            self._sign_queued()
         elif isinstance(msg, PeerUp):
             self._send(self.core.peer_up(MemberId(msg.peer), now))
         elif isinstance(msg, PeerDown):
             self.core.peer_down(MemberId(msg.peer))
         elif isinstance(msg, Tick):
             self._send(self.core.tick(now))
+            self._expire_queued(now)
             self.after(TICK_S, Tick())
         elif isinstance(msg, BlockSigned):
             done = self.pending.pop(msg.request, None)
@@ -520,6 +536,16 @@ class StoreActor(Actor):
     def _on_event(self, event: SocialEvent) -> None:
         if event.kind == "post_received":
             return  # one per block: the feed shows them; a log line each would flood
+        if event.kind in ("own_fork", "another_device"):
+            self._log_own_chain()
+            return
+        if event.kind == "self_synced":
+            self.log.info(
+                "self_synced",
+                friend=fingerprint(event.member),
+                after_s=round(time.monotonic() - self.started, 3),
+            )
+            return
         self.log.info(
             "social_event",
             kind=event.kind,
@@ -544,8 +570,18 @@ class StoreActor(Actor):
         """
         if self.member is None:
             raise CommandError("the member actor is not running")
-        if self.signing is not None or self.own_queue:
-            self.own_queue.append(_OwnBlock(payload, done, failed))
+        problems = self.core.own_problems()
+        if problems:
+            refused = SigningRefused(f"refusing to sign: {problems[0].message()}")
+            if failed is None:
+                self.log.warning("own_block_not_made", error=str(refused))
+                return
+            raise refused
+        if self.signing is not None or self.own_queue or not self.core.may_sign():
+            # Not self-synced yet: a command waits a little, the node's own blocks (address,
+            # auto-accept) until the sync (or the member's override).
+            deadline = time.monotonic() + OWN_SYNC_WAIT_S if failed is not None else None
+            self.own_queue.append(_OwnBlock(payload, done, failed, deadline))
             return
         self._sign(payload, done, failed)
 
@@ -582,7 +618,15 @@ class StoreActor(Actor):
         self.tell(self.member, self.signing)
 
     def _sign_queued(self) -> None:
-        while self.own_queue and self.signing is None and self.member is not None:
+        if self.core.own_problems():
+            self._fail_queued()
+            return
+        while (
+            self.own_queue
+            and self.signing is None
+            and self.member is not None
+            and self.core.may_sign()
+        ):
             item = self.own_queue.popleft()
             try:
                 self._sign(item.payload, item.done, item.failed)
@@ -591,6 +635,71 @@ class StoreActor(Actor):
                     item.failed(exc)
                 else:
                     self.log.warning("own_block_not_made", error=str(exc))
+
+    def _expire_queued(self, now: float) -> None:
+        """Commands that waited OWN_SYNC_WAIT_S for the own-lace sync are refused, saying why."""
+        if self.core.may_sign() or not self.own_queue:
+            return
+        kept: deque[_OwnBlock] = deque()
+        for item in self.own_queue:
+            if item.deadline is not None and now >= item.deadline:
+                self._refuse(item)
+            else:
+                kept.append(item)
+        self.own_queue = kept
+
+    def _fail_queued(self) -> None:
+        """An own-chain problem: nothing queued will be signed; tell whoever waits."""
+        queued, self.own_queue = self.own_queue, deque()
+        for item in queued:
+            self._refuse(item)
+
+    def _refuse(self, item: _OwnBlock) -> None:
+        try:
+            self.core.next_block(item.payload)
+        except PeoplenetError as exc:
+            if isinstance(exc, CatchingUp):
+                waited = time.monotonic() - self.started
+                if waited < OWN_SYNC_OVERRIDE_AFTER_S:
+                    hint = f"--unsynced signs anyway from {OWN_SYNC_OVERRIDE_AFTER_S:.0f} s"
+                else:
+                    hint = "--unsynced signs anyway (see docs/security.md)"
+                exc = CatchingUp(f"{exc} ({hint})")
+            if item.failed is not None:
+                item.failed(exc)
+            else:
+                self.log.warning("own_block_not_made", error=str(exc))
+            return
+        self.own_queue.appendleft(item)  # it may sign after all: keep it
+
+    def _override_sync(self, args: dict[str, Value]) -> None:
+        """``--unsynced``: sign without a friend's answer, allowed once the wait is long."""
+        if args.get("unsynced") is not True or self.core.may_sign():
+            return
+        waited = time.monotonic() - self.started
+        if self.core.own_problems():
+            return  # a problem is not overridden: the refusal says what to do
+        if waited < OWN_SYNC_OVERRIDE_AFTER_S:
+            raise CatchingUp(
+                f"not yet: --unsynced is accepted {OWN_SYNC_OVERRIDE_AFTER_S:.0f} s after the "
+                f"start ({waited:.0f} s so far) so that friends can answer first"
+            )
+        self.log.warning("self_sync_overridden", waited_s=round(waited, 1))
+        self.core.override_self_sync()
+
+    def _log_own_chain(self) -> None:
+        """Log each new own-chain problem once, loudly (an error event), with what to do."""
+        problems = self.core.own_problems()
+        if len(problems) != self._problems_logged:
+            self._problems_logged = len(problems)
+            for problem in problems:
+                self.log.error(
+                    "own_chain_problem",
+                    kind=problem.kind,
+                    detail=problem.detail,
+                    advice=problem.advice(),
+                )
+            self._fail_queued()
 
     def _publish_address(self) -> None:
         if self.listening is None or self.member is None:
@@ -603,6 +712,15 @@ class StoreActor(Actor):
         if not isinstance(text, str):
             raise CommandError("a member must be given as hex id or fingerprint")
         return resolve_member(self.core, text, self.discovered)
+
+    def _status(self) -> dict[str, Value]:
+        status = dict(self.core.status())
+        status["member"] = self.member_id.hex()
+        status["fingerprint"] = fingerprint(self.member_id)
+        if self.listening is not None:
+            status["listen"] = f"{self.listening.host}:{self.listening.port}"
+        status.update(own_chain_report(self.core))
+        return status
 
     def _control(self, req: ControlRequest, reply_to: Ref) -> None:
         def answer(result: Value) -> None:
@@ -619,13 +737,10 @@ class StoreActor(Actor):
         args = req.args
         try:
             op = req.op
+            if op in SIGNING_OPS:
+                self._override_sync(args)
             if op == "status":
-                status = dict(self.core.status())
-                status["member"] = self.member_id.hex()
-                status["fingerprint"] = fingerprint(self.member_id)
-                if self.listening is not None:
-                    status["listen"] = f"{self.listening.host}:{self.listening.port}"
-                answer(status)
+                answer(self._status())
             elif op in ("friends", "names"):
                 answer(NAMED_REPORTS[op](self.core, self.discovered))
             elif op == "feed":
@@ -664,6 +779,16 @@ class StoreActor(Actor):
 
 
 # -- control queries over the social core ------------------------------------------------------
+
+
+def own_chain_report(core: SocialNode) -> dict[str, Value]:
+    """The status keys of my own lace: problems (own fork, another device) and the self-sync."""
+    problems = core.own_problems()
+    return {
+        "problems": tuple(p.to_value("personal lace") for p in problems),
+        "own_fork": any(p.kind == "own_fork" for p in problems),
+        "own_chain": core.own_chain_status(),
+    }
 
 
 def _who(member: bytes) -> dict[str, Value]:

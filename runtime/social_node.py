@@ -29,6 +29,7 @@ from runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
 from runtime.evidence_store import Evidence, EvidenceStore
 from runtime.identity import MemberId
 from runtime.log import get_logger
+from runtime.own_chain import OwnChainGuard, OwnProblem
 from runtime.social import (
     Befriend,
     FeedItem,
@@ -45,7 +46,14 @@ from runtime.social import (
 _log = get_logger("social")
 
 EventKind = Literal[
-    "friend_added", "friend_removed", "request_received", "introduced", "post_received"
+    "friend_added",
+    "friend_removed",
+    "request_received",
+    "introduced",
+    "post_received",
+    "self_synced",
+    "own_fork",
+    "another_device",
 ]
 
 
@@ -58,6 +66,8 @@ class SocialEvent:
     by: MemberId | None = None
     """The introducer (``introduced`` only)."""
     block_id: BlockId | None = None
+    detail: str = ""
+    """What went wrong (``own_fork`` and ``another_device`` only)."""
 
 
 @dataclass(slots=True)
@@ -103,6 +113,14 @@ class SocialNode:
         self._events: list[SocialEvent] = []
         self._answered: dict[MemberId, float] = {}
         """When I last answered a peer's friend request with my own."""
+        self.own = OwnChainGuard(need=1 if self._friends else 0)
+        """Signing waits until one friend showed it holds no block of mine I lack (my store may
+        be older than my chain: a restored backup); stops if someone else signs as me."""
+        mine = personal_lace(me)
+        for fork in lace.equivocations(mine):
+            if fork.creator == me:
+                self.own.forked(fork.seq)
+                break
 
     def _seq_of(self, bid: BlockId) -> int | None:
         return self.lace.meta(bid).seq if bid in self.lace else None
@@ -113,11 +131,43 @@ class SocialNode:
         """The lace and pointers of my next block (the member actor signs it)."""
         if not isinstance(payload, Record):
             raise LocalError("a personal block's payload is a record")
+        refusal = self.own.refusal(sorted(self._friends), "friends")
+        if refusal is not None:
+            raise refusal
         mine = personal_lace(self.me)
         tips = self.lace.tips(mine, self.me)
         if len(tips) > 1:
             raise LocalError("my own lace is forked; refusing to extend it")
         return mine, tuple(tips)
+
+    def may_sign(self) -> bool:
+        """Whether :meth:`next_block` would give pointers now (self-synced, no own problem)."""
+        return self.own.may_sign()
+
+    def override_self_sync(self) -> None:
+        """Sign without having heard from a friend (the member chose to, see docs)."""
+        self.own.override()
+
+    def own_problems(self) -> list[OwnProblem]:
+        return [] if self.own.problem is None else [self.own.problem]
+
+    def _own_tips_held(self, report: object) -> bool:
+        assert isinstance(report, tuple)
+        return all(t in self.lace for t in report)
+
+    def _own_event(self, problem: OwnProblem | None, out: list[SocialEvent]) -> None:
+        if problem is not None:
+            out.append(SocialEvent(problem.kind, self.me, detail=problem.detail))
+
+    def _learn_own(self, peer: MemberId, msg: Disclose, out: WireOutcome) -> None:
+        """A friend's disclosure shows how far it holds my lace: count it once I hold that."""
+        mine = personal_lace(self.me)
+        for heads in msg.heads:
+            if heads.lace == mine:
+                tips = tuple(BlockId(t) for t in heads.tips)
+                if self.own.report(peer, tips, self._own_tips_held):
+                    out.events.append(SocialEvent("self_synced", peer))
+                return
 
     def add_own(self, block: Block, now: float) -> list[Outgoing]:
         """Store my new signed block, push it to friends; a Befriend also cold-calls."""
@@ -128,6 +178,7 @@ class SocialNode:
             self.lace.add(block)
         except InvalidBlock as exc:
             raise LocalError(f"own block refused: {exc}") from None
+        self.own.made_block(block.id, self.lace.meta(block.id).seq)
         out, events = self._absorb([block.id], now)
         self._events.extend(events)
         payload = block.payload
@@ -154,6 +205,7 @@ class SocialNode:
         elif not self.graph.is_friend(self.me, peer):
             out.errors.append(RemoteProtocolError("not_friend", "only friends exchange laces"))
         elif isinstance(msg, Disclose):
+            self._learn_own(peer, msg, out)
             out.outgoing.extend(self.dissem.on_disclose(peer, msg, now))
         else:
             self._on_blocks(peer, msg, now, verified, out)
@@ -182,6 +234,15 @@ class SocialNode:
         refused = {bid for bid, _ in report.rejected}
         self.dissem.blocks_received(peer, (b.id for b in blocks if b.id not in refused))
         out.added.extend(report.added)
+        for bid in report.added:
+            meta = self.lace.meta(bid)
+            if meta.creator == self.me:
+                self._own_event(self.own.saw_own(bid, meta.seq, peer), out.events)
+        for ev in report.equivocations:
+            if ev.creator == self.me:
+                self._own_event(self.own.forked(ev.seq), out.events)
+        if report.added and self.own.recheck(self._own_tips_held):
+            out.events.append(SocialEvent("self_synced", peer))
         sent, events = self._absorb(report.added, now)
         out.events.extend(events)
         out.outgoing.extend(self.dissem.ack(peer, now))
@@ -355,6 +416,10 @@ class SocialNode:
             "pending": len(self.pending_requests()),
             "outgoing": len(self.outgoing_requests()),
         }
+
+    def own_chain_status(self) -> dict[str, Value]:
+        """Whether I may sign, and from how many friends I learnt my own lace since the start."""
+        return self.own.status("personal lace")
 
 
 def _request_block(raw: bytes, sender: MemberId, me: MemberId) -> Block:

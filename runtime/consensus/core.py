@@ -69,6 +69,7 @@ from runtime.consensus.rules import (
 )
 from runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
 from runtime.identity import Identity, MemberId
+from runtime.own_chain import OwnChainGuard, OwnProblem, quorum_of_others
 
 MAX_BLOCKS_PER_MESSAGE: Final = 64
 MAX_HEADS: Final = 1024
@@ -264,6 +265,10 @@ class Output:
     finalized: list[Anchor] = field(default_factory=list)
     wake_at: float | None = None
     """Call :meth:`ConsensusCore.tick` at this time (None: nothing is due; stay quiet)."""
+    own_problems: list[OwnProblem] = field(default_factory=list)
+    """New signs that someone else signs with my key here (log them loudly)."""
+    self_synced: bool = False
+    """This call completed the self-sync: my own chain is learnt, blocks may be made."""
 
 
 def tx_key(tx: Value) -> bytes:
@@ -322,7 +327,13 @@ class ConsensusCore:
         blocklace: Blocklace,
         *,
         produce: bool = True,
+        learn_own_first: bool = False,
     ) -> None:
+        """``learn_own_first``: after the start, make no block until f + 1 other participants
+        reported how far they hold my chain and I hold that much (my store may be an old
+        backup: a block at a round I already signed is an equivocation); and answer a
+        participant's EpochHave with mine, so that they can learn theirs from me.  The node
+        sets it; the simulator's members keep their stores and leave it off."""
         self.identity = identity
         self.me = MemberId(identity.member_id)
         self._bl = blocklace
@@ -347,7 +358,12 @@ class ConsensusCore:
         self._plain_tx_types: set[type] = set()
         """Transaction types seen not to be amendments (saves the subclass test per block)."""
         self._replaying = False
+        self._learn_own_first = learn_own_first
         self._open_epoch(genesis)
+        c = self._current.genesis.constitution
+        need = quorum_of_others(c.n) if learn_own_first and self.is_participant() else 0
+        self.own = OwnChainGuard(need)
+        """May I sign here yet (self-sync), and has someone else signed as me."""
 
     # -- public API --------------------------------------------------------------------------
 
@@ -402,11 +418,37 @@ class ConsensusCore:
         finally:
             self._replaying = False
         self._last_progress = now
+        for ep in self._epochs:
+            for ev in self._bl.equivocations(ep.lace):
+                if ev.creator == self.me:
+                    self._own_problem(self.own.forked(ev.seq), out)
         self._step(now, out)
         if self.is_participant():
             # Whatever happened while we were down, catch up now: one EpochHave per peer.
-            out.sends.extend(self._have_to_all())
+            out.sends.extend(self._have_to_all(now))
         return out
+
+    def own_chain_status(self) -> dict[str, Value]:
+        """Whether I may make blocks (self-synced, no own fork) and from how many I learnt."""
+        return self.own.status("community lace")
+
+    def _own_problem(self, problem: OwnProblem | None, out: Output) -> None:
+        if problem is not None:
+            out.own_problems.append(problem)
+
+    def _own_top(self, report: object) -> bool:
+        """Whether I hold my chain of a lace as far as a peer reported it (lace, seq)."""
+        assert isinstance(report, tuple)
+        lace, seq = report
+        return bool(self._bl.creator_frontier(lace).get(self.me, -1) >= seq)
+
+    def _learn_own(self, peer: MemberId, ep: _Epoch, have: EpochHave, out: Output) -> None:
+        if self.own.synced or ep is not self._current or peer not in ep.members:
+            return
+        mine = bytes(self.me)
+        top = next((s for c, s in have.frontier if c == mine), -1)
+        if self.own.report(peer, (ep.lace, top), self._own_top):
+            out.self_synced = True
 
     def submit(self, tx: Value, now: float) -> Output:
         """Propose a transaction; it is delivered once (to every member) when ordered.
@@ -493,7 +535,7 @@ class ConsensusCore:
             and now >= self._last_progress + 2 * ep.delta
             and self.is_participant()
         ):
-            out.sends.extend(self._have_to_all())
+            out.sends.extend(self._have_to_all(now))
             self._last_progress = now
         self._step(now, out)
         return out
@@ -559,6 +601,7 @@ class ConsensusCore:
                 for bid, error in report.rejected:
                     sender = senders.get(bid) if bid is not None else None
                     out.rejected.append(Rejection(sender, error))
+            self._watch_own(ep, report, blocks, peers, out)
             self._after_add(ep, report, now, out)
             for bid in report.buffered:
                 self._gaps.setdefault(senders[bid], now)
@@ -588,7 +631,10 @@ class ConsensusCore:
         for i in range(0, len(ordered), MAX_BLOCKS_PER_MESSAGE):
             chunk = tuple(bl.raw(b) for b in ordered[i : i + MAX_BLOCKS_PER_MESSAGE])
             out.sends.append((peer, epoch_blocks_bytes(ep.lace, chunk)))
-        if behind:
+        self._learn_own(peer, ep, have, out)
+        # With learn_own_first, every EpochHave is answered with mine (at most once per Δ per
+        # peer, so two answers never ping-pong): the asker may be learning its own chain.
+        if behind or (self._learn_own_first and peer in ep.members):
             self._ask(peer, ep, now, out)
 
     def _ask(self, peer: MemberId, ep: _Epoch, now: float, out: Output) -> None:
@@ -603,12 +649,37 @@ class ConsensusCore:
         frontier = sorted(self._bl.creator_frontier(ep.lace).items())[:MAX_HEADS]
         return EpochHave(ep.lace, tuple((bytes(c), s) for c, s in frontier), tuple(wants))
 
-    def _have_to_all(self) -> list[tuple[MemberId, bytes]]:
+    def _have_to_all(self, now: float) -> list[tuple[MemberId, bytes]]:
         ep = self._current
         data = encode(self._have(ep))
+        if self._learn_own_first:
+            for p in ep.peers:
+                self._asked[(p, ep.lace)] = now
         return [(p, data) for p in ep.peers]
 
     # -- accounting for new blocks ------------------------------------------------------------
+
+    def _watch_own(
+        self,
+        ep: _Epoch,
+        report: AddReport,
+        blocks: list[Block],
+        peers: list[MemberId],
+        out: Output,
+    ) -> None:
+        """Own blocks from outside: learnt back (self-sync), or another device's (stop)."""
+        me, meta = self.me, self._bl.meta
+        for ev in report.equivocations:
+            if ev.creator == me:
+                self._own_problem(self.own.forked(ev.seq), out)
+        own = [bid for bid in report.added if meta(bid).creator == me]
+        if not own:
+            return
+        senders = {b.id: p for b, p in zip(blocks, peers, strict=True) if b.creator == me}
+        for bid in own:
+            self._own_problem(self.own.saw_own(bid, meta(bid).seq, senders.get(bid)), out)
+        if not self.own.synced and self.own.recheck(self._own_top):
+            out.self_synced = True
 
     def _after_add(self, ep: _Epoch, report: AddReport, now: float, out: Output) -> None:
         if report.added:
@@ -816,7 +887,7 @@ class ConsensusCore:
         if self._replaying:
             return
         active: bool | None = None
-        while self._produce:
+        while self._produce and self.own.may_sign():
             if not self.is_participant():
                 active = False
                 break
@@ -904,6 +975,7 @@ class ConsensusCore:
         report = self._bl.add(block, verified=True)
         if not report.added:
             raise LocalError("own block was not added")
+        self.own.made_block(block.id, self._bl.meta(block.id).seq)
         self.blocks_created += 1
         out.created.append(block)
         data = epoch_blocks_bytes(ep.lace, (block.to_bytes(),))
