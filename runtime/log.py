@@ -14,6 +14,23 @@ import structlog
 from structlog.typing import Processor
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at each write, not the object it was at configure time.
+
+    Why: a stream that is later closed or replaced (a test's captured output, a daemonised
+    process) would make every later log call raise ``ValueError`` in whatever task logged.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure(
     *, level: int = logging.INFO, stream: TextIO | None = None, json: bool | None = None
 ) -> None:
@@ -21,7 +38,7 @@ def configure(
 
     ``json=None`` picks JSON unless ``stream`` is a terminal.
     """
-    out = stream if stream is not None else sys.stderr
+    out: Any = stream if stream is not None else _CurrentStderr()
     as_json = not out.isatty() if json is None else json
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -410,8 +410,15 @@ class Connection:
     def _reader_ended(self, task: asyncio.Task[None]) -> None:
         """A reader cancelled before it ever ran (a slot eviction right after the handshake,
         say) skipped its own ``_finish``: finish here, or ``close()`` would wait for ever."""
-        if not self._done.is_set() and not self._finishing:
-            asyncio.get_running_loop().create_task(self._finish(), name=f"transport-end {self!r}")
+        if self._done.is_set() or self._finishing:
+            return
+        if not task.cancelled() and task.exception() is not None:
+            # A bug of ours escaped the reader: close this connection rather than leave it
+            # half alive (the task's exception is still reported by asyncio).
+            exc = task.exception()
+            self._fail(exc, "internal_error")
+            _log().error("reader_failed", peer=_addr(self.remote), error=repr(exc))
+        asyncio.get_running_loop().create_task(self._finish(), name=f"transport-end {self!r}")
 
     async def _run(self) -> None:
         try:
@@ -516,16 +523,16 @@ class Connection:
             return
         self._finishing = True
         error, reason = self.error, self.close_reason or "closed"
-        if isinstance(error, RemoteProtocolError):
-            self._transport.refused(self.remote, reason, self.peer, error)
-        elif reason != "handler_error":
-            self._transport.closed_line(self, reason)
         try:
-            await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE_S)
-        except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError):
-            # Cancelled too: the handler must still hear of the close and close() must end.
-            self._writer.transport.abort()
-        try:
+            if isinstance(error, RemoteProtocolError):
+                self._transport.refused(self.remote, reason, self.peer, error)
+            elif reason != "handler_error":
+                self._transport.closed_line(self, reason)
+            try:
+                await asyncio.wait_for(self._writer.wait_closed(), _CLOSE_GRACE_S)
+            except (TimeoutError, ConnectionError, OSError, asyncio.CancelledError):
+                # Cancelled too: the handler must still hear of the close and close() end.
+                self._writer.transport.abort()
             if self._greeted:
                 await self._handler.on_closed(self, error)
         except Exception:

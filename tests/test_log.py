@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
+import pytest
 import structlog
 
 from runtime import log
@@ -51,3 +53,15 @@ def test_tracebacks_never_include_local_variables() -> None:
 
 def teardown_module() -> None:
     structlog.reset_defaults()
+
+
+def test_logging_follows_stderr_when_it_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stderr closed after configure (a finished test's capture) must not break later logs."""
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    log.configure(json=True)
+    first.close()
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    log.get_logger("t").info("after_the_swap")
+    assert json.loads(second.getvalue())["event"] == "after_the_swap"

@@ -741,3 +741,22 @@ def test_a_connection_closed_before_its_reader_ran_still_ends(
             assert handler.closed == []  # it never heard on_connected, so no on_closed either
 
     run(body())
+
+
+def test_a_bug_escaping_the_reader_closes_the_connection_instead_of_hanging(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken_read_loop(self: Connection) -> None:
+        raise ValueError("I/O operation on closed file.")  # e.g. a log stream closed under us
+
+    async def body() -> None:
+        async with serving() as srv, client() as (transport, handler):
+            monkeypatch.setattr(Connection, "_read_loop", broken_read_loop)
+            conn = await asyncio.wait_for(transport.connect(HOST, srv.port), 5)
+            await until(lambda: conn.closed)
+            assert conn.close_reason == "internal_error"
+            await asyncio.wait_for(conn.close(), 5)
+            assert transport.connections() == []
+            assert handler.closed and handler.closed[0][0] is conn
+
+    run(body())
