@@ -91,9 +91,21 @@ def decision_wire(view: DecisionView) -> Value:
 
 
 def output_wire(out: HostOutput) -> Value:
+    """The host's output; a message pushed to several members crosses once (``msgs``), each
+    send naming it by its place there."""
+    msgs: list[Value] = []
+    places: dict[int, int] = {}
+    sends: list[Value] = []
+    for peer, msg in out.sends:
+        place = places.get(id(msg))
+        if place is None:
+            place = places[id(msg)] = len(msgs)
+            msgs.append(msg)
+        sends.append((peer, place))
     return {
         "submit": tuple(out.submit),
-        "sends": tuple((peer, msg) for peer, msg in out.sends),
+        "msgs": tuple(msgs),
+        "sends": tuple(sends),
         "wake_at_ms": out.wake_at_ms,
     }
 

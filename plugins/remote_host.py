@@ -339,15 +339,23 @@ def _output(value: Value) -> HostOutput:
     if not isinstance(value, dict):
         raise AppWorkerFailed("malformed host output")
     submit = value.get("submit", ())
+    msgs = value.get("msgs", ())
     sends = value.get("sends", ())
     wake = value.get("wake_at_ms")
-    if not isinstance(submit, tuple) or not isinstance(sends, tuple):
+    if not isinstance(submit, tuple) or not isinstance(sends, tuple) or not isinstance(msgs, tuple):
         raise AppWorkerFailed("malformed host output")
     out = HostOutput()
     out.submit = [tx for tx in submit if isinstance(tx, Record)]
     for item in sends:
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes):
-            out.sends.append((item[0], item[1]))
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes)):
+            continue
+        place = item[1]
+        if isinstance(place, int) and not isinstance(place, bool):  # a message in ``msgs``
+            if not 0 <= place < len(msgs):
+                raise AppWorkerFailed("malformed host output")
+            out.sends.append((item[0], msgs[place]))
+        else:
+            out.sends.append((item[0], place))
     out.wake_at_ms = wake if isinstance(wake, int) and not isinstance(wake, bool) else None
     return out
 
