@@ -21,13 +21,16 @@ from typing import Any
 
 import pytest
 
+from apps.currency import plugin
 from apps.currency.records import Approve, Issue, Mint
 from bench.coop_net import CoopNet
+from plugins import host as host_module
 from plugins.api import ConsentRefused, FoldContext
 from plugins.app_worker import output_wire
 from plugins.guard import AppFaulted, Guard, PluginFailed
 from plugins.host import HostOutput, SignRequest, sign_all, unsigned_id
 from plugins.remote_host import AppWorkerFailed, RemoteAppHost, _output
+from plugins.testing import AppHarness
 from plugins.worker_process import WorkerProcess
 from runtime.app_lace import LaceBlocks, app_lace_id
 from runtime.block import MAX_BLOCK_SIZE, Block
@@ -384,3 +387,31 @@ def test_a_payment_crosses_to_each_worker_ten_times_in_all(
         "call:receive_then_duties": 6.0,
         "back:sign_many": 3.0,
     }
+
+
+# -- received blocks commit without a sync, our own are synced before they leave --------------
+
+
+def test_own_blocks_are_synced_before_they_leave_received_ones_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[Path] = []
+    sync = host_module.sync_wal
+
+    def counted(db: Path) -> None:
+        synced.append(db)
+        sync(db)
+
+    monkeypatch.setattr(host_module, "sync_wal", counted)
+    with AppHarness(plugin, members=2) as h:
+        h.host.folder = tmp_path  # a real SQLite lace
+        h.enable({})
+        inst = h.host.instances["currency"]
+        assert inst.store is not None and inst.store.durability == "normal"
+        wal = Path(f"{inst.store.path}-wal")
+        minted, _ = h.command("mint", {"amount": 5})
+        assert isinstance(minted, dict) and minted["block"]
+        assert synced == [inst.store.path] and wal.exists()
+        other = h.sign(1, Mint(3, 3), ())
+        h.deliver([other])  # a received block: stored, folded, not synced on its own
+        assert len(synced) == 1 and h.host.status("currency")["lace_blocks"] == 2
