@@ -129,8 +129,8 @@ def sync_wal(db: Path) -> None:
     """
     try:
         fd = os.open(f"{db}-wal", os.O_RDONLY)
-    except FileNotFoundError:  # no log: every commit is in the database file, synced then
-        return
+    except FileNotFoundError:  # no log (checkpointed and gone): the commits are in the file
+        fd = os.open(db, os.O_RDONLY)
     try:
         full = getattr(fcntl, "F_FULLFSYNC", None)  # Apple: fsync alone stops at the drive
         if full is not None:
@@ -157,9 +157,9 @@ def sign_all(
             except ConsentRefused as exc:
                 refused = exc
                 break
-    if len(blocks) > len(requests) or any(
-        bytes(b.id) != r.id or b.lace != r.lace for b, r in zip(blocks, requests, strict=False)
-    ):
+    if len(blocks) > len(requests) or (refused is None and len(blocks) != len(requests)):
+        raise LocalError("the signer answered another number of blocks than asked")
+    if any(bytes(b.id) != r.id or b.lace != r.lace for b, r in zip(blocks, requests, strict=False)):
         raise LocalError("the signer signed something else than asked")
     return blocks, refused
 
