@@ -208,7 +208,7 @@ class Guard:
                 self.failures.pop(hook, None)
             if batch.slow:  # the last one answered, but later than call() would have waited
                 out.extend(ran[:-1])
-                out.append(self._hung(batch.calls[len(ran) - 1][0]))
+                out.append(self._hung(batch.calls[len(ran) - 1][0], abandon=False))
             elif batch.error is not None:
                 out.extend(ran)
                 out.append(self._failed(batch.calls[len(ran)][0], batch.error))
@@ -229,9 +229,10 @@ class Guard:
             if batch.done.wait(max(left, 0.001)):
                 return None
 
-    def _hung(self, hook: str) -> PluginFailed:
+    def _hung(self, hook: str, *, abandon: bool = True) -> PluginFailed:
         self._fault(hook, f"no answer within {self.deadline_s} s (hung)")
-        self._thread = None  # abandoned: it is stuck in the plugin
+        if abandon:
+            self._thread = None  # abandoned: it is stuck in the plugin
         return PluginFailed(self.app, hook, self.faulted, faulted=True)
 
     def _failed(self, hook: str, error: BaseException) -> PluginFailed:
