@@ -415,3 +415,45 @@ def test_own_blocks_are_synced_before_they_leave_received_ones_are_not(
         other = h.sign(1, Mint(3, 3), ())
         h.deliver([other])  # a received block: stored, folded, not synced on its own
         assert len(synced) == 1 and h.host.status("currency")["lace_blocks"] == 2
+
+
+# -- a failing worker is still handled ------------------------------------------------------
+
+
+def test_a_worker_given_a_wrong_signature_or_dying_mid_batch_is_reported(
+    remote: RemoteAppHost,
+) -> None:
+    remote.set_members([bytes(ME.member_id), OTHER])
+    remote.app_changed("currency", True, {}, None)
+
+    def wrong(args: Value) -> Value:  # a block, but not the one asked for
+        other = Block.create(ME, LACE, Mint(99, 99), ())
+        return {"blocks": (other.to_bytes(),), "refused": None}
+
+    remote._on_sign_many = wrong  # type: ignore[method-assign]
+    with pytest.raises(AppWorkerFailed, match="signed something else"):
+        remote.command("currency", "mint", {"amount": 5}, 2_000)
+    assert remote.worker_pid is not None
+
+    # a fresh host over the same folder: the unsigned block was never stored
+    fresh = RemoteAppHost(
+        COMMUNITY, bytes(ME.member_id), _Signer(), folder=remote._folder, context=_context,
+        use_entry_points=False,
+    )  # fmt: skip
+    try:
+        fresh.set_members([bytes(ME.member_id), OTHER])
+        fresh.app_changed("currency", True, {}, None)
+        assert fresh.status("currency")["lace_blocks"] == 0
+        honest = fresh._on_sign_many
+
+        def dying(args: Value) -> Value:  # the worker dies while the node signs its batch
+            proc = fresh._proc
+            assert proc is not None
+            proc.kill()
+            return honest(args)
+
+        fresh._on_sign_many = dying  # type: ignore[method-assign]
+        with pytest.raises(AppWorkerFailed):
+            fresh.command("currency", "mint", {"amount": 5}, 2_000)
+    finally:
+        fresh.close()
