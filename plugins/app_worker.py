@@ -92,7 +92,9 @@ def decision_wire(view: DecisionView) -> Value:
 
 def output_wire(out: HostOutput) -> Value:
     """The host's output; a message pushed to several members crosses once (``msgs``), each
-    send naming it by its place there."""
+    send naming it by its place there; nothing to do crosses as None (most calls)."""
+    if not out.submit and not out.sends and out.wake_at_ms is None:
+        return None
     msgs: list[Value] = []
     places: dict[int, int] = {}
     sends: list[Value] = []

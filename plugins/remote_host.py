@@ -336,6 +336,8 @@ def _tag(payload: Value) -> int | None:
 
 
 def _output(value: Value) -> HostOutput:
+    if value is None:  # nothing to do
+        return HostOutput()
     if not isinstance(value, dict):
         raise AppWorkerFailed("malformed host output")
     submit = value.get("submit", ())

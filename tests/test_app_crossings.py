@@ -338,6 +338,12 @@ def test_a_message_to_several_members_crosses_once_and_comes_back_to_each() -> N
     bad = {**wire, "sends": ((b"\x01" * 32, 5),)}
     with pytest.raises(AppWorkerFailed, match="malformed"):
         _output(bad)
+    for garbage in ("text", (1, 2), {"sends": "x"}):
+        with pytest.raises(AppWorkerFailed, match="malformed"):
+            _output(garbage)
+    assert output_wire(HostOutput()) is None  # nothing to do: nothing crosses
+    empty = _output(None)
+    assert (empty.submit, empty.sends, empty.wake_at_ms) == ([], [], None)
 
 
 # -- a payment's round trips, counted -------------------------------------------------------
