@@ -338,7 +338,8 @@ def test_a_message_to_several_members_crosses_once_and_comes_back_to_each() -> N
     bad = {**wire, "sends": ((b"\x01" * 32, 5),)}
     with pytest.raises(AppWorkerFailed, match="malformed"):
         _output(bad)
-    for garbage in ("text", (1, 2), {"sends": "x"}):
+    garbage_outputs: list[Value] = ["text", (1, 2), {"sends": "x"}]
+    for garbage in garbage_outputs:
         with pytest.raises(AppWorkerFailed, match="malformed"):
             _output(garbage)
     assert output_wire(HostOutput()) is None  # nothing to do: nothing crosses
