@@ -3,20 +3,25 @@
 The node's trusted side (``plugins.remote_host``, next) starts the worker with
 ``plugins.app_worker:HANDLERS`` and drives it call by call; everything here runs app code and
 holds no key.  Two things only the trusted side has come back as callbacks during a call:
-``context`` (the cooperative's fold view for an app) and ``sign`` (a block of the app's lace,
-signed only if the member's consent rules allow it).  Arguments and results cross as codec
-values; the ``*_wire`` helpers are the one place their shapes are written.
+``context`` (the cooperative's fold view for an app) and ``sign_many`` (the blocks a hook
+published, signed only if the member's consent rules allow it).  Arguments and results cross
+as codec values; the ``*_wire`` helpers are the one place their shapes are written.
+
+Round trips are what a crossing costs, so the node sends each app's fold view with the call
+whenever it changed (``contexts``: the worker keeps the last one; the ``context`` callback is
+left for a view it never sent), and the blocks one hook published cross in one ``sign_many``
+request when it returns (their ids, which ``publish`` answers at once, need no key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
 from plugins.api import ConsentRefused, DecisionView, FoldContext, ParamSpec
-from plugins.host import AppHost, HostOutput
+from plugins.host import AppHost, HostOutput, SignRequest
 from plugins.manager import load_apps
 from plugins.worker import Back, CallbackRefused, Handler
 from runtime.app_lace import LaceBlocks, LaceHave
@@ -86,9 +91,23 @@ def decision_wire(view: DecisionView) -> Value:
 
 
 def output_wire(out: HostOutput) -> Value:
+    """The host's output; a message pushed to several members crosses once (``msgs``), each
+    send naming it by its place there; nothing to do crosses as None (most calls)."""
+    if not out.submit and not out.sends and out.wake_at_ms is None:
+        return None
+    msgs: list[Value] = []
+    places: dict[int, int] = {}
+    sends: list[Value] = []
+    for peer, msg in out.sends:
+        place = places.get(id(msg))
+        if place is None:
+            place = places[id(msg)] = len(msgs)
+            msgs.append(msg)
+        sends.append((peer, place))
     return {
         "submit": tuple(out.submit),
-        "sends": tuple((peer, msg) for peer, msg in out.sends),
+        "msgs": tuple(msgs),
+        "sends": tuple(sends),
         "wake_at_ms": out.wake_at_ms,
     }
 
@@ -125,15 +144,25 @@ class _Worker:
     host: AppHost | None = None
     back: Back | None = None
     contexts: dict[str, FoldContext] = field(default_factory=dict)
-    """The fold's view per app, asked once per call: it cannot change while the node waits."""
+    """The fold's view per app, with its settings, once per call: it cannot change while the
+    node waits."""
+    sent: dict[str, FoldContext] = field(default_factory=dict)
+    """The views the node sent with its calls (each kept until it sends a newer one)."""
 
     def context(self, name: str) -> FoldContext:
         ctx = self.contexts.get(name)
         if ctx is None:
-            ctx = context_from_wire(self.call_back("context", name))
-            ctx = replace(ctx, settings=self.need().settings(name))
+            base = self.sent.get(name)
+            if base is None:
+                base = context_from_wire(self.call_back("context", name))
+            ctx = replace(base, settings=self.need().settings(name))
             self.contexts[name] = ctx
         return ctx
+
+    def take_contexts(self, value: Value) -> None:
+        """The views that came with a call (``contexts``: app name -> :func:`context_wire`)."""
+        for name, wire in _map(value, "contexts").items():
+            self.sent[name] = context_from_wire(wire)
 
     def call_back(self, method: str, args: Value) -> Value:
         if self.back is None:
@@ -165,6 +194,30 @@ class _CallbackSigner:
         if block.lace != lace or block.payload != payload or tuple(block.pointers) != pointers:
             raise WorkerStateError("the node signed something else than asked")
         return block
+
+    def blocks(self, requests: Sequence[SignRequest]) -> tuple[list[Block], ConsentRefused | None]:
+        """Every block a hook published, in one request; the node stops at its first refusal."""
+        asked: Value = tuple(
+            {"lace": r.lace, "payload": r.payload, "pointers": r.pointers} for r in requests
+        )
+        try:
+            answer = _map(self._worker.call_back("sign_many", asked), "signatures")
+        except CallbackRefused as exc:
+            if exc.kind == "ConsentRefused":  # the node refused the request as a whole
+                return [], ConsentRefused(exc.detail)
+            raise
+        raws, refused = answer.get("blocks"), answer.get("refused")
+        if not isinstance(raws, tuple) or not (refused is None or isinstance(refused, str)):
+            raise WorkerStateError("malformed signatures")
+        if len(raws) > len(requests) or (refused is None and len(raws) != len(requests)):
+            raise WorkerStateError("the node answered another number of blocks")
+        blocks = []
+        for raw, r in zip(raws, requests, strict=False):
+            block = Block.from_bytes(_bytes(raw))
+            if block.lace != r.lace or block.payload != r.payload or bytes(block.id) != r.id:
+                raise WorkerStateError("the node signed something else than asked")
+            blocks.append(block)
+        return blocks, None if refused is None else ConsentRefused(refused)
 
 
 def _declaration(host: AppHost) -> Value:
@@ -296,7 +349,10 @@ def _handlers() -> dict[str, Handler]:
             worker.back = back
             worker.contexts.clear()
             try:
-                return fn(_map(args, "arguments") if args is not None else {})
+                given = _map(args, "arguments") if args is not None else {}
+                if "contexts" in given:
+                    worker.take_contexts(given["contexts"])
+                return fn(given)
             finally:
                 worker.back = None
                 worker.contexts.clear()

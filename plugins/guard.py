@@ -9,6 +9,11 @@ plugin's code, and Python cannot stop a thread, so the instance is abandoned (th
 dies with the process; a restart replays the app from the lace).  A faulted instance gets no
 more calls; why it faulted is kept for ``peoplenet apps list``.
 
+Several hooks of one instance can run in one visit to its thread (:meth:`Guard.call_many`:
+the blocks a message brought, then the duties), with the same deadline per hook and the same
+failure count as one :meth:`Guard.call` each: a visit is two thread switches, and a node
+answers many small messages.
+
 Why threads and not processes: an app's state lives in the app's Python objects and is
 touched on every ordered transaction; a process per app would copy it across a pipe per call.
 A hung plugin costs one stuck thread until the node restarts -- contained, not free.
@@ -18,7 +23,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
@@ -67,6 +73,45 @@ class _Call:
     error: BaseException | None = None
 
 
+@dataclass(slots=True)
+class _Batch:
+    """Hooks run in order in one visit; the visit stops at the first that raises or runs long."""
+
+    calls: Sequence[tuple[str, Callable[[], Any]]]
+    deadline_s: float
+    done: threading.Event = field(default_factory=threading.Event)
+    results: list[Any] = field(default_factory=list)
+    """The results of the hooks that returned, in order."""
+    error: BaseException | None = None
+    """What the hook after them raised (it ends the visit)."""
+    slow: bool = False
+    """The last hook run took longer than the deadline."""
+    current: tuple[int, float] = (0, 0.0)
+    """The hook running now and when it started (read by the waiting caller)."""
+    cancelled: bool = False
+    """Set by the caller once a hook hung: nothing after it may run."""
+
+    def run(self) -> None:
+        for i, (_, fn) in enumerate(self.calls):
+            if self.cancelled:
+                return
+            started = time.monotonic()
+            self.current = (i, started)
+            try:
+                self.results.append(fn())
+            except BaseException as exc:  # handed to the caller, never lost
+                self.error = exc
+                return
+            if time.monotonic() - started > self.deadline_s:
+                self.slow = True
+                return
+
+
+Outcome = Any
+"""What :meth:`Guard.call_many` gives per hook: its result, or the :class:`PluginFailed` /
+:class:`AppFaulted` that :meth:`Guard.call` would have raised."""
+
+
 class Guard:
     """One app instance's calls: on its worker thread, with a deadline and a failure count."""
 
@@ -83,7 +128,7 @@ class Guard:
         self.failures: dict[str, int] = {}
         """Failures in a row, per hook."""
         self.faulted = ""
-        self._queue: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Call | _Batch | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
 
     def _worker(self) -> None:
@@ -91,11 +136,22 @@ class Guard:
             call = self._queue.get()
             if call is None:
                 return
+            if isinstance(call, _Batch):
+                call.run()
+                call.done.set()
+                continue
             try:
                 call.result = call.fn(*call.args)
             except BaseException as exc:  # handed to the caller, never lost
                 call.error = exc
             call.done.set()
+
+    def _start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._worker, name=f"app-{self.app}", daemon=True
+            )
+            self._thread.start()
 
     def call(
         self,
@@ -107,17 +163,11 @@ class Guard:
         """``fn(*args)`` on the worker; the app's refusals (:data:`EXPECTED`) pass through."""
         if self.faulted:
             raise AppFaulted(f"{self.app} is out of service here: {self.faulted}")
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._worker, name=f"app-{self.app}", daemon=True
-            )
-            self._thread.start()
+        self._start()
         call = _Call(fn, args)
         self._queue.put(call)
         if not call.done.wait(self.deadline_s):
-            self._fault(hook, f"no answer within {self.deadline_s} s (hung)")
-            self._thread = None  # abandoned: it is stuck in the plugin
-            raise PluginFailed(self.app, hook, self.faulted, faulted=True)
+            raise self._hung(hook)
         if call.error is None:
             self.failures.pop(hook, None)
             result: T = call.result
@@ -125,12 +175,73 @@ class Guard:
         if expected and isinstance(call.error, expected):
             self.failures.pop(hook, None)
             raise call.error
+        raise self._failed(hook, call.error)
+
+    def call_many(self, calls: Sequence[tuple[str, Callable[[], Any]]]) -> list[Outcome]:
+        """Each ``(hook, fn)`` in order, as :meth:`call` with no expected refusal would run it,
+        but in as few visits to the thread as the hooks allow (one when none fails).
+
+        Returns one outcome per call: its result, or the :class:`PluginFailed` (it raised, hung
+        or ran past the deadline) or :class:`AppFaulted` (not run: the instance was faulted
+        before it) that :meth:`call` would have raised.  A hook runs only if every hook before
+        it left the instance in service, as with one :meth:`call` each.
+        """
+        out: list[Outcome] = []
+        while len(out) < len(calls):
+            if self.faulted:
+                gone = AppFaulted(f"{self.app} is out of service here: {self.faulted}")
+                out.extend(gone for _ in calls[len(out) :])
+                break
+            self._start()
+            batch = _Batch(calls[len(out) :], self.deadline_s, current=(0, time.monotonic()))
+            self._queue.put(batch)
+            hung = self._wait(batch)
+            if hung is not None:
+                batch.cancelled = True  # should the hook ever return, run nothing after it
+                for hook, _ in batch.calls[:hung]:
+                    self.failures.pop(hook, None)
+                out.extend(batch.results[:hung])
+                out.append(self._hung(batch.calls[hung][0]))
+                continue
+            ran = batch.results
+            for hook, _ in batch.calls[: len(ran)]:
+                self.failures.pop(hook, None)
+            if batch.slow:  # the last one answered, but later than call() would have waited
+                out.extend(ran[:-1])
+                out.append(self._hung(batch.calls[len(ran) - 1][0], abandon=False))
+            elif batch.error is not None:
+                out.extend(ran)
+                out.append(self._failed(batch.calls[len(ran)][0], batch.error))
+            else:
+                out.extend(ran)
+        return out
+
+    def _wait(self, batch: _Batch) -> int | None:
+        """Wait for the visit, each hook ``deadline_s`` from its start; the one that hung, or
+        None."""
+        if batch.done.wait(self.deadline_s):
+            return None
+        while True:
+            seen = batch.current
+            left = seen[1] + self.deadline_s - time.monotonic()
+            if left <= 0 and batch.current is seen and not batch.done.is_set():
+                return seen[0]
+            if batch.done.wait(max(left, 0.001)):
+                return None
+
+    def _hung(self, hook: str, *, abandon: bool = True) -> PluginFailed:
+        self._fault(hook, f"no answer within {self.deadline_s} s (hung)")
+        if abandon:
+            self._thread = None  # abandoned: it is stuck in the plugin
+        return PluginFailed(self.app, hook, self.faulted, faulted=True)
+
+    def _failed(self, hook: str, error: BaseException) -> PluginFailed:
         count = self.failures[hook] = self.failures.get(hook, 0) + 1
-        detail = f"raised {call.error!r}"
-        _log.warning("plugin_failed", app=self.app, hook=hook, error=repr(call.error))
+        detail = f"raised {error!r}"
+        _log.warning("plugin_failed", app=self.app, hook=hook, error=repr(error))
         if count >= self.max_failures:
             self._fault(hook, f"{count} failures in a row, last: {detail}")
-        raise PluginFailed(self.app, hook, detail, faulted=bool(self.faulted), error=call.error)
+        return PluginFailed(self.app, hook, detail, faulted=bool(self.faulted), error=error)
 
     def _fault(self, hook: str, why: str) -> None:
         self.faulted = f"{hook}: {why}"

@@ -16,16 +16,25 @@ Signing: an app never holds a key.  It hands a :class:`~plugins.api.Draft` to
 app declared it), signs only automatic purposes or those a command the person is running
 grants (one signature per grant), then signs through the runtime's restricted signer (app laces
 only) and pushes the block to every member.
+
+Signing waits for the hook to return: ``publish`` answers the block's id at once (an id covers
+the unsigned block, so it does not need the key), and the host has every block the hook
+published signed in one go afterwards (:meth:`BatchSigner.blocks`, one request to the node
+when the apps run in a worker process), then stores and pushes them in that order.  The
+blocks of a message and the duties after them run in one visit to the app's thread
+(:meth:`~plugins.guard.Guard.call_many`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 from plugins.api import (
     AppChangeView,
@@ -44,11 +53,17 @@ from plugins.command_args import convert_args
 from plugins.guard import DEFAULT_DEADLINE_S, DEFAULT_MAX_FAILURES, AppFaulted, Guard, PluginFailed
 from plugins.manager import AppRegistry
 from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, app_lace_id
-from runtime.block import Block, LaceId
+from runtime.block import MAX_BLOCK_SIZE, Block, BlockId, LaceId
 from runtime.blocklace import Blocklace, Equivocation
 from runtime.codec import Record, Value, decode, encode
-from runtime.errors import EncodeError, PeoplenetError, RemoteProtocolError
-from runtime.identity import MemberId
+from runtime.errors import (
+    EncodeError,
+    InvalidBlock,
+    LocalError,
+    PeoplenetError,
+    RemoteProtocolError,
+)
+from runtime.identity import SIGNATURE_LEN, MemberId
 from runtime.log import get_logger
 from runtime.store import SqliteStore
 
@@ -60,6 +75,93 @@ class BlockSigner(Protocol):
     """The runtime's signer, restricted to app-lace blocks."""
 
     def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SignRequest:
+    """A block an app published, to be signed: ``id`` is what its signed block must have."""
+
+    lace: bytes
+    payload: Value
+    pointers: tuple[bytes, ...]
+    """As the app gave them (the signer sorts them, as :meth:`Block.create` does)."""
+    id: bytes
+
+
+class BatchSigner(BlockSigner, Protocol):
+    """A signer that takes every block of a hook call at once (the worker's: one request).
+
+    ``blocks`` signs in order and stops at the first refusal: the blocks signed before it,
+    and the refusal (:class:`ConsentRefused`) or None.
+    """
+
+    def blocks(
+        self, requests: Sequence[SignRequest]
+    ) -> tuple[list[Block], ConsentRefused | None]: ...
+
+
+def unsigned_id(creator: bytes, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> bytes:
+    """The id of the block :meth:`Block.create` would sign, refused as it would refuse it.
+
+    Why: ``publish`` answers the id before the block is signed (see the module); bad drafts
+    raise here what signing them would raise (:class:`LocalError`, :class:`EncodeError`).
+    """
+    ordered = tuple(sorted(pointers))
+    if len(set(ordered)) != len(ordered):
+        raise LocalError("duplicate pointers")
+    try:
+        ids = cast(tuple[BlockId, ...], ordered)
+        probe = Block(MemberId(creator), LaceId(lace), payload, ids, bytes(SIGNATURE_LEN))
+    except InvalidBlock as exc:
+        raise LocalError(str(exc)) from None
+    size = len(probe.to_bytes())
+    if size > MAX_BLOCK_SIZE:
+        raise EncodeError(f"block of {size} bytes > {MAX_BLOCK_SIZE}: no peer would take it")
+    return bytes(probe.id)
+
+
+def sync_wal(db: Path) -> None:
+    """Make every transaction committed to ``db`` so far survive a power cut.
+
+    What SQLite's ``synchronous=FULL`` does at each commit, done only when it matters: the
+    write-ahead log is appended in commit order, so one sync of it covers the blocks received
+    before too (an own block is never on disk without its pointees).
+    """
+    try:
+        fd = os.open(f"{db}-wal", os.O_RDONLY)
+    except FileNotFoundError:  # no log (checkpointed and gone): the commits are in the file
+        fd = os.open(db, os.O_RDONLY)
+    try:
+        full = getattr(fcntl, "F_FULLFSYNC", None)  # Apple: fsync alone stops at the drive
+        if full is not None:
+            fcntl.fcntl(fd, full)
+        else:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sign_all(
+    signer: BlockSigner, requests: Sequence[SignRequest]
+) -> tuple[list[Block], ConsentRefused | None]:
+    """Every request signed in order (one batch if ``signer`` takes batches); stops at the
+    first refusal.  A signed block whose id is not the request's is the signer's fault."""
+    batch = getattr(signer, "blocks", None)
+    if batch is not None:
+        blocks, refused = batch(requests)
+    else:
+        blocks, refused = [], None
+        for r in requests:
+            try:
+                blocks.append(signer.block(r.lace, r.payload, r.pointers))
+            except ConsentRefused as exc:
+                refused = exc
+                break
+    if len(blocks) > len(requests) or (refused is None and len(blocks) != len(requests)):
+        raise LocalError("the signer answered another number of blocks than asked")
+    if any(bytes(b.id) != r.id or b.lace != r.lace for b, r in zip(blocks, requests, strict=False)):
+        raise LocalError("the signer signed something else than asked")
+    return blocks, refused
 
 
 class AppHostApi(Protocol):
@@ -145,7 +247,8 @@ class _Node:
         self._grants = list(grants)
         self.live = True
         self.out = HostOutput()
-        self.blocks: list[Block] = []
+        self.requests: list[SignRequest] = []
+        """What the call published, in order: signed once it returns."""
         self._tip: bytes | None = None
         if inst.replica is not None and inst.blocklace is not None:
             tip = inst.blocklace.latest(inst.replica.lace, MemberId(host.me))
@@ -189,10 +292,12 @@ class _Node:
         refusal = inst.replica.signing_refusal()
         if refusal is not None:  # my chain here is not learnt yet, or forked: no block now
             raise ConsentRefused(str(refusal))
-        block = self._host.signer.block(inst.replica.lace, draft.payload, draft.pointers)
-        self.blocks.append(block)
-        self._tip = bytes(block.id)
-        return self._tip
+        lace = bytes(inst.replica.lace)
+        pointers = tuple(draft.pointers)
+        bid = unsigned_id(self._host.me, lace, draft.payload, pointers)
+        self.requests.append(SignRequest(lace, draft.payload, pointers, bid))
+        self._tip = bid
+        return bid
 
     def lace_tip(self) -> bytes | None:
         return self._tip
@@ -254,6 +359,27 @@ class AppHost:
             _log.warning("app_hook_failed", app=inst.spec.name, hook=hook, error=str(exc))
             return None
 
+    def _call_all(self, inst: _Instance, calls: Sequence[tuple[str, tuple[Any, ...]]]) -> list[Any]:
+        """:meth:`_call` for each ``(hook, args)`` in order, in one visit to the app's thread
+        when none fails (:meth:`Guard.call_many`); None for each that failed or did not run."""
+        hooks = self.registry.hook
+        name = inst.spec.name
+
+        def bound(hook: str, args: tuple[Any, ...]) -> Callable[[], Any]:
+            fn = hooks(name, hook)
+            kwargs = dict(zip(_ARGS[hook], args, strict=True))
+            return lambda: fn(**kwargs)
+
+        outcomes = inst.guard.call_many([(hook, bound(hook, args)) for hook, args in calls])
+        results: list[Any] = []
+        for (hook, _), outcome in zip(calls, outcomes, strict=True):
+            if isinstance(outcome, PluginFailed | AppFaulted):
+                _log.warning("app_hook_failed", app=name, hook=hook, error=str(outcome))
+                results.append(None)
+            else:
+                results.append(outcome)
+        return results
+
     def _ensure_state(self, inst: _Instance) -> bool:
         if inst.created:
             return True
@@ -274,7 +400,10 @@ class AppHost:
 
             inst.blocklace = Blocklace(MemoryStore())
         else:
-            inst.store = SqliteStore(self.folder / f"{lace.hex()}.app.sqlite")
+            # Received blocks commit without a sync of their own (a power cut may lose the
+            # last few: peers send them again); our own are synced before they leave.
+            path = self.folder / f"{lace.hex()}.app.sqlite"
+            inst.store = SqliteStore(path, durability="normal")
             inst.blocklace = Blocklace(inst.store)
         # learn_own_first: this store may be an old backup (docs/security.md)
         inst.replica = LaceReplica(
@@ -420,19 +549,24 @@ class AppHost:
                 return inst
         return None
 
-    def receive(self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int) -> HostOutput:
+    def receive(
+        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int, *, feed: bool = True
+    ) -> HostOutput:
         out = HostOutput()
         inst = self._by_lace(msg.lace)
         if inst is None or inst.replica is None:
             return out
-        self.replica_output(inst, inst.replica.receive(MemberId(peer), msg, now_ms / 1000), out)
+        result = inst.replica.receive(MemberId(peer), msg, now_ms / 1000)
+        self.replica_output(inst, result, out, feed=feed)
         return out
 
     def receive_then_duties(
         self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
     ) -> HostOutput:
-        """:meth:`receive`, then :meth:`duties`: what a peer's lace message asks of the node."""
-        out = self.receive(peer, msg, now_ms)
+        """:meth:`receive`, then :meth:`duties`: what a peer's lace message asks of the node.
+
+        The blocks it brought reach the app in the same visit as its duties."""
+        out = self.receive(peer, msg, now_ms, feed=False)
         out.merge(self.duties(now_ms))
         return out
 
@@ -482,7 +616,15 @@ class AppHost:
 
     def _drain_feed(self) -> None:
         """Feed stored lace blocks to apps that can take them (enabled ones), pointees first."""
+        for name, calls in self._feed_calls().items():
+            self._call_all(self.instances[name], calls)
+
+    def _feed_calls(self) -> dict[str, list[tuple[str, tuple[Any, ...]]]]:
+        """The ``peoplenet_lace_block`` calls due now, per instance, in feeding order (taken
+        from the pending feed: an instance that cannot take them keeps them waiting)."""
         waiting: list[tuple[_Instance, Block]] = []
+        calls: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        contexts: dict[str, FoldContext] = {}
         for inst, block in self.pending_feed:
             bid = bytes(block.id)
             if bid in inst.fed:
@@ -492,31 +634,48 @@ class AppHost:
                 continue
             inst.fed.add(bid)
             view = LaceBlockView(bid, bytes(block.creator), block.payload, block.pointers, block)
-            self._call(inst, "peoplenet_lace_block", inst.state, view, self.context(inst.spec.name))
+            name = inst.spec.name
+            ctx = contexts.get(name)
+            if ctx is None:
+                ctx = contexts[name] = self.context(name)
+            calls.setdefault(name, []).append(("peoplenet_lace_block", (inst.state, view, ctx)))
         self.pending_feed = waiting
+        return calls
 
     # -- the node side --------------------------------------------------------------------------
 
     def duties(self, now_ms: int) -> HostOutput:
-        self._drain_feed()
+        """Feed what is pending, then each app's duties: one visit to each app's thread, and
+        one more to feed the blocks the duties published."""
+        feeds = self._feed_calls()
         out = HostOutput()
-        for inst in list(self.instances.values()):
+        for name, inst in list(self.instances.items()):
             if inst.replica is not None and not inst.sync_started:
                 inst.sync_started = True
                 self.replica_output(inst, inst.replica.start(now_ms / 1000), out)
-            if not self.usable(inst) or not self.registry.implements(
-                inst.spec.name, "peoplenet_duties"
+            calls = feeds.pop(name, [])
+            node: _Node | None = None
+            # my own chain here not learnt yet (or forked): duties wait
+            may_sign = inst.replica is None or inst.replica.may_sign()
+            if (
+                self.usable(inst)
+                and self.registry.implements(name, "peoplenet_duties")
+                and may_sign
             ):
+                node = _Node(self, inst, now_ms)
+                calls.append(("peoplenet_duties", (inst.state, node)))
+            if not calls:
                 continue
-            if inst.replica is not None and not inst.replica.may_sign():
-                continue  # my own chain here is not learnt yet (or forked): duties wait
-            node = _Node(self, inst, now_ms)
             try:
-                self._call(inst, "peoplenet_duties", inst.state, node)
+                self._call_all(inst, calls)
             finally:
-                node.live = False
-            self._store_published(inst, node, now_ms)
-            out.merge(node.out)
+                if node is not None:
+                    node.live = False
+            if node is not None:
+                self._store_published(inst, node, now_ms)
+                out.merge(node.out)
+        for name, calls in feeds.items():
+            self._call_all(self.instances[name], calls)
         self._drain_feed()
         return out
 
@@ -524,7 +683,7 @@ class AppHost:
         out = HostOutput()
         for inst in self.instances.values():
             if inst.replica is not None:
-                self.replica_output(inst, inst.replica.tick(now_ms / 1000), out)
+                self.replica_output(inst, inst.replica.tick(now_ms / 1000), out, feed=False)
         out.merge(self.duties(now_ms))
         return out
 
@@ -563,27 +722,40 @@ class AppHost:
             raise AppCommandError(getattr(exc, "reason", "app_failed"), str(exc)) from None
         finally:
             node.live = False
-            self._store_published(inst, node, now_ms)
+            refused = self._store_published(inst, node, now_ms)
+        if refused is not None:
+            self._drain_feed()
+            raise AppCommandError("consent_refused", str(refused))
         answer = _jsonable(result)
         try:
             encode(answer)  # it crosses to the node: a result that cannot is the app's failure
         except EncodeError as exc:
-            raise AppCommandError("bad_result", f"{name} {op} answered {exc}") from None
-        finally:
             self._drain_feed()
+            raise AppCommandError("bad_result", f"{name} {op} answered {exc}") from None
         out = node.out
-        out.merge(self.duties(now_ms))
+        out.merge(self.duties(now_ms))  # (feeds what the command published, with the duties)
         return answer, out
 
-    def _store_published(self, inst: _Instance, node: _Node, now_ms: int) -> None:
-        """Store and push what the call signed (on the host's thread, in signing order)."""
-        if inst.replica is None:
-            return
-        for block in node.blocks:
+    def _store_published(self, inst: _Instance, node: _Node, now_ms: int) -> ConsentRefused | None:
+        """Sign, store and push what the call published (on the host's thread, in order).
+
+        The app's own checks came first (``publish``); should the signer still refuse one
+        (a signer that judges for itself), it and the blocks after it are dropped, and the
+        refusal is returned.
+        """
+        requests, node.requests = node.requests, []
+        if inst.replica is None or not requests:
+            return None
+        blocks, refused = sign_all(self.signer, requests)
+        for block in blocks:
             self.replica_output(
                 inst, inst.replica.add_own(block, now_ms / 1000), node.out, feed=False
             )
-        node.blocks.clear()
+        if blocks and inst.store is not None:
+            sync_wal(inst.store.path)  # on disk before anyone sees them: no fork after a crash
+        if refused is not None:
+            _log.warning("app_block_refused", app=inst.spec.name, error=str(refused))
+        return refused
 
     # -- views ----------------------------------------------------------------------------------
 

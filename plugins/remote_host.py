@@ -3,8 +3,9 @@
 :class:`RemoteAppHost` has the interface the cooperative's consumer uses (that of
 :class:`~plugins.host.AppHost`), and forwards every call to ``plugins.app_worker`` in a child
 process that holds no key and is the only place app code runs; this process never imports an
-app.  What only this side has comes back as callbacks: the fold's view of the cooperative
-(``context``) and signatures (``sign``).
+app.  What only this side has goes with the calls or comes back as callbacks: the fold's view
+of the cooperative (sent with a call whenever it changed; ``context`` if the worker lacks it)
+and signatures (``sign_many``: every block one hook published, in one request; ``sign``: one).
 
 Signing is decided here, from what the apps declared when the worker started (the contract
 ``peoplenet apps info`` shows): the block must be on the lace of a declared app of this
@@ -94,6 +95,8 @@ class RemoteAppHost:
         self._use_entry_points = use_entry_points
         self._folder = folder
         self._members: tuple[bytes, ...] = ()
+        self._sent_contexts: dict[str, Value] = {}
+        """The fold view last sent per app: a call carries only the ones that changed."""
         self._proc: WorkerProcess | None = None
         self._declared: dict[str, Declared] | None = None
         self.broken: list[tuple[str, str]] = []
@@ -111,6 +114,7 @@ class RemoteAppHost:
         if self._proc is not None:
             return self._proc
         self._proc = WorkerProcess(HANDLERS)
+        self._sent_contexts = {}
         start: Value = {
             "community": self.community,
             "me": self.me,
@@ -129,12 +133,16 @@ class RemoteAppHost:
     def _call(self, method: str, args: Value) -> Value:
         proc = self._proc if method == "start" else self._ensure()
         assert proc is not None
+        if method in _WITH_CONTEXT and isinstance(args, dict):
+            changed = self._changed_contexts()
+            if changed:
+                args = {**args, "contexts": changed}
         try:
             return proc.call(
                 method,
                 args,
                 deadline_s=self._deadline_s,
-                callbacks={"context": self._on_context, "sign": self._on_sign},
+                callbacks=self._callbacks,
             )
         except CallFailed as exc:
             if exc.kind == "AppCommandError":
@@ -147,6 +155,20 @@ class RemoteAppHost:
             _log.error("app_worker_failed", method=method, error=str(exc))
             proc.kill()
             raise AppWorkerFailed(f"{method}: {exc}") from None
+
+    @property
+    def _callbacks(self) -> dict[str, Callable[[Value], Value]]:
+        return {"context": self._on_context, "sign": self._on_sign, "sign_many": self._on_sign_many}
+
+    def _changed_contexts(self) -> dict[str, Value]:
+        """Each installed app's fold view, where it differs from the one the worker holds."""
+        changed: dict[str, Value] = {}
+        sent = self._sent_contexts
+        for name in self._declared or {}:
+            wire = context_wire(self._context(name))
+            if sent.get(name) != wire:
+                sent[name] = changed[name] = wire
+        return changed
 
     def _on_context(self, name: Value) -> Value:
         if not isinstance(name, str) or name not in (self._declared or {}):
@@ -177,6 +199,19 @@ class RemoteAppHost:
             self._grants.remove(purpose)  # one signature per grant
         pointer_ids = tuple(p for p in pointers if isinstance(p, bytes))
         return self._signer.block(lace, payload, pointer_ids).to_bytes()
+
+    def _on_sign_many(self, args: Value) -> Value:
+        """Sign every block one hook published, in order, each judged as :meth:`_on_sign`
+        judges one; the first refusal ends the batch (those after it are not signed)."""
+        if not isinstance(args, tuple):
+            raise ConsentRefused("malformed signing request")
+        signed: list[Value] = []
+        for request in args:
+            try:
+                signed.append(self._on_sign(request))
+            except ConsentRefused as exc:
+                return {"blocks": tuple(signed), "refused": str(exc)}
+        return {"blocks": tuple(signed), "refused": None}
 
     # -- the fold side --------------------------------------------------------------------------
 
@@ -285,6 +320,13 @@ class RemoteAppHost:
             self._proc.close()
 
 
+_WITH_CONTEXT: Final = frozenset(
+    {"app_changed", "apply_tx", "clock", "decision", "receive_then_duties", "peer_up",
+     "duties", "tick", "command"}
+)  # fmt: skip
+"""The calls that may run an app's hooks: they carry the fold views that changed."""
+
+
 def _tag(payload: Value) -> int | None:
     if isinstance(payload, OpaqueRecord):
         return payload.tag
@@ -294,18 +336,28 @@ def _tag(payload: Value) -> int | None:
 
 
 def _output(value: Value) -> HostOutput:
+    if value is None:  # nothing to do
+        return HostOutput()
     if not isinstance(value, dict):
         raise AppWorkerFailed("malformed host output")
     submit = value.get("submit", ())
+    msgs = value.get("msgs", ())
     sends = value.get("sends", ())
     wake = value.get("wake_at_ms")
-    if not isinstance(submit, tuple) or not isinstance(sends, tuple):
+    if not isinstance(submit, tuple) or not isinstance(sends, tuple) or not isinstance(msgs, tuple):
         raise AppWorkerFailed("malformed host output")
     out = HostOutput()
     out.submit = [tx for tx in submit if isinstance(tx, Record)]
     for item in sends:
-        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes):
-            out.sends.append((item[0], item[1]))
+        if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bytes)):
+            continue
+        place = item[1]
+        if isinstance(place, int) and not isinstance(place, bool):  # a message in ``msgs``
+            if not 0 <= place < len(msgs):
+                raise AppWorkerFailed("malformed host output")
+            out.sends.append((item[0], msgs[place]))
+        else:
+            out.sends.append((item[0], place))
     out.wake_at_ms = wake if isinstance(wake, int) and not isinstance(wake, bool) else None
     return out
 

@@ -1,8 +1,9 @@
 """A cooperative's apps in the keyless worker process, driven over the channel.
 
 The test plays the node's trusted side: it answers ``context`` with the fold's view and
-``sign`` with the member's key, and checks that the worker asks for each signature instead of
-holding a key.  The bundled currency runs in a real worker process.
+``sign_many`` (every block a hook published) with the member's key, and checks that the
+worker asks for each signature instead of holding a key.  The bundled currency runs in a real
+worker process.
 """
 
 from __future__ import annotations
@@ -51,8 +52,12 @@ class _Trusted:
         self.signed.append(block)
         return block.to_bytes()
 
+    def sign_many(self, args: Value) -> Value:
+        assert isinstance(args, tuple)
+        return {"blocks": tuple(self.sign(a) for a in args), "refused": None}
+
     def callbacks(self) -> dict[str, Callback]:
-        return {"context": self.context, "sign": self.sign}
+        return {"context": self.context, "sign": self.sign, "sign_many": self.sign_many}
 
 
 @pytest.fixture
@@ -130,27 +135,33 @@ def test_the_context_shape_round_trips() -> None:
     assert context_from_wire(context_wire(ctx)) == ctx
 
 
+@pytest.mark.parametrize("how", ["raises", "answers"])
 def test_a_command_failing_in_the_worker_reads_as_words(
-    worker: tuple[WorkerProcess, _Trusted], tmp_path: Path
+    worker: tuple[WorkerProcess, _Trusted], tmp_path: Path, how: str
 ) -> None:
-    """The node refuses a signature: the app sees ``ConsentRefused`` and the member reads
-    ``consent_refused`` and why, not a repr of the channel's error."""
+    """The node refuses a signature (its callback raises, or it answers a refusal): the member
+    reads ``consent_refused`` and why, not a repr of the channel's error."""
     me = bytes(ME.member_id)
     _call(worker, "start", community=COMMUNITY, me=me, folder=str(tmp_path), entry_points=False)
     _call(worker, "set_members", members=tuple(sorted(MEMBERS)))
     _call(worker, "app_changed", name="currency", enabled=True, settings={}, action=None)
     proc, trusted = worker
+    why = "the person did not consent to 'mint' now"
 
     def refuse(args: Value) -> Value:
-        raise ConsentRefused("the person did not consent to 'mint' now")
+        if how == "raises":
+            raise ConsentRefused(why)
+        return {"blocks": (), "refused": why}
 
     with pytest.raises(CallFailed) as refused:
         proc.call(
             "command",
             {"name": "currency", "command": "mint", "args": {"amount": "5"}, "now_ms": 2_000},
             deadline_s=20,
-            callbacks={**trusted.callbacks(), "sign": refuse},
+            callbacks={**trusted.callbacks(), "sign_many": refuse},
         )
     assert refused.value.kind == "AppCommandError"
-    assert refused.value.detail == "consent_refused: the person did not consent to 'mint' now"
+    assert refused.value.detail == f"consent_refused: {why}"
     assert proc.alive()
+    status = _call(worker, "status", name="currency")
+    assert status["lace_blocks"] == 0  # nothing unsigned was stored
