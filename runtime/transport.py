@@ -412,10 +412,10 @@ class Connection:
         say) skipped its own ``_finish``: finish here, or ``close()`` would wait for ever."""
         if self._done.is_set() or self._finishing:
             return
-        if not task.cancelled() and task.exception() is not None:
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, Exception):
             # A bug of ours escaped the reader: close this connection rather than leave it
-            # half alive (the task's exception is still reported by asyncio).
-            exc = task.exception()
+            # half alive, and say what it was.
             self._fail(exc, "internal_error")
             _log().error("reader_failed", peer=_addr(self.remote), error=repr(exc))
         asyncio.get_running_loop().create_task(self._finish(), name=f"transport-end {self!r}")
