@@ -12,6 +12,7 @@ check signatures -- the blocklace did that before asking for the block to be sto
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -485,13 +486,14 @@ class SqliteStore:
         """:meth:`put_rows` without checking the rows (see :meth:`MemoryStore.put_vouched_rows`)."""
         self._put(self._db(), rows)
 
-    def _put(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
-        if not rows:
-            return
+    @contextlib.contextmanager
+    def _writing(self, conn: sqlite3.Connection, failure: str) -> Iterator[None]:
+        """One write transaction: committed whole or rolled back, its SQLite errors typed
+        (damaged file, full disk, anything else as ``failure``)."""
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                yield
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -502,7 +504,13 @@ class SqliteStore:
                 raise damaged(self.path, exc) from exc
             if is_disk_full(exc):
                 raise disk_full(self.path, exc) from exc
-            raise StoreError(f"block store {self.path}: batch not stored: {exc}") from exc
+            raise StoreError(f"block store {self.path}: {failure}: {exc}") from exc
+
+    def _put(self, conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
+        if not rows:
+            return
+        with self._writing(conn, "batch not stored"):
+            conn.executemany(_INSERT, rows)
 
     def set_aside(self, rows: Sequence[tuple[bytes, str]]) -> None:
         """Move damaged rows to the ``set_aside`` table (one transaction), with the reason.
@@ -515,26 +523,11 @@ class SqliteStore:
             return
         conn = self._db()
         now = time.time()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.execute(_SET_ASIDE_TABLE)
-                for bid, reason in rows:
-                    conn.execute(_SET_ASIDE_COPY, (reason, now, bid))
-                    conn.execute("DELETE FROM blocks WHERE id = ?", (bid,))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            if is_corruption(exc):
-                raise damaged(self.path, exc) from exc
-            if is_disk_full(exc):
-                raise disk_full(self.path, exc) from exc
-            raise StoreError(
-                f"block store {self.path}: cannot set damaged rows aside: {exc}"
-            ) from exc
+        with self._writing(conn, "cannot set damaged rows aside"):
+            conn.execute(_SET_ASIDE_TABLE)
+            for bid, reason in rows:
+                conn.execute(_SET_ASIDE_COPY, (reason, now, bid))
+                conn.execute("DELETE FROM blocks WHERE id = ?", (bid,))
 
     def set_aside_rows(self) -> list[tuple[bytes, str]]:
         """Rows set aside so far: (id, reason), oldest first."""

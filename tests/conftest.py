@@ -3,13 +3,14 @@ processes that are always stopped, and checked to leave nothing behind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from runtime.kernel import ActorSystemHandle, Base
-from runtime.localnet import LocalNode
+from runtime.localnet import LocalNode, create_node
 
 
 @pytest.fixture
@@ -33,3 +34,18 @@ def nodes() -> Iterator[list[LocalNode]]:
     for node in started:
         node.kill()
         assert node.group_pids() == set(), f"{node.name} left processes behind"
+
+
+@pytest.fixture
+def lone_node(tmp_path: Path, nodes: list[LocalNode]) -> Callable[..., LocalNode]:
+    """Start a node of its own (no zeroconf, a network of its own) in ``tmp_path/NAME``; it is
+    stopped by :func:`nodes` like every other."""
+
+    def start(name: str = "n") -> LocalNode:
+        data, identity = create_node(tmp_path / name, network=f"t-{time.time_ns()}", mdns=False)
+        node = LocalNode(name, data, identity.member_id)
+        nodes.append(node)
+        node.start()
+        return node
+
+    return start

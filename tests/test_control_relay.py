@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from relay_actors import Forwarder
@@ -19,7 +19,7 @@ from runtime import control
 from runtime.control_relay import ChildFailed, Relay
 from runtime.kernel import ActorSystemHandle
 from runtime.kernel.proctree import why_not_running
-from runtime.localnet import LocalNode, create_node
+from runtime.localnet import LocalNode
 from runtime.node_messages import ControlReply, ControlRequest
 
 ANSWER_WITHIN_S = 6.0
@@ -85,12 +85,9 @@ def _store_processes(node: LocalNode) -> set[int]:
 
 @pytest.mark.processes
 def test_a_command_to_a_killed_store_actor_answers_at_once(
-    tmp_path: Path, nodes: list[LocalNode]
+    lone_node: Callable[..., LocalNode],
 ) -> None:
-    data, identity = create_node(tmp_path / "n", network=f"t-{time.time_ns()}", mdns=False)
-    node = LocalNode("n", data, identity.member_id)
-    nodes.append(node)
-    node.start()
+    node = lone_node()
     node.call("post", {"text": "before"})
     store = _store_processes(node)
     assert len(store) == 1
@@ -116,12 +113,9 @@ def test_a_command_to_a_killed_store_actor_answers_at_once(
 
 @pytest.mark.processes
 def test_a_command_to_a_stopped_store_actor_answers_at_once(
-    tmp_path: Path, nodes: list[LocalNode]
+    lone_node: Callable[..., LocalNode],
 ) -> None:
-    data, identity = create_node(tmp_path / "n", network=f"t-{time.time_ns()}", mdns=False)
-    node = LocalNode("n", data, identity.member_id)
-    nodes.append(node)
-    node.start()
+    node = lone_node()
     node.call("post", {"text": "before"})
     (store,) = _store_processes(node)
     os.kill(store, signal.SIGSTOP)

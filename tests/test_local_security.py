@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,12 +37,10 @@ def _environ(pid: int) -> bytes:
 
 
 def test_the_passphrase_is_in_no_process_of_a_running_node(
-    tmp_path: Path, nodes: list[LocalNode]
+    lone_node: Callable[..., LocalNode],
 ) -> None:
-    data, identity = create_node(tmp_path / "n", network=f"t-{time.time_ns()}", mdns=False)
-    node = LocalNode("n", data, identity.member_id)
-    nodes.append(node)
-    node.start()
+    node = lone_node()
+    data = node.data
     pids = node_processes(data) | node.group_pids()
     assert node.pid in pids and len(pids) >= 5  # the foreground and the actor processes
     for pid in sorted(pids):

@@ -35,6 +35,14 @@ def _node(tmp_path: Path, name: str = "solo") -> LocalNode:
     return LocalNode(name, data, identity.member_id)
 
 
+def _watched(tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]) -> LocalNode:
+    """A node the fixtures stop and whose leftover processes they reap, whatever the test did."""
+    node = _node(tmp_path)
+    nodes.append(node)
+    reaper.append(node.data.root)
+    return node
+
+
 def _cli(*args: str, timeout: float) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the CLI in its own session; on timeout end it and every process of its node.
 
@@ -97,9 +105,7 @@ def _assert_nothing_left(node: LocalNode) -> None:
 def test_start_on_a_damaged_store_refuses_at_once_naming_the_file(
     tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
 ) -> None:
-    node = _node(tmp_path)
-    nodes.append(node)
-    reaper.append(node.data.root)
+    node = _watched(tmp_path, nodes, reaper)
     node.start()
     for i in range(5):
         node.call("post", {"text": f"post {i}"})
@@ -137,9 +143,7 @@ def test_start_with_a_damaged_genesis_names_the_file(
 def test_store_damaged_while_running_stops_the_node_with_the_file_named(
     tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
 ) -> None:
-    node = _node(tmp_path)
-    nodes.append(node)
-    reaper.append(node.data.root)
+    node = _watched(tmp_path, nodes, reaper)
     node.start()
     for i in range(5):
         node.call("post", {"text": f"post {i}"})
@@ -173,9 +177,7 @@ def test_store_damaged_while_running_stops_the_node_with_the_file_named(
 def test_node_stop_ends_a_wedged_node_completely(
     tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
 ) -> None:
-    node = _node(tmp_path)
-    nodes.append(node)
-    reaper.append(node.data.root)
+    node = _watched(tmp_path, nodes, reaper)
     node.start()
     actors = node.group_pids() - {node.pid}
     assert actors
@@ -205,9 +207,7 @@ def _orphan(node: LocalNode) -> set[int]:
 def test_node_start_recovers_a_lock_held_by_orphans_of_a_dead_node(
     tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
 ) -> None:
-    node = _node(tmp_path)
-    nodes.append(node)
-    reaper.append(node.data.root)
+    node = _watched(tmp_path, nodes, reaper)
     node.start()
     orphans = _orphan(node)
     again = LocalNode(node.name, node.data, node.member)
@@ -224,9 +224,7 @@ def test_node_start_recovers_a_lock_held_by_orphans_of_a_dead_node(
 def test_node_stop_ends_orphans_of_a_dead_node(
     tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
 ) -> None:
-    node = _node(tmp_path)
-    nodes.append(node)
-    reaper.append(node.data.root)
+    node = _watched(tmp_path, nodes, reaper)
     node.start()
     orphans = _orphan(node)
     result, _ = _cli("node", "stop", "--data", str(node.data.root), timeout=60)
@@ -241,9 +239,7 @@ def test_node_stop_ends_orphans_of_a_dead_node(
 def test_a_child_that_keeps_failing_ends_the_node_at_the_restart_bound(
     tmp_path: Path, nodes: list[LocalNode], reaper: list[Path]
 ) -> None:
-    node = _node(tmp_path)
-    nodes.append(node)
-    reaper.append(node.data.root)
+    node = _watched(tmp_path, nodes, reaper)
     node.start()
     store = _store_processes(node)
     assert store

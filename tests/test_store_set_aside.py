@@ -9,7 +9,7 @@ the node starts, logs each, and a peer that has them sends them again.
 from __future__ import annotations
 
 import sqlite3
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import pytest
 from runtime.block import Block, BlockId, LaceId
 from runtime.blocklace import Blocklace
 from runtime.identity import Identity
-from runtime.localnet import LocalNode, create_node
+from runtime.localnet import LocalNode
 from runtime.store import MemoryStore, SqliteStore
 
 LACE = LaceId(b"set-aside-lace")
@@ -76,12 +76,10 @@ def test_a_row_that_fails_its_hash_is_set_aside_and_fetched_again(tmp_path: Path
 
 @pytest.mark.processes
 def test_a_node_starts_on_a_row_that_fails_its_hash_and_logs_it(
-    tmp_path: Path, nodes: list[LocalNode]
+    lone_node: Callable[..., LocalNode],
 ) -> None:
-    data, identity = create_node(tmp_path / "n", network=f"t-{time.time_ns()}", mdns=False)
-    node = LocalNode("n", data, identity.member_id)
-    nodes.append(node)
-    node.start()
+    node = lone_node()
+    data = node.data
     node.call("post", {"text": "first words"})
     last = node.call("post", {"text": "a post on a bad sector"})["block"]
     assert node.stop() == 0
