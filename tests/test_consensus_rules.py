@@ -813,3 +813,20 @@ def test_a_self_forked_member_with_a_pending_tx_falls_quiet() -> None:
         out = core.tick(now)
         sends += len(out.sends)
     assert out.wake_at is None and sends <= 3
+
+
+@pytest.mark.parametrize(
+    ("frontier", "wants", "reason"),
+    [
+        (((b"\x01" * 31, 0),), (), "bad_frontier"),  # a creator is a 32-byte member id
+        (((b"\x01" * 33, 0),), (), "bad_frontier"),
+        ((), (b"\x02" * 31,), "bad_want"),  # a wanted block is a 32-byte block id
+        ((), ("not bytes",), "bad_want"),
+    ],
+)
+def test_a_have_with_ids_of_the_wrong_size_is_refused(
+    frontier: tuple[tuple[bytes, int], ...], wants: tuple[object, ...], reason: str
+) -> None:
+    with pytest.raises(RemoteProtocolError) as info:
+        EpochHave(b"c/" + b"\x42" * 32, frontier, wants)  # type: ignore[arg-type]
+    assert info.value.reason == reason

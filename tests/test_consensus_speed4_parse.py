@@ -147,7 +147,7 @@ RECORDS: list[Value] = [
     RoundPayload(tuple(range(300))),  # ext16
     RoundPayload(((1, (2,)),)),  # not flat
     EpochBlocks(b"lace", (b"a", b"b" * 300)),
-    EpochHave(b"lace", ((b"c", 1),), (b"w",)),
+    EpochHave(b"lace", ((b"c" * 32, 1),), (b"w" * 32,)),
     WideTagged("n", (1, 2, 3)),
     WiderTagged(BENCH_TXS),
 ]

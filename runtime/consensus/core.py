@@ -36,7 +36,7 @@ from itertools import chain, repeat
 from operator import attrgetter
 from typing import Final, NamedTuple, cast
 
-from runtime.block import Block, BlockId, LaceId
+from runtime.block import BLOCK_ID_LEN, Block, BlockId, LaceId
 from runtime.blocklace import AddReport, Blocklace
 from runtime.codec import (
     Record,
@@ -68,7 +68,7 @@ from runtime.consensus.rules import (
     UnknownEpoch,
 )
 from runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
-from runtime.identity import Identity, MemberId
+from runtime.identity import ID_LEN, Identity, MemberId
 from runtime.own_chain import OwnChainGuard, OwnProblem, quorum_of_others
 
 MAX_BLOCKS_PER_MESSAGE: Final = 64
@@ -118,10 +118,14 @@ class EpochHave(Record):
                 type(entry) is not tuple
                 or len(entry) != 2
                 or type(entry[0]) is not bytes
+                or len(entry[0]) != ID_LEN
                 or type(entry[1]) is not int
                 or entry[1] < 0
             ):
                 raise RemoteProtocolError("bad_frontier", "entries are (creator, seq >= 0)")
+        for want in self.wants:
+            if type(want) is not bytes or len(want) != BLOCK_ID_LEN:
+                raise RemoteProtocolError("bad_want", "wanted ids are 32-byte block ids")
 
 
 def _parse_epoch_blocks(data: bytes) -> EpochBlocks | None:
