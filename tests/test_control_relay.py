@@ -21,6 +21,7 @@ from runtime.kernel import ActorSystemHandle
 from runtime.kernel.proctree import why_not_running
 from runtime.localnet import LocalNode
 from runtime.node_messages import ControlReply, ControlRequest
+from runtime.node_procs import lock_holders
 
 ANSWER_WITHIN_S = 6.0
 """A dead child is noticed by its parent within ~2 s (thespian's queue wait); 20 s before."""
@@ -71,16 +72,8 @@ def test_a_child_that_crashes_holding_a_request_has_it_answered_at_once(
 
 
 def _store_processes(node: LocalNode) -> set[int]:
-    target = os.fspath(node.data.blocks_db.resolve())
-    found = set()
-    for pid in node.group_pids():
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        if any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == target for fd in fds):
-            found.add(pid)
-    return found
+    """The node's processes that have blocks.sqlite open: the store actor."""
+    return lock_holders(node.data.blocks_db) & node.group_pids()
 
 
 @pytest.mark.processes

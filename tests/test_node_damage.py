@@ -85,16 +85,7 @@ def reaper() -> Iterator[list[Path]]:
 
 def _store_processes(node: LocalNode) -> set[int]:
     """The node's processes that have blocks.sqlite open: the store actor."""
-    target = os.fspath(node.data.blocks_db.resolve())
-    found = set()
-    for pid in node.group_pids():
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        if any(os.path.realpath(f"/proc/{pid}/fd/{fd}") == target for fd in fds):
-            found.add(pid)
-    return found
+    return lock_holders(node.data.blocks_db) & node.group_pids()
 
 
 def _assert_nothing_left(node: LocalNode) -> None:
