@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from reply_probe import Replies, replies
 
 from runtime.block import Block
 from runtime.blocklace import Blocklace
@@ -16,7 +17,7 @@ from runtime.datadir import DataDir
 from runtime.dissemination import Blocks, Disclose, Heads
 from runtime.evidence_store import MemoryEvidenceStore
 from runtime.identity import Identity
-from runtime.kernel import Actor, ActorSystemHandle, Ref
+from runtime.kernel import ActorSystemHandle, Ref
 from runtime.node import MemberActor, StoreActor
 from runtime.node_messages import (
     ControlReply,
@@ -32,25 +33,6 @@ from runtime.social_node import SocialNode
 from runtime.store import MemoryStore, SqliteStore
 
 pytestmark = pytest.mark.processes
-
-
-class Replies(Actor):
-    """Collects the ControlReplies sent to it; answers "replies" with all of them."""
-
-    def on_start(self, init: object) -> None:
-        self.got: list[ControlReply] = []
-
-    def receive(self, msg: object, sender: Ref) -> None:
-        if msg == "replies":
-            self.reply(tuple(self.got))
-        elif isinstance(msg, ControlReply):
-            self.got.append(msg)
-
-
-def _replies(system: ActorSystemHandle, rec: Ref) -> tuple[ControlReply, ...]:
-    got = system.ask(rec, "replies", 5)
-    assert isinstance(got, tuple)
-    return got
 
 
 def _history(me: Identity, friend: Identity) -> tuple[list[Block], SocialNode]:
@@ -89,7 +71,7 @@ def _ask(system: ActorSystemHandle, actor: Ref, rec: Ref, n: int, op: str, **arg
 def _reply(system: ActorSystemHandle, rec: Ref, request: int) -> ControlReply:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        for reply in _replies(system, rec):
+        for reply in replies(system, rec):
             if reply.request == request:
                 return reply
         time.sleep(0.05)
@@ -113,7 +95,7 @@ def test_a_restored_node_waits_for_its_friend_then_continues_its_chain(
     started = time.monotonic()
     _ask(actor_system, store, rec, 2, "post", text="after the restore")
     time.sleep(0.3)  # the post waits: nothing answered yet
-    assert all(r.request != 2 for r in _replies(actor_system, rec))
+    assert all(r.request != 2 for r in replies(actor_system, rec))
     # my friend's side of the sync: its disclosure of my lace, then the blocks I lack
     raws = tuple(b.to_bytes() for b in made[2:])
     disclose = Disclose((Heads(personal_lace(me.member_id), (made[-1].id,)),))
