@@ -47,13 +47,13 @@ def _copy_blocks(src: Path, dst: Path) -> None:
             shutil.copy(source, target)
 
 
-def test_a_restored_phone_catches_up_before_posting_and_its_friend_takes_the_post(
-    tmp_path: Path, nodes: list[LocalNode], capsys: pytest.CaptureFixture[str]
-) -> None:
-    network = f"restore-{time.time_ns()}"
+def _friends_after_one_post(
+    tmp_path: Path, nodes: list[LocalNode], ids: list[Identity], network: str
+) -> tuple[LocalNode, LocalNode]:
+    """ana and ben (these identities) befriended; ana posted "one", ben has it; ana stopped."""
     made = []
-    for name in ("ana", "ben"):
-        data, identity = create_node(tmp_path / name, network=network, mdns=False)
+    for name, identity in zip(("ana", "ben"), ids, strict=True):
+        data, _ = create_node(tmp_path / name, network=network, mdns=False, identity=identity)
         made.append(LocalNode(name, data, identity.member_id))
     ana, ben = made
     nodes += made
@@ -63,6 +63,14 @@ def test_a_restored_phone_catches_up_before_posting_and_its_friend_takes_the_pos
     ana.call("post", {"text": "one"})
     assert wait_for(lambda: _texts(ben, ana) == ["one"], STEP)
     ana.stop()
+    return ana, ben
+
+
+def test_a_restored_phone_catches_up_before_posting_and_its_friend_takes_the_post(
+    tmp_path: Path, nodes: list[LocalNode], capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = [Identity.generate() for _ in range(2)]
+    ana, ben = _friends_after_one_post(tmp_path, nodes, ids, f"restore-{time.time_ns()}")
     backup = tmp_path / "backup"
     backup.mkdir()
     _copy_blocks(ana.data.root, backup)  # the phone's backup, after its first post
@@ -101,18 +109,7 @@ def test_a_copied_data_directory_next_to_the_original_is_caught(
     # "ana" replaces the old, so the copy gets in (and signs) in turns with the original.
     # (With ben's the smaller, the copy is never let in: it never syncs, so it signs nothing.)
     ids = sorted((Identity.generate() for _ in range(2)), key=lambda i: bytes(i.member_id))
-    made = []
-    for name, identity in zip(("ana", "ben"), ids, strict=True):
-        data, _ = create_node(tmp_path / name, network=network, mdns=False, identity=identity)
-        made.append(LocalNode(name, data, identity.member_id))
-    ana, ben = made
-    nodes += made
-    ana.start()
-    ben.start(peers=(ana.address,))
-    _friends(ana, ben)
-    ana.call("post", {"text": "one"})
-    assert wait_for(lambda: _texts(ben, ana) == ["one"], STEP)
-    ana.stop()
+    ana, ben = _friends_after_one_post(tmp_path, nodes, ids, network)
     shutil.copytree(ana.data.root, tmp_path / "copy")
     twin = LocalNode("ana-copy", type(ana.data)(tmp_path / "copy"), ana.member)
     nodes.append(twin)
