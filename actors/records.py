@@ -9,8 +9,8 @@ from there), and the wire-format page lists exactly this table.
 
 from __future__ import annotations
 
-from actors.coop import coop_file, halves
-from actors.governance import charter, records, state
+from peoplenet.actors.coop import coop_file, halves
+from peoplenet.actors.governance import charter, records, state
 
 MODULES = (charter, records, state, halves, coop_file)
 """The modules whose import registers the layer's record types."""

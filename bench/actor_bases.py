@@ -1,9 +1,10 @@
 """Actor system bases compared: start, spawn, one-way and ask rates, shutdown, open sockets.
 
 Why: the node must pick a thespian base by numbers, not by default.  Everything runs through
-our kernel (``runtime.kernel``), so the numbers include its small per-message routing cost;
+our kernel (``peoplenet.runtime.kernel``), so the numbers include its small per-message routing
+cost;
 ``thespian_tcp_one_way_rate`` is the baseline the transport benchmark compares against.
-Run: ``python -m bench.actor_bases [--seconds S]``; prints one JSON object.
+Run: ``python -m peoplenet.bench.actor_bases [--seconds S]``; prints one JSON object.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.kernel import Actor, ActorSystemHandle, Base, Bridge, Ref
+from peoplenet.runtime.kernel import Actor, ActorSystemHandle, Base, Bridge, Ref
 
 BASES: tuple[Base, ...] = ("simple", "multiproc_queue", "multiproc_tcp")
 BATCH_ITEMS = 256
@@ -292,7 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     import logging
 
-    from runtime.log import configure
+    from peoplenet.runtime.log import configure
 
     configure(level=logging.WARNING)  # stdout carries only the JSON
     raise SystemExit(main())

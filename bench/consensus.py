@@ -1,11 +1,13 @@
 """Consensus benchmark: N saturated members in one process, CPU per block vs signature checks.
 
-Every member runs its own :class:`~runtime.consensus.core.ConsensusCore` over its own
-:class:`~runtime.blocklace.Blocklace` and :class:`~runtime.store.MemoryStore`.  Messages travel
+Every member runs its own :class:`~peoplenet.runtime.consensus.core.ConsensusCore` over its own
+:class:`~peoplenet.runtime.lace.blocklace.Blocklace` and
+:class:`~peoplenet.runtime.lace.store.MemoryStore`.  Messages travel
 as bytes with no latency, so every receiver decodes and signature-checks every block, exactly
 as a real node does.  Delivery goes in waves: everything queued is handed over, each receiver
 taking its own messages together, in the order they were sent, through
-:meth:`~runtime.consensus.core.ConsensusCore.receive_many` -- as a node that drains its inbox
+:meth:`~peoplenet.runtime.consensus.core.ConsensusCore.receive_many` -- as a node that drains its
+inbox
 does.  (Per receiver the order is the send order, which keeps causal order: nothing is
 buffered.  ``per_message=True`` hands messages over one by one in one global FIFO instead, the
 costliest schedule: one step per message, and N members' data interleaved in the CPU caches,
@@ -15,7 +17,8 @@ member always has transactions pending (topped up to ``txs_per_block`` whenever 
 block), so every block carries transactions.
 
 The ceiling is the raw cost of the signature checks the run implies: ``N`` verifications
-(``runtime.identity.verify``, timed on the run's own blocks each time member 0 finalizes some,
+(``peoplenet.runtime.keys.identity.verify``, timed on the run's own blocks each time member 0
+finalizes some,
 so under the same load as the run) per finalized block.
 ``ratio = cpu_ms_per_block / verify_ms_per_block_all_nodes``: consensus work beyond the checks
 stays below the checks themselves while ``ratio <= 2``.
@@ -34,15 +37,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from runtime.block import Block, BlockId
-from runtime.blocklace import Blocklace
-from runtime.consensus.constitution import Constitution, Genesis
-from runtime.consensus.core import ConsensusCore, Output
-from runtime.consensus.rules import WAVE_LENGTH
-from runtime.errors import LocalError
-from runtime.gc_tuning import tuned_gc
-from runtime.identity import Identity, MemberId, verify
-from runtime.store import MemoryStore
+from peoplenet.runtime.consensus.constitution import Constitution, Genesis
+from peoplenet.runtime.consensus.core import ConsensusCore, Output
+from peoplenet.runtime.consensus.rules import WAVE_LENGTH
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.kernel.gc_tuning import tuned_gc
+from peoplenet.runtime.keys.identity import Identity, MemberId, verify
+from peoplenet.runtime.lace.block import Block, BlockId
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import MemoryStore
 
 TXS_PER_BLOCK: Final = 8
 """Transactions each member adds before each of its blocks (small tuples, ~20 bytes)."""
@@ -318,7 +321,7 @@ def verify_blocks(blocks: list[Block], seconds: float) -> int:
 def run(nodes: int, *, seconds: float | None = None, seed: int = 0) -> dict[str, int | float]:
     """``peoplenet bench consensus --nodes N --json``: exactly the keys of the contract.
 
-    The members run with the collector settings of a node's process (runtime/gc_tuning.py).
+    The members run with the collector settings of a node's process (runtime/kernel/gc_tuning.py).
     """
     with tuned_gc():
         return simulate(nodes, seconds=seconds, seed=seed).as_json()

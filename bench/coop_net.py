@@ -15,16 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from actors.coop.charter_json import charter_from_json
-from actors.coop.consumer import CoopConsumer
-from actors.coop.coop_file import CoopFile, sign_founding
-from actors.governance.charter import Founding
-from actors.governance.records import Close, GovTx, Vote
-from runtime.block import BlockId
-from runtime.codec import Value, decode, encode
-from runtime.community_consumer import ConsumerOutput, IdentitySigner
-from runtime.consensus.core import Delivery, tx_key
-from runtime.identity import Identity, MemberId
+from peoplenet.actors.coop.charter_json import charter_from_json
+from peoplenet.actors.coop.consumer import CoopConsumer
+from peoplenet.actors.coop.coop_file import CoopFile, sign_founding
+from peoplenet.actors.governance.charter import Founding
+from peoplenet.actors.governance.records import Close, GovTx, Vote
+from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner
+from peoplenet.runtime.consensus.core import Delivery, tx_key
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace.block import BlockId
+from peoplenet.runtime.wire.codec import Value, decode, encode
 
 CHARTER = {
     "voting_period_ms": 1000,

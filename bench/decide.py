@@ -7,7 +7,7 @@ measured in the same run on the same ballots, so the ratio is meaningful across 
 * budget (20 items): one pass computing every ballot's l1 distance to the status quo -- the
   rule must at least read every ballot once against s.
 
-``python -m bench.decide --json`` prints the dict that :func:`run` returns.
+``python -m peoplenet.bench.decide --json`` prints the dict that :func:`run` returns.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import time
 from fractions import Fraction
 from typing import Final
 
-from actors.governance.decision import DecisionInput, decide
+from peoplenet.actors.governance.decision import DecisionInput, decide
 
 BUDGET_ITEMS: Final = 20
 BUDGET_TOTAL: Final = 10_000
@@ -101,7 +101,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.decide", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m peoplenet.bench.decide", description=__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--rate-ballots", type=int, default=1_000_000)
     parser.add_argument("--budget-ballots", type=int, default=10_000)

@@ -20,17 +20,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from runtime import log
-from runtime.block import Block, verify_block
-from runtime.blocklace import Blocklace
-from runtime.codec import Value
-from runtime.dissemination import Blocks, Disclose, Heads
-from runtime.errors import RemoteProtocolError
-from runtime.identity import Identity, MemberId
-from runtime.localnet import LocalNode, create_node
-from runtime.social import Befriend, Post, personal_lace
-from runtime.store import SqliteStore
-from runtime.transport import Connection, Transport, TransportConfig
+from peoplenet.runtime import log
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace.block import Block, verify_block
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import SqliteStore
+from peoplenet.runtime.net.transport import Connection, Transport, TransportConfig
+from peoplenet.runtime.sim.localnet import LocalNode, create_node
+from peoplenet.runtime.social.dissemination import Blocks, Disclose, Heads
+from peoplenet.runtime.social.graph import Befriend, Post, personal_lace
+from peoplenet.runtime.wire.codec import Value
 
 
 class _Friend:

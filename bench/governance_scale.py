@@ -1,8 +1,8 @@
 """A cooperative deciding at scale, end to end: every member a consensus participant.
 
 Why: the decision rule and the fold are tested transaction by transaction; this runs the
-whole path -- each member's :class:`~runtime.consensus.core.ConsensusCore` in the
-deterministic simulator, and its own :class:`~actors.governance.fold.Governance` fold over
+whole path -- each member's :class:`~peoplenet.runtime.consensus.core.ConsensusCore` in the
+deterministic simulator, and its own :class:`~peoplenet.actors.governance.fold.Governance` fold over
 what consensus delivers -- for a community of ``members`` deciding a rate, a budget and a
 board at once, and checks that every member ends in the same state and that each outcome is
 what the pure rule gives on the ballots cast.
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
-from actors.governance.charter import (
+from peoplenet.actors.governance.charter import (
     BoardSubject,
     BudgetSubject,
     Charter,
@@ -43,22 +43,30 @@ from actors.governance.charter import (
     found,
     fraction_text,
 )
-from actors.governance.decision import DecisionInput, DecisionOutcome, decide
-from actors.governance.fold import Governance
-from actors.governance.records import Action as GovAction
-from actors.governance.records import Close, GovTx, Open, Vote, point_from_wire
-from actors.governance.state import DecisionState, to_json
-from bench.consensus import verify_blocks
-from runtime.block import BlockId
-from runtime.blocklace import Blocklace
-from runtime.codec import Value
-from runtime.consensus.constitution import Constitution, Genesis
-from runtime.consensus.core import ConsensusCore, Output
-from runtime.consensus.rules import WAVE_LENGTH
-from runtime.errors import LocalError
-from runtime.identity import Identity, MemberId
-from runtime.sim import Action, CancelTimer, LinkModel, Send, SetTimer, SimNode, Simulator
-from runtime.store import MemoryStore
+from peoplenet.actors.governance.decision import DecisionInput, DecisionOutcome, decide
+from peoplenet.actors.governance.fold import Governance
+from peoplenet.actors.governance.records import Action as GovAction
+from peoplenet.actors.governance.records import Close, GovTx, Open, Vote, point_from_wire
+from peoplenet.actors.governance.state import DecisionState, to_json
+from peoplenet.bench.consensus import verify_blocks
+from peoplenet.runtime.consensus.constitution import Constitution, Genesis
+from peoplenet.runtime.consensus.core import ConsensusCore, Output
+from peoplenet.runtime.consensus.rules import WAVE_LENGTH
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace.block import BlockId
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import MemoryStore
+from peoplenet.runtime.sim.simulator import (
+    Action,
+    CancelTimer,
+    LinkModel,
+    Send,
+    SetTimer,
+    SimNode,
+    Simulator,
+)
+from peoplenet.runtime.wire.codec import Value
 
 RATE: Final = "commission"
 BUDGET: Final = "spending"
@@ -192,7 +200,8 @@ class Tally:
 
 
 class MemberNode:
-    """One member as a :class:`~runtime.sim.SimNode`: its consensus core and its own fold."""
+    """One member as a :class:`~peoplenet.runtime.sim.simulator.SimNode`: its consensus core and its
+    own fold."""
 
     def __init__(
         self,
@@ -533,7 +542,9 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.governance_scale", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m peoplenet.bench.governance_scale", description=__doc__
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)

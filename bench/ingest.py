@@ -21,13 +21,13 @@ from pathlib import Path
 
 from nacl.bindings import crypto_sign_open
 
-from runtime.block import Block, BlockId
-from runtime.blocklace import Blocklace
-from runtime.codec import Value
-from runtime.errors import InvalidBlock
-from runtime.identity import Identity
-from runtime.store import SqliteStore
-from runtime.verify_pool import VerifyPool, verify_signed
+from peoplenet.runtime.errors import InvalidBlock
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.lace.block import Block, BlockId
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import SqliteStore
+from peoplenet.runtime.lace.verify_pool import VerifyPool, verify_signed
+from peoplenet.runtime.wire.codec import Value
 
 LACE = b"bench"
 BATCH = 1024

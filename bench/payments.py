@@ -22,12 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.coop_net import CoopNet
-from runtime.app_lace import app_lace_id
-from runtime.block import Block, LaceId
-from runtime.blocklace import Blocklace
-from runtime.identity import verify
-from runtime.store import SqliteStore
+from peoplenet.bench.coop_net import CoopNet
+from peoplenet.runtime.keys.identity import verify
+from peoplenet.runtime.lace.app_lace import app_lace_id
+from peoplenet.runtime.lace.block import Block, LaceId
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import SqliteStore
 
 
 def run(payments: int = 200, *, folder: Path | None = None) -> dict[str, Any]:

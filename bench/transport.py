@@ -17,13 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.actor_bases import thespian_tcp_one_way_rate
-from runtime.block import Block
-from runtime.blocklace import Blocklace
-from runtime.identity import Identity
-from runtime.localnet import LocalNode, create_node
-from runtime.social import Befriend, Post, personal_lace
-from runtime.store import SqliteStore
+from peoplenet.bench.actor_bases import thespian_tcp_one_way_rate
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.lace.block import Block
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import SqliteStore
+from peoplenet.runtime.sim.localnet import LocalNode, create_node
+from peoplenet.runtime.social.graph import Befriend, Post, personal_lace
 
 RATE_GUESS = 12_000  # blocks/s: sizes the backlog so the stream lasts about ``seconds``
 MIN_BLOCKS = 5_000

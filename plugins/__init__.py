@@ -1,6 +1,6 @@
 """The app platform: hookspecs, the plugin manager, apps' lifecycle per community.
 
-Third-party authors import :data:`hookimpl` from here and the types in :mod:`plugins.api`;
+Third-party authors import :data:`hookimpl` from here and the types in :mod:`peoplenet.plugins.api`;
 see ``docs/plugins.md``.
 """
 
@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pluggy
 
-from plugins.hookspecs import PROJECT
+from peoplenet.plugins.hookspecs import PROJECT
 
 hookimpl = pluggy.HookimplMarker(PROJECT)
-"""Mark a function of an app as the implementation of one of :mod:`plugins.hookspecs`."""
+"""Mark a function of an app as the implementation of one of :mod:`peoplenet.plugins.hookspecs`."""
 
 __all__ = ["PROJECT", "hookimpl"]

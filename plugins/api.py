@@ -1,7 +1,7 @@
 """The public API a Peoplenet app is written against (what ``docs/plugins.md`` documents).
 
 An app is a pluggy plugin: a module or object with ``@hookimpl`` functions (see
-:mod:`plugins.hookspecs`).  What it gets and gives are the plain types here:
+:mod:`peoplenet.plugins.hookspecs`).  What it gets and gives are the plain types here:
 
 * :class:`AppSpec` -- the declaration: name, version, the parameters members set by vote (with
   kinds and bounds), the record types of its transactions, its commands, which blocks it may
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, Literal, Protocol
 
-from runtime.codec import Record, Value
-from runtime.errors import LocalError, PeoplenetError
+from peoplenet.runtime.errors import LocalError, PeoplenetError
+from peoplenet.runtime.wire.codec import Record, Value
 
 APP_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 """App names: short, lower-case, stable (they are part of lace ids and decisions)."""
@@ -33,7 +33,7 @@ APP_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 ParamKind = Literal["int", "rate", "bool", "choice", "text"]
 ArgKind = Literal["any", "text", "int", "amount", "decimal", "bool", "member", "members", "block"]
 """What a command argument is; the node converts the typed text to it before the app sees it
-(:mod:`plugins.command_args`): ``any`` is passed as given (text from the command line)."""
+(:mod:`peoplenet.plugins.command_args`): ``any`` is passed as given (text from the command line)."""
 Purpose = str
 """What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
 
@@ -308,7 +308,8 @@ class LaceBlockView:
     payload: Value
     pointers: tuple[bytes, ...]
     block: object
-    """The :class:`runtime.block.Block` itself, for apps that keep a blocklace view."""
+    """The :class:`peoplenet.runtime.lace.block.Block` itself, for apps that keep a blocklace
+    view."""
 
 
 @dataclass(frozen=True, slots=True)

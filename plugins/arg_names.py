@@ -1,6 +1,6 @@
 """Names in app command arguments: ``pay --to ana``, ``credit --offer 3f2a9c01``.
 
-The command line resolves them to full ids before the node sees them (runtime/cli_names.py),
+The command line resolves them to full ids before the node sees them (runtime/cli/resolve.py),
 so an app gets a 64-hex id and the person gets the same naming rules and errors as everywhere
 else.  Which arguments are names is declared here, by argument name, for the bundled apps'
 commands; any other argument goes through unchanged.
@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from runtime.cli_names import Namer, resolve_ids
+from peoplenet.runtime.cli.resolve import Namer, resolve_ids
 
 MEMBER_ARGS: Final = frozenset({"to", "with", "sovereign", "member"})
 """Arguments that name one member."""

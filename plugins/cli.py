@@ -15,14 +15,14 @@ import json
 import os
 from typing import Any, TextIO
 
-from plugins.api import AppSpec, ParamSpec
-from plugins.arg_names import resolve_app_args
-from plugins.manager import BUNDLED, AppRegistry, load_apps
-from runtime import control
-from runtime.cli_format import tree_text
-from runtime.cli_names import Namer
-from runtime.datadir import DataDir
-from runtime.errors import LocalError, PeoplenetError
+from peoplenet.plugins.api import AppSpec, ParamSpec
+from peoplenet.plugins.arg_names import resolve_app_args
+from peoplenet.plugins.manager import BUNDLED, AppRegistry, load_apps
+from peoplenet.runtime.cli.format import tree_text
+from peoplenet.runtime.cli.resolve import Namer
+from peoplenet.runtime.errors import LocalError, PeoplenetError
+from peoplenet.runtime.local import control
+from peoplenet.runtime.local.datadir import DataDir
 
 
 class AppsCliError(LocalError):
@@ -125,7 +125,7 @@ def _command(
 
 def _me(data: DataDir) -> bytes | None:
     """This node's member id (from the key file, no passphrase needed), to mark "you"."""
-    from runtime.keyfile import read_member_id  # noqa: PLC0415
+    from peoplenet.runtime.keys.keyfile import read_member_id  # noqa: PLC0415
 
     try:
         return bytes(read_member_id(data.key_file))

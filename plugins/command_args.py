@@ -1,4 +1,5 @@
-"""A command's arguments converted to the kinds its :class:`~plugins.api.CommandSpec` declares.
+"""A command's arguments converted to the kinds its :class:`~peoplenet.plugins.api.CommandSpec`
+declares.
 
 The command line hands every value over as text (``--arg number=3``, ``--amount 5``); control
 callers (the demo, tests) may hand typed values.  The app host converts both here, before the
@@ -14,8 +15,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Final
 
-from plugins.api import AppCommandError, Arg, ArgKind, CommandSpec
-from runtime.codec import Value
+from peoplenet.plugins.api import AppCommandError, Arg, ArgKind, CommandSpec
+from peoplenet.runtime.wire.codec import Value
 
 MIN_PREFIX: Final = 8
 """Hex digits of a member id prefix that may stand for the whole id."""
@@ -61,7 +62,7 @@ def convert_args(
 
 
 def convert(arg: Arg, value: Value, members: frozenset[bytes]) -> Value:
-    """One argument's value as its kind (see :class:`~plugins.api.Arg`)."""
+    """One argument's value as its kind (see :class:`~peoplenet.plugins.api.Arg`)."""
     kind = arg.kind
     if kind == "any" or value is None:
         return value

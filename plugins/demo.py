@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from runtime.codec import Value
-from runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.wire.codec import Value
 
 
 class DemoStepFailed(LocalError):

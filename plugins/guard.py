@@ -2,7 +2,8 @@
 
 Each app instance (one app in one community) gets a worker thread; every hook call runs there
 and the caller waits at most ``deadline_s``.  A call that raises (anything but the app's own
-:class:`~plugins.api.AppTxRejected`) is a *failure*; ``max_failures`` failures in a row fault
+:class:`~peoplenet.plugins.api.AppTxRejected`) is a *failure*; ``max_failures`` failures in a row
+fault
 the instance (counted per hook: a hook that always raises is not saved by another hook that
 works).  A call that misses its deadline faults it at once: its thread is stuck in the
 plugin's code, and Python cannot stop a thread, so the instance is abandoned (the daemon thread
@@ -28,9 +29,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from plugins.api import AppCommandError, AppTxRejected, ConsentRefused
-from runtime.errors import LocalError
-from runtime.log import get_logger
+from peoplenet.plugins.api import AppCommandError, AppTxRejected, ConsentRefused
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.log import get_logger
 
 DEFAULT_DEADLINE_S: Final = 2.0
 DEFAULT_MAX_FAILURES: Final = 3
@@ -39,7 +40,7 @@ EXPECTED: Final = (AppTxRejected, AppCommandError, ConsentRefused)
 """What an app raises on purpose (a refusal): passed through, never a failure."""
 
 T = TypeVar("T")
-_log = get_logger("plugins.guard")
+_log = get_logger("peoplenet.plugins.guard")
 
 
 class PluginFailed(LocalError):

@@ -13,9 +13,10 @@ Two worlds, kept apart:
   set of lace blocks) and must reach the same state.  No clocks, no randomness, no I/O: the time
   is ``ctx.now_ms``, community time.
 * the **node** (:func:`peoplenet_duties`, :func:`peoplenet_command`) acts for this member: it
-  may submit transactions and publish signed blocks through :class:`~plugins.api.NodeContext`.
+  may submit transactions and publish signed blocks through
+  :class:`~peoplenet.plugins.api.NodeContext`.
 
-A hook that raises (other than :class:`~plugins.api.AppTxRejected` from the fold) or takes
+A hook that raises (other than :class:`~peoplenet.plugins.api.AppTxRejected` from the fold) or takes
 longer than the node's hook deadline counts as a failure of the plugin; after a few the node
 stops running that app in that community (``peoplenet apps list`` shows why) and goes on.
 """
@@ -26,7 +27,7 @@ from collections.abc import Mapping
 
 import pluggy
 
-from plugins.api import (
+from peoplenet.plugins.api import (
     AppChangeView,
     AppSpec,
     DecisionView,
@@ -34,7 +35,7 @@ from plugins.api import (
     LaceBlockView,
     NodeContext,
 )
-from runtime.codec import Value
+from peoplenet.runtime.wire.codec import Value
 
 PROJECT = "peoplenet"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -52,7 +53,8 @@ def peoplenet_new_state(community: bytes, settings: Mapping[str, Value]) -> obje
 
 @hookspec(firstresult=True)
 def peoplenet_check_tx(state: object, tx: Value, ctx: FoldContext) -> None:
-    """Raise :class:`~plugins.api.AppTxRejected` if ``tx`` may not apply; change nothing."""
+    """Raise :class:`~peoplenet.plugins.api.AppTxRejected` if ``tx`` may not apply; change
+    nothing."""
 
 
 @hookspec(firstresult=True)
@@ -107,7 +109,7 @@ def peoplenet_command(
 @hookspec
 def peoplenet_demo(demo: object) -> None:
     """The app's part of ``make demo``: drive the live nodes through ``demo`` (a
-    :class:`plugins.demo.DemoDriver`)."""
+    :class:`peoplenet.plugins.demo.DemoDriver`)."""
 
 
 __all__ = [

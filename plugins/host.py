@@ -4,14 +4,15 @@ The cooperative's consumer (actors/coop/consumer.py) owns one :class:`AppHost` a
 in the cooperative's order, what the governance fold decided: an ``app`` decision enabled,
 re-set or disabled an app (:meth:`AppHost.app_changed`), an enabled app's transaction passed
 the fold (:meth:`AppHost.apply_tx`), another decision closed (:meth:`AppHost.decision`).  The
-host turns these into the app's hooks, each through the instance's :class:`~plugins.guard.Guard`.
+host turns these into the app's hooks, each through the instance's
+:class:`~peoplenet.plugins.guard.Guard`.
 
 Lifecycle (per community): an app's state is created the first time it is enabled and is kept
 when it is disabled, so re-enabling continues where it stopped; while disabled, the fold
 refuses its transactions (``app_disabled``) and the host feeds it nothing.  An app that is
 enabled but not installed on this node is listed as such; the cooperative goes on.
 
-Signing: an app never holds a key.  It hands a :class:`~plugins.api.Draft` to
+Signing: an app never holds a key.  It hands a :class:`~peoplenet.plugins.api.Draft` to
 :meth:`NodeContext.publish`; the host finds the purpose from the payload's record type (as the
 app declared it), signs only automatic purposes or those a command the person is running
 grants (one signature per grant), then signs through the runtime's restricted signer (app laces
@@ -22,7 +23,7 @@ the unsigned block, so it does not need the key), and the host has every block t
 published signed in one go afterwards (:meth:`BatchSigner.blocks`, one request to the node
 when the apps run in a worker process), then stores and pushes them in that order.  The
 blocks of a message and the duties after them run in one visit to the app's thread
-(:meth:`~plugins.guard.Guard.call_many`).
+(:meth:`~peoplenet.plugins.guard.Guard.call_many`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Protocol, cast
 
-from plugins.api import (
+from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
     AppSpec,
@@ -49,26 +50,38 @@ from plugins.api import (
     ParamSpec,
     PluginError,
 )
-from plugins.command_args import convert_args
-from plugins.guard import DEFAULT_DEADLINE_S, DEFAULT_MAX_FAILURES, AppFaulted, Guard, PluginFailed
-from plugins.manager import AppRegistry
-from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, app_lace_id
-from runtime.block import MAX_BLOCK_SIZE, Block, BlockId, LaceId
-from runtime.blocklace import Blocklace, Equivocation
-from runtime.codec import Record, Value, decode, encode
-from runtime.errors import (
+from peoplenet.plugins.command_args import convert_args
+from peoplenet.plugins.guard import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_MAX_FAILURES,
+    AppFaulted,
+    Guard,
+    PluginFailed,
+)
+from peoplenet.plugins.manager import AppRegistry
+from peoplenet.runtime.errors import (
     EncodeError,
     InvalidBlock,
     LocalError,
     PeoplenetError,
     RemoteProtocolError,
 )
-from runtime.identity import SIGNATURE_LEN, MemberId
-from runtime.log import get_logger
-from runtime.store import SqliteStore
+from peoplenet.runtime.keys.identity import SIGNATURE_LEN, MemberId
+from peoplenet.runtime.lace.app_lace import (
+    LaceBlocks,
+    LaceHave,
+    LaceReplica,
+    ReplicaOutput,
+    app_lace_id,
+)
+from peoplenet.runtime.lace.block import MAX_BLOCK_SIZE, Block, BlockId, LaceId
+from peoplenet.runtime.lace.blocklace import Blocklace, Equivocation
+from peoplenet.runtime.lace.store import SqliteStore
+from peoplenet.runtime.log import get_logger
+from peoplenet.runtime.wire.codec import Record, Value, decode, encode
 
 LAST_RESULTS: Final = 256
-_log = get_logger("plugins.host")
+_log = get_logger("peoplenet.plugins.host")
 
 
 class BlockSigner(Protocol):
@@ -166,7 +179,8 @@ def sign_all(
 
 class AppHostApi(Protocol):
     """What the cooperative's consumer uses of a host: :class:`AppHost` (in this process, for
-    tests and the conformance kit) or ``plugins.remote_host.RemoteAppHost`` (a node's apps, in a
+    tests and the conformance kit) or ``peoplenet.plugins.worker.remote_host.RemoteAppHost`` (a
+    node's apps, in a
     keyless worker)."""
 
     def app_names(self) -> list[str]: ...
@@ -234,7 +248,7 @@ class _Instance:
 
 
 class _Node:
-    """The :class:`~plugins.api.NodeContext` handed to one duties/command call.
+    """The :class:`~peoplenet.plugins.api.NodeContext` handed to one duties/command call.
 
     Its methods run on the app's worker thread, so they only record: blocks are signed at
     once (signing is pure) but stored and pushed by the host after the call returns.
@@ -396,7 +410,7 @@ class AppHost:
     def _open_lace(self, inst: _Instance) -> None:
         lace = app_lace_id(self.community, inst.spec.name)
         if self.folder is None:
-            from runtime.store import MemoryStore  # noqa: PLC0415 - tests without a folder
+            from peoplenet.runtime.lace.store import MemoryStore  # noqa: PLC0415 - tests without a folder
 
             inst.blocklace = Blocklace(MemoryStore())
         else:
@@ -448,7 +462,7 @@ class AppHost:
         try:
             settings = inst.spec.settings(given)
         except AppTxRejected as exc:
-            # The consumer checks first (plugins.api.checked_settings, the same check): a
+            # The consumer checks first (peoplenet.plugins.api.checked_settings, the same check): a
             # refused change leaves the app exactly as it was, enabled state and settings.
             _log.warning("app_settings_refused", app=name, reason=exc.reason, detail=exc.detail)
             return
@@ -760,7 +774,7 @@ class AppHost:
     # -- views ----------------------------------------------------------------------------------
 
     def app_tx(self, name: str, tx: Record) -> Record:
-        from actors.governance.records import AppTx  # noqa: PLC0415 - the layer above
+        from peoplenet.actors.governance.records import AppTx  # noqa: PLC0415 - the layer above
 
         return AppTx(name, encode(tx))
 

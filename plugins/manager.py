@@ -21,12 +21,12 @@ from typing import Any, Final
 
 import pluggy
 
-from plugins import hookspecs
-from plugins.api import AppSpec, PluginError
-from runtime.log import get_logger
+from peoplenet.plugins import hookspecs
+from peoplenet.plugins.api import AppSpec, PluginError
+from peoplenet.runtime.log import get_logger
 
 ENTRY_POINT_GROUP: Final = "peoplenet.apps"
-BUNDLED: Final = ("apps.currency.plugin",)
+BUNDLED: Final = ("peoplenet.apps.currency.plugin",)
 """Modules of the apps that ship with Peoplenet (registered like any other plugin)."""
 
 _log = get_logger("plugins")

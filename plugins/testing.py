@@ -1,4 +1,5 @@
-"""The conformance kit: an app run through the real :class:`~plugins.host.AppHost` the way a
+"""The conformance kit: an app run through the real :class:`~peoplenet.plugins.host.AppHost` the way
+a
 member's node runs it, and every way it breaks the platform's contract, listed.
 
 Third-party authors (and every bundled app) call :func:`check_app` from a test::
@@ -10,7 +11,8 @@ fresh hosts (two members' nodes, in memory) through the same script -- enable, t
 transactions, closed decisions, the bad transactions, every command, a settings change,
 disable and re-enable -- checking on the way that ``check_tx`` changes nothing, that bad
 transactions are refused for the expected reason and change nothing, that the state survives
-disable/re-enable, that commands fail only with :class:`~plugins.api.AppCommandError`, that no
+disable/re-enable, that commands fail only with :class:`~peoplenet.plugins.api.AppCommandError`,
+that no
 hook raises or runs long, and finally that both hosts reached the same snapshot at every step
 (determinism).  :class:`ConformanceError` lists every failure found, not just the first.
 
@@ -36,7 +38,7 @@ from typing import Any, Final
 
 from pluggy import HookImpl, Result
 
-from plugins.api import (
+from peoplenet.plugins.api import (
     AppCommandError,
     AppSpec,
     AppTxRejected,
@@ -46,14 +48,14 @@ from plugins.api import (
     ParamSpec,
     PluginError,
 )
-from plugins.guard import DEFAULT_DEADLINE_S, EXPECTED, AppFaulted, PluginFailed
-from plugins.host import AppHost
-from plugins.manager import AppRegistry, load_apps
-from runtime.app_lace import LaceBlocks
-from runtime.block import Block
-from runtime.codec import Record, Value, decode, encode, registered_tags
-from runtime.errors import PeoplenetError
-from runtime.identity import Identity
+from peoplenet.plugins.guard import DEFAULT_DEADLINE_S, EXPECTED, AppFaulted, PluginFailed
+from peoplenet.plugins.host import AppHost
+from peoplenet.plugins.manager import AppRegistry, load_apps
+from peoplenet.runtime.errors import PeoplenetError
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.lace.app_lace import LaceBlocks
+from peoplenet.runtime.lace.block import Block
+from peoplenet.runtime.wire.codec import Record, Value, decode, encode, registered_tags
 
 HOOK_BUDGET_S: Final = DEFAULT_DEADLINE_S / 4
 """Longest a hook may take under the kit: well within the node's deadline."""

@@ -9,12 +9,13 @@ import sys
 def run_cli(
     *args: str, passphrase: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m runtime.cli ARGS`` with the passphrase in the environment; never raises.
+    """``python -m peoplenet ARGS`` with the passphrase in the environment; never
+    raises.
 
     ``env`` adds variables (``TZ``, say) to the child's otherwise minimal environment.
     """
     return subprocess.run(
-        [sys.executable, "-m", "runtime.cli", *args],
+        [sys.executable, "-m", "peoplenet", *args],
         capture_output=True,
         text=True,
         timeout=120,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime.kernel import ActorSystemHandle, Base
-from runtime.localnet import LocalNode, create_node
+from peoplenet.runtime.kernel import ActorSystemHandle, Base
+from peoplenet.runtime.sim.localnet import LocalNode, create_node
 
 
 @pytest.fixture

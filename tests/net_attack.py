@@ -17,13 +17,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime import codec
-from runtime.codec import Value
-from runtime.dissemination import FriendRequest
-from runtime.identity import Identity, MemberId
-from runtime.network_service import NetworkService, NetworkSettings
-from runtime.node_messages import Batch, Inbound
-from runtime.noise_channel import (
+from peoplenet.actors.member.messages import Batch, Inbound
+from peoplenet.actors.member.network_service import NetworkService, NetworkSettings
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.net.noise_channel import (
     FRAME_HEADER,
     HANDSHAKE_HEADER,
     PREAMBLE_LEN,
@@ -33,7 +30,10 @@ from runtime.noise_channel import (
     parse_hello,
     preamble,
 )
-from runtime.transport import IdentitySigner
+from peoplenet.runtime.net.transport import IdentitySigner
+from peoplenet.runtime.social.dissemination import FriendRequest
+from peoplenet.runtime.wire import codec
+from peoplenet.runtime.wire.codec import Value
 
 NET = b"attack-net"
 HOST = "127.0.0.1"

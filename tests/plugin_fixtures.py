@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from plugins import hookimpl
-from plugins.api import (
+from peoplenet.plugins import hookimpl
+from peoplenet.plugins.api import (
     AppChangeView,
     AppSpec,
     AppTxRejected,
@@ -23,7 +23,7 @@ from plugins.api import (
     NodeContext,
     ParamSpec,
 )
-from runtime.codec import Record, Value, wire_type
+from peoplenet.runtime.wire.codec import Record, Value, wire_type
 
 
 @wire_type(993)

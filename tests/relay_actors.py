@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from runtime.control_relay import Relay
-from runtime.kernel import Actor, Ref, RestartPolicy
-from runtime.node_messages import ControlReply, ControlRequest, Forwarded
+from peoplenet.actors.member.control_relay import Relay
+from peoplenet.actors.member.messages import ControlReply, ControlRequest, Forwarded
+from peoplenet.runtime.kernel import Actor, Ref, RestartPolicy
 
 
 class Answerer(Actor):

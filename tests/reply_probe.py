@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from runtime.kernel import Actor, ActorSystemHandle, Ref
-from runtime.node_messages import ControlReply
+from peoplenet.actors.member.messages import ControlReply
+from peoplenet.runtime.kernel import Actor, ActorSystemHandle, Ref
 
 
 class Replies(Actor):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from runtime.codec import Value
+from peoplenet.runtime.wire.codec import Value
 
 
 def canonical_values(

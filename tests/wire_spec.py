@@ -2,7 +2,8 @@
 
 Why: the wire format is a spec only if someone can follow it without the code.  This module
 uses nothing of Peoplenet -- only msgpack's packer, hashlib and nacl -- and builds encodings,
-ids and lace ids the way docs/wire-format.md says to; tests/test_wire_format.py compares its
+ids and lace ids the way docs/wire-format.md says to; tests/runtime/wire/test_wire_format.py
+compares its
 results with the production code's on generated inputs.  Records are :class:`Rec` values (a
 tag and the fields in their documented order), not the production classes.
 """

@@ -6,8 +6,8 @@ import os
 import sys
 import time
 
-from plugins.worker import CHANNEL, Back, CallbackRefused, Handler
-from runtime.codec import Value
+from peoplenet.plugins.worker.serve import CHANNEL, Back, CallbackRefused, Handler
+from peoplenet.runtime.wire.codec import Value
 
 
 def _echo(args: Value, back: Back) -> Value:

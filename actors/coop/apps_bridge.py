@@ -1,8 +1,9 @@
 """Between a cooperative's governance fold and its apps: what the fold decided, the apps hear.
 
 :class:`CoopApps` is owned by the cooperative's consumer.  On a node the apps run in a keyless
-worker process (:class:`~plugins.remote_host.RemoteAppHost`); given a ``registry`` (tests with
-their own plugins), they run in this process (:class:`~plugins.host.AppHost`).  After each
+worker process (:class:`~peoplenet.plugins.worker.remote_host.RemoteAppHost`); given a ``registry``
+(tests with
+their own plugins), they run in this process (:class:`~peoplenet.plugins.host.AppHost`).  After each
 delivered transaction it looks at what the fold did: an adopted ``app`` decision enables,
 re-sets or disables an app; any other closed decision is told to the enabled apps; an
 ``AppTx`` the fold let through (the app is enabled, the sender a member) goes to its app; a
@@ -17,19 +18,25 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
-from actors.governance.fold import Applied
-from actors.governance.records import AppChange, AppTx, GovTx, point_to_wire
-from actors.governance.state import GovernanceState
-from plugins.api import AppCommandError, AppTxRejected, DecisionView, FoldContext, checked_settings
-from plugins.host import AppHost, AppHostApi, BlockSigner, HostOutput
-from plugins.manager import AppRegistry
-from plugins.remote_host import RemoteAppHost
-from runtime.codec import Value
-from runtime.consensus.core import Delivery
-from runtime.log import get_logger
+from peoplenet.actors.governance.fold import Applied
+from peoplenet.actors.governance.records import AppChange, AppTx, GovTx, point_to_wire
+from peoplenet.actors.governance.state import GovernanceState
+from peoplenet.plugins.api import (
+    AppCommandError,
+    AppTxRejected,
+    DecisionView,
+    FoldContext,
+    checked_settings,
+)
+from peoplenet.plugins.host import AppHost, AppHostApi, BlockSigner, HostOutput
+from peoplenet.plugins.manager import AppRegistry
+from peoplenet.plugins.worker.remote_host import RemoteAppHost
+from peoplenet.runtime.consensus.core import Delivery
+from peoplenet.runtime.log import get_logger
+from peoplenet.runtime.wire.codec import Value
 
 RATE: Final = "rate"
-_log = get_logger("actors.coop.apps")
+_log = get_logger("peoplenet.actors.coop.apps")
 
 
 class AppProposalRefused(AppCommandError):

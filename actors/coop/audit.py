@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from actors.coop.consumer import fold_history
-from actors.governance.charter import Founding
-from runtime.blocklace import Blocklace
-from runtime.codec import decode_as, encode
-from runtime.community_store import CommunityStore
-from runtime.consensus.constitution import Genesis
-from runtime.consensus.core import ConsensusCore, Delivery
-from runtime.datadir import DataDir
-from runtime.errors import LocalError
-from runtime.identity import Identity
-from runtime.store import SqliteStore
+from peoplenet.actors.coop.consumer import fold_history
+from peoplenet.actors.governance.charter import Founding
+from peoplenet.runtime.consensus.constitution import Genesis
+from peoplenet.runtime.consensus.core import ConsensusCore, Delivery
+from peoplenet.runtime.consensus.order_store import CommunityStore
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import SqliteStore
+from peoplenet.runtime.local.datadir import DataDir
+from peoplenet.runtime.wire.codec import decode_as, encode
 
 
 class AuditError(LocalError):

@@ -11,7 +11,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Final
 
-from actors.governance.charter import (
+from peoplenet.actors.governance.charter import (
     BoardSubject,
     BudgetSubject,
     BylawsSubject,
@@ -21,7 +21,7 @@ from actors.governance.charter import (
     RateSubject,
     fraction_text,
 )
-from runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError
 
 _TOP: Final = frozenset(
     {

@@ -17,8 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from actors.coop.charter_json import charter_from_json
-from actors.coop.cli_text import (
+from peoplenet.actors.coop.charter_json import charter_from_json
+from peoplenet.actors.coop.cli_text import (
     decisions_text,
     founding_text,
     joined_text,
@@ -26,13 +26,13 @@ from actors.coop.cli_text import (
     submission_text,
     vouch_text,
 )
-from actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
-from actors.governance.charter import Founding, verify_founding
-from runtime import control
-from runtime.cli_exit import rejection
-from runtime.cli_names import Namer, resolve_coop_args
-from runtime.datadir import DataDir
-from runtime.errors import LocalError, PeoplenetError
+from peoplenet.actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
+from peoplenet.actors.governance.charter import Founding, verify_founding
+from peoplenet.runtime.cli.exit import rejection
+from peoplenet.runtime.cli.resolve import Namer, resolve_coop_args
+from peoplenet.runtime.errors import LocalError, PeoplenetError
+from peoplenet.runtime.local import control
+from peoplenet.runtime.local.datadir import DataDir
 
 Passphrase = Callable[..., str]
 
@@ -177,7 +177,7 @@ def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def run_audit(args: argparse.Namespace, out: TextIO) -> int:
     """Exit 0 when the recomputation matches, 1 when it found a mismatch."""
-    from actors.coop.audit import audit  # noqa: PLC0415
+    from peoplenet.actors.coop.audit import audit  # noqa: PLC0415
 
     data = DataDir(args.data)
     data.require()
@@ -288,7 +288,7 @@ def _now_ms() -> int:
 
 def _me(data: DataDir) -> bytes | None:
     """This node's member id (from the key file, no passphrase needed), to mark "you"."""
-    from runtime.keyfile import read_member_id  # noqa: PLC0415
+    from peoplenet.runtime.keys.keyfile import read_member_id  # noqa: PLC0415
 
     try:
         return bytes(read_member_id(data.key_file))
@@ -338,7 +338,7 @@ def _wait_for(sock: Path, which: dict[str, Any], key: str, seconds: float) -> An
 
 
 def _found(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out: TextIO) -> int:
-    from runtime.keyfile import load_identity  # noqa: PLC0415
+    from peoplenet.runtime.keys.keyfile import load_identity  # noqa: PLC0415
 
     data.require()
     if args.out and not args.sign and Path(args.out).exists() and not args.force:

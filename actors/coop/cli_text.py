@@ -2,7 +2,7 @@
 
 Decisions say what is proposed (the options, the proposals tabled, the candidate being
 admitted or removed), the member's own ballot and the deadline in local time; fractions read
-as decimals and members through :func:`~runtime.cli_format.describe_member`.  ``--json``
+as decimals and members through :func:`~peoplenet.runtime.cli.format.describe_member`.  ``--json``
 output never comes through here.
 """
 
@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from datetime import tzinfo
 from typing import Any
 
-from actors.governance.kinds import YES_NO_KINDS
-from runtime.cli_exit import reason_text
-from runtime.cli_format import (
+from peoplenet.actors.governance.kinds import YES_NO_KINDS
+from peoplenet.runtime.cli.exit import reason_text
+from peoplenet.runtime.cli.format import (
     amount_text,
     decimal_text,
     describe_member,

@@ -1,8 +1,9 @@
 """A cooperative on a member's node: the governance fold behind the consensus actor.
 
-The consensus actor (runtime/consensus_actor.py) orders the cooperative's transactions and
+The consensus actor (actors/community/consensus_actor.py) orders the cooperative's transactions and
 hands each delivery here, in order; this shell folds them with the pure
-:class:`~actors.governance.fold.Governance` and does the member's duties that follow from the
+:class:`~peoplenet.actors.governance.fold.Governance` and does the member's duties that follow from
+the
 state:
 
 * **closing**: when the member's own clock passes an open decision's deadline it submits a
@@ -30,14 +31,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from actors.coop.apps_bridge import CoopApps
-from actors.coop.charter_json import charter_from_json, number_text
-from actors.coop.halves import SuretyHalf
-from actors.coop.precheck import check as precheck
-from actors.coop.views import decisions_view, unvoted
-from actors.governance.charter import Founding, InvalidCharter, community_id
-from actors.governance.fold import Applied, Governance
-from actors.governance.records import (
+from peoplenet.actors.coop.apps_bridge import CoopApps
+from peoplenet.actors.coop.charter_json import charter_from_json, number_text
+from peoplenet.actors.coop.halves import SuretyHalf
+from peoplenet.actors.coop.precheck import check as precheck
+from peoplenet.actors.coop.views import decisions_view, unvoted
+from peoplenet.actors.governance.charter import Founding, InvalidCharter, community_id
+from peoplenet.actors.governance.fold import Applied, Governance
+from peoplenet.actors.governance.records import (
     SURETY_DOMAIN,
     Admit,
     Amend,
@@ -56,15 +57,15 @@ from actors.governance.records import (
     surety_digest,
     surety_message,
 )
-from plugins.api import AppCommandError
-from plugins.host import HostOutput
-from runtime.app_lace import LaceBlocks, LaceHave
-from runtime.codec import Value, decode_as, encode
-from runtime.community_consumer import ConsumerOutput, Signer
-from runtime.consensus.constitution import Genesis
-from runtime.consensus.core import Delivery, tx_key
-from runtime.errors import LocalError, RemoteProtocolError
-from runtime.identity import member_id, verify
+from peoplenet.plugins.api import AppCommandError
+from peoplenet.plugins.host import HostOutput
+from peoplenet.runtime.consensus.constitution import Genesis
+from peoplenet.runtime.consensus.consumer import ConsumerOutput, Signer
+from peoplenet.runtime.consensus.core import Delivery, tx_key
+from peoplenet.runtime.errors import LocalError, RemoteProtocolError
+from peoplenet.runtime.keys.identity import member_id, verify
+from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
+from peoplenet.runtime.wire.codec import Value, decode_as, encode
 
 CLOSE_RETRY_MS: Final = 5_000
 MAX_JSON: Final = 64 * 1024
@@ -99,7 +100,7 @@ def _successor(
     genesis: Genesis, amendment: object, history: Sequence[Delivery], epoch: int
 ) -> Genesis:
     """The genesis consensus derived from the amendment that ended ``epoch``."""
-    from runtime.consensus.constitution import Amendment  # noqa: PLC0415
+    from peoplenet.runtime.consensus.constitution import Amendment  # noqa: PLC0415
 
     ends = [
         d
@@ -114,7 +115,7 @@ def _successor(
 
 
 class CoopConsumer:
-    """The :class:`~runtime.community_consumer.Consumer` of a cooperative's order."""
+    """The :class:`~peoplenet.runtime.consensus.consumer.Consumer` of a cooperative's order."""
 
     def __init__(self, genesis: Genesis, folder: Path, signer: Signer) -> None:
         lace_hex = genesis.lace().hex()

@@ -1,6 +1,7 @@
 """The founding file the founders pass around: a founding being signed, and its first genesis.
 
-A :class:`~actors.governance.charter.Founding` needs every founder's signature, but founders
+A :class:`~peoplenet.actors.governance.charter.Founding` needs every founder's signature, but
+founders
 sign one at a time on their own phones, so the file keeps the signatures gathered so far by
 member (a founding's own list is positional and complete).  The file also fixes the consensus
 timeout Δ of epoch 0, so that every founder derives the same first genesis: participants =
@@ -13,17 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from actors.governance.charter import (
+from peoplenet.actors.governance.charter import (
     Charter,
     Founding,
     InvalidFounding,
     community_id,
     founding_content_digest,
 )
-from runtime.codec import Record, decode_as, encode, wire_type
-from runtime.consensus.constitution import Constitution, Genesis
-from runtime.errors import LocalError, RemoteProtocolError
-from runtime.identity import Identity, MemberId, verify
+from peoplenet.runtime.consensus.constitution import Constitution, Genesis
+from peoplenet.runtime.errors import LocalError, RemoteProtocolError
+from peoplenet.runtime.keys.identity import Identity, MemberId, verify
+from peoplenet.runtime.wire.codec import Record, decode_as, encode, wire_type
 
 MAX_FILE: Final = 1 << 20
 

@@ -13,17 +13,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final, TextIO
 
-from actors.coop.audit import audit
-from actors.coop.charter_json import charter_from_json
-from actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
-from actors.governance.charter import Founding
-from apps.currency.demo import DEMO_MINT
-from plugins.demo import DemoStepFailed
-from plugins.manager import load_apps
-from runtime.codec import Value
-from runtime.errors import PeoplenetError
-from runtime.identity import Identity
-from runtime.localnet import LocalNode, wait_for
+from peoplenet.actors.coop.audit import audit
+from peoplenet.actors.coop.charter_json import charter_from_json
+from peoplenet.actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
+from peoplenet.actors.governance.charter import Founding
+from peoplenet.apps.currency.demo import DEMO_MINT
+from peoplenet.plugins.demo import DemoStepFailed
+from peoplenet.plugins.manager import load_apps
+from peoplenet.runtime.errors import PeoplenetError
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.sim.localnet import LocalNode, wait_for
+from peoplenet.runtime.wire.codec import Value
 
 COOP: Final = "night riders"
 STEP_S: Final = 90.0
@@ -182,7 +182,7 @@ def run_app_demos(
 
 
 class NodeDemoDriver:
-    """:class:`plugins.demo.DemoDriver` over the demo's live nodes (control sockets)."""
+    """:class:`peoplenet.plugins.demo.DemoDriver` over the demo's live nodes (control sockets)."""
 
     def __init__(
         self,

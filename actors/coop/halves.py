@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.codec import Record, wire_type
-from runtime.errors import RemoteProtocolError
-from runtime.identity import ID_LEN, SIGNATURE_LEN
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN, SIGNATURE_LEN
+from peoplenet.runtime.wire.codec import Record, wire_type
 
 
 class InvalidSuretyHalf(RemoteProtocolError):

@@ -2,7 +2,7 @@
 
 A member who submits without waiting never hears that the order rejected their ballot; so
 the node first checks the transaction against its current view of the cooperative with the
-same rules the fold applies (:mod:`actors.governance.fold`).  Only what the current state
+same rules the fold applies (:mod:`peoplenet.actors.governance.fold`).  Only what the current state
 decides for sure is refused here -- what only grows or only ends (a closed decision stays
 closed, a tabled proposal stays tabled, a distributed period stays distributed).  Whether a
 decision may be closed yet depends on the community clock when the transaction is ordered,
@@ -13,10 +13,10 @@ Pure: a state and a transaction in, a :class:`WouldBeRejected` (or nothing) out.
 
 from __future__ import annotations
 
-from actors.governance.charter import InvalidCharter
-from actors.governance.fold import MAX_PROPOSALS, SURPLUS_RATE
-from actors.governance.kinds import YES_NO_KINDS, DecisionError, normalize_point
-from actors.governance.records import (
+from peoplenet.actors.governance.charter import InvalidCharter
+from peoplenet.actors.governance.fold import MAX_PROPOSALS, SURPLUS_RATE
+from peoplenet.actors.governance.kinds import YES_NO_KINDS, DecisionError, normalize_point
+from peoplenet.actors.governance.records import (
     Admit,
     Close,
     Contribution,
@@ -29,9 +29,9 @@ from actors.governance.records import (
     Vote,
     point_from_wire,
 )
-from actors.governance.state import DecisionState, GovernanceState
-from runtime.codec import Value
-from runtime.errors import LocalError
+from peoplenet.actors.governance.state import DecisionState, GovernanceState
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.wire.codec import Value
 
 
 class WouldBeRejected(LocalError):

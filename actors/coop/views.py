@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from actors.governance.kinds import YES_NO_KINDS
-from actors.governance.records import Admit, Remove
-from actors.governance.state import DecisionState, GovernanceState, to_json
+from peoplenet.actors.governance.kinds import YES_NO_KINDS
+from peoplenet.actors.governance.records import Admit, Remove
+from peoplenet.actors.governance.state import DecisionState, GovernanceState, to_json
 
 
 def decision_view(d: DecisionState, me: bytes) -> dict[str, Any]:

@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
-from actors.governance.decision import (
+from peoplenet.actors.governance.decision import (
     KINDS,
     DecisionError,
     check_params,
     normalize_point,
 )
-from actors.governance.kinds import MAX_NAME_LEN
-from runtime.codec import Record, encode, wire_type
-from runtime.errors import RemoteProtocolError
-from runtime.identity import ID_LEN, SIGNATURE_LEN, Identity, verify
+from peoplenet.actors.governance.kinds import MAX_NAME_LEN
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN, SIGNATURE_LEN, Identity, verify
+from peoplenet.runtime.wire.codec import Record, encode, wire_type
 
 MAX_ITEMS: Final = 256
 MAX_SUBJECTS: Final = 256

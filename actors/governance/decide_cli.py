@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
-from actors.governance.decision import (
+from peoplenet.actors.governance.decision import (
     YES_NO_KINDS,
     DecisionError,
     DecisionInput,
@@ -24,7 +24,7 @@ from actors.governance.decision import (
     decide,
     effective_threshold,
 )
-from actors.governance.kinds import check_kind
+from peoplenet.actors.governance.kinds import check_kind
 
 REQUIRED: Final = ("kind", "members", "status_quo", "threshold", "ballots")
 OPTIONAL: Final = ("sybil_estimate", "proposals", "params")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import groupby
 
-from actors.governance.kinds import (
+from peoplenet.actors.governance.kinds import (
     KINDS,
     YES_NO_KINDS,
     DecisionError,
@@ -25,9 +25,9 @@ from actors.governance.kinds import (
     name_list,
     normalize_point,
 )
-from actors.governance.officer import elect
-from actors.governance.spaces import BudgetSpace, RankingSpace, RateSpace, SetSpace, Space
-from runtime.codec import encode
+from peoplenet.actors.governance.officer import elect
+from peoplenet.actors.governance.spaces import BudgetSpace, RankingSpace, RateSpace, SetSpace, Space
+from peoplenet.runtime.wire.codec import encode
 
 __all__ = [
     "KINDS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from fractions import Fraction
 
-from runtime.codec import Value
+from peoplenet.runtime.wire.codec import Value
 
 
 def split_pro_rata(total: int, weights: Mapping[bytes, int]) -> dict[bytes, int]:

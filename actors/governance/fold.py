@@ -4,7 +4,8 @@ Why pure: consensus gives every member the same transactions in the same order; 
 step here depends on nothing else -- no clock, no randomness, no I/O -- every member computes
 the same state, and ``peoplenet audit`` can replay the lace and compare digests.  Time comes
 from the transactions themselves (see :meth:`Governance._advance_time`).  Every refused
-transaction is recorded as a :class:`~actors.governance.state.Rejection` and changes nothing
+transaction is recorded as a :class:`~peoplenet.actors.governance.state.Rejection` and changes
+nothing
 but the community clock.  See ``docs/governance.md``.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from actors.governance.charter import (
+from peoplenet.actors.governance.charter import (
     VACANT,
     BoardSubject,
     Charter,
@@ -23,7 +24,7 @@ from actors.governance.charter import (
     community_id,
     verify_founding,
 )
-from actors.governance.decision import (
+from peoplenet.actors.governance.decision import (
     YES_NO_KINDS,
     DecisionError,
     DecisionInput,
@@ -31,7 +32,7 @@ from actors.governance.decision import (
     decide,
     normalize_point,
 )
-from actors.governance.records import (
+from peoplenet.actors.governance.records import (
     Action,
     Admit,
     Amend,
@@ -52,16 +53,16 @@ from actors.governance.records import (
     point_from_wire,
     surety_message,
 )
-from actors.governance.state import DecisionState, GovernanceState, Rejection
-from runtime.codec import Value, encode
-from runtime.consensus.constitution import (
+from peoplenet.actors.governance.state import DecisionState, GovernanceState, Rejection
+from peoplenet.runtime.consensus.constitution import (
     Amendment,
     Genesis,
     InvalidConstitution,
     amendment_digest,
 )
-from runtime.errors import LocalError
-from runtime.identity import MemberId, verify
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import MemberId, verify
+from peoplenet.runtime.wire.codec import Value, encode
 
 MAX_PROPOSALS = 256
 MAX_APP_SETTINGS = 64 * 1024
@@ -70,7 +71,7 @@ bound of an app transaction's body, so one opening cannot park a block's worth i
 MAX_DETAIL_LEN = 200
 """Longest rejection detail (characters) kept: details quote the refused input."""
 SURPLUS_RATE = "surplus"
-"""The rate subject :class:`~actors.governance.records.Distribute` splits."""
+"""The rate subject :class:`~peoplenet.actors.governance.records.Distribute` splits."""
 
 
 class Refused(Exception):

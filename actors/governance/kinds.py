@@ -2,7 +2,8 @@
 
 Why a module of its own: the state fold validates every ballot and proposal when it arrives
 (and records a typed rejection), long before the decision closes; the rule itself
-(:mod:`actors.governance.decision`) then validates the same way again.  Both use these checks,
+(:mod:`peoplenet.actors.governance.decision`) then validates the same way again.  Both use these
+checks,
 so a point accepted at voting time is never refused at the close.
 """
 
@@ -12,7 +13,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Final
 
-from runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError
 
 KINDS: Final[tuple[str, ...]] = (
     "rate",

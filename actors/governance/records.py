@@ -23,13 +23,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Final
 
-from actors.governance.charter import Charter, InvalidCharter, fraction_text, parse_fraction
-from actors.governance.decision import KINDS, YES_NO_KINDS
-from runtime.codec import Record, Value, wire_type
-from runtime.community_consumer import domain_message
-from runtime.consensus.constitution import Approval
-from runtime.errors import RemoteProtocolError
-from runtime.identity import ID_LEN, SIGNATURE_LEN, Identity, MemberId
+from peoplenet.actors.governance.charter import (
+    Charter,
+    InvalidCharter,
+    fraction_text,
+    parse_fraction,
+)
+from peoplenet.actors.governance.decision import KINDS, YES_NO_KINDS
+from peoplenet.runtime.consensus.constitution import Approval
+from peoplenet.runtime.consensus.consumer import domain_message
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN, SIGNATURE_LEN, Identity, MemberId
+from peoplenet.runtime.wire.codec import Record, Value, wire_type
 
 MAX_LABEL_LEN: Final = 64
 MAX_AMOUNT: Final = 10**12
@@ -81,7 +86,7 @@ def surety_digest(community: bytes, a: bytes, b: bytes) -> bytes:
 def surety_message(community: bytes, a: bytes, b: bytes) -> bytes:
     """What each side actually signs: the digest under the surety signing domain.
 
-    A node's signer signs only domain-tagged digests (runtime/community_consumer.py), so no
+    A node's signer signs only domain-tagged digests (runtime/consensus/consumer.py), so no
     signature made for a surety could ever pass for a block's.
     """
     return domain_message(SURETY_DOMAIN, surety_digest(community, a, b))
@@ -417,7 +422,7 @@ def point_from_wire(kind: str, value: Value) -> object:
     """A ballot or proposal as the rule takes it: rates arrive as ``"n/d"`` text (or an int).
 
     Raises :class:`InvalidCharter` (``bad_fraction``) on non-canonical rate text; every other
-    check is :func:`~actors.governance.decision.normalize_point`'s.
+    check is :func:`~peoplenet.actors.governance.decision.normalize_point`'s.
     """
     if kind == "rate" and type(value) is str:
         return parse_fraction(value, what="rate")

@@ -19,7 +19,7 @@ from fractions import Fraction
 from itertools import accumulate, combinations
 from typing import Protocol, cast
 
-from actors.governance.kinds import name_list, normalize_point, rate_grid
+from peoplenet.actors.governance.kinds import name_list, normalize_point, rate_grid
 
 
 def _tuple_points(
@@ -71,7 +71,8 @@ class Space(Protocol):
         ...
 
     def codec_form(self, p: Hashable) -> object:
-        """What :func:`runtime.codec.encode` sees when ties are broken by encoding."""
+        """What :func:`peoplenet.runtime.wire.codec.encode` sees when ties are broken by
+        encoding."""
         ...
 
 

@@ -1,6 +1,6 @@
 """The cooperative's state: what the fold has made of the ordered transactions so far.
 
-Why a separate module: the fold (:mod:`actors.governance.fold`) decides *how* each
+Why a separate module: the fold (:mod:`peoplenet.actors.governance.fold`) decides *how* each
 transaction changes things; this module is *what* there is -- members, sureties, decisions,
 subject values, apps, the ledger, the community clock, the consensus bridge -- plus the views
 everyone else reads: :meth:`GovernanceState.snapshot` (JSON-ready),
@@ -18,12 +18,18 @@ from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from typing import Final
 
-from actors.governance.charter import Charter, Founding, Subject, founding_digest, fraction_text
-from actors.governance.economics import Ledger
-from actors.governance.records import Change, point_to_wire
-from runtime.codec import Record, Value, encode, wire_type
-from runtime.consensus.constitution import Amendment, Approval, Constitution, Genesis
-from runtime.identity import MemberId
+from peoplenet.actors.governance.charter import (
+    Charter,
+    Founding,
+    Subject,
+    founding_digest,
+    fraction_text,
+)
+from peoplenet.actors.governance.economics import Ledger
+from peoplenet.actors.governance.records import Change, point_to_wire
+from peoplenet.runtime.consensus.constitution import Amendment, Approval, Constitution, Genesis
+from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.wire.codec import Record, Value, encode, wire_type
 
 LAST_REJECTIONS: Final = 50
 """How many recent rejections the state keeps in full (all are counted and hashed)."""

@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from runtime.codec import Record, Value, wire_type
-from runtime.errors import RemoteProtocolError
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.wire.codec import Record, Value, wire_type
 
 MAX_AMOUNT: Final = 10**15
 MAX_MEMO: Final = 280

@@ -1,6 +1,6 @@
 """The currency's conformance case: how a bundled app declares itself to the kit.
 
-Test support, not loaded by the node (it imports :mod:`plugins.testing`).  The case covers
+Test support, not loaded by the node (it imports :mod:`peoplenet.plugins.testing`).  The case covers
 both ledgers: the cooperative's coins are ``CommunityPay`` transactions (member 0 gets 100 by
 the enabling decision), and members' own coins are a scripted coin lace with every record
 type (200-208), taken and refused, including a double spend by a forked member that its
@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from apps.currency import plugin
-from apps.currency.community import CommunityPay
-from apps.currency.plugin import DAY_MS, CurrencyState
-from apps.currency.records import (
+from peoplenet.apps.currency import plugin
+from peoplenet.apps.currency.community import CommunityPay
+from peoplenet.apps.currency.plugin import DAY_MS, CurrencyState
+from peoplenet.apps.currency.records import (
     Accept,
     Approve,
     CreditAccept,
@@ -27,8 +27,15 @@ from apps.currency.records import (
     Redeem,
     Repay,
 )
-from plugins.testing import START_MS, By, ConformanceCase, LaceBlock, LacePayload, member_id
-from runtime.block import BlockId
+from peoplenet.plugins.testing import (
+    START_MS,
+    By,
+    ConformanceCase,
+    LaceBlock,
+    LacePayload,
+    member_id,
+)
+from peoplenet.runtime.lace.block import BlockId
 
 M0, M1, M2, M3 = (member_id(i) for i in range(4))
 NOT_A_MEMBER: Final = bytes(range(32))
@@ -114,7 +121,7 @@ def _accept(transfer: str, newbal: int) -> LacePayload:
 
 
 def conformance_case() -> ConformanceCase:
-    """The currency's case for :func:`plugins.testing.check_app`."""
+    """The currency's case for :func:`peoplenet.plugins.testing.check_app`."""
     return ConformanceCase(
         plugin,
         good_txs=[
@@ -137,7 +144,7 @@ def conformance_case() -> ConformanceCase:
         },
         lace_blocks=coin_lace(),
         lace_outcome=lace_outcome,
-        source="apps.currency.plugin",
+        source="peoplenet.apps.currency.plugin",
     )
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from apps.currency.community import COMMUNITY
-from plugins import hookimpl
-from plugins.demo import DemoDriver, DemoStepFailed
+from peoplenet.apps.currency.community import COMMUNITY
+from peoplenet.plugins import hookimpl
+from peoplenet.plugins.demo import DemoDriver, DemoStepFailed
 
 DEMO_MINT: int = 100
 """Cooperative coins the demo's enabling decision mints to the fifth person."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError
 
 
 class CurrencyError(LocalError):

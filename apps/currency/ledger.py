@@ -3,7 +3,8 @@
 Theory of operation
 -------------------
 Every block's outcome (valid, or refused with a stable reason) is a function of its causal
-past only: its creator's chain state at its parent (see :mod:`apps.currency.state`) and the
+past only: its creator's chain state at its parent (see :mod:`peoplenet.apps.currency.state`) and
+the
 outcomes of the blocks it points to.  Nothing a node learns later, nor the order in which it
 learns it, changes an outcome; so every node that folds the same blocks (pointees first, in
 any order) reaches the same outcomes and the same :meth:`CoinLedger.digest`.
@@ -22,7 +23,8 @@ accepted: nothing moved).  So for every currency, always and on every node::
 even when forked members accept or spend twice on two branches.  A non-equivocator's balance
 equals its chain state and is never negative; an equivocator's may be (its debt on record).
 
-Work indexes: a member's duties (:class:`~apps.currency.wallet.Wallet`) must not scan every
+Work indexes: a member's duties (:class:`~peoplenet.apps.currency.wallet.Wallet`) must not scan
+every
 transfer ever made, so the fold keeps, per member, the transfers still waiting for it: those
 of its coins it has neither approved nor disapproved (:meth:`CoinLedger.awaiting_judgement`),
 and those to it it has not accepted (:meth:`CoinLedger.unaccepted`).  An entry leaves when a
@@ -39,7 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from apps.currency.records import (
+from peoplenet.apps.currency.records import (
     COIN_RECORDS,
     KIND,
     MAX_BALANCE,
@@ -54,12 +56,12 @@ from apps.currency.records import (
     Redeem,
     Repay,
 )
-from apps.currency.state import ChainState, compute_repayments
-from runtime.block import Block, BlockId
-from runtime.blocklace import Equivocation
-from runtime.codec import Value, encode
-from runtime.errors import LocalError
-from runtime.identity import MemberId
+from peoplenet.apps.currency.state import ChainState, compute_repayments
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.lace.block import Block, BlockId
+from peoplenet.runtime.lace.blocklace import Equivocation
+from peoplenet.runtime.wire.codec import Value, encode
 
 _DIGEST_PERSON: Final = b"peoplenet.coin1"
 

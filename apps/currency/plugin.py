@@ -2,12 +2,12 @@
 
 Two ledgers, one app:
 
-* **members' own coins** (Grassroots Flash, :mod:`apps.currency.ledger`) live in the app's
+* **members' own coins** (Grassroots Flash, :mod:`peoplenet.apps.currency.ledger`) live in the app's
   replicated lace: issue, approve, accept, mint, disapprove, redeem, repay, mutual credit --
   no consensus; the member's node approves, accepts and repays on its own (automatic
   purposes), and signs payments, mints, credit lines and redemptions only when the person runs
   the command (consented purposes);
-* **the cooperative's coins** (:mod:`apps.currency.community`) live in the ordered fold:
+* **the cooperative's coins** (:mod:`peoplenet.apps.currency.community`) live in the ordered fold:
   minted by decision (an ``app`` decision whose action is ``{"mint": N, "to": MEMBER}``) or by
   the egalitarian ``ubi_per_period`` setting, paid with ``CommunityPay`` transactions.
 
@@ -21,11 +21,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from apps.currency.community import COMMUNITY, CommunityLedger, CommunityPay, CommunityRefused
-from apps.currency.demo import peoplenet_demo  # the app's part of make demo
-from apps.currency.errors import CurrencyError
-from apps.currency.ledger import CoinLedger
-from apps.currency.records import (
+from peoplenet.apps.currency.community import (
+    COMMUNITY,
+    CommunityLedger,
+    CommunityPay,
+    CommunityRefused,
+)
+from peoplenet.apps.currency.demo import peoplenet_demo  # the app's part of make demo
+from peoplenet.apps.currency.errors import CurrencyError
+from peoplenet.apps.currency.ledger import CoinLedger
+from peoplenet.apps.currency.records import (
     Accept,
     Approve,
     CreditAccept,
@@ -36,9 +41,9 @@ from apps.currency.records import (
     Redeem,
     Repay,
 )
-from apps.currency.wallet import Wallet
-from plugins import hookimpl
-from plugins.api import (
+from peoplenet.apps.currency.wallet import Wallet
+from peoplenet.plugins import hookimpl
+from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
     AppSpec,
@@ -51,11 +56,11 @@ from plugins.api import (
     NodeContext,
     ParamSpec,
 )
-from runtime.app_lace import app_lace_id
-from runtime.block import Block, BlockId
-from runtime.blocklace import Equivocation
-from runtime.codec import Value
-from runtime.identity import MemberId
+from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.lace.app_lace import app_lace_id
+from peoplenet.runtime.lace.block import Block, BlockId
+from peoplenet.runtime.lace.blocklace import Equivocation
+from peoplenet.runtime.wire.codec import Value
 
 NAME: Final = "currency"
 VERSION: Final = "1.0"

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from runtime.codec import Record, wire_type
-from runtime.errors import RemoteProtocolError
-from runtime.identity import ID_LEN
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN
+from peoplenet.runtime.wire.codec import Record, wire_type
 
 MAX_AMOUNT: Final = 10**15
 """Most cents one block may move or mint."""

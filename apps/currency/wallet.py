@@ -12,9 +12,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from apps.currency.errors import BadAmount, CurrencyError, InsufficientFunds, UnknownMember
-from apps.currency.ledger import VOID, CoinLedger, Transfer
-from apps.currency.records import (
+from peoplenet.apps.currency.errors import (
+    BadAmount,
+    CurrencyError,
+    InsufficientFunds,
+    UnknownMember,
+)
+from peoplenet.apps.currency.ledger import VOID, CoinLedger, Transfer
+from peoplenet.apps.currency.records import (
     MAX_AMOUNT,
     MAX_BALANCE,
     MAX_DEADLINE,
@@ -31,10 +36,10 @@ from apps.currency.records import (
     Redeem,
     Repay,
 )
-from apps.currency.state import ChainState, compute_repayments
-from runtime.block import BlockId
-from runtime.errors import LocalError
-from runtime.identity import ID_LEN, MemberId
+from peoplenet.apps.currency.state import ChainState, compute_repayments
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import ID_LEN, MemberId
+from peoplenet.runtime.lace.block import BlockId
 
 CONSENT_PURPOSES: Final = frozenset({"pay", "mint", "credit", "redeem"})
 """Drafts the person must approve before they are signed."""

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from runtime.block import LaceId
-from runtime.codec import Record, encode, wire_type
-from runtime.errors import RemoteProtocolError
-from runtime.identity import ID_LEN, SIGNATURE_LEN, Identity, MemberId, verify
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN, SIGNATURE_LEN, Identity, MemberId, verify
+from peoplenet.runtime.lace.block import LaceId
+from peoplenet.runtime.wire.codec import Record, encode, wire_type
 
 MAX_PARTICIPANTS: Final = 1024
 MAX_COMMUNITY_LEN: Final = 64

@@ -5,7 +5,8 @@ The shell (a simulated node, the node's consensus actor, a benchmark) feeds it w
 :meth:`~ConsensusCore.tick` when the timer it asked for is due -- always with ``now``, and
 carries out the :class:`Output`: messages to send, transactions delivered in the agreed
 order, the time to be woken next.  It never reads a clock, sleeps or does I/O besides adding
-blocks to the :class:`~runtime.blocklace.Blocklace` it was given (whose store makes them
+blocks to the :class:`~peoplenet.runtime.lace.blocklace.Blocklace` it was given (whose store makes
+them
 durable).
 
 Block production (a *cordial miner*, made quiescent):
@@ -36,9 +37,26 @@ from itertools import chain, repeat
 from operator import attrgetter
 from typing import Final, NamedTuple, cast
 
-from runtime.block import BLOCK_ID_LEN, Block, BlockId, LaceId
-from runtime.blocklace import AddReport, Blocklace
-from runtime.codec import (
+from peoplenet.runtime.consensus.constitution import (
+    Amendment,
+    Genesis,
+    InvalidAmendment,
+    check_amendment,
+)
+from peoplenet.runtime.consensus.ordering import Anchor, EpochOrder
+from peoplenet.runtime.consensus.rules import (
+    WAVE_LENGTH,
+    ConsensusRejected,
+    EpochRules,
+    RoundPayload,
+    UnknownEpoch,
+)
+from peoplenet.runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN, Identity, MemberId
+from peoplenet.runtime.lace.block import BLOCK_ID_LEN, Block, BlockId, LaceId
+from peoplenet.runtime.lace.blocklace import AddReport, Blocklace
+from peoplenet.runtime.lace.own_chain import OwnChainGuard, OwnProblem, quorum_of_others
+from peoplenet.runtime.wire.codec import (
     Record,
     Value,
     array_header,
@@ -53,23 +71,6 @@ from runtime.codec import (
     record_bytes,
     wire_type,
 )
-from runtime.consensus.constitution import (
-    Amendment,
-    Genesis,
-    InvalidAmendment,
-    check_amendment,
-)
-from runtime.consensus.ordering import Anchor, EpochOrder
-from runtime.consensus.rules import (
-    WAVE_LENGTH,
-    ConsensusRejected,
-    EpochRules,
-    RoundPayload,
-    UnknownEpoch,
-)
-from runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
-from runtime.identity import ID_LEN, Identity, MemberId
-from runtime.own_chain import OwnChainGuard, OwnProblem, quorum_of_others
 
 MAX_BLOCKS_PER_MESSAGE: Final = 64
 MAX_HEADS: Final = 1024

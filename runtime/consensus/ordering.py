@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Final
 
-from runtime.block import BlockId, LaceId
-from runtime.blocklace import Blocklace, BlockMeta
-from runtime.consensus.constitution import Constitution
-from runtime.consensus.rules import WAVE_LENGTH
-from runtime.errors import LocalError
-from runtime.identity import MemberId
+from peoplenet.runtime.consensus.constitution import Constitution
+from peoplenet.runtime.consensus.rules import WAVE_LENGTH
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.lace.block import BlockId, LaceId
+from peoplenet.runtime.lace.blocklace import Blocklace, BlockMeta
 
 W = WAVE_LENGTH
 _DEPTH_AT: Final = itemgetter(4)

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from runtime.block import Block, BlockId
-from runtime.blocklace import BlockMeta
-from runtime.codec import Record, Value, wire_type
-from runtime.consensus.constitution import Genesis
-from runtime.errors import InvalidBlock, RemoteProtocolError
+from peoplenet.runtime.consensus.constitution import Genesis
+from peoplenet.runtime.errors import InvalidBlock, RemoteProtocolError
+from peoplenet.runtime.lace.block import Block, BlockId
+from peoplenet.runtime.lace.blocklace import BlockMeta
+from peoplenet.runtime.wire.codec import Record, Value, wire_type
 
 MAX_TXS_PER_BLOCK: Final = 4096
 WAVE_LENGTH: Final = 3
@@ -42,7 +42,7 @@ class RoundPayload(Record):
     """The payload of every block in an epoch lace: the creator's transactions, maybe none.
 
     A transaction is any codec value; consensus itself interprets only
-    :class:`~runtime.consensus.constitution.Amendment`.
+    :class:`~peoplenet.runtime.consensus.constitution.Amendment`.
     """
 
     txs: Value
@@ -61,7 +61,7 @@ class RoundPayload(Record):
 
 
 class EpochRules:
-    """The :class:`~runtime.blocklace.BlockValidator` for one epoch's lace."""
+    """The :class:`~peoplenet.runtime.lace.blocklace.BlockValidator` for one epoch's lace."""
 
     __slots__ = ("_members", "_quorum", "end_depth", "genesis", "lace")
 

@@ -3,11 +3,11 @@
 See docs/actors.md for supervision, timers, the bridge and the choice of base.
 """
 
-from runtime.kernel.actor import Actor, TimerHandle
-from runtime.kernel.bridge import Bridge
-from runtime.kernel.policy import RestartDecision, RestartPolicy, RestartWindow
-from runtime.kernel.ref import Ref
-from runtime.kernel.system import (
+from peoplenet.runtime.kernel.actor import Actor, TimerHandle
+from peoplenet.runtime.kernel.bridge import Bridge
+from peoplenet.runtime.kernel.policy import RestartDecision, RestartPolicy, RestartWindow
+from peoplenet.runtime.kernel.ref import Ref
+from peoplenet.runtime.kernel.system import (
     ActorError,
     ActorFailed,
     ActorSystemHandle,

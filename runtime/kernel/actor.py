@@ -28,10 +28,10 @@ from thespian.actors import (
     WakeupMessage,
 )
 
-from runtime.errors import LocalError, Unrecoverable
-from runtime.gc_tuning import tune_gc
-from runtime.kernel.bridge import Bridge
-from runtime.kernel.messages import (
+from peoplenet.runtime.errors import LocalError, Unrecoverable
+from peoplenet.runtime.kernel.bridge import Bridge
+from peoplenet.runtime.kernel.gc_tuning import tune_gc
+from peoplenet.runtime.kernel.messages import (
     Ask,
     AskFailed,
     BridgeTick,
@@ -48,10 +48,10 @@ from runtime.kernel.messages import (
     StopRequest,
     TimerFired,
 )
-from runtime.kernel.policy import RestartPolicy, RestartWindow
-from runtime.kernel.ref import Ref, ref_of
-from runtime.kernel.safelog import SafeLogger
-from runtime.log import get_logger
+from peoplenet.runtime.kernel.policy import RestartPolicy, RestartWindow
+from peoplenet.runtime.kernel.ref import Ref, ref_of
+from peoplenet.runtime.kernel.safelog import SafeLogger
+from peoplenet.runtime.log import get_logger
 
 A = TypeVar("A", bound="Actor")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.kernel.policy import RestartPolicy
-from runtime.kernel.ref import Ref
+from peoplenet.runtime.kernel.policy import RestartPolicy
+from peoplenet.runtime.kernel.ref import Ref
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +40,7 @@ class Hello:
 class Failed:
     """Child -> parent: I crashed (error type and text) and am exiting.
 
-    ``fatal``: the error was :class:`~runtime.errors.Unrecoverable`; do not restart me.
+    ``fatal``: the error was :class:`~peoplenet.runtime.errors.Unrecoverable`; do not restart me.
     """
 
     name: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from typing import Any, Final, Literal, TypeVar
 
 from thespian.actors import ActorSystem
 
-from runtime.errors import LocalError, PeoplenetError
-from runtime.kernel.actor import Actor
-from runtime.kernel.messages import (
+from peoplenet.runtime.errors import LocalError, PeoplenetError
+from peoplenet.runtime.kernel.actor import Actor
+from peoplenet.runtime.kernel.messages import (
     Ask,
     AskFailed,
     ChildQuery,
@@ -34,11 +34,11 @@ from runtime.kernel.messages import (
     Start,
     StopRequest,
 )
-from runtime.kernel.policy import RestartPolicy
-from runtime.kernel.proctree import reap, tree
-from runtime.kernel.ref import Ref, ref_of
-from runtime.kernel.safelog import SafeLogger
-from runtime.log import get_logger
+from peoplenet.runtime.kernel.policy import RestartPolicy
+from peoplenet.runtime.kernel.proctree import reap, tree
+from peoplenet.runtime.kernel.ref import Ref, ref_of
+from peoplenet.runtime.kernel.safelog import SafeLogger
+from peoplenet.runtime.log import get_logger
 
 Base = Literal["simple", "multiproc_queue", "multiproc_tcp"]
 
@@ -77,7 +77,8 @@ class Failure:
     error_type: str
     error: str
     fatal: bool = False
-    """Given up at once on an :class:`~runtime.errors.Unrecoverable` error, not after retries."""
+    """Given up at once on an :class:`~peoplenet.runtime.errors.Unrecoverable` error, not after
+    retries."""
 
 
 class _Root(Actor):

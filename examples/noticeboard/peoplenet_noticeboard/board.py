@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from peoplenet.plugins.api import AppTxRejected
+from peoplenet.runtime.wire.codec import Value
 from peoplenet_noticeboard.records import Notice, PinNotice, PostNotice, WithdrawNotice
-from plugins.api import AppTxRejected
-from runtime.codec import Value
 
 Tx = PostNotice | PinNotice | WithdrawNotice
 

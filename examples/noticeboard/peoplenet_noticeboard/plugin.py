@@ -11,11 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from peoplenet_noticeboard import __version__
-from peoplenet_noticeboard.board import Board, Tx
-from peoplenet_noticeboard.records import PinNotice, PostNotice, WithdrawNotice
-from plugins import hookimpl
-from plugins.api import (
+from peoplenet.plugins import hookimpl
+from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
     AppSpec,
@@ -27,7 +24,10 @@ from plugins.api import (
     ParamSpec,
     PluginError,
 )
-from runtime.codec import Value
+from peoplenet.runtime.wire.codec import Value
+from peoplenet_noticeboard import __version__
+from peoplenet_noticeboard.board import Board, Tx
+from peoplenet_noticeboard.records import PinNotice, PostNotice, WithdrawNotice
 
 T = TypeVar("T")
 NAME = "noticeboard"

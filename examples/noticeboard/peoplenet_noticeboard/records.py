@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runtime.codec import Record, wire_type
+from peoplenet.runtime.wire.codec import Record, wire_type
 
 
 @wire_type(900)

@@ -1,0 +1,1 @@
+"""A community's consensus on a member's node: the consensus actor."""

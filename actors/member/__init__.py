@@ -1,0 +1,1 @@
+"""A member's node: supervisor, signer, store and network actors, control, runner."""

@@ -1,0 +1,225 @@
+"""Messages between the actors of one node (frozen dataclasses: they pickle across processes).
+
+These never leave the phone: what travels between phones is in runtime/social/dissemination.py and
+runtime/net/transport.py.  Member ids and block ids are raw bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from peoplenet.runtime.wire.codec import Value
+
+# -- start-up ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodeInit:
+    """What the node supervisor needs: where the data lives and the unlocked key's seed."""
+
+    data_dir: str
+    seed: bytes = field(repr=False)
+    listen_host: str
+    listen_port: int
+    advertise_host: str
+    network_id: bytes
+    mdns: bool
+    mdns_interfaces: tuple[str, ...]
+    peers: tuple[str, ...]
+    auto_accept: bool
+    owner_pid: int = 0
+    """The foreground process; if it dies, the node's actors end themselves (no leftovers)."""
+
+
+@dataclass(frozen=True)
+class MemberInit:
+    seed: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StoreInit:
+    data_dir: str
+    member: bytes
+    auto_accept: bool
+
+
+@dataclass(frozen=True)
+class NetworkInit:
+    member: bytes
+    x25519_private: bytes = field(repr=False)
+    listen_host: str
+    listen_port: int
+    advertise_host: str
+    network_id: bytes
+    mdns: bool
+    mdns_interfaces: tuple[str, ...]
+    peers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """The supervisor tells each child where its siblings are (again after every restart)."""
+
+    member: object | None
+    store: object | None
+    network: object | None
+
+
+# -- member actor: the only signer -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignBlock:
+    """Ask the member actor to sign a block; answered with ``BlockSigned``."""
+
+    request: int
+    lace: bytes
+    payload: Value
+    pointers: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
+class BlockSigned:
+    request: int
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class SignHello:
+    """Ask the member actor to sign a transport hello transcript (domain-separated there)."""
+
+    request: int
+    transcript: bytes
+
+
+@dataclass(frozen=True)
+class HelloSigned:
+    request: int
+    signature: bytes
+
+
+# -- network <-> store -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeerUp:
+    peer: bytes
+
+
+@dataclass(frozen=True)
+class PeerDown:
+    peer: bytes
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A message a peer sent; ``friend`` says whether the connection is a friendship edge."""
+
+    peer: bytes
+    msg: Value
+    friend: bool
+
+
+@dataclass(frozen=True)
+class Outbound:
+    peer: bytes
+    msg: Value
+
+
+@dataclass(frozen=True)
+class SocialView:
+    """What the network actor needs from the social graph to decide whom to talk to."""
+
+    friends: tuple[bytes, ...]
+    addresses: tuple[tuple[bytes, str, int], ...]
+    requests: tuple[tuple[bytes, Value], ...]  # (member, FriendRequest record) to cold-call
+
+
+@dataclass(frozen=True)
+class Listening:
+    host: str
+    port: int
+    advertise_host: str
+
+
+@dataclass(frozen=True)
+class Discovered:
+    member: bytes
+    host: str
+    port: int
+    source: str
+
+
+@dataclass(frozen=True)
+class NetworkFailed:
+    """The network could not start (for example the port is busy)."""
+
+    reason: str
+
+
+# -- control (CLI -> node) ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ControlRequest:
+    request: int
+    op: str
+    args: dict[str, Value]
+
+
+@dataclass(frozen=True)
+class ControlReply:
+    request: int
+    ok: bool
+    result: Value
+    error: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class Forwarded:
+    """A control request the supervisor passed on to a child, with the Ref to answer."""
+
+    msg: object
+    reply_to: object
+
+
+# -- consensus (actors/community/consensus_actor.py)
+# ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsensusInit:
+    """One community's consensus actor: its data dir, the signing seed and the genesis."""
+
+    data_dir: str
+    seed: bytes = field(repr=False)
+    genesis: bytes
+    """The encoded epoch-0 ``Genesis`` (the file everyone got out of band)."""
+
+
+@dataclass(frozen=True)
+class ConsensusRoute:
+    """Consensus actor -> network: send me the epoch messages of ``laces``; keep ``members`` up."""
+
+    laces: tuple[bytes, ...]
+    members: tuple[bytes, ...]
+    actor: object
+    """The consensus actor's own Ref."""
+
+
+@dataclass(frozen=True)
+class Tick:
+    """A timer for periodic work (re-disclosure, status)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Several messages in one hop between the network and store actors.
+
+    Why: thespian's queue base routes sibling messages through its admin process, and bursts
+    of small messages both ways (fifty friends connecting at once) stalled it.  One batch per
+    event-loop turn or per handled message keeps the message count low whatever the load.
+    """
+
+    items: tuple[object, ...]

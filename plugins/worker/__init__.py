@@ -1,0 +1,1 @@
+"""The keyless app worker process and the node's side of it."""

@@ -1,0 +1,107 @@
+"""The app worker process: serves the node's calls with app code, holding no key.
+
+``python -m peoplenet.plugins.worker MODULE:ATTR`` (the entry point; this module is its
+body) loads
+a mapping of handlers, each ``handler(args, back) -> result``, where ``back(method, args)``
+calls the node and returns its answer (or raises :class:`CallbackRefused`).  The channel keeps
+file descriptor 1 for itself and points ``sys.stdout`` (and fd 1) at stderr, so an app's
+``print`` cannot corrupt a frame.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from peoplenet.plugins.worker.channel import CallFailed, FrameReader, Message, WorkerError, parse
+from peoplenet.runtime.wire.codec import Value
+
+
+@dataclass(slots=True)
+class _Channel:
+    fd: int = -1
+
+
+CHANNEL: Final = _Channel()
+"""``CHANNEL.fd``: the descriptor frames go out on, once :func:`main` set it up."""
+
+Back = Callable[[str, Value], Value]
+Handler = Callable[[Value, Back], Value]
+
+
+class CallbackRefused(CallFailed):
+    """The node refused a callback (e.g. ``ConsentRefused`` for a signature)."""
+
+
+class _Link:
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self.rfd, self.wfd = rfd, wfd
+        self.reader = FrameReader()
+        self.ready: list[bytes] = []
+        self.next_back = 0
+
+    def send(self, msg: Message) -> None:
+        self.send_raw(msg.encode())
+
+    def send_raw(self, frame: bytes) -> None:
+        data = memoryview(frame)
+        while data:
+            data = data[os.write(self.wfd, data) :]
+
+    def receive(self) -> Message | None:
+        while not self.ready:
+            chunk = os.read(self.rfd, 1 << 16)
+            if not chunk:
+                return None
+            self.ready.extend(self.reader.feed(chunk))
+        return parse(self.ready.pop(0))
+
+    def back(self, method: str, args: Value) -> Value:
+        self.next_back += 1
+        back_id = self.next_back
+        self.send(Message("back", back_id, method, args))
+        answer = self.receive()
+        if answer is None or answer.id != back_id or answer.kind not in ("ok", "fail"):
+            raise WorkerError("the node broke the callback protocol")
+        if answer.kind == "fail":
+            raise CallbackRefused(answer.method, answer.detail)
+        return answer.value
+
+
+def serve(handlers: Mapping[str, Handler], rfd: int, wfd: int) -> int:
+    """Answer calls until ``stop`` or the node closes the pipe; the exit status."""
+    link = _Link(rfd, wfd)
+    while True:
+        msg = link.receive()
+        if msg is None or msg.kind == "stop":
+            return 0
+        if msg.kind != "call":
+            return 2
+        handler = handlers.get(msg.method)
+        if handler is None:
+            link.send(Message("fail", msg.id, "UnknownMethod", detail=msg.method))
+            continue
+        try:
+            answer = Message("ok", msg.id, value=handler(msg.value, link.back)).encode()
+        except Exception as exc:  # the app's failure (or unencodable result) is the node's to judge
+            answer = Message("fail", msg.id, type(exc).__name__, detail=str(exc)).encode()
+        link.send_raw(answer)
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or ":" not in argv[1]:
+        print("usage: python -m peoplenet.plugins.worker MODULE:ATTR", file=sys.stderr)
+        return 2
+    CHANNEL.fd = os.dup(1)
+    os.dup2(2, 1)  # anything printed goes to stderr, never into a frame
+    sys.stdout = sys.stderr
+    module, _, attr = argv[1].partition(":")
+    handlers = getattr(importlib.import_module(module), attr)
+    return serve(handlers, 0, CHANNEL.fd)
+
+
+__all__ = ["CHANNEL", "Back", "CallbackRefused", "Handler", "main", "serve"]

@@ -1,0 +1,1 @@
+"""The command line's framework: options, names, formatting, exit codes, the entry point."""

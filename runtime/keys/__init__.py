@@ -1,0 +1,1 @@
+"""A member's keys: Ed25519 identities and the seed sealed at rest."""

@@ -1,0 +1,1 @@
+"""Blocks and blocklaces: signed blocks, the lace, its stores, replicas and sync."""

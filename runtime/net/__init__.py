@@ -1,0 +1,1 @@
+"""Phones talking to phones: the Noise channel, transport, discovery, redial, policy."""

@@ -1,0 +1,1 @@
+"""Deterministic simulators and the harnesses that run many nodes."""

@@ -1,0 +1,1 @@
+"""Personal laces, friendship and the dissemination of posts along it."""

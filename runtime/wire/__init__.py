@@ -1,0 +1,1 @@
+"""The wire: canonical msgpack, stream frames, and what decoding would cost."""

@@ -1,0 +1,149 @@
+"""Control requests to a child that dies are answered at once, with the reason.
+
+Before, a request sent to the store actor just after it died was lost with it and the
+member's command waited the whole 20 s for "no answer".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from peoplenet.actors.member.control_relay import ChildFailed, Relay
+from peoplenet.actors.member.messages import ControlReply, ControlRequest
+from peoplenet.runtime.kernel import ActorSystemHandle
+from peoplenet.runtime.kernel.proctree import why_not_running
+from peoplenet.runtime.local import control
+from peoplenet.runtime.local.procs import lock_holders
+from peoplenet.runtime.sim.localnet import LocalNode
+from tests.relay_actors import Forwarder
+
+ANSWER_WITHIN_S = 6.0
+"""A dead child is noticed by its parent within ~2 s (thespian's queue wait); 20 s before."""
+
+
+def test_answers_go_back_to_the_asker_under_its_own_number() -> None:
+    relay: Relay[str] = Relay()
+    passed = relay.pass_on("store", ControlRequest(7, "status", {}), "asker-a")
+    other = relay.pass_on("store", ControlRequest(7, "feed", {}), "asker-b")
+    assert passed.request != other.request and passed.op == "status"
+    assert relay.answer(ControlReply(other.request, True, "feed!")) == (
+        "asker-b",
+        ControlReply(7, True, "feed!"),
+    )
+    assert relay.answer(ControlReply(other.request, True, "again")) is None  # answered once
+    assert len(relay) == 1
+
+
+def test_a_failed_child_answers_its_open_requests_with_the_reason() -> None:
+    relay: Relay[str] = Relay()
+    relay.pass_on("store", ControlRequest(1, "post", {}), "a")
+    relay.pass_on("network", ControlRequest(2, "peers", {}), "b")
+    relay.pass_on("store", ControlRequest(3, "status", {}), "c")
+    lost = relay.child_failed("store", "DiskFull: disk full")
+    assert [(asker, r.request, r.ok, r.kind) for asker, r in lost] == [
+        ("a", 1, False, ChildFailed),
+        ("c", 3, False, ChildFailed),
+    ]
+    assert "store actor failed (DiskFull: disk full)" in lost[0][1].error
+    assert relay.last_failure("store") == "DiskFull: disk full"
+    assert len(relay) == 1  # the network's request is still open
+    assert relay.child_failed("store", "again") == []
+
+
+def test_a_child_that_crashes_holding_a_request_has_it_answered_at_once(
+    actor_system: ActorSystemHandle,
+) -> None:
+    parent = actor_system.spawn(Forwarder, "forwarder", None)
+    assert actor_system.ask(parent, ControlRequest(41, "echo", {}), timeout=10) == ControlReply(
+        41, True, "echo"
+    )
+    started = time.monotonic()
+    answer = actor_system.ask(parent, ControlRequest(42, "boom", {}), timeout=20)
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert isinstance(answer, ControlReply)
+    assert (answer.request, answer.ok, answer.kind) == (42, False, ChildFailed)
+    assert "child actor failed (RuntimeError: boom on purpose)" in answer.error
+
+
+def _store_processes(node: LocalNode) -> set[int]:
+    """The node's processes that have blocks.sqlite open: the store actor."""
+    return lock_holders(node.data.blocks_db) & node.group_pids()
+
+
+@pytest.mark.processes
+def test_a_command_to_a_killed_store_actor_answers_at_once(
+    lone_node: Callable[..., LocalNode],
+) -> None:
+    node = lone_node()
+    node.call("post", {"text": "before"})
+    store = _store_processes(node)
+    assert len(store) == 1
+    os.kill(store.pop(), signal.SIGKILL)
+    started = time.monotonic()
+    with pytest.raises(control.ControlError) as lost:
+        node.call("status")
+    assert time.monotonic() - started < ANSWER_WITHIN_S
+    assert lost.value.kind in (ChildFailed, "Busy"), lost.value
+    said = str(lost.value)
+    assert "store actor failed" in said or "store actor has ended" in said, said
+    deadline = time.monotonic() + 20
+    while True:  # restarted: it answers again, the post made before is there
+        try:
+            feed = node.call("feed")
+            break
+        except control.ControlError:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    assert [item["text"] for item in feed] == ["before"]
+    assert node.stop() == 0
+
+
+@pytest.mark.processes
+def test_a_command_to_a_stopped_store_actor_answers_at_once(
+    lone_node: Callable[..., LocalNode],
+) -> None:
+    node = lone_node()
+    node.call("post", {"text": "before"})
+    (store,) = _store_processes(node)
+    os.kill(store, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(control.ControlError) as stuck:
+            node.call("feed")
+        assert time.monotonic() - started < ANSWER_WITHIN_S
+        assert stuck.value.kind == ChildFailed
+        assert f"store actor is stopped (process {store}" in str(stuck.value)
+    finally:
+        os.kill(store, signal.SIGCONT)
+    assert [item["text"] for item in node.call("feed")] == ["before"]  # going on again
+    assert node.stop() == 0
+
+
+def test_why_not_running_reads_the_process_state() -> None:
+    assert why_not_running(os.getpid()) is None
+    assert why_not_running(None) is None
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child only waits to be stopped and killed
+        time.sleep(30)
+        os._exit(0)
+    try:
+        os.kill(child, signal.SIGSTOP)
+        os.waitpid(child, os.WUNTRACED)
+        assert "is stopped" in (why_not_running(child) or "")
+        os.kill(child, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while "has ended" not in (why_not_running(child) or "") and time.monotonic() < deadline:
+            time.sleep(0.01)  # a zombie until reaped
+        assert "has ended" in (why_not_running(child) or "")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(child, 0)
+    assert why_not_running(child) == f"has ended (process {child})"

@@ -1,0 +1,129 @@
+"""The store actor over a restored data directory: a post waits for the own-lace sync from a
+friend and then continues the chain; a block of my key that this node did not make (a second
+device) stops signing, shows in ``status`` and refuses the next post saying why."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peoplenet.actors.member.messages import (
+    ControlReply,
+    ControlRequest,
+    Forwarded,
+    Inbound,
+    MemberInit,
+    StoreInit,
+    Wiring,
+)
+from peoplenet.actors.member.node import MemberActor, StoreActor
+from peoplenet.runtime.kernel import ActorSystemHandle, Ref
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.lace.block import Block
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import MemoryStore, SqliteStore
+from peoplenet.runtime.local.datadir import DataDir
+from peoplenet.runtime.social.core import SocialNode
+from peoplenet.runtime.social.dissemination import Blocks, Disclose, Heads
+from peoplenet.runtime.social.evidence_store import MemoryEvidenceStore
+from peoplenet.runtime.social.graph import Befriend, Post, personal_lace
+from tests.reply_probe import Replies, replies
+
+pytestmark = pytest.mark.processes
+
+
+def _history(me: Identity, friend: Identity) -> tuple[list[Block], SocialNode]:
+    """My lace (befriend, three posts) and my friend's core (its consent)."""
+    mine = SocialNode(me.member_id, Blocklace(MemoryStore()), MemoryEvidenceStore())
+    theirs = SocialNode(friend.member_id, Blocklace(MemoryStore()), MemoryEvidenceStore())
+    made: list[Block] = []
+    for payload in (Befriend(friend.member_id), Post("one"), Post("two"), Post("three")):
+        lace, pointers = mine.next_block(payload)
+        block = Block.create(me, lace, payload, pointers)
+        mine.add_own(block, 0.0)
+        made.append(block)
+    lace, pointers = theirs.next_block(Befriend(me.member_id))
+    theirs.add_own(Block.create(friend, lace, Befriend(me.member_id), pointers), 0.0)
+    return made, theirs
+
+
+def _start(
+    system: ActorSystemHandle, data: Path, me: Identity, friend_lace: list[Block], mine: list[Block]
+) -> tuple[Ref, Ref]:
+    """The data directory restored to ``mine`` (plus my friend's consent), and its store actor."""
+    store = SqliteStore(DataDir(str(data)).blocks_db)
+    Blocklace(store).add_many([*mine, *friend_lace])
+    store.close()
+    rec = system.spawn(Replies, "replies", None)
+    member = system.spawn(MemberActor, "member", MemberInit(me.seed()))
+    actor = system.spawn(StoreActor, "store", StoreInit(str(data), me.member_id, False))
+    system.tell(actor, Wiring(member, actor, None))
+    return rec, actor
+
+
+def _ask(system: ActorSystemHandle, actor: Ref, rec: Ref, n: int, op: str, **args: object) -> None:
+    system.tell(actor, Forwarded(ControlRequest(n, op, dict(args)), rec))  # type: ignore[arg-type]
+
+
+def _reply(system: ActorSystemHandle, rec: Ref, request: int) -> ControlReply:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        for reply in replies(system, rec):
+            if reply.request == request:
+                return reply
+        time.sleep(0.05)
+    raise AssertionError(f"no reply to {request}")
+
+
+def test_a_restored_node_waits_for_its_friend_then_continues_its_chain(
+    actor_system: ActorSystemHandle, tmp_path: Path
+) -> None:
+    me, friend = Identity.generate(), Identity.generate()
+    made, theirs = _history(me, friend)
+    friend_lace = [
+        theirs.lace.get(b)
+        for b in theirs.lace.chain(personal_lace(friend.member_id), friend.member_id)
+    ]
+    rec, store = _start(actor_system, tmp_path, me, friend_lace, made[:2])  # after post "one"
+    _ask(actor_system, store, rec, 1, "status")
+    status: Any = _reply(actor_system, rec, 1).result
+    assert status["own_chain"]["synced"] is False
+    assert status["problems"] == () and status["own_fork"] is False
+    started = time.monotonic()
+    _ask(actor_system, store, rec, 2, "post", text="after the restore")
+    time.sleep(0.3)  # the post waits: nothing answered yet
+    assert all(r.request != 2 for r in replies(actor_system, rec))
+    # my friend's side of the sync: its disclosure of my lace, then the blocks I lack
+    raws = tuple(b.to_bytes() for b in made[2:])
+    disclose = Disclose((Heads(personal_lace(me.member_id), (made[-1].id,)),))
+    actor_system.tell(store, Inbound(friend.member_id, disclose, True))
+    actor_system.tell(store, Inbound(friend.member_id, Blocks(raws), True))
+    posted = _reply(actor_system, rec, 2)
+    took = time.monotonic() - started
+    assert posted.ok, posted.error
+    _ask(actor_system, store, rec, 3, "feed", limit=10)
+    feed: Any = _reply(actor_system, rec, 3).result
+    assert [(i["text"], i["seq"]) for i in feed] == [
+        ("one", 1),
+        ("two", 2),
+        ("three", 3),
+        ("after the restore", 4),
+    ]
+    assert took < 5
+
+    # a block of my key this node did not make: another device signs as me
+    tip = Block.from_bytes(raws[-1])
+    twin = Block.create(me, personal_lace(me.member_id), Post("from a copy"), (tip.id,))
+    actor_system.tell(store, Inbound(friend.member_id, Blocks((twin.to_bytes(),)), True))
+    _ask(actor_system, store, rec, 4, "post", text="more")
+    refused = _reply(actor_system, rec, 4)
+    assert not refused.ok
+    assert refused.error.startswith("refusing to sign: my own chain forked")
+    assert "start a new identity" in refused.error
+    _ask(actor_system, store, rec, 5, "status")
+    status = _reply(actor_system, rec, 5).result
+    assert status["own_fork"] is True
+    assert [p["kind"] for p in status["problems"]] == ["own_fork"]
