@@ -19,8 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from peoplenet.runtime.errors import RemoteProtocolError
-from peoplenet.runtime.wire.codec import Record, Value, wire_type
+from peoplenet.plugins.api import Record, RemoteProtocolError, Value, wire_type
 
 MAX_AMOUNT: Final = 10**15
 MAX_MEMO: Final = 280

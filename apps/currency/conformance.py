@@ -27,6 +27,7 @@ from peoplenet.apps.currency.records import (
     Redeem,
     Repay,
 )
+from peoplenet.plugins.api import BlockId
 from peoplenet.plugins.testing import (
     START_MS,
     By,
@@ -35,7 +36,6 @@ from peoplenet.plugins.testing import (
     LacePayload,
     member_id,
 )
-from peoplenet.runtime.lace.block import BlockId
 
 M0, M1, M2, M3 = (member_id(i) for i in range(4))
 NOT_A_MEMBER: Final = bytes(range(32))

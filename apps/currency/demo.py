@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from peoplenet.apps.currency.community import COMMUNITY
-from peoplenet.plugins import hookimpl
-from peoplenet.plugins.demo import DemoDriver, DemoStepFailed
+from peoplenet.plugins.api import DemoDriver, DemoStepFailed, hookimpl
 
 DEMO_MINT: int = 100
 """Cooperative coins the demo's enabling decision mints to the fifth person."""

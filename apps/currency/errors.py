@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from peoplenet.runtime.errors import LocalError
+from peoplenet.plugins.api import LocalError
 
 
 class CurrencyError(LocalError):

@@ -57,11 +57,7 @@ from peoplenet.apps.currency.records import (
     Repay,
 )
 from peoplenet.apps.currency.state import ChainState, compute_repayments
-from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.keys.identity import MemberId
-from peoplenet.runtime.lace.block import Block, BlockId
-from peoplenet.runtime.lace.blocklace import Equivocation
-from peoplenet.runtime.wire.codec import Value, encode
+from peoplenet.plugins.api import Block, BlockId, Equivocation, LocalError, MemberId, Value, encode
 
 _DIGEST_PERSON: Final = b"peoplenet.coin1"
 

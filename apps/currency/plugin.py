@@ -42,25 +42,26 @@ from peoplenet.apps.currency.records import (
     Repay,
 )
 from peoplenet.apps.currency.wallet import Wallet
-from peoplenet.plugins import hookimpl
 from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
     AppSpec,
     AppTxRejected,
     Arg,
+    Block,
+    BlockId,
     CommandSpec,
     Draft,
+    Equivocation,
     FoldContext,
     LaceBlockView,
+    MemberId,
     NodeContext,
     ParamSpec,
+    Value,
+    app_lace_id,
+    hookimpl,
 )
-from peoplenet.runtime.keys.identity import MemberId
-from peoplenet.runtime.lace.app_lace import app_lace_id
-from peoplenet.runtime.lace.block import Block, BlockId
-from peoplenet.runtime.lace.blocklace import Equivocation
-from peoplenet.runtime.wire.codec import Value
 
 NAME: Final = "currency"
 VERSION: Final = "1.0"

@@ -14,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from peoplenet.runtime.errors import RemoteProtocolError
-from peoplenet.runtime.keys.identity import ID_LEN
-from peoplenet.runtime.wire.codec import Record, wire_type
+from peoplenet.plugins.api import ID_LEN, Record, RemoteProtocolError, wire_type
 
 MAX_AMOUNT: Final = 10**15
 """Most cents one block may move or mint."""

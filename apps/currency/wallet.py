@@ -37,9 +37,7 @@ from peoplenet.apps.currency.records import (
     Repay,
 )
 from peoplenet.apps.currency.state import ChainState, compute_repayments
-from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.keys.identity import ID_LEN, MemberId
-from peoplenet.runtime.lace.block import BlockId
+from peoplenet.plugins.api import ID_LEN, BlockId, LocalError, MemberId
 
 CONSENT_PURPOSES: Final = frozenset({"pay", "mint", "credit", "redeem"})
 """Drafts the person must approve before they are signed."""

@@ -83,7 +83,7 @@ def solo(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         solo = Solo(node)
         charter = work / "charter.json"
-        charter.write_text(json.dumps({"voting_period_ms": 1000}))
+        charter.write_text(json.dumps({"voting_period_ms": 5000}))  # a vote is a new process
         founding = str(work / "solo.coop")
         solo.run(
             "coop", "found", COOP, "--charter", str(charter), "--timeout-ms", "200",

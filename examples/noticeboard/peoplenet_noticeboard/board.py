@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from peoplenet.plugins.api import AppTxRejected
-from peoplenet.runtime.wire.codec import Value
+from peoplenet.plugins.api import AppTxRejected, Value
 from peoplenet_noticeboard.records import Notice, PinNotice, PostNotice, WithdrawNotice
 
 Tx = PostNotice | PinNotice | WithdrawNotice

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from peoplenet.plugins import hookimpl
 from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
@@ -23,8 +22,9 @@ from peoplenet.plugins.api import (
     NodeContext,
     ParamSpec,
     PluginError,
+    Value,
+    hookimpl,
 )
-from peoplenet.runtime.wire.codec import Value
 from peoplenet_noticeboard import __version__
 from peoplenet_noticeboard.board import Board, Tx
 from peoplenet_noticeboard.records import PinNotice, PostNotice, WithdrawNotice

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from peoplenet.runtime.wire.codec import Record, wire_type
+from peoplenet.plugins.api import Record, wire_type
 
 
 @wire_type(900)
