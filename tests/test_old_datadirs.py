@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-CLI_MODULE = "runtime.cli"
+CLI_MODULE = "peoplenet"
 """The command line under test, run as ``python -m CLI_MODULE``."""
 
 DATA = Path(__file__).resolve().parent / "data"

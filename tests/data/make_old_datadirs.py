@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 CLI_MODULE = "runtime.cli"
-"""The command line's module at the commit that made the fixture (``python -m CLI_MODULE``)."""
+"""The command line's module in the layout that made the v1 fixture (commit beecf26); a new
+fixture made with later code passes ``--cli peoplenet``."""
 
 PASSPHRASE = "old datadirs fixture"
 NAMES = ("ana", "ben", "cai")
