@@ -95,7 +95,9 @@ def load_apps(
     registry = AppRegistry(_manager())
     candidates: list[tuple[str, object | None, str]] = []
     for module in bundled:
-        candidates.append(_import(module, module))
+        # ``source`` is part of ``apps list --json``: bundled apps keep the name they had before
+        # the code moved under the ``peoplenet`` package
+        candidates.append(_import(module.removeprefix("peoplenet."), module))
     if use_entry_points:
         for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             source = f"entry point {ep.name} ({ep.value})"
