@@ -1,16 +1,11 @@
 """The app platform: hookspecs, the plugin manager, apps' lifecycle per community.
 
-Third-party authors import :data:`hookimpl` from here and the types in :mod:`peoplenet.plugins.api`;
-see ``docs/plugins.md``.
+Third-party authors import everything from :mod:`peoplenet.plugins.api` (``hookimpl`` is also
+here, where older apps found it); see ``docs/plugins.md``.
 """
 
 from __future__ import annotations
 
-import pluggy
-
-from peoplenet.plugins.hookspecs import PROJECT
-
-hookimpl = pluggy.HookimplMarker(PROJECT)
-"""Mark a function of an app as the implementation of one of :mod:`peoplenet.plugins.hookspecs`."""
+from peoplenet.plugins.api import PROJECT, hookimpl
 
 __all__ = ["PROJECT", "hookimpl"]

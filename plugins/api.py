@@ -13,7 +13,11 @@ An app is a pluggy plugin: a module or object with ``@hookimpl`` functions (see
   member's node, never by the app), report progress;
 * :class:`AppTxRejected` -- how an app refuses a transaction: a stable reason, recorded.
 
-Apps never see a secret key, never import each other, and never touch thespian.
+Apps never see a secret key, never import each other, and never touch thespian.  This module
+is the only one of Peoplenet's an app imports (its conformance tests add
+:mod:`peoplenet.plugins.testing`): the runtime's building blocks an app needs -- records and
+values, blocks and ids, the error roots, the demo driver -- are re-exported here, so the layers
+below can be reorganised without breaking an app.  ``make test`` checks it (import-linter).
 """
 
 from __future__ import annotations
@@ -24,8 +28,21 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, Literal, Protocol
 
-from peoplenet.runtime.errors import LocalError, PeoplenetError
-from peoplenet.runtime.wire.codec import Record, Value
+import pluggy
+
+from peoplenet.plugins.demo import DemoDriver, DemoStepFailed
+from peoplenet.runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
+from peoplenet.runtime.keys.identity import ID_LEN, MemberId
+from peoplenet.runtime.lace.app_lace import app_lace_id
+from peoplenet.runtime.lace.block import Block, BlockId
+from peoplenet.runtime.lace.blocklace import Equivocation
+from peoplenet.runtime.wire.codec import Record, Value, encode, wire_type
+
+PROJECT: Final = "peoplenet"
+"""The pluggy project name of Peoplenet's hooks."""
+
+hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Mark a function of an app as the implementation of one of :mod:`peoplenet.plugins.hookspecs`."""
 
 APP_NAME: Final = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 """App names: short, lower-case, stable (they are part of lace ids and decisions)."""
@@ -368,6 +385,8 @@ class AppStatus:
 
 __all__ = [
     "APP_NAME",
+    "ID_LEN",
+    "PROJECT",
     "AppChangeView",
     "AppCommandError",
     "AppSpec",
@@ -375,16 +394,31 @@ __all__ = [
     "AppTxRejected",
     "Arg",
     "ArgKind",
+    "Block",
+    "BlockId",
     "CommandSpec",
     "ConsentRefused",
     "DecisionView",
+    "DemoDriver",
+    "DemoStepFailed",
     "Draft",
+    "Equivocation",
     "FoldContext",
     "LaceBlockView",
+    "LocalError",
+    "MemberId",
     "NodeContext",
     "ParamKind",
     "ParamSpec",
+    "PeoplenetError",
     "PluginError",
     "Purpose",
+    "Record",
+    "RemoteProtocolError",
+    "Value",
+    "app_lace_id",
     "checked_settings",
+    "encode",
+    "hookimpl",
+    "wire_type",
 ]

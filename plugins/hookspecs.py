@@ -28,6 +28,7 @@ from collections.abc import Mapping
 import pluggy
 
 from peoplenet.plugins.api import (
+    PROJECT,
     AppChangeView,
     AppSpec,
     DecisionView,
@@ -37,7 +38,6 @@ from peoplenet.plugins.api import (
 )
 from peoplenet.runtime.wire.codec import Value
 
-PROJECT = "peoplenet"
 hookspec = pluggy.HookspecMarker(PROJECT)
 
 
