@@ -31,7 +31,7 @@ from typing import Final, Literal, Protocol
 import pluggy
 
 from peoplenet.plugins.demo import DemoDriver, DemoStepFailed
-from peoplenet.runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
+from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import ID_LEN, MemberId
 from peoplenet.runtime.lace.app_lace import app_lace_id
 from peoplenet.runtime.lace.block import Block, BlockId
@@ -55,12 +55,10 @@ Purpose = str
 """What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
 
 
-class PluginError(PeoplenetError):
-    """A plugin broke the contract (bad declaration, bad return value): the plugin's fault."""
-
-
 class AppTxRejected(PeoplenetError):
     """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone."""
+
+    reason = "tx_rejected"
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -71,6 +69,8 @@ class AppTxRejected(PeoplenetError):
 class AppCommandError(LocalError):
     """A member's app command cannot be carried out (bad argument, not allowed now)."""
 
+    reason = "app_command_refused"
+
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
@@ -79,6 +79,8 @@ class AppCommandError(LocalError):
 
 class ConsentRefused(LocalError):
     """The member's node refused to sign: the person did not consent to this purpose now."""
+
+    reason = "consent_refused"
 
 
 @dataclass(frozen=True, slots=True)

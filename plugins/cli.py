@@ -28,6 +28,8 @@ from peoplenet.runtime.local.datadir import DataDir
 class AppsCliError(LocalError):
     """An ``apps``/``app`` command that cannot be carried out as typed."""
 
+    reason = "apps_command_error"
+
 
 def _data(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.errors import DemoFailed
 from peoplenet.runtime.wire.codec import Value
 
-
-class DemoStepFailed(LocalError):
-    """A demo step was refused or did not happen within its deadline."""
+DemoStepFailed = DemoFailed
+"""A demo step was refused or did not happen within its deadline: the one demo error,
+:class:`peoplenet.runtime.errors.DemoFailed`, under the name apps know."""
 
 
 class DemoDriver(Protocol):

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from peoplenet.plugins.api import AppCommandError, AppTxRejected, ConsentRefused
-from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.errors import PluginError
 from peoplenet.runtime.log import get_logger
 
 DEFAULT_DEADLINE_S: Final = 2.0
@@ -43,8 +43,10 @@ T = TypeVar("T")
 _log = get_logger("peoplenet.plugins.guard")
 
 
-class PluginFailed(LocalError):
+class PluginFailed(PluginError):
     """A hook raised or hung; ``faulted`` says whether the instance is now out of service."""
+
+    reason = "plugin_failed"
 
     def __init__(
         self,
@@ -61,8 +63,23 @@ class PluginFailed(LocalError):
         """What the hook raised (None: it hung)."""
 
 
-class AppFaulted(LocalError):
+class PluginRaised(PluginFailed):
+    """A hook raised something other than the app's own refusals (:data:`EXPECTED`)."""
+
+    reason = "plugin_raised"
+
+
+class PluginHung(PluginFailed):
+    """A hook did not return within the deadline (its thread is abandoned), or returned later
+    than it."""
+
+    reason = "plugin_hung"
+
+
+class AppFaulted(PluginError):
     """The instance was faulted earlier; nothing is called any more."""
+
+    reason = "app_faulted"
 
 
 @dataclass(slots=True)
@@ -230,19 +247,19 @@ class Guard:
             if batch.done.wait(max(left, 0.001)):
                 return None
 
-    def _hung(self, hook: str, *, abandon: bool = True) -> PluginFailed:
+    def _hung(self, hook: str, *, abandon: bool = True) -> PluginHung:
         self._fault(hook, f"no answer within {self.deadline_s} s (hung)")
         if abandon:
             self._thread = None  # abandoned: it is stuck in the plugin
-        return PluginFailed(self.app, hook, self.faulted, faulted=True)
+        return PluginHung(self.app, hook, self.faulted, faulted=True)
 
-    def _failed(self, hook: str, error: BaseException) -> PluginFailed:
+    def _failed(self, hook: str, error: BaseException) -> PluginRaised:
         count = self.failures[hook] = self.failures.get(hook, 0) + 1
         detail = f"raised {error!r}"
         _log.warning("plugin_failed", app=self.app, hook=hook, error=repr(error))
         if count >= self.max_failures:
             self._fault(hook, f"{count} failures in a row, last: {detail}")
-        return PluginFailed(self.app, hook, detail, faulted=bool(self.faulted), error=error)
+        return PluginRaised(self.app, hook, detail, faulted=bool(self.faulted), error=error)
 
     def _fault(self, hook: str, why: str) -> None:
         self.faulted = f"{hook}: {why}"
@@ -255,4 +272,12 @@ class Guard:
             self._thread = None
 
 
-__all__ = ["DEFAULT_DEADLINE_S", "DEFAULT_MAX_FAILURES", "AppFaulted", "Guard", "PluginFailed"]
+__all__ = [
+    "DEFAULT_DEADLINE_S",
+    "DEFAULT_MAX_FAILURES",
+    "AppFaulted",
+    "Guard",
+    "PluginFailed",
+    "PluginHung",
+    "PluginRaised",
+]

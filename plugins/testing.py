@@ -87,6 +87,8 @@ def _identity(index: int) -> Identity:
 class ConformanceError(PluginError, AssertionError):
     """The app breaks the contract; ``failures`` says every way (pytest shows them all)."""
 
+    reason = "conformance_failed"
+
     def __init__(self, app: str, failures: Sequence[str]) -> None:
         self.app = app
         self.failures = tuple(failures)

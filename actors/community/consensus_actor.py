@@ -72,6 +72,8 @@ MAX_HELD_SENDS: Final = 256
 class CommunityCommandError(LocalError):
     """A community control command that cannot be carried out (bad argument)."""
 
+    reason = "community_command_refused"
+
 
 @dataclass(frozen=True)
 class _Wake:

@@ -42,6 +42,8 @@ _log = get_logger("peoplenet.actors.coop.apps")
 class AppProposalRefused(AppCommandError):
     """An ``app`` proposal this node's app would refuse (not installed, settings it refuses)."""
 
+    reason = "app_proposal_refused"
+
 
 @dataclass(frozen=True, slots=True)
 class AppOutcome:

@@ -34,6 +34,8 @@ from peoplenet.runtime.wire.codec import decode_as, encode
 class AuditError(LocalError):
     """The audit cannot run: no such cooperative on this node, or its files are unreadable."""
 
+    reason = "audit_failed"
+
 
 @dataclass
 class AuditReport:

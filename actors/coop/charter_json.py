@@ -44,6 +44,8 @@ _TOP: Final = frozenset(
 class CharterFileError(LocalError):
     """A charter file that does not describe a valid charter."""
 
+    reason = "charter_file_invalid"
+
 
 def number_text(value: object, what: str) -> str:
     """A JSON number (exact) or ``"n/d"`` string as canonical fraction text."""

@@ -43,13 +43,19 @@ DECISION_HELP: Final = "the decision's number (3 or #3)"
 class CoopCommandError(LocalError):
     """A ``coop`` command that cannot be carried out as typed."""
 
+    reason = "bad_coop_command"
+
 
 class FoundingFileExists(CoopCommandError):
     """``coop found --out`` names a file that exists: replacing it could lose signatures."""
 
+    reason = "founding_file_exists"
+
 
 class CharterUnreadable(CoopCommandError):
     """``--charter`` is neither valid JSON text nor a readable JSON file."""
+
+    reason = "charter_unreadable"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: PLR0915

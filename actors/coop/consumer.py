@@ -76,6 +76,8 @@ INBOX_COMMAND: Final = "inbox"
 class CoopCommandRefused(LocalError):
     """A member's command that cannot become a transaction (bad argument, not allowed now)."""
 
+    reason = "coop_command_refused"
+
 
 def fold_history(founding: Founding, genesis: Genesis, history: Sequence[Delivery]) -> Governance:
     """Fold a whole delivered order from scratch (``peoplenet audit``, tests).

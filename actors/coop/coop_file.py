@@ -32,6 +32,8 @@ MAX_FILE: Final = 1 << 20
 class CoopFileError(LocalError):
     """A founding file that cannot be read, or is not complete where it must be."""
 
+    reason = "coop_file_invalid"
+
 
 @wire_type(150)
 @dataclass(frozen=True, slots=True)

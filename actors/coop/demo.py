@@ -18,9 +18,8 @@ from peoplenet.actors.coop.charter_json import charter_from_json
 from peoplenet.actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.apps.currency.demo import DEMO_MINT
-from peoplenet.plugins.demo import DemoStepFailed
 from peoplenet.plugins.manager import load_apps
-from peoplenet.runtime.errors import PeoplenetError
+from peoplenet.runtime.errors import DemoFailed, PeoplenetError
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.sim.localnet import LocalNode, wait_for
 from peoplenet.runtime.wire.codec import Value
@@ -35,10 +34,6 @@ CHARTER: Final = {
 CURRENCY: Final = "currency"
 CURRENCY_SETTINGS: Final = {"ubi_per_period": 0, "claim_deadline_ms": 120_000}
 RATE_BALLOTS: Final = {"alice": "3", "bob": "4", "carol": "4.5", "dave": "6", "erin": "7"}
-
-
-class CoopDemoFailed(Exception):
-    """A step of the cooperative demo did not happen in time."""
 
 
 def run(
@@ -126,7 +121,7 @@ def run(
         file=out,
     )
     if report.mismatches:
-        raise CoopDemoFailed("the audit found a mismatch")
+        raise DemoFailed("the audit found a mismatch")
 
     step += 1
     _enable_currency(nodes, out, step)
@@ -175,8 +170,8 @@ def run_app_demos(
         driver = NodeDemoDriver(app, nodes, identities, out, step)
         try:
             registry.hook(app, "peoplenet_demo")(demo=driver)
-        except DemoStepFailed as exc:
-            raise CoopDemoFailed(f"the {app} app's demo: {exc}") from None
+        except DemoFailed as exc:
+            raise DemoFailed(f"the {app} app's demo: {exc}") from None
         step = driver.next_step
     return step
 
@@ -216,15 +211,12 @@ class NodeDemoDriver:
                 {"community": COOP, "app": self._app, "command": command, "args": args},
             )
         except PeoplenetError as exc:
-            raise DemoStepFailed(f"{command} on {name}'s phone: {exc}") from None
+            raise DemoFailed(f"{command} on {name}'s phone: {exc}") from None
         result: Value = answer.get("result") if isinstance(answer, dict) else answer
         return result
 
     def until(self, what: str, check: Callable[[], bool]) -> None:
-        try:
-            _until(self._out, what, check)
-        except CoopDemoFailed as exc:
-            raise DemoStepFailed(str(exc)) from None
+        _until(self._out, what, check)
 
     def step(self, title: str) -> None:
         print(f"{self.next_step}. {title}", file=self._out, flush=True)
@@ -266,23 +258,23 @@ def _submit(node: LocalNode, op: str, args: dict[str, Any]) -> dict[str, Any]:
         return result.get("status") != "pending"
 
     if not wait_for(ordered, STEP_S, interval=0.05):
-        raise CoopDemoFailed(f"{op} by {node.name} was not ordered in {STEP_S:.0f} s")
+        raise DemoFailed(f"{op} by {node.name} was not ordered in {STEP_S:.0f} s")
     if result.get("status") != "applied":
-        raise CoopDemoFailed(f"{op} by {node.name} was refused: {result}")
+        raise DemoFailed(f"{op} by {node.name} was refused: {result}")
     return result
 
 
 def _open(node: LocalNode, args: dict[str, Any]) -> int:
     number = _submit(node, "coop_propose", args).get("opened")
     if not isinstance(number, int):
-        raise CoopDemoFailed("the proposal opened no decision")
+        raise DemoFailed("the proposal opened no decision")
     return number
 
 
 def _until(out: TextIO, what: str, check: Callable[[], bool]) -> None:
     started = time.monotonic()
     if not wait_for(check, STEP_S, interval=0.1):
-        raise CoopDemoFailed(f"not within {STEP_S:.0f} s: {what}")
+        raise DemoFailed(f"not within {STEP_S:.0f} s: {what}")
     print(f"  ok ({time.monotonic() - started:.1f} s): {what}", file=out, flush=True)
 
 

@@ -17,6 +17,8 @@ from peoplenet.runtime.wire.codec import Record, wire_type
 class InvalidSuretyHalf(RemoteProtocolError):
     """A surety half that is malformed."""
 
+    reason = "invalid_surety_half"
+
 
 @wire_type(151)
 @dataclass(frozen=True, slots=True)

@@ -35,11 +35,18 @@ from peoplenet.runtime.wire.codec import Value
 
 
 class WouldBeRejected(LocalError):
-    """The cooperative would reject this transaction: it was not submitted."""
+    """The cooperative would reject this transaction: it was not submitted.
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
+    ``rule`` is the rejection's own stable code (``invalid_ballot``, ``not_member``...), the one
+    the order would have recorded; the message starts with it.  The error's ``reason`` stays
+    ``would_be_rejected``: what the command line needs to know to say "refused" (exit 1).
+    """
+
+    reason = "would_be_rejected"
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(f"{rule}: {detail}" if detail else rule)
+        self.rule = rule
         self.detail = detail
 
 

@@ -40,9 +40,13 @@ _FOUNDING_PERSON: Final = b"peoplenet.found1"
 class InvalidCharter(RemoteProtocolError):
     """A charter (or one of its subjects) that no member could run decisions under."""
 
+    reason = "invalid_charter"
+
 
 class InvalidFounding(RemoteProtocolError):
     """A founding record that is malformed, or lacks a valid signature of every founder."""
+
+    reason = "invalid_founding"
 
 
 # -- fractions as canonical text ------------------------------------------------------------

@@ -46,6 +46,8 @@ _OPTIONAL_PARAMS: Final[dict[str, frozenset[str]]] = {"officer": frozenset({"k",
 class DecisionError(LocalError):
     """A decision's input is invalid: ``reason`` is a stable snake_case code, ``detail`` prose."""
 
+    reason = "invalid_decision"
+
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
         self.detail = detail

@@ -48,6 +48,8 @@ _REKEY_PERSON: Final = b"peoplenet.rekey1"
 class InvalidGovTx(RemoteProtocolError):
     """A governance record whose shape is wrong, whatever the community's state."""
 
+    reason = "invalid_gov_tx"
+
 
 def _check_id(value: bytes, what: str) -> None:
     if len(value) != ID_LEN:

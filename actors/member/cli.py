@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
+from peoplenet.actors.member.errors import InvalidGenesisFile
 from peoplenet.runtime.cli.format import amount_text, describe_member, fields, table
 from peoplenet.runtime.cli.resolve import Namer, name_member, unname, with_petnames
 from peoplenet.runtime.errors import LocalError
@@ -20,29 +21,9 @@ from peoplenet.runtime.wire.codec import Value
 Passphrase = Callable[..., str]
 
 
-class UnknownCommunity(LocalError):
-    """The node has joined no community of that name (or lace prefix)."""
-
-
-class InvalidGenesisFile(LocalError):
-    """The file given to ``community join`` is not a community's epoch-0 genesis."""
-
-
-_TYPED_KINDS: dict[str, type[LocalError]] = {
-    "UnknownCommunity": UnknownCommunity,
-    "InvalidGenesisFile": InvalidGenesisFile,
-}
-
-
 def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO = sys.stdout) -> int:
     if args.command == "community":
-        try:
-            return _community(args, out)
-        except control.ControlError as exc:
-            typed = _TYPED_KINDS.get(exc.kind)
-            if typed is None:
-                raise
-            raise typed(str(exc)) from None
+        return _community(args, out)
     data = DataDir(args.data)
     if args.command == "init":
         return _init(args, data, passphrase, out)

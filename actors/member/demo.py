@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from peoplenet.runtime.errors import DemoFailed
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.sim.localnet import LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
@@ -28,10 +29,6 @@ from peoplenet.runtime.wire.codec import Value
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 RING = (("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "erin"), ("erin", "alice"))
 STEP_TIMEOUT = 60.0
-
-
-class DemoFailed(RuntimeError):
-    """A step did not happen within its deadline."""
 
 
 def _ids(value: Any, section: str) -> set[str]:
@@ -170,10 +167,7 @@ def run(workdir: Path, out: TextIO) -> None:  # noqa: PLR0915 - a script, step b
         # The cooperative layer sits above the runtime: loaded only here, for the demo.
         from peoplenet.actors.coop import demo as coop_demo  # noqa: PLC0415
 
-        try:
-            coop_demo.run(nodes, identities, workdir, out, first_step=9)
-        except coop_demo.CoopDemoFailed as exc:
-            raise DemoFailed(str(exc)) from exc
+        coop_demo.run(nodes, identities, workdir, out, first_step=9)
     finally:
         print("stopping every node", file=out, flush=True)
         leftovers = 0

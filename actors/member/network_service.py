@@ -85,6 +85,8 @@ class NetworkSettings:
 class ListenFailed(PeoplenetError):
     """The peer transport could not bind its port."""
 
+    reason = "listen_failed"
+
 
 class NetworkService:
     """Owns the Transport, Discovery and Redialer of one node."""

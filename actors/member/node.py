@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from peoplenet.actors.community.consensus_actor import ConsensusActor, community_name
 from peoplenet.actors.member.control_relay import ChildFailed, Relay
+from peoplenet.actors.member.errors import CommandError, InvalidGenesisFile, UnknownCommunity
 from peoplenet.actors.member.messages import (
     Batch,
     BlockSigned,
@@ -58,7 +59,7 @@ from peoplenet.runtime.cli import names
 from peoplenet.runtime.cli.names import KnownMember, merge
 from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.core import EpochBlocks, EpochHave
-from peoplenet.runtime.errors import DiskFull, LocalError, PeoplenetError, RemoteProtocolError
+from peoplenet.runtime.errors import DiskFull, PeoplenetError, RemoteProtocolError
 from peoplenet.runtime.kernel import Actor, Bridge, Ref, RestartPolicy
 from peoplenet.runtime.kernel.proctree import why_not_running
 from peoplenet.runtime.keys.identity import Identity, MemberId, fingerprint, member_id
@@ -99,18 +100,6 @@ OWN_SYNC_WAIT_S = 10.0
 """How long a command that signs waits for the own-lace sync before it is refused."""
 OWN_SYNC_OVERRIDE_AFTER_S = 30.0
 """After this long without a friend reached, ``--unsynced`` may sign anyway (docs)."""
-
-
-class CommandError(LocalError):
-    """A control command the node cannot carry out (bad argument, unknown member ...)."""
-
-
-class UnknownCommunity(CommandError):
-    """No joined community has that name (or lace prefix), or more than one has."""
-
-
-class InvalidGenesisFile(CommandError):
-    """``community join`` was given something that is not an epoch-0 community genesis."""
 
 
 @dataclass(frozen=True)

@@ -68,9 +68,13 @@ _log = get_logger("node")
 class NodeStartError(LocalError):
     """The node could not start (busy port, locked data directory ...)."""
 
+    reason = "node_start_failed"
+
 
 class NodeFailed(PeoplenetError):
     """The running node's actors gave up (a damaged file, or a child that kept failing)."""
+
+    reason = "node_failed"
 
 
 @dataclass(frozen=True)

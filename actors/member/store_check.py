@@ -33,6 +33,8 @@ EPOCH_REFILL: Final = "the community's blocks are then fetched again from its ot
 class DamagedCommunityFile(StoreCorrupt):
     """A joined community's genesis or founding file cannot be decoded or does not fit."""
 
+    reason = "damaged_community_file"
+
 
 @dataclass(frozen=True, slots=True)
 class Checked:

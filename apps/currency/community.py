@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
+from peoplenet.apps.currency.errors import CurrencyError
 from peoplenet.plugins.api import Record, RemoteProtocolError, Value, wire_type
 
 MAX_AMOUNT: Final = 10**15
@@ -46,12 +47,9 @@ class CommunityPay(Record):
             raise RemoteProtocolError("bad_payload", f"memo is at most {MAX_MEMO} chars")
 
 
-class CommunityRefused(Exception):
-    """A community payment or mint that cannot apply; ``reason`` is stable."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
+class CommunityRefused(CurrencyError):
+    """A community payment or mint that cannot apply; ``reason`` is stable (the plugin turns
+    it into the fold's ``AppTxRejected`` or the command's ``AppCommandError``)."""
 
 
 @dataclass(slots=True)

@@ -8,6 +8,8 @@ from peoplenet.plugins.api import LocalError
 class CurrencyError(LocalError):
     """A wallet request that cannot become a valid block; ``reason`` is stable snake_case."""
 
+    reason = "currency_refused"
+
     def __init__(self, reason: str, detail: str = "") -> None:
         self.reason = reason
         self.detail = detail

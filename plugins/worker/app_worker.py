@@ -34,6 +34,8 @@ from peoplenet.runtime.wire.codec import Value
 class WorkerStateError(LocalError):
     """A call came before ``start`` (or ``start`` came twice): the node's fault."""
 
+    reason = "worker_state_error"
+
 
 # -- wire shapes ---------------------------------------------------------------------------------
 

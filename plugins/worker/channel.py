@@ -15,19 +15,25 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from peoplenet.runtime.errors import LocalError, RemoteProtocolError
+from peoplenet.runtime.errors import PluginError, RemoteProtocolError
 from peoplenet.runtime.wire.codec import MAX_MESSAGE_SIZE, Value, decode, encode
 
 HEADER: Final = struct.Struct(">I")
 MAX_FRAME: Final = MAX_MESSAGE_SIZE
 
 
-class WorkerError(LocalError):
-    """Something went wrong with the app worker (base class)."""
+class WorkerError(PluginError):
+    """Something went wrong with the app worker, the process that runs app code (base class)."""
+
+    reason = "worker_failed"
 
 
 class WorkerProtocolError(WorkerError):
-    """The worker sent bytes that are not a well-formed frame or message (the worker's fault)."""
+    """The worker sent bytes that are not a well-formed frame or message (the worker's fault).
+
+    ``reason`` says what was wrong (``bad_message``, ``frame_too_large``, ``unexpected``)."""
+
+    reason = "worker_protocol_error"
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -37,13 +43,22 @@ class WorkerProtocolError(WorkerError):
 class WorkerHung(WorkerError):
     """The worker did not answer within the deadline; it has been killed."""
 
+    reason = "worker_hung"
+
 
 class WorkerGone(WorkerError):
     """The worker's pipe closed or its process exited."""
 
+    reason = "worker_gone"
+
 
 class CallFailed(WorkerError):
-    """The other side's handler raised; ``kind`` is its exception's class name."""
+    """The other side's handler raised; ``kind`` is its exception's class name.
+
+    (The class name crosses only the pipe between the node and its own worker, both of one
+    install: it lets the node rebuild the app's typed refusal.)"""
+
+    reason = "worker_call_failed"
 
     def __init__(self, kind: str, detail: str) -> None:
         super().__init__(f"{kind}: {detail}")

@@ -51,8 +51,10 @@ CALL_DEADLINE_S: Final = 30.0
 _log = get_logger("peoplenet.plugins.worker.remote_host")
 
 
-class AppWorkerFailed(ConsumerBroken):
+class AppWorkerFailed(WorkerError, ConsumerBroken):
     """The app worker died, hung or broke the protocol; the community must be restarted."""
+
+    reason = "app_worker_failed"
 
 
 @dataclass(frozen=True, slots=True)

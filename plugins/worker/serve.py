@@ -36,6 +36,8 @@ Handler = Callable[[Value, Back], Value]
 class CallbackRefused(CallFailed):
     """The node refused a callback (e.g. ``ConsentRefused`` for a signature)."""
 
+    reason = "callback_refused"
+
 
 class _Link:
     def __init__(self, rfd: int, wfd: int) -> None:

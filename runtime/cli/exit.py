@@ -51,6 +51,8 @@ _MS: Final = re.compile(r"\b\d{12,14}\b")
 class ActionRefused(LocalError):
     """The cooperative's rules refused the action; the message says why, in words."""
 
+    reason = "action_refused"
+
 
 def reason_text(reason: str, detail: str = "") -> str:
     """``invalid_ballot`` + detail as a sentence: ``the ballot is not valid ... (detail)``."""

@@ -36,13 +36,19 @@ _FINGERPRINT_PREFIX: Final = re.compile(r"[a-z2-7]{1,4}(-[a-z2-7]{0,4}){1,3}")
 class NamingError(LocalError):
     """A name given on the command line does not pick out exactly one thing."""
 
+    reason = "naming_error"
+
 
 class UnknownName(NamingError):
     """Nothing this node knows matches the name."""
 
+    reason = "unknown_name"
+
 
 class AmbiguousName(NamingError):
     """More than one known thing matches the name; ``candidates`` lists them."""
+
+    reason = "ambiguous_name"
 
     def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
         super().__init__(message)
@@ -53,6 +59,8 @@ class NameTooShort(NamingError):
     """A prefix shorter than :data:`MIN_PREFIX` characters (too easy to squat or mistype);
     ``candidates`` lists what it would match."""
 
+    reason = "name_too_short"
+
     def __init__(self, message: str, candidates: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.candidates = tuple(candidates)
@@ -61,17 +69,25 @@ class NameTooShort(NamingError):
 class UnverifiedName(NamingError):
     """A short name matches only members whose identity is unverified (a pending request)."""
 
+    reason = "unverified_name"
+
 
 class InvalidName(NamingError):
     """The text cannot be a name of that kind at all (bad hex, a bad decision number)."""
+
+    reason = "invalid_name"
 
 
 class InvalidPetname(NamingError):
     """A petname that could be confused with an id or fingerprint, or is not printable."""
 
+    reason = "invalid_petname"
+
 
 class PetnameTaken(NamingError):
     """The petname already names another member on this node."""
+
+    reason = "petname_taken"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ VERSION: Final = 1
 class PetnameFileError(LocalError):
     """The petname file exists but cannot be read as one (left untouched)."""
 
+    reason = "petname_file_unusable"
+
 
 def petnames_path(data_root: Path) -> Path:
     return data_root / FILE_NAME

@@ -22,6 +22,8 @@ from peoplenet.runtime.local.datadir import DataDir
 class NodeNeededForName(names.UnknownName):
     """A prefix or fingerprint was given, but no node is running to look it up."""
 
+    reason = "node_needed_for_name"
+
 
 class Namer:
     """Resolves names for one data directory (asks the node at most once per command)."""

@@ -37,9 +37,13 @@ _AMEND_PERSON: Final = b"peoplenet.amend1"
 class InvalidConstitution(RemoteProtocolError):
     """A constitution (or genesis) that no member may run consensus under."""
 
+    reason = "invalid_constitution"
+
 
 class InvalidAmendment(RemoteProtocolError):
     """An amendment that does not carry a supermajority of valid current approvals."""
+
+    reason = "invalid_amendment"
 
 
 @wire_type(60)

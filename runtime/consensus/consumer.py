@@ -27,7 +27,7 @@ from peoplenet.runtime.consensus.constitution import (
     approve_amendment,
 )
 from peoplenet.runtime.consensus.core import Delivery
-from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.wire.codec import Value
@@ -41,10 +41,18 @@ CONSUMERS: Final[Mapping[bytes, str]] = {
 class ConsumerError(LocalError):
     """A consumer cannot be found or built for a community (a local, configuration fault)."""
 
+    reason = "consumer_error"
 
-class ConsumerBroken(LocalError):
+
+class ConsumerBroken(PeoplenetError):
     """The consumer cannot go on (e.g. its app worker died): the community must be restarted,
-    which replays it from the stored order."""
+    which replays it from the stored order.
+
+    A mixin, as :class:`~peoplenet.runtime.errors.Unrecoverable` is: it says what to do, the
+    concrete error's other base says whose fault it is (the app worker's: ``AppWorkerFailed``).
+    """
+
+    reason = "consumer_broken"
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,8 @@ _SCHEMA: Final = (
 class CommunityStoreError(StoreError):
     """The community file is unusable, or a replayed delivery contradicts the stored order."""
 
+    reason = "community_store_failed"
+
 
 ORDER_REFILL: Final = (
     "the order is then rebuilt from the community's blocks; pending submissions are lost"

@@ -31,9 +31,13 @@ class ConsensusRejected(InvalidBlock):
     ``stale_epoch``.
     """
 
+    reason = "consensus_rejected"
+
 
 class UnknownEpoch(RemoteProtocolError):
     """A message names an epoch lace this member does not run (not yet, or not at all)."""
+
+    reason = "unknown_epoch"
 
 
 @wire_type(64)

@@ -60,13 +60,19 @@ A = TypeVar("A", bound=Actor)
 class ActorError(PeoplenetError):
     """An actor did not answer as asked."""
 
+    reason = "actor_error"
+
 
 class AskTimeout(ActorError):
     """No answer to an ``ask`` within its timeout (the actor may be dead or busy)."""
 
+    reason = "actor_timeout"
+
 
 class ActorFailed(ActorError):
     """The asked actor crashed while handling the question, or was already exiting."""
+
+    reason = "actor_failed"
 
 
 @dataclass(frozen=True, slots=True)

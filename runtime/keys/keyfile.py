@@ -47,6 +47,8 @@ StrPath: TypeAlias = str | os.PathLike[str]
 class KeyFileMissing(KeyFileError):
     """There is no key file at the given path (nothing is damaged; maybe it was never made)."""
 
+    reason = "key_file_missing"
+
 
 # -- KDF parameters ---------------------------------------------------------------------------
 

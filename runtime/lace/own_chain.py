@@ -47,13 +47,19 @@ OWN_FORK_ADVICE: Final = (
 class SigningRefused(LocalError):
     """The node will not sign a block of its own chain now; the message says why and what to do."""
 
+    reason = "signing_refused"
+
 
 class CatchingUp(SigningRefused):
     """Own latest blocks not yet learnt from enough peers since the start: try again shortly."""
 
+    reason = "catching_up"
+
 
 class OwnChainProblem(SigningRefused):
     """Someone else signs with this key (own fork, or another device): signing stopped."""
+
+    reason = "own_chain_problem"
 
 
 @dataclass(frozen=True, slots=True)

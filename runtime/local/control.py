@@ -29,9 +29,13 @@ Handler = Callable[[str, dict[str, Value]], Awaitable[Value]]
 class NodeNotRunning(LocalError):
     """No node answers on the data directory's control socket."""
 
+    reason = "node_not_running"
+
 
 class ControlError(LocalError):
     """The node refused a control request; ``kind`` names the error class it raised."""
+
+    reason = "control_failed"
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)

@@ -42,6 +42,8 @@ DEFAULT_PORT = 7700
 class DataDirError(LocalError):
     """The data directory is missing, unreadable, locked or holds bad settings."""
 
+    reason = "data_dir_unusable"
+
 
 @dataclass(frozen=True)
 class NodeSettings:

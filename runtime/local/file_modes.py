@@ -27,6 +27,8 @@ _OPEN_TO_OTHERS: Final = 0o077
 class NotPrivate(LocalError):
     """The data directory (or something in it) belongs to another user: refused."""
 
+    reason = "not_private"
+
 
 def private_umask() -> int:
     """Set umask 0o077 for this process (and every process it starts); the old one."""

@@ -56,15 +56,21 @@ class TransportError(RemoteProtocolError):
     ``member`` is the id the peer claimed, when it got that far (for the log line).
     """
 
+    reason = "transport_error"
+
     member: bytes | None = None
 
 
 class HandshakeError(TransportError):
     """The preamble or the Noise handshake failed (``bad_preamble``, ``timeout``...)."""
 
+    reason = "handshake_failed"
+
 
 class WrongNetwork(HandshakeError):
     """The peer speaks our protocol for another network id."""
+
+    reason = "wrong_network"
 
     def __init__(self, reason: str = "wrong_network", detail: str = "") -> None:
         super().__init__(reason, detail)
@@ -73,13 +79,19 @@ class WrongNetwork(HandshakeError):
 class IdentityMismatch(TransportError):
     """The Hello did not bind the connection to an acceptable member."""
 
+    reason = "identity_mismatch"
+
 
 class FrameTooLarge(TransportError):
     """A frame or a reassembled message exceeds its limit."""
 
+    reason = "frame_too_large"
+
 
 class DecryptError(TransportError):
     """A frame failed authentication: garbage, replayed, reordered or dropped frames."""
+
+    reason = "decrypt_failed"
 
     def __init__(self, reason: str = "decrypt_failed", detail: str = "") -> None:
         super().__init__(reason, detail)
@@ -88,13 +100,19 @@ class DecryptError(TransportError):
 class ProtocolViolation(TransportError):
     """A well-encrypted frame that the protocol does not allow here."""
 
+    reason = "protocol_violation"
+
 
 class PeerTimeout(TransportError):
     """The peer went silent (``idle``)."""
 
+    reason = "peer_timeout"
+
 
 class ConnectionClosed(LocalError):
     """The caller used a connection that is already closed."""
+
+    reason = "connection_closed"
 
 
 # -- preamble --------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ class SimulationError(LocalError):
     The simulator should not be run further after this: the node may be half-updated.
     """
 
+    reason = "simulation_error"
+
     def __init__(self, message: str, *, node: str = "", event: str = "", at: float = 0.0):
         self.node = node
         self.event = event
@@ -116,6 +118,8 @@ class EventLimitError(SimulationError):
     Raised rather than reported because a run that never settles (a message storm, a
     zero-delay timer loop) is almost always a bug; ``stats`` says how far it got.
     """
+
+    reason = "event_limit"
 
     def __init__(self, message: str, stats: RunStats) -> None:
         self.stats = stats

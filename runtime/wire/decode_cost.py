@@ -74,6 +74,8 @@ _RECORD_EXT: Final = 0x50
 class TooCostly(RemoteProtocolError):
     """Decoding the input would take more memory than its budget allows."""
 
+    reason = "too_costly"
+
     def __init__(self, reason: str = "too_costly", detail: str = "") -> None:
         super().__init__(reason, detail)
 

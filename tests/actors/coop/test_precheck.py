@@ -77,7 +77,7 @@ def test_a_ballot_the_order_would_reject_is_not_submitted(net: CoopNet) -> None:
         args: dict[str, Value] = {"decision": number, "ballot": ballot, "check": True}
         with pytest.raises(WouldBeRejected, match=reason) as caught:
             node.command("coop_vote", args, net.now)
-        assert caught.value.reason == reason
+        assert caught.value.rule == reason
     with pytest.raises(WouldBeRejected, match="unknown_decision"):
         node.command("coop_close", {"decision": 99, "check": True}, net.now)
     with pytest.raises(WouldBeRejected, match="duplicate"):

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from peoplenet.actors.member.errors import CommandError
 from peoplenet.actors.member.node import (
-    CommandError,
     feed_report,
     friends_report,
     introduction,

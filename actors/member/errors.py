@@ -1,0 +1,27 @@
+"""The errors of the member's node commands, shared by the node's actors and the command line
+(the node raises them; ``peoplenet community join FILE`` raises one before asking the node)."""
+
+from __future__ import annotations
+
+from peoplenet.runtime.errors import LocalError
+
+
+class CommandError(LocalError):
+    """A control command the node cannot carry out (bad argument, unknown member ...)."""
+
+    reason = "command_refused"
+
+
+class UnknownCommunity(CommandError):
+    """No joined community has that name (or lace prefix), or more than one has."""
+
+    reason = "unknown_community"
+
+
+class InvalidGenesisFile(CommandError):
+    """``community join`` was given something that is not an epoch-0 community genesis."""
+
+    reason = "invalid_genesis_file"
+
+
+__all__ = ["CommandError", "InvalidGenesisFile", "UnknownCommunity"]
