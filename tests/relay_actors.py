@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from peoplenet.actors.member.control_relay import Relay
+from peoplenet.actors.member.control_relay import NODE_RESTARTING, Relay
 from peoplenet.actors.member.messages import ControlReply, ControlRequest, Forwarded
 from peoplenet.runtime.kernel import Actor, Ref, RestartPolicy
 
@@ -29,7 +29,9 @@ class Forwarder(Actor):
         if isinstance(msg, ControlRequest):
             child = self.child("child")
             if child is None:
-                self.tell(sender, ControlReply(msg.request, False, None, "restarting", "Busy"))
+                self.tell(
+                    sender, ControlReply(msg.request, False, None, "restarting", NODE_RESTARTING)
+                )
             else:
                 self.tell(child, Forwarded(self.relay.pass_on("child", msg, sender), self.me))
         elif isinstance(msg, ControlReply):

@@ -36,6 +36,7 @@ from peoplenet.actors.member.messages import (
     Outbound,
     PeerUp,
     Wiring,
+    failure_reply,
 )
 from peoplenet.actors.member.store_check import DamagedCommunityFile
 from peoplenet.runtime.consensus.constitution import Genesis
@@ -309,9 +310,7 @@ class ConsensusActor(Actor):
         try:
             result = self._command(req.op, req.args)
         except PeoplenetError as exc:
-            self.tell(
-                reply_to, ControlReply(req.request, False, None, str(exc), type(exc).__name__)
-            )
+            self.tell(reply_to, failure_reply(req.request, exc))
             if isinstance(exc, ConsumerBroken):
                 raise  # answered; now crash, and the supervisor's restart replays the community
             return

@@ -15,8 +15,11 @@ from typing import Final, Generic, TypeVar
 
 from peoplenet.actors.member.messages import ControlReply, ControlRequest
 
-ChildFailed: Final = "ChildFailed"
-"""``ControlReply.kind`` of a request lost with the child that held it."""
+ChildFailed: Final = "child_failed"
+"""``ControlReply.reason`` of a request lost with the child that held it."""
+
+NODE_RESTARTING: Final = "node_restarting"
+"""``ControlReply.reason`` of a request that came while the actor to answer it is restarting."""
 
 A = TypeVar("A")
 
@@ -59,7 +62,10 @@ class Relay(Generic[A]):
         for number in lost:
             entry = self._open.pop(number)
             text = f"the node's {child} actor failed ({reason}) before answering; it is restarted"
-            out.append((entry.asker, ControlReply(entry.request, False, None, text, ChildFailed)))
+            lost_reply = ControlReply(
+                request=entry.request, ok=False, result=None, error=text, reason=ChildFailed
+            )
+            out.append((entry.asker, lost_reply))
         return out
 
     def last_failure(self, child: str) -> str | None:
@@ -70,4 +76,4 @@ class Relay(Generic[A]):
         return len(self._open)
 
 
-__all__ = ["ChildFailed", "Relay"]
+__all__ = ["NODE_RESTARTING", "ChildFailed", "Relay"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from peoplenet.runtime.errors import reason_of
 from peoplenet.runtime.wire.codec import Value
 
 # -- start-up ---------------------------------------------------------------------------------
@@ -169,11 +170,21 @@ class ControlRequest:
 
 @dataclass(frozen=True)
 class ControlReply:
+    """The answer to a :class:`ControlRequest`: its ``result``, or the ``error`` in words and
+    its stable ``reason`` (docs/network.md, "The control socket": never a class name)."""
+
     request: int
     ok: bool
     result: Value
     error: str = ""
-    kind: str = ""
+    reason: str = ""
+
+
+def failure_reply(request: int, exc: BaseException) -> ControlReply:
+    """The answer to request ``request`` that failed with ``exc``."""
+    return ControlReply(
+        request=request, ok=False, result=None, error=str(exc), reason=reason_of(exc)
+    )
 
 
 @dataclass(frozen=True)

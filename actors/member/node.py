@@ -26,7 +26,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from peoplenet.actors.community.consensus_actor import ConsensusActor, community_name
-from peoplenet.actors.member.control_relay import ChildFailed, Relay
+from peoplenet.actors.member.control_relay import NODE_RESTARTING, ChildFailed, Relay
 from peoplenet.actors.member.errors import CommandError, InvalidGenesisFile, UnknownCommunity
 from peoplenet.actors.member.messages import (
     Batch,
@@ -53,13 +53,14 @@ from peoplenet.actors.member.messages import (
     StoreInit,
     Tick,
     Wiring,
+    failure_reply,
 )
 from peoplenet.actors.member.store_check import check_genesis
 from peoplenet.runtime.cli import names
 from peoplenet.runtime.cli.names import KnownMember, merge
 from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.core import EpochBlocks, EpochHave
-from peoplenet.runtime.errors import DiskFull, PeoplenetError, RemoteProtocolError
+from peoplenet.runtime.errors import DiskFull, PeoplenetError, RemoteProtocolError, reason_of
 from peoplenet.runtime.kernel import Actor, Bridge, Ref, RestartPolicy
 from peoplenet.runtime.kernel.proctree import why_not_running
 from peoplenet.runtime.keys.identity import Identity, MemberId, fingerprint, member_id
@@ -227,8 +228,7 @@ class NodeSupervisor(Actor):
                     raise CommandError("the community is restarting; try again")
                 self.tell(child, Forwarded(self.relay.pass_on(name, req, sender), self.me))
         except PeoplenetError as exc:
-            reply = ControlReply(req.request, False, None, str(exc), type(exc).__name__)
-            self.tell(sender, reply)
+            self.tell(sender, failure_reply(req.request, exc))
 
     def _join(self, args: dict[str, Value]) -> Value:
         raw = args.get("genesis")
@@ -317,10 +317,16 @@ class NodeSupervisor(Actor):
             if child is None:
                 why = self.relay.last_failure(target)
                 text = "node restarting" + (f" (its {target} actor failed: {why})" if why else "")
-                self.tell(sender, ControlReply(msg.request, False, None, text, "Busy"))
+                busy = ControlReply(
+                    request=msg.request, ok=False, result=None, error=text, reason=NODE_RESTARTING
+                )
+                self.tell(sender, busy)
             elif (stuck := why_not_running(self.child_pid(target))) is not None:
                 text = f"the node's {target} actor {stuck}: it cannot answer"
-                self.tell(sender, ControlReply(msg.request, False, None, text, ChildFailed))
+                stuck_reply = ControlReply(
+                    request=msg.request, ok=False, result=None, error=text, reason=ChildFailed
+                )
+                self.tell(sender, stuck_reply)
             else:
                 self.tell(child, Forwarded(self.relay.pass_on(target, msg, sender), self.me))
         elif isinstance(msg, ControlReply):  # a child's answer to a request passed on
@@ -716,9 +722,7 @@ class StoreActor(Actor):
             self.tell(reply_to, ControlReply(req.request, True, result))
 
         def fail(exc: PeoplenetError) -> None:
-            self.tell(
-                reply_to, ControlReply(req.request, False, None, str(exc), type(exc).__name__)
-            )
+            self.tell(reply_to, failure_reply(req.request, exc))
 
         def created(raw: bytes) -> None:
             answer({"block": Block.from_bytes(raw).id.hex()})
@@ -1060,7 +1064,10 @@ class NetworkActor(Actor):
         try:
             result = future.result(timeout=5.0)
         except Exception as exc:
-            self.tell(fwd.reply_to, ControlReply(inner.request, False, None, repr(exc), "Error"))
+            failed = ControlReply(
+                request=inner.request, ok=False, result=None, error=repr(exc), reason=reason_of(exc)
+            )
+            self.tell(fwd.reply_to, failed)
             return
         self.tell(fwd.reply_to, ControlReply(inner.request, True, result))
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Final, TextIO
 
 from peoplenet.actors.member import inbox
+from peoplenet.actors.member.control_relay import NODE_RESTARTING
 from peoplenet.actors.member.messages import ControlReply, ControlRequest, NetworkFailed, NodeInit
 from peoplenet.actors.member.node import AwaitReady, NodeSupervisor, Ready, StopNetwork
 from peoplenet.actors.member.store_check import check_node_files
@@ -38,7 +39,7 @@ from peoplenet.runtime.kernel import (
 )
 from peoplenet.runtime.keys.identity import fingerprint
 from peoplenet.runtime.keys.keyfile import load_identity
-from peoplenet.runtime.local.control import ControlError, ControlServer
+from peoplenet.runtime.local.control import BAD_REPLY, ControlError, ControlServer
 from peoplenet.runtime.local.datadir import DataDir, DataDirError, NodeSettings
 from peoplenet.runtime.local.file_modes import private_umask
 from peoplenet.runtime.local.procs import end_orphans, write_pids
@@ -227,12 +228,12 @@ async def _serve(
         with ask_lock:
             supervisor = _current(system)
             if supervisor is None:
-                raise ControlError("the node is restarting; try again", "Busy")
+                raise ControlError("the node is restarting; try again", NODE_RESTARTING)
             reply = system.ask(supervisor, ControlRequest(next(ids), op, args), timeout=20.0)
         if not isinstance(reply, ControlReply):
-            raise ControlError(f"unexpected answer {reply!r}", "BadReply")
+            raise ControlError(f"unexpected answer {reply!r}", BAD_REPLY)
         if not reply.ok:
-            raise ControlError(reply.error, reply.kind)
+            raise ControlError(reply.error, reply.reason)
         return reply.result
 
     def given_up() -> tuple[Failure, ...]:

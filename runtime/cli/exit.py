@@ -7,22 +7,29 @@ command could not be carried out as typed.
   the order rejected it (``--wait`` reports that); the reason is printed in words;
 * 2: the command could not be carried out as typed: a bad argument, a refused app command,
   no node running, a file problem.
+
+Either way the error goes to stderr with its stable reason (never a class name):
+``peoplenet: REASON: message``, or with ``--json`` one JSON object ``{"error": message,
+"reason": REASON}`` (docs/network.md lists the reasons).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any, Final
+from typing import Any, Final, TextIO
 
 from peoplenet.runtime.cli.format import local_time
-from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.errors import KeyFileError, LocalError, PeoplenetError, reason_of
 from peoplenet.runtime.local.control import ControlError
 
 REFUSED: Final = 1
 UNUSABLE: Final = 2
 
-REFUSAL_KINDS: Final = frozenset({"WouldBeRejected"})
-"""Error classes the node raises when the cooperative's rules refuse an action."""
+REFUSAL_REASONS: Final = frozenset({"would_be_rejected"})
+"""Reasons the node gives when the cooperative's rules refuse an action."""
+REJECTED: Final = "rejected"
+"""The reason of a ``--wait`` whose transaction the cooperative's order rejected."""
 
 REASONS: Final[dict[str, str]] = {
     "invalid_ballot": "the ballot is not valid for this decision",
@@ -49,9 +56,16 @@ _MS: Final = re.compile(r"\b\d{12,14}\b")
 
 
 class ActionRefused(LocalError):
-    """The cooperative's rules refused the action; the message says why, in words."""
+    """The cooperative's rules refused the action; the message says why, in words.
+
+    ``reason``: the node's (``would_be_rejected``: not submitted) or ``rejected`` (the order
+    rejected it)."""
 
     reason = "action_refused"
+
+    def __init__(self, message: str, reason: str = "action_refused") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def reason_text(reason: str, detail: str = "") -> str:
@@ -64,13 +78,13 @@ def reason_text(reason: str, detail: str = "") -> str:
 
 def refusal(exc: ControlError) -> ActionRefused | None:
     """The refusal a node's error stands for, or None if it is not one."""
-    if exc.kind not in REFUSAL_KINDS:
+    if exc.reason not in REFUSAL_REASONS:
         return None
     text = str(exc)
-    reason, sep, detail = text.partition(": ")
-    if exc.kind == "WouldBeRejected" and sep and reason.isidentifier():
-        return ActionRefused(f"not submitted: {reason_text(reason, detail)}")
-    return ActionRefused(text)
+    rule, sep, detail = text.partition(": ")  # the rule the order would have applied
+    if sep and rule.isidentifier():
+        return ActionRefused(f"not submitted: {reason_text(rule, detail)}", exc.reason)
+    return ActionRefused(text, exc.reason)
 
 
 def rejection(result: Any) -> ActionRefused | None:
@@ -79,8 +93,28 @@ def rejection(result: Any) -> ActionRefused | None:
         return None
     reason = str(result.get("reason") or "rejected")
     return ActionRefused(
-        f"rejected by the cooperative: {reason_text(reason, str(result.get('detail') or ''))}"
+        f"rejected by the cooperative: {reason_text(reason, str(result.get('detail') or ''))}",
+        REJECTED,
     )
 
 
-__all__ = ["REFUSED", "UNUSABLE", "ActionRefused", "reason_text", "refusal", "rejection"]
+def report(exc: PeoplenetError, as_json: bool, err: TextIO) -> None:
+    """Say on ``err`` why the command failed, by its stable reason (see the module)."""
+    reason, message = reason_of(exc), str(exc)
+    if as_json:
+        print(json.dumps({"error": message, "reason": reason}), file=err)
+    elif isinstance(exc, ActionRefused | KeyFileError) or message.partition(":")[0] == reason:
+        print(f"peoplenet: {message}", file=err)  # already in words, or led by its reason
+    else:
+        print(f"peoplenet: {reason}: {message}", file=err)
+
+
+__all__ = [
+    "REFUSED",
+    "UNUSABLE",
+    "ActionRefused",
+    "reason_text",
+    "refusal",
+    "rejection",
+    "report",
+]

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from peoplenet.runtime import log
 from peoplenet.runtime.cli import options as cli_options
-from peoplenet.runtime.cli.exit import REFUSED, UNUSABLE, ActionRefused, refusal
-from peoplenet.runtime.errors import KeyFileError, LocalError, PeoplenetError
+from peoplenet.runtime.cli.exit import REFUSED, UNUSABLE, ActionRefused, refusal, report
+from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.keys.secret_env import take_env_secret
 from peoplenet.runtime.local.control import ControlError
 from peoplenet.runtime.local.file_modes import private_umask
@@ -425,20 +425,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cli_node.run(args, _passphrase)
     except ActionRefused as exc:
-        print(f"peoplenet: {exc}", file=sys.stderr)
+        report(exc, args.json, sys.stderr)
         return REFUSED
-    except KeyFileError as exc:
-        print(f"peoplenet: {exc}", file=sys.stderr)
-        return UNUSABLE
     except ControlError as exc:
         refused = refusal(exc)
-        if refused is not None:
-            print(f"peoplenet: {refused}", file=sys.stderr)
-            return REFUSED
-        print(f"peoplenet: {exc.kind}: {exc}", file=sys.stderr)
-        return UNUSABLE
-    except PeoplenetError as exc:
-        print(f"peoplenet: {type(exc).__name__}: {exc}", file=sys.stderr)
+        report(exc if refused is None else refused, args.json, sys.stderr)
+        return UNUSABLE if refused is None else REFUSED
+    except PeoplenetError as exc:  # a key file, a bad argument, no node running...
+        report(exc, args.json, sys.stderr)
         return UNUSABLE
     except KeyboardInterrupt:
         return 130

@@ -2,9 +2,10 @@
 
 A Unix socket in the data directory (mode 0600, so only the node's user can drive it), carrying
 length-prefixed canonical msgpack (runtime/wire/framing.py): one request ``{"op": str, "args":
-{...}}``
-and one reply ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": str, "kind": str}``
-per connection.  It never listens on the network.
+{...}}`` and one reply ``{"ok": True, "result": ...}`` or ``{"ok": False, "error": str,
+"reason": str}`` per connection.  ``reason`` is the error's stable snake_case code
+(:attr:`~peoplenet.runtime.errors.PeoplenetError.reason`; the table is in docs/network.md),
+never a Python class name.  It never listens on the network.
 """
 
 from __future__ import annotations
@@ -15,15 +16,28 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from peoplenet.runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
+from peoplenet.runtime.errors import (
+    REASON,
+    LocalError,
+    PeoplenetError,
+    RemoteProtocolError,
+    reason_of,
+)
 from peoplenet.runtime.wire.codec import Value
 from peoplenet.runtime.wire.framing import FrameDecoder, encode_frame
 
 MAX_CONTROL_MESSAGE = 4 * 1024 * 1024
 
 Handler = Callable[[str, dict[str, Value]], Awaitable[Value]]
+
+BAD_REQUEST: Final = "bad_request"
+"""The request is not ``{"op": str, "args": map}``."""
+NO_ANSWER: Final = "no_answer"
+"""The node did not answer within the client's timeout."""
+BAD_REPLY: Final = "bad_reply"
+"""The reply is not one the node sends."""
 
 
 class NodeNotRunning(LocalError):
@@ -33,13 +47,14 @@ class NodeNotRunning(LocalError):
 
 
 class ControlError(LocalError):
-    """The node refused a control request; ``kind`` names the error class it raised."""
+    """The node refused a control request, or did not answer it; ``reason`` is the stable code
+    of what went wrong there (the node's error's own reason)."""
 
     reason = "control_failed"
 
-    def __init__(self, message: str, kind: str) -> None:
+    def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
-        self.kind = kind
+        self.reason = reason
 
 
 class ControlServer:
@@ -82,17 +97,16 @@ class ControlServer:
 
     async def _answer(self, request: Value) -> dict[str, Value]:
         if not isinstance(request, dict) or not isinstance(request.get("op"), str):
-            return {"ok": False, "error": "malformed control request", "kind": "BadRequest"}
+            return {"ok": False, "error": "malformed control request", "reason": BAD_REQUEST}
         args = request.get("args", {})
         if not isinstance(args, dict):
-            return {"ok": False, "error": "args must be a map", "kind": "BadRequest"}
+            return {"ok": False, "error": "args must be a map", "reason": BAD_REQUEST}
         op = request["op"]
         assert isinstance(op, str)
         try:
             result = await self._handler(op, args)
         except PeoplenetError as exc:
-            kind = getattr(exc, "kind", type(exc).__name__)
-            return {"ok": False, "error": str(exc), "kind": str(kind)}
+            return {"ok": False, "error": str(exc), "reason": reason_of(exc)}
         return {"ok": True, "result": result}
 
 
@@ -133,15 +147,18 @@ def call(path: Path, op: str, args: dict[str, Value] | None = None, timeout: flo
                 reply = frames[0]
                 break
     except TimeoutError as exc:
-        raise ControlError(f"the node did not answer {op!r} within {timeout} s", "Timeout") from exc
+        raise ControlError(f"the node did not answer {op!r} within {timeout} s", NO_ANSWER) from exc
     except RemoteProtocolError as exc:
-        raise ControlError(f"garbled reply from the node: {exc}", "BadReply") from exc
+        raise ControlError(f"garbled reply from the node: {exc}", BAD_REPLY) from exc
     finally:
         sock.close()
     if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
-        raise ControlError("garbled reply from the node", "BadReply")
+        raise ControlError("garbled reply from the node", BAD_REPLY)
     if not reply["ok"]:
-        raise ControlError(str(reply.get("error")), str(reply.get("kind")))
+        reason = reply.get("reason")
+        if not isinstance(reason, str) or not REASON.match(reason):
+            reason = BAD_REPLY  # a node of another version, or not ours
+        raise ControlError(str(reply.get("error")), reason)
     return _lists(reply.get("result"))
 
 

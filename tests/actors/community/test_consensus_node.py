@@ -217,11 +217,11 @@ def test_community_cli_errors_are_typed(tmp_path: Path, nodes: list[LocalNode]) 
     bad.write_bytes(b"\x93not a genesis")
     result = _cli("community", "join", "--data", data, str(bad))
     assert result.returncode == 2
-    assert "InvalidGenesisFile" in result.stderr and "bad.genesis" in result.stderr
+    assert "invalid_genesis_file" in result.stderr and "bad.genesis" in result.stderr
 
     other = Identity.generate().member_id.hex()
     result = _cli("community", "create", "x", "--member", "zz", "--out", str(bad))
-    assert result.returncode == 2 and "UnknownName" in result.stderr
+    assert result.returncode == 2 and "unknown_name" in result.stderr
     assert "neither a petname, a member id (hex) nor a fingerprint" in result.stderr
     result = _cli("community", "create", "x", "--member", other, "--member", other, "--out", "-")
     assert result.returncode == 2 and "listed twice" in result.stderr
@@ -230,5 +230,10 @@ def test_community_cli_errors_are_typed(tmp_path: Path, nodes: list[LocalNode]) 
     node.start()
     result = _cli("community", "submit", "--data", data, "nowhere", "hello")
     assert result.returncode == 2
-    assert "UnknownCommunity" in result.stderr and "community join" in result.stderr
+    assert "peoplenet: unknown_community: " in result.stderr and "community join" in result.stderr
+    assert "UnknownCommunity" not in result.stderr  # a stable reason, never a class name
+    as_json = _cli("community", "submit", "--data", data, "nowhere", "hello", "--json")
+    assert as_json.returncode == 2 and as_json.stdout == ""
+    error = json.loads(as_json.stderr)
+    assert error["reason"] == "unknown_community" and "community join" in error["error"]
     assert _cli_json("community", "list", "--data", data) == []

@@ -35,7 +35,7 @@ from peoplenet.runtime.social.dissemination import FriendRequest
 from peoplenet.runtime.social.evidence_store import MemoryEvidenceStore
 from peoplenet.runtime.social.graph import Befriend, Post, personal_lace
 from peoplenet.runtime.wire.codec import Value
-from peoplenet.runtime.wire.framing import encode_frame
+from peoplenet.runtime.wire.framing import FrameDecoder, encode_frame
 
 # -- data directory ----------------------------------------------------------------------------
 
@@ -128,10 +128,30 @@ def test_control_round_trip_gives_plain_lists(control_server: Path) -> None:
     assert (control_server.stat().st_mode & 0o777) == 0o600
 
 
-def test_control_errors_are_typed_and_name_the_kind(control_server: Path) -> None:
+def test_control_errors_are_typed_and_carry_the_reason(control_server: Path) -> None:
     with pytest.raises(control.ControlError, match="no such thing: nope") as info:
         control.call(control_server, "nope")
-    assert info.value.kind == "CommandError"
+    assert info.value.reason == "command_refused"
+
+
+def _raw_reply(path: Path, request: Value) -> Value:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(str(path))
+        sock.sendall(encode_frame(request))
+        decoder = FrameDecoder(control.MAX_CONTROL_MESSAGE)
+        while not (frames := decoder.feed(sock.recv(65536))):
+            pass
+    return frames[0]
+
+
+def test_a_refusal_on_the_socket_is_a_stable_reason_not_a_class_name(
+    control_server: Path,
+) -> None:
+    refused = _raw_reply(control_server, {"op": "nope", "args": {}})
+    assert refused == {"ok": False, "error": "no such thing: nope", "reason": "command_refused"}
+    malformed = _raw_reply(control_server, {"op": 3})
+    assert malformed == {"ok": False, "error": "malformed control request", "reason": "bad_request"}
 
 
 @pytest.mark.parametrize(

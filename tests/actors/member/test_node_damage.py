@@ -156,7 +156,7 @@ def test_store_damaged_while_running_stops_the_node_with_the_file_named(
         code = None
     assert code not in (0, None), "the node went on running on a damaged store"
     output = "\n".join(node.lines)
-    assert "NodeFailed" in output and str(node.data.blocks_db) in output
+    assert "node_failed" in output and str(node.data.blocks_db) in output
     # restarted once after the SIGKILL above; never again after it found the damage
     assert output.count('"child_restarted"') == 1, "a damaged store was restarted"
     deadline = time.monotonic() + 10
@@ -248,7 +248,7 @@ def test_a_child_that_keeps_failing_ends_the_node_at_the_restart_bound(
         code = None
     assert code not in (0, None), "the node ran on without its store"
     output = "\n".join(node.lines)
-    assert "NodeFailed" in output and "is a directory" in output
+    assert "node_failed" in output and "is a directory" in output
     deadline = time.monotonic() + 10
     while node.group_pids() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -177,9 +177,10 @@ def test_refusals_exit_with_reasons_in_words() -> None:
     at = 1_796_658_190_505
     early = rejection({"status": "rejected", "reason": "too_early", "detail": f"closes at {at}"})
     assert early is not None and f"closes at {local_time(at)}" in str(early)
-    checked = refusal(ControlError("invalid_ballot: ballot: 40 is outside", "WouldBeRejected"))
+    checked = refusal(ControlError("invalid_ballot: ballot: 40 is outside", "would_be_rejected"))
     assert checked is not None and "not submitted" in str(checked) and "40" in str(checked)
-    assert refusal(ControlError("no node", "Timeout")) is None
+    assert checked.reason == "would_be_rejected"
+    assert refusal(ControlError("no node", "no_answer")) is None
 
 
 def test_inbox_gathers_friend_requests_and_each_cooperatives_waiting_items() -> None:
@@ -189,7 +190,7 @@ def test_inbox_gathers_friend_requests_and_each_cooperatives_waiting_items() -> 
         if op == "community_list":
             return [{"community": "riders"}, {"community": "plain"}]
         if args["community"] == "plain":
-            raise ControlError("not a cooperative", "CommandError")
+            raise ControlError("not a cooperative", "command_refused")
         return {"decisions": [{"number": 1}], "apps": [{"app": "currency", "waiting": [1]}]}
 
     got = inbox.gather(ask)

@@ -54,7 +54,7 @@ def test_found_refuses_to_overwrite_and_reads_inline_charter_json(tmp_path: Path
     before = out.read_bytes()
     again = _run("coop", "found", "riders", "--out", str(out), "--data", d)
     assert again.returncode == 2
-    assert "FoundingFileExists" in again.stderr and "--force" in again.stderr
+    assert "founding_file_exists" in again.stderr and "--force" in again.stderr
     assert out.read_bytes() == before  # the signatures collected so far are kept
     forced = _run("coop", "found", "riders", "--out", str(out), "--data", d, "--force", "--json")
     assert forced.returncode == 0, forced.stderr

@@ -62,7 +62,7 @@ def test_petnames_prefixes_and_option_placement(tmp_path: Path, nodes: list[Loca
 
     # a pending request is unverified: a short prefix never reaches it
     squat = _refused("friends", "--data", a, "accept", ben_hex[:12])
-    assert "UnverifiedName" in squat and "full fingerprint" in squat
+    assert "unverified_name" in squat and "full fingerprint" in squat
     # the full fingerprint does; it becomes a petname that works from then on
     named = _ok("friends", "name", ben_fpr, "bob", "--data", a, "--json")
     assert named == {"petname": "bob", "member": ben_hex, "fingerprint": ben_fpr}
@@ -78,9 +78,9 @@ def test_petnames_prefixes_and_option_placement(tmp_path: Path, nodes: list[Loca
     _ok("friends", "follow", ben_fpr, "--data", a)
 
     # petnames that would be confused with ids, or are taken, are refused
-    assert "InvalidPetname" in _refused("friends", "name", "bob", "deadbeef", "--data", a)
-    assert "InvalidPetname" in _refused("friends", "name", "bob", "k3tq-7x", "--data", a)
-    assert "PetnameTaken" in _refused("friends", "name", ana.member.hex(), "Bob", "--data", a)
+    assert "invalid_petname" in _refused("friends", "name", "bob", "deadbeef", "--data", a)
+    assert "invalid_petname" in _refused("friends", "name", "bob", "k3tq-7x", "--data", a)
+    assert "petname_taken" in _refused("friends", "name", ana.member.hex(), "Bob", "--data", a)
 
     # an unknown 16-hex prefix says so, and lists what is known
     unknown = _refused("friends", "--data", a, "add", "0123456789abcdef")
@@ -162,9 +162,9 @@ def test_names_without_a_running_node(tmp_path: Path) -> None:
     )  # fmt: skip
     # a fingerprint or prefix needs the node to look it up: a clear error, not a hex error
     fpr = _refused("coop", "found", "x", "--founder", fingerprint(other), "--out", "f", "--data", d)
-    assert "NodeNeededForName" in fpr and "fromhex" not in fpr and "non-hexadecimal" not in fpr
+    assert "node_needed_for_name" in fpr and "fromhex" not in fpr and "non-hexadecimal" not in fpr
     short = _refused("coop", "found", "x", "--founder", other.hex()[:6], "--out", "f", "--data", d)
-    assert "NameTooShort" in short
+    assert "name_too_short" in short
 
 
 def test_a_static_peer_is_befriended_by_the_fingerprint_peers_shows(

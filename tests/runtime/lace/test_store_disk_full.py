@@ -146,7 +146,7 @@ def test_post_on_a_full_disk_answers_disk_full_at_once_and_reads_go_on(
     with pytest.raises(control.ControlError) as failed:
         node.call("post", {"text": "x" * 3000})
     took = time.monotonic() - started
-    assert failed.value.kind == "DiskFull", failed.value
+    assert failed.value.reason == "disk_full", failed.value
     assert re.search(rf"disk full: {re.escape(str(data.blocks_db))} \(\d+ bytes free\)",
                      str(failed.value)), failed.value  # fmt: skip
     assert took < FAST_S
