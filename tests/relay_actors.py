@@ -15,7 +15,9 @@ class Answerer(Actor):
             assert isinstance(msg.reply_to, Ref)
             if msg.msg.op == "boom":
                 raise RuntimeError("boom on purpose")
-            self.tell(msg.reply_to, ControlReply(msg.msg.request, True, msg.msg.op))
+            self.tell(
+                msg.reply_to, ControlReply(request=msg.msg.request, ok=True, result=msg.msg.op)
+            )
 
 
 class Forwarder(Actor):
@@ -30,10 +32,19 @@ class Forwarder(Actor):
             child = self.child("child")
             if child is None:
                 self.tell(
-                    sender, ControlReply(msg.request, False, None, "restarting", NODE_RESTARTING)
+                    sender,
+                    ControlReply(
+                        request=msg.request,
+                        ok=False,
+                        result=None,
+                        error="restarting",
+                        reason=NODE_RESTARTING,
+                    ),
                 )
             else:
-                self.tell(child, Forwarded(self.relay.pass_on("child", msg, sender), self.me))
+                self.tell(
+                    child, Forwarded(msg=self.relay.pass_on("child", msg, sender), reply_to=self.me)
+                )
         elif isinstance(msg, ControlReply):
             relayed = self.relay.answer(msg)
             if relayed is not None:

@@ -76,14 +76,14 @@ class CommunityCommandError(LocalError):
     reason = "community_command_refused"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _Wake:
     """Timer for the core's ``wake_at``; stale generations are ignored (cancel by generation)."""
 
     generation: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _ConsumerWake:
     """Timer for the consumer's ``wake_at_ms`` (same generation scheme)."""
 
@@ -185,7 +185,7 @@ class ConsensusActor(Actor):
             # core asks again for whatever is lost).
             if self.network is not None:
                 if self._outbox:
-                    self.tell(self.network, Batch(tuple(self._outbox)))
+                    self.tell(self.network, Batch(items=tuple(self._outbox)))
                 self._outbox = []
             else:
                 del self._outbox[:-MAX_HELD_SENDS]
@@ -233,7 +233,7 @@ class ConsensusActor(Actor):
         members = tuple(
             p for p in self.core.genesis.constitution.participants if p != bytes(self.core.me)
         )
-        self.tell(self.network, ConsensusRoute(laces, members, self.me))
+        self.tell(self.network, ConsensusRoute(laces=laces, members=members, actor=self.me))
 
     def _run(self, out: Output) -> None:
         """Carry out one core call: store deliveries, queue sends, reset the timer."""
@@ -270,7 +270,7 @@ class ConsensusActor(Actor):
                 msg = decoded.get(id(data))
                 if msg is None:
                     msg = decoded[id(data)] = decode(data)
-                self._outbox.append(Outbound(bytes(peer), msg))
+                self._outbox.append(Outbound(peer=bytes(peer), msg=msg))
         if out.epochs:
             self._announce()
         self._schedule(out.wake_at)
@@ -282,7 +282,7 @@ class ConsensusActor(Actor):
         """Submit what the consumer asks for (durably first) and keep its timer."""
         now = time.monotonic()
         for peer, msg in result.sends:
-            self._outbox.append(Outbound(peer, msg))
+            self._outbox.append(Outbound(peer=peer, msg=msg))
         for tx in result.submit:
             if self.community.add_pending(tx):
                 self._run(self.core.submit(tx, now))
@@ -293,7 +293,10 @@ class ConsensusActor(Actor):
             # Only ever brought forward: a later tick recomputes every duty and asks again.
             self.consumer_wake_at = wake
             self.consumer_generation += 1
-            self.after(max(0.0, (wake - _now_ms()) / 1000), _ConsumerWake(self.consumer_generation))
+            self.after(
+                max(0.0, (wake - _now_ms()) / 1000),
+                _ConsumerWake(generation=self.consumer_generation),
+            )
 
     def _schedule(self, wake_at: float | None) -> None:
         if wake_at == self.wake_at:
@@ -301,7 +304,7 @@ class ConsensusActor(Actor):
         self.wake_at = wake_at
         self.generation += 1
         if wake_at is not None:
-            self.after(max(0.0, wake_at - time.monotonic()), _Wake(self.generation))
+            self.after(max(0.0, wake_at - time.monotonic()), _Wake(generation=self.generation))
 
     # -- control ---------------------------------------------------------------------------------
 
@@ -314,7 +317,7 @@ class ConsensusActor(Actor):
             if isinstance(exc, ConsumerBroken):
                 raise  # answered; now crash, and the supervisor's restart replays the community
             return
-        self.tell(reply_to, ControlReply(req.request, True, result))
+        self.tell(reply_to, ControlReply(request=req.request, ok=True, result=result))
 
     def _command(self, op: str, args: dict[str, Value]) -> Value:
         if op == "community_submit":

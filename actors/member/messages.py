@@ -1,4 +1,9 @@
-"""Messages between the actors of one node (frozen dataclasses: they pickle across processes).
+"""Messages between the actors of one node: frozen, slotted, keyword-only dataclasses.
+
+Frozen and at module level because thespian's multiproc bases pickle every message and find
+its class by module path; slotted because they are many and small; keyword-only so that adding
+or reordering a field cannot silently shift values between fields at a construction site.
+Fields holding an actor are typed :class:`~peoplenet.runtime.kernel.ref.Ref`.
 
 These never leave the phone: what travels between phones is in runtime/social/dissemination.py and
 runtime/net/transport.py.  Member ids and block ids are raw bytes.
@@ -9,12 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from peoplenet.runtime.errors import reason_of
+from peoplenet.runtime.kernel.ref import Ref
 from peoplenet.runtime.wire.codec import Value
 
 # -- start-up ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NodeInit:
     """What the node supervisor needs: where the data lives and the unlocked key's seed."""
 
@@ -32,19 +38,19 @@ class NodeInit:
     """The foreground process; if it dies, the node's actors end themselves (no leftovers)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MemberInit:
     seed: bytes = field(repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoreInit:
     data_dir: str
     member: bytes
     auto_accept: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkInit:
     member: bytes
     x25519_private: bytes = field(repr=False)
@@ -57,19 +63,19 @@ class NetworkInit:
     peers: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Wiring:
     """The supervisor tells each child where its siblings are (again after every restart)."""
 
-    member: object | None
-    store: object | None
-    network: object | None
+    member: Ref | None
+    store: Ref | None
+    network: Ref | None
 
 
 # -- member actor: the only signer -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignBlock:
     """Ask the member actor to sign a block; answered with ``BlockSigned``."""
 
@@ -79,13 +85,13 @@ class SignBlock:
     pointers: tuple[bytes, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BlockSigned:
     request: int
     raw: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignHello:
     """Ask the member actor to sign a transport hello transcript (domain-separated there)."""
 
@@ -93,7 +99,7 @@ class SignHello:
     transcript: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HelloSigned:
     request: int
     signature: bytes
@@ -102,17 +108,17 @@ class HelloSigned:
 # -- network <-> store -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PeerUp:
     peer: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PeerDown:
     peer: bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
     """A message a peer sent; ``friend`` says whether the connection is a friendship edge."""
 
@@ -121,13 +127,13 @@ class Inbound:
     friend: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Outbound:
     peer: bytes
     msg: Value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SocialView:
     """What the network actor needs from the social graph to decide whom to talk to."""
 
@@ -136,14 +142,14 @@ class SocialView:
     requests: tuple[tuple[bytes, Value], ...]  # (member, FriendRequest record) to cold-call
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Listening:
     host: str
     port: int
     advertise_host: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Discovered:
     member: bytes
     host: str
@@ -151,7 +157,7 @@ class Discovered:
     source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NetworkFailed:
     """The network could not start (for example the port is busy)."""
 
@@ -161,14 +167,14 @@ class NetworkFailed:
 # -- control (CLI -> node) ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ControlRequest:
     request: int
     op: str
     args: dict[str, Value]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ControlReply:
     """The answer to a :class:`ControlRequest`: its ``result``, or the ``error`` in words and
     its stable ``reason`` (docs/network.md, "The control socket": never a class name)."""
@@ -187,19 +193,19 @@ def failure_reply(request: int, exc: BaseException) -> ControlReply:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Forwarded:
     """A control request the supervisor passed on to a child, with the Ref to answer."""
 
     msg: object
-    reply_to: object
+    reply_to: Ref
 
 
 # -- consensus (actors/community/consensus_actor.py)
 # ----------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConsensusInit:
     """One community's consensus actor: its data dir, the signing seed and the genesis."""
 
@@ -209,22 +215,22 @@ class ConsensusInit:
     """The encoded epoch-0 ``Genesis`` (the file everyone got out of band)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConsensusRoute:
     """Consensus actor -> network: send me the epoch messages of ``laces``; keep ``members`` up."""
 
     laces: tuple[bytes, ...]
     members: tuple[bytes, ...]
-    actor: object
+    actor: Ref
     """The consensus actor's own Ref."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Tick:
     """A timer for periodic work (re-disclosure, status)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Batch:
     """Several messages in one hop between the network and store actors.
 

@@ -131,7 +131,7 @@ class NetworkService:
     def _flush(self) -> None:
         items, self._emitted = self._emitted, []
         if items:
-            self._emit_now(Batch(tuple(items)))
+            self._emit_now(Batch(items=tuple(items)))
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class NetworkService:
                 f"cannot listen on {s.listen_host}:{s.listen_port}: {exc.strerror or exc}"
             ) from exc
         port = self.listen[1]
-        self._emit(Listening(self.listen[0], port, s.advertise_host))
+        self._emit(Listening(host=self.listen[0], port=port, advertise_host=s.advertise_host))
         if s.mdns:
             self.discovery = Discovery(
                 member=s.member,
@@ -194,7 +194,7 @@ class NetworkService:
         self.friends = set(friends)
         self.requests = dict(requests)
         for member in added & set(self.active):
-            self._emit(PeerUp(member))  # kept for a community: the store learns it only now
+            self._emit(PeerUp(peer=member))  # kept for a community: the store learns it only now
         self._keep(before, "unfriended")
 
     def set_community(self, members: set[MemberId]) -> None:
@@ -213,7 +213,7 @@ class NetworkService:
             self.redialer.unwant(member)
             conn = self.active.pop(member, None)
             if conn is not None:
-                self._emit(PeerDown(member))
+                self._emit(PeerDown(peer=member))
                 self._spawn(conn.close(reason))
         for conn in self._stranger_conns():
             if conn.peer in kept and not conn.closed:
@@ -287,7 +287,9 @@ class NetworkService:
         if known.get(hint.source) == (hint.host, hint.port):
             return
         known[hint.source] = (hint.host, hint.port)
-        self._emit(Discovered(hint.member, hint.host, hint.port, hint.source))
+        self._emit(
+            Discovered(member=hint.member, host=hint.host, port=hint.port, source=hint.source)
+        )
         if hint.member in self.kept() or hint.member in self.requests:
             self._want(hint.member)
 
@@ -412,16 +414,16 @@ class NetworkService:
                 self._spawn(conn.close("duplicate"))
                 return
             self._spawn(current.close("duplicate"))
-            self._emit(PeerDown(peer))
+            self._emit(PeerDown(peer=peer))
         self.active[peer] = conn
-        self._emit(PeerUp(peer))
+        self._emit(PeerUp(peer=peer))
         for msg in self._held.pop(conn, []):
-            self._emit(Inbound(peer, msg, friend=peer in self.friends))
+            self._emit(Inbound(peer=peer, msg=msg, friend=peer in self.friends))
 
     async def on_message(self, conn: Connection, msg: Value) -> None:
         peer = conn.peer
         if self.active.get(peer) is conn:
-            self._emit(Inbound(peer, msg, friend=peer in self.friends))
+            self._emit(Inbound(peer=peer, msg=msg, friend=peer in self.friends))
             return
         now = time.monotonic()
         if conn.closed:
@@ -431,7 +433,7 @@ class NetworkService:
                 self.transport.refused(conn.remote, "request_quota", peer, None)
                 return
             self.strangers.touch(conn, now, requested=True)
-            self._emit(Inbound(peer, msg, friend=False))
+            self._emit(Inbound(peer=peer, msg=msg, friend=False))
             return
         # Friendship is learnt at slightly different moments on the two sides: a new friend's
         # first Disclose may arrive before its acceptance is processed here (and a community
@@ -466,6 +468,6 @@ class NetworkService:
                 )
         if self.active.get(peer) is conn:
             del self.active[peer]
-            self._emit(PeerDown(peer))
+            self._emit(PeerDown(peer=peer))
             if not self._closing:
                 self._want(peer)

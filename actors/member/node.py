@@ -103,12 +103,12 @@ OWN_SYNC_OVERRIDE_AFTER_S = 30.0
 """After this long without a friend reached, ``--unsynced`` may sign anyway (docs)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AwaitReady:
     """External -> supervisor: answer once the network listens (or failed to)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ready:
     host: str
     port: int
@@ -117,7 +117,7 @@ class Ready:
     """The session (and process group) of the actor processes: thespian's admin calls setsid."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class _CheckOwner:
     """Timer: is the foreground process still alive?"""
 
@@ -125,7 +125,7 @@ class _CheckOwner:
 OWNER_CHECK_S = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StopNetwork:
     """Supervisor -> network: close connections and unregister before the system goes down."""
 
@@ -148,11 +148,11 @@ class NodeSupervisor(Actor):
         self.member = member
         x25519 = static_private_key(identity)  # the same derivation the transport uses
         del identity
-        self.spawn(MemberActor, "member", MemberInit(init.seed), policy=CHILD_POLICY)
+        self.spawn(MemberActor, "member", MemberInit(seed=init.seed), policy=CHILD_POLICY)
         self.spawn(
             StoreActor,
             "store",
-            StoreInit(init.data_dir, member, init.auto_accept),
+            StoreInit(data_dir=init.data_dir, member=member, auto_accept=init.auto_accept),
             policy=CHILD_POLICY,
         )
         self.spawn(
@@ -191,7 +191,9 @@ class NodeSupervisor(Actor):
         return True
 
     def _rewire(self) -> None:
-        wiring = Wiring(self.child("member"), self.child("store"), self.child("network"))
+        wiring = Wiring(
+            member=self.child("member"), store=self.child("store"), network=self.child("network")
+        )
         for name in ("member", "store", "network", *self.communities):
             ref = self.child(name)
             if ref is not None:
@@ -206,7 +208,7 @@ class NodeSupervisor(Actor):
             self.spawn(
                 ConsensusActor,
                 name,
-                ConsensusInit(self.init.data_dir, self.init.seed, raw),
+                ConsensusInit(data_dir=self.init.data_dir, seed=self.init.seed, genesis=raw),
                 policy=CHILD_POLICY,
             )
         return name
@@ -214,19 +216,23 @@ class NodeSupervisor(Actor):
     def _community_control(self, req: ControlRequest, sender: Ref) -> None:
         try:
             if req.op == "community_join":
-                self.tell(sender, ControlReply(req.request, True, self._join(req.args)))
+                self.tell(
+                    sender, ControlReply(request=req.request, ok=True, result=self._join(req.args))
+                )
             elif req.op == "community_list":
                 listing = tuple(
                     {**_community_entry(g), "community": self._display_name(g)}
                     for g in self.communities.values()
                 )
-                self.tell(sender, ControlReply(req.request, True, listing))
+                self.tell(sender, ControlReply(request=req.request, ok=True, result=listing))
             else:
                 name = self._community_child(req.args.get("community"), req.op)
                 child = self.child(name)
                 if child is None:
                     raise CommandError("the community is restarting; try again")
-                self.tell(child, Forwarded(self.relay.pass_on(name, req, sender), self.me))
+                self.tell(
+                    child, Forwarded(msg=self.relay.pass_on(name, req, sender), reply_to=self.me)
+                )
         except PeoplenetError as exc:
             self.tell(sender, failure_reply(req.request, exc))
 
@@ -303,7 +309,9 @@ class NodeSupervisor(Actor):
                 self.tell(sender, self.ready)
         elif isinstance(msg, Listening | NetworkFailed):
             if isinstance(msg, Listening):
-                self.ready = Ready(msg.host, msg.port, self.member, os.getsid(0))
+                self.ready = Ready(
+                    host=msg.host, port=msg.port, member=self.member, session=os.getsid(0)
+                )
             else:
                 self.ready = msg
             for ref in self.waiting:
@@ -328,7 +336,9 @@ class NodeSupervisor(Actor):
                 )
                 self.tell(sender, stuck_reply)
             else:
-                self.tell(child, Forwarded(self.relay.pass_on(target, msg, sender), self.me))
+                self.tell(
+                    child, Forwarded(msg=self.relay.pass_on(target, msg, sender), reply_to=self.me)
+                )
         elif isinstance(msg, ControlReply):  # a child's answer to a request passed on
             relayed = self.relay.answer(msg)
             if relayed is not None:
@@ -336,7 +346,7 @@ class NodeSupervisor(Actor):
         elif isinstance(msg, StopNetwork):
             network = self.child("network")
             if network is not None:
-                self.tell(network, Forwarded(msg, sender))
+                self.tell(network, Forwarded(msg=msg, reply_to=sender))
             else:
                 self.reply(True)
 
@@ -384,12 +394,14 @@ class MemberActor(Actor):
     def receive(self, msg: object, sender: Ref) -> None:
         if isinstance(msg, SignBlock):
             block = Block.create(self.identity, LaceId(msg.lace), msg.payload, msg.pointers)
-            self.reply(BlockSigned(msg.request, block.to_bytes()))
+            self.reply(BlockSigned(request=msg.request, raw=block.to_bytes()))
         elif isinstance(msg, SignHello):
             if not msg.transcript.startswith(HELLO_PREFIX):
                 self.log.error("refused_to_sign", reason="not a hello transcript")
                 return
-            self.reply(HelloSigned(msg.request, self.identity.sign(msg.transcript)))
+            self.reply(
+                HelloSigned(request=msg.request, signature=self.identity.sign(msg.transcript))
+            )
 
 
 # -- store -------------------------------------------------------------------------------------
@@ -448,7 +460,7 @@ class StoreActor(Actor):
                 self._handle(item)
         finally:
             if self._outbox and self.network is not None:
-                self.tell(self.network, Batch(tuple(self._outbox)))
+                self.tell(self.network, Batch(items=tuple(self._outbox)))
             self._outbox = []
 
     def _handle(self, msg: object) -> None:
@@ -505,7 +517,7 @@ class StoreActor(Actor):
     def _send(self, outgoing: Sequence[Outgoing]) -> None:
         if self.network is None:
             return
-        self._outbox.extend(Outbound(bytes(out.peer), out.msg) for out in outgoing)
+        self._outbox.extend(Outbound(peer=bytes(out.peer), msg=out.msg) for out in outgoing)
 
     def _push_view(self) -> None:
         if self.network is None:
@@ -609,7 +621,9 @@ class StoreActor(Actor):
                 self._sign_queued()
 
         self.pending[request] = signed
-        self.signing = SignBlock(request, bytes(lace), payload, tuple(pointers))
+        self.signing = SignBlock(
+            request=request, lace=bytes(lace), payload=payload, pointers=tuple(pointers)
+        )
         self.tell(self.member, self.signing)
 
     def _sign_queued(self) -> None:
@@ -719,7 +733,7 @@ class StoreActor(Actor):
 
     def _control(self, req: ControlRequest, reply_to: Ref) -> None:
         def answer(result: Value) -> None:
-            self.tell(reply_to, ControlReply(req.request, True, result))
+            self.tell(reply_to, ControlReply(request=req.request, ok=True, result=result))
 
         def fail(exc: PeoplenetError) -> None:
             self.tell(reply_to, failure_reply(req.request, exc))
@@ -931,7 +945,7 @@ class NetworkActor(Actor):
             try:
                 await self.service.start()
             except ListenFailed as exc:
-                self.bridge.post(NetworkFailed(str(exc)))
+                self.bridge.post(NetworkFailed(reason=str(exc)))
 
         asyncio.run_coroutine_threadsafe(start(), self.loop)
 
@@ -987,9 +1001,9 @@ class NetworkActor(Actor):
             else:
                 self._handle(item)
         if for_store:
-            self._to_store(Batch(tuple(for_store)))
+            self._to_store(Batch(items=tuple(for_store)))
         for ref, batch in for_consensus.items():
-            self.tell(ref, Batch(tuple(batch)))
+            self.tell(ref, Batch(items=tuple(batch)))
 
     def _routes_of(self, peer: bytes) -> list[ConsensusRoute]:
         seen: dict[Ref, ConsensusRoute] = {}
@@ -1003,9 +1017,9 @@ class NetworkActor(Actor):
         for lace in route.laces:
             self.routes[lace] = route
         assert isinstance(route.actor, Ref)
-        already = tuple(PeerUp(m) for m in route.members if m in self.up)
+        already = tuple(PeerUp(peer=m) for m in route.members if m in self.up)
         if already:  # the actor (re)started after these came up: it greets them now
-            self.tell(route.actor, Batch(already))
+            self.tell(route.actor, Batch(items=already))
         community = {MemberId(m) for r in self.routes.values() for m in r.members}
         self._call(lambda: self.service.set_community(community))
 
@@ -1069,7 +1083,7 @@ class NetworkActor(Actor):
             )
             self.tell(fwd.reply_to, failed)
             return
-        self.tell(fwd.reply_to, ControlReply(inner.request, True, result))
+        self.tell(fwd.reply_to, ControlReply(request=inner.request, ok=True, result=result))
 
     async def _peers(self, op: str) -> Value:
         if op == "connections":
@@ -1099,7 +1113,7 @@ class _ActorHelloSigner:
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         # The request id is taken on the loop thread; the dict write is a single atomic store.
         request = self._actor.register_hello(future)
-        self._actor.bridge.post(SignHello(request, transcript))
+        self._actor.bridge.post(SignHello(request=request, transcript=transcript))
         return await asyncio.wait_for(future, timeout=10.0)
 
 

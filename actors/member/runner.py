@@ -229,7 +229,9 @@ async def _serve(
             supervisor = _current(system)
             if supervisor is None:
                 raise ControlError("the node is restarting; try again", NODE_RESTARTING)
-            reply = system.ask(supervisor, ControlRequest(next(ids), op, args), timeout=20.0)
+            reply = system.ask(
+                supervisor, ControlRequest(request=next(ids), op=op, args=args), timeout=20.0
+            )
         if not isinstance(reply, ControlReply):
             raise ControlError(f"unexpected answer {reply!r}", BAD_REPLY)
         if not reply.ok:

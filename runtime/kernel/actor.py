@@ -170,7 +170,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
     def tell(self, ref: Ref, msg: object) -> None:
         """Send ``msg`` to ``ref`` (fire and forget)."""
         if ref.reply_tag is not None:
-            self.send(ref.address, Reply(ref.reply_tag, msg))
+            self.send(ref.address, Reply(tag=ref.reply_tag, msg=msg))
         else:
             self.send(ref.address, msg)
 
@@ -184,7 +184,9 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         """Deliver ``msg`` to ``receive`` (sender = ``self.me``) after ``seconds``."""
         timer_id = next(self._timer_ids)
         self._timers[timer_id] = msg
-        self.wakeupAfter(timedelta(seconds=max(seconds, 0.0)), payload=TimerFired(timer_id))
+        self.wakeupAfter(
+            timedelta(seconds=max(seconds, 0.0)), payload=TimerFired(timer_id=timer_id)
+        )
         return TimerHandle(timer_id)
 
     def cancel(self, handle: TimerHandle) -> None:
@@ -238,7 +240,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             return
         self._state = "stopping"
         if self._parent is not None:
-            self.send(self._parent.address, Stopping(self._name, self._generation))
+            self.send(self._parent.address, Stopping(name=self._name, generation=self._generation))
         self.send(self.myAddress, ActorExitRequest())
 
     def start_bridge(self) -> Bridge:
@@ -259,7 +261,10 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             self._deliver(msg.msg, ref_of(sender, msg.tag))
         elif isinstance(msg, Ping):
             if self._parent is not None:
-                self.send(self._parent.address, Pong(self._name, self._generation, msg.seq))
+                self.send(
+                    self._parent.address,
+                    Pong(name=self._name, generation=self._generation, seq=msg.seq),
+                )
         elif isinstance(msg, Start):
             self._on_start_message(msg)
         elif isinstance(msg, Hello | Failed | Stopping | Pong):
@@ -267,7 +272,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         elif isinstance(msg, StopRequest):
             self.stop()
         elif isinstance(msg, PidQuery):
-            self.send(sender, Reply(msg.tag, (os.getpid(), os.getppid())))
+            self.send(sender, Reply(tag=msg.tag, msg=(os.getpid(), os.getppid())))
         else:
             self._deliver(msg, ref_of(sender))
 
@@ -289,7 +294,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         self._name, self._generation, self._parent = msg.name, msg.generation, msg.parent
         self._log = None
         if self._parent is not None:
-            hello = Hello(msg.name, msg.generation, os.getpid(), self.me)
+            hello = Hello(name=msg.name, generation=msg.generation, pid=os.getpid(), ref=self.me)
             self.send(self._parent.address, hello)
         self._state = "running"
         tune_gc()  # every actor runs in a long-lived process of its own
@@ -305,7 +310,9 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             return
         if self._state != "running":
             if sender.reply_tag is not None:
-                self.send(sender.address, AskFailed(sender.reply_tag, f"actor {self._state}"))
+                self.send(
+                    sender.address, AskFailed(tag=sender.reply_tag, reason=f"actor {self._state}")
+                )
             return
         self._sender = sender
         try:
@@ -328,9 +335,17 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         self._state = "failed"
         self.log.error("actor_crashed", error_type=error_type, error=error, fatal=fatal)
         if self._sender is not None and self._sender.reply_tag is not None:
-            self.send(self._sender.address, AskFailed(self._sender.reply_tag, error_type))
+            self.send(
+                self._sender.address, AskFailed(tag=self._sender.reply_tag, reason=error_type)
+            )
         if self._parent is not None:
-            failed = Failed(self._name, self._generation, error_type, error, fatal)
+            failed = Failed(
+                name=self._name,
+                generation=self._generation,
+                error_type=error_type,
+                error=error,
+                fatal=fatal,
+            )
             self.send(self._parent.address, failed)
         self.send(self.myAddress, ActorExitRequest())
 
@@ -388,7 +403,10 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         address = self.createActor(slot.cls)
         slot.ref = ref_of(address)
         self._child_by_key[slot.ref.key] = slot.name
-        self.send(address, Start(slot.name, slot.generation, slot.init, self.me))
+        self.send(
+            address,
+            Start(name=slot.name, generation=slot.generation, init=slot.init, parent=self.me),
+        )
         return slot.ref
 
     def _current_slot(self, name: str, generation: int) -> _ChildSlot | None:
@@ -412,7 +430,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
                 self._guard(lambda: self.on_child_restarted(msg.name, msg.ref))
             hb = slot.policy.heartbeat_s
             if hb is not None:
-                due = HeartbeatDue(slot.name, slot.generation, 0)
+                due = HeartbeatDue(name=slot.name, generation=slot.generation, seq=0)
                 self.wakeupAfter(timedelta(seconds=hb), payload=due)
         elif isinstance(msg, Failed):
             slot.exit_reason = (msg.error_type, msg.error)
@@ -431,8 +449,8 @@ class Actor(_ThespianActor):  # type: ignore[misc]
         assert policy.heartbeat_s is not None
         if due.seq == 0:  # time to ping
             slot.ping_seq += 1
-            self.send(slot.ref.address, Ping(slot.ping_seq))
-            check = HeartbeatDue(slot.name, slot.generation, slot.ping_seq)
+            self.send(slot.ref.address, Ping(seq=slot.ping_seq))
+            check = HeartbeatDue(name=slot.name, generation=slot.generation, seq=slot.ping_seq)
             self.wakeupAfter(timedelta(seconds=policy.heartbeat_timeout_s), payload=check)
             self.wakeupAfter(timedelta(seconds=policy.heartbeat_s), payload=due)
         elif slot.pong_seq < due.seq:
@@ -494,7 +512,7 @@ class Actor(_ThespianActor):  # type: ignore[misc]
             else:
                 self._give_up(name, reason[0], reason[1], decision.failures_in_window)
             return
-        due = RestartDue(name, slot.generation)
+        due = RestartDue(name=name, generation=slot.generation)
         self.wakeupAfter(timedelta(seconds=decision.delay_s), payload=due)
 
     def _on_restart_due(self, due: RestartDue) -> None:

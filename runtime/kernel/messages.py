@@ -1,7 +1,8 @@
 """The kernel's private messages between actors, supervisors and the system handle.
 
 Why frozen dataclasses at module level: the multiproc bases pickle every message, and pickle
-finds classes by module path.  None of these ever reaches an actor's ``receive``.
+finds classes by module path; slotted and keyword-only as every actor message is
+(actors/member/messages.py says why).  None of these ever reaches an actor's ``receive``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from peoplenet.runtime.kernel.policy import RestartPolicy
 from peoplenet.runtime.kernel.ref import Ref
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Start:
     """Parent -> new child: who you are, and the init value for ``on_start``."""
 
@@ -22,7 +23,7 @@ class Start:
     parent: Ref | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Hello:
     """Child -> parent, before ``on_start``: its real Ref and the PID a hang detector may kill.
 
@@ -36,7 +37,7 @@ class Hello:
     ref: Ref
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Failed:
     """Child -> parent: I crashed (error type and text) and am exiting.
 
@@ -50,7 +51,7 @@ class Failed:
     fatal: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Stopping:
     """Child -> parent: I am stopping on purpose; do not restart me."""
 
@@ -58,26 +59,26 @@ class Stopping:
     generation: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StopRequest:
     """Handle -> actor: stop cleanly (the kernel tells the parent first)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PidQuery:
     """Handle -> root: answer ``Reply(tag, (pid, ppid))`` (the ppid is the admin)."""
 
     tag: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ping:
     """Parent -> child heartbeat; answered by the kernel from the message loop."""
 
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Pong:
     """Child -> parent heartbeat answer."""
 
@@ -86,7 +87,7 @@ class Pong:
     seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ask:
     """Handle -> actor: a message whose answer the handle is waiting for under ``tag``."""
 
@@ -94,7 +95,7 @@ class Ask:
     msg: object
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
     """Actor -> handle: the answer to ask ``tag``."""
 
@@ -102,7 +103,7 @@ class Reply:
     msg: object
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AskFailed:
     """Actor (kernel) -> handle: the asked actor crashed or is exiting, no answer will come."""
 
@@ -110,7 +111,7 @@ class AskFailed:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SpawnRequest:
     """Handle -> root: start a supervised top-level actor."""
 
@@ -120,38 +121,38 @@ class SpawnRequest:
     policy: RestartPolicy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SpawnError:
     """Root -> handle: the spawn was refused (a duplicate name, say)."""
 
     error: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChildQuery:
     """Handle -> root: the current Ref of a top-level actor."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FailuresQuery:
     """Handle -> root: which top-level actors were given up."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TimerFired:
     """Wakeup payload of :meth:`Actor.after`."""
 
     timer_id: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BridgeTick:
     """Wakeup payload: drain the bridge queue."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RestartDue:
     """Wakeup payload: the backoff for child ``name`` is over."""
 
@@ -159,7 +160,7 @@ class RestartDue:
     generation: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class HeartbeatDue:
     """Wakeup payload: ping child ``name`` (``seq`` 0) or check it answered ping ``seq``."""
 

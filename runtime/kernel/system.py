@@ -75,7 +75,7 @@ class ActorFailed(ActorError):
     reason = "actor_failed"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Failure:
     """A top-level actor the system gave up on (restart limit exceeded)."""
 
@@ -97,7 +97,7 @@ class _Root(Actor):
     def receive(self, msg: object, sender: Ref) -> None:
         if isinstance(msg, SpawnRequest):
             if msg.name in self.children():
-                self.reply(SpawnError(f"a top-level actor named {msg.name!r} exists"))
+                self.reply(SpawnError(error=f"a top-level actor named {msg.name!r} exists"))
                 return
             self.spawn(msg.cls, msg.name, msg.init, msg.policy)
             self._spawn_waiters[msg.name] = sender  # answered with the real Ref on Hello
@@ -113,13 +113,13 @@ class _Root(Actor):
 
     def _give_up(self, name: str, error_type: str, error: str, failures: int) -> None:
         self.log.error("top_level_actor_given_up", child=name, error_type=error_type, error=error)
-        self._given_up.append(Failure(name, error_type, error))
+        self._given_up.append(Failure(name=name, error_type=error_type, error=error))
 
     def _give_up_fatal(self, name: str, error_type: str, error: str) -> None:
         self.log.error(
             "top_level_actor_given_up", child=name, error_type=error_type, error=error, fatal=True
         )
-        self._given_up.append(Failure(name, error_type, error, fatal=True))
+        self._given_up.append(Failure(name=name, error_type=error_type, error=error, fatal=True))
 
 
 def free_tcp_port() -> int:
@@ -205,7 +205,7 @@ class ActorSystemHandle:
         )
         try:
             root = ref_of(system.createActor(_Root))
-            system.tell(root.address, Start("root", 0, None, None))
+            system.tell(root.address, Start(name="root", generation=0, init=None, parent=None))
         except BaseException:
             system.shutdown()
             raise
@@ -223,7 +223,7 @@ class ActorSystemHandle:
         """The admin's PID: the root actor's parent process."""
         system = self._live()
         tag = next(self._ask_tags)
-        system.tell(self._root.address, PidQuery(tag))
+        system.tell(self._root.address, PidQuery(tag=tag))
         deadline = time.monotonic() + CONTROL_TIMEOUT_S
         while (remaining := deadline - time.monotonic()) > 0:
             got = system.listen(remaining)
@@ -265,7 +265,9 @@ class ActorSystemHandle:
     ) -> Ref:
         """Start a supervised top-level actor ``name`` (unique per system)."""
         pol = policy if policy is not None else RestartPolicy()
-        answer = self.ask(self._root, SpawnRequest(cls, name, init, pol), CONTROL_TIMEOUT_S)
+        answer = self.ask(
+            self._root, SpawnRequest(cls=cls, name=name, init=init, policy=pol), CONTROL_TIMEOUT_S
+        )
         if isinstance(answer, SpawnError):
             raise LocalError(answer.error)
         assert isinstance(answer, Ref)
@@ -273,7 +275,7 @@ class ActorSystemHandle:
 
     def child(self, name: str) -> Ref | None:
         """The current Ref of top-level actor ``name`` (None while restarting or when gone)."""
-        answer = self.ask(self._root, ChildQuery(name), CONTROL_TIMEOUT_S)
+        answer = self.ask(self._root, ChildQuery(name=name), CONTROL_TIMEOUT_S)
         assert answer is None or isinstance(answer, Ref)
         return answer
 
@@ -299,7 +301,7 @@ class ActorSystemHandle:
         """
         system = self._live()
         tag = next(self._ask_tags)
-        system.tell(ref.address, Ask(tag, msg))
+        system.tell(ref.address, Ask(tag=tag, msg=msg))
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             got = system.listen(remaining)

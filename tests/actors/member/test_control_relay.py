@@ -29,22 +29,24 @@ ANSWER_WITHIN_S = 6.0
 
 def test_answers_go_back_to_the_asker_under_its_own_number() -> None:
     relay: Relay[str] = Relay()
-    passed = relay.pass_on("store", ControlRequest(7, "status", {}), "asker-a")
-    other = relay.pass_on("store", ControlRequest(7, "feed", {}), "asker-b")
+    passed = relay.pass_on("store", ControlRequest(request=7, op="status", args={}), "asker-a")
+    other = relay.pass_on("store", ControlRequest(request=7, op="feed", args={}), "asker-b")
     assert passed.request != other.request and passed.op == "status"
-    assert relay.answer(ControlReply(other.request, True, "feed!")) == (
+    assert relay.answer(ControlReply(request=other.request, ok=True, result="feed!")) == (
         "asker-b",
-        ControlReply(7, True, "feed!"),
+        ControlReply(request=7, ok=True, result="feed!"),
     )
-    assert relay.answer(ControlReply(other.request, True, "again")) is None  # answered once
+    assert (
+        relay.answer(ControlReply(request=other.request, ok=True, result="again")) is None
+    )  # answered once
     assert len(relay) == 1
 
 
 def test_a_failed_child_answers_its_open_requests_with_the_reason() -> None:
     relay: Relay[str] = Relay()
-    relay.pass_on("store", ControlRequest(1, "post", {}), "a")
-    relay.pass_on("network", ControlRequest(2, "peers", {}), "b")
-    relay.pass_on("store", ControlRequest(3, "status", {}), "c")
+    relay.pass_on("store", ControlRequest(request=1, op="post", args={}), "a")
+    relay.pass_on("network", ControlRequest(request=2, op="peers", args={}), "b")
+    relay.pass_on("store", ControlRequest(request=3, op="status", args={}), "c")
     lost = relay.child_failed("store", "DiskFull: disk full")
     assert [(asker, r.request, r.ok, r.reason) for asker, r in lost] == [
         ("a", 1, False, ChildFailed),
@@ -60,11 +62,11 @@ def test_a_child_that_crashes_holding_a_request_has_it_answered_at_once(
     actor_system: ActorSystemHandle,
 ) -> None:
     parent = actor_system.spawn(Forwarder, "forwarder", None)
-    assert actor_system.ask(parent, ControlRequest(41, "echo", {}), timeout=10) == ControlReply(
-        41, True, "echo"
-    )
+    assert actor_system.ask(
+        parent, ControlRequest(request=41, op="echo", args={}), timeout=10
+    ) == ControlReply(request=41, ok=True, result="echo")
     started = time.monotonic()
-    answer = actor_system.ask(parent, ControlRequest(42, "boom", {}), timeout=20)
+    answer = actor_system.ask(parent, ControlRequest(request=42, op="boom", args={}), timeout=20)
     assert time.monotonic() - started < ANSWER_WITHIN_S
     assert isinstance(answer, ControlReply)
     assert (answer.request, answer.ok, answer.reason) == (42, False, ChildFailed)

@@ -34,16 +34,22 @@ def test_own_blocks_made_together_are_chained_not_forked(
 ) -> None:
     me = Identity.generate()
     rec = actor_system.spawn(Replies, "replies", None)
-    member = actor_system.spawn(MemberActor, "member", MemberInit(me.seed()))
-    store = actor_system.spawn(StoreActor, "store", StoreInit(str(tmp_path), me.member_id, False))
-    actor_system.tell(store, Wiring(member, store, None))
+    member = actor_system.spawn(MemberActor, "member", MemberInit(seed=me.seed()))
+    store = actor_system.spawn(
+        StoreActor,
+        "store",
+        StoreInit(data_dir=str(tmp_path), member=me.member_id, auto_accept=False),
+    )
+    actor_system.tell(store, Wiring(member=member, store=store, network=None))
 
     def post(request: int, text: str) -> Forwarded:
-        return Forwarded(ControlRequest(request, "post", {"text": text}), rec)
+        return Forwarded(
+            msg=ControlRequest(request=request, op="post", args={"text": text}), reply_to=rec
+        )
 
     # listening (my address block goes to the signer) and two posts, in one turn
-    listening = Listening("127.0.0.1", 7700, "127.0.0.1")
-    actor_system.tell(store, Batch((listening, post(1, "first"), post(2, "second"))))
+    listening = Listening(host="127.0.0.1", port=7700, advertise_host="127.0.0.1")
+    actor_system.tell(store, Batch(items=(listening, post(1, "first"), post(2, "second"))))
     actor_system.tell(store, post(3, "third"))
     got = replies(actor_system, rec, 3)
     assert [(r.request, r.ok, r.error) for r in got] == [
@@ -51,8 +57,12 @@ def test_own_blocks_made_together_are_chained_not_forked(
         (2, True, ""),
         (3, True, ""),
     ]
-    actor_system.tell(store, Forwarded(ControlRequest(4, "feed", {"limit": 10}), rec))
-    actor_system.tell(store, Forwarded(ControlRequest(5, "status", {}), rec))
+    actor_system.tell(
+        store, Forwarded(msg=ControlRequest(request=4, op="feed", args={"limit": 10}), reply_to=rec)
+    )
+    actor_system.tell(
+        store, Forwarded(msg=ControlRequest(request=5, op="status", args={}), reply_to=rec)
+    )
     *_, feed, status = replies(actor_system, rec, 5)
     assert feed.ok and isinstance(feed.result, tuple)
     posts = [(item["text"], item["seq"]) for item in feed.result if isinstance(item, dict)]

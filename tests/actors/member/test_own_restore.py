@@ -58,14 +58,17 @@ def _start(
     Blocklace(store).add_many([*mine, *friend_lace])
     store.close()
     rec = system.spawn(Replies, "replies", None)
-    member = system.spawn(MemberActor, "member", MemberInit(me.seed()))
-    actor = system.spawn(StoreActor, "store", StoreInit(str(data), me.member_id, False))
-    system.tell(actor, Wiring(member, actor, None))
+    member = system.spawn(MemberActor, "member", MemberInit(seed=me.seed()))
+    actor = system.spawn(
+        StoreActor, "store", StoreInit(data_dir=str(data), member=me.member_id, auto_accept=False)
+    )
+    system.tell(actor, Wiring(member=member, store=actor, network=None))
     return rec, actor
 
 
 def _ask(system: ActorSystemHandle, actor: Ref, rec: Ref, n: int, op: str, **args: object) -> None:
-    system.tell(actor, Forwarded(ControlRequest(n, op, dict(args)), rec))  # type: ignore[arg-type]
+    request = ControlRequest(request=n, op=op, args=dict(args))  # type: ignore[arg-type]
+    system.tell(actor, Forwarded(msg=request, reply_to=rec))
 
 
 def _reply(system: ActorSystemHandle, rec: Ref, request: int) -> ControlReply:
@@ -99,8 +102,8 @@ def test_a_restored_node_waits_for_its_friend_then_continues_its_chain(
     # my friend's side of the sync: its disclosure of my lace, then the blocks I lack
     raws = tuple(b.to_bytes() for b in made[2:])
     disclose = Disclose((Heads(personal_lace(me.member_id), (made[-1].id,)),))
-    actor_system.tell(store, Inbound(friend.member_id, disclose, True))
-    actor_system.tell(store, Inbound(friend.member_id, Blocks(raws), True))
+    actor_system.tell(store, Inbound(peer=friend.member_id, msg=disclose, friend=True))
+    actor_system.tell(store, Inbound(peer=friend.member_id, msg=Blocks(raws), friend=True))
     posted = _reply(actor_system, rec, 2)
     took = time.monotonic() - started
     assert posted.ok, posted.error
@@ -117,7 +120,9 @@ def test_a_restored_node_waits_for_its_friend_then_continues_its_chain(
     # a block of my key this node did not make: another device signs as me
     tip = Block.from_bytes(raws[-1])
     twin = Block.create(me, personal_lace(me.member_id), Post("from a copy"), (tip.id,))
-    actor_system.tell(store, Inbound(friend.member_id, Blocks((twin.to_bytes(),)), True))
+    actor_system.tell(
+        store, Inbound(peer=friend.member_id, msg=Blocks((twin.to_bytes(),)), friend=True)
+    )
     _ask(actor_system, store, rec, 4, "post", text="more")
     refused = _reply(actor_system, rec, 4)
     assert not refused.ok
