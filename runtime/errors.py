@@ -40,10 +40,14 @@ class PeoplenetError(Exception):
 
 
 def reason_of(exc: BaseException) -> str:
-    """The stable reason of any exception: its own, or ``internal_error`` for one of Python's
-    (a bug: the class name would be no contract)."""
-    reason = getattr(exc, "reason", None) if isinstance(exc, PeoplenetError) else None
-    return reason if isinstance(reason, str) and REASON.match(reason) else "internal_error"
+    """The stable reason of any exception: its own, else its class's (an app may hand over a
+    code that is not snake_case), or ``internal_error`` for one of Python's (a bug: its class
+    name would be no contract)."""
+    if isinstance(exc, PeoplenetError):
+        for reason in (getattr(exc, "reason", None), type(exc).reason):
+            if isinstance(reason, str) and REASON.match(reason):
+                return reason
+    return "internal_error"
 
 
 class LocalError(PeoplenetError):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 import peoplenet
+from peoplenet.plugins.api import AppCommandError
 from peoplenet.plugins.api import PluginError as ApiPluginError  # the name apps import
 from peoplenet.plugins.guard import AppFaulted, PluginFailed, PluginHung, PluginRaised
 from peoplenet.plugins.worker.channel import (
@@ -126,5 +127,6 @@ def test_reason_of_any_exception() -> None:
     assert reason_of(StoreCorrupt("x")) == "store_corrupt"
     assert reason_of(InvalidBlock("bad_signature", "x")) == "bad_signature"  # finer, own code
     assert reason_of(ValueError("x")) == "internal_error"
+    assert reason_of(AppCommandError("Not Snake", "x")) == "app_command_refused"
     with pytest.raises(TypeError):
         PeoplenetError("the root is abstract")
