@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
+from peoplenet.actors.member.errors import CommandError
 from peoplenet.actors.member.messages import (
     Batch,
     ConsensusInit,
@@ -70,7 +71,7 @@ MAX_ORDER_PAGE: Final = 100_000
 MAX_HELD_SENDS: Final = 256
 
 
-class CommunityCommandError(LocalError):
+class CommunityCommandError(CommandError):
     """A community control command that cannot be carried out (bad argument)."""
 
     reason = "community_command_refused"

@@ -57,6 +57,7 @@ from peoplenet.actors.governance.records import (
     surety_digest,
     surety_message,
 )
+from peoplenet.actors.member.errors import CommandError
 from peoplenet.plugins.api import AppCommandError
 from peoplenet.plugins.host import HostOutput
 from peoplenet.runtime.consensus.constitution import Genesis
@@ -73,7 +74,7 @@ INBOX_COMMAND: Final = "inbox"
 """An app's read-only command listing what waits for the member (``peoplenet inbox``)."""
 
 
-class CoopCommandRefused(LocalError):
+class CoopCommandRefused(CommandError):
     """A member's command that cannot become a transaction (bad argument, not allowed now)."""
 
     reason = "coop_command_refused"

@@ -7,7 +7,10 @@ from peoplenet.runtime.errors import LocalError
 
 
 class CommandError(LocalError):
-    """A control command the node cannot carry out (bad argument, unknown member ...)."""
+    """A control command the node cannot carry out (bad argument, unknown member ...).
+
+    Each part of the node that answers commands refines it: a community's consensus actor
+    (``CommunityCommandError``), a cooperative's consumer (``CoopCommandRefused``)."""
 
     reason = "command_refused"
 
