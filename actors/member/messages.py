@@ -72,7 +72,7 @@ class Wiring:
     network: Ref | None
 
 
-# -- member actor: the only signer -------------------------------------------------------------
+# -- member actor: signs the member's own blocks (a consensus actor signs its community's) ---------
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
