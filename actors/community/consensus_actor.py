@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Final
 
-from peoplenet.actors.member.errors import CommandError
+from peoplenet.actors.member.command_errors import CommandError
 from peoplenet.actors.member.messages import (
     Batch,
     ConsensusInit,

@@ -57,7 +57,7 @@ from peoplenet.actors.governance.records import (
     surety_digest,
     surety_message,
 )
-from peoplenet.actors.member.errors import CommandError
+from peoplenet.actors.member.command_errors import CommandError
 from peoplenet.plugins.api import AppCommandError
 from peoplenet.plugins.host import HostOutput
 from peoplenet.runtime.consensus.constitution import Genesis

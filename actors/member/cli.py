@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from peoplenet.actors.member.errors import InvalidGenesisFile
+from peoplenet.actors.member.command_errors import InvalidGenesisFile
 from peoplenet.runtime.cli.format import amount_text, describe_member, fields, table
 from peoplenet.runtime.cli.resolve import Namer, name_member, unname, with_petnames
 from peoplenet.runtime.errors import LocalError

@@ -26,8 +26,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from peoplenet.actors.community.consensus_actor import ConsensusActor, community_name
+from peoplenet.actors.member.command_errors import (
+    CommandError,
+    InvalidGenesisFile,
+    UnknownCommunity,
+)
 from peoplenet.actors.member.control_relay import NODE_RESTARTING, ChildFailed, Relay
-from peoplenet.actors.member.errors import CommandError, InvalidGenesisFile, UnknownCommunity
 from peoplenet.actors.member.messages import (
     Batch,
     BlockSigned,

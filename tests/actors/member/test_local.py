@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from peoplenet.actors.member.errors import CommandError
+from peoplenet.actors.member.command_errors import CommandError
 from peoplenet.actors.member.node import (
     feed_report,
     friends_report,

@@ -1,5 +1,5 @@
-"""The errors of the member's node commands, shared by the node's actors and the command line
-(the node raises them; ``peoplenet community join FILE`` raises one before asking the node)."""
+"""The errors of control commands the node's actors cannot carry out, shared with the command
+line (``peoplenet community join FILE`` raises one before asking the node)."""
 
 from __future__ import annotations
 
