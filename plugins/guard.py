@@ -82,11 +82,39 @@ class AppFaulted(PluginError):
     reason = "app_faulted"
 
 
+class _Done:
+    """A one-shot event on one plain lock: :class:`threading.Event` (a condition with a
+    waiter list) costs more Python per visit, and a node makes many small visits."""
+
+    __slots__ = ("_flag", "_lock")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        self._flag = True
+        self._lock.release()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float) -> bool:
+        """True once :meth:`set` was called (within ``timeout`` seconds)."""
+        if self._flag:
+            return True
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()  # later waits return at once too
+            return True
+        return self._flag
+
+
 @dataclass(slots=True)
 class _Call:
     fn: Callable[..., Any]
     args: tuple[Any, ...]
-    done: threading.Event = field(default_factory=threading.Event)
+    done: _Done = field(default_factory=_Done)
     result: Any = None
     error: BaseException | None = None
 
@@ -97,7 +125,7 @@ class _Batch:
 
     calls: Sequence[tuple[str, Callable[[], Any]]]
     deadline_s: float
-    done: threading.Event = field(default_factory=threading.Event)
+    done: _Done = field(default_factory=_Done)
     results: list[Any] = field(default_factory=list)
     """The results of the hooks that returned, in order."""
     error: BaseException | None = None

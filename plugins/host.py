@@ -99,6 +99,9 @@ class SignRequest:
     pointers: tuple[bytes, ...]
     """As the app gave them (the signer sorts them, as :meth:`Block.create` does)."""
     id: bytes
+    unsigned: Block | None = field(default=None, compare=False)
+    """The block with a blank signature (:func:`unsigned_block`): a signer's answer is
+    checked against it byte for byte (:meth:`Block.signed_as`) rather than parsed."""
 
 
 class BatchSigner(BlockSigner, Protocol):
@@ -119,6 +122,14 @@ def unsigned_id(creator: bytes, lace: bytes, payload: Value, pointers: tuple[byt
     Why: ``publish`` answers the id before the block is signed (see the module); bad drafts
     raise here what signing them would raise (:class:`LocalError`, :class:`EncodeError`).
     """
+    return bytes(unsigned_block(creator, lace, payload, pointers).id)
+
+
+def unsigned_block(
+    creator: bytes, lace: bytes, payload: Value, pointers: tuple[bytes, ...]
+) -> Block:
+    """The block :meth:`Block.create` would sign, with a blank signature (refused as
+    :func:`unsigned_id` says)."""
     ordered = tuple(sorted(pointers))
     if len(set(ordered)) != len(ordered):
         raise LocalError("duplicate pointers")
@@ -130,7 +141,7 @@ def unsigned_id(creator: bytes, lace: bytes, payload: Value, pointers: tuple[byt
     size = len(probe.to_bytes())
     if size > MAX_BLOCK_SIZE:
         raise EncodeError(f"block of {size} bytes > {MAX_BLOCK_SIZE}: no peer would take it")
-    return bytes(probe.id)
+    return probe
 
 
 def sync_wal(db: Path) -> None:
@@ -308,8 +319,9 @@ class _Node:
             raise ConsentRefused(str(refusal))
         lace = bytes(inst.replica.lace)
         pointers = tuple(draft.pointers)
-        bid = unsigned_id(self._host.me, lace, draft.payload, pointers)
-        self.requests.append(SignRequest(lace, draft.payload, pointers, bid))
+        unsigned = unsigned_block(self._host.me, lace, draft.payload, pointers)
+        bid = bytes(unsigned.id)
+        self.requests.append(SignRequest(lace, draft.payload, pointers, bid, unsigned))
         self._tip = bid
         return bid
 

@@ -76,8 +76,12 @@ class CoopApps:
         registry: AppRegistry | None = None,
     ) -> None:
         self.state = state
+        self._views: dict[str, FoldContext] = {}
+        """App -> its fold view, until the state changes (:meth:`changed`)."""
+        # The worker's host receives views as wire copies: it may share one per state.  An
+        # app in this process gets a fresh one per call (it could change its dicts).
         self.host: AppHostApi = (
-            RemoteAppHost(community, me, signer, folder=folder, context=self.context)
+            RemoteAppHost(community, me, signer, folder=folder, context=self._view)
             if registry is None
             else AppHost(registry, community, me, signer, folder=folder, context=self.context)
         )
@@ -106,6 +110,17 @@ class CoopApps:
             sender,
             position,
         )
+
+    def _view(self, name: str) -> FoldContext:
+        """:meth:`context`, computed once per state: every call to the worker asks for it."""
+        view = self._views.get(name)
+        if view is None:
+            view = self._views[name] = self.context(name)
+        return view
+
+    def changed(self) -> None:
+        """The fold's state (or an app's settings) changed: the views are recomputed."""
+        self._views.clear()
 
     def _sync_members(self) -> None:
         members = frozenset(self.state.members)
@@ -155,6 +170,7 @@ class CoopApps:
         params = self.host.params(name)
         if params is None:  # not installed here: the host notes it, nothing to check against
             self.host.app_changed(name, change.enabled, change.settings, change.action)
+            self.changed()
             return
         try:
             checked_settings(params, change.settings)
@@ -164,6 +180,7 @@ class CoopApps:
             return
         self.outcomes[name] = AppOutcome(number)
         self.host.app_changed(name, change.enabled, change.settings, change.action)
+        self.changed()
 
     def check_proposal(self, name: str, settings: Value) -> None:
         """Refuse, before anything is submitted, an ``app`` proposal this node's app refuses."""

@@ -141,6 +141,11 @@ class CoopConsumer:
         asked to close it."""
         self.approved: set[bytes] = set()
         self.amended: set[bytes] = set()
+        self._changes = 0
+        """How many times the fold's state changed (each delivery, each new epoch)."""
+        self._bridged = -1
+        """``_changes`` when the consensus bridge duties last ran: on an unchanged state they
+        submit nothing new (what they would submit is already in ``approved``/``amended``)."""
         self.apps = CoopApps(
             self.governance.state, genesis.community, self.me, signer, folder=folder
         )
@@ -163,6 +168,7 @@ class CoopConsumer:
         state = self.governance.state
         while len(geneses) > state.genesis.epoch + 1:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
+            self._changed()
         return self._duties(now_ms, self.apps.host.duties(now_ms))
 
     def tick(self, now_ms: int) -> ConsumerOutput:
@@ -199,12 +205,18 @@ class CoopConsumer:
         while d.epoch > state.genesis.epoch:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
         applied = self.governance.apply(d.epoch, d.position, d.creator, d.tx)
+        self._changed()
         self.delivered_count += 1
         result = _result(d, applied)
         app_result = self.apps.after(d, applied)
         if app_result is not None:
             result["app"] = app_result
         self.results[tx_key(d.tx)] = result
+
+    def _changed(self) -> None:
+        """The fold's state changed: views derived from it are stale."""
+        self._changes += 1
+        self.apps.changed()
 
     # -- duties -------------------------------------------------------------------------------
 
@@ -218,22 +230,9 @@ class CoopConsumer:
             submit.extend(app_txs)
             sends, app_wake = tuple(apps.sends), apps.wake_at_ms
         participants = state.genesis.constitution.participants
-        lace = bytes(state.genesis.lace())
-        if self.me in participants:
-            target = state.consensus_target()
-            if target is not None:
-                key = lace + encode(target)
-                mine = any(a.member == self.me for a in state.approvals)
-                if not (mine and state.approvals_for == target) and key not in self.approved:
-                    self.approved.add(key)
-                    approval = self.signer.approve(lace, target)
-                    submit.append(GovTx(now_ms, EpochApproval(approval)))
-            amendment = state.ready_amendment()
-            f = state.genesis.constitution.f
-            leads = self.me in participants[: f + 1]
-            if amendment is not None and leads and lace not in self.amended:
-                self.amended.add(lace)
-                submit.append(amendment)
+        if self.me in participants and self._bridged != self._changes:
+            self._bridge(now_ms, submit)
+            self._bridged = self._changes
         wake: int | None = None
         if self.me in participants:
             # One Close carries my clock claim, and the fold closes every due decision on any
@@ -259,6 +258,26 @@ class CoopConsumer:
         if app_wake is not None:
             wake = app_wake if wake is None else min(wake, app_wake)
         return ConsumerOutput(tuple(submit), wake, sends)
+
+    def _bridge(self, now_ms: int, submit: list[Value]) -> None:
+        """The consensus bridge: approve the target constitution, submit the amendment."""
+        state = self.governance.state
+        participants = state.genesis.constitution.participants
+        lace = bytes(state.genesis.lace())
+        target = state.consensus_target()
+        if target is not None:
+            key = lace + encode(target)
+            mine = any(a.member == self.me for a in state.approvals)
+            if not (mine and state.approvals_for == target) and key not in self.approved:
+                self.approved.add(key)
+                approval = self.signer.approve(lace, target)
+                submit.append(GovTx(now_ms, EpochApproval(approval)))
+        amendment = state.ready_amendment()
+        f = state.genesis.constitution.f
+        leads = self.me in participants[: f + 1]
+        if amendment is not None and leads and lace not in self.amended:
+            self.amended.add(lace)
+            submit.append(amendment)
 
     # -- commands -----------------------------------------------------------------------------
 

@@ -100,6 +100,9 @@ class RemoteAppHost:
         self._members: tuple[bytes, ...] = ()
         self._sent_contexts: dict[str, Value] = {}
         """The fold view last sent per app: a call carries only the ones that changed."""
+        self._seen_contexts: dict[str, FoldContext] = {}
+        """The view object last compared per app (a context callable may hand out the same
+        object while the state stands still: then nothing is built or compared)."""
         self._proc: WorkerProcess | None = None
         self._declared: dict[str, Declared] | None = None
         self.broken: list[tuple[str, str]] = []
@@ -117,7 +120,7 @@ class RemoteAppHost:
         if self._proc is not None:
             return self._proc
         self._proc = WorkerProcess(HANDLERS)
-        self._sent_contexts = {}
+        self._sent_contexts, self._seen_contexts = {}, {}
         start: Value = {
             "community": self.community,
             "me": self.me,
@@ -166,9 +169,13 @@ class RemoteAppHost:
     def _changed_contexts(self) -> dict[str, Value]:
         """Each installed app's fold view, where it differs from the one the worker holds."""
         changed: dict[str, Value] = {}
-        sent = self._sent_contexts
+        sent, seen = self._sent_contexts, self._seen_contexts
         for name in self._declared or {}:
-            wire = context_wire(self._context(name))
+            ctx = self._context(name)
+            if seen.get(name) is ctx:  # the very view already compared: nothing to send
+                continue
+            seen[name] = ctx
+            wire = context_wire(ctx)
             if sent.get(name) != wire:
                 sent[name] = changed[name] = wire
         return changed

@@ -304,7 +304,8 @@ class LaceReplica:
             raise LocalError("our block points to blocks we do not hold")
         out = _Out()
         try:
-            report = self._bl.add(block, raw=block.to_bytes())
+            # Our signer just signed it: checking the signature again would only cost.
+            report = self._bl.add(block, raw=block.to_bytes(), verified=True)
         except InvalidBlock as exc:  # e.g. two pointers to our own blocks: our bug
             raise LocalError(f"our own block is invalid: {exc}") from exc
         self.own.made_block(block.id, self._bl.meta(block.id).seq)

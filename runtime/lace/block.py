@@ -182,6 +182,22 @@ class Block(Record):
         setattr_(block, "_raw", raw)
         return block
 
+    def signed_as(self, raw: bytes) -> Block | None:
+        """This block with the signature ``raw`` carries, if ``raw`` is this block signed (the
+        same bytes but the signature's), else None.
+
+        Why: whoever asked a signer for a block already holds everything in it but the
+        signature; checking the answer byte for byte costs less than parsing it.
+        """
+        mine = self.to_bytes()
+        cut = len(mine) - SIGNATURE_LEN
+        if type(raw) is not bytes or len(raw) != len(mine) or raw[:cut] != mine[:cut]:
+            return None
+        block = Block(self.creator, self.lace, self.payload, self.pointers, raw[cut:])
+        object.__setattr__(block, "_id", self.id)
+        object.__setattr__(block, "_raw", raw)
+        return block
+
     def signature_ok(self) -> bool:
         """Whether the signature is the creator's signature of the id."""
         return verify(self.creator, self.id, self.signature)
