@@ -19,6 +19,7 @@ from typing import Final
 
 from peoplenet.plugins.worker.channel import CallFailed, FrameReader, Message, WorkerError, parse
 from peoplenet.runtime.wire.codec import Value
+from peoplenet.runtime.kernel.gc_tuning import tune_gc
 
 
 @dataclass(slots=True)
@@ -98,6 +99,7 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2 or ":" not in argv[1]:
         print("usage: python -m peoplenet.plugins.worker MODULE:ATTR", file=sys.stderr)
         return 2
+    tune_gc()  # a long-lived process of the node's, holding the apps' states and laces
     CHANNEL.fd = os.dup(1)
     os.dup2(2, 1)  # anything printed goes to stderr, never into a frame
     sys.stdout = sys.stderr
