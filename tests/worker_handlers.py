@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -57,6 +58,10 @@ def _print(args: Value, back: Back) -> Value:
     return "printed"
 
 
+def _gc(args: Value, back: Back) -> Value:
+    return tuple(gc.get_threshold())
+
+
 def _unencodable(args: Value, back: Back) -> Value:
     return 1.5  # type: ignore[return-value]  # deliberately not a Value: floats have no form
 
@@ -72,4 +77,5 @@ HANDLERS: dict[str, Handler] = {
     "env": _env,
     "print": _print,
     "unencodable": _unencodable,
+    "gc": _gc,
 }

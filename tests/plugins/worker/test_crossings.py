@@ -21,13 +21,15 @@ from typing import Any
 
 import pytest
 
+from peoplenet.actors.coop.apps_bridge import CoopApps
+from peoplenet.actors.governance.state import GovernanceState
 from peoplenet.apps.currency import plugin
 from peoplenet.apps.currency.records import Approve, Issue, Mint
 from peoplenet.bench.coop_net import CoopNet
 from peoplenet.plugins import host as host_module
 from peoplenet.plugins.api import ConsentRefused, FoldContext
 from peoplenet.plugins.guard import AppFaulted, Guard, PluginFailed
-from peoplenet.plugins.host import HostOutput, SignRequest, sign_all, unsigned_id
+from peoplenet.plugins.host import HostOutput, SignRequest, sign_all, unsigned_block, unsigned_id
 from peoplenet.plugins.testing import AppHarness
 from peoplenet.plugins.worker.app_worker import output_wire
 from peoplenet.plugins.worker.process import WorkerProcess
@@ -221,6 +223,28 @@ def test_one_request_signs_what_one_by_one_signs_and_stops_at_the_same_refusal()
     assert single.asked == batch.asked == 2
 
 
+def test_a_signed_answer_is_taken_byte_for_byte_and_anything_else_refused() -> None:
+    """The worker checks the node's answer against the block it drafted, without parsing."""
+    me = bytes(ME.member_id)
+    pointer = Block.create(ME, LACE, Mint(1, 1), ()).id
+    draft = unsigned_block(me, LACE, Mint(5, 5), (pointer,))
+    signed = Block.create(ME, LACE, Mint(5, 5), (pointer,))
+    taken = draft.signed_as(signed.to_bytes())
+    assert taken is not None and taken.signature_ok()
+    assert taken == signed and taken.id == signed.id and taken.to_bytes() == signed.to_bytes()
+    raw = signed.to_bytes()
+    stranger = Identity.from_seed(b"\x32" * 32)
+    for bad in (
+        Block.create(ME, LACE, Mint(6, 5), (pointer,)).to_bytes(),  # another payload
+        Block.create(ME, LACE, Mint(5, 5), ()).to_bytes(),  # other pointers
+        Block.create(stranger, LACE, Mint(5, 5), (pointer,)).to_bytes(),  # another creator
+        raw[:-1],
+        raw + b"\x00",
+        b"",
+    ):
+        assert draft.signed_as(bad) is None
+
+
 def test_a_signer_that_signs_something_else_is_caught() -> None:
     class Liar(_Signer):
         def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
@@ -394,6 +418,73 @@ def test_a_payment_crosses_to_each_worker_ten_times_in_all(
         "call:receive_then_duties": 6.0,
         "back:sign_many": 3.0,
     }
+
+
+def test_views_and_bridge_duties_are_computed_once_per_fold_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Payments change no governance state: the fold views and the consensus bridge are not
+    recomputed for them; a delivered transaction makes the next call send the new view."""
+    views: Counter[int] = Counter()
+    targets: Counter[int] = Counter()
+    context, target = CoopApps.context, GovernanceState.consensus_target
+
+    def counted_context(self: CoopApps, *args: Any) -> Any:
+        views[0] += 1
+        return context(self, *args)
+
+    def counted_target(self: GovernanceState) -> Any:
+        targets[0] += 1
+        return target(self)
+
+    monkeypatch.setattr(CoopApps, "context", counted_context)
+    monkeypatch.setattr(GovernanceState, "consensus_target", counted_target)
+    net = CoopNet(tmp_path, n=3)
+    try:
+        net.connect()
+        net.decide_app("currency", {})
+        net.connect()
+        payer, payee, sovereign = 0, 1, 2
+        offer = net.app(sovereign, "credit", amount=50, limit=50, **{"with": net.hexid(payer)})
+        net.settle()
+        net.app(payer, "credit", offer=offer["offer"], limit=50)
+        net.settle()
+        views.clear()
+        targets.clear()
+        for _ in range(3):
+            net.app(payer, "pay", to=net.hexid(payee), amount=1, currency=net.hexid(sovereign))
+            net.settle()
+        assert (views[0], targets[0]) == (0, 0)
+        net.clocks()  # community time moves: every member folds new transactions
+        assert views[0] > 0 and targets[0] > 0
+        for node in net.nodes:
+            host = node.apps.host
+            assert isinstance(host, RemoteAppHost)
+            sent = host._sent_contexts["currency"]
+            assert isinstance(sent, dict) and sent["now_ms"] == node.governance.state.time
+    finally:
+        net.close()
+
+
+def test_an_own_block_is_not_verified_again_a_received_one_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[bytes] = []
+    signature_ok = Block.signature_ok
+
+    def counted(self: Block) -> bool:
+        checked.append(bytes(self.id))
+        return signature_ok(self)
+
+    monkeypatch.setattr(Block, "signature_ok", counted)
+    with AppHarness(plugin, members=2) as h:
+        h.enable({})
+        minted, _ = h.command("mint", {"amount": 5})
+        assert isinstance(minted, dict) and minted["block"] and checked == []
+        other = h.sign(1, Mint(3, 3), ())
+        h.deliver([other])
+        assert checked == [bytes(other.id)]
+        assert h.host.status("currency")["lace_blocks"] == 2
 
 
 # -- received blocks commit without a sync, our own are synced before they leave --------------

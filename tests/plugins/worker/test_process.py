@@ -29,6 +29,7 @@ from peoplenet.plugins.worker.channel import (
 from peoplenet.plugins.worker.process import WorkerProcess
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.wire.codec import Value, encode
+from peoplenet.runtime.kernel.gc_tuning import THRESHOLDS
 
 HANDLERS = "tests.worker_handlers:HANDLERS"
 
@@ -125,6 +126,12 @@ def test_the_worker_inherits_no_secret_and_prints_do_not_corrupt(
         assert proc.call("echo", 1, deadline_s=10) == 1
     finally:
         proc.close()
+
+
+def test_the_worker_collects_garbage_as_the_node_s_processes_do(worker: WorkerProcess) -> None:
+    """A long-lived process holding the apps' states and laces: CPython's default young
+    generation would rescan them after every few hundred allocations."""
+    assert worker.call("gc", None, deadline_s=10) == THRESHOLDS
 
 
 def test_messages_round_trip_and_malformed_ones_are_refused() -> None:
