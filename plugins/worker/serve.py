@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from peoplenet.plugins.worker.channel import CallFailed, FrameReader, Message, WorkerError, parse
-from peoplenet.runtime.wire.codec import Value
 from peoplenet.runtime.kernel.gc_tuning import tune_gc
+from peoplenet.runtime.wire.codec import Value
 
 
 @dataclass(slots=True)

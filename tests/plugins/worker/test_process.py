@@ -28,8 +28,8 @@ from peoplenet.plugins.worker.channel import (
 )
 from peoplenet.plugins.worker.process import WorkerProcess
 from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.wire.codec import Value, encode
 from peoplenet.runtime.kernel.gc_tuning import THRESHOLDS
+from peoplenet.runtime.wire.codec import Value, encode
 
 HANDLERS = "tests.worker_handlers:HANDLERS"
 
