@@ -12,6 +12,8 @@ counted so that the gain cannot silently regress.
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
 import time
 from collections import Counter
@@ -136,6 +138,74 @@ def test_call_many_faults_a_hook_that_answers_after_its_deadline() -> None:
         assert isinstance(outcomes[1], AppFaulted)
     finally:
         guard.close()
+
+
+def _switches() -> int:
+    """Context switches of every thread of this process so far (Linux ``/proc``)."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        for line in (task / "status").read_text().splitlines():
+            if "ctxt_switches:" in line:
+                total += int(line.split()[1])
+    return total
+
+
+def _open_fds() -> int:
+    return len(list(Path("/proc/self/fd").iterdir()))
+
+
+def test_a_visit_to_the_app_thread_costs_two_context_switches() -> None:
+    """The thread woken finds the GIL free (pipes, not a lock the waker signals while holding
+    the GIL): there and back is two switches, where a lock or an event took five or six."""
+    guard = Guard("g")
+    try:
+        guard.call_many([("h", lambda: 1)])  # the thread is up
+        visits = 500
+        before = _switches()
+        for _ in range(visits):
+            assert guard.call_many([("h", lambda: 1), ("h", lambda: 2)]) == [1, 2]
+            assert guard.call("h", lambda: 3) == 3
+        assert (_switches() - before) / (2 * visits) < 3.5
+    finally:
+        guard.close()
+
+
+def _pipes(guard: Guard) -> list[int]:
+    lane = guard._lane
+    assert lane is not None
+    return [lane._wake_r, lane._wake_w, lane._done_r, lane._done_w]
+
+
+def _closed(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+    except OSError:
+        return True
+    return False
+
+
+def test_a_guard_s_thread_ends_and_closes_its_pipes_when_closed_dropped_or_released() -> None:
+    closed = Guard("pipes-closed")
+    closed.call("h", lambda: 1)
+    dropped = Guard("pipes-dropped")
+    dropped.call("h", lambda: 1)
+    hung = Guard("pipes-hung", deadline_s=0.1)
+    hung.call("h", lambda: 1)
+    fds = _pipes(closed) + _pipes(dropped) + _pipes(hung)
+    release = threading.Event()
+    with pytest.raises(PluginFailed):
+        hung.call("h", lambda: release.wait(10))
+    assert not any(map(_closed, fds))  # the stuck thread keeps its pipes
+    closed.close()
+    del dropped  # never closed: collected, its idle thread still ends
+    gc.collect()
+    release.set()  # the stuck hook returns: the abandoned thread ends too
+    names = {"app-pipes-closed", "app-pipes-dropped", "app-pipes-hung"}
+    deadline = time.monotonic() + 5
+    while any(t.name in names for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.name in names for t in threading.enumerate())
+    assert all(map(_closed, fds))
 
 
 # -- ids before signatures, one request per hook ---------------------------------------------
