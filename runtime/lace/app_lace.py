@@ -290,7 +290,8 @@ class LaceReplica:
     # -- calls --------------------------------------------------------------------------------
 
     def add_own(self, block: Block, now: float) -> ReplicaOutput:
-        """Store our own new (signed) block and push it to every member."""
+        """Store our own new block, just signed by our signer (not verified again), and push
+        it to every member."""
         if block.lace != self.lace or block.creator != self.me:
             raise LocalError("add_own takes our own blocks of this lace")
         if self.me not in self.members:
