@@ -449,7 +449,9 @@ def test_a_payment_crosses_to_each_worker_ten_times_in_all(
 ) -> None:
     """Issue, approve, accept between three members: 7 calls (the command, then each block
     arriving at each other member) and 3 signing requests, one per block; no other callback.
-    Before the batching it was 17: a ``context`` callback per call and a ``sign`` per block."""
+    Before the batching it was 17: a ``context`` callback per call and a ``sign`` per block.
+    Ten is the floor: a block is signed only after its hook returned, and leaves the node only
+    once the worker stored and synced it, so its signature is a crossing within the call."""
     crossings: Counter[str] = Counter()
     call, serve = WorkerProcess.call, WorkerProcess._serve
 
