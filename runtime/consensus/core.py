@@ -52,9 +52,19 @@ from peoplenet.runtime.consensus.rules import (
     UnknownEpoch,
 )
 from peoplenet.runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
-from peoplenet.runtime.keys.identity import ID_LEN, Identity, MemberId
-from peoplenet.runtime.lace.block import BLOCK_ID_LEN, Block, BlockId, LaceId
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace.block import Block, BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import AddReport, Blocklace
+from peoplenet.runtime.lace.frontier_sync import (
+    EPOCH_LIMITS,
+    MAX_EPOCH_BLOCKS,
+    MAX_FRONTIER,
+    check_frontier_have,
+    chunk,
+    frontier_of,
+    missing_by_frontier,
+    wants_of,
+)
 from peoplenet.runtime.lace.own_chain import OwnChainGuard, OwnProblem, quorum_of_others
 from peoplenet.runtime.wire.codec import (
     Record,
@@ -72,8 +82,8 @@ from peoplenet.runtime.wire.codec import (
     wire_type,
 )
 
-MAX_BLOCKS_PER_MESSAGE: Final = 64
-MAX_HEADS: Final = 1024
+MAX_BLOCKS_PER_MESSAGE: Final = MAX_EPOCH_BLOCKS
+MAX_HEADS: Final = MAX_FRONTIER
 MAX_TXS_IN_BLOCK: Final = 1024
 """Transactions put in one block by this member; the rest wait for the next round."""
 
@@ -112,21 +122,7 @@ class EpochHave(Record):
     """Blocks my buffered blocks point to (e.g. an equivocator's twin I never got)."""
 
     def __post_init__(self) -> None:
-        if len(self.frontier) > MAX_HEADS or len(self.wants) > MAX_HEADS:
-            raise RemoteProtocolError("too_many_heads", f"more than {MAX_HEADS} entries")
-        for entry in self.frontier:
-            if (
-                type(entry) is not tuple
-                or len(entry) != 2
-                or type(entry[0]) is not bytes
-                or len(entry[0]) != ID_LEN
-                or type(entry[1]) is not int
-                or entry[1] < 0
-            ):
-                raise RemoteProtocolError("bad_frontier", "entries are (creator, seq >= 0)")
-        for want in self.wants:
-            if type(want) is not bytes or len(want) != BLOCK_ID_LEN:
-                raise RemoteProtocolError("bad_want", "wanted ids are 32-byte block ids")
+        check_frontier_have(self.frontier, self.wants)
 
 
 def _parse_epoch_blocks(data: bytes) -> EpochBlocks | None:
@@ -615,27 +611,10 @@ class ConsensusCore:
         ep = self._by_lace.get(have.lace)
         if ep is None:
             raise UnknownEpoch("unknown_epoch", have.lace.hex()[:16])
-        bl = self._bl
-        theirs = dict(have.frontier)
-        forked = bl.equivocators(ep.lace)
-        missing: set[BlockId] = set()
-        behind = False
-        mine = bl.creator_frontier(ep.lace)
-        for creator, top in mine.items():
-            held = theirs.get(creator, -1)
-            if held < top:
-                # An equivocator may have a twin at the asker's own top seq: resend from there.
-                missing.update(bl.blocks_after(ep.lace, creator, held - (creator in forked)))
-        for member, held in theirs.items():
-            if held > mine.get(MemberId(member), -1):
-                behind = True
-        for w in have.wants:
-            if w in bl and bl.meta(BlockId(w)).lace == ep.lace:
-                missing.add(BlockId(w))
-        ordered = bl.topological(missing)
-        for i in range(0, len(ordered), MAX_BLOCKS_PER_MESSAGE):
-            chunk = tuple(bl.raw(b) for b in ordered[i : i + MAX_BLOCKS_PER_MESSAGE])
-            out.sends.append((peer, epoch_blocks_bytes(ep.lace, chunk)))
+        found = missing_by_frontier(self._bl, ep.lace, dict(have.frontier), have.wants)
+        behind = found.peer_ahead
+        for _, raws in chunk(self._bl, found.ids, EPOCH_LIMITS):
+            out.sends.append((peer, epoch_blocks_bytes(ep.lace, raws)))
         self._learn_own(peer, ep, have, out)
         # With learn_own_first, every EpochHave is answered with mine (at most once per Δ per
         # peer, so two answers never ping-pong): the asker may be learning its own chain.
@@ -650,9 +629,7 @@ class ConsensusCore:
         out.sends.append((peer, encode(self._have(ep))))
 
     def _have(self, ep: _Epoch) -> EpochHave:
-        wants = sorted(self._bl.wanted())[:MAX_HEADS]
-        frontier = sorted(self._bl.creator_frontier(ep.lace).items())[:MAX_HEADS]
-        return EpochHave(ep.lace, tuple((bytes(c), s) for c, s in frontier), tuple(wants))
+        return EpochHave(ep.lace, frontier_of(self._bl, ep.lace), wants_of(self._bl.wanted()))
 
     def _have_to_all(self, now: float) -> list[tuple[MemberId, bytes]]:
         ep = self._current

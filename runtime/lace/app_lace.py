@@ -30,9 +30,19 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from peoplenet.runtime.errors import InvalidBlock, LocalError, PeoplenetError, RemoteProtocolError
-from peoplenet.runtime.keys.identity import ID_LEN, MemberId
+from peoplenet.runtime.keys.identity import MemberId
 from peoplenet.runtime.lace.block import BLOCK_ID_LEN, MAX_LACE_LEN, Block, BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import AddReport, Blocklace, BlockMeta, Equivocation
+from peoplenet.runtime.lace.frontier_sync import (
+    MAX_BLOCKS,
+    MAX_BYTES,
+    MAX_FRONTIER,
+    check_frontier_have,
+    chunk,
+    frontier_of,
+    missing_by_frontier,
+    wants_of,
+)
 from peoplenet.runtime.lace.own_chain import (
     OwnChainGuard,
     OwnProblem,
@@ -41,11 +51,11 @@ from peoplenet.runtime.lace.own_chain import (
 )
 from peoplenet.runtime.wire.codec import Record, decode, record_body_at, wire_type
 
-MAX_LACE_BLOCKS: Final = 256
+MAX_LACE_BLOCKS: Final = MAX_BLOCKS
 """Most blocks in one :class:`LaceBlocks`."""
-MAX_LACE_BYTES: Final = 512 * 1024
+MAX_LACE_BYTES: Final = MAX_BYTES
 """Most bytes of block encodings in one :class:`LaceBlocks`."""
-MAX_HAVE_ENTRIES: Final = 1024
+MAX_HAVE_ENTRIES: Final = MAX_FRONTIER
 """Most frontier entries, and most wanted ids, in one :class:`LaceHave`."""
 MAX_LACE_MESSAGE_SIZE: Final = MAX_LACE_BYTES + 8 * 1024
 """Ceiling for decoding one message: the blocks plus headers (a full LaceHave is ~80 KiB)."""
@@ -115,21 +125,7 @@ class LaceHave(Record):
 
     def __post_init__(self) -> None:
         _check_lace(self.lace)
-        if len(self.frontier) > MAX_HAVE_ENTRIES or len(self.wants) > MAX_HAVE_ENTRIES:
-            raise RemoteProtocolError("too_many_heads", f"more than {MAX_HAVE_ENTRIES} entries")
-        for entry in self.frontier:
-            if (
-                type(entry) is not tuple
-                or len(entry) != 2
-                or type(entry[0]) is not bytes
-                or len(entry[0]) != ID_LEN
-                or type(entry[1]) is not int
-                or entry[1] < 0
-            ):
-                raise RemoteProtocolError("bad_frontier", "entries are (creator, seq >= 0)")
-        for want in self.wants:
-            if type(want) is not bytes or len(want) != BLOCK_ID_LEN:
-                raise RemoteProtocolError("bad_want", "wanted ids are 32-byte block ids")
+        check_frontier_have(self.frontier, self.wants)
 
 
 LaceMessage: Final = LaceBlocks | LaceHave
@@ -436,51 +432,24 @@ class LaceReplica:
             out.sends.extend((p, msg) for p in self._peers())
 
     def _answer(self, peer: MemberId, have: LaceHave, now: float, out: _Out) -> None:
-        bl, lace, members = self._bl, self.lace, self.members
         theirs = {MemberId(c): s for c, s in have.frontier}
-        mine = {c: s for c, s in bl.creator_frontier(lace).items() if c in members}
-        wanted: set[BlockId] = set()
-        for creator, top in mine.items():
-            held = theirs.get(creator, -1)
-            if bl.has_forked(lace, creator):
-                # Every branch from the first fork on: the asker may hold the other twin.
-                first = min(e.seq for e in bl.equivocations(lace) if e.creator == creator)
-                wanted.update(bl.blocks_after(lace, creator, min(held, first - 1)))
-            elif held < top:
-                wanted.update(bl.blocks_after(lace, creator, held))
-        for w in have.wants:
-            bid = BlockId(w)
-            if bid in bl:
-                meta = bl.meta(bid)
-                if meta.lace == lace and meta.creator in members:
-                    wanted.add(bid)
-        self._send_blocks(peer, bl.topological(wanted), out)
+        found = missing_by_frontier(self._bl, self.lace, theirs, have.wants, creators=self.members)
+        self._send_blocks(peer, found.ids, out)
         if self._learn_own_first and not self.own.synced:
             self.own.report(peer, theirs.get(self.me, -1), self._own_top)
-        if any(s > mine.get(c, -1) for c, s in theirs.items() if c in members):
+        if found.peer_ahead:
             self._ask(peer, now, out)  # it holds blocks we lack
         elif self._learn_own_first:
             self._ask(peer, now, out)  # it may be learning its own chain: tell it mine
 
-    def _send_blocks(self, peer: MemberId, ids: list[BlockId], out: _Out) -> None:
-        chunk: list[bytes] = []
-        size = 0
-        for bid in ids:
-            raw = self._bl.raw(bid)
-            if chunk and (len(chunk) == MAX_LACE_BLOCKS or size + len(raw) > MAX_LACE_BYTES):
-                out.sends.append((peer, LaceBlocks(self.lace, tuple(chunk))))
-                chunk, size = [], 0
-            chunk.append(raw)
-            size += len(raw)
-        if chunk:
-            out.sends.append((peer, LaceBlocks(self.lace, tuple(chunk))))
+    def _send_blocks(self, peer: MemberId, ids: Iterable[BlockId], out: _Out) -> None:
+        for _, raws in chunk(self._bl, ids):
+            out.sends.append((peer, LaceBlocks(self.lace, raws)))
 
     # -- pulling ------------------------------------------------------------------------------
 
     def _have(self) -> LaceHave:
-        frontier = sorted(self._bl.creator_frontier(self.lace).items())[:MAX_HAVE_ENTRIES]
-        wants = sorted(self._wants())[:MAX_HAVE_ENTRIES]
-        return LaceHave(self.lace, tuple((bytes(c), s) for c, s in frontier), tuple(wants))
+        return LaceHave(self.lace, frontier_of(self._bl, self.lace), wants_of(self._wants()))
 
     def _wants(self) -> set[BlockId]:
         bl, waiting = self._bl, self._waiting

@@ -21,16 +21,23 @@ from typing import Final
 
 from peoplenet.runtime.errors import RemoteProtocolError
 from peoplenet.runtime.keys.identity import Identity, fingerprint
-from peoplenet.runtime.lace.block import Block, BlockId, LaceId
+from peoplenet.runtime.lace.block import Block, LaceId
 from peoplenet.runtime.lace.blocklace import AddReport, Blocklace
+from peoplenet.runtime.lace.frontier_sync import (
+    MAX_BLOCKS,
+    MAX_FRONTIER,
+    chunk,
+    missing_by_tips,
+    tips_of,
+)
 from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.sim.simulator import Action, Send, SetTimer
 from peoplenet.runtime.wire.codec import Record, Value, decode, encode, wire_type
 
 _log = get_logger("lace_sync")
 
-MAX_BLOCKS_PER_MESSAGE: Final = 256
-MAX_HEADS: Final = 1024
+MAX_BLOCKS_PER_MESSAGE: Final = MAX_BLOCKS
+MAX_HEADS: Final = MAX_FRONTIER
 
 
 @wire_type(2)
@@ -134,17 +141,15 @@ class LaceSync:
         return ()
 
     def _have(self) -> SyncHave:
-        return SyncHave(self.lace, tuple(self.blocklace.lace_tips(self.lace)[:MAX_HEADS]))
+        return SyncHave(self.lace, tips_of(self.blocklace, self.lace))
 
     def _answer(self, src: str, have: SyncHave) -> list[Action]:
-        heads = [BlockId(h) for h in have.heads]
-        known = [h for h in heads if h in self.blocklace]
+        found = missing_by_tips(self.blocklace, self.lace, have.heads)
         actions: list[Action] = []
-        missing = self.blocklace.missing_for(self.lace, known)
-        for i in range(0, len(missing), MAX_BLOCKS_PER_MESSAGE):
-            chunk = tuple(self.blocklace.get(b) for b in missing[i : i + MAX_BLOCKS_PER_MESSAGE])
-            actions.append(Send(src, encode(SyncBlocks(self.lace, chunk))))
-        if len(known) < len(heads):
+        for ids, _ in chunk(self.blocklace, found.ids):
+            blocks = tuple(self.blocklace.get(b) for b in ids)
+            actions.append(Send(src, encode(SyncBlocks(self.lace, blocks))))
+        if found.peer_ahead:
             actions.append(Send(src, encode(self._have())))
         return actions
 

@@ -23,14 +23,21 @@ from peoplenet.runtime.errors import LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import MemberId
 from peoplenet.runtime.lace.block import BLOCK_ID_LEN, MAX_LACE_LEN, BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.frontier_sync import (
+    MAX_BLOCKS,
+    MAX_BYTES,
+    MAX_FRONTIER,
+    SyncLimits,
+    chunk,
+    missing_by_tips,
+    tips_of,
+)
 from peoplenet.runtime.social.graph import SocialGraph, lace_owner, personal_lace
 from peoplenet.runtime.wire.codec import Record, wire_type
 
-MAX_BLOCKS_PER_MESSAGE: Final = 256
-MAX_BYTES_PER_MESSAGE: Final = 512 * 1024
-MAX_TIPS: Final = 1024
-_BIN_OVERHEAD: Final = 5
-"""Most bytes msgpack adds around one raw block (bin32 header)."""
+MAX_BLOCKS_PER_MESSAGE: Final = MAX_BLOCKS
+MAX_BYTES_PER_MESSAGE: Final = MAX_BYTES
+MAX_TIPS: Final = MAX_FRONTIER
 
 
 @wire_type(53)
@@ -113,6 +120,13 @@ class SocialConfig:
             raise LocalError("intervals must be positive")
         if self.max_pending_requests < 1 or self.pending_request_ttl_s <= 0:
             raise LocalError("max_pending_requests and pending_request_ttl_s must be positive")
+
+    @property
+    def limits(self) -> SyncLimits:
+        """The frontier core's limits for my Blocks messages."""
+        return SyncLimits(
+            max_blocks=self.max_blocks_per_message, max_bytes=self.max_bytes_per_message
+        )
 
 
 @dataclass(slots=True)
@@ -238,7 +252,7 @@ class Disseminator:
         heads = []
         for creator in sorted(self.graph.follows(self.me)):
             lace = personal_lace(creator)
-            heads.append(Heads(lace, tuple(self.lace.lace_tips(lace)[:MAX_TIPS])))
+            heads.append(Heads(lace, tips_of(self.lace, lace)))
         return Disclose(tuple(heads))
 
     def _disclose_to(self, q: MemberId, now: float) -> Outgoing:
@@ -273,30 +287,19 @@ class Disseminator:
             tips = s.tips[lace]
             if owner is None or owner not in follows_q:
                 continue
-            if any(t not in self.lace for t in tips):
-                continue  # it holds blocks I lack: it is ahead (or saw a fork); nothing to give
-            missing = self.lace.missing_for(lace, tips, creators=(owner,))
-            wanted.extend(b for b in missing if b not in s.sent)
+            # A tip I lack: it is ahead of me (or saw a fork) in this chain; nothing to give.
+            found = missing_by_tips(self.lace, lace, tips, creators=(owner,), chain=True)
+            wanted.extend(found.ids)
         out: list[Outgoing] = []
-        i = 0
-        cfg = self.config
-        while i < len(wanted) and len(out) < budget:
-            raws: list[bytes] = []
-            ids: list[BlockId] = []
-            size = 16
+        for ids, raws in chunk(
+            self.lace, wanted, self.config.limits, skip=s.sent, max_messages=budget
+        ):
             need: dict[LaceId, int] = {}
-            while i < len(wanted) and len(raws) < cfg.max_blocks_per_message:
-                raw = self.lace.raw(wanted[i])
-                if raws and size + len(raw) + _BIN_OVERHEAD > cfg.max_bytes_per_message:
-                    break
-                meta = self.lace.meta(wanted[i])
+            for bid in ids:
+                meta = self.lace.meta(bid)
                 need[meta.lace] = max(need.get(meta.lace, -1), meta.seq)
-                raws.append(raw)
-                ids.append(wanted[i])
-                size += len(raw) + _BIN_OVERHEAD
-                i += 1
             s.sent.update(ids)
-            s.flights.append(_Flight(now, need, tuple(ids)))
-            out.append(Outgoing(q, Blocks(tuple(raws))))
+            s.flights.append(_Flight(now, need, ids))
+            out.append(Outgoing(q, Blocks(raws)))
         self.max_in_flight = max(self.max_in_flight, len(s.flights))
         return out
