@@ -30,6 +30,7 @@ from peoplenet.runtime.net.noise_channel import (
     parse_hello,
     preamble,
 )
+from peoplenet.runtime.net.peer_message import record_tag
 from peoplenet.runtime.net.transport import IdentitySigner
 from peoplenet.runtime.social.dissemination import FriendRequest
 from peoplenet.runtime.wire import codec
@@ -69,7 +70,9 @@ class Node:
 
     def requests_from(self, member: bytes) -> int:
         return sum(
-            1 for e in self.inbound() if e.peer == member and isinstance(e.msg, FriendRequest)
+            1
+            for e in self.inbound()
+            if e.peer == member and record_tag(e.data) == FriendRequest.wire_tag
         )
 
 

@@ -36,6 +36,7 @@ from peoplenet.actors.member.messages import (
     Inbound,
     Outbound,
     PeerUp,
+    PeerViolation,
     Wiring,
     failure_reply,
 )
@@ -59,12 +60,13 @@ from peoplenet.runtime.consensus.order_store import (
 from peoplenet.runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
 from peoplenet.runtime.kernel import Actor, Ref
 from peoplenet.runtime.keys.identity import Identity, MemberId, fingerprint
-from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
+from peoplenet.runtime.lace.app_lace import decode_lace_message
 from peoplenet.runtime.lace.block import BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import SqliteStore
 from peoplenet.runtime.local.datadir import DataDir
-from peoplenet.runtime.wire.codec import Value, decode, decode_as, encode
+from peoplenet.runtime.net.peer_message import APP_LACE_TAGS, record_tag
+from peoplenet.runtime.wire.codec import Value, decode_as, encode
 
 MAX_TEXT: Final = 4096
 MAX_ORDER_PAGE: Final = 100_000
@@ -172,8 +174,8 @@ class ConsensusActor(Actor):
             # blocklace batch, one step); anything else is handled in place, in order.
             run: list[tuple[MemberId, bytes]] = []
             for item in msg.items if isinstance(msg, Batch) else (msg,):
-                if isinstance(item, Inbound) and not isinstance(item.msg, LaceBlocks | LaceHave):
-                    run.append((MemberId(item.peer), encode(item.msg)))
+                if isinstance(item, Inbound) and record_tag(item.data) not in APP_LACE_TAGS:
+                    run.append((MemberId(item.peer), item.data))  # the core reads the bytes
                     continue
                 if run:
                     self._receive_run(run)
@@ -201,11 +203,19 @@ class ConsensusActor(Actor):
 
     def _handle(self, msg: object) -> None:
         now = time.monotonic()
-        if isinstance(msg, Inbound) and isinstance(msg.msg, LaceBlocks | LaceHave):
-            if self.consumer is not None:
-                self._consume(self.consumer.receive(msg.peer, msg.msg, _now_ms()))
-        elif isinstance(msg, Inbound):
-            self._run(self.core.receive(MemberId(msg.peer), encode(msg.msg), now))
+        if isinstance(msg, Inbound):
+            if self.consumer is not None:  # (epoch messages went to the core in receive)
+                try:
+                    lace_msg = decode_lace_message(msg.data)
+                except RemoteProtocolError as exc:
+                    self.log.warning(
+                        "lace_input_refused", peer=fingerprint(msg.peer), reason=exc.reason
+                    )
+                    self._outbox.append(
+                        PeerViolation(peer=msg.peer, reason=exc.reason, detail=exc.detail)
+                    )
+                    return
+                self._consume(self.consumer.receive(msg.peer, lace_msg, _now_ms()))
         elif isinstance(msg, _Wake):
             if msg.generation == self.generation:
                 self.wake_at = None
@@ -265,13 +275,8 @@ class ConsensusActor(Actor):
                 peer=fingerprint(rejection.peer) if rejection.peer else None,
                 reason=rejection.error.reason,
             )
-        if out.sends:
-            decoded: dict[int, Value] = {}
-            for peer, data in out.sends:
-                msg = decoded.get(id(data))
-                if msg is None:
-                    msg = decoded[id(data)] = decode(data)
-                self._outbox.append(Outbound(peer=bytes(peer), msg=msg))
+        for peer, data in out.sends:  # encoded by the core: they travel as they are
+            self._outbox.append(Outbound(peer=bytes(peer), data=data))
         if out.epochs:
             self._announce()
         self._schedule(out.wake_at)
@@ -282,8 +287,12 @@ class ConsensusActor(Actor):
     def _consume(self, result: ConsumerOutput) -> None:
         """Submit what the consumer asks for (durably first) and keep its timer."""
         now = time.monotonic()
+        encoded: dict[int, bytes] = {}  # one message often goes to every member
         for peer, msg in result.sends:
-            self._outbox.append(Outbound(peer=peer, msg=msg))
+            data = encoded.get(id(msg))
+            if data is None:
+                data = encoded[id(msg)] = encode(msg)
+            self._outbox.append(Outbound(peer=peer, data=data))
         for tx in result.submit:
             if self.community.add_pending(tx):
                 self._run(self.core.submit(tx, now))

@@ -120,17 +120,30 @@ class PeerDown:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
-    """A message a peer sent; ``friend`` says whether the connection is a friendship edge."""
+    """A message a peer sent, as its bytes (its owner decodes it: runtime/peer_message.py);
+    ``friend`` says whether the connection is a friendship edge."""
 
     peer: bytes
-    msg: Value
+    data: bytes
     friend: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outbound:
+    """A message for a peer, encoded once by the actor that made it."""
+
     peer: bytes
-    msg: Value
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerViolation:
+    """Owner -> network: a message from ``peer`` broke the protocol (``reason`` as the codec's
+    or the record's); the connection is closed and the peer scored, as the transport does."""
+
+    peer: bytes
+    reason: str
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

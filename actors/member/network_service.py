@@ -40,6 +40,7 @@ from peoplenet.runtime.net.conn_policy import (
     ViolationScores,
 )
 from peoplenet.runtime.net.discovery import Discovery, PeerHint, parse_static_peer
+from peoplenet.runtime.net.peer_message import record_tag
 from peoplenet.runtime.net.reconnect import Redialer
 from peoplenet.runtime.net.transport import (
     Connection,
@@ -49,10 +50,11 @@ from peoplenet.runtime.net.transport import (
     TransportConfig,
 )
 from peoplenet.runtime.social.dissemination import Blocks, Disclose, FriendRequest
-from peoplenet.runtime.wire.codec import Value
+from peoplenet.runtime.wire.codec import Value, encode
 
 Emit = Callable[[object], object]
 
+FRIEND_REQUEST_TAG: Final = FriendRequest.wire_tag
 PEER_MESSAGES: Final = frozenset(
     cls.wire_tag
     for cls in (FriendRequest, Disclose, Blocks, EpochBlocks, EpochHave, LaceBlocks, LaceHave)
@@ -102,7 +104,8 @@ class NetworkService:
         self.friends: set[MemberId] = set()
         self.community: set[MemberId] = set()
         """Participants of the joined communities: kept connected like friends."""
-        self.requests: dict[MemberId, FriendRequest] = {}
+        self.requests: dict[MemberId, bytes] = {}
+        """My friend requests (encoded) to repeat to these members until accepted."""
         self.hints: dict[MemberId, dict[str, tuple[str, int]]] = {}
         self.active: dict[MemberId, Connection] = {}
         base = settings.policy or PolicyConfig()
@@ -112,14 +115,14 @@ class NetworkService:
         self.scores = ViolationScores(self.policy)
         self.listen: tuple[str, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._send_queues: dict[MemberId, asyncio.Queue[Value]] = {}
+        self._send_queues: dict[MemberId, asyncio.Queue[bytes]] = {}
         self._senders: dict[MemberId, asyncio.Task[None]] = {}
         self._closing = False
         self._request_sent: dict[MemberId, float] = {}
-        self._held: dict[Connection, list[Value]] = {}
+        self._held: dict[Connection, list[bytes]] = {}
         """A few messages from a stranger that may become a friend any moment (bounded by
         ``self.strangers``: per stranger and in all, by estimated decoded size)."""
-        self._cold: dict[MemberId, FriendRequest] = {}
+        self._cold: dict[MemberId, bytes] = {}
         """Acceptances waiting for a connection to their peer."""
 
     def _emit(self, msg: object) -> None:
@@ -192,7 +195,7 @@ class NetworkService:
         before = self.kept()
         added = friends - self.friends
         self.friends = set(friends)
-        self.requests = dict(requests)
+        self.requests = {m: encode(r) for m, r in requests.items()}
         for member in added & set(self.active):
             self._emit(PeerUp(peer=member))  # kept for a community: the store learns it only now
         self._keep(before, "unfriended")
@@ -221,15 +224,15 @@ class NetworkService:
         for member in kept | set(self.requests):
             self._want(member)
 
-    def send(self, peer: MemberId, msg: Value) -> None:
-        """Queue ``msg`` for ``peer`` (in order).
+    def send(self, peer: MemberId, msg: bytes) -> None:
+        """Queue the encoded ``msg`` for ``peer`` (in order).
 
         Friends get it on their connection.  A ``FriendRequest`` (request or acceptance) may
         also go to a stranger: on an open connection, or held until one is dialled.  Anything
         else for a peer without a connection is dropped: dissemination resends after reconnect.
         """
         if self._connection_to(peer) is None:
-            if isinstance(msg, FriendRequest):
+            if record_tag(msg) == FRIEND_REQUEST_TAG:
                 self._cold[peer] = msg
                 self._want(peer)
             return
@@ -239,16 +242,23 @@ class NetworkService:
             self._senders[peer] = asyncio.ensure_future(self._sender(peer, queue))
         queue.put_nowait(msg)
 
-    async def _sender(self, peer: MemberId, queue: asyncio.Queue[Value]) -> None:
+    async def _sender(self, peer: MemberId, queue: asyncio.Queue[bytes]) -> None:
         while True:
             msg = await queue.get()
             conn = self._connection_to(peer)
             if conn is None:
                 continue
             try:
-                await conn.send(msg)
+                await conn.send_encoded(msg)
             except PeoplenetError as exc:
                 _log.info("send_failed", peer=fingerprint(peer), error=str(exc))
+
+    def violation(self, peer: MemberId, error: RemoteProtocolError) -> None:
+        """An owner found ``error`` in a message ``peer`` sent: close it as the transport would
+        have (refusal logged; a kept peer is scored and, on repeats, backed off)."""
+        conn = self._connection_to(peer)
+        if conn is not None:
+            conn.violated(error)
 
     def status(self) -> list[Value]:
         out: list[Value] = []
@@ -355,9 +365,9 @@ class NetworkService:
         """Whether this node asked ``member`` for friendship (it may answer with more)."""
         return member in self.requests or member in self._cold
 
-    async def _send_quietly(self, conn: Connection, msg: Value) -> None:
+    async def _send_quietly(self, conn: Connection, msg: bytes) -> None:
         try:
-            await conn.send(msg)
+            await conn.send_encoded(msg)
         except PeoplenetError as exc:
             _log.info("send_failed", peer=fingerprint(conn.peer), error=str(exc))
 
@@ -373,10 +383,16 @@ class NetworkService:
         kept = peer in self.kept()
         invited = self._invited(peer)
         if kept or invited:
-            conn.limit(self.transport.config.max_message, PEER_MESSAGES, metered=not kept)
+            conn.limit(
+                self.transport.config.max_message, PEER_MESSAGES, metered=not kept, as_bytes=True
+            )
         else:
             conn.limit(
-                STRANGER_MAX_MESSAGE, PEER_MESSAGES, metered=True, msgs_per_s=STRANGER_MSGS_PER_S
+                STRANGER_MAX_MESSAGE,
+                PEER_MESSAGES,
+                metered=True,
+                msgs_per_s=STRANGER_MSGS_PER_S,
+                as_bytes=True,
             )
         self._on_hint_from_connection(conn)
         request = self.requests.get(peer) or self._cold.pop(peer, None)
@@ -403,7 +419,7 @@ class NetworkService:
         """Make ``conn`` the friendship edge to its peer, resolving duplicates by the id rule."""
         peer = conn.peer
         self.strangers.release(conn)
-        conn.limit(self.transport.config.max_message, PEER_MESSAGES, metered=False)
+        conn.limit(self.transport.config.max_message, PEER_MESSAGES, metered=False, as_bytes=True)
         conn.set_kept(True)
         current = self.active.get(peer)
         if current is not None and current is not conn and not current.closed:
@@ -418,22 +434,28 @@ class NetworkService:
         self.active[peer] = conn
         self._emit(PeerUp(peer=peer))
         for msg in self._held.pop(conn, []):
-            self._emit(Inbound(peer=peer, msg=msg, friend=peer in self.friends))
+            self._emit(Inbound(peer=peer, data=msg, friend=peer in self.friends))
 
     async def on_message(self, conn: Connection, msg: Value) -> None:
+        """Unused: every connection hands its messages over as bytes (``on_bytes``)."""
+        data = encode(msg)
+        await self.on_bytes(conn, data, record_tag(data))
+
+    async def on_bytes(self, conn: Connection, msg: bytes, tag: int | None) -> None:
+        """A message, undecoded: routed on its tag; its owner decodes it."""
         peer = conn.peer
         if self.active.get(peer) is conn:
-            self._emit(Inbound(peer=peer, msg=msg, friend=peer in self.friends))
+            self._emit(Inbound(peer=peer, data=msg, friend=peer in self.friends))
             return
         now = time.monotonic()
         if conn.closed:
             return  # being dropped: what was still in the pipe does not count
-        if isinstance(msg, FriendRequest):
+        if tag == FRIEND_REQUEST_TAG:
             if not self._invited(peer) and not self.request_quota.allow(conn.remote[0], peer, now):
                 self.transport.refused(conn.remote, "request_quota", peer, None)
                 return
             self.strangers.touch(conn, now, requested=True)
-            self._emit(Inbound(peer=peer, msg=msg, friend=False))
+            self._emit(Inbound(peer=peer, data=msg, friend=False))
             return
         # Friendship is learnt at slightly different moments on the two sides: a new friend's
         # first Disclose may arrive before its acceptance is processed here (and a community

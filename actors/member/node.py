@@ -51,6 +51,7 @@ from peoplenet.actors.member.messages import (
     Outbound,
     PeerDown,
     PeerUp,
+    PeerViolation,
     SignBlock,
     SignHello,
     SocialView,
@@ -63,18 +64,22 @@ from peoplenet.actors.member.store_check import check_genesis
 from peoplenet.runtime.cli import names
 from peoplenet.runtime.cli.names import KnownMember, merge
 from peoplenet.runtime.consensus.constitution import Genesis
-from peoplenet.runtime.consensus.core import EpochBlocks, EpochHave
 from peoplenet.runtime.errors import DiskFull, PeoplenetError, RemoteProtocolError, reason_of
 from peoplenet.runtime.kernel import Actor, Bridge, Ref, RestartPolicy
 from peoplenet.runtime.kernel.proctree import why_not_running
 from peoplenet.runtime.keys.identity import Identity, MemberId, fingerprint, member_id
-from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
 from peoplenet.runtime.lace.block import Block, BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.own_chain import CatchingUp, SigningRefused
 from peoplenet.runtime.lace.store import SqliteStore
 from peoplenet.runtime.local.datadir import DataDir
 from peoplenet.runtime.net.noise_channel import static_private_key
+from peoplenet.runtime.net.peer_message import (
+    LACE_TAGS,
+    decode_peer_message,
+    record_lace,
+    record_tag,
+)
 from peoplenet.runtime.social.core import SocialEvent, SocialNode
 from peoplenet.runtime.social.dissemination import FriendRequest, Outgoing
 from peoplenet.runtime.social.evidence_store import SqliteEvidenceStore
@@ -89,7 +94,7 @@ from peoplenet.runtime.social.graph import (
     Unfriend,
     lace_owner,
 )
-from peoplenet.runtime.wire.codec import Record, Value, decode_as
+from peoplenet.runtime.wire.codec import Record, Value, decode_as, encode
 
 HELLO_PREFIX = b"peoplenet.hello.v1"
 CHILD_POLICY = RestartPolicy(
@@ -479,7 +484,16 @@ class StoreActor(Actor):
             self._sign_queued()
         elif isinstance(msg, Inbound):
             try:
-                outcome = self.core.on_wire(MemberId(msg.peer), msg.msg, now)
+                message = decode_peer_message(msg.data)
+            except RemoteProtocolError as exc:  # the transport left the decoding to us
+                peer = fingerprint(msg.peer)
+                self.log.warning("peer_input_refused", peer=peer, reason=exc.reason)
+                self._outbox.append(
+                    PeerViolation(peer=msg.peer, reason=exc.reason, detail=exc.detail)
+                )
+                return
+            try:
+                outcome = self.core.on_wire(MemberId(msg.peer), message, now)
             except DiskFull as exc:  # the blocks were not stored: peers send them again later
                 self.log.error("disk_full", error=str(exc), peer=fingerprint(msg.peer))
                 return
@@ -521,7 +535,12 @@ class StoreActor(Actor):
     def _send(self, outgoing: Sequence[Outgoing]) -> None:
         if self.network is None:
             return
-        self._outbox.extend(Outbound(peer=bytes(out.peer), msg=out.msg) for out in outgoing)
+        encoded: dict[int, bytes] = {}  # one Disclose often goes to every friend
+        for out in outgoing:
+            data = encoded.get(id(out.msg))
+            if data is None:
+                data = encoded[id(out.msg)] = encode(out.msg)
+            self._outbox.append(Outbound(peer=bytes(out.peer), data=data))
 
     def _push_view(self) -> None:
         if self.network is None:
@@ -979,15 +998,21 @@ class NetworkActor(Actor):
         for_store: list[object] = []
         for_consensus: dict[Ref, list[object]] = {}
         for item in items:
-            if isinstance(item, Inbound) and isinstance(
-                item.msg, EpochBlocks | EpochHave | LaceBlocks | LaceHave
-            ):
-                route = self.routes.get(item.msg.lace)
+            if isinstance(item, Inbound) and record_tag(item.data) in LACE_TAGS:
+                lace = record_lace(item.data)
+                if lace is None:  # not even its header is canonical: the owner never sees it
+                    self._violation(
+                        PeerViolation(
+                            peer=item.peer, reason="malformed", detail="lace message header"
+                        )
+                    )
+                    continue
+                route = self.routes.get(lace)
                 if route is None or item.peer not in route.members:
                     self.log.info(
                         "epoch_message_dropped",
                         peer=fingerprint(item.peer),
-                        lace=item.msg.lace.hex()[:20],
+                        lace=lace.hex()[:20],
                         reason="unknown lace" if route is None else "not a participant",
                     )
                     continue
@@ -1036,8 +1061,10 @@ class NetworkActor(Actor):
                     self.tell(self.store, item)
                 self.backlog.clear()
         elif isinstance(msg, Outbound):
-            peer, body = MemberId(msg.peer), msg.msg
+            peer, body = MemberId(msg.peer), msg.data
             self._call(lambda: self.service.send(peer, body))
+        elif isinstance(msg, PeerViolation):
+            self._violation(msg)
         elif isinstance(msg, SocialView):
             friends = {MemberId(f) for f in msg.friends}
             addresses = {MemberId(m): (h, p) for m, h, p in msg.addresses}
@@ -1059,6 +1086,10 @@ class NetworkActor(Actor):
             self._set_route(msg)
         elif isinstance(msg, Forwarded):
             self._forwarded(msg)
+
+    def _violation(self, msg: PeerViolation) -> None:
+        peer, error = MemberId(msg.peer), RemoteProtocolError(msg.reason, msg.detail)
+        self._call(lambda: self.service.violation(peer, error))
 
     def _to_parent(self, msg: object) -> None:
         if self.parent is not None:

@@ -432,7 +432,7 @@ class LaceReplica:
             out.sends.extend((p, msg) for p in self._peers())
 
     def _answer(self, peer: MemberId, have: LaceHave, now: float, out: _Out) -> None:
-        theirs = {MemberId(c): s for c, s in have.frontier}
+        theirs: dict[bytes, int] = dict(have.frontier)
         found = missing_by_frontier(self._bl, self.lace, theirs, have.wants, creators=self.members)
         self._send_blocks(peer, found.ids, out)
         if self._learn_own_first and not self.own.synced:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
 from peoplenet.runtime.errors import EncodeError, LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import Identity, MemberId, fingerprint
@@ -55,11 +55,13 @@ from peoplenet.runtime.net.noise_channel import (
     preamble,
     static_private_key,
 )
+from peoplenet.runtime.net.peer_message import record_tag
 from peoplenet.runtime.wire import codec
 from peoplenet.runtime.wire.codec import Value
 from peoplenet.runtime.wire.decode_cost import decode_cost
 
 __all__ = [
+    "BytesHandler",
     "Connection",
     "ConnectionClosed",
     "ConnectionHandler",
@@ -227,6 +229,18 @@ class ConnectionHandler(Protocol):
     async def on_closed(self, conn: Connection, error: Exception | None) -> None: ...
 
 
+@runtime_checkable
+class BytesHandler(Protocol):
+    """A handler that takes messages as bytes (see :meth:`Connection.limit`'s ``as_bytes``).
+
+    Why: the node's network actor only routes messages; their owners decode them, once
+    (runtime/peer_message.py).  ``tag`` is the record tag read from the header (None: not a
+    record).
+    """
+
+    async def on_bytes(self, conn: Connection, data: bytes, tag: int | None) -> None: ...
+
+
 @dataclass
 class ConnectionStats:
     """Counters of one connection; bytes include frame headers and AEAD tags."""
@@ -239,24 +253,6 @@ class ConnectionStats:
 
 def _addr(remote: tuple[str, int]) -> str:
     return f"{remote[0]}:{remote[1]}"
-
-
-def _record_tag(data: bytes) -> int | None:
-    """The tag of the record that ``data`` encodes, read from its header, or None."""
-    body = codec.record_body_at(data)
-    if body is None:
-        return None
-    head = codec.read_array_header(data, body)
-    if head is None or head[0] < 1 or head[1] >= len(data):
-        return None
-    at = head[1]
-    tag = data[at]
-    if tag < 0x80:
-        return tag
-    width = {0xCC: 1, 0xCD: 2, 0xCE: 4}.get(tag)
-    if width is None:
-        return None
-    return int.from_bytes(data[at + 1 : at + 1 + width], "big")
 
 
 class Connection:
@@ -290,6 +286,8 @@ class Connection:
         self.max_message = self._config.max_message
         self.accept_tags: frozenset[int] | None = None
         """Record tags this peer may send (None: any); set by the handler."""
+        self.as_bytes: BytesHandler | None = None
+        """Set: messages go to its ``on_bytes`` undecoded (see :meth:`limit`)."""
         self.metered = False
         self.last_cost = 0
         """Estimated decoded size of the last message (measured while ``metered``)."""
@@ -325,18 +323,24 @@ class Connection:
         *,
         metered: bool,
         msgs_per_s: float | None = None,
+        as_bytes: bool = False,
     ) -> None:
         """Set what this peer may send from now on (the handler knows who it is).
 
         ``max_message`` bounds each message before it is assembled; a record whose tag is not
         in ``accept_tags`` is refused before it is decoded (``unexpected_message``);
         ``metered`` measures each message's decoded size first (:attr:`last_cost`);
-        ``msgs_per_s`` slows the reader to that many messages a second.
+        ``msgs_per_s`` slows the reader to that many messages a second; ``as_bytes`` hands
+        each message to the handler's ``on_bytes`` undecoded (its owner decodes it).
         """
+        if as_bytes and not isinstance(self._handler, BytesHandler):
+            raise LocalError("as_bytes needs a handler with on_bytes")
         self.max_message = min(max_message, self._config.max_message)
         self._assembler.max_message = self.max_message
         self.accept_tags = accept_tags
         self.metered = metered
+        handler = self._handler
+        self.as_bytes = handler if as_bytes and isinstance(handler, BytesHandler) else None
         now = self._loop.time()
         rate = msgs_per_s if msgs_per_s is not None else self._config.recv_msgs_per_s
         self._msgs_bucket = TokenBucket(rate, max(1.0, rate * self._config.burst_s), now)
@@ -349,7 +353,10 @@ class Connection:
 
     async def send(self, msg: Value) -> None:
         """Encrypt and write one message in order; waits while the peer does not keep up."""
-        encoded = codec.encode(msg)
+        await self.send_encoded(codec.encode(msg))
+
+    async def send_encoded(self, encoded: bytes) -> None:
+        """:meth:`send` for a message already encoded (canonically) by its maker."""
         if len(encoded) > self._config.max_message:
             raise EncodeError(f"message of {len(encoded)} bytes > {self._config.max_message}")
         async with self._send_lock:
@@ -385,6 +392,11 @@ class Connection:
 
     async def wait_closed(self) -> None:
         await self._done.wait()
+
+    def violated(self, error: RemoteProtocolError) -> None:
+        """The handler's owner found ``error`` in a message this peer sent (it decodes the
+        bytes, not the transport): close as the reader would have, and say why."""
+        self._fail(error, error.reason)
 
     def _fail(self, error: Exception | None, reason: str) -> None:
         """Mark closed (first call wins), stop the socket and the tasks."""
@@ -488,14 +500,19 @@ class Connection:
             whole = self._assembler.feed(kind, data)
             if whole is None:
                 continue
-            if self.accept_tags is not None and _record_tag(whole) not in self.accept_tags:
+            tag = record_tag(whole)
+            if self.accept_tags is not None and tag not in self.accept_tags:
                 raise ProtocolViolation("unexpected_message", "a message this peer may not send")
             if self.metered:
                 self.last_cost = decode_cost(whole)
-            msg = decode_message(whole, self.max_message)
+            as_bytes = self.as_bytes
+            msg = None if as_bytes is not None else decode_message(whole, self.max_message)
             self.stats.messages_received += 1
             try:
-                await self._handler.on_message(self, msg)
+                if as_bytes is not None:
+                    await as_bytes.on_bytes(self, whole, tag)
+                else:
+                    await self._handler.on_message(self, msg)
             except Exception as exc:
                 self._handler_failed(exc)
                 return

@@ -79,13 +79,13 @@ def test_consecutive_consensus_messages_make_one_receive_many_in_order() -> None
     app = LaceBlocks(APP_LACE, ())
     batch = Batch(
         items=(
-            Inbound(peer=ALICE, msg=_have(1), friend=True),
-            Inbound(peer=BOB, msg=_have(2), friend=False),
-            Inbound(peer=ALICE, msg=app, friend=True),
-            Inbound(peer=BOB, msg=_have(3), friend=True),
+            Inbound(peer=ALICE, data=encode(_have(1)), friend=True),
+            Inbound(peer=BOB, data=encode(_have(2)), friend=False),
+            Inbound(peer=ALICE, data=encode(app), friend=True),
+            Inbound(peer=BOB, data=encode(_have(3)), friend=True),
             PeerUp(peer=ALICE),
-            Inbound(peer=ALICE, msg=_have(4), friend=True),
-            Inbound(peer=BOB, msg=_have(5), friend=True),
+            Inbound(peer=ALICE, data=encode(_have(4)), friend=True),
+            Inbound(peer=BOB, data=encode(_have(5)), friend=True),
         )
     )
     actor.receive(batch, None)  # type: ignore[arg-type]
@@ -101,6 +101,6 @@ def test_consecutive_consensus_messages_make_one_receive_many_in_order() -> None
 
 def test_a_lone_message_still_goes_through_receive() -> None:
     actor, calls = _actor()
-    actor.receive(Inbound(peer=ALICE, msg=_have(7), friend=True), None)  # type: ignore[arg-type]
-    actor.receive(Batch(items=(Inbound(peer=BOB, msg=_have(8), friend=True),)), None)  # type: ignore[arg-type]
+    actor.receive(Inbound(peer=ALICE, data=encode(_have(7)), friend=True), None)  # type: ignore[arg-type]
+    actor.receive(Batch(items=(Inbound(peer=BOB, data=encode(_have(8)), friend=True),)), None)  # type: ignore[arg-type]
     assert calls == [("receive", ALICE, encode(_have(7))), ("receive", BOB, encode(_have(8)))]

@@ -30,6 +30,7 @@ from peoplenet.runtime.social.core import SocialNode
 from peoplenet.runtime.social.dissemination import Blocks, Disclose, Heads
 from peoplenet.runtime.social.evidence_store import MemoryEvidenceStore
 from peoplenet.runtime.social.graph import Befriend, Post, personal_lace
+from peoplenet.runtime.wire.codec import encode
 from tests.reply_probe import Replies, replies
 
 pytestmark = pytest.mark.processes
@@ -102,8 +103,8 @@ def test_a_restored_node_waits_for_its_friend_then_continues_its_chain(
     # my friend's side of the sync: its disclosure of my lace, then the blocks I lack
     raws = tuple(b.to_bytes() for b in made[2:])
     disclose = Disclose((Heads(personal_lace(me.member_id), (made[-1].id,)),))
-    actor_system.tell(store, Inbound(peer=friend.member_id, msg=disclose, friend=True))
-    actor_system.tell(store, Inbound(peer=friend.member_id, msg=Blocks(raws), friend=True))
+    actor_system.tell(store, Inbound(peer=friend.member_id, data=encode(disclose), friend=True))
+    actor_system.tell(store, Inbound(peer=friend.member_id, data=encode(Blocks(raws)), friend=True))
     posted = _reply(actor_system, rec, 2)
     took = time.monotonic() - started
     assert posted.ok, posted.error
@@ -121,7 +122,7 @@ def test_a_restored_node_waits_for_its_friend_then_continues_its_chain(
     tip = Block.from_bytes(raws[-1])
     twin = Block.create(me, personal_lace(me.member_id), Post("from a copy"), (tip.id,))
     actor_system.tell(
-        store, Inbound(peer=friend.member_id, msg=Blocks((twin.to_bytes(),)), friend=True)
+        store, Inbound(peer=friend.member_id, data=encode(Blocks((twin.to_bytes(),))), friend=True)
     )
     _ask(actor_system, store, rec, 4, "post", text="more")
     refused = _reply(actor_system, rec, 4)

@@ -158,7 +158,7 @@ def test_wants_are_answered_only_within_the_lace_and_creators() -> None:
     blocks = history(2, 8, 2)
     other = Block.create(IDS[0], LaceId(b"t/other"), {"x": 1}, ())
     bl = lace_of([*blocks, other])
-    everything = dict.fromkeys((i.member_id for i in IDS), 10000)
+    everything = {bytes(i.member_id): 10_000 for i in IDS}
     wanted = [blocks[0].id, other.id]
     found = missing_by_frontier(bl, LACE, everything, wanted)
     assert found.ids == (blocks[0].id,)
@@ -210,4 +210,4 @@ def test_a_full_have_is_accepted_and_limits_outside_the_wire_ceilings_are_refuse
     check_frontier_have(((b"c" * 32, 0),) * LIMITS.max_frontier, (b"w" * 32,) * LIMITS.max_wants)
     for bad in ({"max_blocks": 257}, {"max_bytes": 0}, {"max_frontier": 1025}):
         with pytest.raises(LocalError):
-            SyncLimits(**bad)  # type: ignore[arg-type]
+            SyncLimits(**bad)

@@ -1,0 +1,74 @@
+"""A peer's message as bytes: what is read from its header, and the one place it is decoded.
+
+Why: a message from a peer is parsed once, by the actor that owns what it is about.  The
+transport checks the frame and the record tag, the network actor routes on the tag and the
+lace (both read from the record's header, nothing else is parsed), and passes the bytes on;
+the owner -- the store actor (friends' dissemination, friend requests), a community's
+consensus actor (``EpochBlocks``/``EpochHave``: its core reads them itself), or the app lace
+host behind it (``LaceBlocks``/``LaceHave``) -- decodes them with :func:`decode_peer_message`.
+Outgoing messages are encoded once by the actor that makes them and travel as bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from peoplenet.runtime.wire import codec
+from peoplenet.runtime.wire.codec import Value
+
+EPOCH_TAGS: Final = frozenset((65, 66))
+"""``EpochBlocks``, ``EpochHave``: a community's consensus actor takes them."""
+APP_LACE_TAGS: Final = frozenset((67, 68))
+"""``LaceBlocks``, ``LaceHave``: the community's app lace host takes them."""
+LACE_TAGS: Final = EPOCH_TAGS | APP_LACE_TAGS
+"""Records whose first field is the lace they are routed by."""
+
+_UINT_WIDTH: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4}
+
+
+def _tag_at(data: bytes) -> tuple[int, int] | None:
+    """The record's tag and where its first field starts, from the header alone."""
+    body = codec.record_body_at(data)
+    if body is None:
+        return None
+    head = codec.read_array_header(data, body)
+    if head is None or head[0] < 1 or head[1] >= len(data):
+        return None
+    at = head[1]
+    first = data[at]
+    if first < 0x80:
+        return first, at + 1
+    width = _UINT_WIDTH.get(first)
+    if width is None:
+        return None
+    return int.from_bytes(data[at + 1 : at + 1 + width], "big"), at + 1 + width
+
+
+def record_tag(data: bytes) -> int | None:
+    """The tag of the record that ``data`` encodes, read from its header, or None."""
+    found = _tag_at(data)
+    return None if found is None else found[0]
+
+
+def record_lace(data: bytes) -> bytes | None:
+    """The lace of a :data:`LACE_TAGS` record (its first field), from the header, or None."""
+    found = _tag_at(data)
+    if found is None or found[0] not in LACE_TAGS:
+        return None
+    lace = codec.read_bin(data, found[1])
+    return None if lace is None else lace[0]
+
+
+def decode_peer_message(data: bytes, max_size: int = codec.MAX_MESSAGE_SIZE) -> Value:
+    """The one full decode of a message from a peer, by its owner (the codec's verdicts)."""
+    return codec.decode(data, max_size=max_size)
+
+
+__all__ = [
+    "APP_LACE_TAGS",
+    "EPOCH_TAGS",
+    "LACE_TAGS",
+    "decode_peer_message",
+    "record_lace",
+    "record_tag",
+]
