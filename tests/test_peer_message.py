@@ -1,0 +1,211 @@
+"""A peer's message is decoded once between the socket and its owner; outgoing ones not at all.
+
+The chain is the node's, in one process: a friend's messages go over a real Noise connection
+into a real :class:`NetworkService`, through the network actor's routing, to the store actor
+(dissemination), the consensus actor and its real core (epoch messages) and the app-lace
+host (lace messages).  Every parser a message may meet is wrapped and counts the calls that
+parse *that message's bytes* into a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from net_attack import RawClient, running_node
+
+import runtime.app_lace
+import runtime.codec
+import runtime.consensus.core
+from runtime.app_lace import LaceHave, app_lace_id
+from runtime.block import Block
+from runtime.blocklace import Blocklace
+from runtime.codec import Value, encode
+from runtime.community_consumer import ConsumerOutput
+from runtime.consensus.constitution import Constitution, Genesis
+from runtime.consensus.core import ConsensusCore, EpochHave, epoch_blocks_bytes
+from runtime.consensus.rules import RoundPayload
+from runtime.consensus_actor import ConsensusActor
+from runtime.dissemination import Blocks, Disclose
+from runtime.identity import Identity, MemberId
+from runtime.kernel import Ref
+from runtime.node import NetworkActor, StoreActor
+from runtime.node_messages import Batch, ConsensusRoute, Inbound, Outbound, PeerViolation
+from runtime.peer_message import record_lace, record_tag
+from runtime.social_node import WireOutcome
+from runtime.store import MemoryStore
+
+IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
+GENESIS = Genesis.first(b"decode-once", Constitution.of([i.member_id for i in IDS]))
+APP_LACE = app_lace_id(b"decode-once", "flash")
+STORE = Ref(None, "store")
+CONSENSUS = Ref(None, "consensus")
+
+
+class Counter:
+    """Wraps parsers; counts those that turned one of ``watched``'s byte strings into a value."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, watched: list[bytes]) -> None:
+        self.watched = watched
+        self.parses: dict[bytes, int] = dict.fromkeys(watched, 0)
+        targets: list[tuple[Any, str]] = [
+            (runtime.codec, "decode"),
+            (runtime.codec, "decode_as"),
+            (runtime.consensus.core, "decode"),
+            (runtime.consensus.core, "_usual_epoch_blocks"),
+            (runtime.consensus.core, "_parse_epoch_blocks"),
+            (runtime.app_lace, "decode"),
+        ]
+        for module, name in targets:
+            monkeypatch.setattr(module, name, self._wrap(getattr(module, name)))
+
+    def _wrap(self, parse: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = parse(*args, **kwargs)
+            data = next((a for a in args if isinstance(a, bytes | bytearray)), None)
+            if result is not None and data is not None and bytes(data) in self.parses:
+                self.parses[bytes(data)] += 1
+            return result
+
+        return counted
+
+
+class _Social:
+    """The store actor's core, recording what it was given."""
+
+    def __init__(self) -> None:
+        self.got: list[Value] = []
+
+    def on_wire(self, peer: MemberId, msg: Value, now: float) -> WireOutcome:
+        self.got.append(msg)
+        return WireOutcome()
+
+    def own_problems(self) -> list[object]:
+        return []
+
+
+class _Consumer:
+    def __init__(self) -> None:
+        self.got: list[object] = []
+
+    def receive(self, peer: bytes, msg: object, now_ms: int) -> ConsumerOutput:
+        self.got.append(msg)
+        return ConsumerOutput()
+
+    def laces(self) -> tuple[bytes, ...]:
+        return (APP_LACE,)
+
+
+def _network_actor(told: list[tuple[Ref, object]]) -> NetworkActor:
+    actor = NetworkActor.__new__(NetworkActor)
+    actor.store, actor.backlog, actor.up = STORE, [], set()
+    route = ConsensusRoute((bytes(GENESIS.lace()), APP_LACE), (IDS[1].member_id,), CONSENSUS)
+    actor.routes = dict.fromkeys(route.laces, route)
+    actor.tell = lambda ref, msg: told.append((ref, msg))  # type: ignore[method-assign]
+    return actor
+
+
+def _store_actor(core: _Social) -> StoreActor:
+    actor = StoreActor.__new__(StoreActor)
+    actor.core = core  # type: ignore[assignment]
+    actor.network, actor.member, actor.signing = None, None, None
+    actor.own_queue, actor._outbox = deque(), []
+    actor._log, actor._name = None, "store"
+    return actor
+
+
+def _consensus_actor(consumer: _Consumer) -> ConsensusActor:
+    actor = ConsensusActor.__new__(ConsensusActor)
+    actor.core = ConsensusCore(IDS[0], GENESIS, Blocklace(MemoryStore()))
+    actor.consumer = consumer  # type: ignore[assignment]
+    actor.consumer_laces = (APP_LACE,)
+    actor.network, actor._outbox = None, []
+    actor.wake_at, actor.generation = None, 0
+    actor.consumer_wake_at, actor.consumer_generation = None, 0
+    actor.started = 0.0
+    actor.after = lambda seconds, msg: None  # type: ignore[method-assign,assignment,return-value]
+    actor.community = None  # type: ignore[assignment]  # (no deliveries in this exchange)
+    return actor
+
+
+def _messages() -> list[bytes]:
+    lace = GENESIS.lace()
+    block = Block.create(IDS[1], lace, RoundPayload((("t", 1),)), ()).to_bytes()
+    return [
+        epoch_blocks_bytes(lace, (block,)),
+        encode(EpochHave(lace, ((IDS[1].member_id, 0),), ())),
+        encode(LaceHave(APP_LACE, (), ())),
+        encode(Disclose(())),
+        encode(Blocks(())),
+    ]
+
+
+async def _arrive(messages: list[bytes]) -> list[Inbound]:
+    """Send ``messages`` as a friend over a real connection; what the service reported."""
+    async with running_node() as node:
+        node.service.set_social({MemberId(IDS[1].member_id)}, {}, {})
+        client = await RawClient.open(node.port)
+        await client.login(IDS[1])
+        for data in messages:
+            await client.send_encoded(data)
+        for _ in range(200):
+            if len(node.inbound()) == len(messages):
+                break
+            await asyncio.sleep(0.01)
+        client.writer.close()
+    return node.inbound()
+
+
+def test_each_arriving_message_is_decoded_once_on_its_way_to_its_owner(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    messages = _messages()
+    counter = Counter(monkeypatch, messages)
+    inbound = asyncio.run(asyncio.wait_for(_arrive(messages), 30))
+    assert [i.data for i in inbound] == messages  # the bytes as sent: nothing decoded yet
+    assert all(n == 0 for n in counter.parses.values())
+
+    told: list[tuple[Ref, object]] = []
+    _network_actor(told)._dispatch(inbound)
+    social, consumer = _Social(), _Consumer()
+    store, consensus = _store_actor(social), _consensus_actor(consumer)
+    for ref, batch in told:
+        assert isinstance(batch, Batch)
+        (store if ref == STORE else consensus).receive(batch, None)  # type: ignore[arg-type]
+
+    assert counter.parses == dict.fromkeys(messages, 1)
+    assert [type(m).__name__ for m in social.got] == ["Disclose", "Blocks"]
+    assert [type(m).__name__ for m in consumer.got] == ["LaceHave"]
+    assert consensus.core._bl.creator_frontier(GENESIS.lace())[IDS[1].member_id] == 0
+    # what the core answers travels as its bytes: not decoded back
+    sends = [o for o in consensus._outbox if isinstance(o, Outbound)]
+    assert sends and all(type(o.data) is bytes for o in sends)
+    assert all(n == 1 for n in counter.parses.values())
+
+
+def test_the_lace_and_tag_are_read_from_the_header_alone() -> None:
+    lace = GENESIS.lace()
+    for data, tag in zip(_messages(), (65, 66, 68, 50, 51), strict=True):
+        assert record_tag(data) == tag
+        assert record_lace(data) == ({65: lace, 66: lace, 68: APP_LACE}.get(tag))
+    assert record_tag(b"\xc1") is None and record_lace(b"\xc1") is None
+    assert record_lace(encode(EpochHave(lace, (), ()))[:-1]) is None  # cut short
+
+
+def test_a_message_its_owner_cannot_decode_is_reported_to_the_network() -> None:
+    social = _Social()
+    store = _store_actor(social)
+    told: list[tuple[Ref, object]] = []
+    store.network = Ref(None, "network")
+    store.tell = lambda ref, msg: told.append((ref, msg))  # type: ignore[method-assign]
+    bad = encode(Disclose(()))[:-1] + b"\xc0"  # the right tag, a body the codec refuses
+    store.receive(Inbound(IDS[1].member_id, bad, True), None)  # type: ignore[arg-type]
+    assert social.got == []
+    ((_, batch),) = told
+    assert isinstance(batch, Batch)
+    (violation,) = batch.items
+    assert isinstance(violation, PeerViolation) and violation.peer == IDS[1].member_id
+    assert violation.reason == "bad_field"
