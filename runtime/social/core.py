@@ -72,10 +72,18 @@ class SocialEvent:
 
 @dataclass(slots=True)
 class WireOutcome:
+    """One message's step (runtime/sans_io.py): what to send, what happened; the social core
+    needs no wake-up of its own (the store actor ticks it every few seconds)."""
+
     outgoing: list[Outgoing] = field(default_factory=list)
     added: list[BlockId] = field(default_factory=list)
     errors: list[RemoteProtocolError] = field(default_factory=list)
     events: list[SocialEvent] = field(default_factory=list)
+    wake_at: float | None = None
+
+    @property
+    def sends(self) -> list[tuple[MemberId, Record]]:
+        return [(o.peer, o.msg) for o in self.outgoing]
 
 
 class SocialNode:

@@ -92,7 +92,7 @@ class FriendRequest(Record):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """Send ``msg`` to ``peer`` (the network actor encodes and frames it)."""
+    """Send ``msg`` to ``peer`` (the store actor encodes it, once; the network frames it)."""
 
     peer: MemberId
     msg: Record

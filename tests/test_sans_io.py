@@ -1,0 +1,45 @@
+"""Every sans-IO core answers with the one contract: what to send, what happened, when to wake."""
+
+from __future__ import annotations
+
+from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, app_lace_id
+from runtime.blocklace import Blocklace
+from runtime.codec import Record
+from runtime.consensus.constitution import Constitution, Genesis
+from runtime.consensus.core import ConsensusCore, Output
+from runtime.identity import Identity, MemberId
+from runtime.sans_io import Step, earliest
+from runtime.social_node import WireOutcome
+from runtime.store import MemoryStore
+
+IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
+MEMBERS = [MemberId(i.member_id) for i in IDS]
+
+
+def test_the_consensus_core_answers_with_a_step_of_bytes_and_monotonic_seconds() -> None:
+    genesis = Genesis.first(b"sans-io", Constitution.of(MEMBERS))
+    core = ConsensusCore(IDS[0], genesis, Blocklace(MemoryStore()))
+    step: Step[bytes] = core.start(100.0)
+    assert isinstance(step, Output) and isinstance(step, Step)
+    assert step.sends and all(type(m) is bytes for _, m in step.sends)
+    assert step.wake_at is None  # an idle community sets no timer
+    busy: Step[bytes] = core.submit(("text", "x"), 100.5)
+    assert busy.sends and all(type(m) is bytes for _, m in busy.sends)  # my block, pushed
+    assert busy.wake_at is not None and busy.wake_at > 100.5  # Δ-based, on the same clock
+
+
+def test_the_app_lace_replica_answers_with_a_step() -> None:
+    replica = LaceReplica(app_lace_id(b"c", "flash"), Blocklace(MemoryStore()), MEMBERS[0], MEMBERS)
+    step: Step[LaceBlocks | LaceHave] = replica.peer_up(MEMBERS[1], 5.0)
+    assert isinstance(step, ReplicaOutput) and isinstance(step, Step)
+    assert [p for p, _ in step.sends] == [MEMBERS[1]] and step.wake_at is None
+
+
+def test_the_social_core_answers_with_a_step() -> None:
+    step: Step[Record] = WireOutcome()
+    assert isinstance(step, Step) and step.sends == [] and step.wake_at is None
+
+
+def test_earliest_of_two_wishes_to_be_woken() -> None:
+    assert earliest() is None and earliest(None, None) is None
+    assert earliest(3.0, None, 2.5) == 2.5
