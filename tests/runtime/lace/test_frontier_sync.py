@@ -211,3 +211,34 @@ def test_a_full_have_is_accepted_and_limits_outside_the_wire_ceilings_are_refuse
     for bad in ({"max_blocks": 257}, {"max_bytes": 0}, {"max_frontier": 1025}):
         with pytest.raises(LocalError):
             SyncLimits(**bad)
+
+
+def test_a_consensus_answer_of_large_blocks_fits_the_message_ceiling() -> None:
+    """Before the shared core, an EpochHave was answered in chunks of 64 blocks whatever their
+    size: 24 blocks of 200 kB made one 4.8 MB message, over the transport's 4 MiB ceiling, so
+    the answer was never sent and the asker never caught up."""
+    from runtime.codec import MAX_MESSAGE_SIZE  # noqa: PLC0415
+    from runtime.consensus.constitution import Constitution, Genesis  # noqa: PLC0415
+    from runtime.consensus.core import (  # noqa: PLC0415
+        ConsensusCore,
+        EpochBlocks,
+        epoch_blocks_bytes,
+    )
+    from runtime.consensus.rules import RoundPayload  # noqa: PLC0415
+
+    genesis = Genesis.first(b"large", Constitution.of([i.member_id for i in IDS]))
+    core = ConsensusCore(IDS[0], genesis, Blocklace(MemoryStore()), produce=False)
+    lace = genesis.lace()
+    big = RoundPayload((("text", "x" * 200_000),))
+    previous: tuple[BlockId, ...] = ()
+    for _ in range(6):
+        made = [Block.create(who, lace, big, previous) for who in IDS]
+        for block in made:
+            out = core.receive(block.creator, epoch_blocks_bytes(lace, (block.to_bytes(),)), 0.0)
+            assert not out.rejected
+        previous = tuple(sorted(b.id for b in made))
+    out = core.receive(IDS[1].member_id, encode(EpochHave(lace, (), ())), 0.0)
+    answers = [(m, decode(m)) for _, m in out.sends]
+    sent = [len(v.blocks) for _, v in answers if isinstance(v, EpochBlocks)]
+    assert sum(sent) == 24 and len(sent) > 1
+    assert all(len(m) <= MAX_MESSAGE_SIZE for m, _ in answers)
