@@ -10,6 +10,7 @@ parse *that message's bytes* into a value.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
@@ -30,10 +31,18 @@ from runtime.consensus.core import ConsensusCore, EpochHave, epoch_blocks_bytes
 from runtime.consensus.rules import RoundPayload
 from runtime.consensus_actor import ConsensusActor
 from runtime.dissemination import Blocks, Disclose
+from runtime.errors import RemoteProtocolError
 from runtime.identity import Identity, MemberId
 from runtime.kernel import Ref
 from runtime.node import NetworkActor, StoreActor
-from runtime.node_messages import Batch, ConsensusRoute, Inbound, Outbound, PeerViolation
+from runtime.node_messages import (
+    Batch,
+    ConsensusRoute,
+    Inbound,
+    Outbound,
+    PeerDown,
+    PeerViolation,
+)
 from runtime.peer_message import record_lace, record_tag
 from runtime.social_node import WireOutcome
 from runtime.store import MemoryStore
@@ -209,3 +218,32 @@ def test_a_message_its_owner_cannot_decode_is_reported_to_the_network() -> None:
     (violation,) = batch.items
     assert isinstance(violation, PeerViolation) and violation.peer == IDS[1].member_id
     assert violation.reason == "bad_field"
+
+
+async def _reported(reason: str) -> tuple[bool, float, list[object]]:
+    """A friend's connection, then its owner reports a violation: closed? scored? events."""
+    async with running_node() as node:
+        friend = MemberId(IDS[1].member_id)
+        node.service.set_social({friend}, {}, {})
+        client = await RawClient.open(node.port)
+        await client.login(IDS[1])
+        for _ in range(200):
+            if friend in node.service.active:
+                break
+            await asyncio.sleep(0.01)
+        node.service.violation(friend, RemoteProtocolError(reason, "from its owner"))
+        closed = await asyncio.wait_for(client.reader.read(), 5) == b""
+        for _ in range(200):
+            if friend not in node.service.active:
+                break
+            await asyncio.sleep(0.01)
+        score = node.service.scores.score(friend, time.monotonic())
+        client.writer.close()
+        return closed and friend not in node.service.active, score, node.events
+
+
+def test_a_violation_its_owner_reports_closes_and_scores_the_connection() -> None:
+    closed, score, events = asyncio.run(asyncio.wait_for(_reported("bad_field"), 30))
+    assert closed
+    assert score == pytest.approx(1.0, abs=0.01)  # a kept peer is scored, as before
+    assert any(isinstance(e, PeerDown) for e in events)
