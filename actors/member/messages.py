@@ -120,7 +120,7 @@ class PeerDown:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Inbound:
-    """A message a peer sent, as its bytes (its owner decodes it: runtime/peer_message.py);
+    """A message a peer sent, as its bytes (its owner decodes it: runtime/net/peer_message.py);
     ``friend`` says whether the connection is a friendship edge."""
 
     peer: bytes

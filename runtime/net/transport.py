@@ -234,7 +234,7 @@ class BytesHandler(Protocol):
     """A handler that takes messages as bytes (see :meth:`Connection.limit`'s ``as_bytes``).
 
     Why: the node's network actor only routes messages; their owners decode them, once
-    (runtime/peer_message.py).  ``tag`` is the record tag read from the header (None: not a
+    (runtime/net/peer_message.py).  ``tag`` is the record tag read from the header (None: not a
     record).
     """
 

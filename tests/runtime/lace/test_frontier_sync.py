@@ -217,14 +217,14 @@ def test_a_consensus_answer_of_large_blocks_fits_the_message_ceiling() -> None:
     """Before the shared core, an EpochHave was answered in chunks of 64 blocks whatever their
     size: 24 blocks of 200 kB made one 4.8 MB message, over the transport's 4 MiB ceiling, so
     the answer was never sent and the asker never caught up."""
-    from runtime.codec import MAX_MESSAGE_SIZE  # noqa: PLC0415
-    from runtime.consensus.constitution import Constitution, Genesis  # noqa: PLC0415
-    from runtime.consensus.core import (  # noqa: PLC0415
+    from peoplenet.runtime.consensus.constitution import Constitution, Genesis  # noqa: PLC0415
+    from peoplenet.runtime.consensus.core import (  # noqa: PLC0415
         ConsensusCore,
         EpochBlocks,
         epoch_blocks_bytes,
     )
-    from runtime.consensus.rules import RoundPayload  # noqa: PLC0415
+    from peoplenet.runtime.consensus.rules import RoundPayload  # noqa: PLC0415
+    from peoplenet.runtime.wire.codec import MAX_MESSAGE_SIZE  # noqa: PLC0415
 
     genesis = Genesis.first(b"large", Constitution.of([i.member_id for i in IDS]))
     core = ConsensusCore(IDS[0], genesis, Blocklace(MemoryStore()), produce=False)

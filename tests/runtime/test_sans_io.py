@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from runtime.app_lace import LaceBlocks, LaceHave, LaceReplica, ReplicaOutput, app_lace_id
-from runtime.blocklace import Blocklace
-from runtime.codec import Record
-from runtime.consensus.constitution import Constitution, Genesis
-from runtime.consensus.core import ConsensusCore, Output
-from runtime.identity import Identity, MemberId
-from runtime.sans_io import Step, earliest
-from runtime.social_node import WireOutcome
-from runtime.store import MemoryStore
+from peoplenet.runtime.consensus.constitution import Constitution, Genesis
+from peoplenet.runtime.consensus.core import ConsensusCore, Output
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace.app_lace import (
+    LaceBlocks,
+    LaceHave,
+    LaceReplica,
+    ReplicaOutput,
+    app_lace_id,
+)
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import MemoryStore
+from peoplenet.runtime.sans_io import Step, earliest
+from peoplenet.runtime.social.core import WireOutcome
+from peoplenet.runtime.wire.codec import Record
 
 IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
 MEMBERS = [MemberId(i.member_id) for i in IDS]

@@ -16,26 +16,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from net_attack import RawClient, running_node
 
-import runtime.app_lace
-import runtime.codec
-import runtime.consensus.core
-from runtime.app_lace import LaceHave, app_lace_id
-from runtime.block import Block
-from runtime.blocklace import Blocklace
-from runtime.codec import Value, encode
-from runtime.community_consumer import ConsumerOutput
-from runtime.consensus.constitution import Constitution, Genesis
-from runtime.consensus.core import ConsensusCore, EpochHave, epoch_blocks_bytes
-from runtime.consensus.rules import RoundPayload
-from runtime.consensus_actor import ConsensusActor
-from runtime.dissemination import Blocks, Disclose
-from runtime.errors import RemoteProtocolError
-from runtime.identity import Identity, MemberId
-from runtime.kernel import Ref
-from runtime.node import NetworkActor, StoreActor
-from runtime.node_messages import (
+import peoplenet.runtime.consensus.core
+import peoplenet.runtime.lace.app_lace
+import peoplenet.runtime.wire.codec
+from peoplenet.actors.community.consensus_actor import ConsensusActor
+from peoplenet.actors.member.messages import (
     Batch,
     ConsensusRoute,
     Inbound,
@@ -43,9 +29,23 @@ from runtime.node_messages import (
     PeerDown,
     PeerViolation,
 )
-from runtime.peer_message import record_lace, record_tag
-from runtime.social_node import WireOutcome
-from runtime.store import MemoryStore
+from peoplenet.actors.member.node import NetworkActor, StoreActor
+from peoplenet.runtime.consensus.constitution import Constitution, Genesis
+from peoplenet.runtime.consensus.consumer import ConsumerOutput
+from peoplenet.runtime.consensus.core import ConsensusCore, EpochHave, epoch_blocks_bytes
+from peoplenet.runtime.consensus.rules import RoundPayload
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.kernel import Ref
+from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace.app_lace import LaceHave, app_lace_id
+from peoplenet.runtime.lace.block import Block
+from peoplenet.runtime.lace.blocklace import Blocklace
+from peoplenet.runtime.lace.store import MemoryStore
+from peoplenet.runtime.net.peer_message import record_lace, record_tag
+from peoplenet.runtime.social.core import WireOutcome
+from peoplenet.runtime.social.dissemination import Blocks, Disclose
+from peoplenet.runtime.wire.codec import Value, encode
+from tests.net_attack import RawClient, running_node
 
 IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
 GENESIS = Genesis.first(b"decode-once", Constitution.of([i.member_id for i in IDS]))
@@ -61,12 +61,12 @@ class Counter:
         self.watched = watched
         self.parses: dict[bytes, int] = dict.fromkeys(watched, 0)
         targets: list[tuple[Any, str]] = [
-            (runtime.codec, "decode"),
-            (runtime.codec, "decode_as"),
-            (runtime.consensus.core, "decode"),
-            (runtime.consensus.core, "_usual_epoch_blocks"),
-            (runtime.consensus.core, "_parse_epoch_blocks"),
-            (runtime.app_lace, "decode"),
+            (peoplenet.runtime.wire.codec, "decode"),
+            (peoplenet.runtime.wire.codec, "decode_as"),
+            (peoplenet.runtime.consensus.core, "decode"),
+            (peoplenet.runtime.consensus.core, "_usual_epoch_blocks"),
+            (peoplenet.runtime.consensus.core, "_parse_epoch_blocks"),
+            (peoplenet.runtime.lace.app_lace, "decode"),
         ]
         for module, name in targets:
             monkeypatch.setattr(module, name, self._wrap(getattr(module, name)))
