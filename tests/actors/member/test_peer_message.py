@@ -115,7 +115,9 @@ class _Consumer:
 def _network_actor(told: list[tuple[Ref, object]]) -> NetworkActor:
     actor = NetworkActor.__new__(NetworkActor)
     actor.store, actor.backlog, actor.up = STORE, [], set()
-    route = ConsensusRoute((bytes(GENESIS.lace()), APP_LACE), (IDS[1].member_id,), CONSENSUS)
+    route = ConsensusRoute(
+        laces=(bytes(GENESIS.lace()), APP_LACE), members=(IDS[1].member_id,), actor=CONSENSUS
+    )
     actor.routes = dict.fromkeys(route.laces, route)
     actor.tell = lambda ref, msg: told.append((ref, msg))  # type: ignore[method-assign]
     return actor
@@ -215,7 +217,8 @@ def test_a_message_its_owner_cannot_decode_is_reported_to_the_network() -> None:
     store.network = Ref(None, "network")
     store.tell = lambda ref, msg: told.append((ref, msg))  # type: ignore[method-assign]
     bad = encode(Disclose(()))[:-1] + b"\xc0"  # the right tag, a body the codec refuses
-    store.receive(Inbound(IDS[1].member_id, bad, True), None)  # type: ignore[arg-type]
+    message = Inbound(peer=IDS[1].member_id, data=bad, friend=True)
+    store.receive(message, None)  # type: ignore[arg-type]
     assert social.got == []
     ((_, batch),) = told
     assert isinstance(batch, Batch)
