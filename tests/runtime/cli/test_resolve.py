@@ -111,7 +111,7 @@ def test_petnames_prefixes_and_option_placement(tmp_path: Path, nodes: list[Loca
     assert "peoplenet coop join" in missing and "community join" not in missing
     # a cooperative of one with the currency enabled (decision named "#N")
     charter = tmp_path / "charter.json"
-    charter.write_text(json.dumps({"voting_period_ms": 1000}))
+    charter.write_text(json.dumps({"voting_period_ms": 5000}))  # a vote is a new process
     solo = tmp_path / "solo.coop"
     _ok("coop", "found", "solo", "--charter", str(charter), "--out", str(solo), "--data", a)
     _ok("coop", "join", str(solo), "--data", a)
