@@ -20,7 +20,9 @@ from peoplenet.actors.coop.consumer import CoopConsumer
 from peoplenet.actors.coop.coop_file import CoopFile, sign_founding
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.actors.governance.records import Close, GovTx, Vote
-from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner
+from peoplenet.actors.governance.state import GovernanceState
+from peoplenet.plugins.coop_apps import CoopApps
+from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner, Signer
 from peoplenet.runtime.consensus.core import Delivery, tx_key
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import BlockId
@@ -47,12 +49,14 @@ class CoopNet:
         genesis = coop.genesis()
         self.genesis = genesis
         self.nodes: list[CoopConsumer] = []
+        self.apps: list[CoopApps] = []
+        """Each member's apps (the platform's, in a worker process), in member order."""
         self.homes: list[Path] = []
         for i, p in enumerate(self.people):
             home = folder / f"m{i}"
             home.mkdir(parents=True, exist_ok=True)
             (home / f"{genesis.lace().hex()}.founding").write_bytes(coop.founding_bytes())
-            self.nodes.append(CoopConsumer(genesis, home, IdentitySigner(p)))
+            self.nodes.append(CoopConsumer(genesis, home, IdentitySigner(p), apps=self._apps))
             self.homes.append(home)
         self.index = {bytes(p.member_id): i for i, p in enumerate(self.people)}
         self.queue: deque[tuple[Identity, Value]] = deque()
@@ -60,6 +64,20 @@ class CoopNet:
         self.position = 0
         self.now = 2_000
         self.messages = 0
+
+    def _apps(
+        self,
+        state: GovernanceState,
+        community: bytes,
+        me: bytes,
+        signer: Signer,
+        *,
+        folder: Path | None,
+    ) -> CoopApps:
+        """A member's apps, as a node runs them (kept here to read their states)."""
+        apps = CoopApps(state, community, me, signer, folder=folder)
+        self.apps.append(apps)
+        return apps
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -162,15 +180,15 @@ class CoopNet:
         return bytes(self.people[i].member_id).hex()
 
     def snapshots(self) -> Sequence[Value]:
-        return [node.apps.host.snapshot("currency") for node in self.nodes]
+        return [apps.host.snapshot("currency") for apps in self.apps]
 
     def cpu_s(self) -> float:
         """CPU seconds of this process and of every member's app worker (Linux ``/proc``):
         the apps' work happens in the workers, and a benchmark must count it."""
         total = time.process_time()
         tick = os.sysconf("SC_CLK_TCK")
-        for node in self.nodes:
-            pid = getattr(node.apps.host, "worker_pid", None)
+        for apps in self.apps:
+            pid = getattr(apps.host, "worker_pid", None)
             if pid is None:
                 continue
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -61,7 +61,7 @@ def _run(net: CoopNet, payments: int) -> dict[str, Any]:
     net.app(payer, "credit", offer=offer["offer"], limit=10 * payments)
     net.settle()
     nodes = net.nodes
-    lace = app_lace_id(nodes[0].apps.community, "currency")
+    lace = app_lace_id(net.genesis.community, "currency")
     before = {b.id for b in _lace_blocks(net, payee, lace)}
     messages = net.messages
     started = net.cpu_s()

@@ -1,5 +1,5 @@
 """``python -m peoplenet``: the same as the ``peoplenet`` command."""
 
-from peoplenet.runtime.cli.main import main
+from peoplenet.main import main
 
 raise SystemExit(main())

@@ -30,7 +30,8 @@ from typing import Final, Literal, Protocol
 
 import pluggy
 
-from peoplenet.plugins.demo import DemoDriver, DemoStepFailed
+from peoplenet.actors.coop.apps import AppRefusal
+from peoplenet.plugins.demo import DemoDriver, DemoEnabling, DemoStepFailed
 from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import ID_LEN, MemberId
 from peoplenet.runtime.lace.app_lace import app_lace_id
@@ -66,15 +67,14 @@ class AppTxRejected(PeoplenetError):
         self.detail = detail
 
 
-class AppCommandError(LocalError):
-    """A member's app command cannot be carried out (bad argument, not allowed now)."""
+class AppCommandError(AppRefusal):
+    """A member's app command cannot be carried out (bad argument, not allowed now).
+
+    An :class:`~peoplenet.actors.coop.apps.AppRefusal` (``reason``, ``detail``): what the
+    cooperative catches of its apps, without importing this layer.
+    """
 
     reason = "app_command_refused"
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class ConsentRefused(LocalError):
@@ -402,6 +402,7 @@ __all__ = [
     "ConsentRefused",
     "DecisionView",
     "DemoDriver",
+    "DemoEnabling",
     "DemoStepFailed",
     "Draft",
     "Equivocation",

@@ -19,6 +19,7 @@ from peoplenet.plugins.api import AppSpec, ParamSpec
 from peoplenet.plugins.arg_names import resolve_app_args
 from peoplenet.plugins.manager import BUNDLED, AppRegistry, load_apps
 from peoplenet.runtime.cli.format import tree_text
+from peoplenet.runtime.cli.group import Context, Subparsers
 from peoplenet.runtime.cli.resolve import Namer
 from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.local import control
@@ -39,7 +40,17 @@ def _data(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+class AppsCommands:
+    """``peoplenet apps``, ``peoplenet app`` and the bundled apps' top-level commands."""
+
+    def add_parsers(self, sub: Subparsers) -> None:
+        add_parsers(sub)
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        return run(args, ctx.out)
+
+
+def add_parsers(sub: Subparsers) -> None:
     apps = sub.add_parser("apps", help="installed apps, and which each cooperative enabled")
     asub = apps.add_subparsers(dest="action", required=True)
     listing = asub.add_parser("list", help="installed apps; per cooperative, enabled or not")

@@ -1,7 +1,9 @@
 """What an app's part of ``make demo`` gets: a driver over the demo's live member phones.
 
-``make demo`` starts real nodes, founds a cooperative and enables each bundled app by a vote of
-its members; then it calls the app's ``peoplenet_demo(demo)`` hook with a :class:`DemoDriver`.
+``make demo`` starts real nodes and founds a cooperative; its members then enable each bundled
+app that implements ``peoplenet_demo_enable(demo)`` by a vote, with the settings (and the
+action) the hook returns as a :class:`DemoEnabling`; then it calls each enabled app's
+``peoplenet_demo(demo)`` hook with a :class:`DemoDriver`.
 Through it the app runs its commands on a named member's phone -- the same control-socket
 operation ``peoplenet app COOP NAME COMMAND`` uses -- and waits for their real effect on other
 phones.  The driver is a protocol so an app never imports the node runtime.
@@ -9,7 +11,8 @@ phones.  The driver is a protocol so an app never imports the node runtime.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from peoplenet.runtime.errors import DemoFailed
@@ -57,4 +60,16 @@ class DemoDriver(Protocol):
         ...
 
 
-__all__ = ["DemoDriver", "DemoStepFailed"]
+@dataclass(frozen=True, slots=True)
+class DemoEnabling:
+    """How the demo's cooperative enables an app: the ``app`` proposal its members adopt."""
+
+    settings: Mapping[str, Value] = field(default_factory=dict)
+    """The app's settings (its declared parameters)."""
+    action: Mapping[str, Value] | None = None
+    """A one-time action the enabling decision carries (e.g. a mint), or None."""
+    note: str = ""
+    """What the step says the decision does besides enabling (e.g. "minting 100 coins to erin")."""
+
+
+__all__ = ["DemoDriver", "DemoEnabling", "DemoStepFailed"]

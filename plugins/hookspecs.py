@@ -36,6 +36,7 @@ from peoplenet.plugins.api import (
     LaceBlockView,
     NodeContext,
 )
+from peoplenet.plugins.demo import DemoEnabling
 from peoplenet.runtime.wire.codec import Value
 
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -106,6 +107,13 @@ def peoplenet_command(
     """Run a member's command declared in ``AppSpec.commands``; return a JSON-able result."""
 
 
+@hookspec(firstresult=True)
+def peoplenet_demo_enable(demo: object) -> DemoEnabling:  # type: ignore[empty-body]
+    """How ``make demo``'s cooperative enables the app: settings and an action for its ``app``
+    proposal (``demo`` is a :class:`peoplenet.plugins.demo.DemoDriver`; the app is not enabled
+    yet, so use only its ``members`` and ``member_id``).  Apps without it are not enabled."""
+
+
 @hookspec
 def peoplenet_demo(demo: object) -> None:
     """The app's part of ``make demo``: drive the live nodes through ``demo`` (a
@@ -123,6 +131,7 @@ __all__ = [
     "peoplenet_command",
     "peoplenet_decision",
     "peoplenet_demo",
+    "peoplenet_demo_enable",
     "peoplenet_duties",
     "peoplenet_lace_block",
     "peoplenet_lace_equivocation",

@@ -47,8 +47,7 @@ from peoplenet.runtime.consensus.consumer import (
     ConsumerBroken,
     ConsumerOutput,
     IdentitySigner,
-    consumer_path,
-    load_factory,
+    consumer_factory,
 )
 from peoplenet.runtime.consensus.core import ConsensusCore, Delivery, Output, tx_key
 from peoplenet.runtime.consensus.order_store import (
@@ -112,11 +111,10 @@ class ConsensusActor(Actor):
         assert isinstance(init, ConsensusInit)
         genesis = decode_as(Genesis, init.genesis)
         self.name_text = community_name(genesis)
-        # Import the consumer before anything stored is read: its module registers the
-        # community's record types, which loading the blocklace decodes (without this a
-        # cooperative's node could not restart).
-        path = consumer_path(genesis)
-        factory = load_factory(path) if path is not None else None
+        # Registered from above before the node started (this process is forked from that
+        # one), with the module that registers the community's record types, which loading
+        # the blocklace decodes.
+        factory = consumer_factory(genesis)
         lace = genesis.lace()
         folder = DataDir(init.data_dir).communities
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -29,6 +29,7 @@ from peoplenet.actors.coop.cli_text import (
 from peoplenet.actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
 from peoplenet.actors.governance.charter import Founding, verify_founding
 from peoplenet.runtime.cli.exit import rejection
+from peoplenet.runtime.cli.group import Context, Subparsers
 from peoplenet.runtime.cli.resolve import Namer, resolve_coop_args
 from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.local import control
@@ -58,7 +59,20 @@ class CharterUnreadable(CoopCommandError):
     reason = "charter_unreadable"
 
 
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:  # noqa: PLR0915
+class CoopCommands:
+    """``peoplenet coop ...`` and ``peoplenet audit``."""
+
+    def add_parsers(self, sub: Subparsers) -> None:
+        add_parser(sub)
+        add_audit_parser(sub)
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        if args.command == "audit":
+            return run_audit(args, ctx.out)
+        return run(args, ctx.passphrase, ctx.out)
+
+
+def add_parser(sub: Subparsers) -> None:  # noqa: PLR0915
     coop = sub.add_parser("coop", help="found, join and govern a cooperative")
     csub = coop.add_subparsers(dest="action", required=True)
 
@@ -172,7 +186,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     show.add_argument("--json", action="store_true")
 
 
-def add_audit_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_audit_parser(sub: Subparsers) -> None:
     audit = sub.add_parser(
         "audit", help="recompute a cooperative from its signed blocks and report mismatches"
     )

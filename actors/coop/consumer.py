@@ -31,7 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Final
 
-from peoplenet.actors.coop.apps_bridge import CoopApps
+from peoplenet.actors.coop.apps import AppRefusal, AppsFactory, AppsOutput
 from peoplenet.actors.coop.charter_json import charter_from_json, number_text
 from peoplenet.actors.coop.halves import SuretyHalf
 from peoplenet.actors.coop.precheck import check as precheck
@@ -58,8 +58,6 @@ from peoplenet.actors.governance.records import (
     surety_message,
 )
 from peoplenet.actors.member.command_errors import CommandError
-from peoplenet.plugins.api import AppCommandError
-from peoplenet.plugins.host import HostOutput
 from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.consumer import ConsumerOutput, Signer
 from peoplenet.runtime.consensus.core import Delivery, tx_key
@@ -118,9 +116,15 @@ def _successor(
 
 
 class CoopConsumer:
-    """The :class:`~peoplenet.runtime.consensus.consumer.Consumer` of a cooperative's order."""
+    """The :class:`~peoplenet.runtime.consensus.consumer.Consumer` of a cooperative's order.
 
-    def __init__(self, genesis: Genesis, folder: Path, signer: Signer) -> None:
+    ``apps`` builds the cooperative's apps (the app platform's, given from above: see
+    :mod:`peoplenet.actors.coop.apps`).
+    """
+
+    def __init__(
+        self, genesis: Genesis, folder: Path, signer: Signer, *, apps: AppsFactory
+    ) -> None:
         lace_hex = genesis.lace().hex()
         path = folder / f"{lace_hex}.founding"
         try:
@@ -146,9 +150,7 @@ class CoopConsumer:
         self._bridged = -1
         """``_changes`` when the consensus bridge duties last ran: on an unchanged state they
         submit nothing new (what they would submit is already in ``approved``/``amended``)."""
-        self.apps = CoopApps(
-            self.governance.state, genesis.community, self.me, signer, folder=folder
-        )
+        self.apps = apps(self.governance.state, genesis.community, self.me, signer, folder=folder)
 
     # -- Consumer ------------------------------------------------------------------------------
 
@@ -220,7 +222,7 @@ class CoopConsumer:
 
     # -- duties -------------------------------------------------------------------------------
 
-    def _duties(self, now_ms: int, apps: HostOutput | None = None) -> ConsumerOutput:
+    def _duties(self, now_ms: int, apps: AppsOutput | None = None) -> ConsumerOutput:
         state = self.governance.state
         submit: list[Value] = []
         sends: tuple[tuple[bytes, Value], ...] = ()
@@ -310,7 +312,7 @@ class CoopConsumer:
         if op == "coop_app":
             try:
                 answer, out = self.apps.command(args, now_ms)
-            except AppCommandError as exc:
+            except AppRefusal as exc:
                 raise CoopCommandRefused(str(exc)) from None
             more = self._duties(now_ms, out)
             keys = [tx_key(tx).hex() for tx in more.submit if isinstance(tx, GovTx)]
@@ -424,7 +426,7 @@ class CoopConsumer:
                 continue
             try:
                 answer, _ = self.apps.host.command(name, INBOX_COMMAND, {}, now_ms)
-            except AppCommandError:
+            except AppRefusal:
                 continue  # no inbox command, or the app is out of service here
             if answer:
                 requests.append({"app": name, "waiting": answer})

@@ -25,6 +25,7 @@ from peoplenet.actors.governance.decision import (
     effective_threshold,
 )
 from peoplenet.actors.governance.kinds import check_kind
+from peoplenet.runtime.cli.group import Context, Subparsers
 
 REQUIRED: Final = ("kind", "members", "status_quo", "threshold", "ballots")
 OPTIONAL: Final = ("sybil_estimate", "proposals", "params")
@@ -146,6 +147,21 @@ def summary(inp: DecisionInput, result: DecisionOutcome) -> str:
     if result.adopted:
         return f"{head}\nadopted {_show(result.outcome)} ({numbers})"
     return f"{head}\nstatus quo {_show(result.outcome)} stays (best candidate: {numbers})"
+
+
+class DecideCommands:
+    """``peoplenet decide FILE.json``: a decision computed from a file, no node needed."""
+
+    def add_parsers(self, sub: Subparsers) -> None:
+        decide = sub.add_parser(
+            "decide",
+            help="compute a decision from a JSON file (members and auditors, no node needed)",
+        )
+        decide.add_argument("file", metavar="FILE.json")
+        decide.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        return run(args.file, args.json)
 
 
 def run(path: str, as_json: bool) -> int:

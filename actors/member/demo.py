@@ -10,6 +10,10 @@ What it shows, step by step (every step waits for the real effect, with a deadli
 6. carol follows alice without being her friend and gets alice's posts through bob;
 7. dave's node is killed with SIGKILL, misses posts, restarts from its data dir and catches up;
 8. every node is stopped and no process is left behind.
+
+The layers above add their own steps as :class:`DemoPart` s, given from above (the composer
+passes the cooperative's part, then the apps'): they run on the same live nodes, before the
+last step.
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from peoplenet.runtime.errors import DemoFailed
 from peoplenet.runtime.keys.identity import Identity
@@ -29,6 +33,22 @@ from peoplenet.runtime.wire.codec import Value
 NAMES = ("alice", "bob", "carol", "dave", "erin")
 RING = (("alice", "bob"), ("bob", "carol"), ("carol", "dave"), ("dave", "erin"), ("erin", "alice"))
 STEP_TIMEOUT = 60.0
+
+
+class DemoPart(Protocol):
+    """A later part of the demo, run on the live nodes; returns the number of its next step.
+
+    A step that does not happen raises :class:`~peoplenet.runtime.errors.DemoFailed`.
+    """
+
+    def __call__(
+        self,
+        nodes: Mapping[str, LocalNode],
+        identities: Mapping[str, Identity],
+        workdir: Path,
+        out: TextIO,
+        first_step: int,
+    ) -> int: ...
 
 
 def _ids(value: Any, section: str) -> set[str]:
@@ -75,7 +95,9 @@ def befriend(a: LocalNode, b: LocalNode, out: TextIO) -> None:
     )
 
 
-def run(workdir: Path, out: TextIO) -> None:  # noqa: PLR0915 - a script, step by step
+def run(  # noqa: PLR0915 - a script, step by step
+    workdir: Path, out: TextIO, parts: Sequence[DemoPart] = ()
+) -> None:
     network = f"demo-{time.time_ns()}"
     nodes: dict[str, LocalNode] = {}
     identities: dict[str, Identity] = {}
@@ -164,10 +186,9 @@ def run(workdir: Path, out: TextIO) -> None:  # noqa: PLR0915 - a script, step b
             texts = _feed_texts(node)
             print(f"  {name:<6} {len(texts)} posts: {texts[-3:]}", file=out)
 
-        # The cooperative layer sits above the runtime: loaded only here, for the demo.
-        from peoplenet.actors.coop import demo as coop_demo  # noqa: PLC0415
-
-        coop_demo.run(nodes, identities, workdir, out, first_step=9)
+        step = 9
+        for part in parts:
+            step = part(nodes, identities, workdir, out, step)
     finally:
         print("stopping every node", file=out, flush=True)
         leftovers = 0
@@ -197,16 +218,12 @@ def _list(value: Any) -> list[dict[str, Value]]:
     return [v for v in value if isinstance(v, dict)]
 
 
-def main(out: TextIO = sys.stdout) -> int:
+def main(out: TextIO = sys.stdout, parts: Sequence[DemoPart] = ()) -> int:
     with tempfile.TemporaryDirectory(prefix="peoplenet-demo-") as tmp:
         try:
-            run(Path(tmp), out)
+            run(Path(tmp), out, parts)
         except DemoFailed as exc:
             print(f"demo failed: {exc}", file=out)
             return 1
     print("demo finished", file=out)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

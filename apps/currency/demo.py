@@ -11,10 +11,12 @@ from __future__ import annotations
 from typing import Any, cast
 
 from peoplenet.apps.currency.community import COMMUNITY
-from peoplenet.plugins.api import DemoDriver, DemoStepFailed, hookimpl
+from peoplenet.plugins.api import DemoDriver, DemoEnabling, DemoStepFailed, Value, hookimpl
 
 DEMO_MINT: int = 100
 """Cooperative coins the demo's enabling decision mints to the fifth person."""
+DEMO_SETTINGS: dict[str, Value] = {"ubi_per_period": 0, "claim_deadline_ms": 120_000}
+"""The currency's settings in the demo's cooperative: no basic income, two-minute claims."""
 
 
 def _balance(demo: DemoDriver, name: str) -> dict[str, Any]:
@@ -50,6 +52,20 @@ def _result(value: object, key: str) -> str:
     if not isinstance(value, dict) or not isinstance(value.get(key), str):
         raise DemoStepFailed(f"expected {key!r} in {value!r}")
     return str(value[key])
+
+
+@hookimpl
+def peoplenet_demo_enable(demo: object) -> DemoEnabling:
+    """Enabled with :data:`DEMO_MINT` cooperative coins minted to the fifth person."""
+    d = cast(DemoDriver, demo)
+    if len(d.members) < 5:
+        raise DemoStepFailed("the currency demo needs five people")
+    fifth = d.members[4]
+    return DemoEnabling(
+        settings=DEMO_SETTINGS,
+        action={"mint": DEMO_MINT, "to": d.member_id(fifth)},
+        note=f"minting {DEMO_MINT} cooperative coins to {fifth}",
+    )
 
 
 @hookimpl
@@ -111,4 +127,4 @@ def peoplenet_demo(demo: object) -> None:
         d.say(f"{name:<6} members' coins: {held}; cooperative coins: {shown['cooperative']}")
 
 
-__all__ = ["DEMO_MINT", "peoplenet_demo"]
+__all__ = ["DEMO_MINT", "DEMO_SETTINGS", "peoplenet_demo", "peoplenet_demo_enable"]

@@ -27,7 +27,10 @@ from peoplenet.apps.currency.community import (
     CommunityPay,
     CommunityRefused,
 )
-from peoplenet.apps.currency.demo import peoplenet_demo  # the app's part of make demo
+from peoplenet.apps.currency.demo import (  # the app's part of make demo
+    peoplenet_demo,
+    peoplenet_demo_enable,
+)
 from peoplenet.apps.currency.errors import CurrencyError
 from peoplenet.apps.currency.ledger import CoinLedger
 from peoplenet.apps.currency.records import (
@@ -420,4 +423,4 @@ def _member(args: Mapping[str, Value], key: str, node: NodeContext) -> bytes:
     raise AppCommandError("unknown_member", f"{key}: give a member id (at least 8 hex digits)")
 
 
-__all__ = ["NAME", "SPEC", "CurrencyState", "peoplenet_demo"]
+__all__ = ["NAME", "SPEC", "CurrencyState", "peoplenet_demo", "peoplenet_demo_enable"]

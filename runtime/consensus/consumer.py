@@ -5,16 +5,17 @@ above (a cooperative's governance today, federations later).  That layer plugs i
 :class:`Consumer`: a plain object, run inside the consensus actor (no extra thespian hop, one
 cursor), fed every delivery in order, and asked for the transactions it wants submitted.
 
-The runtime must not import the layers above it, so consumers are named, not imported: the
-community's first genesis says what it is by the prefix of its ``community`` field, and
-:data:`CONSUMERS` maps the prefix to ``"module:factory"``.  A consumer never holds the member's
+The runtime must not import the layers above it, so consumers are registered from above: the
+community's first genesis says what it is by the prefix of its ``community`` field, and the
+composer (``peoplenet/main.py``) calls :func:`register_consumer` with that prefix and the
+layer's factory before any node starts.  A node's actor processes are forked from the process
+that registered, so they inherit the registry.  A consumer never holds the member's
 key: it gets a :class:`Signer` that signs only the few statements the core layer needs (an
 amendment approval, a surety, a key-update vouch), each under its own domain.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,11 +32,6 @@ from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.wire.codec import Value
-
-CONSUMERS: Final[Mapping[bytes, str]] = {
-    b"f/": "peoplenet.actors.coop.consumer:CoopConsumer",
-}
-"""Community-name prefix -> the consumer factory of that kind of community."""
 
 
 class ConsumerError(LocalError):
@@ -173,27 +169,46 @@ class ConsumerFactory(Protocol):
     def __call__(self, genesis: Genesis, folder: Path, signer: Signer) -> Consumer: ...
 
 
-def consumer_path(genesis: Genesis) -> str | None:
-    """The ``"module:factory"`` of this community's kind, or None for a plain community."""
-    for prefix, path in CONSUMERS.items():
+_FACTORIES: dict[bytes, ConsumerFactory] = {}
+"""Community-name prefix -> the consumer factory of that kind of community (see
+:func:`register_consumer`)."""
+
+
+def register_consumer(prefix: bytes, factory: ConsumerFactory) -> None:
+    """Communities whose name starts with ``prefix`` get their consumer from ``factory``.
+
+    Called from above (the composer) before a node starts.  Registering the same factory
+    again is harmless; a second factory for a prefix, or a prefix overlapping another, is a
+    :class:`ConsumerError` (which kind a community is must never depend on the order of
+    registration).
+    """
+    if not prefix:
+        raise ConsumerError("a community consumer's prefix is not empty")
+    for known, other in _FACTORIES.items():
+        if known == prefix and other is factory:
+            return
+        if known.startswith(prefix) or prefix.startswith(known):
+            raise ConsumerError(
+                f"the community prefix {prefix!r} overlaps {known!r}, which has its consumer"
+            )
+    _FACTORIES[prefix] = factory
+
+
+def consumer_factory(genesis: Genesis) -> ConsumerFactory | None:
+    """The consumer factory of this community's kind, or None for a plain community."""
+    for prefix, factory in _FACTORIES.items():
         if genesis.community.startswith(prefix):
-            return path
+            return factory
     return None
 
 
-def load_factory(path: str) -> ConsumerFactory:
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        factory: ConsumerFactory = getattr(module, attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConsumerError(f"cannot load the community consumer {path!r}: {exc}") from exc
-    return factory
+def registered_prefixes() -> tuple[bytes, ...]:
+    """The community-name prefixes that have a consumer in this process."""
+    return tuple(_FACTORIES)
 
 
 __all__ = [
     "APP_LACE_PREFIX",
-    "CONSUMERS",
     "SIGNING_DOMAINS",
     "Consumer",
     "ConsumerBroken",
@@ -202,7 +217,8 @@ __all__ = [
     "ConsumerOutput",
     "IdentitySigner",
     "Signer",
-    "consumer_path",
+    "consumer_factory",
     "domain_message",
-    "load_factory",
+    "register_consumer",
+    "registered_prefixes",
 ]

@@ -12,7 +12,7 @@ from peoplenet.runtime.wire.codec import registered_tags
 
 _PROBE = """
 import json, sys
-from peoplenet.runtime.cli import main as cli
+from peoplenet import main as cli
 from peoplenet.runtime.wire import codec
 code = cli.main(["status", "--data", sys.argv[1]])
 tags = sorted(t for t in codec.registered_tags() if 100 <= t < 200)

@@ -6,6 +6,7 @@ decision enables an app, its transactions go through the fold, a disable keeps i
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -14,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from peoplenet.actors.coop.apps_bridge import CoopApps
 from peoplenet.actors.coop.charter_json import charter_from_json
 from peoplenet.actors.coop.consumer import CoopCommandRefused, CoopConsumer
 from peoplenet.actors.coop.coop_file import CoopFile, sign_founding
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.actors.governance.records import AppTx, Close, GovTx, Open, Vote
 from peoplenet.plugins.api import AppSpec, ParamSpec, PluginError
+from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.plugins.guard import Guard, PluginFailed
 from peoplenet.plugins.host import AppHost
 from peoplenet.plugins.manager import AppRegistry, load_apps
@@ -63,19 +64,14 @@ class Coop:
             coop = sign_founding(coop, p)
         genesis = coop.genesis()
         (tmp / f"{genesis.lace().hex()}.founding").write_bytes(coop.founding_bytes())
-        self.consumer = CoopConsumer(genesis, tmp, IdentitySigner(self.people[0]))
         self.registry = load_apps(
             bundled=(), use_entry_points=False, extra=[(type(p).__name__, p) for p in plugins]
         )
-        old = self.consumer.apps
-        old.close()
-        self.consumer.apps = CoopApps(
-            old.state,
-            genesis.community,
-            self.consumer.me,
+        self.consumer = CoopConsumer(
+            genesis,
+            tmp,
             IdentitySigner(self.people[0]),
-            folder=tmp,
-            registry=self.registry,
+            apps=functools.partial(CoopApps, registry=self.registry),
         )
         host = self.consumer.apps.host
         assert isinstance(host, AppHost)  # a registry given: the apps run in this process

@@ -16,6 +16,7 @@ from peoplenet.actors.coop.coop_file import CoopFile, CoopFileError, read_coop_f
 from peoplenet.actors.coop.coop_file import write_coop_file as write_file
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.actors.governance.records import Close, EpochApproval, GovTx, Vote
+from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.runtime.consensus.constitution import Amendment
 from peoplenet.runtime.consensus.consumer import ConsumerError, IdentitySigner
 from peoplenet.runtime.consensus.core import Delivery, tx_key
@@ -48,7 +49,7 @@ def _coop(people: list[Identity], at: int = 1_000) -> CoopFile:
 def _consumer(tmp_path: Path, coop: CoopFile, who: Identity) -> CoopConsumer:
     genesis = coop.genesis()
     (tmp_path / f"{genesis.lace().hex()}.founding").write_bytes(coop.founding_bytes())
-    return CoopConsumer(genesis, tmp_path, IdentitySigner(who))
+    return CoopConsumer(genesis, tmp_path, IdentitySigner(who), apps=CoopApps)
 
 
 def _deliver(

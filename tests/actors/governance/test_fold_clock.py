@@ -28,6 +28,7 @@ from peoplenet.actors.governance.records import (
     make_key_update,
     make_surety,
 )
+from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.runtime.consensus.constitution import Constitution, Genesis
 from peoplenet.runtime.consensus.consumer import IdentitySigner
 from peoplenet.runtime.consensus.core import Delivery
@@ -294,7 +295,7 @@ def _shell(tmp_path: Path, people: list[Identity], who: Identity) -> CoopConsume
         coop = sign_founding(coop, p)
     genesis = coop.genesis()
     (tmp_path / f"{genesis.lace().hex()}.founding").write_bytes(coop.founding_bytes())
-    return CoopConsumer(genesis, tmp_path, IdentitySigner(who))
+    return CoopConsumer(genesis, tmp_path, IdentitySigner(who), apps=CoopApps)
 
 
 def test_a_shell_not_heard_on_a_new_decision_speaks_at_once_then_waits(tmp_path: Path) -> None:

@@ -6,13 +6,13 @@ import io
 
 import pytest
 
-from peoplenet.actors.member import demo as node_demo
+from peoplenet import main as composer
 
 
 @pytest.mark.processes
 def test_node_demo_founds_a_cooperative_admits_sets_a_rate_and_pays() -> None:
     out = io.StringIO()
-    assert node_demo.main(out) == 0, out.getvalue()
+    assert composer.demo(out) == 0, out.getvalue()
     text = out.getvalue()
     assert "erin   joined as observer (not a member yet)" in text
     assert "#1 admission: adopted, outcome true" in text

@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from peoplenet.actors.coop.apps_bridge import CoopApps
 from peoplenet.actors.governance.state import GovernanceState
 from peoplenet.apps.currency import plugin
 from peoplenet.apps.currency.records import Approve, Issue, Mint
 from peoplenet.bench.coop_net import CoopNet
 from peoplenet.plugins import host as host_module
 from peoplenet.plugins.api import ConsentRefused, FoldContext
+from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.plugins.guard import AppFaulted, Guard, PluginFailed
 from peoplenet.plugins.host import HostOutput, SignRequest, sign_all, unsigned_block, unsigned_id
 from peoplenet.plugins.testing import AppHarness

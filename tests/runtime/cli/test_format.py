@@ -235,7 +235,7 @@ def test_the_inbox_reads_section_by_section() -> None:
         "app_requests": [{"coop": "riders", "app": "currency", "waiting": [offer]}],
     }
     out = StringIO()
-    print_inbox(waiting, out)
+    print_inbox(waiting, out, decision_lines=decision_lines)
     text = out.getvalue()
     assert "friend requests (1)" in text and describe_member(ANA) in text
     assert 'riders #3 rate "commission"' in text and "you have not voted" in text

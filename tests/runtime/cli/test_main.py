@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from peoplenet.runtime.cli.main import main
+from peoplenet.main import main
 
 
 def run_cli(*args: str, passphrase: str | None = None) -> subprocess.CompletedProcess[str]:

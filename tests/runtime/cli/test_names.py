@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from peoplenet.runtime.cli import main as cli
+from peoplenet import main as cli
 from peoplenet.runtime.cli import names, petnames
 from peoplenet.runtime.cli import options as cli_options
 from peoplenet.runtime.cli.names import (
@@ -253,7 +253,7 @@ def test_damaged_petname_file_is_a_clear_error(tmp_path: Path, content: str) -> 
     ],
 )
 def test_data_before_or_after_the_subcommand(argv: list[str]) -> None:
-    args = cli_options.fill_defaults(cli._parser().parse_args(argv))
+    args = cli_options.fill_defaults(cli.build_parser().parse_args(argv))
     assert args.data == "D"
     assert args.member == "X"
     assert args.json is False
@@ -273,11 +273,13 @@ def test_data_before_or_after_the_subcommand(argv: list[str]) -> None:
     ],
 )
 def test_json_before_or_after_the_subcommand(argv: list[str]) -> None:
-    args = cli_options.fill_defaults(cli._parser().parse_args(argv))
+    args = cli_options.fill_defaults(cli.build_parser().parse_args(argv))
     assert args.json is True
 
 
 def test_defaults_when_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PEOPLENET_DATA", "/from/env")
-    args = cli_options.fill_defaults(cli._parser().parse_args(["coop", "vote", "c", "#2", "1"]))
+    args = cli_options.fill_defaults(
+        cli.build_parser().parse_args(["coop", "vote", "c", "#2", "1"])
+    )
     assert (args.data, args.json, args.decision) == ("/from/env", False, "#2")

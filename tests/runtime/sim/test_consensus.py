@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from peoplenet.runtime.cli import main as cli
+from peoplenet import main as cli
 from peoplenet.runtime.consensus.constitution import (
     Amendment,
     Constitution,

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from peoplenet.actors.coop.apps_bridge import AppProposalRefused
 from peoplenet.actors.governance.records import AppChange, AppTx, GovTx, Open, Vote
 from peoplenet.apps.currency.community import CommunityPay
 from peoplenet.bench.coop_net import CoopNet
+from peoplenet.plugins.coop_apps import AppProposalRefused
 from peoplenet.runtime.wire.codec import Value, encode
 
 GOOD: dict[str, Value] = {"ubi_per_period": 0, "claim_deadline_ms": 60_000}

@@ -1,6 +1,8 @@
 """Between a cooperative's governance fold and its apps: what the fold decided, the apps hear.
 
-:class:`CoopApps` is owned by the cooperative's consumer.  On a node the apps run in a keyless
+:class:`CoopApps` is the app platform's side of the cooperative's port
+(:class:`~peoplenet.actors.coop.apps.CooperativeApps`): the composer gives it to the
+cooperative's consumer, which owns one per cooperative.  On a node the apps run in a keyless
 worker process (:class:`~peoplenet.plugins.worker.remote_host.RemoteAppHost`); given a ``registry``
 (tests with
 their own plugins), they run in this process (:class:`~peoplenet.plugins.host.AppHost`).  After each
@@ -13,11 +15,11 @@ change of members reaches the app laces.  The app host does the rest.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
+from peoplenet.actors.coop.apps import AppOutcome, AppsOutput
 from peoplenet.actors.governance.fold import Applied
 from peoplenet.actors.governance.records import AppChange, AppTx, GovTx, point_to_wire
 from peoplenet.actors.governance.state import GovernanceState
@@ -36,30 +38,13 @@ from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import Value
 
 RATE: Final = "rate"
-_log = get_logger("peoplenet.actors.coop.apps")
+_log = get_logger("peoplenet.plugins.coop_apps")
 
 
 class AppProposalRefused(AppCommandError):
     """An ``app`` proposal this node's app would refuse (not installed, settings it refuses)."""
 
     reason = "app_proposal_refused"
-
-
-@dataclass(frozen=True, slots=True)
-class AppOutcome:
-    """What became of the latest adopted ``app`` decision about one app on this node."""
-
-    decision: int
-    reason: str = ""
-    """Empty: applied; else why the app refused it (``unknown_setting``, ``bad_setting``...)."""
-    detail: str = ""
-
-    def wire(self) -> dict[str, Value]:
-        status = "refused" if self.reason else "applied"
-        out: dict[str, Value] = {"number": self.decision, "status": status}
-        if self.reason:
-            out["reason"], out["detail"] = self.reason, self.detail
-        return out
 
 
 class CoopApps:
@@ -203,7 +188,7 @@ class CoopApps:
         """Adopted ``app`` decisions the app refused, by number (the latest per app)."""
         return {o.decision: o for o in self.outcomes.values() if o.reason}
 
-    def output(self, out: HostOutput, now_ms: int) -> tuple[tuple[Value, ...], HostOutput]:
+    def output(self, out: AppsOutput, now_ms: int) -> tuple[tuple[Value, ...], AppsOutput]:
         """The host's app transactions as governance transactions to submit."""
         return tuple(GovTx(now_ms, tx) for tx in out.submit if isinstance(tx, AppTx)), out
 
@@ -236,4 +221,4 @@ class CoopApps:
         return out
 
 
-__all__ = ["AppOutcome", "AppProposalRefused", "CoopApps"]
+__all__ = ["AppProposalRefused", "CoopApps"]

@@ -1,0 +1,97 @@
+"""``peoplenet bench``: the benchmarks' commands (loaded only when one is asked for)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from peoplenet.runtime.cli.group import Context, Subparsers
+from peoplenet.runtime.errors import LocalError
+
+
+class BenchCommands:
+    """``peoplenet bench ingest|transport|consensus|payments``."""
+
+    def add_parsers(self, sub: Subparsers) -> None:
+        bench = sub.add_parser("bench", help="benchmarks that print JSON with a ratio to a ceiling")
+        bench_sub = bench.add_subparsers(dest="bench", required=True)
+        ingest = bench_sub.add_parser("ingest", help="decode, verify, store and index blocks")
+        ingest.add_argument("--blocks", type=int, default=20_000)
+        ingest.add_argument(
+            "--workers", type=int, default=2, help="verification processes (0: verify inline)"
+        )
+        ingest.add_argument("--json", action="store_true", help="print one JSON object")
+        transport = bench_sub.add_parser(
+            "transport", help="blocks streamed between two nodes vs thespian TCP messages"
+        )
+        transport.add_argument("--seconds", type=float, default=5.0)
+        transport.add_argument("--json", action="store_true", help="print one JSON object")
+        consensus = bench_sub.add_parser(
+            "consensus", help="finalized transactions/s and CPU per block vs signature checks"
+        )
+        consensus.add_argument("--nodes", type=int, default=4)
+        consensus.add_argument("--seconds", type=float, default=None, help="time budget")
+        consensus.add_argument("--seed", type=int, default=0)
+        consensus.add_argument("--json", action="store_true", help="print one JSON object")
+
+        payments = bench_sub.add_parser(
+            "payments", help="Flash payments (issue, approve, accept) vs their signature checks"
+        )
+        payments.add_argument("--payments", type=int, default=200)
+        payments.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        return _bench(args)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from peoplenet.bench import ingest  # noqa: PLC0415 - benchmarks load only when asked for
+
+    if args.bench == "consensus":
+        from peoplenet.bench import consensus  # noqa: PLC0415
+
+        if args.nodes < 1:
+            raise LocalError("--nodes must be positive")
+        figures = consensus.run(args.nodes, seconds=args.seconds, seed=args.seed)
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            for key, value in figures.items():
+                print(f"{key:>30}: {value}")
+        return 0
+    if args.bench == "payments":
+        from peoplenet.bench import payments  # noqa: PLC0415
+
+        if args.payments < 1:
+            raise LocalError("--payments must be positive")
+        figures = payments.run(args.payments)
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            for key, value in figures.items():
+                print(f"{key:>32}: {value}")
+        return 0
+    if args.bench == "transport":
+        from peoplenet.bench import transport  # noqa: PLC0415
+
+        if args.seconds <= 0:
+            raise LocalError("--seconds must be positive")
+        figures = transport.run(args.seconds)
+        if args.json:
+            print(json.dumps(figures))
+        else:
+            for key, value in figures.items():
+                print(f"{key:>18}: {value}")
+        return 0
+    if args.blocks < 1 or args.workers < 0:
+        raise LocalError("--blocks must be positive and --workers at least 0")
+    result = ingest.run(args.blocks, workers=args.workers)
+    if args.json:
+        print(json.dumps(result.as_json()))
+    else:
+        for key, value in result.as_json().items():
+            print(f"{key:>18}: {value}")
+    return 0
+
+
+__all__ = ["BenchCommands"]
