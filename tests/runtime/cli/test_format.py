@@ -240,3 +240,14 @@ def test_the_inbox_reads_section_by_section() -> None:
     assert "friend requests (1)" in text and describe_member(ANA) in text
     assert 'riders #3 rate "commission"' in text and "you have not voted" in text
     assert f"from {describe_member(BEN)}" in text and "amount 1,500" in text
+
+
+def test_the_inbox_without_the_cooperatives_text_shows_a_decision_as_json() -> None:
+    """The member's command line alone (no cooperative layer given) still lists decisions."""
+    from io import StringIO  # noqa: PLC0415
+
+    from peoplenet.actors.member.cli import print_inbox  # noqa: PLC0415
+
+    out = StringIO()
+    print_inbox({"now": 0, "decisions": [{"coop": "riders", "number": 3}]}, out)
+    assert out.getvalue().splitlines()[1] == '  riders {"coop": "riders", "number": 3}'
