@@ -3,8 +3,8 @@
 Importing this module registers them with the codec.  A process that checks blocks must know
 the whole tag table: one that never imported these refuses (``unknown_tag``) a block that a
 process that did import them accepts, so two honest nodes would disagree on a verdict.  The
-command line imports it before it starts anything (every actor process of a node is forked
-from there), and the wire-format page lists exactly this table.
+composer (``peoplenet/main.py``) imports it before any command runs (every actor process of a
+node is forked from there), and the wire-format page lists exactly this table.
 """
 
 from __future__ import annotations

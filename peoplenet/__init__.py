@@ -13,5 +13,6 @@ and an install puts one name, ``peoplenet``, into the user's environment:
 * :mod:`peoplenet.apps` -- the bundled apps (each independent of the others);
 * :mod:`peoplenet.bench` -- the benchmarks behind ``peoplenet bench``.
 
-See docs/architecture.md.
+Each layer imports only those below it; :mod:`peoplenet.main`, outside every layer, composes
+them (the ``peoplenet`` command).  See docs/architecture.md.
 """
