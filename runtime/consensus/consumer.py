@@ -183,7 +183,7 @@ def register_consumer(prefix: bytes, factory: ConsumerFactory) -> None:
     registration).
     """
     if not prefix:
-        raise ConsumerError("a community consumer's prefix is not empty")
+        raise ConsumerError("a community consumer needs a non-empty name prefix")
     for known, other in _FACTORIES.items():
         if known == prefix and other is factory:
             return
