@@ -25,7 +25,7 @@ from peoplenet.actors import records
 from peoplenet.actors.coop import cli_text
 from peoplenet.actors.coop.cli import CoopCommands
 from peoplenet.actors.governance.decide_cli import DecideCommands
-from peoplenet.actors.member.cli import NodeCommands
+from peoplenet.actors.member.commands import NodeCommands
 from peoplenet.bench.cli import BenchCommands
 from peoplenet.plugins.cli import AppsCommands
 from peoplenet.runtime.cli import main as framework

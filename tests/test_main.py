@@ -11,7 +11,7 @@ from pathlib import Path
 from peoplenet import main as composer
 from peoplenet.actors.coop.cli import CoopCommands
 from peoplenet.actors.governance.decide_cli import DecideCommands
-from peoplenet.actors.member.cli import NodeCommands
+from peoplenet.actors.member.commands import NodeCommands
 from peoplenet.bench.cli import BenchCommands
 from peoplenet.plugins.cli import AppsCommands
 from peoplenet.runtime.cli.commands import DemoCommands, IdentityCommands, SimCommands
@@ -86,3 +86,25 @@ def test_the_layer_contracts_ignore_no_import() -> None:
     assert ignoring == {"thespian only inside runtime.kernel"}  # its definition, not debt
     kinds = {c["type"] for c in contracts}
     assert {"layers", "forbidden", "independence"} <= kinds
+
+
+_PARSE_ONLY = """
+import json, sys
+from peoplenet import main
+main.build_parser()
+print(json.dumps(sorted(m for m in ("zeroconf", "thespian", "peoplenet.actors.member.cli")
+                        if m in sys.modules)))
+"""
+
+
+def test_parsing_any_command_loads_no_node_machinery() -> None:
+    """Every command builds the whole parser: only a node command may pay for what runs one."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PARSE_ONLY],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

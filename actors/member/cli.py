@@ -9,10 +9,9 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from peoplenet.actors.member.cli_parsers import add_parsers
 from peoplenet.actors.member.command_errors import InvalidGenesisFile
+from peoplenet.actors.member.commands import DecisionLines
 from peoplenet.runtime.cli.format import amount_text, describe_member, fields, table
-from peoplenet.runtime.cli.group import Context, Subparsers
 from peoplenet.runtime.cli.resolve import Namer, name_member, unname, with_petnames
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.local import control
@@ -21,25 +20,6 @@ from peoplenet.runtime.net.discovery import parse_static_peer
 from peoplenet.runtime.wire.codec import Value
 
 Passphrase = Callable[..., str]
-DecisionLines = Callable[..., list[str]]
-"""How a cooperative's decision reads in ``peoplenet inbox`` (given from above: the coop's)."""
-
-
-class NodeCommands:
-    """The member's node commands: init, node, friends, post, feed, status, inbox, community.
-
-    ``decision_lines`` shows the decisions ``peoplenet inbox`` lists (the cooperative layer's
-    text, registered from above); without it a decision is one line of JSON.
-    """
-
-    def __init__(self, decision_lines: DecisionLines | None = None) -> None:
-        self.decision_lines = decision_lines
-
-    def add_parsers(self, sub: Subparsers) -> None:
-        add_parsers(sub)
-
-    def run(self, args: argparse.Namespace, ctx: Context) -> int:
-        return run(args, ctx.passphrase, ctx.out, decision_lines=self.decision_lines)
 
 
 def run(

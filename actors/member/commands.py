@@ -1,13 +1,39 @@
-"""The member's node commands as ``peoplenet`` parses them (``--help`` text included)."""
+"""The member's node commands as a command group: parsed here, run by :mod:`.cli`.
+
+Light on purpose: every ``peoplenet`` command builds the whole parser, and only a node
+command needs what running one loads (zeroconf among it).
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
-from peoplenet.runtime.cli.group import Subparsers
+from peoplenet.runtime.cli.group import Context, Subparsers
 from peoplenet.runtime.cli.options import DATA_ENV, data_default
 
 MEMBER_HELP = "a member: full id, fingerprint, unique prefix (8+ characters) or petname"
+DecisionLines = Callable[..., list[str]]
+"""How a cooperative's decision reads in ``peoplenet inbox`` (given from above: the coop's)."""
+
+
+class NodeCommands:
+    """The member's node commands: init, node, friends, post, feed, status, inbox, community.
+
+    ``decision_lines`` shows the decisions ``peoplenet inbox`` lists (the cooperative layer's
+    text, registered from above); without it a decision is one line of JSON.
+    """
+
+    def __init__(self, decision_lines: DecisionLines | None = None) -> None:
+        self.decision_lines = decision_lines
+
+    def add_parsers(self, sub: Subparsers) -> None:
+        add_parsers(sub)
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        from peoplenet.actors.member import cli  # noqa: PLC0415 - loaded for node commands only
+
+        return cli.run(args, ctx.passphrase, ctx.out, decision_lines=self.decision_lines)
 
 
 def _data_arg(p: argparse.ArgumentParser) -> None:
@@ -142,4 +168,4 @@ def _community_commands(sub: Subparsers) -> None:
     cstatus.add_argument("--json", action="store_true")
 
 
-__all__ = ["MEMBER_HELP", "add_parsers"]
+__all__ = ["MEMBER_HELP", "DecisionLines", "NodeCommands", "add_parsers"]
