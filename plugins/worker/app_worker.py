@@ -24,7 +24,7 @@ from typing import Final
 from peoplenet.plugins.api import ConsentRefused, DecisionView, FoldContext, ParamSpec
 from peoplenet.plugins.host import AppHost, HostOutput, SignRequest
 from peoplenet.plugins.manager import load_apps
-from peoplenet.plugins.worker.serve import Back, CallbackRefused, Handler
+from peoplenet.plugins.worker.serve import Back, CallbackRefused, Handler, Handlers
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
 from peoplenet.runtime.lace.block import Block
@@ -171,6 +171,13 @@ class _Worker:
         if self.back is None:
             raise WorkerStateError(f"{method} outside a call")
         return self.back(method, args)
+
+    def close(self) -> None:
+        """The worker ends: close the host, and so the apps' stores (their write-ahead logs
+        are checkpointed into the main files)."""
+        host, self.host = self.host, None
+        if host is not None:
+            host.close()
 
     def need(self) -> AppHost:
         if self.host is None:
@@ -349,7 +356,7 @@ METHODS: Final = (
 )  # fmt: skip
 
 
-def _handlers() -> dict[str, Handler]:
+def _handlers() -> Handlers:
     worker = _Worker()
     calls = _Calls(worker)
 
@@ -368,10 +375,10 @@ def _handlers() -> dict[str, Handler]:
 
         return handler
 
-    return {name: bind(getattr(calls, name)) for name in METHODS}
+    return Handlers({name: bind(getattr(calls, name)) for name in METHODS}, worker.close)
 
 
-HANDLERS: dict[str, Handler] = _handlers()
+HANDLERS: Handlers = _handlers()
 """``python -m peoplenet.plugins.worker peoplenet.plugins.worker.app_worker:HANDLERS``."""
 
 

@@ -32,7 +32,9 @@ from peoplenet.plugins.worker.channel import (
 from peoplenet.runtime.errors import PeoplenetError
 from peoplenet.runtime.wire.codec import Value
 
-KEPT_ENVIRONMENT: Final = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED")
+KEPT_ENVIRONMENT: Final = (
+    "PATH", "LANG", "LC_ALL", "TZ", "PYTHONHASHSEED", "PEOPLENET_WORKER_PROFILE",
+)  # fmt: skip
 """The only variables a worker inherits: never a passphrase or a data directory."""
 
 STOP_WAIT_S: Final = 3.0

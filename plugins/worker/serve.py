@@ -3,7 +3,8 @@
 ``python -m peoplenet.plugins.worker MODULE:ATTR`` (the entry point; this module is its
 body) loads
 a mapping of handlers, each ``handler(args, back) -> result``, where ``back(method, args)``
-calls the node and returns its answer (or raises :class:`CallbackRefused`).  The channel keeps
+calls the node and returns its answer (or raises :class:`CallbackRefused`); a
+:class:`Handlers` mapping may also say what to close when the worker ends.  The channel keeps
 file descriptor 1 for itself and points ``sys.stdout`` (and fd 1) at stderr, so an app's
 ``print`` cannot corrupt a frame.
 """
@@ -15,6 +16,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from peoplenet.plugins.worker.channel import CallFailed, FrameReader, Message, WorkerError, parse
@@ -27,11 +29,30 @@ class _Channel:
     fd: int = -1
 
 
+PROFILE_VARIABLE: Final = "PEOPLENET_WORKER_PROFILE"
+"""Set to a folder, the worker profiles itself (:mod:`cProfile`) and leaves its statistics there:
+``worker-<pid>.prof``.  Off unless set; the node passes it on (and nothing else of its own)."""
+
 CHANNEL: Final = _Channel()
 """``CHANNEL.fd``: the descriptor frames go out on, once :func:`main` set it up."""
 
 Back = Callable[[str, Value], Value]
 Handler = Callable[[Value, Back], Value]
+
+
+class Handlers(dict[str, Handler]):
+    """Handlers by method name, and what to close when the worker ends.
+
+    Why: the node stops a worker with ``stop`` (or by closing its pipe) and then waits only
+    briefly before killing it; whatever the handlers hold open (an app lace's SQLite store,
+    whose blocks are still in its write-ahead log) must be closed before :func:`serve` returns.
+    """
+
+    def __init__(
+        self, handlers: Mapping[str, Handler], on_stop: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__(handlers)
+        self.on_stop = on_stop
 
 
 class CallbackRefused(CallFailed):
@@ -76,8 +97,18 @@ class _Link:
 
 
 def serve(handlers: Mapping[str, Handler], rfd: int, wfd: int) -> int:
-    """Answer calls until ``stop`` or the node closes the pipe; the exit status."""
-    link = _Link(rfd, wfd)
+    """Answer calls until ``stop`` or the node closes the pipe; the exit status.
+
+    However it ends, a :class:`Handlers` mapping's ``on_stop`` runs before it returns."""
+    try:
+        return _answer(handlers, _Link(rfd, wfd))
+    finally:
+        on_stop = handlers.on_stop if isinstance(handlers, Handlers) else None
+        if on_stop is not None:
+            on_stop()
+
+
+def _answer(handlers: Mapping[str, Handler], link: _Link) -> int:
     while True:
         msg = link.receive()
         if msg is None or msg.kind == "stop":
@@ -105,7 +136,40 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     module, _, attr = argv[1].partition(":")
     handlers = getattr(importlib.import_module(module), attr)
+    profile_dir = os.environ.get(PROFILE_VARIABLE)
+    if profile_dir:
+        return _serve_profiled(handlers, Path(profile_dir))
     return serve(handlers, 0, CHANNEL.fd)
 
 
-__all__ = ["CHANNEL", "Back", "CallbackRefused", "Handler", "main", "serve"]
+def _serve_profiled(handlers: Mapping[str, Handler], folder: Path) -> int:
+    """:func:`serve` under :mod:`cProfile`, and every thread it starts (the apps' threads) too:
+    ``folder/worker-<pid>.prof`` for the serving thread, ``worker-<pid>-<n>.prof`` for the
+    others, written when :func:`serve` returns (read them with :mod:`pstats`)."""
+    import cProfile  # noqa: PLC0415 - only when profiling
+    import threading  # noqa: PLC0415
+
+    profilers: list[cProfile.Profile] = []
+    run = threading.Thread.run
+
+    def profiled_run(thread: threading.Thread) -> None:
+        profiler = cProfile.Profile()
+        profilers.append(profiler)
+        profiler.runcall(run, thread)
+
+    threading.Thread.run = profiled_run  # type: ignore[method-assign,assignment]
+    main_profiler = cProfile.Profile()
+    try:
+        return main_profiler.runcall(serve, handlers, 0, CHANNEL.fd)
+    finally:
+        threading.Thread.run = run  # type: ignore[method-assign]
+        folder.mkdir(parents=True, exist_ok=True)
+        main_profiler.dump_stats(folder / f"worker-{os.getpid()}.prof")
+        for n, profiler in enumerate(profilers, 1):
+            profiler.dump_stats(folder / f"worker-{os.getpid()}-{n}.prof")
+
+
+__all__ = [
+    "CHANNEL", "PROFILE_VARIABLE", "Back", "CallbackRefused", "Handler", "Handlers", "main",
+    "serve",
+]  # fmt: skip

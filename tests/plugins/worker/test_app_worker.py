@@ -8,6 +8,7 @@ worker process.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,35 @@ def test_a_command_failing_in_the_worker_reads_as_words(
     assert proc.alive()
     status = _call(worker, "status", name="currency")
     assert status["lace_blocks"] == 0  # nothing unsigned was stored
+
+
+def test_a_clean_stop_closes_the_app_lace_into_its_main_file(
+    worker: tuple[WorkerProcess, _Trusted], tmp_path: Path
+) -> None:
+    _call(
+        worker,
+        "start",
+        community=COMMUNITY,
+        me=bytes(ME.member_id),
+        folder=str(tmp_path),
+        entry_points=False,
+    )
+    _call(worker, "set_members", members=tuple(sorted(MEMBERS)))
+    _call(worker, "app_changed", name="currency", enabled=True, settings={"ubi_per_period": 0})
+    for n in range(5):
+        _call(worker, "command", name="currency", command="mint", args={"amount": 1}, now_ms=n)
+    proc, trusted = worker
+    (lace_file,) = tmp_path.glob("*.app.sqlite")
+    wal = lace_file.with_name(lace_file.name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0  # the blocks are in the log while it runs
+
+    proc.close()
+
+    assert not wal.exists() or wal.stat().st_size == 0
+    # Read the main file alone (``immutable``: SQLite ignores any log): every block is there.
+    main = sqlite3.connect(f"file:{lace_file}?immutable=1", uri=True)
+    try:
+        (count,) = main.execute("SELECT count(*) FROM blocks").fetchone()
+    finally:
+        main.close()
+    assert count == len(trusted.signed) == 5

@@ -8,8 +8,10 @@ also gets random bytes from Hypothesis and may only ever raise ``WorkerProtocolE
 from __future__ import annotations
 
 import os
+import pstats
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -27,6 +29,7 @@ from peoplenet.plugins.worker.channel import (
     parse,
 )
 from peoplenet.plugins.worker.process import WorkerProcess
+from peoplenet.plugins.worker.serve import PROFILE_VARIABLE
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.kernel.gc_tuning import THRESHOLDS
 from peoplenet.runtime.wire.codec import Value, encode
@@ -173,3 +176,16 @@ def test_random_bytes_only_ever_give_protocol_errors(data: bytes, step: int) -> 
                 parse(payload)
     except WorkerProtocolError:
         pass
+
+
+def test_a_worker_asked_to_profile_itself_leaves_its_statistics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PROFILE_VARIABLE, str(tmp_path))
+    proc = WorkerProcess(HANDLERS)
+    try:
+        assert proc.call("echo", 1, deadline_s=10) == 1
+    finally:
+        proc.close()
+    stats = pstats.Stats(str(tmp_path / f"worker-{proc.pid}.prof"))
+    assert any(name == "serve" for _, _, name in stats.stats)  # type: ignore[attr-defined]
