@@ -280,7 +280,7 @@ class Wallet:
     # -- helpers ---------------------------------------------------------------------------------
 
     def _build(self, payload: CoinRecord, refs: tuple[BlockId, ...], purpose: str) -> Draft:
-        state = self.ledger.chain_state(self.me)
+        state = self.ledger.chain_state_view(self.me).draft()
         reason = self.ledger.check(self.me, payload, refs, state)
         if reason == "overspend":
             raise InsufficientFunds()
@@ -304,8 +304,9 @@ class Wallet:
 class _DryRun:
     """:meth:`Wallet.duties`' drafts so far and the chain state they leave.
 
-    Reads the ledger's own state until the first draft is tried, and copies it then: a
-    member with nothing to do pays nothing for the length of its history.
+    Reads the ledger's own state until the first draft is tried, and drafts on it then
+    (:meth:`ChainState.draft`: its growing sets are read through, never copied), so no duty
+    costs the length of the member's history.
     """
 
     def __init__(self, ledger: CoinLedger, me: MemberId) -> None:
@@ -320,7 +321,7 @@ class _DryRun:
     def attempt(self, payload: CoinRecord, refs: Iterable[BlockId], purpose: str) -> bool:
         """Dry-run ``payload``; keep it as the next draft if the ledger would take it."""
         if not self.copied:
-            self.state, self.copied = self.state.copy(), True
+            self.state, self.copied = self.state.draft(), True
         refs = tuple(refs)
         self.refusal = self.ledger.check(self.me, payload, refs, self.state)
         if self.refusal is not None:

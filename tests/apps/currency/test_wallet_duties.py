@@ -25,7 +25,7 @@ from peoplenet.apps.currency.records import (
     Redeem,
     Repay,
 )
-from peoplenet.apps.currency.state import compute_repayments
+from peoplenet.apps.currency.state import ChainState, compute_repayments
 from peoplenet.apps.currency.wallet import Draft, Wallet
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import Block, BlockId
@@ -196,3 +196,57 @@ def test_settled_duties_never_scan_the_history(monkeypatch: pytest.MonkeyPatch) 
     sign(people[2], drafts[0])
     assert [d.purpose for d in Wallet(payee, ledger).duties(0)] == ["accept"]
     assert Wallet(payer, ledger).duties(0) == []
+
+
+def test_a_payment_copies_no_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Drafting a payment and its duties copies none of the chains' growing sets: what one
+    payment costs must not grow with the number of payments before it."""
+    people = [Identity.from_seed(bytes([0x60 + i]) * 32) for i in range(3)]
+    payer, payee, sovereign = (p.member_id for p in people)
+    ledger = CoinLedger(machine.LACE)
+    copied = [0]
+    copy = ChainState.copy
+
+    def counting_copy(state: ChainState) -> ChainState:
+        copied[0] += len(state.consumed) + len(state.approved) + len(state.disapproved)
+        return copy(state)
+
+    monkeypatch.setattr(ChainState, "copy", counting_copy)
+
+    def sign(who: Identity, draft: Draft) -> None:
+        block = Block.create(
+            who, machine.LACE, draft.payload, draft.pointers_after(ledger.latest(who.member_id))
+        )
+        assert ledger.apply(block).ok
+
+    def pay(times: int) -> int:
+        """Items copied by ``times`` payments (issue, approve, accept), each settled."""
+        before = copied[0]
+        for _ in range(times):
+            sign(people[0], Wallet(payer, ledger).pay(payee, 1, sovereign))
+            for who, member in ((people[2], sovereign), (people[1], payee), (people[0], payer)):
+                for d in Wallet(member, ledger).duties(0):
+                    sign(who, d)
+        return copied[0] - before
+
+    sign(people[2], Wallet(sovereign, ledger).mint(1000))
+    sign(people[2], Wallet(sovereign, ledger).pay(payer, 1000))
+    for d in Wallet(payer, ledger).duties(0):
+        sign(people[0], d)
+    early = pay(10)
+    pay(100)
+    late = pay(10)
+    assert ledger.chain_state(payee).balance(sovereign) == 120
+    assert late == early  # not O(payments so far)
+
+
+def test_a_draft_never_changes_the_state_it_reads() -> None:
+    base = ChainState(consumed={b"a"}, approved={b"b"})
+    draft = base.draft()
+    draft.consumed.add(b"c")
+    draft.consumed.add(b"a")
+    draft.approved.discard(b"b")
+    draft.balances[b"x"] = 1
+    assert base.consumed == {b"a"} and base.approved == {b"b"} and base.balances == {}
+    assert set(draft.consumed) == {b"a", b"c"} and len(draft.consumed) == 2
+    assert b"b" not in draft.approved and len(draft.approved) == 0
