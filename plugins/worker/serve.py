@@ -30,8 +30,9 @@ class _Channel:
 
 
 PROFILE_VARIABLE: Final = "PEOPLENET_WORKER_PROFILE"
-"""Set to a folder, the worker profiles itself (:mod:`cProfile`) and leaves its statistics there:
-``worker-<pid>.prof``.  Off unless set; the node passes it on (and nothing else of its own)."""
+"""Set to a folder, the worker profiles itself and its apps' threads (:mod:`cProfile`) and
+leaves the statistics there when it stops (``worker-<pid>.prof``, ``worker-<pid>-<n>.prof``).
+Off unless set; the node passes this one variable on (see ``KEPT_ENVIRONMENT``)."""
 
 CHANNEL: Final = _Channel()
 """``CHANNEL.fd``: the descriptor frames go out on, once :func:`main` set it up."""
