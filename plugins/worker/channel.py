@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from peoplenet.runtime.errors import PluginError, RemoteProtocolError
-from peoplenet.runtime.wire.codec import MAX_MESSAGE_SIZE, Value, decode, encode
+from peoplenet.runtime.wire.codec import MAX_MESSAGE_SIZE, Value, decode, decode_own, encode
 
 HEADER: Final = struct.Struct(">I")
 MAX_FRAME: Final = MAX_MESSAGE_SIZE
@@ -102,10 +102,13 @@ def frame(payload: bytes) -> bytes:
     return HEADER.pack(len(payload)) + payload
 
 
-def parse(payload: bytes) -> Message:
-    """One frame's payload as a :class:`Message`; :class:`WorkerProtocolError` if it is not one."""
+def parse(payload: bytes, *, own: bool = False) -> Message:
+    """One frame's payload as a :class:`Message`; :class:`WorkerProtocolError` if it is not one.
+
+    ``own``: the payload comes from the node that started this worker (the worker's side),
+    whose encoder made it canonical: it is decoded without checking that again."""
     try:
-        body = decode(payload)
+        body = decode_own(payload) if own else decode(payload)
     except RemoteProtocolError as exc:
         raise WorkerProtocolError("bad_message", str(exc)) from None
     if not isinstance(body, tuple) or not body or not isinstance(body[0], str):

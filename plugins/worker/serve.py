@@ -83,7 +83,7 @@ class _Link:
             if not chunk:
                 return None
             self.ready.extend(self.reader.feed(chunk))
-        return parse(self.ready.pop(0))
+        return parse(self.ready.pop(0), own=True)  # the node's frames: canonical already
 
     def back(self, method: str, args: Value) -> Value:
         self.next_back += 1

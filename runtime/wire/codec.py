@@ -325,6 +325,20 @@ def decode(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
     return value
 
 
+def decode_own(data: bytes, *, max_size: int = MAX_MESSAGE_SIZE) -> Value:
+    """Decode bytes that this install's own :func:`encode` produced (a node's frames to its
+    own worker process): :func:`decode` without the canonical re-check (no walk of the value,
+    no re-pack and compare), which only proves what the encoder already guarantees.
+
+    Malformed input still raises :class:`RemoteProtocolError`; never use it on a peer's bytes.
+    """
+    if len(data) > max_size:
+        raise RemoteProtocolError("oversize", f"{len(data)} bytes > {max_size}")
+    if not data:
+        raise RemoteProtocolError("truncated", "empty input")
+    return _unpack(bytes(data), 0)
+
+
 _SCALARS: Final = frozenset({type(None), bool, int, str, bytes})
 _SCALARS_AND_TUPLE: Final = _SCALARS | {tuple}
 _TUPLE_ONLY: Final = frozenset({tuple})
