@@ -1,7 +1,7 @@
 """The asyncio half of the network actor: connections, discovery and who may talk to whom.
 
-It runs on an event loop in a thread of the network actor's process (actors/member/node.py) and
-reports to the actor through ``emit`` (thread-safe).  Policy:
+It runs on an event loop in a thread of the network actor's process
+(actors/member/network_actor.py) and reports to the actor through ``emit`` (thread-safe).  Policy:
 
 * The social graph decides almost everything: friends get one connection each, kept up by a
   redialer with backoff; strangers may connect only to hand over a ``FriendRequest`` (a cold

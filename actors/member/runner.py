@@ -25,9 +25,10 @@ from typing import Final, TextIO
 
 from peoplenet.actors.member import inbox
 from peoplenet.actors.member.control_relay import NODE_RESTARTING
+from peoplenet.actors.member.lifecycle import AwaitReady, Ready, StopNetwork
 from peoplenet.actors.member.messages import ControlReply, ControlRequest, NetworkFailed, NodeInit
-from peoplenet.actors.member.node import AwaitReady, NodeSupervisor, Ready, StopNetwork
 from peoplenet.actors.member.store_check import check_node_files
+from peoplenet.actors.member.supervisor import NodeSupervisor
 from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.kernel import (
     ActorFailed,

@@ -40,7 +40,7 @@ def test_the_command_line_registers_every_layer_record_before_it_runs(tmp_path: 
 def test_runtime_node_alone_does_not_know_the_upper_layers() -> None:
     """Why the command line must load them: the node module by itself does not."""
     probe = (
-        "import peoplenet.actors.member.node, peoplenet.runtime.wire.codec as c;"
+        "import peoplenet.actors.member.supervisor, peoplenet.runtime.wire.codec as c;"
         " print(151 in c.registered_tags())"
     )
     done = subprocess.run(
