@@ -106,17 +106,10 @@ class _NoCanonicalForm(EncodeError):
 R = TypeVar("R", bound=Record)
 _Checker = Callable[[object, int], bool]
 
-# -- the tag table ---------------------------------------------------------------------------
+# -- registration ----------------------------------------------------------------------------
 #
-# Ranges: 1-99 runtime (blocks, frames, keys), 100-199 actors (governance, membership),
-# 200-999 bundled apps (a hundred each), 1000+ third-party apps (registered at load time).
-# A tag is never reused for a different meaning; retired tags stay reserved here.
-TAG_RANGES: Final[dict[str, range]] = {
-    "runtime": range(1, 100),
-    "actors": range(100, 200),
-    "apps": range(200, 1000),
-    "third_party": range(1000, 1 << 31),
-}
+# Which tag names which record is decided in runtime/wire/tags.py (the whole table, one place);
+# the record modules register their classes here with ``@wire_type(tag)``.
 
 _BY_TAG: dict[int, type[Record]] = {}
 _FIELDS: dict[type[Record], tuple[tuple[str, _Checker], ...]] = {}

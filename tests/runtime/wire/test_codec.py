@@ -26,7 +26,6 @@ from peoplenet.runtime.wire.codec import (
     MAX_DEPTH,
     MAX_MESSAGE_SIZE,
     RECORD_EXT,
-    TAG_RANGES,
     Record,
     Value,
     decode,
@@ -39,6 +38,7 @@ from peoplenet.runtime.wire.codec import (
     registered_tags,
     wire_type,
 )
+from peoplenet.runtime.wire.tags import TAG_RANGES
 
 INT_MIN = -(2**63)
 UINT_MAX = 2**64 - 1

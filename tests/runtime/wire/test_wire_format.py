@@ -13,9 +13,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import hashlib
-import importlib
 import operator
-import pkgutil
 import random
 import re
 import string
@@ -27,10 +25,6 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-import peoplenet.actors as actors
-import peoplenet.apps as apps
-import peoplenet.plugins as plugins
-import peoplenet.runtime as runtime
 from peoplenet.actors.governance.charter import Charter, founding_content_digest
 from peoplenet.actors.governance.records import (
     key_update_digest,
@@ -54,27 +48,13 @@ from peoplenet.runtime.wire.codec import (
     decode,
     decode_as,
     encode,
-    registered_tags,
 )
 from tests import wire_spec as ws
-from tests.plugins.test_testing import example_module
+from tests.every_record import format_records, load_every_record
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "wire-format.md"
-PACKAGES = (runtime, actors, apps, plugins)
-OWNERS = ("peoplenet.", "peoplenet_noticeboard.")
-"""Modules whose records are the format; tests register tags of their own elsewhere."""
 
-
-def _load_every_record() -> None:
-    """Import every production module (and the example app), so every tag is registered."""
-    for package in PACKAGES:
-        for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if not module.name.endswith(("_main", "__main__")):  # scripts run on import
-                importlib.import_module(module.name)
-    example_module("records")
-
-
-_load_every_record()
+load_every_record()
 TEXT = DOC.read_text(encoding="utf-8")
 
 
@@ -398,10 +378,9 @@ def _registered_tags() -> dict[int, tuple[str, tuple[str, ...]]]:
     return {
         tag: (
             f"{cls.__module__}.{cls.__qualname__}",
-            tuple(f.name for f in dataclasses.fields(cls) if f.init),  # type: ignore[arg-type]
+            tuple(f.name for f in dataclasses.fields(cls) if f.init),
         )
-        for tag, cls in registered_tags().items()
-        if cls.__module__.startswith(OWNERS)
+        for tag, cls in format_records().items()
     }
 
 
