@@ -1,12 +1,14 @@
 """The pure, deterministic fold of one coin lace (Grassroots Flash, no consensus).
 
+Over 700 lines because :class:`CoinLedger` is one fold: every record kind's rule reads and
+updates the same chain states, transfer statuses and work indexes.
+
 Theory of operation
 -------------------
 Every block's outcome (valid, or refused with a stable reason) is a function of its causal
-past only: its creator's chain state at its parent (see :mod:`peoplenet.apps.currency.state`) and
-the
-outcomes of the blocks it points to.  Nothing a node learns later, nor the order in which it
-learns it, changes an outcome; so every node that folds the same blocks (pointees first, in
+past only: its creator's chain state at its parent (see :mod:`peoplenet.apps.currency.state`)
+and the outcomes of the blocks it points to.  Nothing a node learns later, nor the order in
+which it learns it, changes an outcome; so every node that folds the same blocks (pointees first, in
 any order) reaches the same outcomes and the same :meth:`CoinLedger.digest`.
 
 Double spends: the sovereign of a currency approves a payer's transfers only along one path
@@ -23,11 +25,10 @@ accepted: nothing moved).  So for every currency, always and on every node::
 even when forked members accept or spend twice on two branches.  A non-equivocator's balance
 equals its chain state and is never negative; an equivocator's may be (its debt on record).
 
-Work indexes: a member's duties (:class:`~peoplenet.apps.currency.wallet.Wallet`) must not scan
-every
-transfer ever made, so the fold keeps, per member, the transfers still waiting for it: those
-of its coins it has neither approved nor disapproved (:meth:`CoinLedger.awaiting_judgement`),
-and those to it it has not accepted (:meth:`CoinLedger.unaccepted`).  An entry leaves when a
+Work indexes: a member's duties (:class:`~peoplenet.apps.currency.wallet.Wallet`) must not
+scan every transfer ever made, so the fold keeps, per member, the transfers still waiting for
+it: those of its coins it has neither approved nor disapproved
+(:meth:`CoinLedger.awaiting_judgement`), and those to it it has not accepted (:meth:`CoinLedger.unaccepted`).  An entry leaves when a
 valid block of that member settles it.  For a member that has not forked, every valid block
 of its is on the chain to its latest block, so the indexes equal what its chain state says;
 for a forked one they are a superset of any one branch's (the wallet scans instead).

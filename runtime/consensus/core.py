@@ -1,13 +1,15 @@
 """One member's consensus for one community: a pure, sans-IO core.
 
+Over 700 lines because :class:`ConsensusCore` is one state machine: receiving, delivering and
+producing blocks read and change the same per-epoch state, whose invariants hold across them.
+
 The shell (a simulated node, the node's consensus actor, a benchmark) feeds it what happened
 -- :meth:`ConsensusCore.submit` a transaction, :meth:`~ConsensusCore.receive` a message,
 :meth:`~ConsensusCore.tick` when the timer it asked for is due -- always with ``now``, and
 carries out the :class:`Output`: messages to send, transactions delivered in the agreed
 order, the time to be woken next.  It never reads a clock, sleeps or does I/O besides adding
-blocks to the :class:`~peoplenet.runtime.lace.blocklace.Blocklace` it was given (whose store makes
-them
-durable).
+blocks to the :class:`~peoplenet.runtime.lace.blocklace.Blocklace` it was given (whose store
+makes them durable).
 
 Block production (a *cordial miner*, made quiescent):
 

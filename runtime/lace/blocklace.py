@@ -1,5 +1,8 @@
 """The blocklace: a set of signed blocks closed under pointers, with the queries protocols need.
 
+Over 700 lines because :class:`Blocklace` is one index: insertion derives and keeps the seq,
+depth, chain, tip and fork indexes that every query reads, so both must change together.
+
 Theory of operation
 -------------------
 A block enters through :meth:`Blocklace.add` or :meth:`Blocklace.add_many`.  Its signature is

@@ -1,5 +1,8 @@
 """The encrypted peer transport: asyncio TCP around the sans-IO protocol of noise_channel.
 
+Over 700 lines because a :class:`Connection` and the :class:`Transport` that admits and keeps it
+share the limits, the refusal log and the teardown; each is one state machine.
+
 Why its own asyncio layer (no thespian): thespian's TCP transport unpickles whatever reaches it,
 so the only port a node exposes is this one, and everything arriving here is authenticated
 (Noise XX, then a signed Hello binding the session to a member id), size-limited, rate-limited
