@@ -25,13 +25,14 @@ accepted: nothing moved).  So for every currency, always and on every node::
 even when forked members accept or spend twice on two branches.  A non-equivocator's balance
 equals its chain state and is never negative; an equivocator's may be (its debt on record).
 
-Work indexes: a member's duties (:class:`~peoplenet.apps.currency.wallet.Wallet`) must not
-scan every transfer ever made, so the fold keeps, per member, the transfers still waiting for
-it: those of its coins it has neither approved nor disapproved
+Work indexes: a member's duties (:class:`~peoplenet.apps.currency.wallet.Wallet`) must not scan
+every transfer ever made, so the fold keeps, per member, the transfers still waiting for it:
+those of its coins it has neither approved nor disapproved
 (:meth:`CoinLedger.awaiting_judgement`), and those to it it has not accepted
-(:meth:`CoinLedger.unaccepted`).  An entry leaves when a valid block of that member settles it.  For a member that has not forked, every valid block
-of its is on the chain to its latest block, so the indexes equal what its chain state says;
-for a forked one they are a superset of any one branch's (the wallet scans instead).
+(:meth:`CoinLedger.unaccepted`).  An entry leaves when a valid block of that member settles it.
+For a member that has not forked, every valid block of its is on the chain to its latest block,
+so the indexes equal what its chain state says; for a forked one they are a superset of any one
+branch's (the wallet scans instead).
 """
 
 from __future__ import annotations
