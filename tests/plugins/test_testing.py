@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-import peoplenet.plugins.testing
+import peoplenet.plugins.harness
 from peoplenet.plugins import hookimpl
 from peoplenet.plugins.api import (
     AppChangeView,
@@ -313,7 +313,7 @@ def test_a_decision_hook_must_not_refuse(board: ModuleType) -> None:
 
 @pytest.fixture
 def tight_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(peoplenet.plugins.testing, "HOOK_BUDGET_S", 0.02)
+    monkeypatch.setattr(peoplenet.plugins.harness, "HOOK_BUDGET_S", 0.02)
 
 
 @pytest.mark.usefixtures("tight_budget")
