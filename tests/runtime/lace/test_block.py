@@ -7,6 +7,8 @@ own must hold for crafted bytes too, not just for blocks this code built.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 from typing import Any
 
 import msgpack
@@ -15,6 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import peoplenet.runtime.lace.block as block_module
+import peoplenet.runtime.wire.codec as codec
+from peoplenet.runtime.consensus.rules import RoundPayload
 from peoplenet.runtime.errors import EncodeError, InvalidBlock, LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import (
@@ -28,7 +32,14 @@ from peoplenet.runtime.lace.block import (
     block_id_of,
     verify_block,
 )
-from peoplenet.runtime.wire.codec import RECORD_EXT, Value, decode_as, encode
+from peoplenet.runtime.wire.codec import (
+    RECORD_EXT,
+    Value,
+    decode_as,
+    encode,
+    encode_many_nested,
+)
+from tests.runtime.wire.test_fast_parsers import BENCH_TXS, FLAT, RECORDS
 from tests.strategies import canonical_values, mutate_bytes
 
 ALICE = Identity.from_seed(bytes(range(32)))
@@ -67,7 +78,7 @@ def invalid(data: bytes, reason: str) -> InvalidBlock:
     return info.value
 
 
-# -- creating and verifying ---------------------------------------------------------------
+# -- creating and verifying -------------------------------------------------------------------
 
 
 def test_create_and_verify() -> None:
@@ -156,7 +167,7 @@ def test_golden_id() -> None:
     )
 
 
-# -- parsing ------------------------------------------------------------------------------
+# -- parsing ----------------------------------------------------------------------------------
 
 
 def test_from_bytes_round_trip_keeps_id_and_signature() -> None:
@@ -275,7 +286,7 @@ def test_oversize_bytes_are_refused_before_parsing() -> None:
     assert info.value.reason == "oversize"
 
 
-# -- forgery ------------------------------------------------------------------------------
+# -- forgery ----------------------------------------------------------------------------------
 
 
 def forged(block: Block) -> InvalidBlock:
@@ -317,7 +328,7 @@ def test_garbage_creator_key_is_a_forgery_not_a_crash() -> None:
         forged(dataclasses.replace(good, creator=MemberId(creator)))
 
 
-# -- ids ----------------------------------------------------------------------------------
+# -- ids --------------------------------------------------------------------------------------
 
 
 def test_id_changes_with_every_field() -> None:
@@ -365,28 +376,11 @@ def test_random_blocks_round_trip(payload: Value, pointers: list[bytes], lace: b
     verify_block(back)
 
 
-# -- the fast canonical path of from_bytes ------------------------------------------------
+# -- the fast canonical path of from_bytes ----------------------------------------------------
 #
 # ``Block.from_bytes`` parses canonical bytes by hand and sends everything else to the generic
 # decoder.  These tests hold it to that: the same answer as ``decode_as`` for any input, and
 # refusal of every non-canonical spelling of a real block.
-
-
-def slow_outcome(data: bytes) -> tuple[str, object]:
-    """What the generic decoder says: ("ok", (block, id)) or ("err", (type, reason))."""
-    try:
-        block = decode_as(Block, data, max_size=MAX_BLOCK_SIZE)
-    except RemoteProtocolError as exc:
-        return "err", (type(exc), exc.reason)
-    return "ok", (block, block_id_of(block.creator, block.lace, block.payload, block.pointers))
-
-
-def fast_outcome(data: bytes) -> tuple[str, object]:
-    try:
-        block = Block.from_bytes(data)
-    except RemoteProtocolError as exc:
-        return "err", (type(exc), exc.reason)
-    return "ok", (block, block.id)
 
 
 def bin8(x: bytes) -> bytes:
@@ -541,3 +535,158 @@ def test_every_cut_of_a_real_block_gets_the_generic_answer() -> None:
         framed = block_module._ext_header(end) + body[:end]
         assert fast_outcome(framed) == slow_outcome(framed)
         assert fast_outcome(framed)[0] == ("ok" if end == len(body) else "err")
+
+
+def slow_outcome(data: bytes) -> tuple[str, object]:
+    try:
+        block = decode_as(Block, data, max_size=MAX_BLOCK_SIZE)
+    except RemoteProtocolError as exc:
+        return "err", (type(exc), exc.reason)
+    bid = block_id_of(block.creator, block.lace, block.payload, block.pointers)
+    return "ok", (block, repr(block.payload), bid)
+
+
+def fast_outcome(data: bytes) -> tuple[str, object]:
+    try:
+        block = Block.from_bytes(data)
+    except RemoteProtocolError as exc:
+        return "err", (type(exc), exc.reason)
+    assert block.to_bytes() == data
+    return "ok", (block, repr(block.payload), block.id)
+
+
+# -- blocks with round payloads: parsed in place, created from encoded parts ------------------
+
+
+EPOCH_LACE = hashlib.blake2b(b"epoch", digest_size=32).digest()
+
+
+def pointers(count: int) -> tuple[bytes, ...]:
+    return tuple(sorted(hashlib.blake2b(bytes([i]), digest_size=32).digest() for i in range(count)))
+
+
+BENCH_PAYLOAD = RoundPayload(BENCH_TXS)
+
+
+def bench_block(payload: Value = BENCH_PAYLOAD, count: int = 3) -> Block:
+    return Block.create(ALICE, EPOCH_LACE, payload, pointers(count))
+
+
+@st.composite
+def mutated_round_blocks(draw: st.DrawFn) -> bytes:
+    payload = draw(st.sampled_from(RECORDS) | FLAT.map(RoundPayload))
+    count = draw(st.sampled_from([0, 1, 3, 15, 16, 20]))
+    return mutate_bytes(draw, bench_block(payload, count).to_bytes())
+
+
+@settings(max_examples=500, deadline=None)
+@given(mutated_round_blocks())
+def test_from_bytes_with_round_payloads_agrees_with_decode_as(data: bytes) -> None:
+    assert fast_outcome(data) == slow_outcome(data)
+
+
+def test_usual_blocks_never_reach_the_general_decoders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bench block is parsed without decode_as and without decode_prefix (read in place)."""
+    calls: list[str] = []
+
+    def no_decode_as(*args: object, **kwargs: object) -> None:
+        calls.append("decode_as")
+
+    def no_decode_prefix(*args: object, **kwargs: object) -> None:
+        calls.append("decode_prefix")
+
+    monkeypatch.setattr(block_module, "decode_as", no_decode_as)
+    monkeypatch.setattr(block_module, "decode_prefix", no_decode_prefix)
+    monkeypatch.setattr(codec, "decode_prefix", no_decode_prefix)
+    for count in (0, 3, 16):
+        for payload in (RoundPayload(BENCH_TXS), RoundPayload(()), RoundPayload(("a", b"b"))):
+            block = bench_block(payload, count)
+            parsed = Block.from_bytes(block.to_bytes())
+            assert parsed == block and parsed.id == block.id
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        RoundPayload(BENCH_TXS),
+        RoundPayload(({"a": 1}, ("x", -1))),
+        ("plain", 1),
+        {"map": (1, 2)},
+        RoundPayload((("tx", b"\x00" * 2_000, 5),)),
+    ],
+    ids=repr,
+)
+def test_canonical_blocks_parse_as_decode_as(payload: Value) -> None:
+    for count in (0, 1, 15, 16, 17):
+        data = bench_block(payload, count).to_bytes()
+        assert fast_outcome(data) == slow_outcome(data)
+        assert fast_outcome(data)[0] == "ok"
+
+
+@pytest.mark.parametrize("lace_len", [1, 32, 64])
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 17])
+def test_create_encoded_across_header_widths(lace_len: int, count: int) -> None:
+    """Body sizes on both sides of the ext8/ext16 and ext16/ext32 boundaries."""
+    lace = bytes([7]) * lace_len
+    base = len(Block.create(ALICE, lace, b"", pointers(count)).to_bytes())
+    for target in (0xFF, 0x100, 0x101, 0xFFFF, 0x10000, 0x10001):
+        for slack in (-2, -1, 0, 1, 2):
+            blob = b"\x05" * max(0, target - base + 3 + slack)
+            payload_raw = encode(blob)
+            block = Block.create_encoded(ALICE, lace, blob, payload_raw, pointers(count))
+            assert block.to_bytes() == encode(block)
+            assert block.id == block_id_of(block.creator, block.lace, blob, block.pointers)
+            assert block.signature_ok()
+            again = Block.from_bytes(block.to_bytes())
+            assert again == block and again.id == block.id
+
+
+def test_create_encoded_odd_arguments_take_the_general_path() -> None:
+    raw = encode(RoundPayload(BENCH_TXS))
+    lace: bytes = bytearray(b"lace")  # type: ignore[assignment]  # a caller's odd argument
+    odd = Block.create_encoded(ALICE, lace, RoundPayload(BENCH_TXS), raw)
+    assert odd.to_bytes() == encode(odd) and type(odd.lace) is bytes
+    assert odd == Block.create(ALICE, b"lace", RoundPayload(BENCH_TXS))
+    with pytest.raises(LocalError):
+        Block.create_encoded(ALICE, b"", RoundPayload(()), encode(RoundPayload(())))
+    with pytest.raises(LocalError):
+        Block.create_encoded(ALICE, b"x" * 65, RoundPayload(()), encode(RoundPayload(())))
+    with pytest.raises(LocalError):
+        Block.create_encoded(ALICE, b"l", 1, b"\x01", (b"p" * 32, b"p" * 32))
+    with pytest.raises(LocalError):
+        Block.create_encoded(ALICE, b"l", 1, b"\x01", (b"p" * 31,))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(canonical_values(), max_size=10), st.integers(0, 20))
+def test_block_of_encoded_txs_is_the_block_of_the_txs(txs: list[Value], count: int) -> None:
+    encoded = encode_many_nested(txs, 3)
+    payload_raw = encode(RoundPayload(tuple(txs)))
+    assert payload_raw.endswith(b"".join(encoded))
+    block = Block.create_encoded(
+        ALICE, EPOCH_LACE, RoundPayload(tuple(txs)), payload_raw, pointers(count)
+    )
+    assert block == Block.create(ALICE, EPOCH_LACE, RoundPayload(tuple(txs)), pointers(count))
+    assert fast_outcome(block.to_bytes()) == slow_outcome(block.to_bytes())
+
+
+@settings(max_examples=60, deadline=None)
+@given(canonical_values(), st.integers(0, 70), st.binary(min_size=1, max_size=64))
+def test_create_encoded_is_create(payload: object, count: int, lace: bytes) -> None:
+    pointers = tuple(os.urandom(32) for _ in range(count))
+    made = Block.create_encoded(BOB, lace, payload, encode(payload), pointers)  # type: ignore[arg-type]
+    assert made.to_bytes() == encode(made)
+    assert made.id == block_id_of(made.creator, lace, made.payload, made.pointers)
+    assert made.signature_ok()
+    again = Block.from_bytes(made.to_bytes())
+    assert again == made and again.id == made.id
+
+
+def test_create_still_refuses_bad_arguments() -> None:
+    with pytest.raises(LocalError):
+        Block.create(BOB, b"", (), ())  # empty lace
+    with pytest.raises(LocalError):
+        Block.create(BOB, LACE, (), (b"short",))
+    with pytest.raises(LocalError):
+        Block.create(BOB, LACE, (), (b"\x01" * 32, b"\x01" * 32))

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peoplenet.runtime.errors import InvalidBlock, StoreError
+from peoplenet.runtime.errors import (
+    InvalidBlock,
+    LocalError,
+    StoreError,
+)
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.lace.block import Block, BlockId, LaceId
-from peoplenet.runtime.lace.blocklace import Blocklace
-from peoplenet.runtime.lace.store import MemoryStore, SqliteStore
+from peoplenet.runtime.lace.blocklace import AddReport, Blocklace, BlockMeta, _row_writer
+from peoplenet.runtime.lace.store import MemoryStore, Row, SqliteStore
 from peoplenet.runtime.lace.store_api import StoredBlock
 
 LACE = LaceId(b"test-lace")
@@ -308,3 +312,417 @@ def test_pending_buffer_is_bounded() -> None:
     assert lace.pending_count == 5
     lace.add_many(blocks)
     assert len(lace) == 30 and lace.pending_count == 0
+
+
+# -- rows, closures and latest blocks against brute force -------------------------------------
+
+
+class _OwnPutMany(MemoryStore):
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def put_many(self, blocks: Sequence[StoredBlock]) -> None:
+        self.seen += len(blocks)
+        super().put_many(blocks)
+
+
+def test_blocklace_writes_rows_only_where_put_many_is_the_stores_own() -> None:
+    assert _row_writer(MemoryStore()) is not None
+    own = _OwnPutMany()
+    assert _row_writer(own) is None
+    bl = Blocklace(own)
+    block = Block.create(IDS[0], LACE, (), ())
+    bl.add(block)
+    assert own.seen == 1 and own.get_raw(block.id) == block.to_bytes()
+
+
+def _reference_closure(bl: Blocklace, start: bytes, min_depth: int) -> set[bytes]:
+    out, stack = {start}, [start]
+    while stack:
+        for p in bl.meta(stack.pop()).pointers:  # type: ignore[arg-type]
+            if p not in out and bl.meta(p).depth >= min_depth:
+                out.add(p)
+                stack.append(p)
+    return out
+
+
+def test_closure_is_the_depth_pruned_reachable_set() -> None:
+    members = [Identity.from_seed(bytes([i + 2]) * 32) for i in range(4)]
+    bl = Blocklace(MemoryStore())
+    latest: list[bytes] = []
+    for rnd in range(6):
+        made = []
+        for i, m in enumerate(members):
+            ptrs = tuple(p for j, p in enumerate(latest) if (rnd + j + i) % 4 != 3 or j == i)
+            made.append(Block.create(m, LACE, (rnd, i), ptrs))
+        for b in made:
+            bl.add(b)
+        latest = [b.id for b in made]
+    for top in latest:
+        for min_depth in range(7):
+            assert bl.closure(top, min_depth=min_depth) == _reference_closure(bl, top, min_depth)  # type: ignore[arg-type]
+
+
+def _reference_latest(bl: Blocklace, lace: bytes, depth: int) -> set[bytes]:
+    out: set[bytes] = set()
+    for creator in bl.creators(lace):  # type: ignore[arg-type]
+        for tip in bl.tips(lace, creator):  # type: ignore[arg-type]
+            b: bytes | None = tip
+            while b is not None and bl.meta(b).depth > depth:  # type: ignore[arg-type]
+                b = bl.meta(b).parent  # type: ignore[arg-type]
+            if b is not None:
+                out.add(b)
+    return out
+
+
+def test_latest_up_to_is_the_tip_walk_also_with_forks() -> None:
+    members = [Identity.from_seed(bytes([i + 9]) * 32) for i in range(3)]
+    bl = Blocklace(MemoryStore())
+    latest: list[bytes] = []
+    for rnd in range(5):
+        made = [Block.create(m, LACE, (rnd, i), tuple(latest)) for i, m in enumerate(members[1:])]
+        if rnd % 2 == 0:  # members[0] makes a block every other round only
+            made.append(Block.create(members[0], LACE, (rnd, 0), tuple(latest)))
+        for b in made:
+            bl.add(b)
+        latest = [b.id for b in made]
+    # members[1] forks: a twin of its first block, seen by nobody
+    bl.add(Block.create(members[1], LACE, ("twin",), ()))
+    assert bl.equivocators(LACE)
+    for depth in range(-1, 7):
+        got = bl.latest_up_to(LACE, depth)
+        assert set(got) == _reference_latest(bl, LACE, depth)
+
+
+# -- single adds and unbuffered batches take the general path's answers -----------------------
+
+
+FAST_LACE = LaceId(b"speed4-lace")
+
+
+OTHER_LACE = LaceId(b"speed4-other")
+
+
+ORPHAN_LACE = LaceId(b"speed4-orphan")
+
+
+FAST_IDS = [Identity.from_seed(bytes([i + 40]) * 32) for i in range(4)]
+
+
+REFUSED = -1
+"""A payload the test validator refuses."""
+
+
+class RefuseMarked:
+    """A validator object (its class defines ``__call__``): refuses payload ``REFUSED``."""
+
+    def __call__(self, block: Block, meta: BlockMeta, known: object) -> InvalidBlock | None:
+        if block.lace == FAST_LACE and block.payload == REFUSED:
+            return InvalidBlock("test_refused", "marked", block_id=meta.id)
+        return None
+
+
+def refuse_deep_other(block: Block, meta: BlockMeta, known: object) -> InvalidBlock | None:
+    """A plain-function validator: refuses blocks of ``OTHER_LACE`` deeper than 2."""
+    if block.lace == OTHER_LACE and meta.depth > 2:
+        return InvalidBlock("too_deep", "other lace", block_id=meta.id)
+    return None
+
+
+def make_blocks(seed: int, count: int, *, faults: bool = True) -> list[Block]:
+    """Blocks in creation order: forks, two-own-pointer blocks, cross-lace pointers, refusals."""
+    rng = random.Random(seed)
+    made: list[Block] = []
+    for n in range(count):
+        c = rng.randrange(len(FAST_IDS))
+        lace = OTHER_LACE if faults and rng.random() < 0.15 else FAST_LACE
+        pool = [b for b in made if b.lace == lace or (faults and rng.random() < 0.05)]
+        pointers = {b.id for b in rng.sample(pool, k=min(len(pool), rng.randrange(5)))}
+        if made and rng.random() < 0.3:  # a round's blocks share their pointer set
+            pointers = set(made[-1].pointers)
+        payload = REFUSED if faults and rng.random() < 0.08 else n
+        made.append(Block.create(FAST_IDS[c], lace, payload, tuple(pointers)))
+    return made
+
+
+def forged(block: Block) -> Block:
+    """The same id (the signature is not part of it) with a signature that does not verify."""
+    bad = bytes([block.signature[0] ^ 1]) + block.signature[1:]
+    return Block(block.creator, block.lace, block.payload, block.pointers, bad)
+
+
+def steps_for(seed: int, blocks: list[Block]) -> list[tuple[str, list[Block], bool]]:
+    """A shuffled feed with duplicates and forged copies, cut into single adds and batches."""
+    rng = random.Random(seed)
+    feed = list(blocks)
+    if rng.random() < 0.5:  # else in creation order, as in a run, but for what is added below
+        rng.shuffle(feed)
+    for b in rng.sample(blocks, k=len(blocks) // 6):
+        feed.insert(rng.randrange(len(feed) + 1), b)
+    for b in rng.sample(blocks, k=len(blocks) // 8):
+        feed.insert(rng.randrange(len(feed) + 1), forged(b))
+    steps: list[tuple[str, list[Block], bool]] = []
+    i = 0
+    while i < len(feed):
+        if rng.random() < 0.3:
+            steps.append(("add", [feed[i]], rng.random() < 0.5))
+            i += 1
+        else:
+            k = rng.randrange(1, 6)
+            steps.append(("many", feed[i : i + k], False))
+            i += k
+    return steps
+
+
+def with_orphan() -> Blocklace:
+    """A blocklace whose buffer is never empty: every add takes the general path."""
+    bl = new_blocklace()
+    orphan = Block.create(FAST_IDS[0], ORPHAN_LACE, 0, (b"\x07" * 32,))
+    assert bl.add(orphan).buffered == [orphan.id]
+    return bl
+
+
+def new_blocklace(store: MemoryStore | None = None) -> Blocklace:
+    bl = Blocklace(MemoryStore() if store is None else store)
+    bl.add_validator(RefuseMarked())
+    bl.add_validator(refuse_deep_other)
+    return bl
+
+
+def outcome(bl: Blocklace, kind: str, blocks: list[Block], verified: bool) -> object:
+    """What a step did, comparable across blocklaces (a raised refusal as its reason)."""
+    if kind == "add":
+        try:
+            report = bl.add(blocks[0], verified=verified)
+        except InvalidBlock as exc:
+            return ("raised", exc.reason, exc.block_id)
+    else:
+        report = bl.add_many(blocks, raws=[b.to_bytes() for b in blocks])
+    return summary(report)
+
+
+def summary(report: AddReport) -> object:
+    return (
+        report.added,
+        report.buffered,
+        report.duplicates,
+        [(bid, e.reason, e.block_id) for bid, e in report.rejected],
+        report.equivocations,
+    )
+
+
+def brute_meta(bl: Blocklace, bid: bytes) -> BlockMeta:
+    """A stored block's meta recomputed from its pointees' metas, one by one."""
+    m = bl.meta(bid)  # type: ignore[arg-type]
+    pms = [bl.meta(p) for p in m.pointers]
+    own = [p for p in pms if p.creator == m.creator]
+    depth = 1 + max((p.depth for p in pms), default=-1)
+    below = len({p.creator for p in pms if p.depth == depth - 1})
+    return BlockMeta(
+        m.id,
+        m.creator,
+        m.lace,
+        own[0].seq + 1 if own else 0,
+        depth,
+        m.pointers,
+        own[0].id if own else None,
+        below,
+    )
+
+
+def state(bl: Blocklace, laces: Sequence[LaceId] = (FAST_LACE, OTHER_LACE)) -> object:
+    """Everything observable about the stored blocks of ``laces``."""
+    out: list[object] = []
+    for lace in laces:
+        ids = list(bl.iter_lace(lace))
+        out.append(ids)
+        out.append([bl.meta(b) for b in ids])
+        out.append([bl.raw(b) for b in ids])
+        out.append(bl.lace_tips(lace))
+        out.append(bl.equivocations(lace))
+        out.append([(c, bl.chain(lace, c), bl.tips(lace, c)) for c in bl.creators(lace)])
+        out.append({d: sorted(bl.at_depth(lace, d)) for d in range(bl.max_depth(lace) + 1)})
+    return out
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 10_000), st.integers(4, 28), st.booleans())
+def test_fast_paths_match_the_general_path(
+    block_seed: int, feed_seed: int, count: int, faults: bool
+) -> None:
+    """Without ``faults`` (refusals, cross-lace pointers) the buffer empties again, so the
+    fast paths run often; with them, blocks above a refused one stay buffered."""
+    blocks = make_blocks(block_seed, count, faults=faults)
+    store = MemoryStore()
+    fast, general = new_blocklace(store), with_orphan()
+    for kind, batch, verified in steps_for(feed_seed, blocks):
+        assert outcome(fast, kind, batch, verified) == outcome(general, kind, batch, verified)
+    assert state(fast) == state(general)
+    for lace in (FAST_LACE, OTHER_LACE):
+        for bid in fast.iter_lace(lace):
+            assert fast.meta(bid) == brute_meta(fast, bid)
+    assert fast.pending_count == general.pending_count - 1
+    assert fast.wanted() == general.wanted() - {b"\x07" * 32}
+    # A restart over the same store rebuilds the same state.
+    reloaded = Blocklace(store.reopen())
+    assert state(reloaded) == state(fast)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 6))
+def test_single_add_is_add_many_of_one(block_seed: int, forged_at: int) -> None:
+    """``add`` without the batch machinery: same report, or the refusal add_many reports."""
+    blocks = make_blocks(block_seed, 14)
+    if forged_at < len(blocks):
+        blocks[forged_at] = forged(blocks[forged_at])
+    one, many = new_blocklace(), new_blocklace()
+    for block in [*blocks, blocks[0]]:  # the last one again: a duplicate
+        report = many.add_many([block])
+        expect = summary(report)
+        if report.rejected:
+            (_, error), *_ = report.rejected
+            expect = ("raised", error.reason, error.block_id)
+        assert outcome(one, "add", [block], False) == expect
+    assert state(one) == state(many)
+
+
+def test_refused_raw_type_fails_the_batch_as_before() -> None:
+    """A raw that is not ``bytes`` is never vouched for: the store refuses the whole batch."""
+    bl = new_blocklace()
+    root = Block.create(FAST_IDS[0], FAST_LACE, 1, ())
+    bl.add(root)  # the creator and the lace are known from now on
+    child = Block.create(FAST_IDS[0], FAST_LACE, 2, (root.id,))
+    bad_raw: bytes = bytearray(child.to_bytes())  # type: ignore[assignment]
+    attempts: list[Callable[[], object]] = [
+        lambda: bl.add(child, raw=bad_raw),
+        lambda: bl.add_many([child], raws=[bad_raw]),
+    ]
+    for attempt in attempts:
+        with pytest.raises(LocalError, match="malformed block row"):
+            attempt()
+        assert child.id not in bl
+        assert bl.lace_tips(FAST_LACE) == [root.id]
+    assert bl.add(child).added == [child.id]
+
+
+def test_a_store_that_overrides_put_rows_still_writes() -> None:
+    """The vouched writer is used only where the class writing rows defines it too."""
+
+    class Recording(MemoryStore):
+        __slots__ = ("calls",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def put_rows(self, rows: Sequence[Row]) -> None:
+            self.calls += 1
+            super().put_rows(rows)
+
+    store = Recording()
+    bl = Blocklace(store)
+    block = Block.create(FAST_IDS[0], FAST_LACE, 1, ())
+    bl.add(block)
+    bl.add(Block.create(FAST_IDS[0], FAST_LACE, 2, (block.id,)))
+    assert store.calls == 2
+
+
+def test_a_failing_store_leaves_memory_unchanged() -> None:
+    class Failing(MemoryStore):
+        __slots__ = ("fail",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fail = False
+
+        def put_vouched_rows(self, rows: Sequence[Row]) -> None:
+            if self.fail:
+                raise StoreError("disk full")
+            super().put_vouched_rows(rows)
+
+    store = Failing()
+    bl = Blocklace(store)
+    first = Block.create(FAST_IDS[0], FAST_LACE, 1, ())
+    bl.add(first)  # a new creator: checked rows
+    store.fail = True
+    second = Block.create(FAST_IDS[1], FAST_LACE, 2, ())
+    bl.add(second)  # a new creator again: put_rows, not the failing vouched writer
+    third = Block.create(FAST_IDS[0], FAST_LACE, 3, (first.id, second.id))
+    attempts: list[Callable[[], object]] = [lambda: bl.add(third), lambda: bl.add_many([third])]
+    for attempt in attempts:
+        with pytest.raises(StoreError):
+            attempt()
+        assert third.id not in bl
+        assert bl.lace_tips(FAST_LACE) == sorted([first.id, second.id])
+    store.fail = False
+    assert bl.add(third).added == [third.id]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000), st.integers(0, 6))
+def test_closure_matches_a_brute_force_walk(seed: int, min_depth: int) -> None:
+    rng = random.Random(seed)
+    made: list[Block] = []
+    for n in range(24):
+        me = FAST_IDS[n % 4]
+        others = [b for b in made if b.creator != me.member_id]
+        pointers = {b.id for b in rng.sample(others, k=min(len(others), rng.randrange(4)))}
+        if n >= 4 and rng.random() < 0.7:
+            pointers.add(made[n - 4].id)  # its own previous block
+        made.append(Block.create(me, OTHER_LACE, n, tuple(pointers)))
+    bl = Blocklace(MemoryStore())
+    assert not bl.add_many(made).rejected
+    by_id = {b.id: b for b in made}
+    for b in made:
+        out, stack = {b.id}, [b.id]
+        while stack:
+            for p in by_id[stack.pop()].pointers:
+                if p not in out:
+                    out.add(p)
+                    stack.append(p)
+        expect = {x for x in out if bl.depth(x) >= min_depth} | {b.id}
+        assert bl.closure(b.id, min_depth=min_depth) == expect
+
+
+def test_forked_view_and_metas_are_live() -> None:
+    bl = Blocklace(MemoryStore())
+    view, metas = bl.forked_view(FAST_LACE), bl.metas
+    root = Block.create(FAST_IDS[0], FAST_LACE, 0, ())
+    bl.add(root)
+    assert metas[root.id] == bl.meta(root.id)
+    assert not view
+    bl.add(Block.create(FAST_IDS[1], FAST_LACE, 1, (root.id,)))
+    bl.add(Block.create(FAST_IDS[1], FAST_LACE, 2, (root.id,)))  # a fork of creator 1
+    assert set(view) == {FAST_IDS[1].member_id} == set(bl.equivocators(FAST_LACE))
+
+
+def test_a_failed_batch_forgets_what_it_derived_from_its_own_blocks() -> None:
+    """Pointee facts are remembered by pointer set; a failed batch's blocks leave no trace."""
+
+    class Failing(MemoryStore):
+        __slots__ = ("fail",)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.fail = False
+
+        def put_rows(self, rows: Sequence[Row]) -> None:
+            if self.fail:
+                raise StoreError("disk full")
+            super().put_rows(rows)
+
+    store = Failing()
+    bl = Blocklace(store)
+    x = Block.create(FAST_IDS[0], FAST_LACE, 1, ())
+    y = Block.create(FAST_IDS[1], FAST_LACE, 2, (x.id,))
+    z = Block.create(FAST_IDS[2], FAST_LACE, 3, (x.id,))  # the same pointer set as y
+    store.fail = True
+    with pytest.raises(StoreError):
+        bl.add_many([x, y])  # y's pointee facts came from the planned x
+    store.fail = False
+    assert bl.add(z).buffered == [z.id]  # x is not there: z waits
+    assert bl.add(x).added == [x.id, z.id]
+    assert bl.meta(z.id) == brute_meta(bl, z.id)

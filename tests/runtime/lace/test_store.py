@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from peoplenet.runtime.errors import LocalError, StoreError
+from peoplenet.runtime.errors import (
+    LocalError,
+    StoreError,
+)
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.lace.block import Block
-from peoplenet.runtime.lace.store import SCHEMA_VERSION, MemoryStore, SqliteStore, open_store
+from peoplenet.runtime.lace.store import SCHEMA_VERSION, MemoryStore, Row, SqliteStore, open_store
 from peoplenet.runtime.lace.store_api import BlockStore, StoredBlock
 
 AnyStore = MemoryStore | SqliteStore
@@ -66,7 +71,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AnyStore]:
     s.close()
 
 
-# -- the contract, for both stores -----------------------------------------------------------
+# -- the contract, for both stores ------------------------------------------------------------
 
 
 def test_satisfies_the_protocol(store: AnyStore) -> None:
@@ -252,7 +257,7 @@ def test_quick_check_passes_on_a_healthy_store(store: AnyStore) -> None:
     assert store.quick_check() is True
 
 
-# -- MemoryStore -------------------------------------------------------------------------------
+# -- MemoryStore ------------------------------------------------------------------------------
 
 
 def test_memory_store_outlives_its_handle() -> None:
@@ -275,7 +280,7 @@ def test_open_store_picks_the_backend(tmp_path: Path) -> None:
         assert s.durability == "normal"
 
 
-# -- SqliteStore only --------------------------------------------------------------------------
+# -- SqliteStore only -------------------------------------------------------------------------
 
 
 def _file_digest(path: Path) -> bytes:
@@ -439,3 +444,97 @@ def test_a_large_batch_is_stored_whole(tmp_path: Path) -> None:
         assert len(s) == 10_000
         assert [b.id for b in s.iter_blocks()] == [b.id for b in blocks]
         assert s.ids_by_depth(LACE, 5_000, 5_002) == [b.id for b in blocks[5_000:5_003]]
+
+
+# -- rows written without StoredBlock objects -------------------------------------------------
+
+
+def _rows(n: int) -> list[tuple[bytes, bytes, bytes, int, int, bytes]]:
+    return [
+        (bytes([i]) * 32, LACE, bytes([i % 3]) * 32, i // 3, i // 2, b"raw%d" % i) for i in range(n)
+    ]
+
+
+def _same_contents(a: MemoryStore | SqliteStore, b: MemoryStore | SqliteStore) -> None:
+    assert list(a.iter_blocks()) == list(b.iter_blocks())
+    for creator in (bytes([c]) * 32 for c in range(3)):
+        assert a.ids_by_creator(LACE, creator) == b.ids_by_creator(LACE, creator)
+    assert a.ids_by_depth(LACE, 0, 99) == b.ids_by_depth(LACE, 0, 99)
+    assert a.ids_by_depth(LACE, 2, 3) == b.ids_by_depth(LACE, 2, 3)
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_put_rows_stores_what_put_many_stores(kind: str, tmp_path: Path) -> None:
+    def store(name: str) -> MemoryStore | SqliteStore:
+        return MemoryStore() if kind == "memory" else SqliteStore(tmp_path / name)
+
+    rows = _rows(10)
+    by_rows, by_blocks = store("a"), store("b")
+    try:
+        # out of order, and twice: the indexes must still come out sorted, the ids once
+        for batch in (rows[5:], rows[:7]):
+            by_rows.put_rows(batch)
+            by_blocks.put_many([StoredBlock(*r) for r in batch])
+        _same_contents(by_rows, by_blocks)
+        assert by_rows.get_raw(rows[3][0]) == b"raw3"
+    finally:
+        by_rows.close()
+        by_blocks.close()
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_put_rows_refuses_a_bad_batch_whole(kind: str, tmp_path: Path) -> None:
+    store = MemoryStore() if kind == "memory" else SqliteStore(tmp_path / "s")
+    try:
+        good = _rows(2)
+        bads: list[Sequence[object]] = [
+            (b"x" * 31, LACE, b"c" * 32, 0, 0, b"r"),
+            (b"x" * 32, b"", b"c" * 32, 0, 0, b"r"),
+            (b"x" * 32, LACE, b"c" * 32, -1, 0, b"r"),
+            (b"x" * 32, LACE, b"c" * 32, 0, 0, "r"),
+            (b"x" * 32, LACE, b"c" * 32, 0, 0),
+            [b"x" * 32, LACE, b"c" * 32, 0, 0, b"r"],
+        ]
+        for bad in bads:
+            with pytest.raises(LocalError):
+                store.put_rows([*good, bad])  # type: ignore[list-item]
+        assert len(store) == 0
+    finally:
+        store.close()
+
+
+row_batches = st.lists(
+    st.tuples(
+        st.binary(min_size=32, max_size=32),
+        st.binary(min_size=1, max_size=64),
+        st.binary(min_size=32, max_size=32),
+        st.integers(0, 2**63 - 1),
+        st.integers(0, 2**63 - 1),
+        st.binary(max_size=40),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(row_batches)
+def test_vouched_rows_store_what_put_rows_stores(batch: list[Row]) -> None:
+    checked, vouched = MemoryStore(), MemoryStore()
+    checked.put_rows(batch)
+    vouched.put_vouched_rows(batch)
+    assert list(checked.iter_blocks()) == list(vouched.iter_blocks())
+    for lace in checked.laces():
+        assert checked.ids_by_depth(lace, 0, 2**63 - 1) == vouched.ids_by_depth(lace, 0, 2**63 - 1)
+    assert vouched.quick_check()
+
+
+def test_vouched_rows_sqlite_and_closed_stores(tmp_path: Path) -> None:
+    row: Row = (b"\x01" * 32, LACE, b"\x02" * 32, 0, 0, b"raw")
+    with SqliteStore(tmp_path / "a.db") as checked, SqliteStore(tmp_path / "b.db") as vouched:
+        checked.put_rows([row])
+        vouched.put_vouched_rows([row, row])
+        assert list(checked.iter_blocks()) == list(vouched.iter_blocks())
+    for store in (vouched, MemoryStore()):
+        store.close()
+        with pytest.raises(StoreError):
+            store.put_vouched_rows([row])

@@ -32,6 +32,8 @@ from peoplenet.runtime.wire.codec import (
     decode_as,
     decode_prefix,
     encode,
+    encode_many_nested,
+    encode_nested,
     read_array_header,
     read_bin,
     record_body_at,
@@ -39,11 +41,12 @@ from peoplenet.runtime.wire.codec import (
     wire_type,
 )
 from peoplenet.runtime.wire.tags import TAG_RANGES
+from tests.strategies import canonical_values
 
 INT_MIN = -(2**63)
 UINT_MAX = 2**64 - 1
 
-# -- test-only records (tags far above anything the project assigns) ------------------------
+# -- test-only records (tags far above anything the project assigns) --------------------------
 
 POINT_TAG = 1_337_001
 SAMPLE_TAG = 1_337_002
@@ -73,7 +76,7 @@ class Sample(Record):
     cache: int = dataclasses.field(default=0, init=False, compare=False)
 
 
-# -- strategies ---------------------------------------------------------------------------
+# -- strategies -------------------------------------------------------------------------------
 
 INT_BOUNDARIES = (
     0, 1, -1, 127, 128, 255, 256, 65_535, 65_536, 2**31 - 1, 2**31, 2**32 - 1, 2**32,
@@ -200,7 +203,7 @@ def raw_point(p: Point) -> msgpack.ExtType:
     return raw_record(POINT_TAG, p.x, p.y, p.label)
 
 
-# -- round trips --------------------------------------------------------------------------
+# -- round trips ------------------------------------------------------------------------------
 
 
 @FAST
@@ -319,7 +322,7 @@ def test_decode_of_non_bytes_is_a_local_error() -> None:
         decode("c0")  # type: ignore[arg-type]
 
 
-# -- rejections ---------------------------------------------------------------------------
+# -- rejections -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -626,7 +629,7 @@ def test_reserved_and_empty(data: bytes) -> None:
     rejects(data, "truncated" if not data else "malformed")
 
 
-# -- the encoding side --------------------------------------------------------------------
+# -- the encoding side ------------------------------------------------------------------------
 
 
 class Colour(enum.IntEnum):
@@ -675,7 +678,7 @@ def test_encode_errors_are_local() -> None:
     assert not isinstance(info.value, RemoteProtocolError)
 
 
-# -- the tag table ------------------------------------------------------------------------
+# -- the tag table ----------------------------------------------------------------------------
 
 
 def test_tag_table() -> None:
@@ -723,7 +726,7 @@ def test_registration_rules() -> None:
     assert not {1_337_090, 1_337_091, 1_337_092, POINT_TAG + 100} & set(registered_tags())
 
 
-# -- fuzzing ------------------------------------------------------------------------------
+# -- fuzzing ----------------------------------------------------------------------------------
 
 _REASON = re.compile(r"[a-z_]+")
 
@@ -829,7 +832,7 @@ def test_fuzz_mutations_slow(data: bytes) -> None:
     check_decode_is_total(data)
 
 
-# -- decode_prefix and the canonical header readers (the fast paths' building blocks) -------
+# -- decode_prefix and the canonical header readers (the fast paths' building blocks) ---------
 
 
 @settings(max_examples=300, deadline=None)
@@ -978,3 +981,34 @@ def test_header_readers_never_raise(data: bytes, at: int) -> None:
         assert found is None or at < found[1] <= len(data)
     head = record_body_at(data)
     assert head is None or 2 <= head <= len(data)
+
+
+# -- encoding many values at a nesting depth --------------------------------------------------
+
+
+def _encoded_or_refused(f: object) -> object:
+    assert callable(f)
+    try:
+        return f()
+    except EncodeError:
+        return "refused"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(canonical_values(), max_size=6), st.integers(0, MAX_DEPTH + 1))
+def test_encode_many_nested_is_encode_nested_of_each(values: list[object], depth: int) -> None:
+    many = _encoded_or_refused(lambda: encode_many_nested(values, depth))
+    each = _encoded_or_refused(lambda: [encode_nested(v, depth) for v in values])
+    assert many == each
+
+
+def test_encode_many_nested_refuses_what_encode_refuses() -> None:
+    for bad in [("x", 2**64), ("x", 1.5), (-(2**63) - 1,), 2**70, ("a", object())]:
+        with pytest.raises(EncodeError):
+            encode_many_nested([("ok", 1), bad], 3)
+        with pytest.raises(EncodeError):
+            encode_nested(bad, 3)
+    # A flat tuple fits one level above the limit, not at it.
+    assert encode_many_nested([(1, 2)], MAX_DEPTH - 1) == [encode((1, 2))]
+    with pytest.raises(EncodeError):
+        encode_many_nested([(1, 2)], MAX_DEPTH)
