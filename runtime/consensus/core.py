@@ -71,17 +71,18 @@ from peoplenet.runtime.lace.own_chain import OwnChainGuard, OwnProblem, quorum_o
 from peoplenet.runtime.wire.codec import (
     Record,
     Value,
-    array_header,
-    bin_header,
     decode,
     encode,
     encode_many_nested,
     encode_nested,
-    read_array_header,
-    read_bin,
-    record_body_at,
-    record_bytes,
     wire_type,
+)
+from peoplenet.runtime.wire.fast_parsers import (
+    array_header,
+    bin_header,
+    epoch_blocks_parts,
+    record_bytes,
+    usual_epoch_blocks,
 )
 
 MAX_BLOCKS_PER_MESSAGE: Final = MAX_EPOCH_BLOCKS
@@ -128,94 +129,18 @@ class EpochHave(Record):
 
 
 def _parse_epoch_blocks(data: bytes) -> EpochBlocks | None:
-    """``data`` as an :class:`EpochBlocks` if it is laid out canonically, else ``None``.
-
-    The common message, parsed by hand: ``[65, lace, [block, ...]]`` with canonical headers
-    throughout and nothing after.  ``None`` sends the input to :func:`decode`, which accepts
-    or refuses it as usual.
-    """
+    """``data`` as an :class:`EpochBlocks` if it is laid out canonically, else ``None`` (then
+    :func:`decode` accepts or refuses it as usual); the layout is read by
+    :func:`~peoplenet.runtime.wire.fast_parsers.epoch_blocks_parts`."""
     if type(data) is not bytes:
         return None
-    parts = _usual_epoch_blocks(data)
+    parts = epoch_blocks_parts(data, MAX_BLOCKS_PER_MESSAGE)
     if parts is None:
-        head = record_body_at(data)
-        if head is None or data[head : head + 2] != b"\x93\x41":
-            return None
-        lace = read_bin(data, head + 2)
-        if lace is None:
-            return None
-        array = read_array_header(data, lace[1])
-        if array is None or array[0] > MAX_BLOCKS_PER_MESSAGE:
-            return None
-        count, at = array
-        blocks: list[bytes] = []
-        for _ in range(count):
-            item = read_bin(data, at)
-            if item is None:
-                return None
-            blocks.append(item[0])
-            at = item[1]
-        if at != len(data):
-            return None
-        parts = lace[0], tuple(blocks)
+        return None
     message = object.__new__(EpochBlocks)  # __post_init__'s one check (count) is done
     object.__setattr__(message, "lace", parts[0])
     object.__setattr__(message, "blocks", parts[1])
     return message
-
-
-def _usual_epoch_blocks(data: bytes) -> tuple[bytes, tuple[bytes, ...]] | None:
-    """The usual layout read inline: ext8/ext16, a ``bin8`` lace, a fixarray of ``bin8`` or
-    ``bin16`` blocks, all canonical.  ``None``: anything else (the general reader decides)."""
-    size = len(data)
-    if size < 8:
-        return None
-    kind = data[0]
-    if kind == 0xC8:
-        body = (data[1] << 8) | data[2]
-        if body < 0x100 or data[3] != 0x50:
-            return None
-        at = 4
-    elif kind == 0xC7:
-        body = data[1]
-        if body in (1, 2, 4, 8, 16) or data[2] != 0x50:
-            return None
-        at = 3
-    else:
-        return None
-    if at + body != size or data[at] != 0x93 or data[at + 1] != 0x41 or data[at + 2] != 0xC4:
-        return None
-    start = at + 4
-    at = start + data[at + 3]
-    if at >= size:
-        return None
-    lace = data[start:at]
-    count = data[at] - 0x90
-    if not 0 <= count <= 15:
-        return None
-    at += 1
-    blocks: list[bytes] = []
-    for _ in range(count):
-        if at + 3 > size:
-            return None
-        head = data[at]
-        if head == 0xC5:
-            length = (data[at + 1] << 8) | data[at + 2]
-            if length < 0x100:
-                return None
-            start = at + 3
-        elif head == 0xC4:
-            length = data[at + 1]
-            start = at + 2
-        else:
-            return None
-        at = start + length
-        if at > size:
-            return None
-        blocks.append(data[start:at])
-    if at != size:
-        return None
-    return lace, tuple(blocks)
 
 
 class Delivery(NamedTuple):
@@ -489,7 +414,7 @@ class ConsensusCore:
         """
         out = Output()
         batch: list[tuple[MemberId, bytes, tuple[bytes, ...]]] = []
-        usual = _usual_epoch_blocks
+        usual = usual_epoch_blocks
         for peer, data in messages:
             # The common message, read inline: no EpochBlocks object for it.
             parts = usual(data) if type(data) is bytes else None

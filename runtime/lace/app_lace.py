@@ -49,7 +49,8 @@ from peoplenet.runtime.lace.own_chain import (
     SigningRefused,
     quorum_of_others,
 )
-from peoplenet.runtime.wire.codec import Record, decode, record_body_at, wire_type
+from peoplenet.runtime.wire.codec import Record, decode, wire_type
+from peoplenet.runtime.wire.fast_parsers import record_body_at
 
 MAX_LACE_BLOCKS: Final = MAX_BLOCKS
 """Most blocks in one :class:`LaceBlocks`."""

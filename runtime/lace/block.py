@@ -25,14 +25,16 @@ from peoplenet.runtime.wire.codec import (
     RECORD_EXT,
     Record,
     Value,
-    array_header,
     decode_as,
-    decode_prefix,
     encode,
     encode_nested,
+    wire_type,
+)
+from peoplenet.runtime.wire.fast_parsers import (
+    array_header,
+    decode_prefix,
     read_array_header,
     record_prefix_at,
-    wire_type,
 )
 
 BlockId = NewType("BlockId", bytes)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from peoplenet.runtime.wire import codec
+from peoplenet.runtime.wire import codec, fast_parsers
 from peoplenet.runtime.wire.codec import Value
 
 EPOCH_TAGS: Final = frozenset((65, 66))
@@ -28,10 +28,10 @@ _UINT_WIDTH: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4}
 
 def _tag_at(data: bytes) -> tuple[int, int] | None:
     """The record's tag and where its first field starts, from the header alone."""
-    body = codec.record_body_at(data)
+    body = fast_parsers.record_body_at(data)
     if body is None:
         return None
-    head = codec.read_array_header(data, body)
+    head = fast_parsers.read_array_header(data, body)
     if head is None or head[0] < 1 or head[1] >= len(data):
         return None
     at = head[1]
@@ -55,7 +55,7 @@ def record_lace(data: bytes) -> bytes | None:
     found = _tag_at(data)
     if found is None or found[0] not in LACE_TAGS:
         return None
-    lace = codec.read_bin(data, found[1])
+    lace = fast_parsers.read_bin(data, found[1])
     return None if lace is None else lace[0]
 
 

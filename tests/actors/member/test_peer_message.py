@@ -29,7 +29,8 @@ from peoplenet.actors.member.messages import (
     PeerDown,
     PeerViolation,
 )
-from peoplenet.actors.member.node import NetworkActor, StoreActor
+from peoplenet.actors.member.network_actor import NetworkActor
+from peoplenet.actors.member.store_actor import StoreActor
 from peoplenet.runtime.consensus.constitution import Constitution, Genesis
 from peoplenet.runtime.consensus.consumer import ConsumerOutput
 from peoplenet.runtime.consensus.core import ConsensusCore, EpochHave, epoch_blocks_bytes

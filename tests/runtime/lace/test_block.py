@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import peoplenet.runtime.lace.block as block_module
-import peoplenet.runtime.wire.codec as codec
+import peoplenet.runtime.wire.fast_parsers as fast_parsers
 from peoplenet.runtime.consensus.rules import RoundPayload
 from peoplenet.runtime.errors import EncodeError, InvalidBlock, LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import Identity, MemberId
@@ -597,7 +597,7 @@ def test_usual_blocks_never_reach_the_general_decoders(monkeypatch: pytest.Monke
 
     monkeypatch.setattr(block_module, "decode_as", no_decode_as)
     monkeypatch.setattr(block_module, "decode_prefix", no_decode_prefix)
-    monkeypatch.setattr(codec, "decode_prefix", no_decode_prefix)
+    monkeypatch.setattr(fast_parsers, "decode_prefix", no_decode_prefix)
     for count in (0, 3, 16):
         for payload in (RoundPayload(BENCH_TXS), RoundPayload(()), RoundPayload(("a", b"b"))):
             block = bench_block(payload, count)

@@ -30,15 +30,17 @@ from peoplenet.runtime.wire.codec import (
     Value,
     decode,
     decode_as,
-    decode_prefix,
     encode,
     encode_many_nested,
     encode_nested,
+    registered_tags,
+    wire_type,
+)
+from peoplenet.runtime.wire.fast_parsers import (
+    decode_prefix,
     read_array_header,
     read_bin,
     record_body_at,
-    registered_tags,
-    wire_type,
 )
 from peoplenet.runtime.wire.tags import TAG_RANGES
 from tests.strategies import canonical_values

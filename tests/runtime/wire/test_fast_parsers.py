@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import peoplenet.runtime.wire.codec as codec
 from peoplenet.runtime.consensus.core import (
     EpochBlocks,
     EpochHave,
@@ -23,17 +22,13 @@ from peoplenet.runtime.consensus.core import (
 )
 from peoplenet.runtime.consensus.rules import RoundPayload
 from peoplenet.runtime.errors import RemoteProtocolError
-from peoplenet.runtime.wire.codec import (
-    MAX_DEPTH,
-    Record,
-    Value,
+from peoplenet.runtime.wire import fast_parsers
+from peoplenet.runtime.wire.codec import MAX_DEPTH, Record, Value, decode, encode, wire_type
+from peoplenet.runtime.wire.fast_parsers import (
     array_header,
     bin_header,
-    decode,
-    encode,
     record_bytes,
     record_prefix_at,
-    wire_type,
 )
 from tests.strategies import mutate_bytes
 
@@ -237,7 +232,7 @@ ODD_ENCODINGS = [
 
 
 def check_flat(data: bytes, depth: int) -> str | None:
-    got = codec._flat_exact(data, depth)
+    got = fast_parsers._flat_exact(data, depth)
     expected = general_at(data, depth)
     if got is not None:
         assert expected == ("ok", repr(got))
