@@ -30,8 +30,10 @@ from peoplenet.plugins.api import (
     FoldContext,
     checked_settings,
 )
-from peoplenet.plugins.host import AppHost, AppHostApi, BlockSigner, HostOutput
+from peoplenet.plugins.host import AppHost
+from peoplenet.plugins.host_api import AppHostApi, HostOutput
 from peoplenet.plugins.manager import AppRegistry
+from peoplenet.plugins.signing import BlockSigner
 from peoplenet.plugins.worker.remote_host import RemoteAppHost
 from peoplenet.runtime.consensus.core import Delivery
 from peoplenet.runtime.log import get_logger

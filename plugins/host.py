@@ -28,14 +28,12 @@ blocks of a message and the duties after them run in one visit to the app's thre
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final
 
 from peoplenet.plugins.api import (
     AppChangeView,
@@ -44,11 +42,9 @@ from peoplenet.plugins.api import (
     AppTxRejected,
     ConsentRefused,
     DecisionView,
-    Draft,
     FoldContext,
     LaceBlockView,
     ParamSpec,
-    PluginError,
 )
 from peoplenet.plugins.command_args import convert_args
 from peoplenet.plugins.guard import (
@@ -58,15 +54,20 @@ from peoplenet.plugins.guard import (
     Guard,
     PluginFailed,
 )
+from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.manager import AppRegistry
+from peoplenet.plugins.node_context import HookNode
+from peoplenet.plugins.signing import (
+    BlockSigner,
+    sign_all,
+    sync_wal,
+)
 from peoplenet.runtime.errors import (
     EncodeError,
-    InvalidBlock,
-    LocalError,
     PeoplenetError,
     RemoteProtocolError,
 )
-from peoplenet.runtime.keys.identity import SIGNATURE_LEN, MemberId
+from peoplenet.runtime.keys.identity import MemberId
 from peoplenet.runtime.lace.app_lace import (
     LaceBlocks,
     LaceHave,
@@ -74,7 +75,7 @@ from peoplenet.runtime.lace.app_lace import (
     ReplicaOutput,
     app_lace_id,
 )
-from peoplenet.runtime.lace.block import MAX_BLOCK_SIZE, Block, BlockId, LaceId
+from peoplenet.runtime.lace.block import Block, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace, Equivocation
 from peoplenet.runtime.lace.store import SqliteStore
 from peoplenet.runtime.log import get_logger
@@ -82,160 +83,6 @@ from peoplenet.runtime.wire.codec import Record, Value, decode, encode
 
 LAST_RESULTS: Final = 256
 _log = get_logger("peoplenet.plugins.host")
-
-
-class BlockSigner(Protocol):
-    """The runtime's signer, restricted to app-lace blocks."""
-
-    def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block: ...
-
-
-@dataclass(frozen=True, slots=True)
-class SignRequest:
-    """A block an app published, to be signed: ``id`` is what its signed block must have."""
-
-    lace: bytes
-    payload: Value
-    pointers: tuple[bytes, ...]
-    """As the app gave them (the signer sorts them, as :meth:`Block.create` does)."""
-    id: bytes
-    unsigned: Block | None = field(default=None, compare=False)
-    """The block with a blank signature (:func:`unsigned_block`): a signer's answer is
-    checked against it byte for byte (:meth:`Block.signed_as`) rather than parsed."""
-
-
-class BatchSigner(BlockSigner, Protocol):
-    """A signer that takes every block of a hook call at once (the worker's: one request).
-
-    ``blocks`` signs in order and stops at the first refusal: the blocks signed before it,
-    and the refusal (:class:`ConsentRefused`) or None.
-    """
-
-    def blocks(
-        self, requests: Sequence[SignRequest]
-    ) -> tuple[list[Block], ConsentRefused | None]: ...
-
-
-def unsigned_id(creator: bytes, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> bytes:
-    """The id of the block :meth:`Block.create` would sign, refused as it would refuse it.
-
-    Why: ``publish`` answers the id before the block is signed (see the module); bad drafts
-    raise here what signing them would raise (:class:`LocalError`, :class:`EncodeError`).
-    """
-    return bytes(unsigned_block(creator, lace, payload, pointers).id)
-
-
-def unsigned_block(
-    creator: bytes, lace: bytes, payload: Value, pointers: tuple[bytes, ...]
-) -> Block:
-    """The block :meth:`Block.create` would sign, with a blank signature (refused as
-    :func:`unsigned_id` says)."""
-    ordered = tuple(sorted(pointers))
-    if len(set(ordered)) != len(ordered):
-        raise LocalError("duplicate pointers")
-    try:
-        ids = cast(tuple[BlockId, ...], ordered)
-        probe = Block(MemberId(creator), LaceId(lace), payload, ids, bytes(SIGNATURE_LEN))
-    except InvalidBlock as exc:
-        raise LocalError(str(exc)) from None
-    size = len(probe.to_bytes())
-    if size > MAX_BLOCK_SIZE:
-        raise EncodeError(f"block of {size} bytes > {MAX_BLOCK_SIZE}: no peer would take it")
-    return probe
-
-
-def sync_wal(db: Path) -> None:
-    """Make every transaction committed to ``db`` so far survive a power cut.
-
-    What SQLite's ``synchronous=FULL`` does at each commit, done only when it matters: the
-    write-ahead log is appended in commit order, so one sync of it covers the blocks received
-    before too (an own block is never on disk without its pointees).
-    """
-    try:
-        fd = os.open(f"{db}-wal", os.O_RDONLY)
-    except FileNotFoundError:  # no log (checkpointed and gone): the commits are in the file
-        fd = os.open(db, os.O_RDONLY)
-    try:
-        full = getattr(fcntl, "F_FULLFSYNC", None)  # Apple: fsync alone stops at the drive
-        if full is not None:
-            fcntl.fcntl(fd, full)
-        else:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sign_all(
-    signer: BlockSigner, requests: Sequence[SignRequest]
-) -> tuple[list[Block], ConsentRefused | None]:
-    """Every request signed in order (one batch if ``signer`` takes batches); stops at the
-    first refusal.  A signed block whose id is not the request's is the signer's fault."""
-    batch = getattr(signer, "blocks", None)
-    if batch is not None:
-        blocks, refused = batch(requests)
-    else:
-        blocks, refused = [], None
-        for r in requests:
-            try:
-                blocks.append(signer.block(r.lace, r.payload, r.pointers))
-            except ConsentRefused as exc:
-                refused = exc
-                break
-    if len(blocks) > len(requests) or (refused is None and len(blocks) != len(requests)):
-        raise LocalError("the signer answered another number of blocks than asked")
-    if any(bytes(b.id) != r.id or b.lace != r.lace for b, r in zip(blocks, requests, strict=False)):
-        raise LocalError("the signer signed something else than asked")
-    return blocks, refused
-
-
-class AppHostApi(Protocol):
-    """What the cooperative's consumer uses of a host: :class:`AppHost` (in this process, for
-    tests and the conformance kit) or ``peoplenet.plugins.worker.remote_host.RemoteAppHost`` (a
-    node's apps, in a
-    keyless worker)."""
-
-    def app_names(self) -> list[str]: ...
-    def params(self, name: str) -> tuple[ParamSpec, ...] | None: ...
-    def settings(self, name: str) -> dict[str, Value]: ...
-    def app_changed(self, name: str, enabled: bool, given: Value, action: Value) -> None: ...
-    def apply_tx(self, name: str, body: bytes, ctx: FoldContext) -> dict[str, Value]: ...
-    def clock(self) -> None: ...
-    def decision(self, view: DecisionView) -> None: ...
-    def set_members(self, members: Iterable[bytes]) -> None: ...
-    def laces(self) -> tuple[bytes, ...]: ...
-    def receive_then_duties(
-        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
-    ) -> HostOutput: ...
-    def peer_up(self, peer: bytes, now_ms: int) -> HostOutput: ...
-    def duties(self, now_ms: int) -> HostOutput: ...
-    def tick(self, now_ms: int) -> HostOutput: ...
-    def command(
-        self, name: str, op: str, args: Mapping[str, Value], now_ms: int
-    ) -> tuple[Value, HostOutput]: ...
-    def status(self, name: str) -> dict[str, Value]: ...
-    def snapshot(self, name: str) -> Value: ...
-    def recent(self, name: str) -> list[dict[str, Value]]: ...
-    def close(self) -> None: ...
-
-
-@dataclass(slots=True)
-class HostOutput:
-    """What the consumer must do after a host call."""
-
-    submit: list[Record] = field(default_factory=list)
-    """App transactions (``AppTx``) to submit to the cooperative's ordered lace."""
-    sends: list[tuple[bytes, Value]] = field(default_factory=list)
-    wake_at_ms: int | None = None
-
-    def merge(self, other: HostOutput) -> None:
-        self.submit.extend(other.submit)
-        self.sends.extend(other.sends)
-        if other.wake_at_ms is not None:
-            self.wake_at_ms = (
-                other.wake_at_ms
-                if self.wake_at_ms is None
-                else min(self.wake_at_ms, other.wake_at_ms)
-            )
 
 
 @dataclass(slots=True)
@@ -256,77 +103,6 @@ class _Instance:
     purposes: dict[type, str] = field(default_factory=dict)
     sync_started: bool = False
     """The lace replica asked the members how far they hold my chain (after opening)."""
-
-
-class _Node:
-    """The :class:`~peoplenet.plugins.api.NodeContext` handed to one duties/command call.
-
-    Its methods run on the app's worker thread, so they only record: blocks are signed at
-    once (signing is pure) but stored and pushed by the host after the call returns.
-    """
-
-    def __init__(
-        self, host: AppHost, inst: _Instance, now_ms: int, grants: Iterable[str] = ()
-    ) -> None:
-        self._host, self._inst, self._now_ms = host, inst, now_ms
-        self._grants = list(grants)
-        self.live = True
-        self.out = HostOutput()
-        self.requests: list[SignRequest] = []
-        """What the call published, in order: signed once it returns."""
-        self._tip: bytes | None = None
-        if inst.replica is not None and inst.blocklace is not None:
-            tip = inst.blocklace.latest(inst.replica.lace, MemberId(host.me))
-            self._tip = None if tip is None else bytes(tip)
-
-    @property
-    def me(self) -> bytes:
-        return self._host.me
-
-    @property
-    def fold(self) -> FoldContext:
-        ctx = self._host.context(self._inst.spec.name)
-        return FoldContext(
-            ctx.community, self._now_ms, ctx.members, ctx.settings, ctx.rates, self._host.me
-        )
-
-    def _check_live(self) -> None:
-        if not self.live:
-            raise PluginError("this NodeContext belongs to a call that has ended")
-
-    def submit(self, tx: Record) -> None:
-        self._check_live()
-        if type(tx) not in self._inst.spec.tx_types:
-            raise PluginError(f"{type(tx).__name__} is not one of the app's declared tx types")
-        self.out.submit.append(self._host.app_tx(self._inst.spec.name, tx))
-
-    def publish(self, draft: Draft) -> bytes:
-        self._check_live()
-        inst = self._inst
-        if inst.replica is None:
-            raise PluginError(f"{inst.spec.name} has no lace (AppSpec.uses_lace is false)")
-        purpose = inst.purposes.get(type(draft.payload))
-        if purpose is None:
-            raise ConsentRefused(
-                f"{type(draft.payload).__name__} is not a record {inst.spec.name} declared"
-            )
-        if purpose not in inst.spec.auto_purposes:
-            if purpose not in self._grants:
-                raise ConsentRefused(f"the person did not consent to {purpose!r} now")
-            self._grants.remove(purpose)
-        refusal = inst.replica.signing_refusal()
-        if refusal is not None:  # my chain here is not learnt yet, or forked: no block now
-            raise ConsentRefused(str(refusal))
-        lace = bytes(inst.replica.lace)
-        pointers = tuple(draft.pointers)
-        unsigned = unsigned_block(self._host.me, lace, draft.payload, pointers)
-        bid = bytes(unsigned.id)
-        self.requests.append(SignRequest(lace, draft.payload, pointers, bid, unsigned))
-        self._tip = bid
-        return bid
-
-    def lace_tip(self) -> bytes | None:
-        return self._tip
 
 
 class AppHost:
@@ -680,7 +456,7 @@ class AppHost:
                 inst.sync_started = True
                 self.replica_output(inst, inst.replica.start(now_ms / 1000), out)
             calls = feeds.pop(name, [])
-            node: _Node | None = None
+            node: HookNode | None = None
             # my own chain here not learnt yet (or forked): duties wait
             may_sign = inst.replica is None or inst.replica.may_sign()
             if (
@@ -688,7 +464,7 @@ class AppHost:
                 and self.registry.implements(name, "peoplenet_duties")
                 and may_sign
             ):
-                node = _Node(self, inst, now_ms)
+                node = HookNode(self, inst, now_ms)
                 calls.append(("peoplenet_duties", (inst.state, node)))
             if not calls:
                 continue
@@ -731,7 +507,7 @@ class AppHost:
             raise AppCommandError("app_faulted", inst.guard.faulted or "no state")
         typed = convert_args(spec, args, self.members)
         self._drain_feed()
-        node = _Node(self, inst, now_ms, spec.consents)
+        node = HookNode(self, inst, now_ms, spec.consents)
         fn = self.registry.hook(name, "peoplenet_command")
         try:
             result = inst.guard.call(
@@ -762,7 +538,9 @@ class AppHost:
         out.merge(self.duties(now_ms))  # (feeds what the command published, with the duties)
         return answer, out
 
-    def _store_published(self, inst: _Instance, node: _Node, now_ms: int) -> ConsentRefused | None:
+    def _store_published(
+        self, inst: _Instance, node: HookNode, now_ms: int
+    ) -> ConsentRefused | None:
         """Sign, store and push what the call published (on the host's thread, in order).
 
         The app's own checks came first (``publish``); should the signer still refuse one
@@ -889,4 +667,4 @@ def _jsonable(value: Any) -> Value:
     return value  # type: ignore[no-any-return]
 
 
-__all__ = ["AppHost", "BlockSigner", "HostOutput", "command_failed"]
+__all__ = ["AppHost", "command_failed"]

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Final
 
 from peoplenet.plugins.api import ConsentRefused, DecisionView, FoldContext, ParamSpec
-from peoplenet.plugins.host import AppHost, HostOutput, SignRequest
+from peoplenet.plugins.host import AppHost
+from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.manager import load_apps
+from peoplenet.plugins.signing import SignRequest
 from peoplenet.plugins.worker.serve import Back, CallbackRefused, Handler, Handlers
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave

@@ -35,7 +35,8 @@ from peoplenet.plugins.api import (
     ParamKind,
     ParamSpec,
 )
-from peoplenet.plugins.host import BlockSigner, HostOutput
+from peoplenet.plugins.host_api import HostOutput
+from peoplenet.plugins.signing import BlockSigner
 from peoplenet.plugins.worker.app_worker import context_wire, decision_wire
 from peoplenet.plugins.worker.channel import CallFailed, WorkerError
 from peoplenet.plugins.worker.process import WorkerProcess

@@ -31,7 +31,8 @@ from peoplenet.plugins import host as host_module
 from peoplenet.plugins.api import ConsentRefused, FoldContext
 from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.plugins.guard import AppFaulted, Guard, PluginFailed
-from peoplenet.plugins.host import HostOutput, SignRequest, sign_all, unsigned_block, unsigned_id
+from peoplenet.plugins.host_api import HostOutput
+from peoplenet.plugins.signing import SignRequest, sign_all, sync_wal, unsigned_block, unsigned_id
 from peoplenet.plugins.testing import AppHarness
 from peoplenet.plugins.worker.app_worker import output_wire
 from peoplenet.plugins.worker.process import WorkerProcess
@@ -566,13 +567,13 @@ def test_own_blocks_are_synced_before_they_leave_received_ones_are_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     synced: list[Path] = []
-    sync = host_module.sync_wal
+    sync = sync_wal
 
     def counted(db: Path) -> None:
         synced.append(db)
         sync(db)
 
-    monkeypatch.setattr(host_module, "sync_wal", counted)
+    monkeypatch.setattr(host_module, "sync_wal", counted)  # where the host looks it up
     with AppHarness(plugin, members=2) as h:
         h.host.folder = tmp_path  # a real SQLite lace
         h.enable({})
