@@ -67,7 +67,7 @@ class Counter:
             (peoplenet.runtime.wire.codec, "decode"),
             (peoplenet.runtime.wire.codec, "decode_as"),
             (peoplenet.runtime.consensus.core, "decode"),
-            (peoplenet.runtime.consensus.core, "_usual_epoch_blocks"),
+            (peoplenet.runtime.consensus.core, "usual_epoch_blocks"),
             (peoplenet.runtime.consensus.core, "_parse_epoch_blocks"),
             (peoplenet.runtime.lace.app_lace, "decode"),
         ]
