@@ -23,36 +23,16 @@ APP_LACE_TAGS: Final = frozenset((67, 68))
 LACE_TAGS: Final = EPOCH_TAGS | APP_LACE_TAGS
 """Records whose first field is the lace they are routed by."""
 
-_UINT_WIDTH: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4}
-
-
-def _tag_at(data: bytes) -> tuple[int, int] | None:
-    """The record's tag and where its first field starts, from the header alone."""
-    body = fast_parsers.record_body_at(data)
-    if body is None:
-        return None
-    head = fast_parsers.read_array_header(data, body)
-    if head is None or head[0] < 1 or head[1] >= len(data):
-        return None
-    at = head[1]
-    first = data[at]
-    if first < 0x80:
-        return first, at + 1
-    width = _UINT_WIDTH.get(first)
-    if width is None:
-        return None
-    return int.from_bytes(data[at + 1 : at + 1 + width], "big"), at + 1 + width
-
 
 def record_tag(data: bytes) -> int | None:
     """The tag of the record that ``data`` encodes, read from its header, or None."""
-    found = _tag_at(data)
+    found = fast_parsers.record_tag_at(data)
     return None if found is None else found[0]
 
 
 def record_lace(data: bytes) -> bytes | None:
     """The lace of a :data:`LACE_TAGS` record (its first field), from the header, or None."""
-    found = _tag_at(data)
+    found = fast_parsers.record_tag_at(data)
     if found is None or found[0] not in LACE_TAGS:
         return None
     lace = fast_parsers.read_bin(data, found[1])

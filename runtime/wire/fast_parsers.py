@@ -12,11 +12,11 @@ tests/runtime/wire/test_fast_parsers.py.
 
 What is here: :func:`decode_prefix` (a value at the start of some bytes) with the in-place
 record reader :func:`record_prefix_at` and the flat-array reader; the canonical header readers
-(:func:`record_body_at`, :func:`read_bin`, :func:`read_array_header`) and their mirrors, the
-writers (:func:`record_bytes`, :func:`bin_header`, :func:`array_header`); the ``EpochBlocks``
-layout (:func:`usual_epoch_blocks`, :func:`epoch_blocks_parts`).  ``Block.from_bytes``'s own
-layout parse stays with the block (runtime/lace/block.py): it fills the block's private id and
-bytes as it goes.
+(:func:`record_body_at`, :func:`record_tag_at`, :func:`read_bin`, :func:`read_array_header`)
+and their mirrors, the writers (:func:`record_bytes`, :func:`bin_header`, :func:`array_header`);
+the ``EpochBlocks`` layout (:func:`usual_epoch_blocks`, :func:`epoch_blocks_parts`).
+``Block.from_bytes``'s own layout parse stays with the block (runtime/lace/block.py): it fills
+the block's private id and bytes as it goes.
 """
 
 from __future__ import annotations
@@ -367,6 +367,28 @@ def read_array_header(data: bytes, at: int) -> tuple[int, int] | None:
         count = int.from_bytes(data[at + 1 : at + 5], "big")
         return (count, at + 5) if count >= 0x10000 else None
     return None
+
+
+_UINT_WIDTH: Final = {0xCC: 1, 0xCD: 2, 0xCE: 4}
+
+
+def record_tag_at(data: bytes) -> tuple[int, int] | None:
+    """The tag of the record that is the whole of ``data`` and where its first field starts,
+    read from the headers alone (nothing is decoded or checked beyond them), else ``None``."""
+    body = record_body_at(data)
+    if body is None:
+        return None
+    head = read_array_header(data, body)
+    if head is None or head[0] < 1 or head[1] >= len(data):
+        return None
+    at = head[1]
+    first = data[at]
+    if first < 0x80:
+        return first, at + 1
+    width = _UINT_WIDTH.get(first)
+    if width is None:
+        return None
+    return int.from_bytes(data[at + 1 : at + 1 + width], "big"), at + 1 + width
 
 
 _FIXEXT_HEAD: Final = {1: 0xD4, 2: 0xD5, 4: 0xD6, 8: 0xD7, 16: 0xD8}

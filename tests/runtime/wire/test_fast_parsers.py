@@ -8,6 +8,7 @@ same values and the same reasons, on good input and on bad; only the cost may di
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import msgpack
@@ -338,3 +339,15 @@ def test_record_prefix_at_never_disagrees_with_decode(
     for depth in (0, 1):
         check_record_at(framed, len(before), len(framed), depth)
         check_record_at(framed, len(before), len(before) + len(data), depth)
+
+
+@pytest.mark.parametrize("value", RECORDS, ids=lambda v: type(v).__name__)
+def test_record_tag_at_reads_the_tag_and_the_first_field_from_the_headers(value: Value) -> None:
+    data = encode(value)
+    found = fast_parsers.record_tag_at(data)
+    assert found is not None
+    tag, first = found
+    assert isinstance(value, Record) and tag == value.wire_tag
+    field = fast_parsers.decode_prefix(data[first:], depth=1)[0]
+    assert field == getattr(value, dataclasses.fields(value)[0].name)  # type: ignore[arg-type]
+    assert fast_parsers.record_tag_at(data[: first - 1]) is None  # cut inside the headers
