@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 
 from peoplenet.runtime.cli.group import Context, Subparsers
 from peoplenet.runtime.errors import LocalError
@@ -53,44 +54,34 @@ def _bench(args: argparse.Namespace) -> int:
         if args.nodes < 1:
             raise LocalError("--nodes must be positive")
         figures = consensus.run(args.nodes, seconds=args.seconds, seed=args.seed)
-        if args.json:
-            print(json.dumps(figures))
-        else:
-            for key, value in figures.items():
-                print(f"{key:>30}: {value}")
-        return 0
+        return _show(figures, as_json=args.json, width=30)
     if args.bench == "payments":
         from peoplenet.bench import payments  # noqa: PLC0415
 
         if args.payments < 1:
             raise LocalError("--payments must be positive")
         figures = payments.run(args.payments)
-        if args.json:
-            print(json.dumps(figures))
-        else:
-            for key, value in figures.items():
-                print(f"{key:>32}: {value}")
-        return 0
+        return _show(figures, as_json=args.json, width=32)
     if args.bench == "transport":
         from peoplenet.bench import transport  # noqa: PLC0415
 
         if args.seconds <= 0:
             raise LocalError("--seconds must be positive")
         figures = transport.run(args.seconds)
-        if args.json:
-            print(json.dumps(figures))
-        else:
-            for key, value in figures.items():
-                print(f"{key:>18}: {value}")
-        return 0
+        return _show(figures, as_json=args.json, width=18)
     if args.blocks < 1 or args.workers < 0:
         raise LocalError("--blocks must be positive and --workers at least 0")
     result = ingest.run(args.blocks, workers=args.workers)
-    if args.json:
-        print(json.dumps(result.as_json()))
+    return _show(result.as_json(), as_json=args.json, width=18)
+
+
+def _show(figures: Mapping[str, object], *, as_json: bool, width: int) -> int:
+    """One JSON object (the contract scripts read), or one aligned line per figure."""
+    if as_json:
+        print(json.dumps(figures))
     else:
-        for key, value in result.as_json().items():
-            print(f"{key:>18}: {value}")
+        for key, value in figures.items():
+            print(f"{key:>{width}}: {value}")
     return 0
 
 

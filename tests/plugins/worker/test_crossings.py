@@ -105,6 +105,20 @@ def test_call_many_runs_and_counts_as_one_call_each(script: list[Any]) -> None:
         many.close()
 
 
+def _credit_line(net: CoopNet) -> tuple[int, int, int]:
+    """The currency enabled on three nodes, and a credit line from member 2 to member 0:
+    the payer, the payee and the sovereign whose coins are paid."""
+    net.connect()
+    net.decide_app("currency", {})
+    net.connect()
+    payer, payee, sovereign = 0, 1, 2
+    offer = net.app(sovereign, "credit", amount=50, limit=50, **{"with": net.hexid(payer)})
+    net.settle()
+    net.app(payer, "credit", offer=offer["offer"], limit=50)
+    net.settle()
+    return payer, payee, sovereign
+
+
 def test_call_many_cuts_a_hung_hook_at_its_deadline_and_runs_nothing_after_it() -> None:
     guard = Guard("g", deadline_s=0.3)
     release = threading.Event()
@@ -468,14 +482,7 @@ def test_a_payment_crosses_to_each_worker_ten_times_in_all(
     monkeypatch.setattr(WorkerProcess, "_serve", counted_serve)
     net = CoopNet(tmp_path, n=3)
     try:
-        net.connect()
-        net.decide_app("currency", {})
-        net.connect()
-        payer, payee, sovereign = 0, 1, 2
-        offer = net.app(sovereign, "credit", amount=50, limit=50, **{"with": net.hexid(payer)})
-        net.settle()
-        net.app(payer, "credit", offer=offer["offer"], limit=50)
-        net.settle()
+        payer, payee, sovereign = _credit_line(net)
         payments = 5
         crossings.clear()
         for _ in range(payments):
@@ -514,14 +521,7 @@ def test_views_and_bridge_duties_are_computed_once_per_fold_state(
     monkeypatch.setattr(GovernanceState, "consensus_target", counted_target)
     net = CoopNet(tmp_path, n=3)
     try:
-        net.connect()
-        net.decide_app("currency", {})
-        net.connect()
-        payer, payee, sovereign = 0, 1, 2
-        offer = net.app(sovereign, "credit", amount=50, limit=50, **{"with": net.hexid(payer)})
-        net.settle()
-        net.app(payer, "credit", offer=offer["offer"], limit=50)
-        net.settle()
+        payer, payee, sovereign = _credit_line(net)
         views.clear()
         targets.clear()
         for _ in range(3):
