@@ -26,7 +26,7 @@ from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner,
 from peoplenet.runtime.consensus.core import Delivery, tx_key
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import BlockId
-from peoplenet.runtime.wire.codec import Value, decode, encode
+from peoplenet.runtime.wire.codec import Value, encode
 
 CHARTER = {
     "voting_period_ms": 1000,
@@ -113,7 +113,7 @@ class CoopNet:
         while self.wire:
             src, dst, data = self.wire.popleft()
             carried += 1
-            out = self.nodes[dst].receive(bytes(self.people[src].member_id), decode(data), self.now)
+            out = self.nodes[dst].receive(bytes(self.people[src].member_id), data, self.now)
             self.take(dst, out)
         self.messages += carried
         return carried

@@ -74,6 +74,7 @@ from peoplenet.runtime.lace.app_lace import (
     LaceReplica,
     ReplicaOutput,
     app_lace_id,
+    decode_lace_message,
 )
 from peoplenet.runtime.lace.block import Block, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace, Equivocation
@@ -363,11 +364,15 @@ class AppHost:
         return out
 
     def receive_then_duties(
-        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
+        self, peer: bytes, msg: bytes | LaceBlocks | LaceHave, now_ms: int
     ) -> HostOutput:
         """:meth:`receive`, then :meth:`duties`: what a peer's lace message asks of the node.
 
-        The blocks it brought reach the app in the same visit as its duties."""
+        The blocks it brought reach the app in the same visit as its duties.  The message comes
+        as the bytes that arrived (this host, the replicas' owner, decodes them: a malformed one
+        raises :class:`~peoplenet.runtime.errors.RemoteProtocolError`) or already decoded."""
+        if isinstance(msg, bytes):
+            msg = decode_lace_message(msg)
         out = self.receive(peer, msg, now_ms, feed=False)
         out.merge(self.duties(now_ms))
         return out

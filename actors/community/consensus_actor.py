@@ -59,7 +59,6 @@ from peoplenet.runtime.consensus.order_store import (
 from peoplenet.runtime.errors import LocalError, PeoplenetError, RemoteProtocolError
 from peoplenet.runtime.kernel import Actor, Ref
 from peoplenet.runtime.keys.identity import Identity, MemberId, fingerprint
-from peoplenet.runtime.lace.app_lace import decode_lace_message
 from peoplenet.runtime.lace.block import BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import SqliteStore
@@ -203,8 +202,8 @@ class ConsensusActor(Actor):
         now = time.monotonic()
         if isinstance(msg, Inbound):
             if self.consumer is not None:  # (epoch messages went to the core in receive)
-                try:
-                    lace_msg = decode_lace_message(msg.data)
+                try:  # the bytes go undecoded to the app worker, the replicas' owner
+                    out = self.consumer.receive(msg.peer, msg.data, _now_ms())
                 except RemoteProtocolError as exc:
                     self.log.warning(
                         "lace_input_refused", peer=fingerprint(msg.peer), reason=exc.reason
@@ -213,7 +212,7 @@ class ConsensusActor(Actor):
                         PeerViolation(peer=msg.peer, reason=exc.reason, detail=exc.detail)
                     )
                     return
-                self._consume(self.consumer.receive(msg.peer, lace_msg, _now_ms()))
+                self._consume(out)
         elif isinstance(msg, _Wake):
             if msg.generation == self.generation:
                 self.wake_at = None

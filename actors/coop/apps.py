@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from peoplenet.actors.governance.state import GovernanceState
     from peoplenet.runtime.consensus.consumer import Signer
     from peoplenet.runtime.consensus.core import Delivery
-    from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
     from peoplenet.runtime.wire.codec import Value
 
 
@@ -78,9 +77,11 @@ class AppsHost(Protocol):
     """The apps of one cooperative on this node (they run in a keyless worker on a node)."""
 
     def laces(self) -> tuple[bytes, ...]: ...
-    def receive_then_duties(
-        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
-    ) -> AppsOutput: ...
+    def receive_then_duties(self, peer: bytes, data: bytes, now_ms: int) -> AppsOutput:
+        """A peer's app-lace message as its bytes, decoded by the host (the replicas' owner);
+        :class:`~peoplenet.runtime.errors.RemoteProtocolError` if it is malformed."""
+        ...
+
     def peer_up(self, peer: bytes, now_ms: int) -> AppsOutput: ...
     def duties(self, now_ms: int) -> AppsOutput: ...
     def tick(self, now_ms: int) -> AppsOutput: ...

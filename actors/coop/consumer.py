@@ -63,7 +63,6 @@ from peoplenet.runtime.consensus.consumer import ConsumerOutput, Signer
 from peoplenet.runtime.consensus.core import Delivery, tx_key
 from peoplenet.runtime.errors import LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import member_id, verify
-from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
 from peoplenet.runtime.wire.codec import Value, decode_as, encode
 
 CLOSE_RETRY_MS: Final = 5_000
@@ -182,10 +181,10 @@ class CoopConsumer:
     def close(self) -> None:
         self.apps.close()
 
-    def receive(self, peer: bytes, msg: Value, now_ms: int) -> ConsumerOutput:
-        if not isinstance(msg, LaceBlocks | LaceHave):
-            return ConsumerOutput()
-        return self._duties(now_ms, self.apps.host.receive_then_duties(peer, msg, now_ms))
+    def receive(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
+        """A peer's app-lace message, as its bytes: the apps' host decodes it (once), or raises
+        :class:`~peoplenet.runtime.errors.RemoteProtocolError` if it is malformed."""
+        return self._duties(now_ms, self.apps.host.receive_then_duties(peer, data, now_ms))
 
     def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput:
         return self._duties(now_ms, self.apps.host.peer_up(peer, now_ms))

@@ -27,8 +27,8 @@ from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.manager import load_apps
 from peoplenet.plugins.signing import SignRequest
 from peoplenet.plugins.worker.serve import Back, CallbackRefused, Handler, Handlers
-from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
+from peoplenet.runtime.errors import LocalError, RemoteProtocolError
+from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave, decode_lace_message
 from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.wire.codec import Value
 
@@ -142,6 +142,11 @@ def _str(value: Value) -> str:
 
 
 # -- the worker's side ---------------------------------------------------------------------------
+
+
+class LaceMessageRefused(RemoteProtocolError):
+    """A peer's app-lace message the worker cannot decode: the node reports the peer, the worker
+    lives on (it crosses by this class's name and becomes a plain RemoteProtocolError)."""
 
 
 @dataclass(slots=True)
@@ -346,10 +351,14 @@ class _Calls:
 
 
 def _lace_msg(a: dict[str, Value]) -> LaceBlocks | LaceHave:
-    msg = a["msg"]
-    if not isinstance(msg, LaceBlocks | LaceHave):
-        raise WorkerStateError("not a lace message")
-    return msg
+    """The peer's message, decoded here, the one place on its way from the network."""
+    data = a["msg"]
+    if not isinstance(data, bytes):
+        raise WorkerStateError("a lace message crosses as its bytes")
+    try:
+        return decode_lace_message(data)
+    except RemoteProtocolError as exc:
+        raise LaceMessageRefused(exc.reason, exc.detail) from None
 
 
 METHODS: Final = (
@@ -386,6 +395,7 @@ HANDLERS: Handlers = _handlers()
 
 __all__ = [
     "HANDLERS",
+    "LaceMessageRefused",
     "WorkerStateError",
     "context_from_wire",
     "context_wire",

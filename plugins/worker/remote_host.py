@@ -37,11 +37,12 @@ from peoplenet.plugins.api import (
 )
 from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.signing import BlockSigner
-from peoplenet.plugins.worker.app_worker import context_wire, decision_wire
+from peoplenet.plugins.worker.app_worker import LaceMessageRefused, context_wire, decision_wire
 from peoplenet.plugins.worker.channel import CallFailed, WorkerError
 from peoplenet.plugins.worker.process import WorkerProcess
 from peoplenet.runtime.consensus.consumer import ConsumerBroken
-from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave, app_lace_id
+from peoplenet.runtime.errors import RemoteProtocolError
+from peoplenet.runtime.lace.app_lace import app_lace_id
 from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import OpaqueRecord, Record, Value
 
@@ -155,6 +156,9 @@ class RemoteAppHost:
             if exc.kind == "AppCommandError":
                 reason, _, detail = exc.detail.partition(": ")
                 raise AppCommandError(reason, detail) from None
+            if exc.kind == LaceMessageRefused.__name__:  # a peer's fault: the worker is fine
+                reason, _, detail = exc.detail.partition(": ")
+                raise RemoteProtocolError(reason, detail) from None
             _log.error("app_worker_call_failed", method=method, kind=exc.kind, detail=exc.detail)
             proc.kill()  # the host itself failed: a fresh worker replays from a clean slate
             raise AppWorkerFailed(f"{method}: {exc}") from None
@@ -270,12 +274,11 @@ class RemoteAppHost:
         laces = self._call("laces", {})
         return tuple(x for x in laces if isinstance(x, bytes)) if isinstance(laces, tuple) else ()
 
-    def receive_then_duties(
-        self, peer: bytes, msg: LaceBlocks | LaceHave, now_ms: int
-    ) -> HostOutput:
+    def receive_then_duties(self, peer: bytes, data: bytes, now_ms: int) -> HostOutput:
+        """The message's bytes cross as they arrived: the worker decodes them, once."""
         if not self._live:
             return HostOutput()
-        args: Value = {"peer": peer, "msg": msg, "now_ms": now_ms}
+        args: Value = {"peer": peer, "msg": data, "now_ms": now_ms}
         return _output(self._call("receive_then_duties", args))
 
     def peer_up(self, peer: bytes, now_ms: int) -> HostOutput:

@@ -123,8 +123,10 @@ class Consumer(Protocol):
         """Extra laces whose messages (``LaceBlocks``/``LaceHave``) the consumer takes."""
         ...
 
-    def receive(self, peer: bytes, msg: Value, now_ms: int) -> ConsumerOutput:
-        """A message of one of :meth:`laces` from a connected member."""
+    def receive(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
+        """A message of one of :meth:`laces` from a connected member, as the bytes that arrived
+        (its owner decodes them); :class:`~peoplenet.runtime.errors.RemoteProtocolError` if it
+        is malformed (the peer is then reported)."""
         ...
 
     def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput: ...

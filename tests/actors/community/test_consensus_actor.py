@@ -52,8 +52,8 @@ class _Consumer:
     def laces(self) -> tuple[bytes, ...]:
         return ()
 
-    def receive(self, peer: bytes, msg: object, now_ms: int) -> ConsumerOutput:
-        self.calls.append(("consumer", peer, msg))
+    def receive(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
+        self.calls.append(("consumer", peer, data))
         return ConsumerOutput()
 
     def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput:
@@ -97,7 +97,7 @@ def test_consecutive_consensus_messages_make_one_receive_many_in_order() -> None
     actor.receive(batch, None)  # type: ignore[arg-type]
     assert calls == [
         ("receive_many", [(ALICE, encode(_have(1))), (BOB, encode(_have(2)))]),
-        ("consumer", ALICE, app),
+        ("consumer", ALICE, encode(app)),  # the bytes: the app worker decodes them
         ("receive", BOB, encode(_have(3))),
         ("peer_up", ALICE),
         ("consumer_peer_up", ALICE),
