@@ -239,11 +239,6 @@ class ConsensusRoute:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Tick:
-    """A timer for periodic work (re-disclosure, status)."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Batch:
     """Several messages in one hop between the network and store actors.
 

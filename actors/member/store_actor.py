@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from peoplenet.actors.member.command_errors import (
@@ -33,7 +33,6 @@ from peoplenet.actors.member.messages import (
     SignBlock,
     SocialView,
     StoreInit,
-    Tick,
     Wiring,
     failure_reply,
 )
@@ -56,8 +55,7 @@ from peoplenet.runtime.local.datadir import DataDir
 from peoplenet.runtime.net.peer_message import (
     decode_peer_message,
 )
-from peoplenet.runtime.social.core import SocialEvent, SocialNode
-from peoplenet.runtime.social.dissemination import Outgoing
+from peoplenet.runtime.social.core import SocialEvent, SocialNode, SocialStep
 from peoplenet.runtime.social.evidence_store import SqliteEvidenceStore
 from peoplenet.runtime.social.graph import (
     Address,
@@ -70,7 +68,6 @@ from peoplenet.runtime.social.graph import (
 )
 from peoplenet.runtime.wire.codec import Record, Value, encode
 
-TICK_S = 1.0
 OWN_SYNC_WAIT_S = 10.0
 """How long a command that signs waits for the own-lace sync before it is refused."""
 OWN_SYNC_OVERRIDE_AFTER_S = 30.0
@@ -81,6 +78,21 @@ SIGNING_OPS = frozenset(
     {"post", "befriend", "accept", "unfriend", "follow", "unfollow", "introduce"}
 )
 """Control operations that sign a block of my personal lace (``unsynced`` applies)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Wake:
+    """Timer for the core's ``wake_at``; stale generations are ignored (cancel by generation)."""
+
+    generation: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _QueueDeadline:
+    """Timer: a queued command's OWN_SYNC_WAIT_S is over (refused if still not signable)."""
+
+    at: float
+    """The command's deadline (monotonic seconds)."""
 
 
 @dataclass(frozen=True)
@@ -120,10 +132,12 @@ class StoreActor(Actor):
         self.view: SocialView | None = None
         self.discovered: dict[MemberId, tuple[str, int]] = {}
         self._outbox: list[object] = []
+        self.generation = 0
+        self.wake_at: float | None = None
         self.started = time.monotonic()
         self._problems_logged = 0
         self._log_own_chain()
-        self.after(TICK_S, Tick())
+        self._run(self.core.tick(self.started))  # what is due at the start sets the timer
 
     def on_stop(self) -> None:
         self.store.close()
@@ -171,19 +185,22 @@ class StoreActor(Actor):
                     reason=error.reason,
                     detail=error.detail,
                 )
-            for event in outcome.events:
-                self._on_event(event)
-            self._send(outcome.outgoing)
+            self._run(outcome)
             self._push_view()
             self._sign_queued()
         elif isinstance(msg, PeerUp):
-            self._send(self.core.peer_up(MemberId(msg.peer), now))
+            self._run(self.core.peer_up(MemberId(msg.peer), now))
         elif isinstance(msg, PeerDown):
-            self.core.peer_down(MemberId(msg.peer))
-        elif isinstance(msg, Tick):
-            self._send(self.core.tick(now))
-            self._expire_queued(now)
-            self.after(TICK_S, Tick())
+            self.core.peer_down(MemberId(msg.peer))  # a later wake finds nothing: harmless
+        elif isinstance(msg, _Wake):
+            if msg.generation == self.generation:
+                self.wake_at = None
+                self._run(self.core.tick(now))
+        elif isinstance(msg, _QueueDeadline):
+            if now < msg.at:  # fired a little early: wait out the rest
+                self.after(msg.at - now, msg)
+            else:
+                self._expire_queued(now)
         elif isinstance(msg, BlockSigned):
             done = self.pending.pop(msg.request, None)
             if done is not None:
@@ -199,15 +216,31 @@ class StoreActor(Actor):
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _send(self, outgoing: Sequence[Outgoing]) -> None:
+    def _run(self, step: SocialStep) -> None:
+        """Carry out one core step: its events, its sends, its timer."""
+        for event in step.events:
+            self._on_event(event)
+        self._send(step)
+        self._schedule(step.wake_at)
+
+    def _send(self, step: SocialStep) -> None:
         if self.network is None:
             return
         encoded: dict[int, bytes] = {}  # one Disclose often goes to every friend
-        for out in outgoing:
-            data = encoded.get(id(out.msg))
+        for peer, msg in step.sends:
+            data = encoded.get(id(msg))
             if data is None:
-                data = encoded[id(out.msg)] = encode(out.msg)
-            self._outbox.append(Outbound(peer=bytes(out.peer), data=data))
+                data = encoded[id(msg)] = encode(msg)
+            self._outbox.append(Outbound(peer=bytes(peer), data=data))
+
+    def _schedule(self, wake_at: float | None) -> None:
+        """Keep one timer at the core's latest ``wake_at`` (runtime/sans_io.py)."""
+        if wake_at == self.wake_at:
+            return
+        self.wake_at = wake_at
+        self.generation += 1
+        if wake_at is not None:
+            self.after(max(0.0, wake_at - time.monotonic()), _Wake(generation=self.generation))
 
     def _push_view(self) -> None:
         if self.network is None:
@@ -277,7 +310,10 @@ class StoreActor(Actor):
         if self.signing is not None or self.own_queue or not self.core.may_sign():
             # Not self-synced yet: a command waits a little, the node's own blocks (address,
             # auto-accept) until the sync (or the member's override).
-            deadline = time.monotonic() + OWN_SYNC_WAIT_S if failed is not None else None
+            deadline = None
+            if failed is not None:
+                deadline = time.monotonic() + OWN_SYNC_WAIT_S
+                self.after(OWN_SYNC_WAIT_S, _QueueDeadline(at=deadline))
             self.own_queue.append(_OwnBlock(payload, done, failed, deadline))
             return
         self._sign(payload, done, failed)
@@ -297,14 +333,13 @@ class StoreActor(Actor):
             try:
                 block = Block.from_bytes(raw)
                 try:
-                    self._send(self.core.add_own(block, time.monotonic()))
+                    step = self.core.add_own(block, time.monotonic())
                 except DiskFull as exc:  # not stored, nothing lost: say so now, stay up
                     self.log.error("disk_full", error=str(exc))
                     if failed is not None:
                         failed(exc)
                     return
-                for event in self.core.take_events():
-                    self._on_event(event)
+                self._run(step)
                 self._push_view()
                 done(raw)
             finally:

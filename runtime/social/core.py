@@ -20,6 +20,7 @@ from peoplenet.runtime.lace.block import Block, BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.own_chain import OwnChainGuard, OwnProblem
 from peoplenet.runtime.log import get_logger
+from peoplenet.runtime.sans_io import earliest
 from peoplenet.runtime.social.dissemination import (
     Blocks,
     Disclose,
@@ -71,15 +72,22 @@ class SocialEvent:
 
 
 @dataclass(slots=True)
-class WireOutcome:
-    """One message's step (runtime/sans_io.py): what to send, what happened; the social core
-    needs no wake-up of its own (the store actor ticks it every few seconds)."""
+class SocialStep:
+    """One call's step (runtime/sans_io.py): what to send, what happened, when to wake.
+
+    Every call that changes what is due (:meth:`SocialNode.on_wire`, ``peer_up``, ``tick``,
+    ``add_own``) answers with one; its ``wake_at`` is the core's whole next wish, so it
+    replaces the shell's earlier timer.
+    """
 
     outgoing: list[Outgoing] = field(default_factory=list)
     added: list[BlockId] = field(default_factory=list)
+    """Received blocks stored (``on_wire``)."""
     errors: list[RemoteProtocolError] = field(default_factory=list)
+    """Why parts of a peer's message were refused (``on_wire``)."""
     events: list[SocialEvent] = field(default_factory=list)
     wake_at: float | None = None
+    """When ``tick`` has work: a re-disclosure, an ack timeout or an expiring friend request."""
 
     @property
     def sends(self) -> list[tuple[MemberId, Record]]:
@@ -115,10 +123,12 @@ class SocialNode:
             except RemoteProtocolError:
                 evidence.remove(ev.creator, ev.target)  # unreadable: useless as evidence
         self._prune_evidence({ev.creator for ev in evidence.items()})
+        oldest = evidence.oldest()
+        self._requests_expire = None if oldest is None else self._expiry(oldest)
+        """Wall-clock time the oldest kept friend request expires (None: none kept)."""
         self.dissem = Disseminator(me, lace, self.graph, self.config)
         self._friends = self.graph.friends(me)
         self._follows = self.graph.follows(me)
-        self._events: list[SocialEvent] = []
         self._answered: dict[MemberId, float] = {}
         """When I last answered a peer's friend request with my own."""
         self.own = OwnChainGuard(need=1 if self._friends else 0)
@@ -167,7 +177,7 @@ class SocialNode:
         if problem is not None:
             out.append(SocialEvent(problem.kind, self.me, detail=problem.detail))
 
-    def _learn_own(self, peer: MemberId, msg: Disclose, out: WireOutcome) -> None:
+    def _learn_own(self, peer: MemberId, msg: Disclose, out: SocialStep) -> None:
         """A friend's disclosure shows how far it holds my lace: count it once I hold that."""
         mine = personal_lace(self.me)
         for heads in msg.heads:
@@ -177,7 +187,7 @@ class SocialNode:
                     out.events.append(SocialEvent("self_synced", peer))
                 return
 
-    def add_own(self, block: Block, now: float) -> list[Outgoing]:
+    def add_own(self, block: Block, now: float) -> SocialStep:
         """Store my new signed block, push it to friends; a Befriend also cold-calls."""
         if block.creator != self.me:
             raise LocalError("add_own takes my own blocks")
@@ -188,24 +198,18 @@ class SocialNode:
             raise LocalError(f"own block refused: {exc}") from None
         self.own.made_block(block.id, self.lace.meta(block.id).seq)
         out, events = self._absorb([block.id], now)
-        self._events.extend(events)
         payload = block.payload
         if isinstance(payload, Befriend) and payload.target != self.me:
             out.append(Outgoing(MemberId(payload.target), FriendRequest(block.to_bytes())))
-        return out
-
-    def take_events(self) -> list[SocialEvent]:
-        """Events caused by my own blocks (:meth:`add_own`), oldest first; clears them."""
-        events, self._events = self._events, []
-        return events
+        return self._step(SocialStep(outgoing=out, events=events), now)
 
     # -- the wire ---------------------------------------------------------------------------
 
     def on_wire(
         self, peer: MemberId, msg: Value, now: float, *, verified: bool = False
-    ) -> WireOutcome:
+    ) -> SocialStep:
         """A message from an authenticated peer; ``verified``: its block signatures are checked."""
-        out = WireOutcome()
+        out = SocialStep()
         if isinstance(msg, FriendRequest):
             self._on_request(peer, msg, now, verified, out)
         elif not isinstance(msg, Disclose | Blocks):
@@ -219,10 +223,10 @@ class SocialNode:
             self._on_blocks(peer, msg, now, verified, out)
         for err in out.errors:
             _log.warning("refused", peer=peer.hex()[:16], reason=err.reason)
-        return out
+        return self._step(out, now)
 
     def _on_blocks(
-        self, peer: MemberId, msg: Blocks, now: float, verified: bool, out: WireOutcome
+        self, peer: MemberId, msg: Blocks, now: float, verified: bool, out: SocialStep
     ) -> None:
         blocks: list[Block] = []
         raws: list[bytes] = []
@@ -257,7 +261,7 @@ class SocialNode:
         out.outgoing.extend(sent)
 
     def _on_request(
-        self, peer: MemberId, msg: FriendRequest, now: float, verified: bool, out: WireOutcome
+        self, peer: MemberId, msg: FriendRequest, now: float, verified: bool, out: SocialStep
     ) -> None:
         try:
             block = _request_block(msg.block, peer, self.me)
@@ -302,8 +306,10 @@ class SocialNode:
         while True:
             ev = self.evidence.oldest()
             if ev is None:
+                self._requests_expire = None
                 return dropped
             if self.evidence.count() <= cfg.max_pending_requests and ev.received >= expired_before:
+                self._requests_expire = self._expiry(ev)
                 return dropped
             self.evidence.remove(ev.creator, ev.target)
             self.graph.drop_evidence(ev.creator, ev.target)
@@ -354,15 +360,32 @@ class SocialNode:
 
     # -- connections and time -----------------------------------------------------------------
 
-    def peer_up(self, q: MemberId, now: float) -> list[Outgoing]:
-        return self.dissem.peer_up(q, now)
+    def peer_up(self, q: MemberId, now: float) -> SocialStep:
+        """A friend's connection is up: a new session, starting with my disclosure."""
+        return self._step(SocialStep(outgoing=self.dissem.peer_up(q, now)), now)
 
     def peer_down(self, q: MemberId) -> None:
         self.dissem.peer_down(q)
 
-    def tick(self, now: float) -> list[Outgoing]:
+    def tick(self, now: float) -> SocialStep:
+        """Expire lost messages and old friend requests, re-disclose when due."""
         self._evict_requests()
-        return self.dissem.tick(now)
+        return self._step(SocialStep(outgoing=self.dissem.tick(now)), now)
+
+    def _expiry(self, ev: Evidence) -> float:
+        return ev.received + self.config.pending_request_ttl_s
+
+    def _step(self, step: SocialStep, now: float) -> SocialStep:
+        """Set ``step.wake_at``: the earliest of the disseminator's duties and request expiry.
+
+        A request's expiry is wall-clock time; its distance from now is taken as monotonic
+        seconds (a wall clock set forward or back is noticed at the next tick).
+        """
+        expire = self._requests_expire
+        in_s = None if expire is None else now + max(0.0, expire - self._wall())
+        wake = earliest(self.dissem.next_due(), in_s)
+        step.wake_at = None if wake is None else max(wake, now)  # due already: now
+        return step
 
     # -- queries ------------------------------------------------------------------------------
 

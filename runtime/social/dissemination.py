@@ -232,15 +232,29 @@ class Disseminator:
             s = self._sessions[q]
             live: list[_Flight] = []
             for f in s.flights:
-                if now - f.sent_at >= self.config.ack_timeout_s:
+                if now >= f.sent_at + self.config.ack_timeout_s:  # the form next_due uses
                     s.sent.difference_update(f.ids)
                     s.stalled = True
                 else:
                     live.append(f)
             s.flights = live
-            if now - s.last_disclosed >= self.config.disclose_interval_s:
+            if now >= s.last_disclosed + self.config.disclose_interval_s:
                 out.append(self._disclose_to(q, now))
         return out
+
+    def next_due(self) -> float | None:
+        """When :meth:`tick` next has work: a re-disclosure or an ack timeout (None: no session).
+
+        Computed as ``tick`` compares, so a tick at this time always does that work.
+        """
+        cfg = self.config
+        due: float | None = None
+        for s in self._sessions.values():
+            at = s.last_disclosed + cfg.disclose_interval_s
+            for f in s.flights:  # at most ``window``
+                at = min(at, f.sent_at + cfg.ack_timeout_s)
+            due = at if due is None else min(due, at)
+        return due
 
     def in_flight(self, q: MemberId) -> int:
         s = self._sessions.get(q)

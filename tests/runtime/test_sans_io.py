@@ -15,7 +15,7 @@ from peoplenet.runtime.lace.app_lace import (
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
 from peoplenet.runtime.sans_io import Step, earliest
-from peoplenet.runtime.social.core import WireOutcome
+from peoplenet.runtime.social.core import SocialStep
 from peoplenet.runtime.wire.codec import Record
 
 IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
@@ -42,7 +42,7 @@ def test_the_app_lace_replica_answers_with_a_step() -> None:
 
 
 def test_the_social_core_answers_with_a_step() -> None:
-    step: Step[Record] = WireOutcome()
+    step: Step[Record] = SocialStep()
     assert isinstance(step, Step) and step.sends == [] and step.wake_at is None
 
 

@@ -118,7 +118,6 @@ def test_messages_pickle_as_the_multiproc_bases_send_them() -> None:
             peers=(),
             auto_accept=False,
         ),
-        member_messages.Tick(),
         kernel_messages.Failed(name="a", generation=1, error_type="E", error="e"),
     ]
     for msg in sent:

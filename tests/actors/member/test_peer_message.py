@@ -55,7 +55,7 @@ from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
 from peoplenet.runtime.net.peer_message import APP_LACE_TAGS, record_lace, record_tag
-from peoplenet.runtime.social.core import WireOutcome
+from peoplenet.runtime.social.core import SocialStep
 from peoplenet.runtime.social.dissemination import Blocks, Disclose
 from peoplenet.runtime.wire.codec import Value, encode
 from tests.net_attack import RawClient, running_node
@@ -105,9 +105,9 @@ class _Social:
     def __init__(self) -> None:
         self.got: list[Value] = []
 
-    def on_wire(self, peer: MemberId, msg: Value, now: float) -> WireOutcome:
+    def on_wire(self, peer: MemberId, msg: Value, now: float) -> SocialStep:
         self.got.append(msg)
-        return WireOutcome()
+        return SocialStep()
 
     def own_problems(self) -> list[object]:
         return []

@@ -11,7 +11,7 @@ from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
-from peoplenet.runtime.social.core import SocialEvent, SocialNode, WireOutcome
+from peoplenet.runtime.social.core import SocialEvent, SocialNode, SocialStep
 from peoplenet.runtime.social.dissemination import Blocks, Disclose, FriendRequest, Outgoing
 from peoplenet.runtime.social.evidence_store import (
     Evidence,
@@ -47,18 +47,18 @@ class Phone:
     def sign(self, payload: Value, now: float = 0.0) -> tuple[Block, list[Outgoing]]:
         lace, pointers = self.node.next_block(payload)
         block = Block.create(self.identity, lace, payload, pointers)
-        out = self.node.add_own(block, now)
-        self.events.extend(self.node.take_events())
-        return block, out
+        step = self.node.add_own(block, now)
+        self.events.extend(step.events)
+        return block, step.outgoing
 
 
 def run(
     phones: list[Phone], sender: Phone, outgoing: list[Outgoing], *, up: bool = True
-) -> list[WireOutcome]:
+) -> list[SocialStep]:
     """Deliver messages (through the codec) until quiet; new friends come up if ``up``."""
     by_id = {p.id: p for p in phones}
     queue = deque((sender.id, o) for o in outgoing)
-    outcomes: list[WireOutcome] = []
+    outcomes: list[SocialStep] = []
     while queue:
         assert len(outcomes) < 10_000
         src, o = queue.popleft()
@@ -69,7 +69,7 @@ def run(
         more = list(res.outgoing)
         for ev in res.events:
             if ev.kind == "friend_added" and up:
-                more.extend(dst.node.peer_up(ev.member, 1.0))
+                more.extend(dst.node.peer_up(ev.member, 1.0).outgoing)
         queue.extend((dst.id, m) for m in more)
     return outcomes
 
@@ -80,7 +80,7 @@ def befriend(a: Phone, b: Phone, world: list[Phone] | None = None) -> None:
     _, out = a.sign(Befriend(b.id))
     run(phones, a, out)
     _, out = b.sign(Befriend(a.id))
-    out += b.node.peer_up(a.id, 1.0)
+    out += b.node.peer_up(a.id, 1.0).outgoing
     run(phones, b, out)
     assert a.node.dissem.is_up(b.id) and b.node.dissem.is_up(a.id)
 
@@ -98,7 +98,7 @@ def test_friend_request_then_acceptance_makes_friends_and_laces_flow() -> None:
     _, out = b.sign(Befriend(a.id))
     assert [e.kind for e in b.events[1:]] == ["friend_added"]
     assert b.node.pending_requests() == []
-    out += b.node.peer_up(a.id, 1.0)
+    out += b.node.peer_up(a.id, 1.0).outgoing
     run([a, b], b, out)
     assert a.node.friends() == {b.id} and b.node.friends() == {a.id}
     assert a.node.outgoing_requests() == [] and a.node.friend_request_for(b.id) is None
@@ -269,7 +269,7 @@ def test_unfriend_removes_the_friend_and_stops_the_session() -> None:
     befriend(a, b)
     assert a.node.dissem.is_up(b.id)
     _, out = a.sign(Unfriend(b.id))
-    assert [e.kind for e in a.node.take_events() + a.events[-1:]][-1:] == ["friend_removed"]
+    assert [e.kind for e in a.events[-1:]] == ["friend_removed"]
     assert not a.node.dissem.is_up(b.id)
     run([a, b], a, out)
     _, out = a.sign(Post("after"))

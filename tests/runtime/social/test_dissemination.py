@@ -13,8 +13,15 @@ from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import Block, BlockId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
-from peoplenet.runtime.sim.simulator import Action, LinkModel, Send, SetTimer, Simulator
-from peoplenet.runtime.social.core import SocialEvent, SocialNode
+from peoplenet.runtime.sim.simulator import (
+    Action,
+    CancelTimer,
+    LinkModel,
+    Send,
+    SetTimer,
+    Simulator,
+)
+from peoplenet.runtime.social.core import SocialEvent, SocialNode, SocialStep
 from peoplenet.runtime.social.dissemination import Blocks, FriendRequest, Outgoing, SocialConfig
 from peoplenet.runtime.social.evidence_store import MemoryEvidenceStore
 from peoplenet.runtime.social.graph import (
@@ -81,7 +88,8 @@ class World:
 
 
 class SimPhone:
-    """The network actor's part, simulated: routes Outgoing, comes up with friends, ticks."""
+    """The shells' part, simulated: routes Outgoing, comes up with friends, ticks the core at
+    its ``wake_at`` (runtime/sans_io.py) and cold-calls periodically (the network actor's)."""
 
     def __init__(
         self,
@@ -102,10 +110,11 @@ class SimPhone:
         self.node = SocialNode(self.me, Blocklace(store.reopen()), evidence, world.config)
 
     def start(self, now: float) -> Iterable[Action]:
-        actions: list[Action] = [SetTimer("tick", now + self.world.config.disclose_interval_s)]
+        actions: list[Action] = [SetTimer("call", now + self.world.config.disclose_interval_s)]
         actions += [SetTimer(f"do:{i}", at) for i, (at, _) in enumerate(self.script) if at >= now]
+        actions += self._step(self.node.tick(now), now)
         for q in sorted(self.node.friends()):
-            actions += self._send(self.node.peer_up(q, now), now)
+            actions += self._step(self.node.peer_up(q, now), now)
         return actions
 
     def receive(self, src: str, data: bytes, now: float) -> Iterable[Action]:
@@ -117,17 +126,19 @@ class SimPhone:
         self.world.errors.extend(f"{self.name}<-{src}: {e.reason}" for e in res.errors)
         for bid in res.added:
             self.world.arrived.setdefault((self.name, bid), now)
-        return self._send(res.outgoing, now) + self._events(res.events, now)
+        return self._step(res, now)
 
     def timer(self, key: str, now: float) -> Iterable[Action]:
-        if key == "tick":
-            out = self.node.tick(now)
+        if key == "wake":
+            return self._step(self.node.tick(now), now)
+        if key == "call":
+            out: list[Outgoing] = []
             for q in self.node.outgoing_requests():
                 request = self.node.friend_request_for(q)
                 if request is not None:
                     out.append(Outgoing(q, request))
-            tick = SetTimer("tick", now + self.world.config.disclose_interval_s)
-            return [tick, *self._send(out, now)]
+            call = SetTimer("call", now + self.world.config.disclose_interval_s)
+            return [call, *self._send(out, now)]
         return self.sign(self.script[int(key[3:])][1], now)
 
     def sign(self, payload: Record, now: float) -> list[Action]:
@@ -136,14 +147,20 @@ class SimPhone:
         block = Block.create(self.identity, lace, payload, pointers)
         self.world.created[block.id] = (self.name, now)
         self.world.arrived[(self.name, block.id)] = now
-        out = self.node.add_own(block, now)
-        return self._send(out, now) + self._events(self.node.take_events(), now)
+        return self._step(self.node.add_own(block, now), now)
+
+    def _step(self, step: SocialStep, now: float) -> list[Action]:
+        """Carry out a core step; its ``wake_at`` replaces the pending wake (None: cancel)."""
+        wake: Action = (
+            CancelTimer("wake") if step.wake_at is None else SetTimer("wake", step.wake_at)
+        )
+        return [wake, *self._send(step.outgoing, now), *self._events(step.events, now)]
 
     def _events(self, events: list[SocialEvent], now: float) -> list[Action]:
         actions: list[Action] = []
         for ev in events:
             if ev.kind == "friend_added":
-                actions += self._send(self.node.peer_up(ev.member, now), now)
+                actions += self._step(self.node.peer_up(ev.member, now), now)
             elif ev.kind == "introduced" and self.accept and ev.member not in self.node.friends():
                 actions += self.sign(Befriend(ev.member), now)
         return actions
@@ -423,12 +440,12 @@ def _history() -> tuple[list[Blocks], SocialNode, SocialNode, list[MemberId]]:
     def sign(k: int, payload: Record) -> None:
         me = ids[k].member_id
         lace, pointers = nodes[me].next_block(payload)
-        settle(me, nodes[me].add_own(Block.create(ids[k], lace, payload, pointers), 0.0))
+        settle(me, nodes[me].add_own(Block.create(ids[k], lace, payload, pointers), 0.0).outgoing)
 
     sign(0, Befriend(c))
     sign(2, Befriend(a))
-    settle(a, nodes[a].peer_up(c, 0.0))
-    settle(c, nodes[c].peer_up(a, 0.0))
+    settle(a, nodes[a].peer_up(c, 0.0).outgoing)
+    settle(c, nodes[c].peer_up(a, 0.0).outgoing)
     sign(1, Follow(c))
     for k in range(12):
         sign(0, Post(f"a{k}"))

@@ -40,9 +40,9 @@ class Phone:
     def sign(self, payload: Value) -> tuple[Block, list[Outgoing]]:
         lace, pointers = self.node.next_block(payload)
         block = Block.create(self.identity, lace, payload, pointers)
-        out = self.node.add_own(block, 1.0)
-        self.events.extend(self.node.take_events())
-        return block, out
+        step = self.node.add_own(block, 1.0)
+        self.events.extend(step.events)
+        return block, step.outgoing
 
     def own_chain(self) -> list[BlockId]:
         return self.node.lace.chain(personal_lace(self.id), self.id)
@@ -67,8 +67,8 @@ def connect(phones: list[Phone], a: Phone, b: Phone) -> None:
     """A new connection between a and b (the old one, if any, went down): both disclose."""
     a.node.peer_down(b.id)
     b.node.peer_down(a.id)
-    from_a = a.node.peer_up(b.id, 1.0)
-    from_b = b.node.peer_up(a.id, 1.0)
+    from_a = a.node.peer_up(b.id, 1.0).outgoing
+    from_b = b.node.peer_up(a.id, 1.0).outgoing
     deliver(phones, a, from_a)
     deliver(phones, b, from_b)
 
