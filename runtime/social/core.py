@@ -301,14 +301,15 @@ class SocialNode:
     def _evict_requests(self) -> int:
         """Drop the oldest requests beyond ``max_pending_requests`` and expired ones."""
         cfg = self.config
-        expired_before = self._wall() - cfg.pending_request_ttl_s
+        wall = self._wall()
         dropped = 0
         while True:
             ev = self.evidence.oldest()
             if ev is None:
                 self._requests_expire = None
                 return dropped
-            if self.evidence.count() <= cfg.max_pending_requests and ev.received >= expired_before:
+            # expired at its _expiry (the time wake_at names), compared in that same form
+            if self.evidence.count() <= cfg.max_pending_requests and self._expiry(ev) > wall:
                 self._requests_expire = self._expiry(ev)
                 return dropped
             self.evidence.remove(ev.creator, ev.target)

@@ -12,10 +12,14 @@ from peoplenet.runtime.lace.app_lace import (
     ReplicaOutput,
     app_lace_id,
 )
+from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
 from peoplenet.runtime.sans_io import Step, earliest
-from peoplenet.runtime.social.core import SocialStep
+from peoplenet.runtime.social.core import SocialNode, SocialStep
+from peoplenet.runtime.social.dissemination import Disclose, FriendRequest, SocialConfig
+from peoplenet.runtime.social.evidence_store import MemoryEvidenceStore
+from peoplenet.runtime.social.graph import Befriend, personal_lace
 from peoplenet.runtime.wire.codec import Record
 
 IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
@@ -41,9 +45,30 @@ def test_the_app_lace_replica_answers_with_a_step() -> None:
     assert [p for p, _ in step.sends] == [MEMBERS[1]] and step.wake_at is None
 
 
-def test_the_social_core_answers_with_a_step() -> None:
-    step: Step[Record] = SocialStep()
-    assert isinstance(step, Step) and step.sends == [] and step.wake_at is None
+def test_the_social_core_answers_every_call_with_a_step_on_monotonic_seconds() -> None:
+    me, friend = IDS[0], IDS[1]
+    cfg = SocialConfig()
+    node = SocialNode(
+        me.member_id, Blocklace(MemoryStore()), MemoryEvidenceStore(), cfg, wall=lambda: 1e9
+    )
+    lace, pointers = node.next_block(Befriend(friend.member_id))
+    mine = Block.create(me, lace, Befriend(friend.member_id), pointers)
+    made: Step[Record] = node.add_own(mine, 100.0)
+    assert isinstance(made, SocialStep) and isinstance(made, Step)
+    assert [type(m) for _, m in made.sends] == [FriendRequest]  # the cold call
+    assert made.wake_at is None  # no friend up, no request kept: nothing due
+    theirs = Block.create(friend, personal_lace(friend.member_id), Befriend(me.member_id), ())
+    heard: Step[Record] = node.on_wire(friend.member_id, FriendRequest(theirs.to_bytes()), 100.5)
+    assert isinstance(heard, SocialStep) and [e.kind for e in heard.events] == ["friend_added"]
+    assert heard.wake_at == 100.5 + cfg.pending_request_ttl_s  # the kept request expires
+    up: Step[Record] = node.peer_up(friend.member_id, 101.0)
+    assert [(p, type(m)) for p, m in up.sends] == [(friend.member_id, Disclose)]
+    assert up.wake_at == 101.0 + cfg.disclose_interval_s  # the next re-disclosure
+    early: Step[Record] = node.tick(105.0)
+    assert early.sends == [] and early.wake_at == up.wake_at
+    due: Step[Record] = node.tick(106.0)
+    assert [type(m) for _, m in due.sends] == [Disclose]
+    assert due.wake_at == 106.0 + cfg.disclose_interval_s
 
 
 def test_earliest_of_two_wishes_to_be_woken() -> None:

@@ -88,6 +88,22 @@ def test_pending_requests_expire() -> None:
     assert node.pending_requests() == [new.member_id]
 
 
+def test_an_idle_node_is_woken_when_its_oldest_request_expires() -> None:
+    clock = Clock()
+    store = MemoryEvidenceStore()
+    me, node = node_with(store, clock, cap=100)
+    old, new = keys(2)
+    first = node.on_wire(old.member_id, request_from(old, me.member_id), 10.0)
+    assert first.wake_at == 10.0 + 3600.0  # no friend is up: only the request's expiry is due
+    clock.t += 3000
+    second = node.on_wire(new.member_id, request_from(new, me.member_id), 3010.0)
+    assert second.wake_at == first.wake_at  # the oldest still expires first
+    clock.t += 600
+    woken = node.tick(3610.0)  # at that wake_at, 3600 s of wall clock later
+    assert [ev.creator for ev in store.items()] == [new.member_id]
+    assert woken.wake_at == 3610.0 + 3000.0  # now the second one's expiry
+
+
 def test_a_repeated_request_is_found_by_index_not_by_reading_every_row() -> None:
     clock = Clock()
     store = NoScan()
