@@ -81,7 +81,7 @@ SIGNING_OPS = frozenset(
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _Wake:
+class _SocialWake:
     """Timer for the core's ``wake_at``; stale generations are ignored (cancel by generation)."""
 
     generation: int
@@ -192,7 +192,7 @@ class StoreActor(Actor):
             self._run(self.core.peer_up(MemberId(msg.peer), now))
         elif isinstance(msg, PeerDown):
             self.core.peer_down(MemberId(msg.peer))  # a later wake finds nothing: harmless
-        elif isinstance(msg, _Wake):
+        elif isinstance(msg, _SocialWake):
             if msg.generation == self.generation:
                 self.wake_at = None
                 self._run(self.core.tick(now))
@@ -240,7 +240,9 @@ class StoreActor(Actor):
         self.wake_at = wake_at
         self.generation += 1
         if wake_at is not None:
-            self.after(max(0.0, wake_at - time.monotonic()), _Wake(generation=self.generation))
+            self.after(
+                max(0.0, wake_at - time.monotonic()), _SocialWake(generation=self.generation)
+            )
 
     def _push_view(self) -> None:
         if self.network is None:

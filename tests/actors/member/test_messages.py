@@ -28,7 +28,17 @@ MESSAGE_MODULES = (member_messages, kernel_messages)
 """Every dataclass defined in these is a message."""
 
 MESSAGES_ELSEWHERE = frozenset(
-    {"AwaitReady", "Ready", "StopNetwork", "_CheckOwner", "_Wake", "_ConsumerWake", "Failure"}
+    {
+        "AwaitReady",
+        "Ready",
+        "StopNetwork",
+        "_CheckOwner",
+        "_Wake",
+        "_ConsumerWake",
+        "_SocialWake",
+        "_QueueDeadline",
+        "Failure",
+    }
 )
 """Messages defined next to the actor that receives them (found wherever they live)."""
 

@@ -141,6 +141,7 @@ def _store_actor(core: _Social) -> StoreActor:
     actor.core = core  # type: ignore[assignment]
     actor.network, actor.member, actor.signing = None, None, None
     actor.own_queue, actor._outbox = deque(), []
+    actor.wake_at, actor.generation = None, 0
     actor._log, actor._name = None, "store"
     return actor
 
