@@ -6,11 +6,11 @@ timers recorded and its clock set by the test.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import pytest
 
-from peoplenet.actors.member import store_actor
 from peoplenet.actors.member.messages import Batch, Outbound, PeerUp
 from peoplenet.actors.member.store_actor import StoreActor
 from peoplenet.runtime.kernel.ref import Ref
@@ -42,7 +42,7 @@ class _Shell:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 100.0
-        monkeypatch.setattr(store_actor.time, "monotonic", lambda: self.now)
+        monkeypatch.setattr(time, "monotonic", lambda: self.now)  # the actor's clock
         self.timers: list[tuple[float, object]] = []
         self.told: list[object] = []
         actor = StoreActor.__new__(StoreActor)
@@ -54,7 +54,7 @@ class _Shell:
         actor.view, actor.auto_accept = None, False
         actor._log, actor._name = None, "store"
         actor.after = lambda s, m: self.timers.append((s, m))  # type: ignore[method-assign,assignment,return-value]
-        actor.tell = lambda _ref, m: self.told.append(m)  # type: ignore[method-assign]
+        actor.tell = lambda ref, msg: self.told.append(msg)  # type: ignore[method-assign]
         self.actor = actor
 
     def deliver(self, msg: object) -> list[type]:
