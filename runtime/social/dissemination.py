@@ -247,14 +247,13 @@ class Disseminator:
 
         Computed as ``tick`` compares, so a tick at this time always does that work.
         """
-        cfg = self.config
-        due: float | None = None
-        for s in self._sessions.values():
-            at = s.last_disclosed + cfg.disclose_interval_s
-            for f in s.flights:  # at most ``window``
-                at = min(at, f.sent_at + cfg.ack_timeout_s)
-            due = at if due is None else min(due, at)
-        return due
+        sessions = self._sessions.values()
+        if not sessions:
+            return None
+        # Flights are kept in the order sent, and ``now`` never goes back: the first is oldest.
+        disclose = min(s.last_disclosed for s in sessions) + self.config.disclose_interval_s
+        sent = min((s.flights[0].sent_at for s in sessions if s.flights), default=None)
+        return disclose if sent is None else min(disclose, sent + self.config.ack_timeout_s)
 
     def in_flight(self, q: MemberId) -> int:
         s = self._sessions.get(q)

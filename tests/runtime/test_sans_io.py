@@ -17,9 +17,15 @@ from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
 from peoplenet.runtime.sans_io import Step, earliest
 from peoplenet.runtime.social.core import SocialNode, SocialStep
-from peoplenet.runtime.social.dissemination import Disclose, FriendRequest, SocialConfig
+from peoplenet.runtime.social.dissemination import (
+    Blocks,
+    Disclose,
+    FriendRequest,
+    Heads,
+    SocialConfig,
+)
 from peoplenet.runtime.social.evidence_store import MemoryEvidenceStore
-from peoplenet.runtime.social.graph import Befriend, personal_lace
+from peoplenet.runtime.social.graph import Befriend, Post, personal_lace
 from peoplenet.runtime.wire.codec import Record
 
 IDS = [Identity.from_seed(bytes([i + 1]) * 32) for i in range(4)]
@@ -69,6 +75,27 @@ def test_the_social_core_answers_every_call_with_a_step_on_monotonic_seconds() -
     due: Step[Record] = node.tick(106.0)
     assert [type(m) for _, m in due.sends] == [Disclose]
     assert due.wake_at == 106.0 + cfg.disclose_interval_s
+
+
+def test_the_social_core_wakes_for_an_ack_timeout_due_before_its_next_disclosure() -> None:
+    me, friend = IDS[0], IDS[1]
+    cfg = SocialConfig(disclose_interval_s=60.0, ack_timeout_s=2.0)
+    node = SocialNode(me.member_id, Blocklace(MemoryStore()), MemoryEvidenceStore(), cfg)
+    lace, pointers = node.next_block(Befriend(friend.member_id))
+    node.add_own(Block.create(me, lace, Befriend(friend.member_id), pointers), 100.0)
+    theirs = Block.create(friend, personal_lace(friend.member_id), Befriend(me.member_id), ())
+    node.on_wire(friend.member_id, FriendRequest(theirs.to_bytes()), 100.0)
+    node.peer_up(friend.member_id, 100.0)
+    holds = tuple(bytes(b) for b in node.lace.tips(lace, me.member_id))
+    node.on_wire(friend.member_id, Disclose((Heads(bytes(lace), holds),)), 100.0)
+    lace, pointers = node.next_block(Post("hi"))
+    posted = node.add_own(Block.create(me, lace, Post("hi"), pointers), 110.0)
+    assert [type(m) for _, m in posted.sends] == [Blocks]
+    assert posted.wake_at == 112.0  # the Blocks message's ack timeout, not the disclosure at 160
+    lost = node.tick(112.0)  # unacknowledged: taken as lost, nothing more due until 160
+    assert (
+        lost.sends == [] and lost.wake_at == 160.0 and node.dissem.in_flight(friend.member_id) == 0
+    )
 
 
 def test_earliest_of_two_wishes_to_be_woken() -> None:
