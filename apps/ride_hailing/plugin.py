@@ -1,0 +1,470 @@
+"""Ride-hailing as a Peoplenet app: members drive, members ride, the cooperative sets the rules.
+
+The fold (:mod:`.trips`, :mod:`.matching`, :mod:`.fare`) runs on every member's phone over
+the cooperative's ordered transactions; the commands here act for one member: they read the
+fold, compute what only the phone knows (its exact place -> a cell, the straight-line
+estimate, the one-time start code) and submit a transaction.  Nothing a person must decide
+is automatic: the only duty is to nudge community time when the rider's pending offer is past
+its deadline (:class:`~.records.Expire`), so a quiet cooperative still passes the offer on.
+
+Commands (also ``peoplenet ride COMMAND COOP --ARG VALUE ...``): online, offline, position,
+request, offers, accept, decline, arrive, start, agree, complete, cancel, rate, dispute, show,
+history, earnings.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Final, TypeAlias
+
+from peoplenet.apps.ride_hailing import geo
+from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
+from peoplenet.apps.ride_hailing.records import (
+    RIDE_LEN,
+    TX_TYPES,
+    Accept,
+    AgreeFare,
+    Arrive,
+    Cancel,
+    Complete,
+    Decline,
+    Dispute,
+    DriverOffline,
+    DriverOnline,
+    Expire,
+    Position,
+    Rate,
+    RequestRide,
+    RideTx,
+    Start,
+)
+from peoplenet.apps.ride_hailing.rulebook import RulesBook
+from peoplenet.apps.ride_hailing.trips import (
+    COMPLETED,
+    POLICY_PARAMS,
+    Env,
+    Policy,
+    Ride,
+    RideBook,
+    code_hash,
+)
+from peoplenet.plugins.api import (
+    AppChangeView,
+    AppCommandError,
+    AppSpec,
+    Arg,
+    CommandSpec,
+    FoldContext,
+    NodeContext,
+    PluginError,
+    Value,
+    hookimpl,
+)
+
+NAME: Final = "ride_hailing"
+VERSION: Final = "0.1"
+CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+CODE_LEN: Final = 10
+"""A start code of 10 letters from 31 (49 bits): its hash is public, so it must not be
+guessable offline during a trip."""
+MIN_RIDE_PREFIX: Final = 6
+
+_RIDE = Arg("ride", "text", "the ride (its id, or a unique prefix of 6 or more hex digits)")
+SPEC: Final = AppSpec(
+    name=NAME,
+    version=VERSION,
+    summary="ride-hailing: members drive and ride; fares, matching and fees set by vote",
+    params=(*FARE_PARAMS, *POLICY_PARAMS),
+    tx_types=TX_TYPES,
+    commands=(
+        CommandSpec("online", "drive: take rides near LAT,LON", (Arg("at", "text", "LAT,LON"),)),
+        CommandSpec("offline", "stop taking rides"),
+        CommandSpec(
+            "position", "tell the cooperative your cell (only if it changed)", (Arg("at"),)
+        ),
+        CommandSpec(
+            "request",
+            "ask for a ride: your quote and ride id",
+            (Arg("from", "text", "pickup LAT,LON"), Arg("to", "text", "drop-off LAT,LON")),
+        ),
+        CommandSpec(
+            "offers", "offers waiting for you, or one ride's offer log", (_RIDE,), (), True
+        ),
+        CommandSpec("accept", "take the ride offered to you", (_RIDE,)),
+        CommandSpec("decline", "pass the ride offered to you to the next driver", (_RIDE,)),
+        CommandSpec("arrive", "you are at the pickup", (_RIDE,)),
+        CommandSpec("start", "start the trip with the rider's code", (_RIDE, Arg("code"))),
+        CommandSpec(
+            "agree",
+            "as the rider, agree to pay up to FARE cents though it is outside the quote",
+            (_RIDE, Arg("fare", "amount", "cents")),
+        ),
+        CommandSpec(
+            "complete",
+            "end the trip: the fare is computed from the voted rules",
+            (_RIDE, Arg("metres", "amount"), Arg("seconds", "amount")),
+        ),
+        CommandSpec("cancel", "call the ride off (the voted fee rule applies)", (_RIDE,)),
+        CommandSpec("rate", "rate the other party 1-5", (_RIDE, Arg("score", "int"))),
+        CommandSpec("dispute", "contest a finished ride", (_RIDE, Arg("reason"))),
+        CommandSpec("show", "one ride: state, fare, offers, your start code", (_RIDE,), (), True),
+        CommandSpec("history", "your rides, as rider and as driver", read_only=True),
+        CommandSpec("earnings", "what you drove, earned and owe in commission", read_only=True),
+    ),
+)
+_TX_TYPES: Final = tuple(TX_TYPES)
+
+
+@dataclass(slots=True)
+class RideState:
+    """One cooperative's rides on one node: the fold, and what this phone alone keeps."""
+
+    community: bytes
+    book: RideBook = field(default_factory=RideBook)
+    rules: RulesBook = field(default_factory=RulesBook)
+    codes: dict[bytes, str] = field(default_factory=dict)
+    """Start codes of the rides this member requested (this phone only; never folded)."""
+    nudged: set[tuple[bytes, int]] = field(default_factory=set)
+    """(ride, offer number) this node already sent an :class:`Expire` for."""
+
+
+_Handler: TypeAlias = Callable[[RideState, Mapping[str, Value], NodeContext], Value]
+
+
+def _state(state: object) -> RideState:
+    if not isinstance(state, RideState):
+        raise PluginError(f"the ride app's state is a RideState, not {type(state).__name__}")
+    return state
+
+
+def _tx(tx: Value) -> RideTx:
+    if not isinstance(tx, _TX_TYPES):
+        raise PluginError(f"not a ride transaction: {type(tx).__name__}")
+    return tx  # type: ignore[return-value]
+
+
+def _env(state: RideState, ctx: FoldContext) -> Env:
+    rate = ctx.rates.get("commission", "0")
+    return Env(ctx.now_ms, Policy.from_settings(ctx.settings), state.rules, Fraction(rate))
+
+
+def _fare_rules(settings: Mapping[str, Value]) -> dict[str, Value]:
+    return {p.name: settings.get(p.name, p.default) for p in FARE_PARAMS}
+
+
+# -- declaration and state -------------------------------------------------------------------
+
+
+@hookimpl
+def peoplenet_app() -> AppSpec:
+    return SPEC
+
+
+@hookimpl
+def peoplenet_new_state(community: bytes, settings: Mapping[str, Value]) -> object:
+    return RideState(community)
+
+
+@hookimpl
+def peoplenet_snapshot(state: object) -> Value:
+    s = _state(state)
+    return {"book": s.book.to_value(), "rules": s.rules.to_value()}
+
+
+# -- the fold ----------------------------------------------------------------------------------
+
+
+@hookimpl
+def peoplenet_app_changed(state: object, change: AppChangeView, ctx: FoldContext) -> None:
+    if change.enabled:
+        _state(state).rules.adopt(_fare_rules(change.settings), ctx.now_ms)
+
+
+@hookimpl
+def peoplenet_check_tx(state: object, tx: Value, ctx: FoldContext) -> None:
+    s = _state(state)
+    s.book.check(_tx(tx), ctx.sender, _env(s, ctx))
+
+
+@hookimpl
+def peoplenet_apply_tx(state: object, tx: Value, ctx: FoldContext) -> Value:
+    s = _state(state)
+    return s.book.apply(_tx(tx), ctx.sender, _env(s, ctx))
+
+
+@hookimpl
+def peoplenet_clock(state: object, ctx: FoldContext) -> None:
+    s = _state(state)
+    s.book.advance(_env(s, ctx))
+
+
+# -- the node ----------------------------------------------------------------------------------
+
+
+@hookimpl
+def peoplenet_duties(state: object, node: NodeContext) -> None:
+    """Nudge community time past my ride's pending offer once it is due by this phone's clock."""
+    s = _state(state)
+    me, now = node.me, node.fold.now_ms
+    ride_id = s.book.riding.get(me)
+    ride = None if ride_id is None else s.book.rides.get(ride_id)
+    offer = None if ride is None else ride.matching.pending()
+    if ride is None or offer is None or offer.deadline_ms > now:
+        return
+    key = (ride.id, len(ride.matching.offers))
+    if key in s.nudged:
+        return
+    s.nudged.add(key)
+    node.submit(Expire(ride.id))
+
+
+@hookimpl
+def peoplenet_command(
+    state: object, command: str, args: Mapping[str, Value], node: NodeContext
+) -> Value:
+    s = _state(state)
+    handler = _COMMANDS.get(command)
+    if handler is None:
+        raise AppCommandError("unknown_command", command)
+    try:
+        return handler(s, args, node)
+    except geo.BadPoint as exc:
+        raise AppCommandError("bad_point", str(exc)) from None
+
+
+def _online(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    cell = geo.cell_of(_point(args, "at"))
+    if node.me in s.book.online:
+        raise AppCommandError("already_online", "use position to move")
+    node.submit(DriverOnline((cell.row, cell.col)))
+    return {"online": (cell.row, cell.col)}
+
+
+def _offline(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    if node.me not in s.book.online:
+        raise AppCommandError("not_online", "you are not taking rides")
+    node.submit(DriverOffline())
+    return {"online": None}
+
+
+def _position(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    cell = geo.cell_of(_point(args, "at"))
+    now = s.book.online.get(node.me)
+    if now is None:
+        raise AppCommandError("not_online", "go online first")
+    if now == (cell.row, cell.col):
+        return {"cell": (cell.row, cell.col), "sent": False}
+    node.submit(Position((cell.row, cell.col)))
+    return {"cell": (cell.row, cell.col), "sent": True}
+
+
+def _request(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    pickup, dropoff = _point(args, "from"), _point(args, "to")
+    if node.me in s.book.riding:
+        raise AppCommandError("rider_busy", f"ride {s.book.riding[node.me].hex()} is open")
+    version = s.rules.current
+    if version == 0:
+        raise AppCommandError("app_disabled", "the app has no rules yet")
+    estimate = geo.distance_m(pickup, dropoff)
+    low, high = quote(FareRules.from_settings(s.rules.get(version)), estimate)
+    ride = secrets.token_bytes(RIDE_LEN)
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LEN))
+    a, b = geo.cell_of(pickup), geo.cell_of(dropoff)
+    node.submit(
+        RequestRide(
+            ride, (a.row, a.col), (b.row, b.col), b"", estimate, low, high, version,
+            code_hash(ride, code),
+        )
+    )  # fmt: skip
+    s.codes[ride] = code
+    currency = Policy.from_settings(node.fold.settings).currency
+    return {"ride": ride.hex(), "quote_low": low, "quote_high": high, "currency": currency}
+
+
+def _offers(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    if args.get("ride"):
+        ride = _ride(s, args)
+        return {"ride": ride.id.hex(), "offers": ride.matching.to_value()}
+    waiting: list[Value] = []
+    for ride in s.book.offering():
+        offer = ride.matching.pending()
+        if offer is not None and offer.driver == node.me:
+            waiting.append(
+                {
+                    "ride": ride.id.hex(),
+                    "pickup": ride.request.pickup,
+                    "dropoff": ride.request.dropoff,
+                    "quote_low": ride.request.quote_low,
+                    "quote_high": ride.request.quote_high,
+                    "deadline_ms": offer.deadline_ms,
+                }
+            )
+    return {"offers": tuple(waiting)}
+
+
+def _submit_for(record: type[Accept | Decline | Arrive | Cancel]) -> _Handler:
+    def run(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+        ride = _ride(s, args)
+        node.submit(record(ride.id))
+        return {"ride": ride.id.hex(), "submitted": record.__name__.lower()}
+
+    return run
+
+
+def _start(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    code = args.get("code")
+    if not isinstance(code, str) or not code.strip():
+        raise AppCommandError("bad_argument", "--code is required: ask the rider for it")
+    node.submit(Start(ride.id, code.strip().upper()))
+    return {"ride": ride.id.hex(), "submitted": "start"}
+
+
+def _agree(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    node.submit(AgreeFare(ride.id, _amount(args, "fare")))
+    return {"ride": ride.id.hex(), "submitted": "agree"}
+
+
+def _complete(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    metres, seconds = _amount(args, "metres"), _amount(args, "seconds")
+    if ride.driver != node.me:
+        raise AppCommandError("not_the_driver", "only the ride's driver completes it")
+    env = _env(s, node.fold)
+    breakdown = s.book.fare_of(ride, metres, seconds, env)
+    node.submit(Complete(ride.id, metres, seconds, breakdown.total))
+    return {"ride": ride.id.hex(), "fare": breakdown.to_value(), "currency": env.policy.currency}
+
+
+def _rate(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    score = args.get("score")
+    if type(score) is not int:
+        raise AppCommandError("bad_argument", "--score is 1 to 5")
+    node.submit(Rate(ride.id, score))
+    return {"ride": ride.id.hex(), "submitted": "rate"}
+
+
+def _dispute(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    reason = args.get("reason")
+    node.submit(Dispute(ride.id, reason if isinstance(reason, str) else ""))
+    return {"ride": ride.id.hex(), "submitted": "dispute"}
+
+
+def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    now = node.fold.now_ms
+    policy = Policy.from_settings(node.fold.settings)
+    shown = _row(ride, policy.currency)
+    shown["pickup"] = ride.request.pickup
+    shown["dropoff"] = ride.request.dropoff
+    shown["quote_low"], shown["quote_high"] = ride.request.quote_low, ride.request.quote_high
+    shown["breakdown"] = None if ride.breakdown is None else ride.breakdown.to_value()
+    shown["cancelled_by"] = ride.cancelled_by or None
+    shown["offers"] = ride.matching.to_value()
+    window_closed = ride.finished_ms and now > ride.finished_ms + policy.rating_window_ms
+    blind = len(ride.ratings) < len(ride.parties()) and not window_closed
+    shown["ratings"] = (
+        {"rated": len(ride.ratings)}
+        if blind
+        else {m.hex(): score for m, score in sorted(ride.ratings.items())}
+    )
+    if node.me == ride.rider and ride.id in s.codes:
+        shown["code"] = s.codes[ride.id]
+    return shown
+
+
+def _row(ride: Ride, currency: str) -> dict[str, Value]:
+    return {
+        "ride": ride.id.hex(),
+        "rider": ride.rider.hex(),
+        "driver": ride.driver.hex() if ride.driver else None,
+        "state": ride.state,
+        "fare": ride.fare,
+        "paid": ride.paid,
+        "commission": ride.commission,
+        "currency": currency,
+    }
+
+
+def _history(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    currency = Policy.from_settings(node.fold.settings).currency
+    mine = [r for r in s.book.rides.values() if node.me in (r.rider, r.driver)]
+    mine.sort(key=lambda r: (r.requested_ms, r.id))
+    return tuple(_row(r, currency) for r in mine)
+
+
+def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    done = [
+        r for r in s.book.rides.values() if r.driver == node.me and r.paid and r.state == COMPLETED
+    ]
+    fares = sum(r.fare or 0 for r in done)
+    commission = sum(r.commission for r in done)
+    return {
+        "rides": len(done),
+        "fares": fares,
+        "commission": commission,
+        "net": fares - commission,
+        "owed_to_cooperative": s.book.cash.debt(node.me),
+        "currency": Policy.from_settings(node.fold.settings).currency,
+    }
+
+
+# -- arguments -----------------------------------------------------------------------------------
+
+
+def _point(args: Mapping[str, Value], name: str) -> geo.Point:
+    text = args.get(name)
+    if not isinstance(text, str) or not text.strip():
+        raise AppCommandError("bad_argument", f"--{name} is required: LAT,LON in degrees")
+    return geo.parse_point(text)
+
+
+def _amount(args: Mapping[str, Value], name: str) -> int:
+    value = args.get(name)
+    if type(value) is not int or value < 0:
+        raise AppCommandError("bad_argument", f"--{name} is a whole number, 0 or more")
+    return value
+
+
+def _ride(s: RideState, args: Mapping[str, Value]) -> Ride:
+    text = args.get("ride")
+    if not isinstance(text, str) or not text.strip():
+        raise AppCommandError("bad_argument", "--ride is required (its id or a prefix)")
+    prefix = text.strip().lower()
+    if len(prefix) < MIN_RIDE_PREFIX:
+        raise AppCommandError("bad_argument", f"--ride needs {MIN_RIDE_PREFIX}+ hex digits")
+    found = [r for rid, r in s.book.rides.items() if rid.hex().startswith(prefix)]
+    if not found:
+        raise AppCommandError("unknown_ride", f"no ride {prefix}")
+    if len(found) > 1:
+        raise AppCommandError("ambiguous_ride", f"{prefix} names {len(found)} rides")
+    return found[0]
+
+
+_COMMANDS: Final[dict[str, _Handler]] = {
+    "online": _online,
+    "offline": _offline,
+    "position": _position,
+    "request": _request,
+    "offers": _offers,
+    "accept": _submit_for(Accept),
+    "decline": _submit_for(Decline),
+    "arrive": _submit_for(Arrive),
+    "cancel": _submit_for(Cancel),
+    "start": _start,
+    "agree": _agree,
+    "complete": _complete,
+    "rate": _rate,
+    "dispute": _dispute,
+    "show": _show,
+    "history": _history,
+    "earnings": _earnings,
+}
+
+__all__ = ["NAME", "SPEC", "RideState"]

@@ -1,0 +1,563 @@
+"""The trip state machine: every ride of one cooperative, and the drivers' availability.
+
+    requested -> offered -> assigned -> arrived -> started -> completed (paid) [-> disputed]
+          \\-> cancelled (by the rider, the driver, or unmatched)
+
+Pure and deterministic: each transaction is checked (:meth:`RideBook.check`, which changes
+nothing) and then applied (:meth:`RideBook.apply`) in the cooperative's order, with community
+time passed in.  Every wrong party or wrong state is refused with
+:class:`~peoplenet.plugins.api.AppTxRejected` and a stable reason, the book unchanged.
+
+The guarantees (tested by a Hypothesis state machine): exactly one driver wins a ride (the
+first acceptance in consensus order; only the driver it is offered to may accept); a driver
+is never on two trips; a cancelled request never becomes a trip; a trip completes only after
+it started (the rider's one-time code revealed); every completed trip is paid exactly once,
+at a fare the fold recomputes from the voted rules, within the quote or agreed by the rider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Final
+
+from peoplenet.apps.ride_hailing import matching
+from peoplenet.apps.ride_hailing.fare import Breakdown, FareRules, fare, quote, within_quote
+from peoplenet.apps.ride_hailing.geo import Grid, cell_distance_bounds
+from peoplenet.apps.ride_hailing.matching import Matching, candidates
+from peoplenet.apps.ride_hailing.payment import CashBook
+from peoplenet.apps.ride_hailing.records import (
+    Accept,
+    AgreeFare,
+    Arrive,
+    Cancel,
+    Cell,
+    Complete,
+    Decline,
+    Dispute,
+    DriverOffline,
+    DriverOnline,
+    Expire,
+    Position,
+    Rate,
+    RequestRide,
+    RideTx,
+    Start,
+)
+from peoplenet.apps.ride_hailing.rulebook import RulesBook
+from peoplenet.plugins.api import AppTxRejected, ParamSpec, Value
+
+REQUESTED: Final = "requested"
+OFFERED: Final = "offered"
+ASSIGNED: Final = "assigned"
+ARRIVED: Final = "arrived"
+STARTED: Final = "started"
+COMPLETED: Final = "completed"
+CANCELLED: Final = "cancelled"
+DISPUTED: Final = "disputed"
+STATES: Final = (REQUESTED, OFFERED, ASSIGNED, ARRIVED, STARTED, COMPLETED, CANCELLED, DISPUTED)
+OPEN: Final = frozenset({REQUESTED, OFFERED, ASSIGNED, ARRIVED, STARTED})
+"""States of a ride not yet finished (its rider has no other open ride)."""
+ON_TRIP: Final = frozenset({ASSIGNED, ARRIVED, STARTED})
+"""States in which the ride's driver is on it (and on no other)."""
+BY_UNMATCHED: Final = "unmatched"
+DAY_MS: Final = 86_400_000
+
+POLICY_PARAMS: Final = (
+    ParamSpec(
+        "offer_timeout_ms",
+        "int",
+        20_000,
+        "how long a driver has to take an offer (community time)",
+        minimum=1000,
+        maximum=600_000,
+    ),
+    ParamSpec(
+        "max_rings", "int", 3, "rings of cells searched around the pickup", minimum=0, maximum=30
+    ),
+    ParamSpec(
+        "max_candidates", "int", 10, "drivers a request is offered to", minimum=1, maximum=100
+    ),
+    ParamSpec("max_reoffers", "int", 2, "re-offers after drivers cancel", minimum=0, maximum=10),
+    ParamSpec(
+        "cancel_fee_cents", "int", 300, "a rider's late cancellation", minimum=0, maximum=10**6
+    ),
+    ParamSpec(
+        "cancel_free_ms",
+        "int",
+        120_000,
+        "free cancellation after assignment",
+        minimum=0,
+        maximum=DAY_MS,
+    ),
+    ParamSpec(
+        "rating_window_ms",
+        "int",
+        7 * DAY_MS,
+        "time to rate a ride",
+        minimum=60_000,
+        maximum=90 * DAY_MS,
+    ),
+    ParamSpec(
+        "dispute_window_ms",
+        "int",
+        7 * DAY_MS,
+        "time to dispute",
+        minimum=60_000,
+        maximum=90 * DAY_MS,
+    ),
+    ParamSpec("currency", "text", "EUR", "what fares are counted in (cents)"),
+)
+"""The matching and trip parameters (the fare's are in :mod:`.fare`)."""
+
+
+def code_hash(ride: bytes, code: str) -> bytes:
+    """BLAKE2b-256(ride || code): what a request carries of the rider's one-time code."""
+    return hashlib.blake2b(ride + code.encode(), digest_size=32).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The voted matching and trip parameters in force."""
+
+    offer_timeout_ms: int
+    max_rings: int
+    max_candidates: int
+    max_reoffers: int
+    cancel_fee_cents: int
+    cancel_free_ms: int
+    rating_window_ms: int
+    dispute_window_ms: int
+    currency: str
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Value]) -> Policy:
+        values = {p.name: settings.get(p.name, p.default) for p in POLICY_PARAMS}
+        for name, value in values.items():
+            if name != "currency" and type(value) is not int:
+                raise AppTxRejected("bad_rules", f"{name} is {value!r}, not an integer")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Env:
+    """What a transaction is judged against besides the book: time, settings, rates."""
+
+    now_ms: int
+    policy: Policy
+    rules: RulesBook
+    commission: Fraction
+
+
+@dataclass(slots=True)
+class Ride:
+    """One ride and everything the fold recorded of it."""
+
+    id: bytes
+    rider: bytes
+    request: RequestRide
+    requested_ms: int
+    state: str = REQUESTED
+    driver: bytes = b""
+    matching: Matching = field(default_factory=Matching)
+    assigned_ms: int = 0
+    arrived_ms: int = 0
+    started_ms: int = 0
+    finished_ms: int = 0
+    metres: int = 0
+    seconds: int = 0
+    breakdown: Breakdown | None = None
+    agreed_fare: int | None = None
+    paid: bool = False
+    commission: int = 0
+    cancelled_by: str = ""
+    cancel_fee: int = 0
+    ratings: dict[bytes, int] = field(default_factory=dict)
+    rated_ms: dict[bytes, int] = field(default_factory=dict)
+    dispute: tuple[bytes, str, int] | None = None
+
+    @property
+    def fare(self) -> int | None:
+        if self.breakdown is not None:
+            return self.breakdown.total
+        return self.cancel_fee or None
+
+    def parties(self) -> tuple[bytes, ...]:
+        return (self.rider, self.driver) if self.driver else (self.rider,)
+
+    def to_value(self) -> Value:
+        return {
+            "id": self.id,
+            "rider": self.rider,
+            "request": self.request,
+            "requested_ms": self.requested_ms,
+            "state": self.state,
+            "driver": self.driver,
+            "matching": self.matching.to_value(),
+            "times": (self.assigned_ms, self.arrived_ms, self.started_ms, self.finished_ms),
+            "metres": self.metres,
+            "seconds": self.seconds,
+            "breakdown": None if self.breakdown is None else self.breakdown.to_value(),
+            "agreed_fare": self.agreed_fare,
+            "paid": self.paid,
+            "commission": self.commission,
+            "cancelled_by": self.cancelled_by,
+            "cancel_fee": self.cancel_fee,
+            "ratings": tuple((m, s, self.rated_ms[m]) for m, s in sorted(self.ratings.items())),
+            "dispute": self.dispute,
+        }
+
+
+def _reject(reason: str, detail: str = "") -> AppTxRejected:
+    return AppTxRejected(reason, detail)
+
+
+@dataclass(slots=True)
+class RideBook:
+    """Every ride of the cooperative, the online drivers, and the cash book."""
+
+    rides: dict[bytes, Ride] = field(default_factory=dict)
+    online: dict[bytes, Cell] = field(default_factory=dict)
+    """Drivers taking rides, and the cell each waits in."""
+    driving: dict[bytes, bytes] = field(default_factory=dict)
+    """Driver -> the ride they are on (assigned, arrived or started)."""
+    holding: dict[bytes, bytes] = field(default_factory=dict)
+    """Driver -> the ride whose offer they hold now."""
+    riding: dict[bytes, bytes] = field(default_factory=dict)
+    """Rider -> their open ride."""
+    cash: CashBook = field(default_factory=CashBook)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def ride(self, ride: bytes) -> Ride:
+        found = self.rides.get(ride)
+        if found is None:
+            raise _reject("unknown_ride", f"no ride {ride.hex()}")
+        return found
+
+    def offering(self) -> list[Ride]:
+        """Rides whose offer is pending, in id order."""
+        return [self.rides[r] for r in sorted(set(self.holding.values()))]
+
+    # -- community time ---------------------------------------------------------------------
+
+    def advance(self, env: Env) -> list[bytes]:
+        """Pass on every pending offer past its deadline; the rides whose offer moved."""
+        moved = []
+        for ride in self.offering():
+            offer = ride.matching.pending()
+            if offer is not None and offer.due(env.now_ms):
+                self._close_offer(ride, matching.EXPIRED, env.now_ms)
+                self._offer_next(ride, env)
+                moved.append(ride.id)
+        return moved
+
+    # -- the check (changes nothing) --------------------------------------------------------
+
+    def check(self, tx: RideTx, sender: bytes, env: Env) -> None:
+        """Raise :class:`AppTxRejected` if ``tx`` from ``sender`` may not apply now."""
+        if isinstance(tx, DriverOnline):
+            if sender in self.online:
+                raise _reject("already_online", "send Position to change cell")
+        elif isinstance(tx, DriverOffline):
+            if sender not in self.online:
+                raise _reject("not_online")
+            if sender in self.driving:
+                raise _reject("on_trip", f"finish ride {self.driving[sender].hex()} first")
+        elif isinstance(tx, Position):
+            if sender not in self.online:
+                raise _reject("not_online", "go online first")
+            if self.online[sender] == tx.cell:
+                raise _reject("same_cell", "positions are sent only when the cell changes")
+        elif isinstance(tx, RequestRide):
+            self._check_request(tx, sender, env)
+        elif isinstance(tx, Accept | Decline):
+            self._check_offer_answer(tx.ride, sender, env)
+            if isinstance(tx, Accept) and sender in self.driving:
+                raise _reject("driver_busy", f"on ride {self.driving[sender].hex()}")
+        elif isinstance(tx, Arrive):
+            self._driver_in(tx.ride, sender, (ASSIGNED,), "not_assigned")
+        elif isinstance(tx, Start):
+            ride = self._driver_in(tx.ride, sender, (ARRIVED,), "not_arrived")
+            if code_hash(ride.id, tx.code) != ride.request.code_hash:
+                raise _reject("bad_code", "not the rider's code")
+        elif isinstance(tx, Complete):
+            self._check_complete(tx, sender, env)
+        elif isinstance(tx, AgreeFare):
+            ride = self.ride(tx.ride)
+            if sender != ride.rider:
+                raise _reject("not_the_rider")
+            if ride.state not in ON_TRIP:
+                raise _reject("wrong_state", f"ride is {ride.state}")
+        elif isinstance(tx, Cancel):
+            self._check_cancel(tx, sender)
+        elif isinstance(tx, Rate):
+            self._check_rate(tx, sender, env)
+        elif isinstance(tx, Dispute):
+            ride = self._party_after(tx.ride, sender)
+            if ride.state == DISPUTED:
+                raise _reject("already_disputed")
+            if env.now_ms > ride.finished_ms + env.policy.dispute_window_ms:
+                raise _reject("dispute_window_closed")
+        elif isinstance(tx, Expire):
+            self.ride(tx.ride)  # it only moves community time: any known ride will do
+        else:  # pragma: no cover - the host lets only declared tx types through
+            raise _reject("unknown_tx", type(tx).__name__)
+
+    def _check_request(self, tx: RequestRide, sender: bytes, env: Env) -> None:
+        if tx.ride in self.rides:
+            raise _reject("ride_exists", tx.ride.hex())
+        if sender in self.riding:
+            raise _reject("rider_busy", f"ride {self.riding[sender].hex()} is open")
+        if sender in self.driving:
+            raise _reject("driver_busy", "a driver on a trip cannot ride")
+        if tx.rules_version != env.rules.current:
+            raise _reject("stale_rules", f"rules are at version {env.rules.current}")
+        low, high = cell_distance_bounds(Grid(*tx.pickup), Grid(*tx.dropoff))
+        if not low <= tx.estimate_m <= high:
+            raise _reject("bad_estimate", f"{tx.estimate_m} m is not within {low}..{high} m")
+        rules = FareRules.from_settings(env.rules.get(tx.rules_version))
+        expected = quote(rules, tx.estimate_m)
+        if (tx.quote_low, tx.quote_high) != expected:
+            raise _reject("bad_quote", f"the rules give {expected[0]}..{expected[1]}")
+
+    def _check_offer_answer(self, ride_id: bytes, sender: bytes, env: Env) -> Ride:
+        ride = self.ride(ride_id)
+        last = ride.matching.last_offer_to(sender)
+        if last is not None and (last.outcome == matching.EXPIRED or last.due(env.now_ms)):
+            raise _reject("offer_expired", "the offer went to the next driver")
+        offer = ride.matching.pending()
+        if ride.state != OFFERED or offer is None:
+            raise _reject("not_open", f"ride is {ride.state}")
+        if offer.driver != sender:
+            raise _reject("not_offered", "the ride is not offered to you")
+        return ride
+
+    def _driver_in(self, ride_id: bytes, sender: bytes, states: tuple[str, ...], why: str) -> Ride:
+        ride = self.ride(ride_id)
+        if sender != ride.driver or not ride.driver:
+            raise _reject("not_the_driver")
+        if ride.state not in states:
+            raise _reject(why, f"ride is {ride.state}")
+        return ride
+
+    def _check_complete(self, tx: Complete, sender: bytes, env: Env) -> Breakdown:
+        ride = self._driver_in(tx.ride, sender, (STARTED,), "not_started")
+        breakdown = self.fare_of(ride, tx.metres, tx.seconds, env)
+        if tx.fare != breakdown.total:
+            raise _reject("fare_mismatch", f"the rules give {breakdown.total}, not {tx.fare}")
+        req = ride.request
+        consented = ride.agreed_fare is not None and ride.agreed_fare >= breakdown.total
+        if not within_quote(breakdown, req.quote_low, req.quote_high) and not consented:
+            raise _reject(
+                "needs_consent",
+                f"fare {breakdown.total} is outside the quote {req.quote_low}..{req.quote_high}",
+            )
+        return breakdown
+
+    def fare_of(self, ride: Ride, metres: int, seconds: int, env: Env) -> Breakdown:
+        """The fare of ``ride`` for the metres and seconds driven (its rules, its waiting)."""
+        rules = FareRules.from_settings(env.rules.get(ride.request.rules_version))
+        wait_s = max(ride.started_ms - ride.arrived_ms, 0) // 1000
+        return fare(rules, metres, seconds, wait_s, ride.started_ms)
+
+    def _check_cancel(self, tx: Cancel, sender: bytes) -> Ride:
+        ride = self.ride(tx.ride)
+        if sender not in (ride.rider, ride.driver) or not sender:
+            raise _reject("not_a_party")
+        if ride.state == STARTED:
+            raise _reject("already_started", "finish or dispute a started trip")
+        if ride.state not in OPEN:
+            raise _reject("ride_closed", f"ride is {ride.state}")
+        if sender != ride.rider and ride.state not in ON_TRIP:
+            raise _reject("not_a_party")
+        return ride
+
+    def _party_after(self, ride_id: bytes, sender: bytes) -> Ride:
+        ride = self.ride(ride_id)
+        if sender not in ride.parties():
+            raise _reject("not_a_party")
+        if ride.state not in (COMPLETED, DISPUTED):
+            raise _reject("not_completed", f"ride is {ride.state}")
+        return ride
+
+    def _check_rate(self, tx: Rate, sender: bytes, env: Env) -> None:
+        ride = self._party_after(tx.ride, sender)
+        if not 1 <= tx.score <= 5:
+            raise _reject("bad_score", "scores are 1 to 5")
+        if sender in ride.ratings:
+            raise _reject("already_rated")
+        if env.now_ms > ride.finished_ms + env.policy.rating_window_ms:
+            raise _reject("rating_window_closed")
+
+    # -- the apply -------------------------------------------------------------------------
+
+    def apply(self, tx: RideTx, sender: bytes, env: Env) -> Value:
+        """Apply a transaction :meth:`check` passed (with the same ``env``): its result."""
+        self.advance(env)
+        self.check(tx, sender, env)
+        now = env.now_ms
+        if isinstance(tx, DriverOnline | Position):
+            self.online[sender] = tx.cell
+            return {"online": tx.cell}
+        if isinstance(tx, DriverOffline):
+            del self.online[sender]
+            held = self.holding.get(sender)
+            if held is not None:
+                ride = self.rides[held]
+                self._close_offer(ride, matching.WITHDRAWN, now)
+                self._offer_next(ride, env)
+            return {"online": None}
+        if isinstance(tx, RequestRide):
+            ride = Ride(tx.ride, sender, tx, now)
+            self.rides[tx.ride] = ride
+            self.riding[sender] = tx.ride
+            self._match(ride, env)
+            return self._summary(ride)
+        ride = self.rides[tx.ride]
+        if isinstance(tx, Accept):
+            self._close_offer(ride, matching.ACCEPTED, now)
+            ride.state, ride.driver, ride.assigned_ms = ASSIGNED, sender, now
+            self.driving[sender] = ride.id
+        elif isinstance(tx, Decline):
+            self._close_offer(ride, matching.DECLINED, now)
+            self._offer_next(ride, env)
+        elif isinstance(tx, Arrive):
+            ride.state, ride.arrived_ms = ARRIVED, now
+        elif isinstance(tx, Start):
+            ride.state, ride.started_ms = STARTED, now
+        elif isinstance(tx, Complete):
+            self._complete(ride, tx, env)
+        elif isinstance(tx, AgreeFare):
+            ride.agreed_fare = tx.fare
+        elif isinstance(tx, Cancel):
+            self._cancel(ride, sender, env)
+        elif isinstance(tx, Rate):
+            ride.ratings[sender] = tx.score
+            ride.rated_ms[sender] = now
+        elif isinstance(tx, Dispute):
+            ride.state, ride.dispute = DISPUTED, (sender, tx.reason, now)
+        return self._summary(ride)
+
+    def _summary(self, ride: Ride) -> Value:
+        offer = ride.matching.pending()
+        return {
+            "ride": ride.id,
+            "state": ride.state,
+            "driver": ride.driver or None,
+            "offered_to": None if offer is None else offer.driver,
+            "fare": ride.fare,
+        }
+
+    def _match(self, ride: Ride, env: Env) -> None:
+        """A new round of candidates for ``ride``, and the first offer (or unmatched)."""
+        excluded = set(ride.matching.offered_to()) | {ride.rider}
+        listed = candidates(
+            ride.id,
+            ride.request.pickup,
+            self.online,
+            excluded,
+            max_rings=env.policy.max_rings,
+            limit=env.policy.max_candidates,
+        )
+        ride.matching.new_round(listed)
+        self._offer_next(ride, env)
+
+    def _unavailable(self, driver: bytes) -> str:
+        if driver not in self.online:
+            return "offline"
+        if driver in self.driving:
+            return "on_trip"
+        if driver in self.holding:
+            return "holding_offer"
+        if driver in self.riding:
+            return "riding"
+        return ""
+
+    def _offer_next(self, ride: Ride, env: Env) -> None:
+        offer = ride.matching.offer_next(env.now_ms, env.policy.offer_timeout_ms, self._unavailable)
+        if offer is not None:
+            ride.state = OFFERED
+            self.holding[offer.driver] = ride.id
+            return
+        self._finish(ride, CANCELLED, env.now_ms)
+        ride.cancelled_by = BY_UNMATCHED
+
+    def _close_offer(self, ride: Ride, outcome: str, now_ms: int) -> None:
+        offer = ride.matching.close(outcome, now_ms)
+        if offer is not None and self.holding.get(offer.driver) == ride.id:
+            del self.holding[offer.driver]
+
+    def _finish(self, ride: Ride, state: str, now_ms: int) -> None:
+        """The ride leaves the open states: its rider and driver are free again."""
+        ride.state, ride.finished_ms = state, now_ms
+        if self.riding.get(ride.rider) == ride.id:
+            del self.riding[ride.rider]
+        if ride.driver and self.driving.get(ride.driver) == ride.id:
+            del self.driving[ride.driver]
+
+    def _complete(self, ride: Ride, tx: Complete, env: Env) -> None:
+        breakdown = self._check_complete(tx, ride.driver, env)
+        ride.metres, ride.seconds, ride.breakdown = tx.metres, tx.seconds, breakdown
+        self._finish(ride, COMPLETED, env.now_ms)
+        paid = self.cash.settle(
+            ride.id, ride.rider, ride.driver, breakdown.total, env.commission, now_ms=env.now_ms
+        )
+        ride.paid, ride.commission = True, paid.commission
+
+    def _cancel(self, ride: Ride, by: bytes, env: Env) -> None:
+        now = env.now_ms
+        if by == ride.rider:
+            self._close_offer(ride, matching.WITHDRAWN, now)
+            late = ride.state == ARRIVED or (
+                ride.state == ASSIGNED and now - ride.assigned_ms > env.policy.cancel_free_ms
+            )
+            self._finish(ride, CANCELLED, now)
+            ride.cancelled_by = "rider"
+            if late and env.policy.cancel_fee_cents:
+                ride.cancel_fee = env.policy.cancel_fee_cents
+                paid = self.cash.settle(
+                    ride.id, ride.rider, ride.driver, ride.cancel_fee, env.commission, now_ms=now
+                )
+                ride.paid, ride.commission = True, paid.commission
+            return
+        # the driver drops the ride: it goes back to matching while re-offers are left
+        driver = ride.driver
+        del self.driving[driver]
+        ride.driver, ride.assigned_ms, ride.arrived_ms = b"", 0, 0
+        ride.matching.offers.append(
+            matching.Offer(driver, now, now, "cancelled_by_driver", now, "")
+        )
+        if ride.matching.rounds <= env.policy.max_reoffers:
+            ride.state = REQUESTED
+            self._match(ride, env)
+            if ride.state == CANCELLED:
+                ride.cancelled_by = BY_UNMATCHED
+            return
+        self._finish(ride, CANCELLED, now)
+        ride.cancelled_by = "driver"
+
+    # -- the snapshot ------------------------------------------------------------------------
+
+    def to_value(self) -> Value:
+        return {
+            "rides": tuple(r.to_value() for _, r in sorted(self.rides.items())),
+            "online": tuple((d, c) for d, c in sorted(self.online.items())),
+            "driving": tuple(sorted(self.driving.items())),
+            "holding": tuple(sorted(self.holding.items())),
+            "riding": tuple(sorted(self.riding.items())),
+            "cash": self.cash.to_value(),
+        }
+
+
+__all__ = [
+    "POLICY_PARAMS",
+    "STATES",
+    "Env",
+    "Policy",
+    "Ride",
+    "RideBook",
+    "code_hash",
+]
