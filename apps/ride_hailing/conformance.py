@@ -1,0 +1,126 @@
+"""The ride-hailing app's conformance case: one whole ride, and every refusal of the fold.
+
+Test support, not loaded by the node (it imports :mod:`peoplenet.plugins.testing`).  Member 1
+and member 2 drive; member 0 (the node's own member) rides: member 1, nearest, declines; member
+2 takes the ride, arrives, starts it with the rider's code and completes it at the fare the
+rules give; both rate; the rider disputes.  Member 3 requests and cancels.  Then each bad
+transaction is refused with its reason, and the node's commands run (going online, moving,
+going offline, reading the ride).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Final
+
+from peoplenet.apps.ride_hailing import geo, plugin
+from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, fare, quote
+from peoplenet.apps.ride_hailing.records import (
+    Accept,
+    AgreeFare,
+    Arrive,
+    Cancel,
+    Cell,
+    Complete,
+    Decline,
+    Dispute,
+    DriverOffline,
+    DriverOnline,
+    Expire,
+    Position,
+    Rate,
+    RequestRide,
+    Start,
+)
+from peoplenet.apps.ride_hailing.trips import code_hash
+from peoplenet.plugins.testing import START_MS, By, ConformanceCase
+
+PICKUP: Final = geo.parse_point("45.464200,9.190000")
+DROPOFF: Final = geo.parse_point("45.478100,9.227000")
+R1: Final = bytes(range(1, 17))
+R2: Final = bytes(range(2, 18))
+R3: Final = bytes(range(3, 19))
+CODE: Final = "K7WQ2MZP9A"
+
+
+def cell(point: geo.Point) -> Cell:
+    g = geo.cell_of(point)
+    return (g.row, g.col)
+
+
+def rules() -> FareRules:
+    return FareRules.from_settings({p.name: p.default for p in FARE_PARAMS})
+
+
+def request(ride: bytes, *, version: int = 1, estimate: int | None = None) -> RequestRide:
+    """A request from :data:`PICKUP` to :data:`DROPOFF` quoted by the default rules."""
+    metres = geo.distance_m(PICKUP, DROPOFF) if estimate is None else estimate
+    low, high = quote(rules(), metres)
+    return RequestRide(
+        ride, cell(PICKUP), cell(DROPOFF), b"", metres, low, high, version, code_hash(ride, CODE)
+    )
+
+
+def trip_fare(metres: int, seconds: int) -> int:
+    """The fare of a trip started a few seconds after the kit's start (waiting under free)."""
+    return fare(rules(), metres, seconds, 0, START_MS + 10_000).total
+
+
+def conformance_case() -> ConformanceCase:
+    """The ride-hailing app's case for :func:`peoplenet.plugins.testing.check_app`."""
+    near, next_ring, moved = cell(PICKUP), (cell(PICKUP)[0], cell(PICKUP)[1] + 1), (4547, 920)
+    metres, seconds = 3600, 540
+    good = request(R1)
+    return ConformanceCase(
+        plugin,
+        good_txs=[
+            By(1, DriverOnline(near)),
+            By(2, DriverOnline(next_ring)),
+            By(2, Position(moved)),
+            good,
+            By(1, Decline(R1)),  # member 1 is in the pickup's cell: offered first
+            By(2, Accept(R1)),
+            By(2, Arrive(R1)),
+            AgreeFare(R1, 5000),
+            By(2, Start(R1, CODE)),
+            By(2, Complete(R1, metres, seconds, trip_fare(metres, seconds))),
+            Rate(R1, 5),
+            By(2, Rate(R1, 4)),
+            Dispute(R1, "the long way round"),
+            By(3, request(R2)),
+            By(3, Cancel(R2)),
+            Expire(R2),
+            By(1, DriverOffline()),
+        ],
+        bad_txs=[
+            (good, "ride_exists"),
+            (request(R3, version=7), "stale_rules"),
+            (request(R3, estimate=10), "bad_estimate"),
+            (replace(request(R3), quote_low=1, quote_high=2), "bad_quote"),
+            (By(2, Accept(R2)), "not_open"),
+            (By(2, Accept(R3)), "unknown_ride"),
+            (By(2, Arrive(R2)), "not_the_driver"),
+            (By(3, Rate(R1, 3)), "not_a_party"),
+            (Rate(R1, 5), "already_rated"),
+            (Dispute(R1, ""), "already_disputed"),
+            (By(2, Cancel(R1)), "ride_closed"),
+            (By(2, AgreeFare(R1, 1)), "not_the_rider"),
+            (By(1, Position(near)), "not_online"),
+            (By(2, Position(moved)), "same_cell"),
+            (By(2, DriverOnline(near)), "already_online"),
+            (By(1, DriverOffline()), "not_online"),
+        ],
+        commands={
+            "online": {"at": "45.4642,9.19"},
+            "position": {"at": "45.4700,9.20"},
+            "offers": {"ride": R1.hex()},
+            "show": {"ride": R1.hex()[:8]},
+            "history": {},
+            "earnings": {},
+            "offline": {},
+        },
+        source="peoplenet.apps.ride_hailing.plugin",
+    )
+
+
+__all__ = ["CODE", "DROPOFF", "PICKUP", "cell", "conformance_case", "request", "trip_fare"]
