@@ -236,10 +236,17 @@ class AppSpec:
     """Purposes the member's node signs without asking (the app's duties: approve, accept)."""
     consent_purposes: tuple[Purpose, ...] = ()
     """Purposes signed only while a command the person ran grants them."""
+    cli_group: str = ""
+    """A top-level command group of its own (bundled apps only): every command is then also
+    ``peoplenet GROUP COMMAND COOP --ARG VALUE ...`` (ride-hailing: ``peoplenet ride request``)."""
 
     def __post_init__(self) -> None:
         if not APP_NAME.match(self.name):
             raise PluginError(f"app name {self.name!r} must match {APP_NAME.pattern}")
+        if self.cli_group and not APP_NAME.match(self.cli_group):
+            raise PluginError(
+                f"{self.name}: cli_group {self.cli_group!r} must match {APP_NAME.pattern}"
+            )
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise PluginError(f"{self.name}: duplicate parameter names")

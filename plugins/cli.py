@@ -5,7 +5,8 @@
 * ``apps info NAME`` shows one app's declaration: parameters with kinds and bounds, commands,
   and which blocks the node signs for it automatically or only with the person's consent.
 * ``app COOP NAME COMMAND --arg key=value ...`` runs any app's command.  Bundled apps may
-  also claim top-level commands (``CommandSpec.top_level``): ``peoplenet pay COOP --to ...``.
+  also claim top-level commands (``CommandSpec.top_level``): ``peoplenet pay COOP --to ...``,
+  or a group of their own (``AppSpec.cli_group``): ``peoplenet ride request COOP --from ...``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,24 @@ def add_parsers(sub: Subparsers) -> None:
                 p.add_argument(f"--{name.replace('_', '-')}", dest=f"arg_{name}")
             p.add_argument("--json", action="store_true")
             p.set_defaults(top_level_app=spec.name, top_level_command=command.name)
+        if spec.cli_group:
+            _add_group(sub, spec)
+
+
+def _add_group(sub: Subparsers, spec: AppSpec) -> None:
+    """``peoplenet GROUP COMMAND COOP --ARG VALUE ...``: every command of one bundled app."""
+    group = sub.add_parser(spec.cli_group, help=f"{spec.name}: {spec.summary}")
+    commands = group.add_subparsers(dest="group_command", metavar="COMMAND", required=True)
+    for command in spec.commands:
+        p = commands.add_parser(command.name, help=command.summary)
+        _data(p)
+        p.add_argument("coop", help="the cooperative (name or lace prefix)")
+        for arg in command.arguments:
+            p.add_argument(
+                f"--{arg.name.replace('_', '-')}", dest=f"arg_{arg.name}", help=arg.summary
+            )
+        p.add_argument("--json", action="store_true", help="print the command's answer as JSON")
+        p.set_defaults(group_app=spec.name, top_level_command=command.name)
 
 
 def _bundled_specs() -> list[AppSpec]:
@@ -94,7 +113,17 @@ def is_top_level(args: argparse.Namespace) -> bool:
     return getattr(args, "top_level_app", None) is not None
 
 
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        key[4:]: value
+        for key, value in vars(args).items()
+        if key.startswith("arg_") and value is not None
+    }
+
+
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    if getattr(args, "group_app", None) is not None:
+        return _group_command(args, args.group_app, args.top_level_command, _given(args), out)
     if is_top_level(args):
         given = {
             key[4:]: value
@@ -133,6 +162,40 @@ def _command(
         {"community": args.coop, "app": app, "command": command, "args": given},
     )
     _print(result, args.json, out, _me(data))
+    return 0
+
+
+def _group_command(
+    args: argparse.Namespace, app: str, command: str, given: dict[str, Any], out: TextIO
+) -> int:
+    """A command of an app's own group: ``--json`` prints the app's answer alone.
+
+    Only the arguments the command declares as members are resolved as names (``--to`` of a
+    ride is a place, not a member).
+    """
+    data = DataDir(args.data)
+    data.require()
+    spec = next(s for s in _bundled_specs() if s.name == app)
+    declared = spec.command(command)
+    kinds = {a.name: a.kind for a in declared.arguments} if declared is not None else {}
+    namer = Namer(data.root)
+    for key, value in list(given.items()):
+        if kinds.get(key) == "member" and isinstance(value, str):
+            given[key] = namer.member_hex(value)
+        elif kinds.get(key) == "members" and isinstance(value, str):
+            given[key] = ",".join(
+                namer.member_hex(p.strip()) for p in value.split(",") if p.strip()
+            )
+    answer = control.call(
+        data.control_socket,
+        "coop_app",
+        {"community": args.coop, "app": app, "command": command, "args": given},
+    )
+    result = answer.get("result") if isinstance(answer, dict) else answer
+    if args.json:
+        out.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+        return 0
+    _print(answer, False, out, _me(data))
     return 0
 
 

@@ -77,6 +77,7 @@ SPEC: Final = AppSpec(
     name=NAME,
     version=VERSION,
     summary="ride-hailing: members drive and ride; fares, matching and fees set by vote",
+    cli_group="ride",
     params=(*FARE_PARAMS, *POLICY_PARAMS),
     tx_types=TX_TYPES,
     commands=(
