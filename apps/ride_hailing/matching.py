@@ -98,6 +98,11 @@ class Matching:
         last = self.offers[-1] if self.offers else None
         return last if last is not None and last.outcome == PENDING else None
 
+    def due(self, now_ms: int) -> bool:
+        """Whether the pending offer is past its deadline at ``now_ms``."""
+        offer = self.pending()
+        return offer is not None and offer.due(now_ms)
+
     def offered_to(self) -> frozenset[bytes]:
         """Every driver this ride was ever offered to or skipped for (not asked again)."""
         return frozenset(o.driver for o in self.offers) | frozenset(self.candidates)

@@ -17,6 +17,7 @@ at a fare the fold recomputes from the voted rules, within the quote or agreed b
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -257,7 +258,21 @@ class RideBook:
     # -- the check (changes nothing) --------------------------------------------------------
 
     def check(self, tx: RideTx, sender: bytes, env: Env) -> None:
-        """Raise :class:`AppTxRejected` if ``tx`` from ``sender`` may not apply now."""
+        """Raise :class:`AppTxRejected` if ``tx`` from ``sender`` may not apply now.
+
+        Judged against the book as of ``env.now_ms``: offers already due count as passed on
+        (on a copy: the check changes nothing), exactly as :meth:`apply` will see them.
+        """
+        self._as_of(env)._check(tx, sender, env)
+
+    def _as_of(self, env: Env) -> RideBook:
+        if not any(r.matching.due(env.now_ms) for r in self.offering()):
+            return self
+        ahead = copy.deepcopy(self)
+        ahead.advance(env)
+        return ahead
+
+    def _check(self, tx: RideTx, sender: bytes, env: Env) -> None:
         if isinstance(tx, DriverOnline):
             if sender in self.online:
                 raise _reject("already_online", "send Position to change cell")
@@ -397,7 +412,7 @@ class RideBook:
     def apply(self, tx: RideTx, sender: bytes, env: Env) -> Value:
         """Apply a transaction :meth:`check` passed (with the same ``env``): its result."""
         self.advance(env)
-        self.check(tx, sender, env)
+        self._check(tx, sender, env)
         now = env.now_ms
         if isinstance(tx, DriverOnline | Position):
             self.online[sender] = tx.cell

@@ -1,0 +1,304 @@
+"""A Hypothesis state machine over matching and trips: the guarantees hold whatever happens.
+
+Drivers come and go and move, riders request and cancel, drivers accept, decline, arrive,
+start (with the right code or not), complete (on the route or a long detour, with or without
+the rider's consent), time passes and offers expire.  After every step:
+
+* no driver is on two trips at once;
+* a cancelled request never becomes a trip again;
+* exactly one driver wins each round of a request;
+* every completed trip is paid exactly once;
+* every fare is within its quote or agreed by the rider;
+* a refused transaction changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Collection
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from peoplenet.apps.ride_hailing.fare import within_quote
+from peoplenet.apps.ride_hailing.records import (
+    Accept,
+    AgreeFare,
+    Arrive,
+    Cancel,
+    Complete,
+    Decline,
+    DriverOffline,
+    DriverOnline,
+    Expire,
+    Position,
+    RideTx,
+    Start,
+)
+from peoplenet.apps.ride_hailing.trips import (
+    ARRIVED,
+    ASSIGNED,
+    CANCELLED,
+    COMPLETED,
+    DISPUTED,
+    OFFERED,
+    ON_TRIP,
+    OPEN,
+    STARTED,
+)
+from peoplenet.plugins.api import AppTxRejected
+from tests.apps.ride_hailing.world import CODE, HOME, World, member, ride_id
+
+DRIVERS = tuple(member(i) for i in range(4))
+RIDERS = tuple(member(i) for i in range(3, 7))  # member 3 both drives and rides
+PEOPLE = (*DRIVERS, *RIDERS[1:])
+drivers = st.sampled_from(DRIVERS)
+riders = st.sampled_from(RIDERS)
+people = st.sampled_from(PEOPLE)
+picks = st.integers(0, 50)
+"""Which ride: an index into the rides requested so far."""
+_READY = {"Accept": (OFFERED,), "Decline": (OFFERED,), "Arrive": (ASSIGNED,), "Cancel": OPEN}
+"""The states in which each step is mostly tried."""
+_NEXT = {
+    OFFERED: {ASSIGNED, CANCELLED},  # offered again (to the next driver) is no change
+    ASSIGNED: {ARRIVED, OFFERED, CANCELLED},  # the driver's cancel: offered again, or not
+    ARRIVED: {STARTED, OFFERED, CANCELLED},
+    STARTED: {COMPLETED},
+    COMPLETED: {DISPUTED},
+    CANCELLED: set(),
+    DISPUTED: set(),
+}
+"""The moves a ride may be seen to make between two steps (the trip state machine)."""
+cells = st.tuples(st.integers(HOME[0] - 2, HOME[0] + 2), st.integers(HOME[1] - 2, HOME[1] + 2))
+
+
+class Rides(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = World({"offer_timeout_ms": 60_000, "max_reoffers": 2, "max_rings": 4})
+        self.cancelled: set[bytes] = set()
+        self.seen: dict[bytes, str] = {}
+
+    def attempt(self, tx: RideTx, sender: bytes) -> bool:
+        before = self.w.book.to_value()
+        self.w.tick()
+        env = self.w.env()
+        try:
+            self.w.book.check(tx, sender, env)
+        except AppTxRejected:
+            assert self.w.book.to_value() == before, f"a refused {tx} changed the book"
+            return False
+        self.w.book.apply(tx, sender, env)
+        self.every_ride_moves_along_the_machine()
+        return True
+
+    @initialize(where=st.lists(cells, min_size=3, max_size=3))
+    def drivers_start_online(self, where: list[tuple[int, int]]) -> None:
+        for driver, cell in zip(DRIVERS, where, strict=False):
+            self.attempt(DriverOnline(cell), driver)
+
+    # -- drivers ---------------------------------------------------------------------------
+
+    @rule(driver=drivers, cell=cells)
+    def go_online(self, driver: bytes, cell: tuple[int, int]) -> None:
+        self.attempt(DriverOnline(cell), driver)
+
+    @rule(driver=drivers, cell=cells)
+    def move(self, driver: bytes, cell: tuple[int, int]) -> None:
+        self.attempt(Position(cell), driver)
+
+    @rule(driver=drivers)
+    def go_offline(self, driver: bytes) -> None:
+        self.attempt(DriverOffline(), driver)
+
+    def ride(self, pick: int, states: Collection[str] = OPEN) -> bytes:
+        """One of the rides requested so far, mostly one in ``states`` (unknown when none)."""
+        rides = self.w.book.rides
+        live = sorted(r for r, ride in rides.items() if ride.state in states)
+        known = live if live and pick % 4 else sorted(rides)
+        return known[pick % len(known)] if known else ride_id(pick)
+
+    def party(self, ride: bytes, role: str, other: bytes, aim: bool) -> bytes:
+        """The ride's party in ``role`` when aiming (most steps then pass), else ``other``."""
+        found = self.w.book.rides.get(ride)
+        if not aim or found is None:
+            return other
+        if role == "offeree":
+            offer = found.matching.pending()
+            return other if offer is None else offer.driver
+        return found.rider if role == "rider" else (found.driver or other)
+
+    def step(self, record: type[Accept | Decline | Arrive | Cancel], role: str, who: bytes,
+             pick: int, aim: bool) -> None:  # fmt: skip
+        ride = self.ride(pick, _READY[record.__name__])
+        self.attempt(record(ride), self.party(ride, role, who, aim))
+
+    @rule(who=people, pick=picks, aim=st.booleans())
+    def accept(self, who: bytes, pick: int, aim: bool) -> None:
+        self.step(Accept, "offeree", who, pick, aim)
+
+    @rule(who=people, pick=picks, aim=st.booleans())
+    def decline(self, who: bytes, pick: int, aim: bool) -> None:
+        self.step(Decline, "offeree", who, pick, aim)
+
+    @rule(who=people, pick=picks, aim=st.booleans())
+    def arrive(self, who: bytes, pick: int, aim: bool) -> None:
+        self.step(Arrive, "driver", who, pick, aim)
+
+    @rule(who=people, pick=picks, aim=st.booleans(), role=st.sampled_from(["rider", "driver"]))
+    def cancel(self, who: bytes, pick: int, aim: bool, role: str) -> None:
+        self.step(Cancel, role, who, pick, aim)
+
+    @rule(who=people, pick=picks, aim=st.booleans(), right=st.sampled_from([True, True, False]))
+    def start(self, who: bytes, pick: int, aim: bool, right: bool) -> None:
+        ride = self.ride(pick, (ARRIVED,))
+        self.attempt(Start(ride, CODE if right else "WRONG"), self.party(ride, "driver", who, aim))
+
+    @rule(
+        who=people,
+        pick=picks,
+        aim=st.booleans(),
+        factor=st.sampled_from([1, 2, 5]),
+        seconds=st.integers(0, 7200),
+        off=st.sampled_from([0, 0, 1]),
+    )
+    def complete(
+        self, who: bytes, pick: int, aim: bool, factor: int, seconds: int, off: int
+    ) -> None:
+        ride = self.ride(pick, (STARTED,))
+        sender = self.party(ride, "driver", who, aim)
+        found = self.w.book.rides.get(ride)
+        if found is None or found.state != "started":
+            self.attempt(Complete(ride, 1000, seconds, 0), sender)
+            return
+        metres = found.request.estimate_m * factor
+        total = self.w.book.fare_of(found, metres, seconds, self.w.env()).total
+        self.attempt(Complete(ride, metres, seconds, total + off), sender)
+
+    # -- riders ----------------------------------------------------------------------------
+
+    @rule(rider=riders, new=st.integers(0, 15), pickup=cells, dropoff=cells)
+    def request(
+        self, rider: bytes, new: int, pickup: tuple[int, int], dropoff: tuple[int, int]
+    ) -> None:
+        self.attempt(self.w.request(ride_id(new), rider, pickup, dropoff), rider)
+
+    @rule(who=people, pick=picks, aim=st.booleans(), fare=st.integers(0, 100_000))
+    def agree(self, who: bytes, pick: int, aim: bool, fare: int) -> None:
+        ride = self.ride(pick, ON_TRIP)
+        self.attempt(AgreeFare(ride, fare), self.party(ride, "rider", who, aim))
+
+    @rule(
+        rider=riders,
+        new=st.integers(16, 40),
+        dropoff=cells,
+        factor=st.sampled_from([1, 2, 5]),
+        seconds=st.integers(0, 7200),
+        agree=st.booleans(),
+        quit_at=st.sampled_from([None, None, 0, 1]),
+        quitter=st.sampled_from(["rider", "driver"]),
+    )
+    def a_whole_ride(
+        self, rider: bytes, new: int, dropoff: tuple[int, int], factor: int, seconds: int,
+        agree: bool, quit_at: int | None, quitter: str,
+    ) -> None:  # fmt: skip
+        """Request, accept, arrive, start, (agree,) complete: each step as the right party;
+        or one of them calls it off after the acceptance (``quit_at`` 0) or the arrival (1)."""
+        ride = ride_id(new)
+        if not self.attempt(self.w.request(ride, rider, HOME, dropoff), rider):
+            return
+        found = self.w.book.rides[ride]
+        offer = found.matching.pending()
+        if offer is None or not self.attempt(Accept(ride), offer.driver):
+            return
+        steps: tuple[RideTx, ...] = (Arrive(ride), Start(ride, CODE))
+        for i, step in enumerate(steps):
+            if quit_at == i:
+                self.attempt(Cancel(ride), rider if quitter == "rider" else found.driver)
+                return
+            self.attempt(step, found.driver)
+        if found.state != "started":
+            return
+        metres = found.request.estimate_m * factor
+        total = self.w.book.fare_of(found, metres, seconds, self.w.env()).total
+        if agree:
+            self.attempt(AgreeFare(ride, total), rider)
+        self.attempt(Complete(ride, metres, seconds, total), found.driver)
+
+    # -- time --------------------------------------------------------------------------------
+
+    @rule(ms=st.integers(0, 70_000))
+    def time_passes(self, ms: int) -> None:
+        self.w.tick(ms)
+        self.w.book.advance(self.w.env())
+        self.every_ride_moves_along_the_machine()
+
+    @rule(who=people, pick=picks)
+    def expire(self, who: bytes, pick: int) -> None:
+        self.attempt(Expire(self.ride(pick)), who)
+
+    # -- the guarantees ----------------------------------------------------------------------
+
+    @invariant()
+    def no_driver_on_two_trips(self) -> None:
+        on = Counter(r.driver for r in self.w.book.rides.values() if r.state in ON_TRIP)
+        assert all(n == 1 for n in on.values()), on
+        assert dict(self.w.book.driving) == {
+            r.driver: r.id for r in self.w.book.rides.values() if r.state in ON_TRIP
+        }
+
+    @invariant()
+    def every_ride_moves_along_the_machine(self) -> None:
+        """Checked after every transaction too (a rule may make several)."""
+        for ride in self.w.book.rides.values():
+            before = self.seen.get(ride.id)
+            if before is not None and before != ride.state:
+                assert ride.state in _NEXT[before], f"{before} -> {ride.state}"
+            elif before is None:
+                assert ride.state in (OFFERED, CANCELLED), ride.state
+            self.seen[ride.id] = ride.state
+
+    @invariant()
+    def a_cancelled_request_never_becomes_a_trip(self) -> None:
+        for ride in self.w.book.rides.values():
+            if ride.id in self.cancelled:
+                assert ride.state == CANCELLED
+            if ride.state == CANCELLED:
+                self.cancelled.add(ride.id)
+
+    @invariant()
+    def exactly_one_winner_per_round(self) -> None:
+        for ride in self.w.book.rides.values():
+            outcomes = Counter(o.outcome for o in ride.matching.offers)
+            won_then_dropped = outcomes["cancelled_by_driver"]
+            assert outcomes["accepted"] == won_then_dropped + bool(ride.driver), outcomes
+            assert outcomes["pending"] <= 1
+            if ride.driver:
+                won = [o.driver for o in ride.matching.offers if o.outcome == "accepted"]
+                assert won[-1] == ride.driver
+            assert bool(ride.driver) == (ride.state in (*ON_TRIP, COMPLETED, DISPUTED)) or (
+                ride.state == CANCELLED and ride.cancelled_by == "rider"
+            )
+
+    @invariant()
+    def every_completed_trip_is_paid_once(self) -> None:
+        done = {r.id for r in self.w.book.rides.values() if r.state in (COMPLETED, DISPUTED)}
+        assert all(self.w.book.rides[r].paid for r in done)
+        settled = set(self.w.book.cash.settled)
+        assert done <= settled
+        paid = {r.id for r in self.w.book.rides.values() if r.paid}
+        assert paid == settled
+
+    @invariant()
+    def fares_are_within_the_quote_or_agreed(self) -> None:
+        for ride in self.w.book.rides.values():
+            if ride.breakdown is None:
+                continue
+            q = ride.request
+            agreed = ride.agreed_fare is not None and ride.agreed_fare >= ride.breakdown.total
+            assert within_quote(ride.breakdown, q.quote_low, q.quote_high) or agreed
+
+
+TestRides = Rides.TestCase
+TestRides.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)

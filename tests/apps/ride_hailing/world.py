@@ -1,0 +1,82 @@
+"""A ride book with a clock and members, for the trip and matching tests (no host)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+
+from peoplenet.apps.ride_hailing import geo
+from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
+from peoplenet.apps.ride_hailing.records import Cell, RequestRide, RideTx
+from peoplenet.apps.ride_hailing.rulebook import RulesBook
+from peoplenet.apps.ride_hailing.trips import POLICY_PARAMS, Env, Policy, RideBook, code_hash
+from peoplenet.plugins.api import AppTxRejected, Value
+
+START_MS = 1_700_000_000_000
+CODE = "CODE123456"
+HOME: Cell = (4546, 919)
+AWAY: Cell = (4547, 922)
+
+
+def member(i: int) -> bytes:
+    return bytes([i + 1]) * 32
+
+
+def ride_id(i: int) -> bytes:
+    return bytes([i + 1]) * 16
+
+
+class World:
+    """One cooperative's ride book, fed transactions in order, a second apart by default."""
+
+    def __init__(self, settings: Mapping[str, Value] | None = None, commission: str = "1/10"):
+        defaults = {p.name: p.default for p in (*FARE_PARAMS, *POLICY_PARAMS)}
+        self.settings = {**defaults, **(settings or {})}
+        self.rules = RulesBook()
+        self.rules.adopt({p.name: self.settings[p.name] for p in FARE_PARAMS}, START_MS)
+        self.book = RideBook()
+        self.now = START_MS
+        self.commission = Fraction(commission)
+
+    def env(self) -> Env:
+        return Env(self.now, Policy.from_settings(self.settings), self.rules, self.commission)
+
+    def tick(self, ms: int = 1000) -> None:
+        self.now += ms
+
+    def apply(self, tx: RideTx, sender: bytes) -> Value:
+        """Check then apply, as the host does; raises :class:`AppTxRejected` unchanged."""
+        self.tick()
+        env = self.env()
+        self.book.check(tx, sender, env)
+        return self.book.apply(tx, sender, env)
+
+    def refused(self, tx: RideTx, sender: bytes) -> str:
+        """The reason ``tx`` is refused; the book must be unchanged by the attempt."""
+        before = self.book.to_value()
+        self.tick()
+        try:
+            self.book.check(tx, sender, self.env())
+        except AppTxRejected as exc:
+            assert self.book.to_value() == before
+            return exc.reason
+        raise AssertionError(f"{tx} was not refused")
+
+    def request(
+        self, ride: bytes, rider: bytes, pickup: Cell = HOME, dropoff: Cell = AWAY
+    ) -> RequestRide:
+        low, high = cell_bounds = geo.cell_distance_bounds(geo.Grid(*pickup), geo.Grid(*dropoff))
+        estimate = (cell_bounds[0] + cell_bounds[1]) // 2
+        assert low <= estimate <= high
+        q = quote(FareRules.from_settings(self.rules.get(self.rules.current)), estimate)
+        return RequestRide(
+            ride,
+            pickup,
+            dropoff,
+            b"",
+            estimate,
+            q[0],
+            q[1],
+            self.rules.current,
+            code_hash(ride, CODE),
+        )
