@@ -1,0 +1,171 @@
+"""The app through the real host (AppHarness): commands, duties and the clock, as on a node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from peoplenet.apps.ride_hailing import plugin
+from peoplenet.apps.ride_hailing.conformance import CODE, R1, request
+from peoplenet.apps.ride_hailing.records import (
+    Accept,
+    Arrive,
+    Complete,
+    DriverOnline,
+    Expire,
+    RequestRide,
+    Start,
+)
+from peoplenet.plugins.api import AppCommandError
+from peoplenet.plugins.testing import AppHarness
+
+NAME = "ride_hailing"
+FROM, TO = "45.4642,9.19", "45.4781,9.2270"
+HISTORY_KEYS = {"ride", "rider", "driver", "state", "fare", "paid", "commission", "currency"}
+
+
+@pytest.fixture
+def h() -> Iterator[AppHarness]:
+    with AppHarness(plugin, members=4) as harness:
+        harness.enable({"offer_timeout_ms": 20_000, "currency": "CHF"})
+        assert harness.submit(DriverOnline((4546, 919)), member=1)["status"] == "applied"
+        assert harness.submit(DriverOnline((4547, 920)), member=2)["status"] == "applied"
+        yield harness
+        assert harness.problems() == []
+
+
+def state(h: AppHarness) -> plugin.RideState:
+    found = h.state
+    assert isinstance(found, plugin.RideState)
+    return found
+
+
+def ask(h: AppHarness, op: str, args: dict[str, Any] | None = None) -> Any:
+    """Member 0's command's answer, as JSON-like data (a read; nothing submitted)."""
+    answer, submitted = h.command(op, args)
+    assert submitted == []
+    return answer
+
+
+def requested(h: AppHarness) -> tuple[dict[str, Any], RequestRide]:
+    answer: Any
+    answer, submitted = h.command("request", {"from": FROM, "to": TO})
+    assert isinstance(answer, dict)
+    (tx,) = submitted
+    assert isinstance(tx, RequestRide)
+    assert h.submit(tx)["status"] == "applied"
+    return answer, tx
+
+
+def test_request_answers_the_ride_and_its_quote_and_nothing_else(h: AppHarness) -> None:
+    answer, tx = requested(h)
+    assert answer == {
+        "ride": tx.ride.hex(),
+        "quote_low": tx.quote_low,
+        "quote_high": tx.quote_high,
+        "currency": "CHF",
+    }
+    assert 0 < tx.quote_low < tx.quote_high
+    assert tx.sealed == b""  # no exact place on the ordered lace
+
+
+def test_a_whole_ride_by_commands_and_the_history_rows(h: AppHarness) -> None:
+    _, tx = requested(h)
+    ride = tx.ride.hex()
+    code = ask(h, "show", {"ride": ride[:8]})[
+        "code"
+    ]  # the rider's phone keeps the code; the fold only its hash
+    assert isinstance(code, str) and len(code) == plugin.CODE_LEN
+    assert h.submit(Accept(tx.ride), member=1)["status"] == "applied"
+    assert h.submit(Arrive(tx.ride), member=1)["status"] == "applied"
+    assert h.submit(Start(tx.ride, code), member=1)["status"] == "applied"
+    (row,) = ask(h, "history")
+    assert set(row) == HISTORY_KEYS
+    assert row["state"] == "started" and row["fare"] is None and row["paid"] is False
+    book = state(h).book
+    fare = book.fare_of(book.rides[tx.ride], 3500, 600, plugin._env(state(h), h.context(NAME)))
+    assert h.submit(Complete(tx.ride, 3500, 600, fare.total), member=1)["status"] == "applied"
+    (row,) = ask(h, "history")
+    assert row["state"] == "completed" and row["paid"] is True and row["fare"] == fare.total
+    assert row["commission"] == (fare.total + 5) // 10 and row["currency"] == "CHF"
+
+
+def test_the_driver_works_by_commands_and_completes_at_the_fare_the_rules_give() -> None:
+    with AppHarness(plugin, members=2) as h:
+        h.enable({})
+        run(h, "online", {"at": FROM})  # member 0 drives
+        assert ask(h, "position", {"at": FROM}) == {"cell": (4546, 919), "sent": False}
+        tx = request(R1)
+        assert h.submit(tx, member=1)["status"] == "applied"  # member 1 rides
+        assert ask(h, "offers")["offers"][0]["ride"] == R1.hex()
+        for op, args in (("accept", {}), ("arrive", {}), ("start", {"code": CODE.lower()})):
+            run(h, op, {"ride": R1.hex(), **args})
+        answer = run(h, "complete", {"ride": R1.hex(), "metres": 3500, "seconds": 600})
+        total = answer["fare"]["total"]
+        assert state(h).book.rides[R1].fare == total
+        assert ask(h, "earnings") == {
+            "rides": 1,
+            "fares": total,
+            "commission": (total + 5) // 10,
+            "net": total - (total + 5) // 10,
+            "owed_to_cooperative": (total + 5) // 10,
+            "currency": "EUR",
+        }
+        assert h.problems() == []
+
+
+def run(h: AppHarness, op: str, args: dict[str, Any]) -> Any:
+    """Member 0 runs ``op``; the transaction it submitted is ordered and applies."""
+    answer, submitted = h.command(op, args)
+    for tx in submitted:
+        result = h.submit(tx)
+        assert result["status"] == "applied", result
+    return answer
+
+
+def test_commands_refuse_in_words(h: AppHarness) -> None:
+    with pytest.raises(AppCommandError) as bad:
+        h.command("request", {"from": "north pole", "to": TO})
+    assert bad.value.reason == "bad_point"
+    with pytest.raises(AppCommandError) as missing:
+        h.command("request", {"to": TO})
+    assert missing.value.reason == "bad_argument"
+    with pytest.raises(AppCommandError) as unknown:
+        h.command("show", {"ride": "abcdef12"})
+    assert unknown.value.reason == "unknown_ride"
+    requested(h)
+    with pytest.raises(AppCommandError) as busy:
+        h.command("request", {"from": FROM, "to": TO})
+    assert busy.value.reason == "rider_busy"
+
+
+def test_the_riders_phone_nudges_time_once_when_the_offer_is_due(h: AppHarness) -> None:
+    _, tx = requested(h)
+    assert h.duties() == []
+    h.now_ms += 20_000
+    assert h.duties() == [Expire(tx.ride)]
+    assert h.duties() == []  # once per offer
+    assert h.submit(Expire(tx.ride), member=3)["status"] == "applied"
+    offers = state(h).book.rides[tx.ride].matching.offers
+    assert [o.outcome for o in offers] == ["expired", "pending"]
+
+
+def test_the_clock_passes_a_due_offer_on(h: AppHarness) -> None:
+    _, tx = requested(h)
+    h.now_ms += 20_000
+    h.host.clock()  # community time moved: peoplenet_clock
+    pending = state(h).book.rides[tx.ride].matching.pending()
+    assert pending is not None and pending.driver == h.members[2]
+    assert len(ask(h, "offers", {"ride": tx.ride.hex()})["offers"]["offers"]) == 2
+
+
+def test_a_change_of_the_fare_rules_is_a_new_version_and_old_quotes_go_stale(
+    h: AppHarness,
+) -> None:
+    _, submitted = h.command("request", {"from": FROM, "to": TO})
+    h.enable({"offer_timeout_ms": 20_000, "currency": "CHF", "per_km_cents": 200})
+    (tx,) = submitted
+    assert h.submit(tx)["reason"] == "stale_rules"
+    assert state(h).rules.current == 2
