@@ -1,0 +1,198 @@
+"""Ride-hailing on four real nodes, through ``peoplenet ride ...``: the two ``--json`` contracts.
+
+Four node processes on loopback found a cooperative and enable the app by vote.  Two members
+go online as drivers, a third requests a ride (``peoplenet ride request --json`` prints
+exactly the ride, its quote and the currency), the nearest driver accepts, arrives, starts
+with the rider's code and completes; ``peoplenet ride history --json`` prints the rows with
+exactly their keys, on the rider's and the driver's phones alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peoplenet.actors.coop.charter_json import charter_from_json
+from peoplenet.actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
+from peoplenet.actors.governance.charter import Founding
+from peoplenet.apps.ride_hailing import geo
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
+from peoplenet.runtime.wire.codec import Value
+from tests.cli_run import run_cli
+
+STEP = 60.0
+COOP = "riders"
+APP = "ride_hailing"
+CHARTER = {"voting_period_ms": 3000, "admission_sureties": 2}
+REQUEST_KEYS = {"ride", "quote_low", "quote_high", "currency"}
+HISTORY_KEYS = {"ride", "rider", "driver", "state", "fare", "paid", "commission", "currency"}
+STATES = {
+    "requested",
+    "offered",
+    "assigned",
+    "arrived",
+    "started",
+    "completed",
+    "cancelled",
+    "disputed",
+}
+
+
+def _ride(node: LocalNode, *args: str) -> Any:
+    """``peoplenet ride COMMAND --data D COOP ... --json`` on ``node``: its JSON answer."""
+    command, *rest = args
+    result = run_cli(
+        "ride", command, "--data", str(node.data.root), COOP, *rest, "--json",
+        passphrase=PASSPHRASE,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _read(node: LocalNode, command: str, args: dict[str, Value] | None = None) -> Any:
+    shown = node.call(
+        "coop_app", {"community": COOP, "app": APP, "command": command, "args": args or {}}
+    )
+    return shown["result"]
+
+
+def _submit(node: LocalNode, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    key = node.call(op, {"community": COOP, **args})["key"]
+    result: dict[str, Any] = {}
+
+    def ordered() -> bool:
+        nonlocal result
+        result = node.call("coop_tx", {"community": COOP, "key": key})
+        return result.get("status") != "pending"
+
+    assert wait_for(ordered, STEP, interval=0.05), f"{op} on {node.name} never ordered"
+    assert result.get("status") == "applied", result
+    return result
+
+
+def _found(made: list[LocalNode], identities: dict[str, Identity], workdir: Path) -> None:
+    ids = tuple(sorted(bytes(i.member_id) for i in identities.values()))
+    founding = Founding(COOP, charter_from_json(CHARTER), ids, int(time.time() * 1000), ())
+    coop = CoopFile(founding, 500)
+    for identity in identities.values():
+        coop = sign_founding(coop, identity)
+    write_coop_file(workdir / "riders.coop", coop)
+    args: dict[str, Value] = {
+        "genesis": coop.genesis_bytes(),
+        "founding": coop.founding_bytes(),
+        "name": COOP,
+    }
+    for node in made:
+        assert node.call("community_join", args)["participant"] is True
+
+
+def _online(node: LocalNode, at: str) -> bool:
+    """Whether the cooperative has ``node``'s member online at ``at``'s cell (ordered)."""
+    try:
+        return bool(_read(node, "position", {"at": at}) == {"cell": list(_cell(at)), "sent": False})
+    except LocalError:  # not_online: the DriverOnline is not ordered yet
+        return False
+
+
+def _cell(at: str) -> tuple[int, int]:
+    cell = geo.cell_of(geo.parse_point(at))
+    return cell.row, cell.col
+
+
+def _state(node: LocalNode, ride: str) -> str | None:
+    rows = _read(node, "history")
+    return next((r["state"] for r in rows if r["ride"] == ride), None)
+
+
+@pytest.mark.processes
+def test_a_ride_through_the_ride_commands_on_four_nodes(
+    tmp_path: Path, nodes: list[LocalNode]
+) -> None:
+    network = f"ride-{time.time_ns()}"
+    made: list[LocalNode] = []
+    identities: dict[str, Identity] = {}
+    for name in ("ana", "ben", "cai", "dia"):
+        data, identity = create_node(tmp_path / name, network=network)
+        made.append(LocalNode(name, data, identity.member_id))
+        identities[name] = identity
+    ana, ben, cai, _ = made
+    for node in made:
+        nodes.append(node)
+        node.start()
+    _found(made, identities, tmp_path)
+
+    settings = {"currency": "EUR", "offer_timeout_ms": 60_000}
+    opened = _submit(
+        ben, "coop_propose", {"kind": "app", "subject": APP, "settings": json.dumps(settings)}
+    )
+    number = opened["opened"]
+    assert wait_for(
+        lambda: all(
+            len(n.call("coop_show", {"community": COOP})["decisions"]) >= number for n in made
+        ),
+        STEP,
+    )
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(
+                lambda n: _submit(n, "coop_vote", {"decision": number, "ballot": "true"}), made
+            )
+        )
+
+    def enabled(node: LocalNode) -> bool:
+        return bool(node.call("coop_app_status", {"community": COOP, "app": APP})["enabled"])
+
+    assert wait_for(lambda: all(enabled(n) for n in made), STEP)
+
+    # ben waits in the pickup's cell, cai one cell east: ben is offered the ride first
+    assert _ride(ben, "online", "--at", "45.4642,9.1900") == {"online": [4546, 919]}
+    assert _ride(cai, "online", "--at", "45.4642,9.2050") == {"online": [4546, 920]}
+    assert wait_for(lambda: _online(ben, "45.4642,9.1900") and _online(cai, "45.4642,9.2050"), STEP)
+    quoted = _ride(ana, "request", "--from", "45.4642,9.19", "--to", "45.4781,9.2270")
+    assert set(quoted) == REQUEST_KEYS
+    assert quoted["currency"] == "EUR" and 0 < quoted["quote_low"] < quoted["quote_high"]
+    ride = quoted["ride"]
+    assert wait_for(lambda: _state(ana, ride) is not None, STEP)
+    assert _state(ana, ride) == "offered"
+
+    # ben sees the offer and takes it; cai cannot
+    assert wait_for(lambda: [o["ride"] for o in _read(ben, "offers")["offers"]] == [ride], STEP)
+    _ride(ben, "accept", "--ride", ride[:8])
+    assert wait_for(lambda: _state(ana, ride) == "assigned", STEP)
+    _ride(ben, "arrive", "--ride", ride)
+    assert wait_for(lambda: _state(ben, ride) == "arrived", STEP)
+    code = _read(ana, "show", {"ride": ride})["code"]  # the rider tells the driver
+    _ride(ben, "start", "--ride", ride, "--code", code)
+    assert wait_for(lambda: _state(ben, ride) == "started", STEP)
+    done = _ride(ben, "complete", "--ride", ride, "--metres", "3600", "--seconds", "600")
+    fare = done["fare"]["total"]
+    assert quoted["quote_low"] <= fare <= quoted["quote_high"]
+
+    def finished(node: LocalNode) -> bool:
+        return _state(node, ride) == "completed"
+
+    assert wait_for(lambda: finished(ana) and finished(ben), STEP)
+    for node in (ana, ben):
+        rows = _ride(node, "history")
+        assert isinstance(rows, list) and len(rows) == 1
+        (row,) = rows
+        assert set(row) == HISTORY_KEYS and row["state"] in STATES
+        assert 0 <= row["commission"] <= fare
+        assert row == {
+            "ride": ride,
+            "rider": ana.member.hex(),
+            "driver": ben.member.hex(),
+            "state": "completed",
+            "fare": fare,
+            "paid": True,
+            "commission": row["commission"],  # the cooperative's commission rate of it
+            "currency": "EUR",
+        }
+    assert _ride(cai, "history") == []
