@@ -166,6 +166,12 @@ class IdentitySigner:
             raise ConsumerError("a community consumer signs blocks of app laces only")
         return Block.create(self._identity, lace, payload, pointers)
 
+    def open_sealed_box(self, box: bytes) -> bytes | None:
+        """The key of sealed details in a box sealed to the member (apps' sealed details, opened
+        for the member's own commands and duties); None if it does not open.  Only 80-byte
+        boxes holding a 32-byte key: see :meth:`Identity.open_sealed_box`."""
+        return self._identity.open_sealed_box(box)
+
 
 class ConsumerFactory(Protocol):
     def __call__(self, genesis: Genesis, folder: Path, signer: Signer) -> Consumer: ...
