@@ -10,7 +10,7 @@ An app is a pluggy plugin: a module or object with ``@hookimpl`` functions (see
   every member's node for the same ordered transactions);
 * :class:`NodeContext` -- what an app may *do* on this member's node: submit a transaction to
   the cooperative's ordered lace, publish a block to its own replicated lace (signed by the
-  member's node, never by the app), report progress;
+  member's node, never by the app), open details sealed to the member, report progress;
 * :class:`AppTxRejected` -- how an app refuses a transaction: a stable reason, recorded.
 
 Apps never see a secret key, never import each other, and never touch thespian.  This module
@@ -31,6 +31,7 @@ from typing import Final, Literal, Protocol
 import pluggy
 
 from peoplenet.actors.coop.apps import AppRefusal
+from peoplenet.actors.work.sealed import Sealed
 from peoplenet.plugins.demo import DemoDriver, DemoEnabling, DemoStepFailed
 from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import ID_LEN, MemberId
@@ -368,6 +369,17 @@ class NodeContext(Protocol):
 
     def lace_tip(self) -> bytes | None:
         """The member's own latest block in the app's lace (new blocks must point to it)."""
+        ...
+
+    def unseal(self, sealed: Sealed, context: bytes) -> bytes:
+        """Details sealed to this member (``peoplenet.plugins.kit.seal``), opened by the node
+        with the member's key, which the app never sees; ``context`` as they were sealed under.
+
+        Raises ``NotARecipient`` (not sealed to this member), ``SealedTampered`` (does not
+        open: altered, or sealed under another context) and :class:`ConsentRefused`
+        (``unseal_refused``: another cooperative's or app's context, too many in one call).
+        In a command they become :class:`AppCommandError` with those reasons; a duty should
+        catch them (docs/work-kit.md, "Sealed details")."""
         ...
 
 

@@ -88,6 +88,10 @@ class _Signer:
     def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
         return Block.create(self.identity, lace, payload, pointers)
 
+    def open_sealed_box(self, box: bytes) -> bytes | None:
+        """Opens what is sealed to the first member (``NodeContext.unseal``), as a node does."""
+        return self.identity.open_sealed_box(box)
+
 
 class AppHarness:
     """One app in a made-up cooperative of ``members`` members, on the first member's node.

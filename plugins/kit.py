@@ -9,4 +9,29 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
+from peoplenet.actors.work.sealed import (
+    BadSealRequest,
+    NotARecipient,
+    Sealed,
+    SealedKey,
+    SealedMalformed,
+    SealedTampered,
+    seal,
+    seal_context,
+)
+from peoplenet.plugins.unsealing import UnsealRefused
+
 __all__: list[str] = []
+
+# sealed details (docs/work-kit.md, "Sealed details")
+__all__ += [
+    "BadSealRequest",
+    "NotARecipient",
+    "Sealed",
+    "SealedKey",
+    "SealedMalformed",
+    "SealedTampered",
+    "UnsealRefused",
+    "seal",
+    "seal_context",
+]
