@@ -10,9 +10,10 @@ and relay it, only a recipient's node can open it (:func:`open_sealed`, given a 
 opens a box with the member's secret key: the node's signer, never the app).
 
 ``context`` (:func:`seal_context`: the cooperative, the app and a purpose such as a job id,
-each length-prefixed) and the sorted recipient ids are bound into the key the details are
-encrypted under, so a record lifted into another job, app or cooperative, or stripped of a
-recipient, does not open (:class:`SealedTampered`).  ``docs/work-kit.md`` ("Sealed details")
+each length-prefixed), the sorted recipient ids and their boxes are bound into the key the
+details are encrypted under, so a record lifted into another job, app or cooperative, or
+altered anywhere (a recipient stripped, added or swapped), does not open
+(:class:`SealedTampered`).  ``docs/work-kit.md`` ("Sealed details")
 says what this protects and what it does not.
 """
 
@@ -167,9 +168,10 @@ def parse_context(context: bytes) -> tuple[bytes, str, bytes]:
     return parts[0], app, parts[2]
 
 
-def _body_key(key: bytes, context: bytes, recipients: Sequence[bytes]) -> bytes:
-    """The details' key: the random key bound to the context and to who may read them."""
-    data = LENGTH.pack(len(context)) + context + b"".join(recipients)
+def _body_key(key: bytes, context: bytes, keys: Sequence[SealedKey]) -> bytes:
+    """The details' key: the random key bound to the context, to who may read them and to
+    their boxes (a recipient who opens knows the record is whole, as sealed)."""
+    data = LENGTH.pack(len(context)) + context + b"".join(k.recipient + k.box for k in keys)
     return hashlib.blake2b(data, key=key, digest_size=KEY_LEN, person=PERSON).digest()
 
 
@@ -195,11 +197,10 @@ def seal(plaintext: bytes, recipients: Sequence[bytes], context: bytes) -> Seale
     key = nacl.utils.random(KEY_LEN)
     framed = LENGTH.pack(len(plaintext)) + plaintext
     framed += bytes(-len(framed) % PAD)
-    body = bytes(SecretBox(_body_key(key, context, ids)).encrypt(framed))
     keys = tuple(
         SealedKey(m, bytes(SealedBox(p).encrypt(key))) for m, p in zip(ids, publics, strict=True)
     )
-    return Sealed(keys, body)
+    return Sealed(keys, bytes(SecretBox(_body_key(key, context, keys)).encrypt(framed)))
 
 
 BoxOpener = Callable[[bytes], bytes | None]
@@ -221,7 +222,7 @@ def open_sealed(sealed: Sealed, context: bytes, me: bytes, open_box: BoxOpener) 
     if key is None or len(key) != KEY_LEN:
         raise SealedTampered("this member's box does not open")
     try:
-        framed = SecretBox(_body_key(key, context, sealed.recipients)).decrypt(sealed.body)
+        framed = SecretBox(_body_key(key, context, sealed.keys)).decrypt(sealed.body)
     except nacl.exceptions.CryptoError:
         raise SealedTampered("the details do not open (altered, or another context)") from None
     (size,) = LENGTH.unpack_from(framed)
