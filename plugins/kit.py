@@ -9,4 +9,26 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+# pricing: prices as voted rules, exact money arithmetic
+from peoplenet.actors.work.misuse import KitMisuse
+from peoplenet.actors.work.pricing import (
+    Breakdown,
+    RulesBook,
+    apply_rate,
+    parse_rate,
+    prorate,
+    rate_text,
+    round_half_up,
+)
+
+__all__: list[str] = [
+    # pricing
+    "Breakdown",
+    "KitMisuse",
+    "RulesBook",
+    "apply_rate",
+    "parse_rate",
+    "prorate",
+    "rate_text",
+    "round_half_up",
+]

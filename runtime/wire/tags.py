@@ -88,6 +88,8 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     # actors: cooperative files
     (150, "peoplenet.actors.coop.coop_file.FoundingDraft"),
     (151, "peoplenet.actors.coop.halves.SuretyHalf"),
+    # actors: the work kit's ratings, disputes and pricing (171 - 179)
+    (171, "peoplenet.actors.work.pricing.Breakdown"),
     # apps: currency (200 - 299)
     (200, "peoplenet.apps.currency.records.Issue"),
     (201, "peoplenet.apps.currency.records.Approve"),
