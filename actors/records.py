@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from peoplenet.actors.coop import coop_file, halves
 from peoplenet.actors.governance import charter, records, state
-from peoplenet.actors.work import pricing
+from peoplenet.actors.work import disputes, pricing, ratings
 
-MODULES = (charter, records, state, halves, coop_file, pricing)
+MODULES = (charter, records, state, halves, coop_file, pricing, ratings, disputes)
 """The modules whose import registers the layer's record types."""
 
 __all__ = ["MODULES"]

@@ -9,7 +9,8 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
-# pricing: prices as voted rules, exact money arithmetic
+from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling_share
+from peoplenet.actors.work.jury import draw
 from peoplenet.actors.work.misuse import KitMisuse
 from peoplenet.actors.work.pricing import (
     Breakdown,
@@ -20,15 +21,29 @@ from peoplenet.actors.work.pricing import (
     rate_text,
     round_half_up,
 )
+from peoplenet.actors.work.ratings import Rating, RatingBook
 
-__all__: list[str] = [
-    # pricing
+__all__: list[str] = ["KitMisuse"]
+"""One block per piece of the kit below, each sorted (the imports above are sorted as one)."""
+
+# pricing: prices as voted rules, exact money arithmetic
+__all__ += [
     "Breakdown",
-    "KitMisuse",
     "RulesBook",
     "apply_rate",
     "parse_rate",
     "prorate",
     "rate_text",
     "round_half_up",
+]
+
+# ratings, disputes and juries: double-blind ratings, juries drawn by lot from a beacon
+__all__ += [
+    "DisputeBook",
+    "JuryDraw",
+    "Rating",
+    "RatingBook",
+    "Ruling",
+    "draw",
+    "ruling_share",
 ]

@@ -90,6 +90,9 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     (151, "peoplenet.actors.coop.halves.SuretyHalf"),
     # actors: the work kit's ratings, disputes and pricing (171 - 179)
     (171, "peoplenet.actors.work.pricing.Breakdown"),
+    (172, "peoplenet.actors.work.ratings.Rating"),
+    (173, "peoplenet.actors.work.disputes.Ruling"),
+    (174, "peoplenet.actors.work.disputes.JuryDraw"),
     # apps: currency (200 - 299)
     (200, "peoplenet.apps.currency.records.Issue"),
     (201, "peoplenet.apps.currency.records.Approve"),
