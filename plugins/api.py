@@ -305,6 +305,11 @@ class FoldContext:
     """Who submitted the transaction (empty outside ``peoplenet_apply_tx``)."""
     position: tuple[int, int] = (0, 0)
     """(epoch, position) of the transaction in the cooperative's order."""
+    beacon: bytes = b""
+    """32 bytes no member chose, the same on every node (empty outside ``peoplenet_apply_tx``
+    and ``peoplenet_check_tx``): BLAKE2b-256 over the ids of the blocks of the step of the
+    order that delivered the transaction (docs/work-kit.md: what it is good for, its limits).
+    The work kit seeds jury draws with it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,8 +120,9 @@ class CooperativeApps(Protocol):
         """App -> its latest adopted ``app`` decision, applied or refused."""
         ...
 
-    def after(self, d: Delivery, applied: Applied) -> dict[str, Value] | None:
-        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``."""
+    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> dict[str, Value] | None:
+        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``
+        (whose fold sees ``beacon``: the beacon of the step of the order that delivered it)."""
         ...
 
     def check_proposal(self, name: str, settings: Value) -> None:
