@@ -4,7 +4,7 @@ Why: some rules need chance that no member chooses (a jury drawn by lot).  Each 
 order is an :class:`~peoplenet.runtime.consensus.ordering.Anchor` -- a final leader block and
 the blocks it newly orders -- and every member computes the same anchors from the blocklace.
 The beacon of a transaction is BLAKE2b-256 over the ids of the blocks of the anchor that
-ordered it (the leader first, then the others in the order's ``(depth, id)`` sequence), so:
+ordered it, in the order's ``(depth, id)`` sequence (the leader, the deepest, last), so:
 
 * any member can recompute it from the finalized blocks, now or in an audit years later;
 * it is fixed only when the leader block exists, which points to the transaction's block: the
