@@ -54,10 +54,7 @@ class RatingBook:
     """The ratings of an app's jobs.  ``window_ms``, ``min_count``: the app's voted settings."""
 
     def __init__(self, window_ms: int, min_count: int) -> None:
-        if type(window_ms) is not int or window_ms <= 0:
-            raise KitMisuse(f"window_ms must be a positive integer, got {window_ms!r}")
-        if type(min_count) is not int or min_count < 1:
-            raise KitMisuse(f"min_count must be an integer >= 1, got {min_count!r}")
+        _check_parameters(window_ms, min_count)
         self.window_ms = window_ms
         self.min_count = min_count
         self._jobs: dict[bytes, _Job] = {}
@@ -136,9 +133,10 @@ class RatingBook:
         return Fraction(sum(scores), len(scores))
 
     def set_parameters(self, window_ms: int, min_count: int) -> None:
-        """A vote changed the settings: new windows apply to every open job from now on."""
-        fresh = RatingBook(window_ms, min_count)  # the same checks
-        self.window_ms, self.min_count = fresh.window_ms, fresh.min_count
+        """A vote changed the settings: the new window applies to every job from now on (a
+        shorter one may close some, and show their scores, at once)."""
+        _check_parameters(window_ms, min_count)
+        self.window_ms, self.min_count = window_ms, min_count
 
     # -- snapshots ------------------------------------------------------------------------------
 
@@ -176,6 +174,13 @@ class RatingBook:
         return len(entry.scores) == len(entry.parties) or (
             now_ms >= entry.opened_ms + self.window_ms
         )
+
+
+def _check_parameters(window_ms: int, min_count: int) -> None:
+    if type(window_ms) is not int or window_ms <= 0:
+        raise KitMisuse(f"window_ms must be a positive integer, got {window_ms!r}")
+    if type(min_count) is not int or min_count < 1:
+        raise KitMisuse(f"min_count must be an integer >= 1, got {min_count!r}")
 
 
 def _check_id(value: object, what: str) -> None:

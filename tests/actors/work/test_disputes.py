@@ -188,6 +188,22 @@ def test_rulings_and_draws_travel_and_a_bad_ruling_does_not_decode() -> None:
     assert decode(encode(book.to_value())) == book.to_value()
 
 
+def test_snapshots_are_equal_iff_the_books_are() -> None:
+    one, jury = _opened()
+    two, _ = _opened()
+    three, _ = _opened()
+    for juror, ruling in zip(jury, ("worker", "customer", "split:1/2"), strict=True):
+        one.rule(JOB, juror, ruling, 600)
+    for juror, ruling in reversed(
+        list(zip(jury, ("worker", "customer", "split:1/2"), strict=True))
+    ):
+        two.rule(JOB, juror, ruling, 600)
+    for juror, ruling in zip(jury, ("worker", "customer", "worker"), strict=True):
+        three.rule(JOB, juror, ruling, 600)
+    assert encode(one.to_value()) == encode(two.to_value()) and one == two
+    assert encode(one.to_value()) != encode(three.to_value()) and one != three
+
+
 # -- the state machine -----------------------------------------------------------------------
 
 POOL = tuple(bytes([i]) * 32 for i in range(1, 8))

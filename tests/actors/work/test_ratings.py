@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -119,6 +120,35 @@ def test_a_rating_travels_and_a_bad_one_does_not_decode() -> None:
     forged = encode(rating).replace(b"\x04", b"\x09")
     with pytest.raises(RemoteProtocolError, match="bad_record"):
         decode(forged)
+
+
+ratings = st.lists(
+    st.tuples(st.sampled_from([b"j1", b"j2"]), st.sampled_from([RIDER, DRIVER]), st.integers(1, 5)),
+    max_size=4,
+    unique_by=lambda r: r[:2],
+)
+
+
+@given(ratings, ratings, st.randoms(use_true_random=False))
+def test_snapshots_are_equal_iff_the_books_are(
+    first: list[tuple[bytes, bytes, int]], second: list[tuple[bytes, bytes, int]], rnd: Any
+) -> None:
+    def book(given_ratings: list[tuple[bytes, bytes, int]]) -> RatingBook:
+        b = RatingBook(window_ms=WINDOW, min_count=1)
+        for job in (b"j2", b"j1"):
+            b.open(job, (RIDER, DRIVER), 0)
+        for job, rater, score in given_ratings:
+            b.rate(job, rater, score, 1)
+        return b
+
+    shuffled = list(first)
+    rnd.shuffle(shuffled)
+    one = book(first)
+    assert encode(book(shuffled).to_value()) == encode(one.to_value())  # order: no matter
+    snapshot = one.to_value()
+    assert decode(encode(snapshot)) == snapshot
+    same = sorted(first) == sorted(second)
+    assert (encode(book(second).to_value()) == encode(snapshot)) == same
 
 
 # -- the state machine -----------------------------------------------------------------------
