@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from peoplenet.actors.coop import coop_file, halves
 from peoplenet.actors.governance import charter, records, state
-from peoplenet.actors.work import sealed
+from peoplenet.actors.work import disputes, pricing, ratings, sealed
 
-MODULES = (charter, records, state, halves, coop_file, sealed)
+MODULES = (charter, records, state, halves, coop_file, sealed, pricing, ratings, disputes)
 """The modules whose import registers the layer's record types."""
 
 __all__ = ["MODULES"]

@@ -30,7 +30,7 @@ from typing import Final, Literal, Protocol
 
 import pluggy
 
-from peoplenet.actors.coop.apps import AppRefusal
+from peoplenet.actors.coop.apps import AppRefusal, AppTxRejected
 from peoplenet.actors.work.sealed import Sealed
 from peoplenet.plugins.demo import DemoDriver, DemoEnabling, DemoStepFailed
 from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
@@ -55,17 +55,6 @@ ArgKind = Literal["any", "text", "int", "amount", "decimal", "bool", "member", "
 (:mod:`peoplenet.plugins.command_args`): ``any`` is passed as given (text from the command line)."""
 Purpose = str
 """What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
-
-
-class AppTxRejected(PeoplenetError):
-    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone."""
-
-    reason = "tx_rejected"
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class AppCommandError(AppRefusal):
@@ -317,6 +306,11 @@ class FoldContext:
     """Who submitted the transaction (empty outside ``peoplenet_apply_tx``)."""
     position: tuple[int, int] = (0, 0)
     """(epoch, position) of the transaction in the cooperative's order."""
+    beacon: bytes = b""
+    """32 bytes no member chose, the same on every node (empty outside ``peoplenet_apply_tx``
+    and ``peoplenet_check_tx``): BLAKE2b-256 over the ids of the blocks of the step of the
+    order that delivered the transaction (docs/work-kit.md: what it is good for, its limits).
+    The work kit seeds jury draws with it."""
 
 
 @dataclass(frozen=True, slots=True)

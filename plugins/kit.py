@@ -9,6 +9,19 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
+from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling_share
+from peoplenet.actors.work.jury import draw
+from peoplenet.actors.work.misuse import KitMisuse
+from peoplenet.actors.work.pricing import (
+    Breakdown,
+    RulesBook,
+    apply_rate,
+    parse_rate,
+    prorate,
+    rate_text,
+    round_half_up,
+)
+from peoplenet.actors.work.ratings import Rating, RatingBook
 from peoplenet.actors.work.sealed import (
     BadSealRequest,
     NotARecipient,
@@ -21,7 +34,30 @@ from peoplenet.actors.work.sealed import (
 )
 from peoplenet.plugins.unsealing import UnsealRefused
 
-__all__: list[str] = []
+__all__: list[str] = ["KitMisuse"]
+"""One block per piece of the kit below, each sorted (the imports above are sorted as one)."""
+
+# pricing: prices as voted rules, exact money arithmetic
+__all__ += [
+    "Breakdown",
+    "RulesBook",
+    "apply_rate",
+    "parse_rate",
+    "prorate",
+    "rate_text",
+    "round_half_up",
+]
+
+# ratings, disputes and juries: double-blind ratings, juries drawn by lot from a beacon
+__all__ += [
+    "DisputeBook",
+    "JuryDraw",
+    "Rating",
+    "RatingBook",
+    "Ruling",
+    "draw",
+    "ruling_share",
+]
 
 # sealed details (docs/work-kit.md, "Sealed details")
 __all__ += [

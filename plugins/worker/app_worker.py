@@ -55,6 +55,7 @@ def context_wire(ctx: FoldContext) -> Value:
         "rates": dict(ctx.rates),
         "sender": ctx.sender,
         "position": ctx.position,
+        "beacon": ctx.beacon,
     }
 
 
@@ -73,6 +74,7 @@ def context_from_wire(value: Value) -> FoldContext:
         rates={k: str(r) for k, r in rates.items()},
         sender=_bytes(v["sender"]),
         position=(_int(position[0]), _int(position[1])),
+        beacon=_bytes(v.get("beacon", b"")),
     )
 
 

@@ -99,14 +99,28 @@ class Consumer(Protocol):
         """The community's display name."""
         ...
 
-    def replay(self, geneses: Sequence[Genesis], history: Sequence[Delivery]) -> None:
-        """Rebuild the state from the stored order (on start), before anything new arrives."""
+    def replay(
+        self,
+        geneses: Sequence[Genesis],
+        history: Sequence[Delivery],
+        beacons: Mapping[bytes, bytes] | None = None,
+    ) -> None:
+        """Rebuild the state from the stored order (on start), before anything new arrives.
+
+        ``beacons``: block id -> the beacon of the step of the order that delivered it
+        (:mod:`peoplenet.runtime.consensus.beacon`), for the blocks of ``history``.
+        """
         ...
 
     def delivered(
-        self, deliveries: Sequence[Delivery], geneses: Sequence[Genesis], now_ms: int
+        self,
+        deliveries: Sequence[Delivery],
+        geneses: Sequence[Genesis],
+        now_ms: int,
+        beacons: Mapping[bytes, bytes] | None = None,
     ) -> ConsumerOutput:
-        """New deliveries in order; ``geneses`` holds every epoch's genesis known so far."""
+        """New deliveries in order; ``geneses`` holds every epoch's genesis known so far;
+        ``beacons`` as for :meth:`replay`."""
         ...
 
     def tick(self, now_ms: int) -> ConsumerOutput: ...
