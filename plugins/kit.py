@@ -9,4 +9,44 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
+# customers: requests non-members sign, and the receipts that tell them the outcome
+from peoplenet.actors.work.customers import (
+    MAX_BODY as MAX_CUSTOMER_BODY,
+)
+from peoplenet.actors.work.customers import (
+    CustomerBook,
+    CustomerRequest,
+    InvalidCustomerRequest,
+    request_digest,
+    sign_request,
+    verify_request,
+)
+from peoplenet.actors.work.receipts import (
+    THRESHOLD as RECEIPT_THRESHOLD,
+)
+from peoplenet.actors.work.receipts import (
+    ConflictingReceipts,
+    CustomerReceipt,
+    InvalidReceipt,
+    Tally,
+    tally,
+)
+
 __all__: list[str] = []
+
+# customers
+__all__ += [
+    "MAX_CUSTOMER_BODY",
+    "RECEIPT_THRESHOLD",
+    "ConflictingReceipts",
+    "CustomerBook",
+    "CustomerReceipt",
+    "CustomerRequest",
+    "InvalidCustomerRequest",
+    "InvalidReceipt",
+    "Tally",
+    "request_digest",
+    "sign_request",
+    "tally",
+    "verify_request",
+]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError, PeoplenetError
 
 if TYPE_CHECKING:
     from peoplenet.actors.governance.fold import Applied
@@ -32,6 +32,22 @@ class AppRefusal(LocalError):
     """An app refused a member's command or an ``app`` proposal (``reason``: snake_case)."""
 
     reason = "app_refused"
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class AppTxRejected(PeoplenetError):
+    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone.
+
+    Public as ``peoplenet.plugins.api.AppTxRejected``; defined here, below the app platform,
+    so the pure cores of the work kit (:mod:`peoplenet.actors.work`), which run inside apps'
+    folds, refuse with the very class the host catches.
+    """
+
+    reason = "tx_rejected"
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -157,6 +173,7 @@ class AppsFactory(Protocol):
 __all__ = [
     "AppOutcome",
     "AppRefusal",
+    "AppTxRejected",
     "AppsFactory",
     "AppsHost",
     "AppsOutput",

@@ -88,6 +88,9 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     # actors: cooperative files
     (150, "peoplenet.actors.coop.coop_file.FoundingDraft"),
     (151, "peoplenet.actors.coop.halves.SuretyHalf"),
+    # actors: the work kit (160 - 179): customers (163 - 167)
+    (163, "peoplenet.actors.work.customers.CustomerRequest"),
+    (164, "peoplenet.actors.work.receipts.CustomerReceipt"),
     # apps: currency (200 - 299)
     (200, "peoplenet.apps.currency.records.Issue"),
     (201, "peoplenet.apps.currency.records.Approve"),
