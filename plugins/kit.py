@@ -11,15 +11,18 @@ from __future__ import annotations
 
 # customers: requests non-members sign, and the receipts that tell them the outcome
 from peoplenet.actors.work.customers import (
-    MAX_BODY as MAX_CUSTOMER_BODY,
-)
-from peoplenet.actors.work.customers import (
+    CUSTOMER_COMMAND,
     CustomerBook,
     CustomerRequest,
     InvalidCustomerRequest,
+    check_carried,
     request_digest,
+    request_from_bytes,
     sign_request,
     verify_request,
+)
+from peoplenet.actors.work.customers import (
+    MAX_BODY as MAX_CUSTOMER_BODY,
 )
 from peoplenet.actors.work.receipts import (
     THRESHOLD as RECEIPT_THRESHOLD,
@@ -36,6 +39,7 @@ __all__: list[str] = []
 
 # customers
 __all__ += [
+    "CUSTOMER_COMMAND",
     "MAX_CUSTOMER_BODY",
     "RECEIPT_THRESHOLD",
     "ConflictingReceipts",
@@ -45,7 +49,9 @@ __all__ += [
     "InvalidCustomerRequest",
     "InvalidReceipt",
     "Tally",
+    "check_carried",
     "request_digest",
+    "request_from_bytes",
     "sign_request",
     "tally",
     "verify_request",

@@ -27,11 +27,15 @@ from peoplenet.runtime.errors import RemoteProtocolError
 from peoplenet.runtime.keys.identity import ID_LEN, SIGNATURE_LEN, verify
 from peoplenet.runtime.wire.codec import Record, Value, decode, encode, wire_type
 
+CUSTOMER_COMMAND: Final = "customer_request"
+"""The command a member's node runs in an app to carry a customer's request: apps that serve
+customers declare it (one argument, ``request``, kind ``any``: the request's encoding)."""
 REQUEST_DOMAIN: Final = b"peoplenet/customer-request"
 """The signing domain of a customer's request (docs/wire-format.md §4)."""
 _REQUEST_PERSON: Final = b"peoplenet.cust1"
-MAX_BODY: Final = 16 * 1024
-"""Largest app request a customer may sign: a ride request is a few hundred bytes."""
+MAX_BODY: Final = 8 * 1024
+"""Largest app request a customer may sign: a ride request is a few hundred bytes, and the whole
+request must fit the 16 KiB a node takes in one message from a peer it does not keep."""
 MAX_COMMUNITY: Final = 64
 MAX_APP: Final = 40
 MAX_SEQ: Final = 2**63 - 1
@@ -142,6 +146,37 @@ def verify_request(req: CustomerRequest, ctx: HasCommunity, app: str) -> Value:
         raise AppTxRejected("bad_request_body", exc.reason) from None
 
 
+def request_from_bytes(raw: Value) -> CustomerRequest:
+    """A request as a member's node hands it to the app (its encoding); typed errors only.
+
+    Raises :class:`InvalidCustomerRequest` (``not_a_request`` or the decoder's reason).
+    """
+    if not isinstance(raw, bytes):
+        raise InvalidCustomerRequest("not_a_request", "a customer request arrives as bytes")
+    try:
+        req = decode(raw, max_size=MAX_BODY + 1024)
+    except RemoteProtocolError as exc:
+        raise InvalidCustomerRequest(exc.reason, exc.detail) from None
+    if not isinstance(req, CustomerRequest):
+        raise InvalidCustomerRequest("not_a_request", f"a {type(req).__name__}, not a request")
+    return req
+
+
+def check_carried(raw: Value, book: CustomerBook, ctx: HasCommunity, app: str) -> CustomerRequest:
+    """Node side, before a member's node carries a request into the order: the fold's check.
+
+    Call it from the app's ``customer_request`` command (:data:`CUSTOMER_COMMAND`) with the
+    bytes the node hands over and the app's book; submit the app's transaction wrapping the
+    returned request.  It raises what the fold would (:class:`AppTxRejected`, or
+    :class:`InvalidCustomerRequest` for bytes that are no request), so a forged or replayed
+    request never reaches the order; the command turns either into an ``AppCommandError``
+    with the same reason.  The fold checks again: a carrier that skips this gains nothing.
+    """
+    req = request_from_bytes(raw)
+    book.admit(req, ctx, app)
+    return req
+
+
 class CustomerBook:
     """Fold state: each customer's last accepted sequence number, so nothing is taken twice.
 
@@ -202,6 +237,7 @@ class CustomerBook:
 
 
 __all__ = [
+    "CUSTOMER_COMMAND",
     "MAX_BODY",
     "REQUEST_DOMAIN",
     "CustomerBook",
@@ -209,7 +245,9 @@ __all__ = [
     "HasCommunity",
     "InvalidCustomerRequest",
     "RequestSigner",
+    "check_carried",
     "request_digest",
+    "request_from_bytes",
     "request_message",
     "sign_request",
     "verify_request",

@@ -34,6 +34,15 @@ from peoplenet.runtime.wire.codec import Record, encode, wire_type
 
 RECEIPT_DOMAIN: Final = b"peoplenet/customer-receipt"
 _RECEIPT_PERSON: Final = b"peoplenet.rcpt1"
+SUBMITTED: Final = "submitted"
+"""A carrier's own word (not an outcome): it put the request in the order (``detail``: the
+transaction's key).  Position (0, 0)."""
+REFUSED: Final = "refused"
+"""A carrier's own word: it would not carry the request (``detail``: ``reason: detail``)."""
+UNKNOWN: Final = "unknown"
+"""A member's node has not seen the request in the order (yet)."""
+CARRIER_STATUSES: Final = frozenset({SUBMITTED, REFUSED, UNKNOWN})
+"""Statuses that are one node's word only: never an outcome, whatever their count."""
 THRESHOLD: Final = Fraction(1, 3)
 """A receipt is accepted once strictly more than this share of the profile's members signed it."""
 MAX_STATUS: Final = 40
@@ -116,6 +125,21 @@ class CustomerReceipt(Record):
         return verify(self.member, receipt_message(self.digest), self.signature)
 
 
+@wire_type(167)
+@dataclass(frozen=True, slots=True)
+class ReceiptQuery(Record):
+    """A customer asks a member's node what became of one of its requests (by digest)."""
+
+    community: bytes
+    request: bytes
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.community) <= 64:
+            raise InvalidReceipt("bad_community", "a community id is 1..64 bytes")
+        if len(self.request) != DIGEST_LEN:
+            raise InvalidReceipt("bad_request", "a request digest is 32 bytes")
+
+
 def receipt_digest(statement: Statement) -> bytes:
     """``H(32, "peoplenet.rcpt1")(enc(statement))``: ``[community, app, request, epoch,
     position, status, detail]``."""
@@ -176,7 +200,9 @@ def tally(
     total = 0
     for r in receipts:
         total += 1
-        if r.request != request or r.member not in listed or not r.valid():
+        if r.request != request or r.status in CARRIER_STATUSES:
+            continue  # (a carrier's word, or "not seen yet": no outcome, and no lie)
+        if r.member not in listed or not r.valid():
             continue
         seen = by_member.setdefault(r.member, r)
         if seen.statement != r.statement:
@@ -199,11 +225,16 @@ def tally(
 
 
 __all__ = [
+    "CARRIER_STATUSES",
     "RECEIPT_DOMAIN",
+    "REFUSED",
+    "SUBMITTED",
     "THRESHOLD",
+    "UNKNOWN",
     "ConflictingReceipts",
     "CustomerReceipt",
     "InvalidReceipt",
+    "ReceiptQuery",
     "Statement",
     "Tally",
     "make_receipt",

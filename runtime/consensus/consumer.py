@@ -87,7 +87,11 @@ class Signer(Protocol):
         ...
 
 
-SIGNING_DOMAINS: Final = frozenset({b"peoplenet/surety", b"peoplenet/key-vouch"})
+SIGNING_DOMAINS: Final = frozenset(
+    {b"peoplenet/surety", b"peoplenet/key-vouch", b"peoplenet/customer-receipt"}
+)
+"""What a consumer may have the member sign: sureties, key vouches and receipts it gives
+customers (docs/work-kit-customers.md).  Never a customer's request: that is the customer's."""
 APP_LACE_PREFIX: Final = b"a/"
 
 

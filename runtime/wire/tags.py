@@ -91,6 +91,9 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     # actors: the work kit (160 - 179): customers (163 - 167)
     (163, "peoplenet.actors.work.customers.CustomerRequest"),
     (164, "peoplenet.actors.work.receipts.CustomerReceipt"),
+    (165, "peoplenet.actors.work.profile.ProfileMember"),
+    (166, "peoplenet.actors.work.profile.CoopProfile"),
+    (167, "peoplenet.actors.work.receipts.ReceiptQuery"),
     # apps: currency (200 - 299)
     (200, "peoplenet.apps.currency.records.Issue"),
     (201, "peoplenet.apps.currency.records.Approve"),

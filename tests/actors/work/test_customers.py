@@ -219,3 +219,20 @@ def test_any_mutation_of_a_signed_request_fails_typed(pair: tuple[bytes, bytes])
 
 def _fields(req: CustomerRequest) -> tuple[bytes, bytes, str, int, bytes, bytes]:
     return (req.customer, req.community, req.app, req.seq, req.body, req.signature)
+
+
+def test_a_node_routes_customer_messages_by_the_community_they_name() -> None:
+    from peoplenet.actors.work.receipts import ReceiptQuery  # noqa: PLC0415
+    from peoplenet.runtime.net.peer_message import (  # noqa: PLC0415
+        CONSUMER_TAGS,
+        record_community,
+        record_tag,
+    )
+
+    req = request()
+    query = ReceiptQuery(OTHER, req.digest)
+    assert {record_tag(encode(req)), record_tag(encode(query))} == CONSUMER_TAGS
+    assert record_community(encode(req)) == COMMUNITY
+    assert record_community(encode(query)) == OTHER
+    assert record_community(encode(req)[:-70]) is None  # cut short: no community to route by
+    assert record_community(BODY) is None
