@@ -300,7 +300,7 @@ def profile_text(result: Mapping[str, Any]) -> str:
     apps = ", ".join(result.get("apps") or []) or "none"
     where = f"wrote {result['file']}: " if result.get("file") else ""
     return (
-        f"{where}{result.get('coop')} (community {str(result.get('community_id'))[:16]}): "
+        f"{where}{result.get('coop')} (community {str(result.get('community'))[:20]}): "
         f"{len(members)} members ({reachable} with an address), apps: {apps}; "
         f"profile fingerprint {result.get('fingerprint')} (compare it aloud with a member)"
     )

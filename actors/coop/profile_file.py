@@ -17,6 +17,9 @@ from peoplenet.runtime.errors import LocalError, RemoteProtocolError
 from peoplenet.runtime.wire.codec import decode_as, encode
 
 MAX_FILE: Final = 1 << 20
+COOPERATIVE_PREFIX: Final = b"f/"
+"""A cooperative's community id is this prefix and its founding digest (``coop show`` gives
+the digest as ``community_id``; :func:`peoplenet.actors.governance.charter.community_id`)."""
 SOURCE_ORDER: Final = ("address_block", "mdns", "static")
 """Which sighting of a member's node a profile prefers (its own published address first)."""
 
@@ -69,7 +72,7 @@ def build_profile(
     """
     try:
         name = str(shown["community"])
-        community = bytes.fromhex(str(shown["community_id"]))
+        community = COOPERATIVE_PREFIX + bytes.fromhex(str(shown["community_id"]))
         members = [bytes.fromhex(str(m)) for m in shown["members"]]
         apps = shown.get("apps") or {}
         enabled = sorted(n for n, a in apps.items() if isinstance(a, Mapping) and a.get("enabled"))

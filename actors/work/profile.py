@@ -65,7 +65,11 @@ class ProfileMember(Record):
 @wire_type(166)
 @dataclass(frozen=True, slots=True)
 class CoopProfile(Record):
-    """The cooperative as a customer sees it (``issued_ms``: when a member's node wrote it)."""
+    """The cooperative as a customer sees it (``issued_ms``: when a member's node wrote it).
+
+    ``community`` is the cooperative's community id as its apps' folds see it and customers
+    sign it: ``b"f/"`` followed by the founding digest (``coop show`` prints the digest alone).
+    """
 
     community: bytes
     name: str
@@ -102,7 +106,7 @@ class CoopProfile(Record):
         """JSON-ready (ids as hex): what ``--json`` shows of a profile."""
         return {
             "coop": self.name,
-            "community_id": self.community.hex(),
+            "community": self.community.hex(),
             "members": tuple(
                 {
                     "member": m.member.hex(),

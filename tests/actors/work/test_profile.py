@@ -29,7 +29,7 @@ def shown(**changes: Any) -> dict[str, Any]:
     """What ``coop_show`` answers (the keys the profile reads)."""
     base: dict[str, Any] = {
         "community": "riders",
-        "community_id": COMMUNITY.hex(),
+        "community_id": COMMUNITY[2:].hex(),  # the founding digest, as coop show gives it
         "members": [C.hex(), A.hex(), B.hex()],
         "apps": {
             "rides": {"enabled": True, "settings": {}},
@@ -124,3 +124,17 @@ def test_a_member_entry_checks_its_shape() -> None:
         assert caught.value.reason == reason
     member = ProfileMember(A, "h", 1)
     assert decode_as(ProfileMember, encode(member)) == member
+
+
+def test_the_profile_names_the_community_as_the_apps_folds_see_it() -> None:
+    """``coop show`` gives the founding digest; customers sign the community id (``f/...``)."""
+    from peoplenet.actors.coop.charter_json import charter_from_json  # noqa: PLC0415
+    from peoplenet.actors.governance.charter import (  # noqa: PLC0415
+        Founding,
+        community_id,
+        founding_digest,
+    )
+
+    founding = Founding("riders", charter_from_json({}), (A, B, C), 1, ())
+    answer = shown(community_id=founding_digest(founding).hex())
+    assert build_profile(answer, [], A, None, 0).community == community_id(founding)
