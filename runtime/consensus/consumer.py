@@ -124,7 +124,8 @@ class Consumer(Protocol):
     def status(self) -> dict[str, Value]: ...
 
     def laces(self) -> tuple[bytes, ...]:
-        """Extra laces whose messages (``LaceBlocks``/``LaceHave``) the consumer takes."""
+        """Extra laces whose messages (``LaceBlocks``/``LaceHave``) the consumer takes, and the
+        community ids whose customer messages (``peer_message.CONSUMER_TAGS``) it takes."""
         ...
 
     def receive(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
