@@ -127,6 +127,8 @@ def test_a_customer_orders_through_a_member_and_gets_receipts(
 
     assert wait_for(profile_complete, STEP), "ana's node never saw every member's node"
     imported = people.ok("customer", "import", "--data", str(rider_data.root), profile_file)
+    listed = people.ok("customer", "coops", "--data", str(rider_data.root))
+    assert [(p["coop"], p["fingerprint"]) for p in listed] == [(COOP, imported["fingerprint"])]
     assert imported["apps"] == ["orders"]
     assert sorted(m["member"] for m in imported["members"]) == sorted(
         n.member.hex() for n in members
@@ -139,7 +141,9 @@ def test_a_customer_orders_through_a_member_and_gets_receipts(
         "--via", ben.member.hex()[:12],
     )  # fmt: skip
     assert (sent["status"], sent["carrier"], sent["seq"]) == ("submitted", ben.member.hex(), 1)
+    started = time.monotonic()
     outcome = people.ok("customer", "status", "--data", r, COOP, sent["request"], "--wait", "60")
+    print(f"receipts accepted {time.monotonic() - started:.2f} s after the carrier's word")
     assert outcome["accepted"] is True, outcome
     assert outcome["status"] == "applied"
     assert outcome["signers"] >= outcome["needed"] == 2  # more than a third of three
