@@ -209,7 +209,8 @@ class CoopConsumer:
             keys = [tx_key(tx).hex() for tx in self.apps.output(out, now_ms)[0]]
             return keys[0] if keys else ""
 
-        receipt = self.desk.receive(peer, data, carry)
+        member = self.governance.state.is_member(self.me)
+        receipt = self.desk.receive(peer, data, carry, member=member)
         done = self._duties(now_ms, carried[0] if carried else None)
         return ConsumerOutput(done.submit, done.wake_at_ms, (*done.sends, (peer, receipt)))
 

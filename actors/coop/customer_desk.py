@@ -91,8 +91,13 @@ class CustomerDesk:
 
     # -- customers ---------------------------------------------------------------------------
 
-    def receive(self, peer: bytes, data: bytes, carry: Carry) -> CustomerReceipt:
+    def receive(
+        self, peer: bytes, data: bytes, carry: Carry, *, member: bool = True
+    ) -> CustomerReceipt:
         """A customer's message (its bytes): the receipt to send back.
+
+        ``member``: whether this node's member is one of the cooperative's now (an observer's
+        node answers queries but carries nothing: the order would reject its transaction).
 
         Raises :class:`RemoteProtocolError` if it is no customer message at all (the peer is
         then reported, like any peer sending garbage).
@@ -106,6 +111,8 @@ class CustomerDesk:
             return self._word(msg, REFUSED, "not_the_customer: customers hand over their own")
         if msg.community != self.community:
             return self._word(msg, REFUSED, "wrong_community")
+        if not member:
+            return self._word(msg, REFUSED, "not_a_member: this node's member cannot carry")
         try:
             key = carry(msg.app, data)
         except PeoplenetError as exc:

@@ -130,6 +130,12 @@ def test_the_desk_carries_only_the_customers_own_request() -> None:
     assert tally([word], [carrier.member_id], req.digest).accepted is None  # a carrier's word
 
 
+def test_a_node_whose_member_is_not_in_the_cooperative_carries_nothing() -> None:
+    desk = CustomerDesk(COMMUNITY, IdentitySigner(Identity.from_seed(bytes([1]) * 32)))
+    word = desk.receive(RIDER.member_id, encode(order(3)), _no, member=False)
+    assert (word.status, word.detail.split(":")[0]) == ("refused", "not_a_member")
+
+
 def test_a_refusal_reaches_the_customer_with_its_reason() -> None:
     desk = CustomerDesk(COMMUNITY, IdentitySigner(Identity.from_seed(bytes([1]) * 32)))
 
