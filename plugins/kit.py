@@ -25,14 +25,16 @@ from peoplenet.actors.work.customers import (
     MAX_BODY as MAX_CUSTOMER_BODY,
 )
 from peoplenet.actors.work.receipts import (
-    THRESHOLD as RECEIPT_THRESHOLD,
-)
-from peoplenet.actors.work.receipts import (
+    CUSTOMER_EVENTS,
     ConflictingReceipts,
     CustomerReceipt,
     InvalidReceipt,
     Tally,
+    customer_event,
     tally,
+)
+from peoplenet.actors.work.receipts import (
+    THRESHOLD as RECEIPT_THRESHOLD,
 )
 
 __all__: list[str] = []
@@ -40,6 +42,7 @@ __all__: list[str] = []
 # customers
 __all__ += [
     "CUSTOMER_COMMAND",
+    "CUSTOMER_EVENTS",
     "MAX_CUSTOMER_BODY",
     "RECEIPT_THRESHOLD",
     "ConflictingReceipts",
@@ -50,6 +53,7 @@ __all__ += [
     "InvalidReceipt",
     "Tally",
     "check_carried",
+    "customer_event",
     "request_digest",
     "request_from_bytes",
     "sign_request",

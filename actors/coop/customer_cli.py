@@ -93,6 +93,9 @@ def add_parser(sub: Subparsers) -> None:
     _data(status)
     status.add_argument("coop")
     status.add_argument("request", help="the request's digest (hex)")
+    status.add_argument(
+        "--event", default="", help="a later event the app declares (assigned, finished...)"
+    )
     status.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
     for parser in (imp, coops, request, resend, status):
         parser.add_argument("--json", action="store_true")
@@ -209,18 +212,18 @@ def _status(
     targets = [Target(m.member, m.host, m.port) for m in profile.reachable()]
     deadline = time.monotonic() + args.wait
     while True:
-        answers = hand_over(
-            identity, data.settings().network_id, targets, ReceiptQuery(profile.community, request)
-        )
+        query = ReceiptQuery(profile.community, request, args.event)
+        answers = hand_over(identity, data.settings().network_id, targets, query)
         receipts = [a.receipt for a in answers if a.receipt is not None]
         try:
-            counted = tally(receipts, profile.member_ids, request)
+            counted = tally(receipts, profile.member_ids, request, event=args.event)
         except ConflictingReceipts as exc:
             raise CustomerCommandError(f"members signed conflicting outcomes: {exc}") from None
         if counted.accepted is not None or time.monotonic() >= deadline:
             break
         time.sleep(POLL_S)
     result = _status_result(request, counted.accepted, receipts, answers)
+    result["event"] = args.event
     result.update(signers=counted.signers, needed=counted.needed, members=len(profile.members))
     return _show(result, args.json, out, _status_line)
 

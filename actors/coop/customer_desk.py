@@ -14,6 +14,8 @@ became of one (:class:`ReceiptQuery`).  The desk
   what members compare), with its place in the order.  Every honest
   member's node derives the same outcome from the same order; a later copy of the request
   (a replay, a second carrier) does not replace it;
+* **remembers** the later events the app declares in the result of an applied transaction
+  (``customer_event``: ``assigned``, ``finished``...), each at that transaction's place;
 * **answers** a query with a receipt of that outcome signed by this member (domain
   ``peoplenet/customer-receipt``, through the consumer's restricted signer), or ``unknown``.
 
@@ -30,12 +32,15 @@ from typing import Final
 from peoplenet.actors.governance.records import AppTx, GovTx
 from peoplenet.actors.work.customers import CustomerRequest
 from peoplenet.actors.work.receipts import (
+    CUSTOMER_EVENTS,
     REFUSED,
     SUBMITTED,
     UNKNOWN,
     CustomerReceipt,
+    InvalidReceipt,
     ReceiptQuery,
     Statement,
+    customer_event,
     make_receipt,
 )
 from peoplenet.runtime.consensus.consumer import Signer
@@ -59,8 +64,9 @@ class CustomerDesk:
         self.community = community
         self.signer = signer
         self.me = bytes(signer.member)
-        self.outcomes: dict[bytes, Statement] = {}
-        """Request digest -> the first outcome the order gave it."""
+        self.outcomes: dict[tuple[bytes, str], Statement] = {}
+        """(Request digest, event) -> the first outcome the order gave it: event ``""`` for
+        the request's own (applied or rejected), else a later event its app declared."""
 
     # -- the order --------------------------------------------------------------------------
 
@@ -69,25 +75,29 @@ class CustomerDesk:
         tx = d.tx
         if app_result is None or not isinstance(tx, GovTx) or not isinstance(tx.action, AppTx):
             return
+        app = tx.action.app
         outcome = str(app_result.get("status", ""))
         why = "" if outcome == "applied" else str(app_result.get("reason", ""))[:MAX_DETAIL]
         for req in carried_requests(tx.action.body):
-            if req.digest in self.outcomes or req.community != self.community:
+            if req.community != self.community:
                 continue
             status, detail = outcome, why
-            if req.app != tx.action.app:  # the app's fold refuses it; say so, whatever it did
+            if req.app != app:  # the app's fold refuses it; say so, whatever it did
                 status, detail = "rejected", "wrong_app"
-            self.outcomes[req.digest] = (
-                self.community,
-                req.app,
-                req.digest,
-                d.epoch,
-                d.position,
-                status,
-                detail,
-            )
-            if len(self.outcomes) > MAX_OUTCOMES:
-                del self.outcomes[next(iter(self.outcomes))]
+            self._note(req.digest, "", (req.app, d.epoch, d.position, status, detail))
+        if outcome == "applied":
+            for digest, event, detail in declared_events(app_result.get("result")):
+                self._note(digest, event, (app, d.epoch, d.position, event, detail))
+
+    def _note(self, digest: bytes, event: str, what: tuple[str, int, int, str, str]) -> None:
+        """Keep the first outcome of (request, event); forget the oldest beyond the bound."""
+        if (digest, event) in self.outcomes:
+            return
+        app, epoch, position, status, detail = what
+        statement = (self.community, app, digest, epoch, position, status, detail)
+        self.outcomes[digest, event] = statement
+        if len(self.outcomes) > MAX_OUTCOMES:
+            del self.outcomes[next(iter(self.outcomes))]
 
     # -- customers ---------------------------------------------------------------------------
 
@@ -104,7 +114,7 @@ class CustomerDesk:
         """
         msg = decode_peer_message(data)
         if isinstance(msg, ReceiptQuery):
-            return self._answer(msg.request)
+            return self._answer(msg.request, msg.event)
         if not isinstance(msg, CustomerRequest):
             raise RemoteProtocolError("unexpected_message", type(msg).__name__)
         if msg.customer != peer:
@@ -119,8 +129,8 @@ class CustomerDesk:
             return self._word(msg, REFUSED, f"{reason_of(exc)}: {_detail(exc)}")
         return self._word(msg, SUBMITTED, key)
 
-    def _answer(self, request: bytes) -> CustomerReceipt:
-        known = self.outcomes.get(request)
+    def _answer(self, request: bytes, event: str) -> CustomerReceipt:
+        known = self.outcomes.get((request, event))
         if known is None:
             return self._sign((self.community, "", request, 0, 0, UNKNOWN, ""))
         return self._sign(known)
@@ -151,9 +161,36 @@ def carried_requests(body: bytes) -> tuple[CustomerRequest, ...]:
     return tuple(f for f in fields if isinstance(f, CustomerRequest))
 
 
+def declared_events(result: Value) -> list[tuple[bytes, str, str]]:
+    """The later events an app's apply result declares (:func:`customer_event`), as
+    ``(request digest, event, detail)``; anything malformed is skipped (the result is the app's,
+    the same on every node, so every node skips alike)."""
+    if not isinstance(result, dict):
+        return []
+    declared = result.get(CUSTOMER_EVENTS)
+    found: list[tuple[bytes, str, str]] = []
+    for item in declared if isinstance(declared, tuple) else ():
+        if not isinstance(item, dict):
+            continue
+        request, event, detail = item.get("request"), item.get("event"), item.get("detail", "")
+        if isinstance(request, str):  # the host shows bytes as hex
+            try:
+                request = bytes.fromhex(request)
+            except ValueError:
+                continue
+        if not (isinstance(request, bytes) and isinstance(event, str) and isinstance(detail, str)):
+            continue
+        try:
+            customer_event(request, event, detail)
+        except InvalidReceipt:
+            continue
+        found.append((request, event, detail))
+    return found
+
+
 def _detail(exc: PeoplenetError) -> str:
     detail = getattr(exc, "detail", "")
     return detail if isinstance(detail, str) and detail else str(exc)
 
 
-__all__ = ["MAX_OUTCOMES", "Carry", "CustomerDesk", "carried_requests"]
+__all__ = ["MAX_OUTCOMES", "Carry", "CustomerDesk", "carried_requests", "declared_events"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -30,7 +31,7 @@ from typing import Final, TypeAlias
 from peoplenet.runtime.consensus.consumer import domain_message
 from peoplenet.runtime.errors import RemoteProtocolError
 from peoplenet.runtime.keys.identity import ID_LEN, SIGNATURE_LEN, verify
-from peoplenet.runtime.wire.codec import Record, encode, wire_type
+from peoplenet.runtime.wire.codec import Record, Value, encode, wire_type
 
 RECEIPT_DOMAIN: Final = b"peoplenet/customer-receipt"
 _RECEIPT_PERSON: Final = b"peoplenet.rcpt1"
@@ -43,6 +44,11 @@ UNKNOWN: Final = "unknown"
 """A member's node has not seen the request in the order (yet)."""
 CARRIER_STATUSES: Final = frozenset({SUBMITTED, REFUSED, UNKNOWN})
 """Statuses that are one node's word only: never an outcome, whatever their count."""
+ORDER_STATUSES: Final = frozenset({"applied", "rejected"})
+"""What the order made of a carried request (the host's result for its transaction)."""
+CUSTOMER_EVENTS: Final = "customer_events"
+"""The key of an app's apply result under which it declares later events of requests."""
+_EVENT: Final = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 THRESHOLD: Final = Fraction(1, 3)
 """A receipt is accepted once strictly more than this share of the profile's members signed it."""
 MAX_STATUS: Final = 40
@@ -128,16 +134,39 @@ class CustomerReceipt(Record):
 @wire_type(167)
 @dataclass(frozen=True, slots=True)
 class ReceiptQuery(Record):
-    """A customer asks a member's node what became of one of its requests (by digest)."""
+    """A customer asks a member's node what became of one of its requests (by digest):
+    ``event`` ``""`` for the outcome of the request itself, else a later event the app
+    declared (``assigned``, ``finished``: :func:`customer_event`)."""
 
     community: bytes
     request: bytes
+    event: str
 
     def __post_init__(self) -> None:
+        if len(self.event) > MAX_STATUS:
+            raise InvalidReceipt("bad_event", f"an event is at most {MAX_STATUS} characters")
         if not 1 <= len(self.community) <= 64:
             raise InvalidReceipt("bad_community", "a community id is 1..64 bytes")
         if len(self.request) != DIGEST_LEN:
             raise InvalidReceipt("bad_request", "a request digest is 32 bytes")
+
+
+def customer_event(request: bytes, event: str, detail: str = "") -> dict[str, Value]:
+    """A later event of a customer's request, for the app's ``peoplenet_apply_tx`` result.
+
+    An app that assigns, finishes or cancels what a customer asked for returns, from the
+    transaction that does it, ``{..., CUSTOMER_EVENTS: (customer_event(digest, "assigned"),)}``:
+    every member's node notes the event at that transaction's place in the order and signs
+    receipts of it, which the customer counts like the request's own outcome.  ``event`` is
+    snake_case (at most 40 characters), never ``applied``/``rejected`` or a carrier's word.
+    Raises :class:`InvalidReceipt` otherwise (the app's bug: its command or fold should not
+    make one).
+    """
+    if not _EVENT.match(event) or event in ORDER_STATUSES | CARRIER_STATUSES:
+        raise InvalidReceipt("bad_event", f"{event!r} is no event name")
+    if len(request) != DIGEST_LEN or len(detail) > MAX_DETAIL:
+        raise InvalidReceipt("bad_event", "a request digest is 32 bytes; detail <= 256 chars")
+    return {"request": request, "event": event, "detail": detail}
 
 
 def receipt_digest(statement: Statement) -> bytes:
@@ -187,8 +216,14 @@ def tally(
     members: Sequence[bytes],
     request: bytes,
     threshold: Fraction = THRESHOLD,
+    *,
+    event: str = "",
 ) -> Tally:
     """Count valid receipts of ``request`` from ``members`` (the profile's), one per member.
+
+    ``event`` is what the customer asked about: ``""`` the request's own outcome (``applied``
+    or ``rejected``), else a later event the app declared; receipts of anything else (a
+    carrier's word, ``unknown``, another event) are not counted, nor held against their signer.
 
     Raises :class:`ConflictingReceipts` if two different statements both pass.  A member who
     signs two different statements of one request counts for neither (its first is kept and
@@ -200,8 +235,9 @@ def tally(
     total = 0
     for r in receipts:
         total += 1
-        if r.request != request or r.status in CARRIER_STATUSES:
-            continue  # (a carrier's word, or "not seen yet": no outcome, and no lie)
+        wanted = r.status in ORDER_STATUSES if not event else r.status == event
+        if r.request != request or not wanted:
+            continue  # (a carrier's word, "not seen yet", another event: no answer, no lie)
         if r.member not in listed or not r.valid():
             continue
         seen = by_member.setdefault(r.member, r)
@@ -226,6 +262,8 @@ def tally(
 
 __all__ = [
     "CARRIER_STATUSES",
+    "CUSTOMER_EVENTS",
+    "ORDER_STATUSES",
     "RECEIPT_DOMAIN",
     "REFUSED",
     "SUBMITTED",
@@ -237,6 +275,7 @@ __all__ = [
     "ReceiptQuery",
     "Statement",
     "Tally",
+    "customer_event",
     "make_receipt",
     "needed",
     "receipt_digest",

@@ -32,10 +32,10 @@ def test_a_customers_messages_go_on_at_once_within_its_quota() -> None:
             burst = node.service.policy.customer_burst
             request = sign_request(customer, COMMUNITY, "orders", 1, b"\x80")
             await client.send(request)
-            await client.send(ReceiptQuery(COMMUNITY, request.digest))
+            await client.send(ReceiptQuery(COMMUNITY, request.digest, ""))
             with capture_logs() as logs:
                 for _ in range(burst):  # two over the burst: refused, not forwarded
-                    await client.send(ReceiptQuery(COMMUNITY, request.digest))
+                    await client.send(ReceiptQuery(COMMUNITY, request.digest, ""))
 
                 def forwarded() -> int:
                     return sum(1 for e in node.inbound() if record_tag(e.data) in CONSUMER_TAGS)
@@ -49,7 +49,7 @@ def test_a_customers_messages_go_on_at_once_within_its_quota() -> None:
             assert node.service.strangers.held_bytes == 0  # forwarded, never held
             other = Identity.generate()  # another customer has its own bucket
             second = await connect(node.port, other)
-            await second.send(ReceiptQuery(COMMUNITY, request.digest))
+            await second.send(ReceiptQuery(COMMUNITY, request.digest, ""))
             assert await until(lambda: any(e.peer == other.member_id for e in node.inbound()))
             client.close()
             second.close()

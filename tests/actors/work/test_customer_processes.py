@@ -158,6 +158,15 @@ def test_a_customer_orders_through_a_member_and_gets_receipts(
         (rider.member_id.hex(), 1, {"dish": "soup"})
     ]
 
+    # a later event: a member serves the order; the customer gets receipts of that too
+    people.ok("app", "--data", d["cai"], COOP, "orders", "serve", "--arg", "order=1")
+    served = people.ok(
+        "customer", "status", "--data", r, COOP, sent["request"], "--event", "served",
+        "--wait", "60",
+    )  # fmt: skip
+    assert (served["accepted"], served["status"], served["detail"]) == (True, "served", "order 1")
+    assert served["position"] > outcome["position"] or served["epoch"] > outcome["epoch"]
+
     # a replay: the very same signed order, through another member's node
     word, words = people.refused(
         "customer", "resend", "--data", r, COOP, sent["request"], "--via", ana.member.hex()[:12]

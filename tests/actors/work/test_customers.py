@@ -230,7 +230,7 @@ def test_a_node_routes_customer_messages_by_the_community_they_name() -> None:
     )
 
     req = request()
-    query = ReceiptQuery(OTHER, req.digest)
+    query = ReceiptQuery(OTHER, req.digest, "")
     assert {record_tag(encode(req)), record_tag(encode(query))} == CONSUMER_TAGS
     assert record_community(encode(req)) == COMMUNITY
     assert record_community(encode(query)) == OTHER

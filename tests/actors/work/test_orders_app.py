@@ -12,10 +12,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from peoplenet.actors.coop.customer_desk import CustomerDesk, carried_requests
+from peoplenet.actors.coop.customer_desk import CustomerDesk, carried_requests, declared_events
 from peoplenet.actors.governance.records import AppTx, GovTx
 from peoplenet.actors.work.customers import CUSTOMER_COMMAND, CustomerRequest, sign_request
-from peoplenet.actors.work.receipts import ReceiptQuery, tally
+from peoplenet.actors.work.receipts import (
+    CUSTOMER_EVENTS,
+    InvalidReceipt,
+    ReceiptQuery,
+    customer_event,
+    tally,
+)
 from peoplenet.plugins.api import AppCommandError
 from peoplenet.plugins.harness import COMMUNITY, AppHarness
 from peoplenet.runtime.consensus.consumer import IdentitySigner
@@ -25,7 +31,7 @@ from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import BlockId
 from peoplenet.runtime.wire.codec import OpaqueRecord, Value, encode
 from tests.actors.work import orders_app
-from tests.actors.work.orders_app import Order
+from tests.actors.work.orders_app import Order, Serve
 
 RIDER = Identity.from_seed(bytes([42]) * 32)
 MALLORY = Identity.from_seed(bytes([43]) * 32)
@@ -48,7 +54,7 @@ def carry(h: AppHarness, req: CustomerRequest) -> list[object]:
     return list(submitted)
 
 
-def deliver(h: AppHarness, desks: list[CustomerDesk], tx: Order) -> dict[str, Value]:
+def deliver(h: AppHarness, desks: list[CustomerDesk], tx: Order | Serve) -> dict[str, Value]:
     result = h.submit(tx)
     d = Delivery(
         h.position[0],
@@ -69,9 +75,10 @@ def test_a_carried_order_applies_and_enough_receipts_prove_it(harness: AppHarnes
     submitted = carry(h, req)
     assert submitted == [Order(req)]
     assert deliver(h, desks, Order(req))["status"] == "applied"
-    receipts = [desks[0].receive(RIDER.member_id, encode(ReceiptQuery(COMMUNITY, req.digest)), _no)]
+    query = encode(ReceiptQuery(COMMUNITY, req.digest, ""))
+    receipts = [desks[0].receive(RIDER.member_id, query, _no)]
     assert tally(receipts, h.members, req.digest).accepted is None  # one of four: not enough
-    receipts.append(desks[1].receive(b"", encode(ReceiptQuery(COMMUNITY, req.digest)), _no))
+    receipts.append(desks[1].receive(b"", query, _no))
     counted = tally(receipts, h.members, req.digest)
     assert counted.accepted is not None
     assert counted.accepted.status == "applied"
@@ -105,7 +112,7 @@ def test_a_replayed_order_is_refused_and_keeps_its_first_outcome(harness: AppHar
     again = deliver(h, desks, Order(req))  # a second carrier put it in the order anyway
     assert (again["status"], again["reason"]) == ("rejected", "replayed")
     assert h.snapshot() == after_first
-    query = encode(ReceiptQuery(COMMUNITY, req.digest))
+    query = encode(ReceiptQuery(COMMUNITY, req.digest, ""))
     receipts = [desk.receive(b"", query, _no) for desk in desks]
     counted = tally(receipts, h.members, req.digest)
     assert counted.accepted is not None and counted.accepted.status == "applied"
@@ -161,6 +168,42 @@ def test_requests_are_found_inside_opaque_app_records() -> None:
     assert carried_requests(encode(Order(req))) == (req,)
     assert carried_requests(b"\xc1") == ()
     assert carried_requests(encode({"request": req})) == ()
+
+
+def test_a_later_event_the_app_declares_is_receipted_on_its_own(harness: AppHarness) -> None:
+    h = harness
+    desks = [CustomerDesk(COMMUNITY, IdentitySigner(i)) for i in h.identities]
+    req = order(1)
+    deliver(h, desks, Order(req))
+    served = encode(ReceiptQuery(COMMUNITY, req.digest, "served"))
+    early = [desk.receive(b"", served, _no) for desk in desks]
+    assert {r.status for r in early} == {"unknown"}
+    assert tally(early, h.members, req.digest, event="served").accepted is None
+    assert deliver(h, desks, Serve(1))["status"] == "applied"
+    assert (deliver(h, desks, Serve(1))["reason"]) == "unknown_order"  # served once only
+    late = [desk.receive(b"", served, _no) for desk in desks]
+    counted = tally(late, h.members, req.digest, event="served")
+    assert counted.accepted is not None
+    assert (counted.accepted.status, counted.accepted.detail) == ("served", "order 1")
+    own = encode(ReceiptQuery(COMMUNITY, req.digest, ""))
+    first = [desks[0].receive(b"", own, _no), desks[1].receive(b"", own, _no)]
+    outcome = tally([*first, *late], h.members, req.digest)  # the served ones: not asked
+    assert outcome.accepted is not None and outcome.accepted.status == "applied"
+    assert outcome.accepted.position < counted.accepted.position
+
+
+def test_events_an_app_declares_are_read_strictly() -> None:
+    digest = bytes(32)
+    good = customer_event(digest, "assigned", "driver 3")
+    shown: Value = {"ok": 1, CUSTOMER_EVENTS: ({**good, "request": digest.hex()},)}  # as the host
+    assert declared_events(shown) == [(digest, "assigned", "driver 3")]
+    for bad in ("applied", "refused", "Assigned", "", "x" * 41):
+        with pytest.raises(InvalidReceipt):
+            customer_event(digest, bad)
+    junk: Value = {CUSTOMER_EVENTS: ({"request": "zz", "event": "x"}, {"event": "x"}, 5)}
+    assert declared_events(junk) == []
+    assert declared_events({CUSTOMER_EVENTS: ({"request": digest, "event": "applied"},)}) == []
+    assert declared_events("not a map") == []
 
 
 def _no(app: str, raw: bytes) -> str:
