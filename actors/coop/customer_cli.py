@@ -173,7 +173,10 @@ def _new_request(
 
 
 def _stored_request(folder: Path, digest: str) -> CustomerRequest:
-    matches = sorted((folder / "requests").glob(f"{digest.lower()}*.request"))
+    prefix = digest.lower()
+    if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
+        raise CustomerCommandError("a request is named by its digest: at least 8 hex digits")
+    matches = sorted((folder / "requests").glob(f"{prefix}*.request"))
     if len(matches) != 1:
         raise CustomerCommandError(f"no single request of yours starts with {digest!r}")
     return decode_as(CustomerRequest, matches[0].read_bytes())
@@ -183,7 +186,8 @@ def _carry(
     identity: Identity, data: DataDir, profile: CoopProfile, req: CustomerRequest, via: str | None
 ) -> Answer:
     """Hand ``req`` to one member's node: ``via``, or each reachable one in turn."""
-    candidates = [m for m in profile.reachable() if via is None or m.member.hex().startswith(via)]
+    wanted = (via or "").lower()
+    candidates = [m for m in profile.reachable() if m.member.hex().startswith(wanted)]
     if not candidates:
         raise NoCarrier(f"no member's node of {profile.name} to hand the request to")
     tried = []

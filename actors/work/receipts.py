@@ -14,6 +14,10 @@ members (those the consensus already tolerates as faulty) silence every receipt 
 to sign.  What this cannot see -- a profile whose member list is stale -- is in
 docs/work-kit-customers.md.
 
+The same holds for the later events an app declares of a request (:func:`customer_event`:
+``assigned``, ``finished``...): each is receipted on its own, at its own place in the order,
+and a customer asks about one at a time (:class:`ReceiptQuery` ``event``).
+
 Pure: no clock, no I/O; a member's node signs through its own signer (domain
 ``peoplenet/customer-receipt``, so a receipt signature is never anything else's).
 """
