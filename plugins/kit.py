@@ -9,6 +9,20 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
+from peoplenet.actors.work.customers import (
+    CUSTOMER_COMMAND,
+    CustomerBook,
+    CustomerRequest,
+    InvalidCustomerRequest,
+    check_carried,
+    request_digest,
+    request_from_bytes,
+    sign_request,
+    verify_request,
+)
+from peoplenet.actors.work.customers import (
+    MAX_BODY as MAX_CUSTOMER_BODY,
+)
 from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling_share
 from peoplenet.actors.work.jury import draw
 from peoplenet.actors.work.misuse import KitMisuse
@@ -22,6 +36,18 @@ from peoplenet.actors.work.pricing import (
     round_half_up,
 )
 from peoplenet.actors.work.ratings import Rating, RatingBook
+from peoplenet.actors.work.receipts import (
+    CUSTOMER_EVENTS,
+    ConflictingReceipts,
+    CustomerReceipt,
+    InvalidReceipt,
+    Tally,
+    customer_event,
+    tally,
+)
+from peoplenet.actors.work.receipts import (
+    THRESHOLD as RECEIPT_THRESHOLD,
+)
 from peoplenet.actors.work.sealed import (
     BadSealRequest,
     NotARecipient,
@@ -70,4 +96,26 @@ __all__ += [
     "UnsealRefused",
     "seal",
     "seal_context",
+]
+
+# customers: requests non-members sign, and the receipts that tell them the outcome
+__all__ += [
+    "CUSTOMER_COMMAND",
+    "CUSTOMER_EVENTS",
+    "MAX_CUSTOMER_BODY",
+    "RECEIPT_THRESHOLD",
+    "ConflictingReceipts",
+    "CustomerBook",
+    "CustomerReceipt",
+    "CustomerRequest",
+    "InvalidCustomerRequest",
+    "InvalidReceipt",
+    "Tally",
+    "check_carried",
+    "customer_event",
+    "request_digest",
+    "request_from_bytes",
+    "sign_request",
+    "tally",
+    "verify_request",
 ]

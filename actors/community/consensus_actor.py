@@ -64,12 +64,14 @@ from peoplenet.runtime.lace.block import BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import SqliteStore
 from peoplenet.runtime.local.datadir import DataDir
-from peoplenet.runtime.net.peer_message import APP_LACE_TAGS, record_tag
+from peoplenet.runtime.net.peer_message import APP_LACE_TAGS, CONSUMER_TAGS, record_tag
 from peoplenet.runtime.wire.codec import Value, decode_as, encode
 
 MAX_TEXT: Final = 4096
 MAX_ORDER_PAGE: Final = 100_000
 MAX_HELD_SENDS: Final = 256
+CONSUMER_INPUT: Final = APP_LACE_TAGS | CONSUMER_TAGS
+"""Peer messages for the consumer (app laces, customers), not the consensus core."""
 
 
 class CommunityCommandError(CommandError):
@@ -174,7 +176,7 @@ class ConsensusActor(Actor):
             # blocklace batch, one step); anything else is handled in place, in order.
             run: list[tuple[MemberId, bytes]] = []
             for item in msg.items if isinstance(msg, Batch) else (msg,):
-                if isinstance(item, Inbound) and record_tag(item.data) not in APP_LACE_TAGS:
+                if isinstance(item, Inbound) and record_tag(item.data) not in CONSUMER_INPUT:
                     run.append((MemberId(item.peer), item.data))  # the core reads the bytes
                     continue
                 if run:

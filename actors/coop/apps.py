@@ -42,7 +42,12 @@ class AppRefusal(LocalError):
 
 
 class AppTxRejected(PeoplenetError):
-    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone."""
+    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone.
+
+    Public as ``peoplenet.plugins.api.AppTxRejected``; defined here, below the app platform,
+    so the pure cores of the work kit (:mod:`peoplenet.actors.work`), which run inside apps'
+    folds, refuse with the very class the host catches.
+    """
 
     reason = "tx_rejected"
 

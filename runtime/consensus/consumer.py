@@ -87,7 +87,11 @@ class Signer(Protocol):
         ...
 
 
-SIGNING_DOMAINS: Final = frozenset({b"peoplenet/surety", b"peoplenet/key-vouch"})
+SIGNING_DOMAINS: Final = frozenset(
+    {b"peoplenet/surety", b"peoplenet/key-vouch", b"peoplenet/customer-receipt"}
+)
+"""What a consumer may have the member sign: sureties, key vouches and receipts it gives
+customers (docs/work-kit-customers.md).  Never a customer's request: that is the customer's."""
 APP_LACE_PREFIX: Final = b"a/"
 
 
@@ -134,7 +138,8 @@ class Consumer(Protocol):
     def status(self) -> dict[str, Value]: ...
 
     def laces(self) -> tuple[bytes, ...]:
-        """Extra laces whose messages (``LaceBlocks``/``LaceHave``) the consumer takes."""
+        """Extra laces whose messages (``LaceBlocks``/``LaceHave``) the consumer takes, and the
+        community ids whose customer messages (``peer_message.CONSUMER_TAGS``) it takes."""
         ...
 
     def receive(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
