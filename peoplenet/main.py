@@ -24,6 +24,7 @@ from typing import Final, TextIO
 from peoplenet.actors import records
 from peoplenet.actors.coop import cli_text
 from peoplenet.actors.coop.cli import CoopCommands
+from peoplenet.actors.coop.customer_cli import CustomerCommands
 from peoplenet.actors.governance.decide_cli import DecideCommands
 from peoplenet.actors.member.commands import NodeCommands
 from peoplenet.bench.cli import BenchCommands
@@ -74,6 +75,7 @@ def command_groups() -> tuple[CommandGroup, ...]:
         IdentityCommands(),
         NodeCommands(decision_lines=cli_text.decision_lines),
         CoopCommands(),
+        CustomerCommands(),
         AppsCommands(),
         DecideCommands(),
         BenchCommands(),

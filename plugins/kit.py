@@ -9,4 +9,113 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from peoplenet.actors.work.customers import (
+    CUSTOMER_COMMAND,
+    CustomerBook,
+    CustomerRequest,
+    InvalidCustomerRequest,
+    check_carried,
+    request_digest,
+    request_from_bytes,
+    sign_request,
+    verify_request,
+)
+from peoplenet.actors.work.customers import (
+    MAX_BODY as MAX_CUSTOMER_BODY,
+)
+from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling_share
+from peoplenet.actors.work.jury import draw
+from peoplenet.actors.work.misuse import KitMisuse
+from peoplenet.actors.work.pricing import (
+    Breakdown,
+    RulesBook,
+    apply_rate,
+    parse_rate,
+    prorate,
+    rate_text,
+    round_half_up,
+)
+from peoplenet.actors.work.ratings import Rating, RatingBook
+from peoplenet.actors.work.receipts import (
+    CUSTOMER_EVENTS,
+    ConflictingReceipts,
+    CustomerReceipt,
+    InvalidReceipt,
+    Tally,
+    customer_event,
+    tally,
+)
+from peoplenet.actors.work.receipts import (
+    THRESHOLD as RECEIPT_THRESHOLD,
+)
+from peoplenet.actors.work.sealed import (
+    BadSealRequest,
+    NotARecipient,
+    Sealed,
+    SealedKey,
+    SealedMalformed,
+    SealedTampered,
+    seal,
+    seal_context,
+)
+from peoplenet.plugins.unsealing import UnsealRefused
+
+__all__: list[str] = ["KitMisuse"]
+"""One block per piece of the kit below, each sorted (the imports above are sorted as one)."""
+
+# pricing: prices as voted rules, exact money arithmetic
+__all__ += [
+    "Breakdown",
+    "RulesBook",
+    "apply_rate",
+    "parse_rate",
+    "prorate",
+    "rate_text",
+    "round_half_up",
+]
+
+# ratings, disputes and juries: double-blind ratings, juries drawn by lot from a beacon
+__all__ += [
+    "DisputeBook",
+    "JuryDraw",
+    "Rating",
+    "RatingBook",
+    "Ruling",
+    "draw",
+    "ruling_share",
+]
+
+# sealed details (docs/work-kit.md, "Sealed details")
+__all__ += [
+    "BadSealRequest",
+    "NotARecipient",
+    "Sealed",
+    "SealedKey",
+    "SealedMalformed",
+    "SealedTampered",
+    "UnsealRefused",
+    "seal",
+    "seal_context",
+]
+
+# customers: requests non-members sign, and the receipts that tell them the outcome
+__all__ += [
+    "CUSTOMER_COMMAND",
+    "CUSTOMER_EVENTS",
+    "MAX_CUSTOMER_BODY",
+    "RECEIPT_THRESHOLD",
+    "ConflictingReceipts",
+    "CustomerBook",
+    "CustomerReceipt",
+    "CustomerRequest",
+    "InvalidCustomerRequest",
+    "InvalidReceipt",
+    "Tally",
+    "check_carried",
+    "customer_event",
+    "request_digest",
+    "request_from_bytes",
+    "sign_request",
+    "tally",
+    "verify_request",
+]

@@ -41,6 +41,7 @@ from peoplenet.actors.member.messages import (
     failure_reply,
 )
 from peoplenet.actors.member.store_check import DamagedCommunityFile
+from peoplenet.runtime.consensus.beacon import beacons_of
 from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.consumer import (
     Consumer,
@@ -63,12 +64,14 @@ from peoplenet.runtime.lace.block import BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import SqliteStore
 from peoplenet.runtime.local.datadir import DataDir
-from peoplenet.runtime.net.peer_message import APP_LACE_TAGS, record_tag
+from peoplenet.runtime.net.peer_message import APP_LACE_TAGS, CONSUMER_TAGS, record_tag
 from peoplenet.runtime.wire.codec import Value, decode_as, encode
 
 MAX_TEXT: Final = 4096
 MAX_ORDER_PAGE: Final = 100_000
 MAX_HELD_SENDS: Final = 256
+CONSUMER_INPUT: Final = APP_LACE_TAGS | CONSUMER_TAGS
+"""Peer messages for the consumer (app laces, customers), not the consensus core."""
 
 
 class CommunityCommandError(CommandError):
@@ -144,7 +147,9 @@ class ConsensusActor(Actor):
                 ) from exc
             self.name_text = self.consumer.name
             history = [_delivery(row) for row in self.community.order(0, 1 << 62)]
-            self.consumer.replay(self.core.epoch_geneses(), history)
+            # The core's start replayed the whole order, so its anchors give every beacon.
+            beacons = beacons_of(started.finalized, {bytes(d.block) for d in history})
+            self.consumer.replay(self.core.epoch_geneses(), history, beacons)
         self._run(started)
         pending = self.community.pending()
         for tx in pending:
@@ -171,7 +176,7 @@ class ConsensusActor(Actor):
             # blocklace batch, one step); anything else is handled in place, in order.
             run: list[tuple[MemberId, bytes]] = []
             for item in msg.items if isinstance(msg, Batch) else (msg,):
-                if isinstance(item, Inbound) and record_tag(item.data) not in APP_LACE_TAGS:
+                if isinstance(item, Inbound) and record_tag(item.data) not in CONSUMER_INPUT:
                     run.append((MemberId(item.peer), item.data))  # the core reads the bytes
                     continue
                 if run:
@@ -279,7 +284,8 @@ class ConsensusActor(Actor):
         self._schedule(out.wake_at)
         if self.consumer is not None and (new or out.epochs):
             geneses = self.core.epoch_geneses()
-            self._consume(self.consumer.delivered(new, geneses, _now_ms()))
+            beacons = beacons_of(out.finalized, {bytes(d.block) for d in new})
+            self._consume(self.consumer.delivered(new, geneses, _now_ms(), beacons))
 
     def _consume(self, result: ConsumerOutput) -> None:
         """Submit what the consumer asks for (durably first) and keep its timer."""

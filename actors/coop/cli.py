@@ -22,11 +22,13 @@ from peoplenet.actors.coop.cli_text import (
     decisions_text,
     founding_text,
     joined_text,
+    profile_text,
     show_text,
     submission_text,
     vouch_text,
 )
 from peoplenet.actors.coop.coop_file import CoopFile, read_coop_file, sign_founding, write_coop_file
+from peoplenet.actors.coop.profile_file import build_profile, write_profile
 from peoplenet.actors.governance.charter import Founding, verify_founding
 from peoplenet.runtime.cli.exit import rejection
 from peoplenet.runtime.cli.group import Context, Subparsers
@@ -185,6 +187,14 @@ def add_parser(sub: Subparsers) -> None:  # noqa: PLR0915
     show.add_argument("coop")
     show.add_argument("--json", action="store_true")
 
+    profile = csub.add_parser(
+        "profile", help="write the cooperative's public profile, for customers to import"
+    )
+    _data(profile)
+    profile.add_argument("coop")
+    profile.add_argument("--out", required=True, help="the profile file to write")
+    profile.add_argument("--json", action="store_true")
+
 
 def add_audit_parser(sub: Subparsers) -> None:
     audit = sub.add_parser(
@@ -278,6 +288,8 @@ def run(args: argparse.Namespace, passphrase: Passphrase, out: TextIO) -> int:
             out,
             lambda r, o: _say(show_text(r, me) if isinstance(r, dict) else str(r), o),
         )
+    if args.action == "profile":
+        return _profile(args, data, which, out)
     if args.action == "vouch":
         if args.with_member:
             result = control.call(sock, "coop_vouch", {**which, "member": args.with_member})
@@ -382,6 +394,23 @@ def _found(args: argparse.Namespace, data: DataDir, passphrase: Passphrase, out:
     coop = sign_founding(CoopFile(unsigned, args.timeout_ms), identity)
     write_coop_file(Path(args.out), coop)
     return _show(_founding_summary(coop, args.out), args.json, out, _print_founding)
+
+
+def _profile(args: argparse.Namespace, data: DataDir, which: dict[str, Any], out: TextIO) -> int:
+    """``coop profile``: the cooperative as this running node knows it, written for customers."""
+    sock = data.control_socket
+    shown = control.call(sock, "coop_show", which)
+    status = control.call(sock, "status")
+    peers = control.call(sock, "peers")
+    if not isinstance(shown, dict) or not isinstance(status, dict):
+        raise CoopCommandError("the node did not describe the cooperative")
+    listen = str(status.get("listen", ""))
+    mine = (data.settings().advertise_host, int(listen.rsplit(":", 1)[1])) if listen else None
+    me = bytes.fromhex(str(status.get("member", "")))
+    made = build_profile(shown, peers if isinstance(peers, list) else [], me, mine, _now_ms())
+    write_profile(Path(args.out), made)
+    summary = {**made.view(), "file": args.out}
+    return _show(summary, args.json, out, lambda r, o: _say(profile_text(r), o))
 
 
 def _print_founding(summary: Any, out: TextIO) -> None:

@@ -293,6 +293,19 @@ def joined_text(result: Mapping[str, Any]) -> str:
     )
 
 
+def profile_text(result: Mapping[str, Any]) -> str:
+    """``coop profile`` and ``customer import``: the profile, as a customer will rely on it."""
+    members = result.get("members") or []
+    reachable = sum(1 for m in members if m.get("host") and m.get("port"))
+    apps = ", ".join(result.get("apps") or []) or "none"
+    where = f"wrote {result['file']}: " if result.get("file") else ""
+    return (
+        f"{where}{result.get('coop')} (community {str(result.get('community'))[:20]}): "
+        f"{len(members)} members ({reachable} with an address), apps: {apps}; "
+        f"profile fingerprint {result.get('fingerprint')} (compare it aloud with a member)"
+    )
+
+
 __all__ = [
     "decision_lines",
     "decision_title",
@@ -300,6 +313,7 @@ __all__ = [
     "founding_text",
     "joined_text",
     "options_text",
+    "profile_text",
     "show_text",
     "submission_text",
     "vouch_text",

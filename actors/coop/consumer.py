@@ -33,6 +33,7 @@ from typing import Any, Final
 
 from peoplenet.actors.coop.apps import AppRefusal, AppsFactory, AppsOutput
 from peoplenet.actors.coop.charter_json import charter_from_json, number_text
+from peoplenet.actors.coop.customer_desk import CustomerDesk
 from peoplenet.actors.coop.halves import SuretyHalf
 from peoplenet.actors.coop.precheck import check as precheck
 from peoplenet.actors.coop.views import decisions_view, unvoted
@@ -58,11 +59,13 @@ from peoplenet.actors.governance.records import (
     surety_message,
 )
 from peoplenet.actors.member.command_errors import CommandError
+from peoplenet.actors.work.customers import CUSTOMER_COMMAND
 from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.consumer import ConsumerOutput, Signer
 from peoplenet.runtime.consensus.core import Delivery, tx_key
 from peoplenet.runtime.errors import LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import member_id, verify
+from peoplenet.runtime.net.peer_message import CONSUMER_TAGS, record_tag
 from peoplenet.runtime.wire.codec import Value, decode_as, encode
 
 CLOSE_RETRY_MS: Final = 5_000
@@ -150,6 +153,8 @@ class CoopConsumer:
         """``_changes`` when the consensus bridge duties last ran: on an unchanged state they
         submit nothing new (what they would submit is already in ``approved``/``amended``)."""
         self.apps = apps(self.governance.state, genesis.community, self.me, signer, folder=folder)
+        self.desk = CustomerDesk(genesis.community, signer)
+        """Customers' requests and receipts (actors/coop/customer_desk.py)."""
 
     # -- Consumer ------------------------------------------------------------------------------
 
@@ -157,15 +162,26 @@ class CoopConsumer:
     def name(self) -> str:
         return self.founding.name
 
-    def replay(self, geneses: Sequence[Genesis], history: Sequence[Delivery]) -> None:
+    def replay(
+        self,
+        geneses: Sequence[Genesis],
+        history: Sequence[Delivery],
+        beacons: Mapping[bytes, bytes] | None = None,
+    ) -> None:
+        beacon = (beacons or {}).get
         for d in history:
-            self._apply(d, geneses)
+            self._apply(d, geneses, beacon(bytes(d.block), b""))
 
     def delivered(
-        self, deliveries: Sequence[Delivery], geneses: Sequence[Genesis], now_ms: int
+        self,
+        deliveries: Sequence[Delivery],
+        geneses: Sequence[Genesis],
+        now_ms: int,
+        beacons: Mapping[bytes, bytes] | None = None,
     ) -> ConsumerOutput:
+        beacon = (beacons or {}).get
         for d in deliveries:
-            self._apply(d, geneses)
+            self._apply(d, geneses, beacon(bytes(d.block), b""))
         state = self.governance.state
         while len(geneses) > state.genesis.epoch + 1:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
@@ -176,15 +192,38 @@ class CoopConsumer:
         return self._duties(now_ms, self.apps.host.tick(now_ms))
 
     def laces(self) -> tuple[bytes, ...]:
-        return self.apps.host.laces()
+        """The apps' laces, and the community id: customers' messages are routed by it."""
+        return (self.desk.community, *self.apps.host.laces())
 
     def close(self) -> None:
         self.apps.close()
 
     def receive(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
         """A peer's app-lace message, as its bytes: the apps' host decodes it (once), or raises
-        :class:`~peoplenet.runtime.errors.RemoteProtocolError` if it is malformed."""
+        :class:`~peoplenet.runtime.errors.RemoteProtocolError` if it is malformed.  A customer's
+        message goes to the desk, which answers the customer with a receipt."""
+        if record_tag(data) in CONSUMER_TAGS:
+            return self._customer(peer, data, now_ms)
         return self._duties(now_ms, self.apps.host.receive_then_duties(peer, data, now_ms))
+
+    def _customer(self, peer: bytes, data: bytes, now_ms: int) -> ConsumerOutput:
+        carried: list[AppsOutput] = []
+
+        def carry(app: str, raw: bytes) -> str:
+            args: dict[str, Value] = {
+                "app": app,
+                "command": CUSTOMER_COMMAND,
+                "args": {"request": raw},
+            }
+            _answer, out = self.apps.command(args, now_ms)
+            carried.append(out)
+            keys = [tx_key(tx).hex() for tx in self.apps.output(out, now_ms)[0]]
+            return keys[0] if keys else ""
+
+        member = self.governance.state.is_member(self.me)
+        receipt = self.desk.receive(peer, data, carry, member=member)
+        done = self._duties(now_ms, carried[0] if carried else None)
+        return ConsumerOutput(done.submit, done.wake_at_ms, (*done.sends, (peer, receipt)))
 
     def peer_up(self, peer: bytes, now_ms: int) -> ConsumerOutput:
         return self._duties(now_ms, self.apps.host.peer_up(peer, now_ms))
@@ -201,7 +240,7 @@ class CoopConsumer:
 
     # -- folding ------------------------------------------------------------------------------
 
-    def _apply(self, d: Delivery, geneses: Sequence[Genesis]) -> None:
+    def _apply(self, d: Delivery, geneses: Sequence[Genesis], beacon: bytes = b"") -> None:
         state = self.governance.state
         while d.epoch > state.genesis.epoch:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
@@ -209,9 +248,10 @@ class CoopConsumer:
         self._changed()
         self.delivered_count += 1
         result = _result(d, applied)
-        app_result = self.apps.after(d, applied)
+        app_result = self.apps.after(d, applied, beacon)
         if app_result is not None:
             result["app"] = app_result
+        self.desk.delivered(d, app_result)
         self.results[tx_key(d.tx)] = result
 
     def _changed(self) -> None:

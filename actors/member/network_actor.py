@@ -1,8 +1,9 @@
 """The network actor: runs the NetworkService on an asyncio loop in a thread.
 
 It relays between the service (actors/member/network_service.py) and the store actor, routes
-epoch and app-lace messages to the consensus actor of their lace, and forwards hello transcripts
-to the member actor to be signed.
+epoch and app-lace messages to the consensus actor of their lace (and customers' messages to
+the one of the community they name), and forwards hello transcripts to the member actor to be
+signed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from peoplenet.runtime.errors import RemoteProtocolError, reason_of
 from peoplenet.runtime.kernel import Actor, Bridge, Ref
 from peoplenet.runtime.keys.identity import MemberId, fingerprint
 from peoplenet.runtime.net.peer_message import (
+    CONSUMER_TAGS,
     LACE_TAGS,
+    record_community,
     record_lace,
     record_tag,
 )
@@ -118,7 +121,9 @@ class NetworkActor(Actor):
         for_store: list[object] = []
         for_consensus: dict[Ref, list[object]] = {}
         for item in items:
-            if isinstance(item, Inbound) and record_tag(item.data) in LACE_TAGS:
+            if isinstance(item, Inbound) and record_tag(item.data) in CONSUMER_TAGS:
+                self._to_community(item, for_consensus)
+            elif isinstance(item, Inbound) and record_tag(item.data) in LACE_TAGS:
                 lace = record_lace(item.data)
                 if lace is None:  # not even its header is canonical: the owner never sees it
                     self._violation(
@@ -153,6 +158,21 @@ class NetworkActor(Actor):
             self._to_store(Batch(items=tuple(for_store)))
         for ref, batch in for_consensus.items():
             self.tell(ref, Batch(items=tuple(batch)))
+
+    def _to_community(self, item: Inbound, batches: dict[Ref, list[object]]) -> None:
+        """A customer's message: to the consumer of the community it names, from anyone (the
+        network service admitted it within the customer's quota; the consumer decodes it)."""
+        community = record_community(item.data)
+        route = None if community is None else self.routes.get(community)
+        if route is None:
+            self.log.info(
+                "customer_message_dropped",
+                peer=fingerprint(item.peer),
+                reason="malformed" if community is None else "unknown community",
+            )
+            return
+        assert isinstance(route.actor, Ref)
+        batches.setdefault(route.actor, []).append(item)
 
     def _routes_of(self, peer: bytes) -> list[ConsensusRoute]:
         seen: dict[Ref, ConsensusRoute] = {}

@@ -5,7 +5,9 @@ It runs on an event loop in a thread of the network actor's process
 
 * The social graph decides almost everything: friends get one connection each, kept up by a
   redialer with backoff; strangers may connect only to hand over a ``FriendRequest`` (a cold
-  call, at most ``STRANGER_MAX_MESSAGE`` bytes), and are dropped after ``stranger_idle_s``.
+  call, at most ``STRANGER_MAX_MESSAGE`` bytes) or to use the customer protocol (a customer's
+  request or receipt query for a community this node runs, within a per-customer quota:
+  docs/work-kit-customers.md), and are dropped after ``stranger_idle_s``.
   What strangers may hold (slots, held messages, new requesters per address) and when a peer
   that breaks the protocol is backed off is decided by :mod:`peoplenet.runtime.net.conn_policy`.
 * The other kept connections: the participants of every community this node joined
@@ -34,13 +36,14 @@ from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave
 from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.net.conn_policy import (
     STRANGER_MAX_MESSAGE,
+    CustomerQuota,
     PolicyConfig,
     RequestQuota,
     StrangerLedger,
     ViolationScores,
 )
 from peoplenet.runtime.net.discovery import Discovery, PeerHint, parse_static_peer
-from peoplenet.runtime.net.peer_message import record_tag
+from peoplenet.runtime.net.peer_message import CONSUMER_TAGS, record_tag
 from peoplenet.runtime.net.reconnect import Redialer
 from peoplenet.runtime.net.transport import (
     Connection,
@@ -55,11 +58,16 @@ from peoplenet.runtime.wire.codec import Value, encode
 Emit = Callable[[object], object]
 
 FRIEND_REQUEST_TAG: Final = FriendRequest.wire_tag
-PEER_MESSAGES: Final = frozenset(
-    cls.wire_tag
-    for cls in (FriendRequest, Disclose, Blocks, EpochBlocks, EpochHave, LaceBlocks, LaceHave)
+PEER_MESSAGES: Final = (
+    frozenset(
+        cls.wire_tag
+        for cls in (FriendRequest, Disclose, Blocks, EpochBlocks, EpochHave, LaceBlocks, LaceHave)
+    )
+    | CONSUMER_TAGS
 )
-"""Record tags a kept peer may send; anything else is refused before it is decoded."""
+"""Record tags a peer may send; anything else is refused before it is decoded.  A stranger's
+are held until it becomes kept, but for a friend request and the customer protocol
+(:data:`~peoplenet.runtime.net.peer_message.CONSUMER_TAGS`), which go on at once."""
 STRANGER_MSGS_PER_S: Final = 5.0
 """A stranger needs a friend request and a few held messages; each costs a decode."""
 
@@ -112,6 +120,7 @@ class NetworkService:
         self.policy = replace(base, max_strangers=settings.max_strangers)
         self.strangers = StrangerLedger(self.policy)
         self.request_quota = RequestQuota(self.policy)
+        self.customer_quota = CustomerQuota(self.policy)
         self.scores = ViolationScores(self.policy)
         self.listen: tuple[str, int] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -455,6 +464,13 @@ class NetworkService:
                 self.transport.refused(conn.remote, "request_quota", peer, None)
                 return
             self.strangers.touch(conn, now, requested=True)
+            self._emit(Inbound(peer=peer, data=msg, friend=False))
+            return
+        if tag in CONSUMER_TAGS:  # a customer: to the community it names, within its quota
+            if not self.customer_quota.allow(peer, now):
+                self.transport.refused(conn.remote, "customer_quota", peer, None)
+                return
+            self.strangers.touch(conn, now)
             self._emit(Inbound(peer=peer, data=msg, friend=False))
             return
         # Friendship is learnt at slightly different moments on the two sides: a new friend's

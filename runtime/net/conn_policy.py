@@ -46,6 +46,10 @@ class PolicyConfig:
     new_requesters_burst: int = 4
     request_repeat_s: float = 2.0
     """A requester's repeats are forwarded at most this often (honest ones resend every 5 s)."""
+    customer_msgs_per_s: float = 0.5
+    customer_burst: int = 8
+    """The customer protocol (requests, receipt queries: docs/work-kit-customers.md): each
+    authenticated customer id gets a token bucket; a customer asks a few members each time."""
     violation_threshold: float = 2.5
     """With weight 1 a violation and the half-life below: three violations within about
     three minutes back a peer off."""
@@ -69,6 +73,8 @@ class PolicyConfig:
             self.new_requesters_per_ip_per_s,
             self.new_requesters_burst,
             self.request_repeat_s,
+            self.customer_msgs_per_s,
+            self.customer_burst,
             self.violation_threshold,
             self.violation_half_life_s,
             self.backoff_base_s,
@@ -293,6 +299,39 @@ class RequestQuota:
             seen.clear()
         seen[requester] = now
         return True
+
+
+# -- customers ---------------------------------------------------------------------------------
+
+
+class CustomerQuota:
+    """How often each customer (an authenticated id that is no friend or participant) may use
+    the customer protocol: a token bucket per id, refilled at ``customer_msgs_per_s``.
+
+    Keyed by the id the transport authenticated, so a customer cannot spend another's tokens;
+    a throwaway id buys a fresh bucket, but it also needs a stranger slot and a handshake, which
+    the per-address limits above bound.  At most ``max_customers`` buckets are kept (the one
+    idle longest goes first).
+    """
+
+    def __init__(self, config: PolicyConfig, max_customers: int = 4096) -> None:
+        self.config = config
+        self.max_customers = max_customers
+        self._buckets: dict[Hashable, tuple[float, float]] = {}
+
+    def allow(self, customer: Hashable, now: float) -> bool:
+        cfg = self.config
+        burst = float(cfg.customer_burst)
+        tokens, last = self._buckets.pop(customer, (burst, now))
+        tokens = min(burst, tokens + max(0.0, now - last) * cfg.customer_msgs_per_s)
+        if len(self._buckets) >= self.max_customers:
+            del self._buckets[next(iter(self._buckets))]  # insertion order: the idlest
+        allowed = tokens >= 1.0
+        self._buckets[customer] = (tokens - 1.0 if allowed else tokens, now)
+        return allowed
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 # -- protocol violations -----------------------------------------------------------------------

@@ -22,6 +22,12 @@ APP_LACE_TAGS: Final = frozenset((67, 68))
 """``LaceBlocks``, ``LaceHave``: the community's app lace host takes them."""
 LACE_TAGS: Final = EPOCH_TAGS | APP_LACE_TAGS
 """Records whose first field is the lace they are routed by."""
+CONSUMER_TAGS: Final = frozenset((163, 167))
+"""``CustomerRequest``, ``ReceiptQuery``: a community's consumer takes them from anyone, a
+customer included (docs/work-kit-customers.md); routed by the community id they name."""
+_COMMUNITY_FIELD: Final = {163: 1, 167: 0}
+"""Which field of a :data:`CONSUMER_TAGS` record is the community id (its earlier fields are
+``bin`` too)."""
 
 
 def record_tag(data: bytes) -> int | None:
@@ -39,6 +45,20 @@ def record_lace(data: bytes) -> bytes | None:
     return None if lace is None else lace[0]
 
 
+def record_community(data: bytes) -> bytes | None:
+    """The community a :data:`CONSUMER_TAGS` record names, from its header, or None."""
+    found = fast_parsers.record_tag_at(data)
+    if found is None or found[0] not in CONSUMER_TAGS:
+        return None
+    at = found[1]
+    for _ in range(_COMMUNITY_FIELD[found[0]] + 1):
+        field = fast_parsers.read_bin(data, at)
+        if field is None:
+            return None
+        value, at = field
+    return value
+
+
 def decode_peer_message(data: bytes, max_size: int = codec.MAX_MESSAGE_SIZE) -> Value:
     """The one full decode of a message from a peer, by its owner (the codec's verdicts)."""
     return codec.decode(data, max_size=max_size)
@@ -46,9 +66,11 @@ def decode_peer_message(data: bytes, max_size: int = codec.MAX_MESSAGE_SIZE) -> 
 
 __all__ = [
     "APP_LACE_TAGS",
+    "CONSUMER_TAGS",
     "EPOCH_TAGS",
     "LACE_TAGS",
     "decode_peer_message",
+    "record_community",
     "record_lace",
     "record_tag",
 ]

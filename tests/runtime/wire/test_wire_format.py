@@ -32,6 +32,8 @@ from peoplenet.actors.governance.records import (
     surety_digest,
     surety_message,
 )
+from peoplenet.actors.work.customers import request_digest, request_message
+from peoplenet.actors.work.receipts import receipt_digest, receipt_message
 from peoplenet.runtime.consensus.constitution import Constitution, Genesis, amendment_digest
 from peoplenet.runtime.consensus.core import tx_key
 from peoplenet.runtime.consensus.rules import RoundPayload
@@ -356,6 +358,21 @@ def test_signed_digests_agree() -> None:
         )
         network = rng.randbytes(rng.randint(1, 64))
         assert preamble(network) == ws.preamble(network)
+
+
+def test_customer_digests_agree() -> None:
+    for rng in _rngs():
+        customer, community = rng.randbytes(32), rng.randbytes(rng.randint(1, 64))
+        app, seq, body = "rides", rng.randint(1, 2**63 - 1), rng.randbytes(rng.randint(0, 64))
+        spec = ws.blake2b(
+            ws.canonical((customer, community, app, seq, body)), 32, b"peoplenet.cust1"
+        )
+        assert request_digest(customer, community, app, seq, body) == spec
+        assert request_message(spec) == ws.domain_message(b"peoplenet/customer-request", spec)
+        statement = (community, app, spec, rng.randint(0, 9), seq, "applied", "")
+        spec = ws.blake2b(ws.canonical(statement), 32, b"peoplenet.rcpt1")
+        assert receipt_digest(statement) == spec
+        assert receipt_message(spec) == ws.domain_message(b"peoplenet/customer-receipt", spec)
 
 
 # -- (3) the tag table is the code's ---------------------------------------------------------
