@@ -6,7 +6,8 @@
 
 Every term is a voted parameter (:data:`FARE_PARAMS`); the result is a :class:`Breakdown`
 whose named terms sum to the total (``minimum`` is the top-up that lifts the metered part to
-the minimum).  Money is integer cents, rounded half up to the cent once per term.
+the minimum).  Money is integer cents, rounded half up to the cent once per term.  The
+breakdown, the rounding and the versions of the rules are the work kit's pricing.
 
 The **quote** a rider sees comes from the straight-line estimate: the low end drives it as
 the crow flies at the voted top speed, by day; the high end with the voted largest detour at
@@ -23,6 +24,7 @@ from fractions import Fraction
 from typing import Final
 
 from peoplenet.plugins.api import AppTxRejected, ParamSpec, Value
+from peoplenet.plugins.kit import Breakdown, round_half_up
 
 MINUTE_MS: Final = 60_000
 DAY_MINUTES: Final = 1440
@@ -54,39 +56,6 @@ FARE_PARAMS: Final = (
 """The fare's voted parameters (part of the app's :class:`~peoplenet.plugins.api.AppSpec`)."""
 
 TERMS: Final = ("base", "distance", "time", "minimum", "night", "waiting")
-
-
-def round_half_up(value: Fraction) -> int:
-    """``value`` (0 or more) to the nearest whole cent, halves up."""
-    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
-
-
-def apply_rate(amount_cents: int, rate: str | Fraction) -> int:
-    """``amount_cents`` x ``rate`` (``"n/d"`` text), rounded half up to the cent."""
-    return round_half_up(amount_cents * (Fraction(rate) if isinstance(rate, str) else rate))
-
-
-@dataclass(frozen=True, slots=True)
-class Breakdown:
-    """Named integer terms of a price; ``total`` is their sum (checked when built)."""
-
-    terms: tuple[tuple[str, int], ...]
-    total: int
-
-    def __post_init__(self) -> None:
-        if sum(v for _, v in self.terms) != self.total:
-            raise AppTxRejected("bad_breakdown", f"terms do not sum to {self.total}")
-
-    @classmethod
-    def of(cls, terms: Mapping[str, int]) -> Breakdown:
-        pairs = tuple((name, terms[name]) for name in TERMS if name in terms)
-        return cls(pairs, sum(v for _, v in pairs))
-
-    def term(self, name: str) -> int:
-        return dict(self.terms).get(name, 0)
-
-    def to_value(self) -> Value:
-        return {"terms": dict(self.terms), "total": self.total}
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,14 +130,12 @@ def fare(
     metered = base + distance + time
     charged_wait = max(wait_seconds - rules.free_wait_min * 60, 0)
     return Breakdown.of(
-        {
-            "base": base,
-            "distance": distance,
-            "time": time,
-            "minimum": max(rules.minimum - metered, 0),
-            "night": rules.night if rules.is_night(start_ms) else 0,
-            "waiting": round_half_up(Fraction(charged_wait * rules.waiting_per_min, 60)),
-        }
+        ("base", base),
+        ("distance", distance),
+        ("time", time),
+        ("minimum", max(rules.minimum - metered, 0)),
+        ("night", rules.night if rules.is_night(start_ms) else 0),
+        ("waiting", round_half_up(Fraction(charged_wait * rules.waiting_per_min, 60))),
     )
 
 
@@ -201,11 +168,8 @@ def within_quote(breakdown: Breakdown, low: int, high: int) -> bool:
 __all__ = [
     "FARE_PARAMS",
     "TERMS",
-    "Breakdown",
     "FareRules",
-    "apply_rate",
     "fare",
     "quote",
-    "round_half_up",
     "within_quote",
 ]

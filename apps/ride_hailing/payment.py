@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final
 
-from peoplenet.apps.ride_hailing.fare import apply_rate
 from peoplenet.plugins.api import AppTxRejected, Value
+from peoplenet.plugins.kit import apply_rate
 
 CASH: Final = "cash"
 

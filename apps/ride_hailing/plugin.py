@@ -41,7 +41,6 @@ from peoplenet.apps.ride_hailing.records import (
     RideTx,
     Start,
 )
-from peoplenet.apps.ride_hailing.rulebook import RulesBook
 from peoplenet.apps.ride_hailing.trips import (
     COMPLETED,
     POLICY_PARAMS,
@@ -63,6 +62,7 @@ from peoplenet.plugins.api import (
     Value,
     hookimpl,
 )
+from peoplenet.plugins.kit import RulesBook
 
 NAME: Final = "ride_hailing"
 VERSION: Final = "0.1"
@@ -117,6 +117,8 @@ SPEC: Final = AppSpec(
     ),
 )
 _TX_TYPES: Final = tuple(TX_TYPES)
+FARE_KEYS: Final = tuple(p.name for p in FARE_PARAMS)
+"""The settings that are price rules: changing one adopts a new rules version."""
 
 
 @dataclass(slots=True)
@@ -125,7 +127,7 @@ class RideState:
 
     community: bytes
     book: RideBook = field(default_factory=RideBook)
-    rules: RulesBook = field(default_factory=RulesBook)
+    rules: RulesBook = field(default_factory=lambda: RulesBook(FARE_KEYS))
     codes: dict[bytes, str] = field(default_factory=dict)
     """Start codes of the rides this member requested (this phone only; never folded)."""
     nudged: set[tuple[bytes, int]] = field(default_factory=set)
@@ -150,10 +152,6 @@ def _tx(tx: Value) -> RideTx:
 def _env(state: RideState, ctx: FoldContext) -> Env:
     rate = ctx.rates.get("commission", "0")
     return Env(ctx.now_ms, Policy.from_settings(ctx.settings), state.rules, Fraction(rate))
-
-
-def _fare_rules(settings: Mapping[str, Value]) -> dict[str, Value]:
-    return {p.name: settings.get(p.name, p.default) for p in FARE_PARAMS}
 
 
 # -- declaration and state -------------------------------------------------------------------
@@ -181,7 +179,7 @@ def peoplenet_snapshot(state: object) -> Value:
 @hookimpl
 def peoplenet_app_changed(state: object, change: AppChangeView, ctx: FoldContext) -> None:
     if change.enabled:
-        _state(state).rules.adopt(_fare_rules(change.settings), ctx.now_ms)
+        _state(state).rules.adopt(change.settings, ctx.now_ms)
 
 
 @hookimpl
@@ -338,7 +336,7 @@ def _complete(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
     env = _env(s, node.fold)
     breakdown = s.book.fare_of(ride, metres, seconds, env)
     node.submit(Complete(ride.id, metres, seconds, breakdown.total))
-    return {"ride": ride.id.hex(), "fare": breakdown.to_value(), "currency": env.policy.currency}
+    return {"ride": ride.id.hex(), "fare": breakdown.as_dict(), "currency": env.policy.currency}
 
 
 def _rate(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
@@ -365,7 +363,7 @@ def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     shown["pickup"] = ride.request.pickup
     shown["dropoff"] = ride.request.dropoff
     shown["quote_low"], shown["quote_high"] = ride.request.quote_low, ride.request.quote_high
-    shown["breakdown"] = None if ride.breakdown is None else ride.breakdown.to_value()
+    shown["breakdown"] = None if ride.breakdown is None else ride.breakdown.as_dict()
     shown["cancelled_by"] = ride.cancelled_by or None
     shown["offers"] = ride.matching.to_value()
     window_closed = ride.finished_ms and now > ride.finished_ms + policy.rating_window_ms

@@ -25,7 +25,7 @@ from fractions import Fraction
 from typing import Final
 
 from peoplenet.apps.ride_hailing import matching
-from peoplenet.apps.ride_hailing.fare import Breakdown, FareRules, fare, quote, within_quote
+from peoplenet.apps.ride_hailing.fare import FareRules, fare, quote, within_quote
 from peoplenet.apps.ride_hailing.geo import Grid, cell_distance_bounds
 from peoplenet.apps.ride_hailing.matching import Matching, candidates
 from peoplenet.apps.ride_hailing.payment import CashBook
@@ -47,8 +47,8 @@ from peoplenet.apps.ride_hailing.records import (
     RideTx,
     Start,
 )
-from peoplenet.apps.ride_hailing.rulebook import RulesBook
 from peoplenet.plugins.api import AppTxRejected, ParamSpec, Value
+from peoplenet.plugins.kit import Breakdown, RulesBook
 
 REQUESTED: Final = "requested"
 OFFERED: Final = "offered"
@@ -200,7 +200,7 @@ class Ride:
             "times": (self.assigned_ms, self.arrived_ms, self.started_ms, self.finished_ms),
             "metres": self.metres,
             "seconds": self.seconds,
-            "breakdown": None if self.breakdown is None else self.breakdown.to_value(),
+            "breakdown": self.breakdown,
             "agreed_fare": self.agreed_fare,
             "paid": self.paid,
             "commission": self.commission,

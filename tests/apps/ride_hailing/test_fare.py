@@ -8,17 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peoplenet.apps.ride_hailing.fare import (
-    FARE_PARAMS,
-    Breakdown,
-    FareRules,
-    apply_rate,
-    fare,
-    quote,
-    round_half_up,
-    within_quote,
-)
+from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, fare, quote, within_quote
 from peoplenet.plugins.api import AppTxRejected
+from peoplenet.plugins.kit import apply_rate, round_half_up
 
 DEFAULTS = {p.name: p.default for p in FARE_PARAMS}
 NOON = 12 * 3_600_000
@@ -96,12 +88,6 @@ def test_the_straight_line_trip_by_day_is_the_low_end_of_the_quote(estimate: int
     assert fare(r, estimate, fastest, 0, NOON).total == low
     slowest = fare(r, estimate, round_half_up(Fraction(estimate * 3600, 15_000)), 0, at)
     assert within_quote(slowest, low, high)  # the route as quoted, at any hour
-
-
-def test_a_breakdown_whose_terms_do_not_sum_is_refused() -> None:
-    with pytest.raises(AppTxRejected) as caught:
-        Breakdown((("base", 1), ("distance", 2)), 4)
-    assert caught.value.reason == "bad_breakdown"
 
 
 def test_rules_of_the_wrong_kind_are_refused() -> None:

@@ -24,8 +24,8 @@ from peoplenet.apps.ride_hailing.records import (
     Rate,
     Start,
 )
-from peoplenet.apps.ride_hailing.rulebook import RulesBook
 from peoplenet.plugins.api import AppTxRejected
+from peoplenet.plugins.kit import RulesBook
 from tests.apps.ride_hailing.world import AWAY, CODE, HOME, World, member, ride_id
 
 RIDER, D1, D2, D3, OTHER = (member(i) for i in range(5))

@@ -8,9 +8,9 @@ from fractions import Fraction
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.records import Cell, RequestRide, RideTx
-from peoplenet.apps.ride_hailing.rulebook import RulesBook
 from peoplenet.apps.ride_hailing.trips import POLICY_PARAMS, Env, Policy, RideBook, code_hash
 from peoplenet.plugins.api import AppTxRejected, Value
+from peoplenet.plugins.kit import RulesBook
 
 START_MS = 1_700_000_000_000
 CODE = "CODE123456"
@@ -32,8 +32,8 @@ class World:
     def __init__(self, settings: Mapping[str, Value] | None = None, commission: str = "1/10"):
         defaults = {p.name: p.default for p in (*FARE_PARAMS, *POLICY_PARAMS)}
         self.settings = {**defaults, **(settings or {})}
-        self.rules = RulesBook()
-        self.rules.adopt({p.name: self.settings[p.name] for p in FARE_PARAMS}, START_MS)
+        self.rules = RulesBook(p.name for p in FARE_PARAMS)
+        self.rules.adopt(self.settings, START_MS)
         self.book = RideBook()
         self.now = START_MS
         self.commission = Fraction(commission)
