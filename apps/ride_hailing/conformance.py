@@ -3,7 +3,8 @@
 Test support, not loaded by the node (it imports :mod:`peoplenet.plugins.testing`).  Member 1
 and member 2 drive; member 0 (the node's own member) rides: member 1, nearest, declines; member
 2 takes the ride, arrives, starts it with the rider's code and completes it at the fare the
-rules give; both rate; the rider disputes.  Member 3 requests and cancels.  Then each bad
+rules give; both rate; the rider disputes and member 1, the only member who is not a party,
+is the jury.  Member 1 then requests a ride and cancels it.  Then each bad
 transaction is refused with its reason, and the node's commands run (going online, moving,
 going offline, reading the ride).
 """
@@ -30,6 +31,7 @@ from peoplenet.apps.ride_hailing.records import (
     Position,
     Rate,
     RequestRide,
+    Rule,
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import code_hash
@@ -87,8 +89,9 @@ def conformance_case() -> ConformanceCase:
             Rate(R1, 5),
             By(2, Rate(R1, 4)),
             Dispute(R1, "the long way round"),
-            By(3, request(R2)),
-            By(3, Cancel(R2)),
+            By(1, Rule(R1, "split:1/4")),  # the only member not a party: the jury of one
+            By(1, request(R2)),  # member 1 rides now: offered to member 2
+            By(1, Cancel(R2)),
             Expire(R2),
             By(1, DriverOffline()),
         ],
@@ -100,7 +103,11 @@ def conformance_case() -> ConformanceCase:
             (By(2, Accept(R2)), "not_open"),
             (By(2, Accept(R3)), "unknown_ride"),
             (By(2, Arrive(R2)), "not_the_driver"),
-            (By(3, Rate(R1, 3)), "not_a_party"),
+            (By(1, Rate(R1, 3)), "not_a_party"),
+            (Rule(R1, "worker"), "not_a_juror"),
+            (By(1, Rule(R1, "worker")), "already_ruled"),
+            (By(1, Rule(R2, "worker")), "no_such_dispute"),
+            (Rate(R1, 9), "bad_score"),
             (Rate(R1, 5), "already_rated"),
             (Dispute(R1, ""), "already_disputed"),
             (By(2, Cancel(R1)), "ride_closed"),
@@ -119,6 +126,8 @@ def conformance_case() -> ConformanceCase:
             "earnings": {},
             "offline": {},
         },
+        members=3,
+        settings={"jury_size": 1},
         source="peoplenet.apps.ride_hailing.plugin",
     )
 

@@ -39,10 +39,12 @@ from peoplenet.apps.ride_hailing.records import (
     Rate,
     RequestRide,
     RideTx,
+    Rule,
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import (
     COMPLETED,
+    DISPUTED,
     POLICY_PARAMS,
     Env,
     Policy,
@@ -111,6 +113,12 @@ SPEC: Final = AppSpec(
         CommandSpec("cancel", "call the ride off (the voted fee rule applies)", (_RIDE,)),
         CommandSpec("rate", "rate the other party 1-5", (_RIDE, Arg("score", "int"))),
         CommandSpec("dispute", "contest a finished ride", (_RIDE, Arg("reason"))),
+        CommandSpec(
+            "rule",
+            "as a juror drawn for a dispute: worker, customer or split:n/d (the rider's share)",
+            (_RIDE, Arg("ruling")),
+        ),
+        CommandSpec("inbox", "rides offered to you, disputes awaiting your ruling", read_only=True),
         CommandSpec("show", "one ride: state, fare, offers, your start code", (_RIDE,), (), True),
         CommandSpec("history", "your rides, as rider and as driver", read_only=True),
         CommandSpec("earnings", "what you drove, earned and owe in commission", read_only=True),
@@ -151,7 +159,8 @@ def _tx(tx: Value) -> RideTx:
 
 def _env(state: RideState, ctx: FoldContext) -> Env:
     rate = ctx.rates.get("commission", "0")
-    return Env(ctx.now_ms, Policy.from_settings(ctx.settings), state.rules, Fraction(rate))
+    policy = Policy.from_settings(ctx.settings)
+    return Env(ctx.now_ms, policy, state.rules, Fraction(rate), ctx.members, ctx.beacon)
 
 
 # -- declaration and state -------------------------------------------------------------------
@@ -179,7 +188,9 @@ def peoplenet_snapshot(state: object) -> Value:
 @hookimpl
 def peoplenet_app_changed(state: object, change: AppChangeView, ctx: FoldContext) -> None:
     if change.enabled:
-        _state(state).rules.adopt(change.settings, ctx.now_ms)
+        s = _state(state)
+        s.rules.adopt(change.settings, ctx.now_ms)
+        s.book.configure(Policy.from_settings(change.settings))
 
 
 @hookimpl
@@ -366,16 +377,55 @@ def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     shown["breakdown"] = None if ride.breakdown is None else ride.breakdown.as_dict()
     shown["cancelled_by"] = ride.cancelled_by or None
     shown["offers"] = ride.matching.to_value()
-    window_closed = ride.finished_ms and now > ride.finished_ms + policy.rating_window_ms
-    blind = len(ride.ratings) < len(ride.parties()) and not window_closed
-    shown["ratings"] = (
-        {"rated": len(ride.ratings)}
-        if blind
-        else {m.hex(): score for m, score in sorted(ride.ratings.items())}
-    )
+    shown["ratings"] = _ratings(s, ride, now)
+    shown["dispute"] = _dispute_shown(s, ride)
     if node.me == ride.rider and ride.id in s.codes:
         shown["code"] = s.codes[ride.id]
     return shown
+
+
+def _ratings(s: RideState, ride: Ride, now_ms: int) -> Value:
+    """Double-blind: the scores once both parties rated or the window closed, else hidden."""
+    if ride.id not in s.book.cash.settled or ride.state not in (COMPLETED, DISPUTED):
+        return None
+    shown = s.book.ratings.visible(ride.id, now_ms)
+    if shown is None:
+        return "hidden"
+    return {m.hex(): score for m, score in sorted(shown.items())}
+
+
+def _dispute_shown(s: RideState, ride: Ride) -> Value:
+    if ride.dispute is None:
+        return None
+    by, reason, at_ms = ride.dispute
+    jury = s.book.disputes
+    return {
+        "by": by.hex(),
+        "reason": reason,
+        "at_ms": at_ms,
+        "jury": tuple(j.hex() for j in jury.jury(ride.id)),
+        "rulings": {j.hex(): r for j, r in sorted(jury.rulings(ride.id).items())},
+        "draws": tuple(d.drawn for d in jury.draws(ride.id)),
+        "ruling": ride.ruling or None,
+        "refund": ride.refund,
+    }
+
+
+def _rule(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    ride = _ride(s, args)
+    ruling = args.get("ruling")
+    if not isinstance(ruling, str) or not ruling.strip():
+        raise AppCommandError("bad_argument", "--ruling is worker, customer or split:n/d")
+    node.submit(Rule(ride.id, ruling.strip()))
+    return {"ride": ride.id.hex(), "submitted": "rule"}
+
+
+def _inbox(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    """What waits for me: rides offered to me, disputes where I sit on the jury."""
+    offers = _offers(s, {}, node)
+    assert isinstance(offers, dict)
+    waiting = tuple(d.hex() for d in s.book.disputes.awaiting(node.me))
+    return {"offers": offers["offers"], "disputes": waiting}
 
 
 def _row(ride: Ride, currency: str) -> dict[str, Value]:
@@ -399,17 +449,25 @@ def _history(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Valu
 
 
 def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    """What I drove and earned, the commission I owe, refunds juries gave, my rating."""
+    me, now = node.me, node.fold.now_ms
     done = [
-        r for r in s.book.rides.values() if r.driver == node.me and r.paid and r.state == COMPLETED
+        r
+        for r in s.book.rides.values()
+        if r.driver == me and r.paid and r.state in (COMPLETED, DISPUTED)
     ]
     fares = sum(r.fare or 0 for r in done)
     commission = sum(r.commission for r in done)
+    average = s.book.ratings.average(me, now)
     return {
         "rides": len(done),
         "fares": fares,
         "commission": commission,
         "net": fares - commission,
-        "owed_to_cooperative": s.book.cash.debt(node.me),
+        "owed_to_cooperative": s.book.cash.debt(me),
+        "refunds_ruled": sum(r.refund for r in done),
+        "rating": None if average is None else f"{average.numerator}/{average.denominator}",
+        "ratings": s.book.ratings.count(me, now),
         "currency": Policy.from_settings(node.fold.settings).currency,
     }
 
@@ -463,6 +521,8 @@ _COMMANDS: Final[dict[str, _Handler]] = {
     "dispute": _dispute,
     "show": _show,
     "history": _history,
+    "rule": _rule,
+    "inbox": _inbox,
     "earnings": _earnings,
 }
 

@@ -1,4 +1,4 @@
-"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-313.
+"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-314.
 
 A ride is named by a 16-byte id the rider's node draws at random (shown as 32 hex digits).
 Cells are ``(row, col)`` on the grid of :mod:`peoplenet.apps.ride_hailing.geo`: a driver's
@@ -243,6 +243,21 @@ class Expire(Record):
         _ride(self.ride)
 
 
+@wire_type(314)
+@dataclass(frozen=True, slots=True)
+class Rule(Record):
+    """A juror drawn for ``ride``'s dispute rules: ``worker``, ``customer`` or ``split:n/d``
+    (the rider's share of the fare back)."""
+
+    ride: bytes
+    ruling: str
+
+    def __post_init__(self) -> None:
+        _ride(self.ride)
+        if len(self.ruling) > MAX_CODE:
+            raise _bad(f"a ruling is at most {MAX_CODE} characters")
+
+
 TX_TYPES: Final = (
     DriverOnline,
     DriverOffline,
@@ -258,6 +273,7 @@ TX_TYPES: Final = (
     Rate,
     Dispute,
     Expire,
+    Rule,
 )
 RideTx = (
     DriverOnline
@@ -274,6 +290,7 @@ RideTx = (
     | Rate
     | Dispute
     | Expire
+    | Rule
 )
 
 __all__ = [
@@ -294,5 +311,6 @@ __all__ = [
     "Rate",
     "RequestRide",
     "RideTx",
+    "Rule",
     "Start",
 ]

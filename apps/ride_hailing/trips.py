@@ -45,10 +45,18 @@ from peoplenet.apps.ride_hailing.records import (
     Rate,
     RequestRide,
     RideTx,
+    Rule,
     Start,
 )
 from peoplenet.plugins.api import AppTxRejected, ParamSpec, Value
-from peoplenet.plugins.kit import Breakdown, RulesBook
+from peoplenet.plugins.kit import (
+    Breakdown,
+    DisputeBook,
+    RatingBook,
+    RulesBook,
+    apply_rate,
+    ruling_share,
+)
 
 REQUESTED: Final = "requested"
 OFFERED: Final = "offered"
@@ -65,6 +73,7 @@ ON_TRIP: Final = frozenset({ASSIGNED, ARRIVED, STARTED})
 """States in which the ride's driver is on it (and on no other)."""
 BY_UNMATCHED: Final = "unmatched"
 DAY_MS: Final = 86_400_000
+BEACON_LEN: Final = 32
 
 POLICY_PARAMS: Final = (
     ParamSpec(
@@ -109,6 +118,18 @@ POLICY_PARAMS: Final = (
         minimum=60_000,
         maximum=90 * DAY_MS,
     ),
+    ParamSpec(
+        "rating_min_count", "int", 3, "ratings before an average is shown", minimum=1, maximum=100
+    ),
+    ParamSpec("jury_size", "int", 3, "jurors drawn for a dispute", minimum=1, maximum=15),
+    ParamSpec(
+        "jury_answer_ms",
+        "int",
+        2 * DAY_MS,
+        "a juror's time to rule before the next draw replaces them",
+        minimum=60_000,
+        maximum=30 * DAY_MS,
+    ),
     ParamSpec("currency", "text", "EUR", "what fares are counted in (cents)"),
 )
 """The matching and trip parameters (the fare's are in :mod:`.fare`)."""
@@ -131,6 +152,9 @@ class Policy:
     cancel_free_ms: int
     rating_window_ms: int
     dispute_window_ms: int
+    rating_min_count: int
+    jury_size: int
+    jury_answer_ms: int
     currency: str
 
     @classmethod
@@ -150,6 +174,9 @@ class Env:
     policy: Policy
     rules: RulesBook
     commission: Fraction
+    members: frozenset[bytes] = frozenset()
+    beacon: bytes = b""
+    """The transaction's beacon (``FoldContext.beacon``): it seeds a dispute's jury draw."""
 
 
 @dataclass(slots=True)
@@ -175,9 +202,12 @@ class Ride:
     commission: int = 0
     cancelled_by: str = ""
     cancel_fee: int = 0
-    ratings: dict[bytes, int] = field(default_factory=dict)
-    rated_ms: dict[bytes, int] = field(default_factory=dict)
     dispute: tuple[bytes, str, int] | None = None
+    """Who disputed, why, when; the jury and its rulings are in the book's disputes."""
+    ruling: str = ""
+    """The jury's majority ruling (``worker``, ``customer``, ``split:n/d``), once there is one."""
+    refund: int = 0
+    """What the ruling gives the rider back of the fare (cents, recorded; paid outside)."""
 
     @property
     def fare(self) -> int | None:
@@ -206,8 +236,9 @@ class Ride:
             "commission": self.commission,
             "cancelled_by": self.cancelled_by,
             "cancel_fee": self.cancel_fee,
-            "ratings": tuple((m, s, self.rated_ms[m]) for m, s in sorted(self.ratings.items())),
             "dispute": self.dispute,
+            "ruling": self.ruling,
+            "refund": self.refund,
         }
 
 
@@ -229,6 +260,15 @@ class RideBook:
     riding: dict[bytes, bytes] = field(default_factory=dict)
     """Rider -> their open ride."""
     cash: CashBook = field(default_factory=CashBook)
+    ratings: RatingBook = field(default_factory=lambda: RatingBook(7 * DAY_MS, 3))
+    disputes: DisputeBook = field(default_factory=lambda: DisputeBook(7 * DAY_MS, 3, 2 * DAY_MS))
+
+    def configure(self, policy: Policy) -> None:
+        """The voted windows and sizes of the kit's rating and dispute books (on every vote)."""
+        self.ratings.set_parameters(policy.rating_window_ms, policy.rating_min_count)
+        self.disputes.set_parameters(
+            policy.dispute_window_ms, policy.jury_size, policy.jury_answer_ms
+        )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -247,6 +287,7 @@ class RideBook:
     def advance(self, env: Env) -> list[bytes]:
         """Pass on every pending offer past its deadline; the rides whose offer moved."""
         moved = []
+        self.disputes.replace_late(env.now_ms)
         for ride in self.offering():
             offer = ride.matching.pending()
             if offer is not None and offer.due(env.now_ms):
@@ -266,7 +307,9 @@ class RideBook:
         self._as_of(env)._check(tx, sender, env)
 
     def _as_of(self, env: Env) -> RideBook:
-        if not any(r.matching.due(env.now_ms) for r in self.offering()):
+        jurors_due = self.disputes.next_due_ms()
+        offers_due = any(r.matching.due(env.now_ms) for r in self.offering())
+        if not offers_due and (jurors_due is None or jurors_due > env.now_ms):
             return self
         ahead = copy.deepcopy(self)
         ahead.advance(env)
@@ -309,13 +352,13 @@ class RideBook:
         elif isinstance(tx, Cancel):
             self._check_cancel(tx, sender)
         elif isinstance(tx, Rate):
-            self._check_rate(tx, sender, env)
+            self._finished(tx.ride)
+            self.ratings.check_rate(tx.ride, sender, tx.score, env.now_ms)
         elif isinstance(tx, Dispute):
-            ride = self._party_after(tx.ride, sender)
-            if ride.state == DISPUTED:
-                raise _reject("already_disputed")
-            if env.now_ms > ride.finished_ms + env.policy.dispute_window_ms:
-                raise _reject("dispute_window_closed")
+            self._check_dispute(tx, sender, env)
+        elif isinstance(tx, Rule):
+            self.ride(tx.ride)
+            self.disputes.check_rule(tx.ride, sender, tx.ruling, env.now_ms)
         elif isinstance(tx, Expire):
             self.ride(tx.ride)  # it only moves community time: any known ride will do
         else:  # pragma: no cover - the host lets only declared tx types through
@@ -390,22 +433,25 @@ class RideBook:
             raise _reject("not_a_party")
         return ride
 
-    def _party_after(self, ride_id: bytes, sender: bytes) -> Ride:
+    def _finished(self, ride_id: bytes) -> Ride:
         ride = self.ride(ride_id)
-        if sender not in ride.parties():
-            raise _reject("not_a_party")
         if ride.state not in (COMPLETED, DISPUTED):
             raise _reject("not_completed", f"ride is {ride.state}")
         return ride
 
-    def _check_rate(self, tx: Rate, sender: bytes, env: Env) -> None:
-        ride = self._party_after(tx.ride, sender)
-        if not 1 <= tx.score <= 5:
-            raise _reject("bad_score", "scores are 1 to 5")
-        if sender in ride.ratings:
-            raise _reject("already_rated")
-        if env.now_ms > ride.finished_ms + env.policy.rating_window_ms:
-            raise _reject("rating_window_closed")
+    def _check_dispute(self, tx: Dispute, sender: bytes, env: Env) -> tuple[bytes, ...]:
+        ride = self._finished(tx.ride)
+        if len(env.beacon) != BEACON_LEN:  # a fold outside the order: no jury can be drawn
+            raise _reject("no_beacon", "a dispute opens only in an ordered transaction")
+        return self.disputes.check_open(
+            ride.id,
+            sender,
+            ride.parties(),
+            env.now_ms,
+            env.beacon,
+            env.members,
+            finished_ms=ride.finished_ms,
+        )
 
     # -- the apply -------------------------------------------------------------------------
 
@@ -450,10 +496,20 @@ class RideBook:
         elif isinstance(tx, Cancel):
             self._cancel(ride, sender, env)
         elif isinstance(tx, Rate):
-            ride.ratings[sender] = tx.score
-            ride.rated_ms[sender] = now
+            self.ratings.rate(ride.id, sender, tx.score, now)
         elif isinstance(tx, Dispute):
             ride.state, ride.dispute = DISPUTED, (sender, tx.reason, now)
+            self.disputes.open(
+                ride.id,
+                sender,
+                ride.parties(),
+                now,
+                env.beacon,
+                env.members,
+                finished_ms=ride.finished_ms,
+            )
+        elif isinstance(tx, Rule):
+            self._rule(ride, sender, tx.ruling, now)
         return self._summary(ride)
 
     def _summary(self, ride: Ride) -> Value:
@@ -521,6 +577,16 @@ class RideBook:
             ride.id, ride.rider, ride.driver, breakdown.total, env.commission, now_ms=env.now_ms
         )
         ride.paid, ride.commission = True, paid.commission
+        self.ratings.open(ride.id, ride.parties(), env.now_ms)
+
+    def _rule(self, ride: Ride, juror: bytes, ruling: str, now_ms: int) -> None:
+        """A juror rules; once a majority agrees, the ruling and the rider's refund stand."""
+        self.disputes.rule(ride.id, juror, ruling, now_ms)
+        outcome = self.disputes.outcome(ride.id)
+        if outcome is None or ride.ruling:
+            return
+        ride.ruling = outcome
+        ride.refund = apply_rate(ride.fare or 0, ruling_share(outcome))
 
     def _cancel(self, ride: Ride, by: bytes, env: Env) -> None:
         now = env.now_ms
@@ -564,6 +630,8 @@ class RideBook:
             "holding": tuple(sorted(self.holding.items())),
             "riding": tuple(sorted(self.riding.items())),
             "cash": self.cash.to_value(),
+            "ratings": self.ratings.to_value(),
+            "disputes": self.disputes.to_value(),
         }
 
 

@@ -128,6 +128,7 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     (311, "peoplenet.apps.ride_hailing.records.Rate"),
     (312, "peoplenet.apps.ride_hailing.records.Dispute"),
     (313, "peoplenet.apps.ride_hailing.records.Expire"),
+    (314, "peoplenet.apps.ride_hailing.records.Rule"),
     # the example noticeboard app (900 - 903)
     (900, "peoplenet_noticeboard.records.PostNotice"),
     (901, "peoplenet_noticeboard.records.PinNotice"),

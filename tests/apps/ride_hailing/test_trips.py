@@ -22,11 +22,13 @@ from peoplenet.apps.ride_hailing.records import (
     Expire,
     Position,
     Rate,
+    Rule,
     Start,
 )
+from peoplenet.apps.ride_hailing.trips import Env
 from peoplenet.plugins.api import AppTxRejected
 from peoplenet.plugins.kit import RulesBook
-from tests.apps.ride_hailing.world import AWAY, CODE, HOME, World, member, ride_id
+from tests.apps.ride_hailing.world import AWAY, CODE, HOME, MEMBERS, World, member, ride_id
 
 RIDER, D1, D2, D3, OTHER = (member(i) for i in range(5))
 R = ride_id(0)
@@ -292,3 +294,57 @@ def test_a_rider_cancelling_early_pays_nothing_and_the_offer_is_withdrawn() -> N
     assert ride.fare is None and not ride.paid and not w.book.holding
     assert ride.matching.offers[-1].outcome == "withdrawn"
     assert w.refused(Accept(R), D1) == "not_open"
+
+
+# -- ratings and juries (the work kit's books) ------------------------------------------------
+
+
+def test_ratings_are_blind_until_both_rated() -> None:
+    w = World()
+    completed(w)
+    w.apply(Rate(R, 4), RIDER)
+    assert w.book.ratings.visible(R, w.now) is None
+    w.apply(Rate(R, 5), D1)
+    assert w.book.ratings.visible(R, w.now) == {RIDER: 4, D1: 5}
+
+
+def test_a_dispute_seats_a_jury_drawn_from_the_non_parties_whose_majority_rules() -> None:
+    w = World({"jury_size": 3, "jury_answer_ms": 60_000})
+    total = completed(w)
+    w.apply(Dispute(R, "the long way round"), RIDER)
+    jury = w.book.disputes.jury(R)
+    assert len(jury) == 3 and not {RIDER, D1} & set(jury)
+    outsider = next(m for m in MEMBERS if m not in (*jury, RIDER, D1))
+    assert w.refused(Rule(R, "customer"), outsider) == "not_a_juror"
+    assert w.refused(Rule(R, "half"), jury[0]) == "bad_ruling"
+    w.apply(Rule(R, "split:1/4"), jury[0])
+    assert w.book.rides[R].ruling == ""
+    assert w.refused(Rule(R, "worker"), jury[0]) == "already_ruled"
+    w.apply(Rule(R, "split:1/4"), jury[1])
+    ride = w.book.rides[R]
+    assert ride.ruling == "split:1/4" and ride.refund == (total + 2) // 4
+
+
+def test_a_juror_who_does_not_answer_in_time_is_replaced_by_the_next_draw() -> None:
+    w = World({"jury_size": 2, "jury_answer_ms": 60_000})
+    completed(w)
+    w.apply(Dispute(R, ""), D1)
+    first = w.book.disputes.jury(R)
+    w.apply(Rule(R, "worker"), first[0])
+    w.tick(60_000)
+    assert w.refused(Rule(R, "worker"), first[1]) == "not_a_juror"  # replaced as of now
+    w.book.advance(w.env())
+    now = w.book.disputes.jury(R)
+    assert first[0] in now and first[1] not in now and len(now) == 2
+    assert len(w.book.disputes.draws(R)) == 2  # the audit trail keeps both draws
+
+
+def test_a_dispute_needs_enough_jurors_and_an_ordered_beacon() -> None:
+    w = World({"jury_size": 7})
+    completed(w)
+    assert w.refused(Dispute(R, ""), RIDER) == "not_enough_jurors"  # 8 members, 2 parties
+    env = w.env()
+    blind = Env(env.now_ms, env.policy, env.rules, env.commission, env.members, b"")
+    with pytest.raises(AppTxRejected) as caught:
+        w.book.check(Dispute(R, ""), RIDER, blind)
+    assert caught.value.reason == "no_beacon"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from fractions import Fraction
 
@@ -22,6 +23,9 @@ def member(i: int) -> bytes:
     return bytes([i + 1]) * 32
 
 
+MEMBERS = frozenset(member(i) for i in range(8))
+
+
 def ride_id(i: int) -> bytes:
     return bytes([i + 1]) * 16
 
@@ -35,11 +39,14 @@ class World:
         self.rules = RulesBook(p.name for p in FARE_PARAMS)
         self.rules.adopt(self.settings, START_MS)
         self.book = RideBook()
+        self.book.configure(Policy.from_settings(self.settings))
         self.now = START_MS
         self.commission = Fraction(commission)
 
     def env(self) -> Env:
-        return Env(self.now, Policy.from_settings(self.settings), self.rules, self.commission)
+        beacon = hashlib.blake2b(self.now.to_bytes(8, "big"), digest_size=32).digest()
+        policy = Policy.from_settings(self.settings)
+        return Env(self.now, policy, self.rules, self.commission, MEMBERS, beacon)
 
     def tick(self, ms: int = 1000) -> None:
         self.now += ms
