@@ -32,7 +32,13 @@ import pluggy
 
 from peoplenet.actors.coop.apps import AppRefusal
 from peoplenet.plugins.demo import DemoDriver, DemoEnabling, DemoStepFailed
-from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
+from peoplenet.runtime.errors import (
+    AppTxRejected,
+    LocalError,
+    PeoplenetError,
+    PluginError,
+    RemoteProtocolError,
+)
 from peoplenet.runtime.keys.identity import ID_LEN, MemberId
 from peoplenet.runtime.lace.app_lace import app_lace_id
 from peoplenet.runtime.lace.block import Block, BlockId
@@ -54,17 +60,6 @@ ArgKind = Literal["any", "text", "int", "amount", "decimal", "bool", "member", "
 (:mod:`peoplenet.plugins.command_args`): ``any`` is passed as given (text from the command line)."""
 Purpose = str
 """What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
-
-
-class AppTxRejected(PeoplenetError):
-    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone."""
-
-    reason = "tx_rejected"
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class AppCommandError(AppRefusal):
