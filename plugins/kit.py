@@ -9,4 +9,39 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
-__all__: list[str] = []
+# -- escrow and funds (actors/work/escrow.py, actors/work/funds.py) ------------------------------
+from peoplenet.actors.work.escrow import (
+    CASH,
+    HELD,
+    REFUNDED,
+    RELEASED,
+    SPLIT,
+    EscrowBook,
+    EscrowJob,
+    EscrowTotals,
+    escrow_account,
+    parse_rate,
+    part_of,
+    treasury_account,
+)
+from peoplenet.actors.work.funds import COMMUNITY_COINS, NO_FUNDS_PROVIDER, Funds, Move
+
+__all__: list[str] = [
+    # escrow and funds
+    "CASH",
+    "COMMUNITY_COINS",
+    "HELD",
+    "NO_FUNDS_PROVIDER",
+    "REFUNDED",
+    "RELEASED",
+    "SPLIT",
+    "EscrowBook",
+    "EscrowJob",
+    "EscrowTotals",
+    "Funds",
+    "Move",
+    "escrow_account",
+    "parse_rate",
+    "part_of",
+    "treasury_account",
+]

@@ -1,0 +1,135 @@
+"""``FoldContext.funds`` inside the host: one app's transaction reaching the money app's state.
+
+A cooperative's apps share one :class:`~peoplenet.plugins.host.AppHost` (in its worker), so
+while app X's ``check_tx``/``apply_tx`` runs, its :class:`FundsHandle` calls the provider's
+``peoplenet_funds`` hook (through the provider's own guard, on its own state) synchronously.
+
+The handle keeps the transaction's moves in a journal: each new move is checked by the provider
+together with the ones before it, answers read through it, and the provider takes the whole
+journal in one ``"move"`` once ``apply_tx`` returned (:meth:`FundsHandle.commit`).  So a refused
+move changes nothing, a transaction that raises moves nothing, and ``check_tx`` (whose journal
+is never committed) changes nothing either.
+
+Who may move what is the platform's rule, checked here before the provider sees a move: money
+leaves only the transaction's sender (who consented by submitting it) or the calling app's own
+escrow; it goes only to a member, the treasury or that escrow.  The treasury is spent by the
+members' decisions, never by an app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
+
+from peoplenet.actors.work.escrow import MAX_AMOUNT, escrow_account, treasury_account
+from peoplenet.actors.work.funds import NO_FUNDS_PROVIDER, Move
+from peoplenet.plugins.api import AppTxRejected, PluginError
+from peoplenet.runtime.wire.codec import Value
+
+ACCOUNT_LEN: Final = 32
+
+ProviderCall = Callable[[str, Mapping[str, object]], Value]
+"""Calls the provider's ``peoplenet_funds(state, op, args, ctx)``; raises ``AppTxRejected``."""
+
+
+class FundsHandle:
+    """The :class:`~peoplenet.plugins.api.Funds` of one ``check_tx`` or ``apply_tx`` call."""
+
+    __slots__ = ("_call", "_escrow", "_members", "_sender", "_treasury", "journal", "live")
+
+    def __init__(
+        self,
+        call: ProviderCall | None,
+        *,
+        app: str,
+        community: bytes,
+        sender: bytes,
+        members: frozenset[bytes],
+    ) -> None:
+        self._call = call
+        self._escrow = escrow_account(community, app)
+        self._treasury = treasury_account(community)
+        self._sender = sender
+        self._members = members
+        self.journal: list[Move] = []
+        """The moves taken so far in this transaction (checked together, committed at once)."""
+        self.live = True
+
+    # -- Funds ----------------------------------------------------------------------------------
+
+    def balance(self, account: bytes, currency: str) -> int:
+        held = self._answer("balance", {"account": account, "currency": currency})
+        if type(held) is not int:
+            raise AppTxRejected("funds_failed", f"the provider answered {held!r} for a balance")
+        for m in self.journal:
+            if m.currency == currency:
+                held += (m.to == account) * m.amount - (m.frm == account) * m.amount
+        return held
+
+    def can_move(self, frm: bytes, to: bytes, currency: str, amount: int) -> str:
+        return self._refusal([Move(frm, to, currency, amount)])[0]
+
+    def move(self, frm: bytes, to: bytes, currency: str, amount: int, memo: str = "") -> None:
+        self.move_all([Move(frm, to, currency, amount, memo)])
+
+    def move_all(self, moves: Sequence[Move]) -> None:
+        batch = [Move(*m) for m in moves]
+        reason, detail = self._refusal(batch)
+        if reason:
+            raise AppTxRejected(reason, detail)
+        self.journal.extend(batch)
+
+    # -- the host's side --------------------------------------------------------------------------
+
+    def commit(self) -> None:
+        """The transaction applied: the provider takes every move of it (all or none)."""
+        self.live = False
+        if self.journal and self._call is not None:
+            self._call("move", {"moves": tuple(self.journal)})
+
+    # -- inside ---------------------------------------------------------------------------------
+
+    def _answer(self, op: str, args: Mapping[str, object]) -> Value:
+        if not self.live:
+            raise PluginError("this FoldContext.funds belongs to a call that has ended")
+        if self._call is None:
+            raise AppTxRejected(NO_FUNDS_PROVIDER, "no enabled app provides funds")
+        return self._call(op, args)
+
+    def _refusal(self, moves: Sequence[Move]) -> tuple[str, str]:
+        if not self.live:
+            raise PluginError("this FoldContext.funds belongs to a call that has ended")
+        if self._call is None:
+            return NO_FUNDS_PROVIDER, "no enabled app provides funds"
+        for m in moves:
+            why = self._not_allowed(m)
+            if why[0]:
+                return why
+        try:
+            answer = self._call("check", {"moves": (*self.journal, *moves)})
+        except AppTxRejected as exc:
+            return exc.reason, exc.detail
+        if not isinstance(answer, str):
+            return "funds_failed", f"the provider answered {answer!r} for a check"
+        return answer, ""
+
+    def _not_allowed(self, m: Move) -> tuple[str, str]:
+        """The platform's rule for one move: well formed, from the sender or the app's escrow,
+        to a member, the treasury or the app's escrow."""
+        for account in (m.frm, m.to):
+            if type(account) is not bytes or len(account) != ACCOUNT_LEN:
+                return "bad_account", f"an account is a {ACCOUNT_LEN}-byte id"
+        if type(m.amount) is not int or not 0 < m.amount <= MAX_AMOUNT:
+            return "bad_amount", f"amount is 1..{MAX_AMOUNT}, not {m.amount!r}"
+        if type(m.currency) is not str or type(m.memo) is not str:
+            return "bad_move", "currency and memo are text"
+        if m.frm == m.to:
+            return "self_payment", "from and to are the same account"
+        if m.frm not in (self._sender, self._escrow):
+            return "not_your_funds", "money leaves only the sender or the app's own escrow"
+        if m.to not in self._members and m.to not in (self._treasury, self._escrow):
+            return "unknown_account", "money goes to a member, the treasury or the app's escrow"
+        return "", ""
+
+
+__all__ = ["FundsHandle", "ProviderCall"]
