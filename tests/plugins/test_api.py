@@ -11,8 +11,14 @@ import peoplenet.plugins as plugins
 from peoplenet.plugins import api
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {"peoplenet.plugins.api", "peoplenet.plugins.testing", "peoplenet.plugins.demo"}
-"""What an app may import: the API, the conformance kit (tests), the demo driver's module."""
+PUBLIC = {
+    "peoplenet.plugins.api",
+    "peoplenet.plugins.kit",
+    "peoplenet.plugins.testing",
+    "peoplenet.plugins.demo",
+}
+"""What an app may import: the API, the work kit, the conformance kit (tests), the demo
+driver's module."""
 
 
 def _apps_contract() -> dict[str, Any]:

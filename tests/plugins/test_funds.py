@@ -1,0 +1,211 @@
+"""FoldContext.funds through the real host: a work app holds and releases the currency app's
+cooperative coins in its own ordered transactions.
+
+The test app (tests/plugins/tiny_jobs.py) and the bundled currency app run side by side in one
+:class:`~peoplenet.plugins.harness.AppHarness` (one ``AppHost``, as in a node's worker).  Every
+refused transaction leaves both apps' snapshots unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from peoplenet.actors.work.escrow import escrow_account, treasury_account
+from peoplenet.apps.currency import plugin as currency
+from peoplenet.plugins.api import FUNDS, AppSpec, PluginError, hookimpl
+from peoplenet.plugins.harness import COMMUNITY, AppHarness, member_id
+from peoplenet.plugins.manager import load_apps
+from tests.plugins import tiny_jobs
+from tests.plugins.tiny_jobs import (
+    BrokenBank,
+    CancelJob,
+    CashJob,
+    FinishJob,
+    HoldJob,
+    HoldThenFail,
+    SettleDebt,
+    Take,
+)
+
+ESCROW = escrow_account(COMMUNITY, tiny_jobs.NAME)
+TREASURY = treasury_account(COMMUNITY)
+CUSTOMER, WORKER, OTHER = (member_id(i) for i in range(3))
+
+
+@pytest.fixture
+def harness() -> Iterator[AppHarness]:
+    with AppHarness(tiny_jobs, members=3, others=(currency,)) as h:
+        yield h
+
+
+def _coins(h: AppHarness, mint: int = 1000) -> None:
+    """The cooperative enables its currency (minting ``mint`` coins to the customer), then
+    the work app."""
+    h.enable_app("currency", {}, action={"mint": mint, "to": CUSTOMER.hex()})
+    h.enable()
+
+
+def _balance(h: AppHarness, account: bytes) -> int:
+    state: Any = h.host.instances["currency"].state
+    return int(state.cooperative.balance(account))
+
+
+def _both(h: AppHarness) -> tuple[Any, Any]:
+    return h.snapshot(), h.snapshot_of("currency")
+
+
+def _refused(h: AppHarness, tx: Any, reason: str, member: int = 0) -> None:
+    before = _both(h)
+    result = h.submit(tx, member)
+    assert (result["status"], result["reason"]) == ("rejected", reason), result
+    assert _both(h) == before
+
+
+def test_hold_then_release_moves_the_currency_apps_coins(harness: AppHarness) -> None:
+    h = harness
+    _coins(h)
+    held = h.submit(HoldJob(b"ride-1", WORKER, 250))
+    assert held["status"] == "applied", held
+    assert (_balance(h, CUSTOMER), _balance(h, ESCROW)) == (750, 250)
+    paid = h.submit(FinishJob(b"ride-1"), member=1)
+    assert paid["result"] == {"paid": 225, "commission": 25}  # the harness's rate: 1/10
+    assert (_balance(h, WORKER), _balance(h, TREASURY), _balance(h, ESCROW)) == (225, 25, 0)
+    # the member sees it with the currency's own command, and in its history
+    balance, _ = h.host.command("currency", "balance", {}, h.now_ms)
+    assert isinstance(balance, dict) and balance["cooperative"] == 750
+    history, _ = h.host.command("currency", "history", {}, h.now_ms)
+    assert isinstance(history, dict) and isinstance(history["cooperative"], tuple)
+    moves = [e for e in history["cooperative"] if isinstance(e, dict) and e["kind"] == "move"]
+    assert [e["to"] for e in moves] == [ESCROW.hex()]
+    assert h.problems() == []
+
+
+def test_cancel_with_a_fee(harness: AppHarness) -> None:
+    h = harness
+    _coins(h)
+    h.submit(HoldJob(b"ride-1", WORKER, 250))
+    assert h.submit(CancelJob(b"ride-1", 30))["result"] == {"refunded": 220}
+    assert (_balance(h, CUSTOMER), _balance(h, WORKER)) == (970, 30)
+
+
+def test_refusals_leave_both_apps_unchanged(harness: AppHarness) -> None:
+    h = harness
+    _coins(h, mint=100)
+    _refused(h, HoldJob(b"ride-1", WORKER, 101), "insufficient_funds")
+    _refused(h, HoldJob(b"ride-1", WORKER, 5, "euro"), "unknown_currency")
+    _refused(h, HoldJob(b"ride-1", WORKER, 0), "bad_amount")
+    _refused(h, FinishJob(b"nope"), "no_such_job")
+    assert h.submit(HoldJob(b"ride-1", WORKER, 60))["status"] == "applied"
+    _refused(h, HoldJob(b"ride-1", WORKER, 10), "already_held")
+    assert h.submit(FinishJob(b"ride-1"))["status"] == "applied"
+    _refused(h, FinishJob(b"ride-1"), "already_settled")
+    _refused(h, CancelJob(b"ride-1"), "already_settled")
+    _refused(h, SettleDebt(5), "no_debt", member=1)
+    assert h.problems() == []
+
+
+def test_a_transaction_that_refuses_after_moving_moves_nothing(harness: AppHarness) -> None:
+    h = harness
+    _coins(h)
+    _refused(h, HoldThenFail(40), "changed_my_mind")
+    assert _balance(h, CUSTOMER) == 1000
+
+
+def test_check_tx_moves_nothing_even_when_it_moves(harness: AppHarness) -> None:
+    """The app's check_tx moves the coins (a dry run): the host's check changes nothing."""
+    h = harness
+    _coins(h)
+    before = _both(h)
+    assert h.check(HoldJob(b"ride-1", WORKER, 300)) is None
+    assert h.check(HoldJob(b"ride-1", WORKER, 3000)) == "insufficient_funds"
+    assert _both(h) == before
+
+
+def test_a_fold_moves_only_the_senders_coins_or_its_own_escrow(harness: AppHarness) -> None:
+    h = harness
+    _coins(h)
+    _refused(h, Take(CUSTOMER, 10), "not_your_funds", member=1)  # another member's coins
+    h.submit(HoldJob(b"ride-1", WORKER, 100))
+    h.submit(FinishJob(b"ride-1"))
+    _refused(h, Take(TREASURY, 1), "not_your_funds", member=1)  # the treasury's
+    other_escrow = escrow_account(COMMUNITY, "otherapp")
+    _refused(h, Take(other_escrow, 1), "not_your_funds", member=1)
+
+
+def test_cash_and_the_debt_settled_in_coins(harness: AppHarness) -> None:
+    h = harness
+    _coins(h)
+    h.submit(HoldJob(b"warm-up", WORKER, 100))
+    h.submit(FinishJob(b"warm-up"))  # the worker now holds 90
+    assert h.submit(CashJob(b"ride-2", CUSTOMER, 400), member=1)["result"] == {"debt": 40}
+    assert h.submit(SettleDebt(25), member=1)["result"] == {"owed": 15}
+    assert (_balance(h, WORKER), _balance(h, TREASURY)) == (65, 10 + 25)
+    _refused(h, SettleDebt(16), "over_settle", member=1)
+
+
+def test_no_provider_enabled_refuses_every_move(harness: AppHarness) -> None:
+    h = harness
+    h.enable()  # the currency is installed but not enabled
+    _refused(h, HoldJob(b"ride-1", WORKER, 1), "no_funds_provider")
+    h.enable_app("currency", {}, action={"mint": 10, "to": CUSTOMER.hex()})
+    assert h.submit(HoldJob(b"ride-1", WORKER, 1))["status"] == "applied"
+    h.host.app_changed("currency", False, {}, None)  # disabled by a later decision
+    _refused(h, HoldJob(b"ride-2", WORKER, 1), "no_funds_provider")
+    _refused(h, FinishJob(b"ride-1"), "no_funds_provider")
+    state: Any = h.state
+    assert all(state.funds_seen)  # ctx.funds was there in every apply_tx
+
+
+def test_a_failing_provider_refuses_the_callers_transaction_only() -> None:
+    with AppHarness(tiny_jobs, members=3, others=(BrokenBank(),)) as h:
+        h.enable_app("brokenbank")
+        h.enable()
+        before = h.snapshot()
+        result = h.submit(HoldJob(b"ride-1", WORKER, 1))
+        assert (result["status"], result["reason"]) == ("rejected", "funds_failed")
+        assert h.snapshot() == before
+        assert h.faulted() == ""  # the caller is not blamed for its provider
+        assert "vault is stuck" in str(result["detail"])
+
+
+def test_two_nodes_reach_the_same_states() -> None:
+    script: list[tuple[Any, int]] = [
+        (HoldJob(b"a", WORKER, 300), 0),
+        (HoldJob(b"b", OTHER, 200), 0),
+        (FinishJob(b"a"), 1),
+        (CancelJob(b"b", 7), 0),
+        (HoldJob(b"c", WORKER, 900), 0),  # refused: insufficient
+        (CashJob(b"d", CUSTOMER, 123), 1),
+        (SettleDebt(12), 1),
+    ]
+    states = []
+    for _ in range(2):
+        with AppHarness(tiny_jobs, members=3, others=(currency,)) as h:
+            _coins(h)
+            results = [h.submit(tx, member)["status"] for tx, member in script]
+            states.append((results, _both(h)))
+    assert states[0] == states[1]
+    assert states[0][0].count("rejected") == 1
+
+
+def test_a_provider_must_implement_the_funds_hook() -> None:
+    class NoHook:
+        @hookimpl
+        def peoplenet_app(self) -> AppSpec:
+            return AppSpec(name="nohook", version="1", summary="x", provides=(FUNDS,))
+
+        @hookimpl
+        def peoplenet_new_state(self, community: bytes, settings: object) -> object:
+            return {}
+
+        @hookimpl
+        def peoplenet_snapshot(self, state: object) -> object:
+            return {}
+
+    with pytest.raises(PluginError, match="peoplenet_funds"):
+        load_apps(bundled=(), use_entry_points=False, extra=[("nohook", NoHook())], strict=True)
+    with pytest.raises(PluginError, match="unknown services"):
+        AppSpec(name="x", version="1", summary="x", provides=("bank",))
