@@ -35,7 +35,7 @@ ProviderCall = Callable[[str, Mapping[str, object]], Value]
 class FundsHandle:
     """The :class:`~peoplenet.plugins.api.Funds` of one ``check_tx`` or ``apply_tx`` call."""
 
-    __slots__ = ("_call", "_escrow", "_members", "_sender", "_treasury", "journal", "live")
+    __slots__ = ("_app", "_call", "_community", "_members", "_own", "_sender", "journal", "live")
 
     def __init__(
         self,
@@ -47,8 +47,9 @@ class FundsHandle:
         members: frozenset[bytes],
     ) -> None:
         self._call = call
-        self._escrow = escrow_account(community, app)
-        self._treasury = treasury_account(community)
+        self._app, self._community = app, community
+        self._own: tuple[bytes, bytes] | None = None
+        """(the app's escrow, the treasury): hashed at the first move checked."""
         self._sender = sender
         self._members = members
         self.journal: list[Move] = []
@@ -125,9 +126,13 @@ class FundsHandle:
             return "bad_move", "currency and memo are text"
         if m.frm == m.to:
             return "self_payment", "from and to are the same account"
-        if m.frm not in (self._sender, self._escrow):
+        if self._own is None:
+            community = self._community
+            self._own = escrow_account(community, self._app), treasury_account(community)
+        escrow, treasury = self._own
+        if m.frm not in (self._sender, escrow):
             return "not_your_funds", "money leaves only the sender or the app's own escrow"
-        if m.to not in self._members and m.to not in (self._treasury, self._escrow):
+        if m.to not in self._members and m.to not in (treasury, escrow):
             return "unknown_account", "money goes to a member, the treasury or the app's escrow"
         return "", ""
 
