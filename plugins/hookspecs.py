@@ -11,7 +11,8 @@ Two worlds, kept apart:
   :func:`peoplenet_decision`, :func:`peoplenet_app_changed`, :func:`peoplenet_lace_block`) must
   be deterministic: every member's node runs it over the same ordered transactions (or the same
   set of lace blocks) and must reach the same state.  No clocks, no randomness, no I/O: the time
-  is ``ctx.now_ms``, community time.
+  is ``ctx.now_ms``, community time.  :func:`peoplenet_funds` is fold too: it serves another
+  app's ``FoldContext.funds`` inside that app's transaction.
 * the **node** (:func:`peoplenet_duties`, :func:`peoplenet_command`) acts for this member: it
   may submit transactions and publish signed blocks through
   :class:`~peoplenet.plugins.api.NodeContext`.
