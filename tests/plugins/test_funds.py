@@ -8,17 +8,22 @@ refused transaction leaves both apps' snapshots unchanged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from peoplenet.actors.governance.records import Close, GovTx, Vote
 from peoplenet.actors.work.escrow import escrow_account, treasury_account
 from peoplenet.apps.currency import plugin as currency
 from peoplenet.plugins.api import FUNDS, AppSpec, PluginError, hookimpl
 from peoplenet.plugins.harness import COMMUNITY, AppHarness, member_id
 from peoplenet.plugins.manager import load_apps
-from tests.plugins import tiny_jobs
+from peoplenet.runtime.wire.codec import Value
+from tests.plugins import test_host, tiny_jobs
+from tests.plugins.test_host import Coop as GovCoop
 from tests.plugins.tiny_jobs import (
     BrokenBank,
     CancelJob,
@@ -209,3 +214,63 @@ def test_a_provider_must_implement_the_funds_hook() -> None:
         load_apps(bundled=(), use_entry_points=False, extra=[("nohook", NoHook())], strict=True)
     with pytest.raises(PluginError, match="unknown services"):
         AppSpec(name="x", version="1", summary="x", provides=("bank",))
+
+
+# -- through the cooperative: governance fold, votes, the ordered AppTx ----------------------------
+
+
+def _named(module: object, name: str) -> object:
+    """The module's hooks as an object of class ``name`` (test_host names plugins by class)."""
+    hooks = {k: staticmethod(v) for k, v in vars(module).items() if k.startswith("peoplenet_")}
+    return type(name, (), hooks)()
+
+
+class _VotedCoop(GovCoop):
+    """test_host's cooperative (the real consumer and governance fold), with an action on the
+    enabling decision (the currency's mint)."""
+
+    def decide_with_action(self, name: str, action: dict[str, Value]) -> None:
+        self.deliver([(q, GovTx(self.now, Close(10_000))) for q in self.people])
+        args: dict[str, Value] = {
+            "kind": "app",
+            "subject": name,
+            "settings": "{}",
+            "action": json.dumps(action),
+        }
+        _, out = self.consumer.command("coop_propose", args, self.now)
+        self.deliver([(self.people[0], out.submit[0])])
+        number = len(self.consumer.governance.state.decisions)
+        self.deliver([(p, GovTx(self.now, Vote(number, True))) for p in self.people])
+        self.now += 2_000
+        self.deliver([(p, GovTx(self.now, Close(number))) for p in self.people[:3]])
+        d = self.consumer.governance.state.decision(number)
+        assert d is not None and d.adopted and d.applied, d
+
+
+def test_escrow_in_a_voted_cooperative(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enabled by vote (the currency minting to the customer), the commission a rate of the
+    charter, every transaction ordered through the governance fold."""
+    charter = {
+        "voting_period_ms": 1000,
+        "rates": [{"name": "commission", "lo": 0, "hi": 1, "step": "1/20", "initial": "1/10"}],
+    }
+    monkeypatch.setattr(test_host, "CHARTER", charter)
+    coop = _VotedCoop(tmp_path, [_named(currency, "Currency"), _named(tiny_jobs, "TinyJobs")])
+    try:
+        customer, worker = coop.people[0], coop.people[1]
+        me, them = bytes(customer.member_id), bytes(worker.member_id)
+        coop.decide_with_action("currency", {"mint": 500, "to": me.hex()})
+        coop.decide_app("tinyjobs", {})
+        state: Any = coop.host.instances["currency"].state
+        escrow = escrow_account(coop.host.community, tiny_jobs.NAME)
+        held = coop.submit_app_tx(customer, "tinyjobs", HoldJob(b"ride-9", them, 200))
+        assert held["app"]["status"] == "applied", held
+        assert (state.cooperative.balance(me), state.cooperative.balance(escrow)) == (300, 200)
+        paid = coop.submit_app_tx(worker, "tinyjobs", FinishJob(b"ride-9"))["app"]
+        assert paid["result"] == {"paid": 180, "commission": 20}
+        treasury = treasury_account(coop.host.community)
+        assert (state.cooperative.balance(them), state.cooperative.balance(treasury)) == (180, 20)
+        again = coop.submit_app_tx(worker, "tinyjobs", FinishJob(b"ride-9"))["app"]
+        assert again["reason"] == "already_settled"
+    finally:
+        coop.host.close()
