@@ -85,6 +85,9 @@ from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import Record, Value, decode, encode
 
 LAST_RESULTS: Final = 256
+FUNDS_DEADLINE_SHARE: Final = 4
+"""A funds provider answers within this share of the deadline: the calling app's hook, which
+waits for it, must still answer within its own."""
 _log = get_logger("peoplenet.plugins.host")
 
 
@@ -361,6 +364,7 @@ class AppHost:
                     "peoplenet_funds",
                     lambda: fn(state=provider.state, op=op, args=args, ctx=view),
                     expected=(AppTxRejected,),
+                    deadline_s=provider.guard.deadline_s / FUNDS_DEADLINE_SHARE,
                 )
             except (PluginFailed, AppFaulted) as exc:
                 raise AppTxRejected("funds_failed", str(exc)) from None

@@ -32,6 +32,7 @@ from tests.plugins.tiny_jobs import (
     HoldJob,
     HoldThenFail,
     SettleDebt,
+    SlowBank,
     Take,
 )
 
@@ -174,6 +175,21 @@ def test_a_failing_provider_refuses_the_callers_transaction_only() -> None:
         assert h.snapshot() == before
         assert h.faulted() == ""  # the caller is not blamed for its provider
         assert "vault is stuck" in str(result["detail"])
+
+
+def test_a_hung_provider_is_cut_off_before_the_caller_misses_its_deadline() -> None:
+    """The provider answers within a quarter of the deadline, so the calling app, which waits
+    for it, is refused in time and stays in service; the provider is faulted."""
+    with AppHarness(tiny_jobs, members=3, others=(SlowBank(0.8),), deadline_s=0.6) as h:
+        h.enable_app("slowbank")
+        h.enable()
+        result = h.submit(HoldJob(b"ride-1", WORKER, 1))
+        assert (result["status"], result["reason"]) == ("rejected", "funds_failed")
+        assert "hung" in str(result["detail"])
+        assert h.faulted() == ""
+        assert h.host.instances["slowbank"].guard.faulted
+        again = h.submit(HoldJob(b"ride-2", WORKER, 1))  # the provider is out of service
+        assert again["reason"] == "no_funds_provider"
 
 
 def test_two_nodes_reach_the_same_states() -> None:

@@ -8,6 +8,7 @@ funds provider whose hook raises, for the isolation tests.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -179,3 +180,21 @@ class BrokenBank:
     @hookimpl
     def peoplenet_snapshot(self, state: object) -> Value:
         return {}
+
+
+class SlowBank(BrokenBank):
+    """A funds provider that hangs (answers after ``delay_s``)."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+
+    @hookimpl
+    def peoplenet_app(self) -> AppSpec:
+        return AppSpec(name="slowbank", version="1", summary="hangs", provides=(FUNDS,))
+
+    @hookimpl
+    def peoplenet_funds(
+        self, state: object, op: str, args: Mapping[str, object], ctx: FoldContext
+    ) -> Value:
+        time.sleep(self.delay_s)
+        return 0 if op == "balance" else ""
