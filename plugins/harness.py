@@ -116,7 +116,10 @@ class AppHarness:
         self.registry: AppRegistry = load_apps(
             strict=True, bundled=(), use_entry_points=False, extra=extra
         )
-        (self.name,) = (n for n, s in self.registry.sources.items() if s == source)
+        by_source = {s: n for n, s in self.registry.sources.items()}
+        self.name = by_source[source]
+        self.others: tuple[str, ...] = tuple(by_source[s] for s, _ in extra[1:])
+        """The names of ``others``, in their order."""
         self.spec: AppSpec = self.registry.specs[self.name]
         self.identities = tuple(_identity(i) for i in range(members))
         self.members = tuple(bytes(i.member_id) for i in self.identities)

@@ -21,6 +21,7 @@ from peoplenet.apps.currency import plugin as currency
 from peoplenet.plugins.api import FUNDS, AppSpec, PluginError, hookimpl
 from peoplenet.plugins.harness import COMMUNITY, AppHarness, member_id
 from peoplenet.plugins.manager import load_apps
+from peoplenet.plugins.testing import By, ConformanceCase, OtherApp, check_app
 from peoplenet.runtime.wire.codec import Value
 from tests.plugins import test_host, tiny_jobs
 from tests.plugins.test_host import Coop as GovCoop
@@ -210,6 +211,34 @@ def test_two_nodes_reach_the_same_states() -> None:
             states.append((results, _both(h)))
     assert states[0] == states[1]
     assert states[0][0].count("rejected") == 1
+
+
+def test_a_work_app_conforms_beside_the_currency() -> None:
+    """The conformance kit with the currency enabled first: every good transaction moves
+    coins, every bad one (and every check_tx) leaves both apps' snapshots unchanged, and two
+    nodes agree on both."""
+    check_app(
+        ConformanceCase(
+            tiny_jobs,
+            good_txs=[
+                HoldJob(b"a", WORKER, 300),
+                By(1, FinishJob(b"a")),
+                HoldJob(b"b", OTHER, 100),
+                CancelJob(b"b", 5),
+                By(1, CashJob(b"c", CUSTOMER, 400)),
+                By(1, SettleDebt(30)),
+            ],
+            bad_txs=[
+                (HoldJob(b"d", WORKER, 10**6), "insufficient_funds"),
+                (FinishJob(b"a"), "already_settled"),
+                (HoldThenFail(10), "changed_my_mind"),
+                (By(1, Take(CUSTOMER, 1)), "not_your_funds"),
+                (By(1, SettleDebt(11)), "over_settle"),
+            ],
+            members=3,
+            others=[OtherApp(currency, action={"mint": 1000, "to": CUSTOMER.hex()})],
+        )
+    )
 
 
 def test_a_provider_must_implement_the_funds_hook() -> None:
