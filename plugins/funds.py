@@ -14,19 +14,32 @@ Who may move what is the platform's rule, checked here before the provider sees 
 leaves only the transaction's sender (who consented by submitting it) or the calling app's own
 escrow; it goes only to a member, the treasury or that escrow.  The treasury is spent by the
 members' decisions, never by an app.
+
+The host runs every ``check_tx`` and ``apply_tx`` through :func:`funded_call` (kept here, out
+of plugins/host.py): :func:`funds_provider` picks the provider, :func:`provider_call` reaches
+its hook with a quarter of its deadline, so a hung provider is cut off while the calling app
+can still answer in time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Final
 
 from peoplenet.actors.work.escrow import MAX_AMOUNT, escrow_account, treasury_account
 from peoplenet.actors.work.funds import NO_FUNDS_PROVIDER, Move
-from peoplenet.plugins.api import AppTxRejected, PluginError
+from peoplenet.plugins.api import FUNDS, AppTxRejected, FoldContext, PluginError
+from peoplenet.plugins.guard import AppFaulted, PluginFailed
 from peoplenet.runtime.wire.codec import Value
 
+if TYPE_CHECKING:
+    from peoplenet.plugins.host import AppHost, _Instance
+
 ACCOUNT_LEN: Final = 32
+DEADLINE_SHARE: Final = 4
+"""A funds provider answers within this share of its hook deadline: the calling app's hook,
+which waits for it, must still answer within its own."""
 
 ProviderCall = Callable[[str, Mapping[str, object]], Value]
 """Calls the provider's ``peoplenet_funds(state, op, args, ctx)``; raises ``AppTxRejected``."""
@@ -137,4 +150,71 @@ class FundsHandle:
         return "", ""
 
 
-__all__ = ["FundsHandle", "ProviderCall"]
+# -- the routing (the host's side of each app transaction) ------------------------------------
+
+
+def funded_call(
+    host: AppHost, inst: _Instance, hook: str, tx: Value, ctx: FoldContext, *, commit: bool
+) -> Any:
+    """``check_tx`` or ``apply_tx`` of ``inst`` with ``ctx.funds`` routed to the funds
+    provider; the moves of ``apply_tx`` are taken when it returns (``commit``), those of
+    ``check_tx`` never.  Raises what the hook raises (``AppTxRejected``, guard failures)."""
+    provider = funds_provider(host)
+    if provider is inst:  # the provider holds the money itself
+        return host._strict(inst, hook, inst.state, tx, ctx)
+    call = None if provider is None else provider_call(host, provider, ctx)
+    handle = FundsHandle(
+        call,
+        app=inst.spec.name,
+        community=ctx.community,
+        sender=ctx.sender,
+        members=ctx.members,
+    )
+    try:
+        result = host._strict(inst, hook, inst.state, tx, replace(ctx, funds=handle))
+    finally:
+        handle.live = False
+    if commit:
+        handle.commit()
+    return result
+
+
+def funds_provider(host: AppHost) -> _Instance | None:
+    """The usable app, first by name, that declares ``provides=("funds",)``."""
+    registry = host.registry
+    for name in registry.names():
+        if FUNDS in registry.specs[name].provides:
+            inst = host.instances.get(name)
+            if inst is not None and host.usable(inst):
+                return inst
+    return None
+
+
+def provider_call(host: AppHost, provider: _Instance, ctx: FoldContext) -> ProviderCall:
+    """``peoplenet_funds`` of ``provider`` through its guard, in the view of the calling
+    transaction (its time, sender, position); a failure of the provider's is the
+    transaction's refusal (``funds_failed``)."""
+    name = provider.spec.name
+    fn = host.registry.hook(name, "peoplenet_funds")
+    deadline_s = provider.guard.deadline_s / DEADLINE_SHARE
+    views: list[FoldContext] = []
+
+    def call(op: str, args: Mapping[str, object]) -> Value:
+        if not views:
+            view = host.context(name)
+            views.append(replace(view, now_ms=ctx.now_ms, sender=ctx.sender, position=ctx.position))
+        view = views[0]
+        try:
+            return provider.guard.call(  # type: ignore[no-any-return]
+                "peoplenet_funds",
+                lambda: fn(state=provider.state, op=op, args=args, ctx=view),
+                expected=(AppTxRejected,),
+                deadline_s=deadline_s,
+            )
+        except (PluginFailed, AppFaulted) as exc:
+            raise AppTxRejected("funds_failed", str(exc)) from None
+
+    return call
+
+
+__all__ = ["FundsHandle", "ProviderCall", "funded_call", "funds_provider", "provider_call"]

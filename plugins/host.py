@@ -31,12 +31,11 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from peoplenet.plugins.api import (
-    FUNDS,
     AppChangeView,
     AppCommandError,
     AppSpec,
@@ -48,7 +47,7 @@ from peoplenet.plugins.api import (
     ParamSpec,
 )
 from peoplenet.plugins.command_args import convert_args
-from peoplenet.plugins.funds import FundsHandle, ProviderCall
+from peoplenet.plugins.funds import funded_call
 from peoplenet.plugins.guard import (
     DEFAULT_DEADLINE_S,
     DEFAULT_MAX_FAILURES,
@@ -85,9 +84,6 @@ from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import Record, Value, decode, encode
 
 LAST_RESULTS: Final = 256
-FUNDS_DEADLINE_SHARE: Final = 4
-"""A funds provider answers within this share of the deadline: the calling app's hook, which
-waits for it, must still answer within its own."""
 _log = get_logger("peoplenet.plugins.host")
 
 
@@ -138,8 +134,6 @@ class AppHost:
         self.instances: dict[str, _Instance] = {}
         self.members: frozenset[bytes] = frozenset()
         self.pending_feed: list[tuple[_Instance, Block]] = []
-        self._providers: list[str] | None = None
-        """The installed apps that provide funds, by name (see :meth:`_funds_provider`)."""
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -288,8 +282,8 @@ class AppHost:
         if type(tx) not in inst.spec.tx_types:
             return self._result(inst, "rejected", "unknown_tx", type(tx).__name__, ctx)
         try:
-            self._funded_call(inst, "peoplenet_check_tx", tx, ctx, commit=False)
-            result = self._funded_call(inst, "peoplenet_apply_tx", tx, ctx, commit=True)
+            funded_call(self, inst, "peoplenet_check_tx", tx, ctx, commit=False)
+            result = funded_call(self, inst, "peoplenet_apply_tx", tx, ctx, commit=True)
         except AppTxRejected as exc:
             return self._result(inst, "rejected", exc.reason, exc.detail, ctx)
         except (PluginFailed, AppFaulted) as exc:
@@ -301,75 +295,7 @@ class AppHost:
     def check_tx(self, name: str, tx: Value, ctx: FoldContext) -> None:
         """``peoplenet_check_tx`` alone, as :meth:`apply_tx` runs it (``ctx.funds`` a dry
         run): the conformance kit's probe.  Raises the app's ``AppTxRejected``."""
-        inst = self.instances[name]
-        self._funded_call(inst, "peoplenet_check_tx", tx, ctx, commit=False)
-
-    def _funded_call(
-        self, inst: _Instance, hook: str, tx: Value, ctx: FoldContext, *, commit: bool
-    ) -> Any:
-        """``check_tx`` or ``apply_tx`` with ``ctx.funds`` routed to the funds provider; the
-        moves of ``apply_tx`` are taken when it returns (``commit``), those of ``check_tx``
-        never."""
-        provider = self._funds_provider()
-        if provider is inst:  # the provider holds the money itself
-            return self._strict(inst, hook, inst.state, tx, ctx)
-        call = None if provider is None else self._funds_call(provider, ctx)
-        handle = FundsHandle(
-            call,
-            app=inst.spec.name,
-            community=ctx.community,
-            sender=ctx.sender,
-            members=ctx.members,
-        )
-        try:
-            result = self._strict(inst, hook, inst.state, tx, replace(ctx, funds=handle))
-        finally:
-            handle.live = False
-        if commit:
-            handle.commit()
-        return result
-
-    def _funds_provider(self) -> _Instance | None:
-        """The usable app, first by name, that declares ``provides=("funds",)``."""
-        if self._providers is None:
-            self._providers = [
-                n for n in self.registry.names() if FUNDS in self.registry.specs[n].provides
-            ]
-        for name in self._providers:
-            inst = self.instances.get(name)
-            if inst is not None and self.usable(inst):
-                return inst
-        return None
-
-    def _funds_call(self, provider: _Instance, ctx: FoldContext) -> ProviderCall:
-        """``peoplenet_funds`` of ``provider`` through its guard, in the view of the calling
-        transaction; its failure is the transaction's refusal (``funds_failed``)."""
-        name = provider.spec.name
-        fn = self.registry.hook(name, "peoplenet_funds")
-        views: list[FoldContext] = []
-
-        def call(op: str, args: Mapping[str, object]) -> Value:
-            if not views:
-                views.append(
-                    replace(
-                        self.context(name),
-                        now_ms=ctx.now_ms,
-                        sender=ctx.sender,
-                        position=ctx.position,
-                    )
-                )
-            view = views[0]
-            try:
-                return provider.guard.call(  # type: ignore[no-any-return]
-                    "peoplenet_funds",
-                    lambda: fn(state=provider.state, op=op, args=args, ctx=view),
-                    expected=(AppTxRejected,),
-                    deadline_s=provider.guard.deadline_s / FUNDS_DEADLINE_SHARE,
-                )
-            except (PluginFailed, AppFaulted) as exc:
-                raise AppTxRejected("funds_failed", str(exc)) from None
-
-        return call
+        funded_call(self, self.instances[name], "peoplenet_check_tx", tx, ctx, commit=False)
 
     def _strict(self, inst: _Instance, hook: str, *args: Any) -> Any:
         fn = self.registry.hook(inst.spec.name, hook)
