@@ -31,12 +31,14 @@ from peoplenet.actors.work.escrow import MAX_AMOUNT, escrow_account, treasury_ac
 from peoplenet.actors.work.funds import NO_FUNDS_PROVIDER, Move
 from peoplenet.plugins.api import FUNDS, AppTxRejected, FoldContext, PluginError
 from peoplenet.plugins.guard import AppFaulted, PluginFailed
+from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import Value
 
 if TYPE_CHECKING:
     from peoplenet.plugins.host import AppHost, _Instance
 
 ACCOUNT_LEN: Final = 32
+_log = get_logger("peoplenet.plugins.funds")
 DEADLINE_SHARE: Final = 4
 """A funds provider answers within this share of its hook deadline: the calling app's hook,
 which waits for it, must still answer within its own."""
@@ -175,7 +177,11 @@ def funded_call(
     finally:
         handle.live = False
     if commit:
-        handle.commit()
+        try:
+            handle.commit()
+        except AppTxRejected as exc:  # the provider refused what it had checked: its bug
+            _log.error("funds_commit_refused", app=inst.spec.name, reason=exc.reason)
+            raise
     return result
 
 

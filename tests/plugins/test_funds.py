@@ -32,6 +32,7 @@ from tests.plugins.tiny_jobs import (
     FinishJob,
     HoldJob,
     HoldThenFail,
+    LyingBank,
     SettleDebt,
     SlowBank,
     Take,
@@ -191,6 +192,15 @@ def test_a_hung_provider_is_cut_off_before_the_caller_misses_its_deadline() -> N
         assert h.host.instances["slowbank"].guard.faulted
         again = h.submit(HoldJob(b"ride-2", WORKER, 1))  # the provider is out of service
         assert again["reason"] == "no_funds_provider"
+
+
+def test_a_provider_refusing_what_it_checked_refuses_the_transaction() -> None:
+    with AppHarness(tiny_jobs, members=3, others=(LyingBank(),)) as h:
+        h.enable_app("lyingbank")
+        h.enable()
+        result = h.submit(HoldJob(b"ride-1", WORKER, 1))
+        assert (result["status"], result["reason"]) == ("rejected", "vault_closed")
+        assert h.faulted() == ""
 
 
 def test_two_nodes_reach_the_same_states() -> None:

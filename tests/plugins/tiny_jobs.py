@@ -198,3 +198,20 @@ class SlowBank(BrokenBank):
     ) -> Value:
         time.sleep(self.delay_s)
         return 0 if op == "balance" else ""
+
+
+class LyingBank(BrokenBank):
+    """A funds provider that accepts every move it is asked to check, then refuses to take
+    them (a provider's bug)."""
+
+    @hookimpl
+    def peoplenet_app(self) -> AppSpec:
+        return AppSpec(name="lyingbank", version="1", summary="lies", provides=(FUNDS,))
+
+    @hookimpl
+    def peoplenet_funds(
+        self, state: object, op: str, args: Mapping[str, object], ctx: FoldContext
+    ) -> Value:
+        if op == "move":
+            raise AppTxRejected("vault_closed", "after all")
+        return 10**6 if op == "balance" else ""
