@@ -8,6 +8,7 @@ refused transaction leaves both apps' snapshots unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ import pytest
 from peoplenet.actors.governance.records import Close, GovTx, Vote
 from peoplenet.actors.work.escrow import escrow_account, treasury_account
 from peoplenet.apps.currency import plugin as currency
-from peoplenet.plugins.api import FUNDS, AppSpec, PluginError, hookimpl
+from peoplenet.plugins.api import FUNDS, AppSpec, FoldContext, PluginError, hookimpl
+from peoplenet.plugins.funds import FundsHandle, with_funds
 from peoplenet.plugins.harness import COMMUNITY, AppHarness, member_id
 from peoplenet.plugins.manager import load_apps
 from peoplenet.plugins.testing import By, ConformanceCase, OtherApp, check_app
@@ -329,3 +331,16 @@ def test_escrow_in_a_voted_cooperative(tmp_path: Path, monkeypatch: pytest.Monke
         assert again["reason"] == "already_settled"
     finally:
         coop.host.close()
+
+
+def test_with_funds_copies_every_field_of_the_context() -> None:
+    """The host's cheap copy of a FoldContext keeps every field (any added later too)."""
+    ctx = FoldContext(
+        COMMUNITY, 7, frozenset({WORKER}), {"a": 1}, {"commission": "1/10"}, OTHER, (2, 9)
+    )
+    handle = FundsHandle(None, app="x", community=COMMUNITY, sender=OTHER, members=ctx.members)
+    copy = with_funds(ctx, handle)
+    assert copy.funds is handle and ctx.funds is None
+    for f in dataclasses.fields(FoldContext):
+        if f.name != "funds":
+            assert getattr(copy, f.name) is getattr(ctx, f.name), f.name
