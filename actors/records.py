@@ -1,4 +1,4 @@
-"""Every record type the governance and cooperative layers put on the wire (tags 100-199).
+"""Every record type the governance, cooperative and work-kit layers put on the wire (100-199).
 
 Importing this module registers them with the codec.  A process that checks blocks must know
 the whole tag table: one that never imported these refuses (``unknown_tag``) a block that a
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from peoplenet.actors.coop import coop_file, halves
 from peoplenet.actors.governance import charter, records, state
+from peoplenet.actors.work import disputes, pricing, ratings, sealed
 
-MODULES = (charter, records, state, halves, coop_file)
+MODULES = (charter, records, state, halves, coop_file, sealed, pricing, ratings, disputes)
 """The modules whose import registers the layer's record types."""
 
 __all__ = ["MODULES"]

@@ -22,6 +22,7 @@ from peoplenet.actors.governance.charter import Founding
 from peoplenet.actors.governance.records import Close, GovTx, Vote
 from peoplenet.actors.governance.state import GovernanceState
 from peoplenet.plugins.coop_apps import CoopApps
+from peoplenet.runtime.consensus.beacon import anchor_beacon
 from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner, Signer
 from peoplenet.runtime.consensus.core import Delivery, tx_key
 from peoplenet.runtime.keys.identity import Identity, MemberId
@@ -102,8 +103,11 @@ class CoopNet:
                 )
                 self.position += 1
             self.now += 5
+            # One batch stands for one step of the order: one beacon (a node's come from the
+            # anchor's blocks: runtime/consensus/beacon.py), the same for every member.
+            beacons = {bytes(32): anchor_beacon([self.position.to_bytes(32, "big")])}
             for i, node in enumerate(self.nodes):
-                self.take(i, node.delivered(deliveries, [self.genesis], self.now))
+                self.take(i, node.delivered(deliveries, [self.genesis], self.now, beacons))
             count += len(batch)
         return count
 

@@ -10,7 +10,7 @@ An app is a pluggy plugin: a module or object with ``@hookimpl`` functions (see
   every member's node for the same ordered transactions);
 * :class:`NodeContext` -- what an app may *do* on this member's node: submit a transaction to
   the cooperative's ordered lace, publish a block to its own replicated lace (signed by the
-  member's node, never by the app), report progress;
+  member's node, never by the app), open details sealed to the member, report progress;
 * :class:`AppTxRejected` -- how an app refuses a transaction: a stable reason, recorded.
 
 Apps never see a secret key, never import each other, and never touch thespian.  This module
@@ -30,16 +30,11 @@ from typing import Final, Literal, Protocol
 
 import pluggy
 
-from peoplenet.actors.coop.apps import AppRefusal
+from peoplenet.actors.coop.apps import AppRefusal, AppTxRejected
 from peoplenet.actors.work.funds import Funds, Move
+from peoplenet.actors.work.sealed import Sealed
 from peoplenet.plugins.demo import DemoDriver, DemoEnabling, DemoStepFailed
-from peoplenet.runtime.errors import (
-    AppTxRejected,
-    LocalError,
-    PeoplenetError,
-    PluginError,
-    RemoteProtocolError,
-)
+from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import ID_LEN, MemberId
 from peoplenet.runtime.lace.app_lace import app_lace_id
 from peoplenet.runtime.lace.block import Block, BlockId
@@ -322,6 +317,11 @@ class FoldContext:
     """Who submitted the transaction (empty outside ``peoplenet_apply_tx``)."""
     position: tuple[int, int] = (0, 0)
     """(epoch, position) of the transaction in the cooperative's order."""
+    beacon: bytes = b""
+    """32 bytes no member chose, the same on every node (empty outside ``peoplenet_apply_tx``
+    and ``peoplenet_check_tx``): BLAKE2b-256 over the ids of the blocks of the step of the
+    order that delivered the transaction (docs/work-kit.md: what it is good for, its limits).
+    The work kit seeds jury draws with it."""
     funds: Funds | None = field(default=None, compare=False, repr=False)
     """The cooperative's money, in ``peoplenet_check_tx`` and ``peoplenet_apply_tx`` only (None
     elsewhere, and for the app that provides it): moves in ``check_tx`` are a dry run, moves in
@@ -378,6 +378,17 @@ class NodeContext(Protocol):
 
     def lace_tip(self) -> bytes | None:
         """The member's own latest block in the app's lace (new blocks must point to it)."""
+        ...
+
+    def unseal(self, sealed: Sealed, context: bytes) -> bytes:
+        """Details sealed to this member (``peoplenet.plugins.kit.seal``), opened by the node
+        with the member's key, which the app never sees; ``context`` as they were sealed under.
+
+        Raises ``NotARecipient`` (not sealed to this member), ``SealedTampered`` (does not
+        open: altered, or sealed under another context) and :class:`ConsentRefused`
+        (``unseal_refused``: another cooperative's or app's context, too many in one call).
+        In a command they become :class:`AppCommandError` with those reasons; a duty should
+        catch them (docs/work-kit.md, "Sealed details")."""
         ...
 
 

@@ -80,7 +80,11 @@ class CoopApps:
         self._sync_members()
 
     def context(
-        self, name: str, sender: bytes = b"", position: tuple[int, int] = (0, 0)
+        self,
+        name: str,
+        sender: bytes = b"",
+        position: tuple[int, int] = (0, 0),
+        beacon: bytes = b"",
     ) -> FoldContext:
         s = self.state
         rates = {
@@ -96,6 +100,7 @@ class CoopApps:
             rates,
             sender,
             position,
+            beacon,
         )
 
     def _view(self, name: str) -> FoldContext:
@@ -115,8 +120,9 @@ class CoopApps:
             self.members = members
             self.host.set_members(members)
 
-    def after(self, d: Delivery, applied: Applied) -> dict[str, Value] | None:
-        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``."""
+    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> dict[str, Value] | None:
+        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``, whose
+        fold sees ``beacon`` (the consensus actor's, for the step of the order that carried it)."""
         s = self.state
         if s.time != self.time:
             self.time = s.time
@@ -142,7 +148,7 @@ class CoopApps:
         self._sync_members()
         tx = d.tx
         if applied.rejection is None and isinstance(tx, GovTx) and isinstance(tx.action, AppTx):
-            ctx = self.context(tx.action.app, bytes(d.creator), (d.epoch, d.position))
+            ctx = self.context(tx.action.app, bytes(d.creator), (d.epoch, d.position), beacon)
             return self.host.apply_tx(tx.action.app, tx.action.body, ctx)
         return None
 

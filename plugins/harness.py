@@ -9,6 +9,7 @@ app against the platform's contract.  Authors use it directly too (``docs/plugin
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -88,6 +89,10 @@ class _Signer:
     def block(self, lace: bytes, payload: Value, pointers: tuple[bytes, ...]) -> Block:
         return Block.create(self.identity, lace, payload, pointers)
 
+    def open_sealed_box(self, box: bytes) -> bytes | None:
+        """Opens what is sealed to the first member (``NodeContext.unseal``), as a node does."""
+        return self.identity.open_sealed_box(box)
+
 
 class AppHarness:
     """One app in a made-up cooperative of ``members`` members, on the first member's node.
@@ -154,7 +159,11 @@ class AppHarness:
     # -- the cooperative -----------------------------------------------------------------------
 
     def context(
-        self, name: str, sender: bytes = b"", position: tuple[int, int] = (0, 0)
+        self,
+        name: str,
+        sender: bytes = b"",
+        position: tuple[int, int] = (0, 0),
+        beacon: bytes = b"",
     ) -> FoldContext:
         """The fold's view now (what ``CoopApps.context`` gives the host on a node)."""
         return FoldContext(
@@ -165,6 +174,7 @@ class AppHarness:
             dict(RATES),
             sender,
             position,
+            beacon,
         )
 
     @property
@@ -218,7 +228,9 @@ class AppHarness:
     def submit(self, tx: Record, member: int = 0) -> dict[str, Value]:
         """``tx`` from ``member`` comes out of consensus: the host's result for it."""
         self._tick()
-        ctx = self.context(self.name, self.members[member], self.position)
+        ctx = self.context(
+            self.name, self.members[member], self.position, harness_beacon(self.position)
+        )
         return self.host.apply_tx(self.name, encode(tx), ctx)
 
     def check(self, tx: Record, member: int = 0) -> str | None:
@@ -235,6 +247,7 @@ class AppHarness:
             dict(RATES),
             self.members[member],
             position,
+            harness_beacon(position),
         )
         copy = decode(encode(tx))  # the app sees a decoded copy, as on a node
         try:
@@ -326,6 +339,13 @@ class AppHarness:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def harness_beacon(position: tuple[int, int]) -> bytes:
+    """The beacon the harness gives the transaction at ``position`` (a node's comes from the
+    order's blocks): 32 bytes, different at every position, the same in every run."""
+    data = b"peoplenet-harness" + b"".join(p.to_bytes(8, "big") for p in position)
+    return hashlib.blake2b(data, digest_size=32).digest()
 
 
 def _submitted(app_txs: Sequence[Record]) -> list[Record]:

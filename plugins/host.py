@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from peoplenet.actors.work.sealed import NotARecipient, SealedTampered
 from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
@@ -51,6 +52,7 @@ from peoplenet.plugins.funds import funded_call
 from peoplenet.plugins.guard import (
     DEFAULT_DEADLINE_S,
     DEFAULT_MAX_FAILURES,
+    EXPECTED,
     AppFaulted,
     Guard,
     PluginFailed,
@@ -84,6 +86,9 @@ from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import Record, Value, decode, encode
 
 LAST_RESULTS: Final = 256
+COMMAND_REFUSALS: Final = (*EXPECTED, NotARecipient, SealedTampered)
+"""What a command may raise on purpose: the refusals, and sealed details it met that are not
+the member's or do not open (a refusal with that reason, never a fault of the app)."""
 _log = get_logger("peoplenet.plugins.host")
 
 
@@ -526,15 +531,17 @@ class AppHost:
             result = inst.guard.call(
                 "peoplenet_command",
                 lambda: fn(state=inst.state, command=op, args=typed, node=node),
+                expected=COMMAND_REFUSALS,
             )
         except AppCommandError:
             raise
-        except ConsentRefused as exc:
-            raise AppCommandError("consent_refused", str(exc)) from None
+        except ConsentRefused as exc:  # (its subclasses keep their reason: unseal_refused)
+            raise AppCommandError(exc.reason, str(exc)) from None
         except PluginFailed as exc:
             raise command_failed(name, op, exc) from None
-        except PeoplenetError as exc:
-            raise AppCommandError(getattr(exc, "reason", "app_failed"), str(exc)) from None
+        except PeoplenetError as exc:  # e.g. not_a_recipient, sealed_tampered
+            detail = getattr(exc, "detail", "") or str(exc)
+            raise AppCommandError(getattr(exc, "reason", "app_failed"), detail) from None
         finally:
             node.live = False
             refused = self._store_published(inst, node, now_ms)

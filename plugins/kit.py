@@ -9,7 +9,7 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
-# -- escrow and funds (actors/work/escrow.py, actors/work/funds.py) ------------------------------
+from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling_share
 from peoplenet.actors.work.escrow import (
     CASH,
     HELD,
@@ -20,14 +20,74 @@ from peoplenet.actors.work.escrow import (
     EscrowJob,
     EscrowTotals,
     escrow_account,
-    parse_rate,
-    part_of,
     treasury_account,
 )
 from peoplenet.actors.work.funds import COMMUNITY_COINS, NO_FUNDS_PROVIDER, Funds, Move
+from peoplenet.actors.work.jury import draw
+from peoplenet.actors.work.misuse import KitMisuse
+from peoplenet.actors.work.pricing import (
+    Breakdown,
+    RulesBook,
+    apply_rate,
+    parse_rate,
+    prorate,
+    rate_text,
+    round_half_up,
+)
+from peoplenet.actors.work.ratings import Rating, RatingBook
+from peoplenet.actors.work.sealed import (
+    BadSealRequest,
+    NotARecipient,
+    Sealed,
+    SealedKey,
+    SealedMalformed,
+    SealedTampered,
+    seal,
+    seal_context,
+)
+from peoplenet.plugins.unsealing import UnsealRefused
 
-__all__: list[str] = [
-    # escrow and funds
+__all__: list[str] = ["KitMisuse"]
+"""One block per piece of the kit below, each sorted (the imports above are sorted as one)."""
+
+# pricing: prices as voted rules, exact money arithmetic
+__all__ += [
+    "Breakdown",
+    "RulesBook",
+    "apply_rate",
+    "parse_rate",
+    "prorate",
+    "rate_text",
+    "round_half_up",
+]
+
+# ratings, disputes and juries: double-blind ratings, juries drawn by lot from a beacon
+__all__ += [
+    "DisputeBook",
+    "JuryDraw",
+    "Rating",
+    "RatingBook",
+    "Ruling",
+    "draw",
+    "ruling_share",
+]
+
+# sealed details (docs/work-kit.md, "Sealed details")
+__all__ += [
+    "BadSealRequest",
+    "NotARecipient",
+    "Sealed",
+    "SealedKey",
+    "SealedMalformed",
+    "SealedTampered",
+    "UnsealRefused",
+    "seal",
+    "seal_context",
+]
+
+# escrow and funds: a job's money held, released less the commission, refunded or split;
+# cash and the debts it leaves (docs/work-kit.md, "Escrow and the Funds interface")
+__all__ += [
     "CASH",
     "COMMUNITY_COINS",
     "HELD",
@@ -41,7 +101,5 @@ __all__: list[str] = [
     "Funds",
     "Move",
     "escrow_account",
-    "parse_rate",
-    "part_of",
     "treasury_account",
 ]

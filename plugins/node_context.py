@@ -1,8 +1,9 @@
 """The node an app's hook sees: the :class:`~peoplenet.plugins.api.NodeContext` of one call.
 
-A duties or command hook gets a :class:`HookNode` to submit transactions and publish blocks
-through.  It runs on the app's worker thread, so it only records; the host
-(plugins/host.py) signs, stores and pushes what it recorded once the call returns.
+A duties or command hook gets a :class:`HookNode` to submit transactions, publish blocks and
+open sealed details addressed to the member through.  It runs on the app's worker thread, so
+it only records (but for ``unseal``, which waits for the node); the host (plugins/host.py)
+signs, stores and pushes what it recorded once the call returns.
 """
 
 from __future__ import annotations
@@ -18,10 +19,17 @@ from peoplenet.plugins.api import (
 )
 from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.signing import SignRequest, unsigned_block
+from peoplenet.plugins.unsealing import (
+    MAX_UNSEALS_PER_CALL,
+    UnsealRefused,
+    check_request,
+    unseal_with,
+)
 from peoplenet.runtime.keys.identity import MemberId
 from peoplenet.runtime.wire.codec import Record
 
 if TYPE_CHECKING:
+    from peoplenet.actors.work.sealed import Sealed
     from peoplenet.plugins.host import AppHost, _Instance
 
 
@@ -42,6 +50,7 @@ class HookNode:
         self.requests: list[SignRequest] = []
         """What the call published, in order: signed once it returns."""
         self._tip: bytes | None = None
+        self._unsealed = 0
         if inst.replica is not None and inst.blocklace is not None:
             tip = inst.blocklace.latest(inst.replica.lace, MemberId(host.me))
             self._tip = None if tip is None else bytes(tip)
@@ -94,3 +103,14 @@ class HookNode:
 
     def lace_tip(self) -> bytes | None:
         return self._tip
+
+    def unseal(self, sealed: Sealed, context: bytes) -> bytes:
+        """Sealed details addressed to the member, opened by the node (the app holds no key);
+        refused for another cooperative's or app's context and past a budget per call
+        (plugins/unsealing.py).  Unlike signing, this waits for the node."""
+        self._check_live()
+        check_request(context, self._host.community, {self._inst.spec.name})
+        self._unsealed += 1
+        if self._unsealed > MAX_UNSEALS_PER_CALL:
+            raise UnsealRefused(f"more than {MAX_UNSEALS_PER_CALL} sealed records in one call")
+        return unseal_with(self._host.signer, self._host.me, sealed, context)

@@ -95,22 +95,6 @@ class PluginError(PeoplenetError):
     reason = "plugin_error"
 
 
-class AppTxRejected(PeoplenetError):
-    """An app's fold refuses a transaction; ``reason`` is stable snake_case, recorded for
-    everyone alike.
-
-    Defined here, below every layer, so the pure cores of the work kit
-    (:mod:`peoplenet.actors.work`) refuse with the very class apps catch; the public name apps
-    see is ``peoplenet.plugins.api.AppTxRejected`` (this class)."""
-
-    reason = "tx_rejected"
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
 class KeyFileError(PeoplenetError):
     """A key file cannot be used."""
 
@@ -170,7 +154,6 @@ class DemoFailed(LocalError):
 
 __all__ = [
     "REASON",
-    "AppTxRejected",
     "CorruptKeyFile",
     "DemoFailed",
     "DiskFull",

@@ -41,6 +41,7 @@ from peoplenet.actors.member.messages import (
     failure_reply,
 )
 from peoplenet.actors.member.store_check import DamagedCommunityFile
+from peoplenet.runtime.consensus.beacon import beacons_of
 from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.consumer import (
     Consumer,
@@ -144,7 +145,9 @@ class ConsensusActor(Actor):
                 ) from exc
             self.name_text = self.consumer.name
             history = [_delivery(row) for row in self.community.order(0, 1 << 62)]
-            self.consumer.replay(self.core.epoch_geneses(), history)
+            # The core's start replayed the whole order, so its anchors give every beacon.
+            beacons = beacons_of(started.finalized, {bytes(d.block) for d in history})
+            self.consumer.replay(self.core.epoch_geneses(), history, beacons)
         self._run(started)
         pending = self.community.pending()
         for tx in pending:
@@ -279,7 +282,8 @@ class ConsensusActor(Actor):
         self._schedule(out.wake_at)
         if self.consumer is not None and (new or out.epochs):
             geneses = self.core.epoch_geneses()
-            self._consume(self.consumer.delivered(new, geneses, _now_ms()))
+            beacons = beacons_of(out.finalized, {bytes(d.block) for d in new})
+            self._consume(self.consumer.delivered(new, geneses, _now_ms(), beacons))
 
     def _consume(self, result: ConsumerOutput) -> None:
         """Submit what the consumer asks for (durably first) and keep its timer."""

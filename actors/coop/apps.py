@@ -7,8 +7,10 @@ commands, take and publish lace blocks, say what they refused -- and the platfor
 them (``peoplenet.plugins.coop_apps.CoopApps``); the composer gives that implementation to the
 consumer (its ``apps`` factory).
 
-Kept light on purpose: the public app API derives its command error from :class:`AppRefusal`,
-and the keyless app worker imports that API.
+Kept light on purpose: the public app API derives its command error from :class:`AppRefusal`
+and re-exports :class:`AppTxRejected` (defined here so the work kit's pure cores in
+:mod:`peoplenet.actors.work`, a layer below the app API, refuse with the very class an app's
+fold raises), and the keyless app worker imports that API.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.errors import LocalError, PeoplenetError
 
 if TYPE_CHECKING:
     from peoplenet.actors.governance.fold import Applied
@@ -32,6 +34,17 @@ class AppRefusal(LocalError):
     """An app refused a member's command or an ``app`` proposal (``reason``: snake_case)."""
 
     reason = "app_refused"
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+class AppTxRejected(PeoplenetError):
+    """An app refuses a transaction; ``reason`` is stable snake_case, recorded for everyone."""
+
+    reason = "tx_rejected"
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -107,8 +120,9 @@ class CooperativeApps(Protocol):
         """App -> its latest adopted ``app`` decision, applied or refused."""
         ...
 
-    def after(self, d: Delivery, applied: Applied) -> dict[str, Value] | None:
-        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``."""
+    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> dict[str, Value] | None:
+        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``
+        (whose fold sees ``beacon``: the beacon of the step of the order that delivered it)."""
         ...
 
     def check_proposal(self, name: str, settings: Value) -> None:
@@ -157,6 +171,7 @@ class AppsFactory(Protocol):
 __all__ = [
     "AppOutcome",
     "AppRefusal",
+    "AppTxRejected",
     "AppsFactory",
     "AppsHost",
     "AppsOutput",

@@ -157,15 +157,26 @@ class CoopConsumer:
     def name(self) -> str:
         return self.founding.name
 
-    def replay(self, geneses: Sequence[Genesis], history: Sequence[Delivery]) -> None:
+    def replay(
+        self,
+        geneses: Sequence[Genesis],
+        history: Sequence[Delivery],
+        beacons: Mapping[bytes, bytes] | None = None,
+    ) -> None:
+        beacon = (beacons or {}).get
         for d in history:
-            self._apply(d, geneses)
+            self._apply(d, geneses, beacon(bytes(d.block), b""))
 
     def delivered(
-        self, deliveries: Sequence[Delivery], geneses: Sequence[Genesis], now_ms: int
+        self,
+        deliveries: Sequence[Delivery],
+        geneses: Sequence[Genesis],
+        now_ms: int,
+        beacons: Mapping[bytes, bytes] | None = None,
     ) -> ConsumerOutput:
+        beacon = (beacons or {}).get
         for d in deliveries:
-            self._apply(d, geneses)
+            self._apply(d, geneses, beacon(bytes(d.block), b""))
         state = self.governance.state
         while len(geneses) > state.genesis.epoch + 1:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
@@ -201,7 +212,7 @@ class CoopConsumer:
 
     # -- folding ------------------------------------------------------------------------------
 
-    def _apply(self, d: Delivery, geneses: Sequence[Genesis]) -> None:
+    def _apply(self, d: Delivery, geneses: Sequence[Genesis], beacon: bytes = b"") -> None:
         state = self.governance.state
         while d.epoch > state.genesis.epoch:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
@@ -209,7 +220,7 @@ class CoopConsumer:
         self._changed()
         self.delivered_count += 1
         result = _result(d, applied)
-        app_result = self.apps.after(d, applied)
+        app_result = self.apps.after(d, applied, beacon)
         if app_result is not None:
             result["app"] = app_result
         self.results[tx_key(d.tx)] = result

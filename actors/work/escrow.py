@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, Protocol
 
+from peoplenet.actors.coop.apps import AppTxRejected
 from peoplenet.actors.work.funds import COMMUNITY_COINS, NO_FUNDS_PROVIDER, Funds, Move
-from peoplenet.runtime.errors import AppTxRejected
+from peoplenet.actors.work.pricing import parse_rate, round_half_up
 from peoplenet.runtime.wire.codec import Value
 
 ACCOUNT_LEN: Final = 32
@@ -75,24 +76,24 @@ class FoldView(Protocol):
     def now_ms(self) -> int: ...
 
 
-def parse_rate(rate: Fraction | str | int, name: str = "rate") -> Fraction:
-    """A rate between 0 and 1 inclusive, from a Fraction, an int or ``"n/d"`` text."""
+def _rate(rate: Fraction | str, name: str = "rate") -> Fraction:
+    """A rate between 0 and 1 inclusive (a share of the amount), from ``"n/d"`` text or a
+    Fraction (the kit's :func:`~peoplenet.actors.work.pricing.parse_rate`); ``bad_<name>``."""
     try:
-        value = Fraction(rate)
-    except (ValueError, ZeroDivisionError, TypeError):
-        raise AppTxRejected(f"bad_{name}", f"{name} is 'n/d' text, not {rate!r}") from None
+        value = parse_rate(rate)
+    except AppTxRejected as exc:
+        raise AppTxRejected(f"bad_{name}", exc.detail) from None
     if not 0 <= value <= 1:
         raise AppTxRejected(f"bad_{name}", f"{name} {value} is outside 0..1")
     return value
 
 
-def part_of(amount: int, rate: Fraction) -> int:
-    """``amount * rate`` rounded half up to the cent (the commission, a customer's share).
-
-    Half up, as the kit's price rules round: 0.5 cent goes to the party the rate names (the
-    cooperative for a commission).  The rest of the amount goes to the other side, so no
+def _part(amount: int, rate: Fraction) -> int:
+    """``amount * rate`` rounded half up to the cent, the kit's one rounding rule
+    (:func:`~peoplenet.actors.work.pricing.round_half_up`): the half cent goes to the party
+    the rate names (the cooperative for a commission); the other side gets the rest, so no
     cent is ever made or lost by rounding."""
-    return (2 * amount * rate.numerator + rate.denominator) // (2 * rate.denominator)
+    return round_half_up(amount * rate)
 
 
 @dataclass(slots=True)
@@ -215,7 +216,7 @@ class EscrowBook:
         self, job: bytes, commission_rate: Fraction | str, *, funds: Funds | None, ctx: FoldView
     ) -> EscrowJob:
         """The job is done: the payee gets the amount less the commission, which goes to the
-        treasury (:func:`part_of`: rounded half up)."""
+        treasury (rounded half up, as the kit's ``apply_rate``)."""
         return self._pay_out(job, Fraction(0), commission_rate, RELEASED, funds=funds, ctx=ctx)
 
     def split(
@@ -229,7 +230,7 @@ class EscrowBook:
     ) -> EscrowJob:
         """A ruling shares the job: the payer gets ``customer_share`` of the amount back
         (rounded half up), the payee the rest less the commission on that rest."""
-        share = parse_rate(customer_share, "share")
+        share = _rate(customer_share, "share")
         return self._pay_out(job, share, commission_rate, SPLIT, funds=funds, ctx=ctx)
 
     def refund(self, job: bytes, *, funds: Funds | None, ctx: FoldView, fee: int = 0) -> EscrowJob:
@@ -268,8 +269,8 @@ class EscrowBook:
         commission on it becomes the payee's debt to the cooperative, counted in ``currency``
         (what :meth:`settle_debt` will pay it in)."""
         self._new_job(job, payer, payee, fare)
-        rate = parse_rate(commission_rate)
-        commission = part_of(fare, rate)
+        rate = _rate(commission_rate)
+        commission = _part(fare, rate)
         record = self.jobs[job] = EscrowJob(
             payer,
             payee,
@@ -342,10 +343,10 @@ class EscrowBook:
         ctx: FoldView,
     ) -> EscrowJob:
         record = self._open_job(job)
-        rate = parse_rate(commission_rate)
-        back = part_of(record.amount, share)
+        rate = _rate(commission_rate)
+        back = _part(record.amount, share)
         worker = record.amount - back
-        commission = part_of(worker, rate)
+        commission = _part(worker, rate)
         to_payee = worker - commission
         escrow = escrow_account(ctx.community, self.app)
         treasury = treasury_account(ctx.community)
@@ -430,7 +431,5 @@ __all__ = [
     "EscrowTotals",
     "FoldView",
     "escrow_account",
-    "parse_rate",
-    "part_of",
     "treasury_account",
 ]

@@ -3,10 +3,12 @@
 The node's trusted side (``peoplenet.plugins.worker.remote_host``, next) starts the worker with
 ``peoplenet.plugins.worker.app_worker:HANDLERS`` and drives it call by call; everything here runs
 app code and
-holds no key.  Two things only the trusted side has come back as callbacks during a call:
-``context`` (the cooperative's fold view for an app) and ``sign_many`` (the blocks a hook
-published, signed only if the member's consent rules allow it).  Arguments and results cross
-as codec values; the ``*_wire`` helpers are the one place their shapes are written.
+holds no key.  Three things only the trusted side has come back as callbacks during a call:
+``context`` (the cooperative's fold view for an app), ``sign_many`` (the blocks a hook
+published, signed only if the member's consent rules allow it) and ``unseal`` (details sealed
+to the member, opened by the node: only the details come back, never a key).  Arguments and
+results cross as codec values; the ``*_wire`` helpers are the one place their shapes are
+written.
 
 Round trips are what a crossing costs, so the node sends each app's fold view with the call
 whenever it changed (``contexts``: the worker keeps the last one; the ``context`` callback is
@@ -21,16 +23,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
+from peoplenet.actors.work.sealed import Sealed
 from peoplenet.plugins.api import ConsentRefused, DecisionView, FoldContext, ParamSpec
 from peoplenet.plugins.host import AppHost
 from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.manager import load_apps
 from peoplenet.plugins.signing import SignRequest
+from peoplenet.plugins.unsealing import refusal as unseal_refusal
 from peoplenet.plugins.worker.serve import Back, CallbackRefused, Handler, Handlers
 from peoplenet.runtime.errors import LocalError, RemoteProtocolError
 from peoplenet.runtime.lace.app_lace import LaceBlocks, LaceHave, decode_lace_message
 from peoplenet.runtime.lace.block import Block
-from peoplenet.runtime.wire.codec import Value
+from peoplenet.runtime.wire.codec import Value, encode
 
 
 class WorkerStateError(LocalError):
@@ -51,6 +55,7 @@ def context_wire(ctx: FoldContext) -> Value:
         "rates": dict(ctx.rates),
         "sender": ctx.sender,
         "position": ctx.position,
+        "beacon": ctx.beacon,
     }
 
 
@@ -69,6 +74,7 @@ def context_from_wire(value: Value) -> FoldContext:
         rates={k: str(r) for k, r in rates.items()},
         sender=_bytes(v["sender"]),
         position=(_int(position[0]), _int(position[1])),
+        beacon=_bytes(v.get("beacon", b"")),
     )
 
 
@@ -211,6 +217,18 @@ class _CallbackSigner:
         if block.lace != lace or block.payload != payload or tuple(block.pointers) != pointers:
             raise WorkerStateError("the node signed something else than asked")
         return block
+
+    def unseal(self, sealed: Sealed, context: bytes) -> bytes:
+        """Sealed details opened by the node (it holds the key; only the details come back),
+        its refusals raised as the classes the app expects."""
+        try:
+            plain = self._worker.call_back("unseal", {"sealed": encode(sealed), "context": context})
+        except CallbackRefused as exc:
+            typed = unseal_refusal(exc.kind, exc.detail)
+            if typed is not None:
+                raise typed from None
+            raise
+        return _bytes(plain)
 
     def blocks(self, requests: Sequence[SignRequest]) -> tuple[list[Block], ConsentRefused | None]:
         """Every block a hook published, in one request; the node stops at its first refusal."""

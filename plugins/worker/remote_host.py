@@ -5,8 +5,9 @@
 ``peoplenet.plugins.worker.app_worker`` in a child
 process that holds no key and is the only place app code runs; this process never imports an
 app.  What only this side has goes with the calls or comes back as callbacks: the fold's view
-of the cooperative (sent with a call whenever it changed; ``context`` if the worker lacks it)
-and signatures (``sign_many``: every block one hook published, in one request; ``sign``: one).
+of the cooperative (sent with a call whenever it changed; ``context`` if the worker lacks it),
+signatures (``sign_many``: every block one hook published, in one request; ``sign``: one) and
+sealed details opened with the member's key (``unseal``: only the details cross back).
 
 Signing is decided here, from what the apps declared when the worker started (the contract
 ``peoplenet apps info`` shows): the block must be on the lace of a declared app of this
@@ -14,6 +15,10 @@ cooperative, its payload's record tag must be one the app declared with a purpos
 purpose must be automatic or granted by the command the person is running now, one signature
 per grant.  A worker that asks for anything else gets :class:`ConsentRefused`, whatever its
 own host claimed.
+
+Opening is decided here too (plugins/unsealing.py): only during a call that runs commands or
+duties (never the fold), only details sealed for this cooperative and one of its declared apps
+(during a command: the command's app), at most ``MAX_UNSEALS_PER_CALL`` per call.
 
 A worker that dies, hangs past the deadline or speaks garbage raises :class:`AppWorkerFailed`:
 the consensus actor crashes with it and its supervisor restarts the community, which replays
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, get_args
 
+from peoplenet.actors.work.sealed import Sealed
 from peoplenet.plugins.api import (
     AppCommandError,
     ConsentRefused,
@@ -37,6 +43,12 @@ from peoplenet.plugins.api import (
 )
 from peoplenet.plugins.host_api import HostOutput
 from peoplenet.plugins.signing import BlockSigner
+from peoplenet.plugins.unsealing import (
+    MAX_UNSEALS_PER_CALL,
+    UnsealRefused,
+    check_request,
+    unseal_with,
+)
 from peoplenet.plugins.worker.app_worker import LaceMessageRefused, context_wire, decision_wire
 from peoplenet.plugins.worker.channel import CallFailed, WorkerError
 from peoplenet.plugins.worker.process import WorkerProcess
@@ -44,7 +56,7 @@ from peoplenet.runtime.consensus.consumer import ConsumerBroken
 from peoplenet.runtime.errors import RemoteProtocolError
 from peoplenet.runtime.lace.app_lace import app_lace_id
 from peoplenet.runtime.log import get_logger
-from peoplenet.runtime.wire.codec import OpaqueRecord, Record, Value
+from peoplenet.runtime.wire.codec import OpaqueRecord, Record, Value, decode
 
 HANDLERS: Final = "peoplenet.plugins.worker.app_worker:HANDLERS"
 CALL_DEADLINE_S: Final = 30.0
@@ -95,6 +107,9 @@ class RemoteAppHost:
         self._deadline_s = deadline_s
         self._grants: list[str] = []
         self._grant_app = ""
+        self._calling = ""
+        """The method of the call in progress (``unseal`` is served only for some)."""
+        self._unsealed = 0
         self._settings: dict[str, dict[str, Value]] = {}
         self._live = False  # no app enabled yet: fold and lace events need no call
         self._use_entry_points = use_entry_points
@@ -145,6 +160,7 @@ class RemoteAppHost:
             changed = self._changed_contexts()
             if changed:
                 args = {**args, "contexts": changed}
+        self._calling, self._unsealed = method, 0
         try:
             return proc.call(
                 method,
@@ -166,10 +182,17 @@ class RemoteAppHost:
             _log.error("app_worker_failed", method=method, error=str(exc))
             proc.kill()
             raise AppWorkerFailed(f"{method}: {exc}") from None
+        finally:
+            self._calling = ""
 
     @property
     def _callbacks(self) -> dict[str, Callable[[Value], Value]]:
-        return {"context": self._on_context, "sign": self._on_sign, "sign_many": self._on_sign_many}
+        return {
+            "context": self._on_context,
+            "sign": self._on_sign,
+            "sign_many": self._on_sign_many,
+            "unseal": self._on_unseal,
+        }
 
     def _changed_contexts(self) -> dict[str, Value]:
         """Each installed app's fold view, where it differs from the one the worker holds."""
@@ -227,6 +250,26 @@ class RemoteAppHost:
             except ConsentRefused as exc:
                 return {"blocks": tuple(signed), "refused": str(exc)}
         return {"blocks": tuple(signed), "refused": None}
+
+    def _on_unseal(self, args: Value) -> Value:
+        """Open details sealed to the member for the worker, if the rules allow (see the
+        module); only the details go back."""
+        if self._calling not in _MAY_UNSEAL:
+            raise UnsealRefused(f"no sealed details are opened during {self._calling or 'no'} call")
+        if not isinstance(args, dict):
+            raise UnsealRefused("malformed unseal request")
+        raw, context = args.get("sealed"), args.get("context")
+        if not isinstance(raw, bytes) or not isinstance(context, bytes):
+            raise UnsealRefused("malformed unseal request")
+        apps = (self._grant_app,) if self._grant_app else tuple(self._declared or {})
+        check_request(context, self.community, apps)
+        self._unsealed += 1
+        if self._unsealed > MAX_UNSEALS_PER_CALL:
+            raise UnsealRefused(f"more than {MAX_UNSEALS_PER_CALL} sealed records in one call")
+        sealed = decode(raw, max_size=MAX_SEALED_SIZE)
+        if not isinstance(sealed, Sealed):
+            raise UnsealRefused(f"not a sealed record: {type(sealed).__name__}")
+        return unseal_with(self._signer, self.me, sealed, context)
 
     # -- the fold side --------------------------------------------------------------------------
 
@@ -333,6 +376,13 @@ class RemoteAppHost:
         if self._proc is not None:
             self._proc.close()
 
+
+_MAY_UNSEAL: Final = frozenset(
+    {"receive_then_duties", "peer_up", "duties", "tick", "command"}
+)  # fmt: skip
+"""The calls that run commands or duties, the only hooks with a NodeContext (never the fold)."""
+MAX_SEALED_SIZE: Final = 16_384
+"""Larger than any well-formed :class:`Sealed` record (limits in actors/work/sealed.py)."""
 
 _WITH_CONTEXT: Final = frozenset(
     {"app_changed", "apply_tx", "clock", "decision", "receive_then_duties", "peer_up",

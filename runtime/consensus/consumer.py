@@ -99,14 +99,28 @@ class Consumer(Protocol):
         """The community's display name."""
         ...
 
-    def replay(self, geneses: Sequence[Genesis], history: Sequence[Delivery]) -> None:
-        """Rebuild the state from the stored order (on start), before anything new arrives."""
+    def replay(
+        self,
+        geneses: Sequence[Genesis],
+        history: Sequence[Delivery],
+        beacons: Mapping[bytes, bytes] | None = None,
+    ) -> None:
+        """Rebuild the state from the stored order (on start), before anything new arrives.
+
+        ``beacons``: block id -> the beacon of the step of the order that delivered it
+        (:mod:`peoplenet.runtime.consensus.beacon`), for the blocks of ``history``.
+        """
         ...
 
     def delivered(
-        self, deliveries: Sequence[Delivery], geneses: Sequence[Genesis], now_ms: int
+        self,
+        deliveries: Sequence[Delivery],
+        geneses: Sequence[Genesis],
+        now_ms: int,
+        beacons: Mapping[bytes, bytes] | None = None,
     ) -> ConsumerOutput:
-        """New deliveries in order; ``geneses`` holds every epoch's genesis known so far."""
+        """New deliveries in order; ``geneses`` holds every epoch's genesis known so far;
+        ``beacons`` as for :meth:`replay`."""
         ...
 
     def tick(self, now_ms: int) -> ConsumerOutput: ...
@@ -165,6 +179,12 @@ class IdentitySigner:
         if not lace.startswith(APP_LACE_PREFIX):
             raise ConsumerError("a community consumer signs blocks of app laces only")
         return Block.create(self._identity, lace, payload, pointers)
+
+    def open_sealed_box(self, box: bytes) -> bytes | None:
+        """The key of sealed details in a box sealed to the member (apps' sealed details, opened
+        for the member's own commands and duties); None if it does not open.  Only 80-byte
+        boxes holding a 32-byte key: see :meth:`Identity.open_sealed_box`."""
+        return self._identity.open_sealed_box(box)
 
 
 class ConsumerFactory(Protocol):

@@ -10,7 +10,8 @@ import base64
 import hashlib
 from typing import Final, NewType, NoReturn
 
-from nacl.exceptions import BadSignatureError
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.public import SealedBox
 from nacl.signing import SigningKey, VerifyKey
 
 from peoplenet.runtime.errors import LocalError
@@ -21,6 +22,9 @@ MemberId = NewType("MemberId", bytes)
 ID_LEN: Final = 32
 SIGNATURE_LEN: Final = 64
 SEED_LEN: Final = 32
+SEALED_KEY_BOX_LEN: Final = 80
+"""The only boxes :meth:`Identity.open_sealed_box` opens: a 32-byte key sealed (``SealedBox``)
+to the member's X25519 key."""
 
 
 def member_id(raw: bytes) -> MemberId:
@@ -79,6 +83,20 @@ class Identity:
     def sign(self, message: bytes) -> bytes:
         """The detached 64-byte signature of ``message``."""
         return bytes(self._key.sign(message).signature)
+
+    def open_sealed_box(self, box: bytes) -> bytes | None:
+        """The 32-byte key sealed to this member in ``box`` (``SealedBox`` to the X25519 key
+        converted from the member's Ed25519 key), or None if it does not open.
+
+        Why only that: the secret stays here and only a key for sealed details comes out (see
+        ``actors/work/sealed.py``); nothing else sealed to the member's key is opened."""
+        if type(box) is not bytes or len(box) != SEALED_KEY_BOX_LEN:
+            return None
+        try:
+            key: bytes = SealedBox(self._key.to_curve25519_private_key()).decrypt(box)
+        except CryptoError:
+            return None
+        return key
 
     @property
     def fingerprint(self) -> str:

@@ -88,6 +88,14 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     # actors: cooperative files
     (150, "peoplenet.actors.coop.coop_file.FoundingDraft"),
     (151, "peoplenet.actors.coop.halves.SuretyHalf"),
+    # actors: the work kit (160 - 179); sealed details 160 - 162 (162 held for that piece)
+    (160, "peoplenet.actors.work.sealed.Sealed"),
+    (161, "peoplenet.actors.work.sealed.SealedKey"),
+    # actors: the work kit's ratings, disputes and pricing (171 - 179)
+    (171, "peoplenet.actors.work.pricing.Breakdown"),
+    (172, "peoplenet.actors.work.ratings.Rating"),
+    (173, "peoplenet.actors.work.disputes.Ruling"),
+    (174, "peoplenet.actors.work.disputes.JuryDraw"),
     # apps: currency (200 - 299)
     (200, "peoplenet.apps.currency.records.Issue"),
     (201, "peoplenet.apps.currency.records.Approve"),

@@ -22,8 +22,6 @@ from peoplenet.actors.work.escrow import (
     TREASURY_DOMAIN,
     EscrowBook,
     escrow_account,
-    parse_rate,
-    part_of,
     treasury_account,
 )
 from peoplenet.actors.work.funds import Move
@@ -382,11 +380,15 @@ def test_a_transaction_that_raises_after_moving_moves_nothing() -> None:
     assert coop.ledger.snapshot() == before[1]
 
 
-def test_parse_rate_and_part_of() -> None:
-    assert parse_rate("1/10") == Fraction(1, 10)
-    assert parse_rate(Fraction(1, 3)) == Fraction(1, 3)
-    assert parse_rate(1) == 1
-    assert part_of(15, Fraction(1, 10)) == 2  # 1.5 -> 2
-    assert part_of(14, Fraction(1, 10)) == 1
-    assert part_of(0, Fraction(1, 2)) == 0
-    assert part_of(10**15, Fraction(1)) == 10**15
+def test_rates_are_exact_fractions_from_zero_to_one() -> None:
+    coop = Coop()
+    _hold(coop, job=b"a", amount=100)
+    _refused(  # a decimal is not the wire form of a rate (the kit's parse_rate)
+        coop, B, lambda f, ctx: coop.book.release(b"a", "0.1", funds=f, ctx=ctx), "bad_rate"
+    )
+    job = coop.tx(B, lambda f, ctx: coop.book.release(b"a", Fraction(1, 3), funds=f, ctx=ctx))
+    assert (job.commission, job.to_payee) == (33, 67)
+    _hold(coop, job=b"b", amount=100)
+    job = coop.tx(B, lambda f, ctx: coop.book.release(b"b", "1", funds=f, ctx=ctx))
+    assert (job.commission, job.to_payee) == (100, 0)
+    assert coop.book.conserved()
