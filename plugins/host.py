@@ -305,7 +305,10 @@ class AppHost:
     def _strict(self, inst: _Instance, hook: str, *args: Any) -> Any:
         fn = self.registry.hook(inst.spec.name, hook)
         names = _ARGS[hook]
-        return inst.guard.call(hook, lambda: fn(**dict(zip(names, args, strict=True))))
+        # A fold refuses only with AppTxRejected: a node-side refusal raised here is a fault.
+        return inst.guard.call(
+            hook, lambda: fn(**dict(zip(names, args, strict=True))), expected=(AppTxRejected,)
+        )
 
     def _result(
         self,

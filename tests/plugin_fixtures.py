@@ -13,6 +13,7 @@ from typing import Any
 from peoplenet.plugins import hookimpl
 from peoplenet.plugins.api import (
     AppChangeView,
+    AppCommandError,
     AppSpec,
     AppTxRejected,
     CommandSpec,
@@ -157,6 +158,16 @@ class RaisingApp(CounterApp):
     @hookimpl
     def peoplenet_duties(self, state: Any, node: NodeContext) -> None:
         return None
+
+
+class NodeRefusingFoldApp(CounterApp):
+    """Its fold raises a node-side refusal (a command's error), which a fold may never raise."""
+
+    name = "node_refuser"
+
+    @hookimpl
+    def peoplenet_apply_tx(self, state: Any, tx: Value, ctx: FoldContext) -> Value:
+        raise AppCommandError("not_here", "a command's refusal in the fold")
 
 
 class HangingApp(CounterApp):

@@ -37,6 +37,7 @@ from tests.plugin_fixtures import (
     CounterApp,
     HangingApp,
     MisnamedHookApp,
+    NodeRefusingFoldApp,
     Note,
     RaisingApp,
 )
@@ -224,6 +225,17 @@ def test_a_raising_plugin_is_faulted_and_the_others_go_on(tmp_path: Path) -> Non
     assert coop.submit_app_tx(p[1], "counter", Add(1))["app"]["status"] == "applied"
     with pytest.raises(CoopCommandRefused, match="app_faulted"):
         coop.app("show", app="raiser")
+
+
+def test_a_fold_raising_a_node_side_refusal_is_a_plugin_failure(tmp_path: Path) -> None:
+    """Only AppTxRejected is a fold's refusal: a command's error raised there would escape the
+    host (and a worker would crash on every replay of the same order) if the guard let it by."""
+    coop = Coop(tmp_path, [CounterApp(), NodeRefusingFoldApp()])
+    p = coop.people
+    coop.decide_app("node_refuser", {})
+    results = [coop.submit_app_tx(p[1], "node_refuser", Add(1))["app"] for _ in range(4)]
+    assert [r["reason"] for r in results] == ["plugin_failed"] * 3 + ["app_faulted"]
+    assert "not_here" in str(results[0]["detail"])
 
 
 def test_a_hanging_plugin_is_cut_off_at_its_deadline(tmp_path: Path) -> None:
