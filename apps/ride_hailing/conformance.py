@@ -1,12 +1,14 @@
 """The ride-hailing app's conformance case: one whole ride, and every refusal of the fold.
 
 Test support, not loaded by the node (it imports :mod:`peoplenet.plugins.testing`).  Member 1
-and member 2 drive; member 0 (the node's own member) rides: member 1, nearest, declines; member
-2 takes the ride, arrives, starts it with the rider's code and completes it at the fare the
-rules give; both rate; the rider disputes and member 1, the only member who is not a party,
-is the jury.  Member 1 then requests a ride and cancels it.  Then each bad
-transaction is refused with its reason, and the node's commands run (going online, moving,
-going offline, reading the ride).
+and member 2 drive; member 0 (the node's own member) rides, paying in the cooperative's coins
+(the currency app is enabled first and mints them to member 0): member 1, nearest, declines;
+member 2 takes the ride, member 0's phone holds the fare in escrow, member 2 arrives, starts
+the trip with the rider's code and completes it at the fare the rules give (the escrow pays
+the driver, the treasury and the rider's change); both rate; the rider disputes and member 1,
+the only member who is not a party, is the jury.  Member 1 then requests a ride and cancels
+it.  Then each bad transaction is refused with its reason, and the node's commands run
+(going online, moving, going offline, reading the ride).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOffline,
     DriverOnline,
     Expire,
+    Hold,
     Position,
     Rate,
     RequestRide,
@@ -35,7 +38,7 @@ from peoplenet.apps.ride_hailing.records import (
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import code_hash
-from peoplenet.plugins.testing import START_MS, By, ConformanceCase
+from peoplenet.plugins.testing import START_MS, By, ConformanceCase, OtherApp, member_id
 
 PICKUP: Final = geo.parse_point("45.464200,9.190000")
 DROPOFF: Final = geo.parse_point("45.478100,9.227000")
@@ -43,6 +46,7 @@ R1: Final = bytes(range(1, 17))
 R2: Final = bytes(range(2, 18))
 R3: Final = bytes(range(3, 19))
 CODE: Final = "K7WQ2MZP9A"
+M0: Final = member_id(0)
 
 
 def cell(point: geo.Point) -> Cell:
@@ -68,8 +72,11 @@ def trip_fare(metres: int, seconds: int) -> int:
     return fare(rules(), metres, seconds, 0, START_MS + 10_000).total
 
 
-def conformance_case() -> ConformanceCase:
-    """The ride-hailing app's case for :func:`peoplenet.plugins.testing.check_app`."""
+def conformance_case(funds_provider: object) -> ConformanceCase:
+    """The ride-hailing app's case for :func:`peoplenet.plugins.testing.check_app`.
+
+    ``funds_provider``: the plugin of an app that provides the cooperative's coins (the bundled
+    currency; apps never import each other, so the test hands it over)."""
     near, next_ring, moved = cell(PICKUP), (cell(PICKUP)[0], cell(PICKUP)[1] + 1), (4547, 920)
     metres, seconds = 3600, 540
     good = request(R1)
@@ -82,6 +89,7 @@ def conformance_case() -> ConformanceCase:
             good,
             By(1, Decline(R1)),  # member 1 is in the pickup's cell: offered first
             By(2, Accept(R1)),
+            Hold(R1),  # the rider's phone holds the top of the quote in escrow
             By(2, Arrive(R1)),
             AgreeFare(R1, 5000),
             By(2, Start(R1, CODE)),
@@ -112,6 +120,8 @@ def conformance_case() -> ConformanceCase:
             (Dispute(R1, ""), "already_disputed"),
             (By(2, Cancel(R1)), "ride_closed"),
             (By(2, AgreeFare(R1, 1)), "not_the_rider"),
+            (By(1, Hold(R1)), "not_the_rider"),
+            (Hold(R1), "wrong_state"),
             (By(1, Position(near)), "not_online"),
             (By(2, Position(moved)), "same_cell"),
             (By(2, DriverOnline(near)), "already_online"),
@@ -127,7 +137,8 @@ def conformance_case() -> ConformanceCase:
             "offline": {},
         },
         members=3,
-        settings={"jury_size": 1},
+        settings={"jury_size": 1, "payment": "escrow"},
+        others=[OtherApp(funds_provider, action={"mint": 100_000, "to": M0.hex()})],
         source="peoplenet.apps.ride_hailing.plugin",
     )
 

@@ -1,67 +1,157 @@
-"""How a finished ride is paid: today in cash, with the cooperative's commission recorded.
+"""How a ride is paid: held in escrow from the rider's cooperative coins, or recorded in cash.
 
-The rider pays the driver the fare outside the app; the commission (the cooperative's voted
-``commission`` rate of the fare) becomes the driver's debt to the cooperative.  Each ride
-settles at most once.  This is the seam where the work kit's escrow (the fare held from the
-rider's cooperative coins at the request, released to the driver less the commission at the
-end) takes over: the trip machine calls :meth:`CashBook.settle` only, with the same inputs.
+The cooperative votes ``payment``:
+
+* ``escrow``: once a driver is assigned, the rider's phone holds the top of the quote from the
+  rider's cooperative coins in the app's escrow (a :class:`~.records.Hold`, the rider's own
+  transaction: the request was the consent); a trip starts only once it is held.  At the end
+  the escrow pays the driver the fare less the cooperative's commission (to the treasury) and
+  gives the rider the rest back, in the same ordered transaction as the completion.  A fare
+  above the hold (a detour the rider agreed to) is held in full and the excess recorded as
+  paid in cash.  A cancellation refunds the hold, less the fee, which goes to the driver.
+* ``cash`` (the default: it works in a cooperative without the currency app): the rider pays
+  the driver outside the app; the commission becomes the driver's debt to the cooperative.
+
+Every ride settles once (its escrow job is the ride's id and round).  The money is the work
+kit's :class:`EscrowBook` (``docs/work-kit.md``); this module only says which of its
+operations a ride's step is.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Final
+from typing import Final, Protocol
 
 from peoplenet.plugins.api import AppTxRejected, Value
-from peoplenet.plugins.kit import apply_rate
+from peoplenet.plugins.kit import COMMUNITY_COINS, EscrowBook, EscrowJob, Funds, escrow_account
 
+ESCROW: Final = "escrow"
 CASH: Final = "cash"
+METHODS: Final = (CASH, ESCROW)
+EXTRA: Final = b"+"
+"""Suffix of the job recording, in cash, a consented fare above the hold."""
+
+
+class Step(Protocol):
+    """What a payment needs of the transaction: the fold's view and its funds."""
+
+    @property
+    def community(self) -> bytes: ...
+
+    @property
+    def now_ms(self) -> int: ...
+
+    @property
+    def funds(self) -> Funds | None: ...
+
+
+def commission_rate(text: str) -> Fraction:
+    """The cooperative's ``commission`` rate as a share: a charter that counts it in percent
+    (above 1: ``"10"`` is 10 %) is divided by 100; a share (``"1/10"``) is taken as it is."""
+    rate = Fraction(text)
+    return rate / 100 if rate > 1 else rate
 
 
 @dataclass(frozen=True, slots=True)
-class Settlement:
-    """What one ride's payment recorded."""
+class Paid:
+    """What a settlement recorded: the commission taken, the rider's money back."""
 
-    ride: bytes
-    payer: bytes
-    payee: bytes
-    amount: int
     commission: int
-    method: str
-    at_ms: int
+    refunded: int = 0
 
 
 @dataclass(slots=True)
-class CashBook:
-    """Rides paid in cash, and the commission each driver owes the cooperative."""
+class Payments:
+    """The rides' money: the kit's escrow book, used as the voted method says."""
 
-    settled: dict[bytes, Settlement] = field(default_factory=dict)
-    debts: dict[bytes, int] = field(default_factory=dict)
+    app: str
+    book: EscrowBook = field(init=False)
 
-    def settle(
-        self, ride: bytes, payer: bytes, payee: bytes, amount: int, rate: Fraction, *, now_ms: int
-    ) -> Settlement:
-        if ride in self.settled:
-            raise AppTxRejected("already_settled", f"ride {ride.hex()} is paid already")
-        commission = apply_rate(amount, rate)
-        done = Settlement(ride, payer, payee, amount, commission, CASH, now_ms)
-        self.settled[ride] = done
-        if commission:
-            self.debts[payee] = self.debts.get(payee, 0) + commission
-        return done
+    def __post_init__(self) -> None:
+        self.book = EscrowBook(self.app)
 
-    def debt(self, member: bytes) -> int:
-        return self.debts.get(member, 0)
+    def held(self, job: bytes) -> EscrowJob | None:
+        """The escrow of ``job`` while it holds money (``None``: nothing held)."""
+        record = self.book.job(job)
+        return record if record is not None and record.state == "held" else None
+
+    def check_hold(self, job: bytes, rider: bytes, amount: int, step: Step) -> None:
+        """Refuse (changing nothing) a hold the escrow would refuse now."""
+        if self.book.job(job) is not None:
+            raise AppTxRejected("already_held", "this ride's fare is held already")
+        if step.funds is None:
+            raise AppTxRejected("no_funds_provider", "no app provides the cooperative's coins")
+        escrow = escrow_account(step.community, self.app)
+        why = step.funds.can_move(rider, escrow, COMMUNITY_COINS, amount)
+        if why:
+            raise AppTxRejected(why, f"holding {amount} of the rider's coins")
+
+    def hold(self, job: bytes, rider: bytes, driver: bytes, amount: int, step: Step) -> None:
+        self.book.hold(job, rider, driver, COMMUNITY_COINS, amount, funds=step.funds, ctx=step)
+
+    def settle_fare(  # noqa: PLR0917 - the ride's parties and its money
+        self,
+        job: bytes,
+        rider: bytes,
+        driver: bytes,
+        fare: int,
+        rate: Fraction,
+        currency: str,
+        step: Step,
+    ) -> Paid:
+        """The trip is done: from the hold if there is one, else in cash."""
+        record = self.held(job)
+        if record is None:
+            return self._cash(job, rider, driver, fare, rate, currency, step)
+        from_hold = min(fare, record.amount)
+        share = Fraction(record.amount - from_hold, record.amount)
+        done = self.book.split(job, share, rate, funds=step.funds, ctx=step)
+        paid = Paid(done.commission, done.refunded)
+        if fare > from_hold:
+            extra = self._cash(job + EXTRA, rider, driver, fare - from_hold, rate, currency, step)
+            paid = Paid(paid.commission + extra.commission, paid.refunded)
+        return paid
+
+    def settle_cancel(  # noqa: PLR0917 - the ride's parties and its money
+        self,
+        job: bytes,
+        rider: bytes,
+        driver: bytes,
+        fee: int,
+        rate: Fraction,
+        currency: str,
+        step: Step,
+    ) -> Paid | None:
+        """The ride is off: the hold back less ``fee`` (to the driver), or the fee in cash."""
+        record = self.held(job)
+        if record is not None:
+            done = self.book.refund(job, funds=step.funds, ctx=step, fee=min(fee, record.amount))
+            return Paid(0, done.refunded)
+        if fee and driver:
+            return self._cash(job, rider, driver, fee, rate, currency, step)
+        return None
+
+    def _cash(  # noqa: PLR0917
+        self,
+        job: bytes,
+        rider: bytes,
+        driver: bytes,
+        amount: int,
+        rate: Fraction,
+        currency: str,
+        step: Step,
+    ) -> Paid:
+        if amount == 0:
+            return Paid(0)
+        done = self.book.cash(job, rider, driver, amount, rate, ctx=step, currency=currency)
+        return Paid(done.commission)
+
+    def debt(self, member: bytes, currency: str) -> int:
+        return self.book.debts(member, currency)
 
     def to_value(self) -> Value:
-        return {
-            "settled": tuple(
-                (s.ride, s.payer, s.payee, s.amount, s.commission, s.method, s.at_ms)
-                for _, s in sorted(self.settled.items())
-            ),
-            "debts": tuple((m, n) for m, n in sorted(self.debts.items())),
-        }
+        return self.book.to_value()
 
 
-__all__ = ["CASH", "CashBook", "Settlement"]
+__all__ = ["CASH", "ESCROW", "METHODS", "Paid", "Payments", "commission_rate"]

@@ -17,11 +17,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Final, TypeAlias
 
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
+from peoplenet.apps.ride_hailing.payment import ESCROW, commission_rate
 from peoplenet.apps.ride_hailing.records import (
     RIDE_LEN,
     TX_TYPES,
@@ -35,6 +35,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOffline,
     DriverOnline,
     Expire,
+    Hold,
     Position,
     Rate,
     RequestRide,
@@ -43,6 +44,8 @@ from peoplenet.apps.ride_hailing.records import (
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import (
+    ARRIVED,
+    ASSIGNED,
     COMPLETED,
     DISPUTED,
     POLICY_PARAMS,
@@ -64,7 +67,7 @@ from peoplenet.plugins.api import (
     Value,
     hookimpl,
 )
-from peoplenet.plugins.kit import RulesBook
+from peoplenet.plugins.kit import COMMUNITY_COINS, RulesBook
 
 NAME: Final = "ride_hailing"
 VERSION: Final = "0.1"
@@ -139,7 +142,8 @@ class RideState:
     codes: dict[bytes, str] = field(default_factory=dict)
     """Start codes of the rides this member requested (this phone only; never folded)."""
     nudged: set[tuple[bytes, int]] = field(default_factory=set)
-    """(ride, offer number) this node already sent an :class:`Expire` for."""
+    """What this node already submitted on its own: (ride, offer number) of an
+    :class:`Expire`, (escrow job, -1) of a :class:`Hold`."""
 
 
 _Handler: TypeAlias = Callable[[RideState, Mapping[str, Value], NodeContext], Value]
@@ -158,9 +162,18 @@ def _tx(tx: Value) -> RideTx:
 
 
 def _env(state: RideState, ctx: FoldContext) -> Env:
-    rate = ctx.rates.get("commission", "0")
+    rate = commission_rate(ctx.rates.get("commission", "0"))
     policy = Policy.from_settings(ctx.settings)
-    return Env(ctx.now_ms, policy, state.rules, Fraction(rate), ctx.members, ctx.beacon)
+    return Env(
+        ctx.now_ms,
+        policy,
+        state.rules,
+        rate,
+        ctx.members,
+        ctx.beacon,
+        ctx.community,
+        ctx.funds,
+    )
 
 
 # -- declaration and state -------------------------------------------------------------------
@@ -216,19 +229,27 @@ def peoplenet_clock(state: object, ctx: FoldContext) -> None:
 
 @hookimpl
 def peoplenet_duties(state: object, node: NodeContext) -> None:
-    """Nudge community time past my ride's pending offer once it is due by this phone's clock."""
+    """For my open ride as its rider: hold the quoted fare in escrow once a driver is assigned
+    (the request was the consent), and nudge community time past a pending offer once it is
+    due by this phone's clock.  Each at most once per offer or hold."""
     s = _state(state)
     me, now = node.me, node.fold.now_ms
     ride_id = s.book.riding.get(me)
     ride = None if ride_id is None else s.book.rides.get(ride_id)
-    offer = None if ride is None else ride.matching.pending()
-    if ride is None or offer is None or offer.deadline_ms > now:
+    if ride is None:
         return
-    key = (ride.id, len(ride.matching.offers))
-    if key in s.nudged:
-        return
-    s.nudged.add(key)
-    node.submit(Expire(ride.id))
+    escrow = Policy.from_settings(node.fold.settings).payment == ESCROW
+    if escrow and ride.state in (ASSIGNED, ARRIVED) and s.book.pay.book.job(ride.job) is None:
+        _once(s, (ride.job, -1), node, Hold(ride.id))
+    offer = ride.matching.pending()
+    if offer is not None and offer.deadline_ms <= now:
+        _once(s, (ride.id, len(ride.matching.offers)), node, Expire(ride.id))
+
+
+def _once(s: RideState, key: tuple[bytes, int], node: NodeContext, tx: RideTx) -> None:
+    if key not in s.nudged:
+        s.nudged.add(key)
+        node.submit(tx)
 
 
 @hookimpl
@@ -290,7 +311,7 @@ def _request(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Valu
         )
     )  # fmt: skip
     s.codes[ride] = code
-    currency = Policy.from_settings(node.fold.settings).currency
+    currency = _currency(Policy.from_settings(node.fold.settings))
     return {"ride": ride.hex(), "quote_low": low, "quote_high": high, "currency": currency}
 
 
@@ -347,7 +368,7 @@ def _complete(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
     env = _env(s, node.fold)
     breakdown = s.book.fare_of(ride, metres, seconds, env)
     node.submit(Complete(ride.id, metres, seconds, breakdown.total))
-    return {"ride": ride.id.hex(), "fare": breakdown.as_dict(), "currency": env.policy.currency}
+    return {"ride": ride.id.hex(), "fare": breakdown.as_dict(), "currency": _currency(env.policy)}
 
 
 def _rate(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
@@ -370,7 +391,9 @@ def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     ride = _ride(s, args)
     now = node.fold.now_ms
     policy = Policy.from_settings(node.fold.settings)
-    shown = _row(ride, policy.currency)
+    shown = _row(ride, _currency(policy))
+    shown["held"] = s.book.pay.held(ride.job) is not None
+    shown["returned"] = ride.returned
     shown["pickup"] = ride.request.pickup
     shown["dropoff"] = ride.request.dropoff
     shown["quote_low"], shown["quote_high"] = ride.request.quote_low, ride.request.quote_high
@@ -386,7 +409,7 @@ def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
 
 def _ratings(s: RideState, ride: Ride, now_ms: int) -> Value:
     """Double-blind: the scores once both parties rated or the window closed, else hidden."""
-    if ride.id not in s.book.cash.settled or ride.state not in (COMPLETED, DISPUTED):
+    if ride.state not in (COMPLETED, DISPUTED):
         return None
     shown = s.book.ratings.visible(ride.id, now_ms)
     if shown is None:
@@ -428,6 +451,11 @@ def _inbox(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     return {"offers": offers["offers"], "disputes": waiting}
 
 
+def _currency(policy: Policy) -> str:
+    """What fares are counted in: the cooperative's coins under escrow, else the voted text."""
+    return COMMUNITY_COINS if policy.payment == ESCROW else policy.currency
+
+
 def _row(ride: Ride, currency: str) -> dict[str, Value]:
     return {
         "ride": ride.id.hex(),
@@ -442,7 +470,7 @@ def _row(ride: Ride, currency: str) -> dict[str, Value]:
 
 
 def _history(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    currency = Policy.from_settings(node.fold.settings).currency
+    currency = _currency(Policy.from_settings(node.fold.settings))
     mine = [r for r in s.book.rides.values() if node.me in (r.rider, r.driver)]
     mine.sort(key=lambda r: (r.requested_ms, r.id))
     return tuple(_row(r, currency) for r in mine)
@@ -459,16 +487,17 @@ def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
     fares = sum(r.fare or 0 for r in done)
     commission = sum(r.commission for r in done)
     average = s.book.ratings.average(me, now)
+    policy = Policy.from_settings(node.fold.settings)
     return {
         "rides": len(done),
         "fares": fares,
         "commission": commission,
         "net": fares - commission,
-        "owed_to_cooperative": s.book.cash.debt(me),
+        "owed_to_cooperative": s.book.pay.debt(me, policy.currency),
         "refunds_ruled": sum(r.refund for r in done),
         "rating": None if average is None else f"{average.numerator}/{average.denominator}",
         "ratings": s.book.ratings.count(me, now),
-        "currency": Policy.from_settings(node.fold.settings).currency,
+        "currency": _currency(policy),
     }
 
 

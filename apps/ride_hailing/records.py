@@ -1,4 +1,4 @@
-"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-314.
+"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-315.
 
 A ride is named by a 16-byte id the rider's node draws at random (shown as 32 hex digits).
 Cells are ``(row, col)`` on the grid of :mod:`peoplenet.apps.ride_hailing.geo`: a driver's
@@ -258,6 +258,17 @@ class Rule(Record):
             raise _bad(f"a ruling is at most {MAX_CODE} characters")
 
 
+@wire_type(315)
+@dataclass(frozen=True, slots=True)
+class Hold(Record):
+    """The rider's phone holds the top of the quote in escrow for the assigned driver."""
+
+    ride: bytes
+
+    def __post_init__(self) -> None:
+        _ride(self.ride)
+
+
 TX_TYPES: Final = (
     DriverOnline,
     DriverOffline,
@@ -274,6 +285,7 @@ TX_TYPES: Final = (
     Dispute,
     Expire,
     Rule,
+    Hold,
 )
 RideTx = (
     DriverOnline
@@ -291,6 +303,7 @@ RideTx = (
     | Dispute
     | Expire
     | Rule
+    | Hold
 )
 
 __all__ = [
@@ -307,6 +320,7 @@ __all__ = [
     "DriverOffline",
     "DriverOnline",
     "Expire",
+    "Hold",
     "Position",
     "Rate",
     "RequestRide",

@@ -28,7 +28,7 @@ from peoplenet.apps.ride_hailing import matching
 from peoplenet.apps.ride_hailing.fare import FareRules, fare, quote, within_quote
 from peoplenet.apps.ride_hailing.geo import Grid, cell_distance_bounds
 from peoplenet.apps.ride_hailing.matching import Matching, candidates
-from peoplenet.apps.ride_hailing.payment import CashBook
+from peoplenet.apps.ride_hailing.payment import ESCROW, METHODS, Payments
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
@@ -41,6 +41,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOffline,
     DriverOnline,
     Expire,
+    Hold,
     Position,
     Rate,
     RequestRide,
@@ -52,6 +53,7 @@ from peoplenet.plugins.api import AppTxRejected, ParamSpec, Value
 from peoplenet.plugins.kit import (
     Breakdown,
     DisputeBook,
+    Funds,
     RatingBook,
     RulesBook,
     apply_rate,
@@ -73,6 +75,8 @@ ON_TRIP: Final = frozenset({ASSIGNED, ARRIVED, STARTED})
 """States in which the ride's driver is on it (and on no other)."""
 BY_UNMATCHED: Final = "unmatched"
 DAY_MS: Final = 86_400_000
+APP: Final = "ride_hailing"
+"""The app's name: its escrow account is the kit's ``escrow_account(community, APP)``."""
 BEACON_LEN: Final = 32
 
 POLICY_PARAMS: Final = (
@@ -130,7 +134,14 @@ POLICY_PARAMS: Final = (
         minimum=60_000,
         maximum=30 * DAY_MS,
     ),
-    ParamSpec("currency", "text", "EUR", "what fares are counted in (cents)"),
+    ParamSpec(
+        "payment",
+        "choice",
+        "cash",
+        "escrow: held from the rider's cooperative coins; cash: paid outside, recorded",
+        choices=METHODS,
+    ),
+    ParamSpec("currency", "text", "EUR", "what cash fares are counted in (cents)"),
 )
 """The matching and trip parameters (the fare's are in :mod:`.fare`)."""
 
@@ -155,13 +166,14 @@ class Policy:
     rating_min_count: int
     jury_size: int
     jury_answer_ms: int
+    payment: str
     currency: str
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Value]) -> Policy:
         values = {p.name: settings.get(p.name, p.default) for p in POLICY_PARAMS}
         for name, value in values.items():
-            if name != "currency" and type(value) is not int:
+            if name not in ("currency", "payment") and type(value) is not int:
                 raise AppTxRejected("bad_rules", f"{name} is {value!r}, not an integer")
         return cls(**values)  # type: ignore[arg-type]
 
@@ -177,6 +189,10 @@ class Env:
     members: frozenset[bytes] = frozenset()
     beacon: bytes = b""
     """The transaction's beacon (``FoldContext.beacon``): it seeds a dispute's jury draw."""
+    community: bytes = b""
+    funds: Funds | None = None
+    """The cooperative's coins for this transaction (``FoldContext.funds``; None: no
+    provider, or outside a transaction)."""
 
 
 @dataclass(slots=True)
@@ -200,6 +216,8 @@ class Ride:
     agreed_fare: int | None = None
     paid: bool = False
     commission: int = 0
+    returned: int = 0
+    """What the escrow gave the rider back (the hold less the fare, or less a fee)."""
     cancelled_by: str = ""
     cancel_fee: int = 0
     dispute: tuple[bytes, str, int] | None = None
@@ -214,6 +232,11 @@ class Ride:
         if self.breakdown is not None:
             return self.breakdown.total
         return self.cancel_fee or None
+
+    @property
+    def job(self) -> bytes:
+        """The escrow job of this round of the ride (a re-offered ride is held again)."""
+        return self.id + bytes([self.matching.rounds])
 
     def parties(self) -> tuple[bytes, ...]:
         return (self.rider, self.driver) if self.driver else (self.rider,)
@@ -234,6 +257,7 @@ class Ride:
             "agreed_fare": self.agreed_fare,
             "paid": self.paid,
             "commission": self.commission,
+            "returned": self.returned,
             "cancelled_by": self.cancelled_by,
             "cancel_fee": self.cancel_fee,
             "dispute": self.dispute,
@@ -259,7 +283,7 @@ class RideBook:
     """Driver -> the ride whose offer they hold now."""
     riding: dict[bytes, bytes] = field(default_factory=dict)
     """Rider -> their open ride."""
-    cash: CashBook = field(default_factory=CashBook)
+    pay: Payments = field(default_factory=lambda: Payments(APP))
     ratings: RatingBook = field(default_factory=lambda: RatingBook(7 * DAY_MS, 3))
     disputes: DisputeBook = field(default_factory=lambda: DisputeBook(7 * DAY_MS, 3, 2 * DAY_MS))
 
@@ -341,6 +365,10 @@ class RideBook:
             ride = self._driver_in(tx.ride, sender, (ARRIVED,), "not_arrived")
             if code_hash(ride.id, tx.code) != ride.request.code_hash:
                 raise _reject("bad_code", "not the rider's code")
+            if env.policy.payment == ESCROW and self.pay.held(ride.job) is None:
+                raise _reject("not_held", "the rider's fare is not held yet")
+        elif isinstance(tx, Hold):
+            self._check_hold(tx, sender, env)
         elif isinstance(tx, Complete):
             self._check_complete(tx, sender, env)
         elif isinstance(tx, AgreeFare):
@@ -351,7 +379,12 @@ class RideBook:
                 raise _reject("wrong_state", f"ride is {ride.state}")
         elif isinstance(tx, Cancel):
             self._check_cancel(tx, sender)
-        elif isinstance(tx, Rate):
+        else:
+            self._check_after(tx, sender, env)
+
+    def _check_after(self, tx: RideTx, sender: bytes, env: Env) -> None:
+        """The transactions after a ride (ratings, disputes) and the nudge."""
+        if isinstance(tx, Rate):
             self._finished(tx.ride)
             self.ratings.check_rate(tx.ride, sender, tx.score, env.now_ms)
         elif isinstance(tx, Dispute):
@@ -433,6 +466,17 @@ class RideBook:
             raise _reject("not_a_party")
         return ride
 
+    def _check_hold(self, tx: Hold, sender: bytes, env: Env) -> Ride:
+        ride = self.ride(tx.ride)
+        if sender != ride.rider:
+            raise _reject("not_the_rider")
+        if env.policy.payment != ESCROW:
+            raise _reject("not_escrow", "the cooperative voted cash payment")
+        if ride.state not in (ASSIGNED, ARRIVED):
+            raise _reject("wrong_state", f"ride is {ride.state}")
+        self.pay.check_hold(ride.job, ride.rider, ride.request.quote_high, env)
+        return ride
+
     def _finished(self, ride_id: bytes) -> Ride:
         ride = self.ride(ride_id)
         if ride.state not in (COMPLETED, DISPUTED):
@@ -510,6 +554,8 @@ class RideBook:
             )
         elif isinstance(tx, Rule):
             self._rule(ride, sender, tx.ruling, now)
+        elif isinstance(tx, Hold):
+            self.pay.hold(ride.job, ride.rider, ride.driver, ride.request.quote_high, env)
         return self._summary(ride)
 
     def _summary(self, ride: Ride) -> Value:
@@ -571,12 +617,18 @@ class RideBook:
 
     def _complete(self, ride: Ride, tx: Complete, env: Env) -> None:
         breakdown = self._check_complete(tx, ride.driver, env)
+        paid = self.pay.settle_fare(  # the money first: a refusal there changes nothing here
+            ride.job,
+            ride.rider,
+            ride.driver,
+            breakdown.total,
+            env.commission,
+            env.policy.currency,
+            env,
+        )
         ride.metres, ride.seconds, ride.breakdown = tx.metres, tx.seconds, breakdown
         self._finish(ride, COMPLETED, env.now_ms)
-        paid = self.cash.settle(
-            ride.id, ride.rider, ride.driver, breakdown.total, env.commission, now_ms=env.now_ms
-        )
-        ride.paid, ride.commission = True, paid.commission
+        ride.paid, ride.commission, ride.returned = True, paid.commission, paid.refunded
         self.ratings.open(ride.id, ride.parties(), env.now_ms)
 
     def _rule(self, ride: Ride, juror: bytes, ruling: str, now_ms: int) -> None:
@@ -595,16 +647,25 @@ class RideBook:
             late = ride.state == ARRIVED or (
                 ride.state == ASSIGNED and now - ride.assigned_ms > env.policy.cancel_free_ms
             )
+            fee = env.policy.cancel_fee_cents if late else 0
+            paid = self.pay.settle_cancel(
+                ride.job, ride.rider, ride.driver, fee, env.commission, env.policy.currency, env
+            )
             self._finish(ride, CANCELLED, now)
             ride.cancelled_by = "rider"
-            if late and env.policy.cancel_fee_cents:
-                ride.cancel_fee = env.policy.cancel_fee_cents
-                paid = self.cash.settle(
-                    ride.id, ride.rider, ride.driver, ride.cancel_fee, env.commission, now_ms=now
+            if paid is not None and (fee or paid.refunded):
+                ride.cancel_fee = fee
+                ride.paid, ride.commission, ride.returned = (
+                    bool(fee),
+                    paid.commission,
+                    paid.refunded,
                 )
-                ride.paid, ride.commission = True, paid.commission
             return
-        # the driver drops the ride: it goes back to matching while re-offers are left
+        # the driver drops the ride: the hold goes back whole; the ride back to matching
+        # while re-offers are left (a new round, a new hold)
+        self.pay.settle_cancel(
+            ride.job, ride.rider, ride.driver, 0, env.commission, env.policy.currency, env
+        )
         driver = ride.driver
         del self.driving[driver]
         ride.driver, ride.assigned_ms, ride.arrived_ms = b"", 0, 0
@@ -629,7 +690,7 @@ class RideBook:
             "driving": tuple(sorted(self.driving.items())),
             "holding": tuple(sorted(self.holding.items())),
             "riding": tuple(sorted(self.riding.items())),
-            "cash": self.cash.to_value(),
+            "pay": self.pay.to_value(),
             "ratings": self.ratings.to_value(),
             "disputes": self.disputes.to_value(),
         }

@@ -285,10 +285,13 @@ class Rides(RuleBasedStateMachine):
     def every_completed_trip_is_paid_once(self) -> None:
         done = {r.id for r in self.w.book.rides.values() if r.state in (COMPLETED, DISPUTED)}
         assert all(self.w.book.rides[r].paid for r in done)
-        settled = set(self.w.book.cash.settled)
+        jobs = self.w.book.pay.book.jobs
+        settled = {job[:16] for job, record in jobs.items() if record.state != "held"}
         assert done <= settled
         paid = {r.id for r in self.w.book.rides.values() if r.paid}
         assert paid == settled
+        assert len(jobs) == len({job[:16] for job in jobs})  # one settlement per ride
+        assert self.w.book.pay.book.conserved()
 
     @invariant()
     def fares_are_within_the_quote_or_agreed(self) -> None:

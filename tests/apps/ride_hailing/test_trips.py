@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from peoplenet.apps.ride_hailing import matching
-from peoplenet.apps.ride_hailing.payment import CashBook
+from peoplenet.apps.ride_hailing.payment import Payments
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
@@ -73,7 +73,7 @@ def test_a_whole_ride_is_offered_nearest_first_assigned_and_paid_once_in_cash() 
     assert ride.state == "completed" and ride.driver == D1 and ride.paid
     assert [o.outcome for o in ride.matching.offers] == ["accepted"]
     assert ride.commission == (total + 5) // 10  # 1/10, half up
-    assert w.book.cash.debt(D1) == ride.commission
+    assert w.book.pay.debt(D1, "EUR") == ride.commission
     assert RIDER not in w.book.riding and D1 not in w.book.driving
 
 
@@ -207,12 +207,12 @@ def test_unknown_rules_version_and_double_settlement_are_refused() -> None:
     with pytest.raises(AppTxRejected) as caught:
         RulesBook().get(1)
     assert caught.value.reason == "unknown_rules_version"
-    cash = CashBook()
-    cash.settle(R, RIDER, D1, 1000, Fraction(1, 10), now_ms=0)
+    pay, step = Payments("ride_hailing"), World().env()
+    pay.settle_fare(R, RIDER, D1, 1000, Fraction(1, 10), "EUR", step)
     with pytest.raises(AppTxRejected) as again:
-        cash.settle(R, RIDER, D1, 1000, Fraction(1, 10), now_ms=0)
+        pay.settle_fare(R, RIDER, D1, 1000, Fraction(1, 10), "EUR", step)
     assert again.value.reason == "already_settled"
-    assert cash.debt(D1) == 100
+    assert pay.debt(D1, "EUR") == 100
 
 
 # -- matching and cancellations ---------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_a_rider_cancelling_late_owes_the_voted_fee_in_cash() -> None:
         300,
         True,
     )
-    assert w.book.cash.debt(D1) == 30
+    assert w.book.pay.debt(D1, "EUR") == 30
 
 
 def test_a_rider_cancelling_early_pays_nothing_and_the_offer_is_withdrawn() -> None:
