@@ -22,6 +22,7 @@ from typing import Final, TypeAlias
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.payment import ESCROW, commission_rate
+from peoplenet.apps.ride_hailing.policy import POLICY_PARAMS, Env, Policy
 from peoplenet.apps.ride_hailing.records import (
     RIDE_LEN,
     TX_TYPES,
@@ -48,9 +49,6 @@ from peoplenet.apps.ride_hailing.trips import (
     ASSIGNED,
     COMPLETED,
     DISPUTED,
-    POLICY_PARAMS,
-    Env,
-    Policy,
     Ride,
     RideBook,
     code_hash,

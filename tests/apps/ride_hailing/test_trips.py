@@ -9,6 +9,7 @@ import pytest
 
 from peoplenet.apps.ride_hailing import matching
 from peoplenet.apps.ride_hailing.payment import Payments
+from peoplenet.apps.ride_hailing.policy import Env
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
@@ -25,7 +26,6 @@ from peoplenet.apps.ride_hailing.records import (
     Rule,
     Start,
 )
-from peoplenet.apps.ride_hailing.trips import Env
 from peoplenet.plugins.api import AppTxRejected
 from peoplenet.plugins.kit import RulesBook
 from tests.apps.ride_hailing.world import AWAY, CODE, HOME, MEMBERS, World, member, ride_id
