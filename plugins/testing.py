@@ -41,6 +41,7 @@ from peoplenet.plugins.api import (
     PluginError,
 )
 from peoplenet.plugins.harness import (
+    COMMUNITY,
     DEFAULT_DECISIONS,
     HOOK_BUDGET_S,
     START_MS,
@@ -573,6 +574,7 @@ def _around_difference(a: str, b: str, width: int = 60) -> tuple[str, str]:
 
 
 __all__ = [
+    "COMMUNITY",
     "DEFAULT_DECISIONS",
     "HOOK_BUDGET_S",
     "START_MS",

@@ -18,6 +18,7 @@ from typing import Final
 
 from peoplenet.apps.ride_hailing import geo, plugin
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, fare, quote
+from peoplenet.apps.ride_hailing.places import Places, seal_details
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
@@ -26,6 +27,7 @@ from peoplenet.apps.ride_hailing.records import (
     Cell,
     Complete,
     Decline,
+    Details,
     Dispute,
     DriverOffline,
     DriverOnline,
@@ -38,7 +40,14 @@ from peoplenet.apps.ride_hailing.records import (
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import code_hash
-from peoplenet.plugins.testing import START_MS, By, ConformanceCase, OtherApp, member_id
+from peoplenet.plugins.testing import (
+    COMMUNITY,
+    START_MS,
+    By,
+    ConformanceCase,
+    OtherApp,
+    member_id,
+)
 
 PICKUP: Final = geo.parse_point("45.464200,9.190000")
 DROPOFF: Final = geo.parse_point("45.478100,9.227000")
@@ -46,7 +55,8 @@ R1: Final = bytes(range(1, 17))
 R2: Final = bytes(range(2, 18))
 R3: Final = bytes(range(3, 19))
 CODE: Final = "K7WQ2MZP9A"
-M0: Final = member_id(0)
+WHERE: Final = Places(PICKUP, DROPOFF)
+M0, M2 = member_id(0), member_id(2)
 
 
 def cell(point: geo.Point) -> Cell:
@@ -63,7 +73,7 @@ def request(ride: bytes, *, version: int = 1, estimate: int | None = None) -> Re
     metres = geo.distance_m(PICKUP, DROPOFF) if estimate is None else estimate
     low, high = quote(rules(), metres)
     return RequestRide(
-        ride, cell(PICKUP), cell(DROPOFF), b"", metres, low, high, version, code_hash(ride, CODE)
+        ride, cell(PICKUP), cell(DROPOFF), None, metres, low, high, version, code_hash(ride, CODE)
     )
 
 
@@ -90,6 +100,7 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             By(1, Decline(R1)),  # member 1 is in the pickup's cell: offered first
             By(2, Accept(R1)),
             Hold(R1),  # the rider's phone holds the top of the quote in escrow
+            Details(R1, seal_details(COMMUNITY, R1 + b"\x01", (M0, M2), WHERE)),
             By(2, Arrive(R1)),
             AgreeFare(R1, 5000),
             By(2, Start(R1, CODE)),
@@ -122,6 +133,7 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             (By(2, AgreeFare(R1, 1)), "not_the_rider"),
             (By(1, Hold(R1)), "not_the_rider"),
             (Hold(R1), "wrong_state"),
+            (Details(R1, seal_details(COMMUNITY, R1, (M0, M2), WHERE)), "wrong_state"),
             (By(1, Position(near)), "not_online"),
             (By(2, Position(moved)), "same_cell"),
             (By(2, DriverOnline(near)), "already_online"),

@@ -22,6 +22,14 @@ from typing import Final, TypeAlias
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.payment import ESCROW, commission_rate
+from peoplenet.apps.ride_hailing.places import (
+    Places,
+    details_context,
+    opened,
+    request_context,
+    seal_details,
+    seal_request,
+)
 from peoplenet.apps.ride_hailing.policy import POLICY_PARAMS, Env, Policy
 from peoplenet.apps.ride_hailing.records import (
     RIDE_LEN,
@@ -32,6 +40,7 @@ from peoplenet.apps.ride_hailing.records import (
     Cancel,
     Complete,
     Decline,
+    Details,
     Dispute,
     DriverOffline,
     DriverOnline,
@@ -49,6 +58,7 @@ from peoplenet.apps.ride_hailing.trips import (
     ASSIGNED,
     COMPLETED,
     DISPUTED,
+    ON_TRIP,
     Ride,
     RideBook,
     code_hash,
@@ -137,11 +147,12 @@ class RideState:
     community: bytes
     book: RideBook = field(default_factory=RideBook)
     rules: RulesBook = field(default_factory=lambda: RulesBook(FARE_KEYS))
-    codes: dict[bytes, str] = field(default_factory=dict)
-    """Start codes of the rides this member requested (this phone only; never folded)."""
+    places: dict[bytes, Places] = field(default_factory=dict)
+    """The exact places and start codes of the rides this member requested, as opened (this
+    phone only, never folded; after a restart reopened from the request's sealed field)."""
     nudged: set[tuple[bytes, int]] = field(default_factory=set)
     """What this node already submitted on its own: (ride, offer number) of an
-    :class:`Expire`, (escrow job, -1) of a :class:`Hold`."""
+    :class:`Expire`, (escrow job, -1) of a :class:`Hold`, (job, -2) of :class:`Details`."""
 
 
 _Handler: TypeAlias = Callable[[RideState, Mapping[str, Value], NodeContext], Value]
@@ -228,8 +239,9 @@ def peoplenet_clock(state: object, ctx: FoldContext) -> None:
 @hookimpl
 def peoplenet_duties(state: object, node: NodeContext) -> None:
     """For my open ride as its rider: hold the quoted fare in escrow once a driver is assigned
-    (the request was the consent), and nudge community time past a pending offer once it is
-    due by this phone's clock.  Each at most once per offer or hold."""
+    (the request was the consent), seal the exact places to that driver, and nudge community
+    time past a pending offer once it is due by this phone's clock.  Each at most once per
+    offer, hold or round."""
     s = _state(state)
     me, now = node.me, node.fold.now_ms
     ride_id = s.book.riding.get(me)
@@ -239,6 +251,11 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
     escrow = Policy.from_settings(node.fold.settings).payment == ESCROW
     if escrow and ride.state in (ASSIGNED, ARRIVED) and s.book.pay.book.job(ride.job) is None:
         _once(s, (ride.job, -1), node, Hold(ride.id))
+    if ride.state in ON_TRIP and ride.details_job != ride.job:
+        mine = _my_places(s, ride, node)
+        if mine is not None:
+            sealed = seal_details(node.fold.community, ride.job, ride.parties(), mine)
+            _once(s, (ride.job, -2), node, Details(ride.id, sealed))
     offer = ride.matching.pending()
     if offer is not None and offer.deadline_ms <= now:
         _once(s, (ride.id, len(ride.matching.offers)), node, Expire(ride.id))
@@ -302,13 +319,15 @@ def _request(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Valu
     ride = secrets.token_bytes(RIDE_LEN)
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LEN))
     a, b = geo.cell_of(pickup), geo.cell_of(dropoff)
+    mine = Places(pickup, dropoff, code)
+    sealed = seal_request(node.fold.community, ride, node.me, mine)
     node.submit(
         RequestRide(
-            ride, (a.row, a.col), (b.row, b.col), b"", estimate, low, high, version,
+            ride, (a.row, a.col), (b.row, b.col), sealed, estimate, low, high, version,
             code_hash(ride, code),
         )
     )  # fmt: skip
-    s.codes[ride] = code
+    s.places[ride] = mine
     currency = _currency(Policy.from_settings(node.fold.settings))
     return {"ride": ride.hex(), "quote_low": low, "quote_high": high, "currency": currency}
 
@@ -400,8 +419,14 @@ def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     shown["offers"] = ride.matching.to_value()
     shown["ratings"] = _ratings(s, ride, now)
     shown["dispute"] = _dispute_shown(s, ride)
-    if node.me == ride.rider and ride.id in s.codes:
-        shown["code"] = s.codes[ride.id]
+    mine = _my_places(s, ride, node)
+    if mine is not None:  # the rider: the places and the code to tell the driver
+        shown["code"] = mine.code
+        shown["pickup_at"], shown["dropoff_at"] = mine.pickup.text(), mine.dropoff.text()
+    elif node.me == ride.driver and ride.details_job == ride.job:
+        given = opened(node, ride.details, details_context(node.fold.community, ride.job))
+        if given is not None:
+            shown["pickup_at"], shown["dropoff_at"] = given.pickup.text(), given.dropoff.text()
     return shown
 
 
@@ -430,6 +455,19 @@ def _dispute_shown(s: RideState, ride: Ride) -> Value:
         "ruling": ride.ruling or None,
         "refund": ride.refund,
     }
+
+
+def _my_places(s: RideState, ride: Ride, node: NodeContext) -> Places | None:
+    """My ride's places and code: as this phone kept them, or reopened from the request."""
+    if node.me != ride.rider:
+        return None
+    found = s.places.get(ride.id)
+    if found is None:
+        context = request_context(node.fold.community, ride.id)
+        found = opened(node, ride.request.sealed, context)
+        if found is not None:
+            s.places[ride.id] = found
+    return found
 
 
 def _rule(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:

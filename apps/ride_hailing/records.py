@@ -1,4 +1,4 @@
-"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-315.
+"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-316.
 
 A ride is named by a 16-byte id the rider's node draws at random (shown as 32 hex digits).
 Cells are ``(row, col)`` on the grid of :mod:`peoplenet.apps.ride_hailing.geo`: a driver's
@@ -16,6 +16,7 @@ from typing import Final
 
 from peoplenet.apps.ride_hailing.geo import valid_cell
 from peoplenet.plugins.api import Record, RemoteProtocolError, wire_type
+from peoplenet.plugins.kit import Sealed
 
 RIDE_LEN: Final = 16
 CODE_HASH_LEN: Final = 32
@@ -25,7 +26,6 @@ MAX_METRES: Final = 10**7
 """Longest trip: 10,000 km."""
 MAX_SECONDS: Final = 7 * 86_400
 """Longest trip: a week."""
-MAX_SEALED: Final = 4096
 MAX_CODE: Final = 64
 MAX_REASON: Final = 280
 
@@ -84,7 +84,8 @@ class Position(Record):
 class RequestRide(Record):
     """The sender asks for a ride from ``pickup`` to ``dropoff``.
 
-    ``sealed`` carries the exact points for the assigned driver only (opaque here);
+    ``sealed`` carries the exact points and the start code, sealed to the rider alone (their
+    phone reopens it after a restart, and reseals the points to the assigned driver);
     ``estimate_m`` is the straight line between them, which the fold checks against the two
     cells; the quote is what the rider saw, under rules ``rules_version``; ``code_hash`` is
     BLAKE2b-256(ride || code) of the one-time code the rider tells the driver at pickup.
@@ -93,7 +94,7 @@ class RequestRide(Record):
     ride: bytes
     pickup: Cell
     dropoff: Cell
-    sealed: bytes
+    sealed: Sealed | None
     estimate_m: int
     quote_low: int
     quote_high: int
@@ -104,8 +105,6 @@ class RequestRide(Record):
         _ride(self.ride)
         _cell(self.pickup, "pickup")
         _cell(self.dropoff, "dropoff")
-        if len(self.sealed) > MAX_SEALED:
-            raise _bad(f"sealed details are at most {MAX_SEALED} bytes")
         _range(self.estimate_m, 0, MAX_METRES, "estimate_m")
         _range(self.quote_low, 0, MAX_CENTS, "quote_low")
         _range(self.quote_high, self.quote_low, MAX_CENTS, "quote_high")
@@ -269,6 +268,19 @@ class Hold(Record):
         _ride(self.ride)
 
 
+@wire_type(316)
+@dataclass(frozen=True, slots=True)
+class Details(Record):
+    """The rider's phone seals the exact pickup and drop-off to the rider and the assigned
+    driver (the fold sees only who can open it)."""
+
+    ride: bytes
+    sealed: Sealed
+
+    def __post_init__(self) -> None:
+        _ride(self.ride)
+
+
 TX_TYPES: Final = (
     DriverOnline,
     DriverOffline,
@@ -286,6 +298,7 @@ TX_TYPES: Final = (
     Expire,
     Rule,
     Hold,
+    Details,
 )
 RideTx = (
     DriverOnline
@@ -304,6 +317,7 @@ RideTx = (
     | Expire
     | Rule
     | Hold
+    | Details
 )
 
 __all__ = [
@@ -316,6 +330,7 @@ __all__ = [
     "Cell",
     "Complete",
     "Decline",
+    "Details",
     "Dispute",
     "DriverOffline",
     "DriverOnline",

@@ -36,6 +36,7 @@ from peoplenet.apps.ride_hailing.records import (
     Cell,
     Complete,
     Decline,
+    Details,
     Dispute,
     DriverOffline,
     DriverOnline,
@@ -53,6 +54,7 @@ from peoplenet.plugins.kit import (
     Breakdown,
     DisputeBook,
     RatingBook,
+    Sealed,
     apply_rate,
     ruling_share,
 )
@@ -106,6 +108,9 @@ class Ride:
     """What the escrow gave the rider back (the hold less the fare, or less a fee)."""
     cancelled_by: str = ""
     cancel_fee: int = 0
+    details: Sealed | None = None
+    """The exact places, sealed to the rider and the driver of round ``details_job``."""
+    details_job: bytes = b""
     dispute: tuple[bytes, str, int] | None = None
     """Who disputed, why, when; the jury and its rulings are in the book's disputes."""
     ruling: str = ""
@@ -146,6 +151,8 @@ class Ride:
             "returned": self.returned,
             "cancelled_by": self.cancelled_by,
             "cancel_fee": self.cancel_fee,
+            "details": self.details,
+            "details_job": self.details_job,
             "dispute": self.dispute,
             "ruling": self.ruling,
             "refund": self.refund,
@@ -255,6 +262,14 @@ class RideBook:
                 raise _reject("not_held", "the rider's fare is not held yet")
         elif isinstance(tx, Hold):
             self._check_hold(tx, sender, env)
+        elif isinstance(tx, Details):
+            ride = self.ride(tx.ride)
+            if sender != ride.rider:
+                raise _reject("not_the_rider")
+            if ride.state not in ON_TRIP:
+                raise _reject("wrong_state", f"ride is {ride.state}")
+            if tuple(k.recipient for k in tx.sealed.keys) != tuple(sorted(ride.parties())):
+                raise _reject("bad_recipients", "sealed to the rider and the driver, no one else")
         elif isinstance(tx, Complete):
             self._check_complete(tx, sender, env)
         elif isinstance(tx, AgreeFare):
@@ -440,6 +455,8 @@ class RideBook:
             )
         elif isinstance(tx, Rule):
             self._rule(ride, sender, tx.ruling, now)
+        elif isinstance(tx, Details):
+            ride.details, ride.details_job = tx.sealed, ride.job
         elif isinstance(tx, Hold):
             self.pay.hold(ride.job, ride.rider, ride.driver, ride.request.quote_high, env)
         return self._summary(ride)

@@ -130,6 +130,7 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     (313, "peoplenet.apps.ride_hailing.records.Expire"),
     (314, "peoplenet.apps.ride_hailing.records.Rule"),
     (315, "peoplenet.apps.ride_hailing.records.Hold"),
+    (316, "peoplenet.apps.ride_hailing.records.Details"),
     # the example noticeboard app (900 - 903)
     (900, "peoplenet_noticeboard.records.PostNotice"),
     (901, "peoplenet_noticeboard.records.PinNotice"),

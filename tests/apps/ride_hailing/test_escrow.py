@@ -20,9 +20,8 @@ from peoplenet.apps.ride_hailing.records import (
     Hold,
     Start,
 )
-from peoplenet.plugins.harness import COMMUNITY
 from peoplenet.plugins.kit import escrow_account, treasury_account
-from peoplenet.plugins.testing import AppHarness
+from peoplenet.plugins.testing import COMMUNITY, AppHarness
 
 COINS = 100_000
 

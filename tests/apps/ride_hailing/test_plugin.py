@@ -7,19 +7,21 @@ from typing import Any
 
 import pytest
 
-from peoplenet.apps.ride_hailing import plugin
+from peoplenet.apps.ride_hailing import geo, plugin
 from peoplenet.apps.ride_hailing.conformance import CODE, R1, request
+from peoplenet.apps.ride_hailing.places import Places, seal_details
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     Arrive,
     Complete,
+    Details,
     DriverOnline,
     Expire,
     RequestRide,
     Start,
 )
 from peoplenet.plugins.api import AppCommandError
-from peoplenet.plugins.testing import AppHarness
+from peoplenet.plugins.testing import COMMUNITY, AppHarness
 
 NAME = "ride_hailing"
 FROM, TO = "45.4642,9.19", "45.4781,9.2270"
@@ -43,9 +45,8 @@ def state(h: AppHarness) -> plugin.RideState:
 
 
 def ask(h: AppHarness, op: str, args: dict[str, Any] | None = None) -> Any:
-    """Member 0's command's answer, as JSON-like data (a read; nothing submitted)."""
-    answer, submitted = h.command(op, args)
-    assert submitted == []
+    """Member 0's command's answer, as JSON-like data (what it submitted is left aside)."""
+    answer, _ = h.command(op, args)
     return answer
 
 
@@ -68,7 +69,8 @@ def test_request_answers_the_ride_and_its_quote_and_nothing_else(h: AppHarness) 
         "currency": "CHF",
     }
     assert 0 < tx.quote_low < tx.quote_high
-    assert tx.sealed == b""  # no exact place on the ordered lace
+    assert tx.sealed is not None  # the exact places travel sealed to the rider alone
+    assert [k.recipient for k in tx.sealed.keys] == [h.members[0]]
 
 
 def test_a_whole_ride_by_commands_and_the_history_rows(h: AppHarness) -> None:
@@ -172,3 +174,43 @@ def test_a_change_of_the_fare_rules_is_a_new_version_and_old_quotes_go_stale(
     (tx,) = submitted
     assert h.submit(tx)["reason"] == "stale_rules"
     assert state(h).rules.current == 2
+
+
+def test_the_places_and_code_are_sealed_and_the_assigned_driver_gets_the_places(
+    h: AppHarness,
+) -> None:
+    _, tx = requested(h)
+    assert tx.sealed is not None and [k.recipient for k in tx.sealed.keys] == [h.members[0]]
+    code = ask(h, "show", {"ride": tx.ride.hex()})["code"]
+    state(h).places.clear()  # the phone restarted: reopened from the request
+    shown = ask(h, "show", {"ride": tx.ride.hex()})
+    assert shown["code"] == code and shown["pickup_at"] == "45.464200,9.190000"
+    assert h.submit(Accept(tx.ride), member=1)["status"] == "applied"
+    (details,) = h.duties()
+    assert isinstance(details, Details)
+    assert [k.recipient for k in details.sealed.keys] == sorted(h.members[:2])
+    assert h.submit(details)["status"] == "applied"
+    assert h.duties() == []
+    assert h.submit(details, member=1)["reason"] == "not_the_rider"
+
+
+def test_the_driver_opens_the_places_sealed_to_them() -> None:
+    with AppHarness(plugin, members=3) as h:
+        h.enable({})
+        h.submit(DriverOnline((4546, 919)))  # member 0 drives, member 1 rides
+        tx = request(R1)
+        assert h.submit(tx, member=1)["status"] == "applied"
+        assert h.submit(Accept(R1))["status"] == "applied"
+        ride = state(h).book.rides[R1]
+        where = Places(geo.parse_point(FROM), geo.parse_point(TO))
+        wrong = seal_details(COMMUNITY, ride.job, (h.members[1], h.members[2]), where)
+        assert h.submit(Details(R1, wrong), member=1)["reason"] == "bad_recipients"
+        right = seal_details(COMMUNITY, ride.job, ride.parties(), where)
+        assert h.submit(Details(R1, right), member=1)["status"] == "applied"
+        shown = ask(h, "show", {"ride": R1.hex()})
+        assert (shown["pickup_at"], shown["dropoff_at"]) == (
+            where.pickup.text(),
+            where.dropoff.text(),
+        )
+        assert "code" not in shown
+        assert h.problems() == []

@@ -81,7 +81,7 @@ class World:
             ride,
             pickup,
             dropoff,
-            b"",
+            None,
             estimate,
             q[0],
             q[1],
