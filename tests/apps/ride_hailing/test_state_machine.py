@@ -10,6 +10,10 @@ the rider's consent), time passes and offers expire.  After every step:
 * every completed trip is paid exactly once;
 * every fare is within its quote or agreed by the rider;
 * a refused transaction changes nothing.
+
+It runs twice: paid in cash, and paid from the riders' coins held in escrow (the holds, the
+splits at completion and the refunds at cancellation conserve every coin, and money is held
+only for the round of a ride under way).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOffline,
     DriverOnline,
     Expire,
+    Hold,
     Position,
     RideTx,
     Start,
@@ -47,8 +52,11 @@ from peoplenet.apps.ride_hailing.trips import (
     OPEN,
     STARTED,
 )
-from peoplenet.plugins.api import AppTxRejected
-from tests.apps.ride_hailing.world import CODE, HOME, World, member, ride_id
+from peoplenet.plugins.api import AppTxRejected, Value
+from peoplenet.plugins.kit import escrow_account
+from tests.apps.ride_hailing.world import CODE, COMMUNITY, HOME, World, member, ride_id
+
+COINS = 1_000_000
 
 DRIVERS = tuple(member(i) for i in range(4))
 RIDERS = tuple(member(i) for i in range(3, 7))  # member 3 both drives and rides
@@ -74,9 +82,18 @@ cells = st.tuples(st.integers(HOME[0] - 2, HOME[0] + 2), st.integers(HOME[1] - 2
 
 
 class Rides(RuleBasedStateMachine):
+    PAYMENT = "cash"
+
     def __init__(self) -> None:
         super().__init__()
-        self.w = World({"offer_timeout_ms": 60_000, "max_reoffers": 2, "max_rings": 4})
+        settings: dict[str, Value] = {
+            "offer_timeout_ms": 60_000,
+            "max_reoffers": 2,
+            "max_rings": 4,
+            "payment": self.PAYMENT,
+        }
+        coins = dict.fromkeys(RIDERS[:-1], COINS) if self.PAYMENT == "escrow" else None
+        self.w = World(settings, coins=coins)  # the last rider has no coins
         self.cancelled: set[bytes] = set()
         self.seen: dict[bytes, str] = {}
 
@@ -184,6 +201,11 @@ class Rides(RuleBasedStateMachine):
     ) -> None:
         self.attempt(self.w.request(ride_id(new), rider, pickup, dropoff), rider)
 
+    @rule(who=people, pick=picks, aim=st.booleans())
+    def hold(self, who: bytes, pick: int, aim: bool) -> None:
+        ride = self.ride(pick, ON_TRIP)
+        self.attempt(Hold(ride), self.party(ride, "rider", who, aim))
+
     @rule(who=people, pick=picks, aim=st.booleans(), fare=st.integers(0, 100_000))
     def agree(self, who: bytes, pick: int, aim: bool, fare: int) -> None:
         ride = self.ride(pick, ON_TRIP)
@@ -212,6 +234,7 @@ class Rides(RuleBasedStateMachine):
         offer = found.matching.pending()
         if offer is None or not self.attempt(Accept(ride), offer.driver):
             return
+        self.attempt(Hold(ride), rider)  # under escrow; refused (not_escrow) under cash
         steps: tuple[RideTx, ...] = (Arrive(ride), Start(ride, CODE))
         for i, step in enumerate(steps):
             if quit_at == i:
@@ -286,12 +309,28 @@ class Rides(RuleBasedStateMachine):
         done = {r.id for r in self.w.book.rides.values() if r.state in (COMPLETED, DISPUTED)}
         assert all(self.w.book.rides[r].paid for r in done)
         jobs = self.w.book.pay.book.jobs
-        settled = {job[:16] for job, record in jobs.items() if record.state != "held"}
+        settled = {  # a payment: a fare or a fee (a whole refund pays no one)
+            job[:16]
+            for job, record in jobs.items()
+            if record.state != "held" and (record.state != "refunded" or record.to_payee)
+        }
         assert done <= settled
         paid = {r.id for r in self.w.book.rides.values() if r.paid}
         assert paid == settled
-        assert len(jobs) == len({job[:16] for job in jobs})  # one settlement per ride
-        assert self.w.book.pay.book.conserved()
+        book = self.w.book.pay.book
+        assert book.conserved()
+        for ride in self.w.book.rides.values():  # each round of a ride settles at most once
+            settled_jobs = [j for j, r in jobs.items() if j[:16] == ride.id and r.state != "held"]
+            rounds = {j[:17] for j in settled_jobs}
+            assert len(rounds) == len({j for j in settled_jobs if not j.endswith(b"+")})
+        for ride in self.w.book.rides.values():  # money is held only for the round under way
+            held = {j for j, r in jobs.items() if j[:16] == ride.id and r.state == "held"}
+            assert held <= ({ride.job} if ride.state in ON_TRIP else set()), ride.state
+        if self.w.ledger is not None:  # no coin made or lost; the escrow holds what is held
+            assert self.w.ledger.total() == COINS * (len(RIDERS) - 1)
+            assert self.w.ledger.balance(escrow_account(COMMUNITY, "ride_hailing"), "") == (
+                book.held()
+            )
 
     @invariant()
     def fares_are_within_the_quote_or_agreed(self) -> None:
@@ -303,5 +342,13 @@ class Rides(RuleBasedStateMachine):
             assert within_quote(ride.breakdown, q.quote_low, q.quote_high) or agreed
 
 
+class EscrowRides(Rides):
+    """The same, paid from the riders' coins held in escrow (one rider has none)."""
+
+    PAYMENT = "escrow"
+
+
 TestRides = Rides.TestCase
 TestRides.settings = settings(max_examples=150, stateful_step_count=60, deadline=None)
+TestEscrowRides = EscrowRides.TestCase
+TestEscrowRides.settings = settings(max_examples=100, stateful_step_count=60, deadline=None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from peoplenet.apps.ride_hailing import geo
@@ -12,7 +12,7 @@ from peoplenet.apps.ride_hailing.policy import POLICY_PARAMS, Env, Policy
 from peoplenet.apps.ride_hailing.records import Cell, RequestRide, RideTx
 from peoplenet.apps.ride_hailing.trips import RideBook, code_hash
 from peoplenet.plugins.api import AppTxRejected, Value
-from peoplenet.plugins.kit import RulesBook
+from peoplenet.plugins.kit import Move, RulesBook
 
 START_MS = 1_700_000_000_000
 CODE = "CODE123456"
@@ -31,10 +31,49 @@ def ride_id(i: int) -> bytes:
     return bytes([i + 1]) * 16
 
 
+COMMUNITY = b"f/ride-world"
+
+
+class Ledger:
+    """The cooperative's coins for the tests: a :class:`Funds` over a plain dict (the real
+    one is the currency app's; ``test_escrow`` runs the app beside it)."""
+
+    def __init__(self, balances: Mapping[bytes, int]) -> None:
+        self.accounts = dict(balances)
+
+    def balance(self, account: bytes, currency: str) -> int:
+        return self.accounts.get(account, 0)
+
+    def can_move(self, frm: bytes, to: bytes, currency: str, amount: int) -> str:
+        if amount <= 0 or frm == to:
+            return "bad_amount"
+        return "" if self.accounts.get(frm, 0) >= amount else "insufficient_funds"
+
+    def move(self, frm: bytes, to: bytes, currency: str, amount: int, memo: str = "") -> None:
+        self.move_all([Move(frm, to, currency, amount, memo)])
+
+    def move_all(self, moves: Sequence[Move]) -> None:
+        after = dict(self.accounts)
+        for m in moves:
+            if after.get(m.frm, 0) < m.amount or m.amount <= 0:
+                raise AppTxRejected("insufficient_funds", m.memo)
+            after[m.frm] -= m.amount
+            after[m.to] = after.get(m.to, 0) + m.amount
+        self.accounts = after
+
+    def total(self) -> int:
+        return sum(self.accounts.values())
+
+
 class World:
     """One cooperative's ride book, fed transactions in order, a second apart by default."""
 
-    def __init__(self, settings: Mapping[str, Value] | None = None, commission: str = "1/10"):
+    def __init__(
+        self,
+        settings: Mapping[str, Value] | None = None,
+        commission: str = "1/10",
+        coins: Mapping[bytes, int] | None = None,
+    ):
         defaults = {p.name: p.default for p in (*FARE_PARAMS, *POLICY_PARAMS)}
         self.settings = {**defaults, **(settings or {})}
         self.rules = RulesBook(p.name for p in FARE_PARAMS)
@@ -43,11 +82,14 @@ class World:
         self.book.configure(Policy.from_settings(self.settings))
         self.now = START_MS
         self.commission = Fraction(commission)
+        self.ledger = None if coins is None else Ledger(coins)
 
     def env(self) -> Env:
         beacon = hashlib.blake2b(self.now.to_bytes(8, "big"), digest_size=32).digest()
         policy = Policy.from_settings(self.settings)
-        return Env(self.now, policy, self.rules, self.commission, MEMBERS, beacon)
+        return Env(
+            self.now, policy, self.rules, self.commission, MEMBERS, beacon, COMMUNITY, self.ledger
+        )
 
     def tick(self, ms: int = 1000) -> None:
         self.now += ms
