@@ -35,6 +35,7 @@ def test_each_command_is_run_by_the_group_of_its_layer() -> None:
         "apps": AppsCommands,
         "app": AppsCommands,
         "pay": AppsCommands,  # a bundled app's top-level command
+        "ride": AppsCommands,  # a bundled app's command group (AppSpec.cli_group)
         "decide": DecideCommands,
         "bench": BenchCommands,
         "sim": SimCommands,

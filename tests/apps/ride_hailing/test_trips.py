@@ -348,3 +348,17 @@ def test_a_dispute_needs_enough_jurors_and_an_ordered_beacon() -> None:
     with pytest.raises(AppTxRejected) as caught:
         w.book.check(Dispute(R, ""), RIDER, blind)
     assert caught.value.reason == "no_beacon"
+
+
+def test_the_check_judges_as_of_its_time_like_the_apply() -> None:
+    """An offer due at the transaction's time is passed on before it is judged, by the check
+    (on a copy) as by the apply: the two never disagree, and the check changes nothing."""
+    w = World({"offer_timeout_ms": 5000})
+    online(w, D1)
+    w.apply(w.request(R, RIDER), RIDER)
+    w.tick(5000)  # D1's offer is due: the ride is unmatched as of the next transaction
+    assert w.refused(Cancel(R), RIDER) == "ride_closed"
+    assert w.book.rides[R].state == "offered"  # the check changed nothing
+    with pytest.raises(AppTxRejected) as caught:
+        w.apply(Cancel(R), RIDER)
+    assert caught.value.reason == "ride_closed"
