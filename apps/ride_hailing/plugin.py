@@ -480,11 +480,17 @@ def _rule(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
 
 
 def _inbox(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    """What waits for me: rides offered to me, disputes where I sit on the jury."""
+    """What waits for me (``peoplenet inbox``): rides offered to me, disputes where I sit on
+    the jury and have not ruled.  Empty when nothing waits."""
     offers = _offers(s, {}, node)
-    assert isinstance(offers, dict)
-    waiting = tuple(d.hex() for d in s.book.disputes.awaiting(node.me))
-    return {"offers": offers["offers"], "disputes": waiting}
+    rows = offers.get("offers") if isinstance(offers, dict) else ()
+    waiting: list[Value] = [
+        {"kind": "offer", **o}
+        for o in (rows if isinstance(rows, tuple) else ())
+        if isinstance(o, dict)
+    ]
+    waiting.extend({"kind": "jury", "ride": d.hex()} for d in s.book.disputes.awaiting(node.me))
+    return tuple(waiting)
 
 
 def _currency(policy: Policy) -> str:

@@ -15,6 +15,7 @@ from peoplenet.apps.ride_hailing.records import (
     Arrive,
     Complete,
     Details,
+    Dispute,
     DriverOnline,
     Expire,
     RequestRide,
@@ -213,4 +214,39 @@ def test_the_driver_opens_the_places_sealed_to_them() -> None:
             where.dropoff.text(),
         )
         assert "code" not in shown
+        assert h.problems() == []
+
+
+def test_the_inbox_lists_offers_to_me_and_disputes_awaiting_my_ruling() -> None:
+    with AppHarness(plugin, members=3) as h:
+        h.enable({"jury_size": 1})
+        assert ask(h, "inbox") == ()
+        h.submit(DriverOnline((4546, 919)))  # member 0 drives, member 1 rides
+        assert h.submit(request(R1), member=1)["status"] == "applied"
+        (offer,) = ask(h, "inbox")
+        assert (offer["kind"], offer["ride"]) == ("offer", R1.hex())
+        assert h.problems() == []
+
+
+def test_a_juror_finds_the_dispute_in_the_inbox_and_rules_by_command() -> None:
+    with AppHarness(plugin, members=3) as h:
+        h.enable({"jury_size": 1})
+        for tx, member in (
+            (DriverOnline((4546, 919)), 2),
+            (request(R1), 1),
+            (Accept(R1), 2),
+            (Arrive(R1), 2),
+            (Start(R1, CODE), 2),
+        ):
+            assert h.submit(tx, member=member)["status"] == "applied", tx
+        book = state(h).book
+        fare = book.fare_of(book.rides[R1], 3600, 540, plugin._env(state(h), h.context(NAME)))
+        assert h.submit(Complete(R1, 3600, 540, fare.total), member=2)["status"] == "applied"
+        assert h.submit(Dispute(R1, "detour"), member=1)["status"] == "applied"
+        assert ask(h, "inbox") == ({"kind": "jury", "ride": R1.hex()},)  # member 0: the jury
+        run(h, "rule", {"ride": R1.hex(), "ruling": "customer"})
+        assert ask(h, "inbox") == ()
+        shown = ask(h, "show", {"ride": R1.hex()})
+        assert shown["dispute"]["ruling"] == "customer"
+        assert shown["dispute"]["refund"] == fare.total
         assert h.problems() == []
