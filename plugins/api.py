@@ -31,6 +31,7 @@ from typing import Final, Literal, Protocol
 import pluggy
 
 from peoplenet.actors.coop.apps import AppRefusal, AppTxRejected
+from peoplenet.actors.work.funds import Funds, Move
 from peoplenet.actors.work.sealed import Sealed
 from peoplenet.plugins.demo import DemoDriver, DemoEnabling, DemoStepFailed
 from peoplenet.runtime.errors import LocalError, PeoplenetError, PluginError, RemoteProtocolError
@@ -55,6 +56,10 @@ ArgKind = Literal["any", "text", "int", "amount", "decimal", "bool", "member", "
 (:mod:`peoplenet.plugins.command_args`): ``any`` is passed as given (text from the command line)."""
 Purpose = str
 """What a block an app wants signed is for (``"pay"``, ``"approve"``...), as its spec declares."""
+FUNDS: Final = "funds"
+"""A service an app may provide to the others (:attr:`AppSpec.provides`): the cooperative's
+money, through the ``peoplenet_funds`` hook, as ``FoldContext.funds`` of the other apps."""
+SERVICES: Final = frozenset({FUNDS})
 
 
 class AppCommandError(AppRefusal):
@@ -226,10 +231,16 @@ class AppSpec:
     """Purposes the member's node signs without asking (the app's duties: approve, accept)."""
     consent_purposes: tuple[Purpose, ...] = ()
     """Purposes signed only while a command the person ran grants them."""
+    provides: tuple[str, ...] = ()
+    """Services it provides to the cooperative's other apps (:data:`SERVICES`): ``"funds"``
+    (the ``peoplenet_funds`` hook serves their ``FoldContext.funds``)."""
 
     def __post_init__(self) -> None:
         if not APP_NAME.match(self.name):
             raise PluginError(f"app name {self.name!r} must match {APP_NAME.pattern}")
+        unknown_services = sorted(set(self.provides) - SERVICES)
+        if unknown_services:
+            raise PluginError(f"{self.name}: provides unknown services {unknown_services}")
         names = [p.name for p in self.params]
         if len(set(names)) != len(names):
             raise PluginError(f"{self.name}: duplicate parameter names")
@@ -311,6 +322,10 @@ class FoldContext:
     and ``peoplenet_check_tx``): BLAKE2b-256 over the ids of the blocks of the step of the
     order that delivered the transaction (docs/work-kit.md: what it is good for, its limits).
     The work kit seeds jury draws with it."""
+    funds: Funds | None = field(default=None, compare=False, repr=False)
+    """The cooperative's money, in ``peoplenet_check_tx`` and ``peoplenet_apply_tx`` only (None
+    elsewhere, and for the app that provides it): moves in ``check_tx`` are a dry run, moves in
+    ``apply_tx`` take effect when it returns (docs/plugins.md, "Money: FoldContext.funds")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,8 +408,10 @@ class AppStatus:
 
 __all__ = [
     "APP_NAME",
+    "FUNDS",
     "ID_LEN",
     "PROJECT",
+    "SERVICES",
     "AppChangeView",
     "AppCommandError",
     "AppSpec",
@@ -413,9 +430,11 @@ __all__ = [
     "Draft",
     "Equivocation",
     "FoldContext",
+    "Funds",
     "LaceBlockView",
     "LocalError",
     "MemberId",
+    "Move",
     "NodeContext",
     "ParamKind",
     "ParamSpec",

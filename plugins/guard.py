@@ -235,15 +235,20 @@ class Guard:
         fn: Callable[..., T],
         *args: Any,
         expected: tuple[type[BaseException], ...] = EXPECTED,
+        deadline_s: float | None = None,
     ) -> T:
-        """``fn(*args)`` on the worker; the app's refusals (:data:`EXPECTED`) pass through."""
+        """``fn(*args)`` on the worker; the app's refusals (:data:`EXPECTED`) pass through.
+
+        ``deadline_s`` shortens the wait for this call (a hook called inside another app's
+        hook must answer well within that hook's own deadline)."""
         if self.faulted:
             raise AppFaulted(f"{self.app} is out of service here: {self.faulted}")
         lane = self._start()
         call = _Call(fn, args)
         lane.post(call)
-        if not lane.wait(self.deadline_s):
-            raise self._hung(hook)
+        wait_s = self.deadline_s if deadline_s is None else deadline_s
+        if not lane.wait(wait_s):
+            raise self._hung(hook, wait_s)
         if call.error is None:
             self.failures.pop(hook, None)
             result: T = call.result
@@ -305,8 +310,9 @@ class Guard:
             if lane.wait(max(left, 0.001)):
                 return None
 
-    def _hung(self, hook: str, *, abandon: bool = True) -> PluginHung:
-        self._fault(hook, f"no answer within {self.deadline_s} s (hung)")
+    def _hung(self, hook: str, wait_s: float | None = None, *, abandon: bool = True) -> PluginHung:
+        waited = self.deadline_s if wait_s is None else wait_s
+        self._fault(hook, f"no answer within {waited} s (hung)")
         if abandon:
             self._abandon()  # it is stuck in the plugin
         return PluginHung(self.app, hook, self.faulted, faulted=True)

@@ -45,7 +45,7 @@ DEFAULT_DECISIONS: Final = (
     DecisionView(1, "rate", "commission", adopted=True, outcome="1/10"),
     DecisionView(2, "budget", "outreach", adopted=False, outcome=None),
 )
-_FOLD_REFUSALS: Final = frozenset({"peoplenet_check_tx", "peoplenet_apply_tx"})
+_FOLD_REFUSALS: Final = frozenset({"peoplenet_check_tx", "peoplenet_apply_tx", "peoplenet_funds"})
 
 
 def member_id(index: int) -> bytes:
@@ -109,14 +109,22 @@ class AppHarness:
         members: int = 4,
         source: str = "conformance case",
         deadline_s: float = DEFAULT_DEADLINE_S,
+        others: Sequence[object] = (),
     ) -> None:
-        """Load ``plugin`` strictly (:class:`PluginError` if it does not load)."""
+        """Load ``plugin`` strictly (:class:`PluginError` if it does not load), and ``others``
+        beside it: the cooperative's other apps (a funds provider), driven by name through
+        :meth:`enable_app` and :meth:`snapshot_of`."""
         if members < 1:
             raise PluginError("a cooperative has at least one member")
+        extra = [(source, plugin)]
+        extra.extend((f"{source}: other app {i}", p) for i, p in enumerate(others))
         self.registry: AppRegistry = load_apps(
-            strict=True, bundled=(), use_entry_points=False, extra=[(source, plugin)]
+            strict=True, bundled=(), use_entry_points=False, extra=extra
         )
-        (self.name,) = self.registry.names()
+        by_source = {s: n for n, s in self.registry.sources.items()}
+        self.name = by_source[source]
+        self.others: tuple[str, ...] = tuple(by_source[s] for s, _ in extra[1:])
+        """The names of ``others``, in their order."""
         self.spec: AppSpec = self.registry.specs[self.name]
         self.identities = tuple(_identity(i) for i in range(members))
         self.members = tuple(bytes(i.member_id) for i in self.identities)
@@ -162,7 +170,7 @@ class AppHarness:
             COMMUNITY,
             self.now_ms,
             frozenset(self.members),
-            self.settings,
+            self.host.settings(name),
             dict(RATES),
             sender,
             position,
@@ -183,6 +191,18 @@ class AppHarness:
         self._tick()
         given = dict(self.settings if settings is None else settings)
         self._lifecycle(True, given, action)
+
+    def enable_app(
+        self, name: str, settings: Mapping[str, Value] | None = None, action: Value = None
+    ) -> None:
+        """An adopted ``app`` decision enables another of the cooperative's apps (``others``)."""
+        self._tick()
+        with contextlib.suppress(*EXPECTED):  # recorded in self.calls: this hook may not refuse
+            self.host.app_changed(name, True, dict(settings or {}), action)
+
+    def snapshot_of(self, name: str) -> Value:
+        """Another app's snapshot (``others``)."""
+        return self.host.snapshot(name)
 
     def disable(self) -> None:
         """An adopted ``app`` decision disables the app (its state is kept)."""
@@ -229,10 +249,9 @@ class AppHarness:
             position,
             harness_beacon(position),
         )
-        hook = self.registry.hook(self.name, "peoplenet_check_tx")
         copy = decode(encode(tx))  # the app sees a decoded copy, as on a node
         try:
-            inst.guard.call("peoplenet_check_tx", lambda: hook(state=inst.state, tx=copy, ctx=ctx))
+            self.host.check_tx(self.name, copy, ctx)
         except AppTxRejected as exc:
             return exc.reason
         except (PluginFailed, AppFaulted):

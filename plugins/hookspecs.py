@@ -11,7 +11,8 @@ Two worlds, kept apart:
   :func:`peoplenet_decision`, :func:`peoplenet_app_changed`, :func:`peoplenet_lace_block`) must
   be deterministic: every member's node runs it over the same ordered transactions (or the same
   set of lace blocks) and must reach the same state.  No clocks, no randomness, no I/O: the time
-  is ``ctx.now_ms``, community time.
+  is ``ctx.now_ms``, community time.  :func:`peoplenet_funds` is fold too: it serves another
+  app's ``FoldContext.funds`` inside that app's transaction.
 * the **node** (:func:`peoplenet_duties`, :func:`peoplenet_command`) acts for this member: it
   may submit transactions and publish signed blocks through
   :class:`~peoplenet.plugins.api.NodeContext`.
@@ -91,6 +92,21 @@ def peoplenet_lace_equivocation(
 
 
 @hookspec(firstresult=True)
+def peoplenet_funds(state: object, op: str, args: Mapping[str, object], ctx: FoldContext) -> Value:
+    """Serve another app's ``FoldContext.funds`` (apps whose ``AppSpec.provides`` has
+    ``"funds"``), on this app's state, within the calling app's transaction.
+
+    ``op`` is ``"balance"`` (``args``: ``account``, ``currency``; answer the amount held),
+    ``"check"`` (``moves``: a tuple of :class:`~peoplenet.plugins.api.Move`; answer ``""`` if
+    every move would be taken in that order, else the first refusal's reason; change nothing)
+    or ``"move"`` (the same ``moves``: take them all, or raise
+    :class:`~peoplenet.plugins.api.AppTxRejected` and change nothing).  A batch that passed
+    ``"check"`` must be taken by ``"move"`` on the same state.  The platform has already
+    checked who may move what (docs/plugins.md); the provider checks the money.
+    """
+
+
+@hookspec(firstresult=True)
 def peoplenet_snapshot(state: object) -> Value:
     """The state in codec form: equal on two nodes iff their states are equal."""
 
@@ -133,6 +149,7 @@ __all__ = [
     "peoplenet_demo",
     "peoplenet_demo_enable",
     "peoplenet_duties",
+    "peoplenet_funds",
     "peoplenet_lace_block",
     "peoplenet_lace_equivocation",
     "peoplenet_new_state",

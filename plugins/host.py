@@ -48,6 +48,7 @@ from peoplenet.plugins.api import (
     ParamSpec,
 )
 from peoplenet.plugins.command_args import convert_args
+from peoplenet.plugins.funds import funded_call
 from peoplenet.plugins.guard import (
     DEFAULT_DEADLINE_S,
     DEFAULT_MAX_FAILURES,
@@ -286,13 +287,20 @@ class AppHost:
         if type(tx) not in inst.spec.tx_types:
             return self._result(inst, "rejected", "unknown_tx", type(tx).__name__, ctx)
         try:
-            self._strict(inst, "peoplenet_check_tx", inst.state, tx, ctx)
-            result = self._strict(inst, "peoplenet_apply_tx", inst.state, tx, ctx)
+            funded_call(self, inst, "peoplenet_check_tx", tx, ctx, commit=False)
+            result = funded_call(self, inst, "peoplenet_apply_tx", tx, ctx, commit=True)
         except AppTxRejected as exc:
             return self._result(inst, "rejected", exc.reason, exc.detail, ctx)
         except (PluginFailed, AppFaulted) as exc:
             return self._result(inst, "rejected", "plugin_failed", str(exc), ctx)
         return self._result(inst, "applied", "", "", ctx, result=result)
+
+    # -- money between apps: FoldContext.funds (plugins/funds.py) ------------------------------
+
+    def check_tx(self, name: str, tx: Value, ctx: FoldContext) -> None:
+        """``peoplenet_check_tx`` alone, as :meth:`apply_tx` runs it (``ctx.funds`` a dry
+        run): the conformance kit's probe.  Raises the app's ``AppTxRejected``."""
+        funded_call(self, self.instances[name], "peoplenet_check_tx", tx, ctx, commit=False)
 
     def _strict(self, inst: _Instance, hook: str, *args: Any) -> Any:
         fn = self.registry.hook(inst.spec.name, hook)

@@ -24,6 +24,19 @@ from peoplenet.actors.work.customers import (
     MAX_BODY as MAX_CUSTOMER_BODY,
 )
 from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling_share
+from peoplenet.actors.work.escrow import (
+    CASH,
+    HELD,
+    REFUNDED,
+    RELEASED,
+    SPLIT,
+    EscrowBook,
+    EscrowJob,
+    EscrowTotals,
+    escrow_account,
+    treasury_account,
+)
+from peoplenet.actors.work.funds import COMMUNITY_COINS, NO_FUNDS_PROVIDER, Funds, Move
 from peoplenet.actors.work.jury import draw
 from peoplenet.actors.work.misuse import KitMisuse
 from peoplenet.actors.work.pricing import (
@@ -118,4 +131,23 @@ __all__ += [
     "sign_request",
     "tally",
     "verify_request",
+]
+
+# escrow and funds: a job's money held, released less the commission, refunded or split;
+# cash and the debts it leaves (docs/work-kit.md, "Escrow and the Funds interface")
+__all__ += [
+    "CASH",
+    "COMMUNITY_COINS",
+    "HELD",
+    "NO_FUNDS_PROVIDER",
+    "REFUNDED",
+    "RELEASED",
+    "SPLIT",
+    "EscrowBook",
+    "EscrowJob",
+    "EscrowTotals",
+    "Funds",
+    "Move",
+    "escrow_account",
+    "treasury_account",
 ]

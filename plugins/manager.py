@@ -22,7 +22,7 @@ from typing import Any, Final
 import pluggy
 
 from peoplenet.plugins import hookspecs
-from peoplenet.plugins.api import AppSpec, PluginError
+from peoplenet.plugins.api import FUNDS, AppSpec, PluginError
 from peoplenet.runtime.log import get_logger
 
 ENTRY_POINT_GROUP: Final = "peoplenet.apps"
@@ -158,7 +158,10 @@ def _declared(pm: pluggy.PluginManager, plugin: object) -> AppSpec:
     spec = impls[0].function()
     if not isinstance(spec, AppSpec):
         raise PluginError(f"peoplenet_app returned {type(spec).__name__}, not AppSpec")
-    for required in ("peoplenet_new_state", "peoplenet_snapshot"):
+    required_hooks = ["peoplenet_new_state", "peoplenet_snapshot"]
+    if FUNDS in spec.provides:
+        required_hooks.append("peoplenet_funds")
+    for required in required_hooks:
         caller = getattr(pm.hook, required)
         if not any(i.plugin is plugin for i in caller.get_hookimpls()):
             raise PluginError(f"{spec.name} must implement {required}")

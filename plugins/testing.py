@@ -103,6 +103,16 @@ class LaceBlock:
 
 
 @dataclass(frozen=True)
+class OtherApp:
+    """Another app of the cooperative, enabled before the app under test (with ``settings``
+    and the enabling decision's ``action``): the funds provider a work app's money needs."""
+
+    plugin: object
+    settings: Mapping[str, Value] = field(default_factory=dict)
+    action: Value = None
+
+
+@dataclass(frozen=True)
 class ConformanceCase:
     """What the kit needs to know about an app to exercise it."""
 
@@ -134,6 +144,19 @@ class ConformanceCase:
     """Blocks of the app's lace, delivered in this order after the good transactions."""
     lace_outcome: LaceOutcome | None = None
     """Reads each lace block's outcome from the app's state (see :class:`LaceBlock`)."""
+    others: Sequence[OtherApp] = ()
+    """The cooperative's other apps on every host of the kit, enabled first (the currency
+    for an app that moves coins through ``ctx.funds``); their snapshots count as part of the
+    state the kit compares (a refused transaction changes none of them)."""
+
+
+def _harness(case: ConformanceCase) -> AppHarness:
+    """A harness for ``case``: the app, and its other apps enabled."""
+    others = [o.plugin for o in case.others]
+    h = AppHarness(case.plugin, members=case.members, source=case.source, others=others)
+    for name, other in zip(h.others, case.others, strict=True):
+        h.enable_app(name, other.settings, other.action)
+    return h
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -147,8 +170,8 @@ def check_app(case: ConformanceCase) -> None:
         )
     except PluginError as exc:
         raise ConformanceError(case.source, [f"does not load: {exc}"]) from None
-    first = AppHarness(case.plugin, members=case.members, source=case.source)
-    second = AppHarness(case.plugin, members=case.members, source=case.source)
+    first = _harness(case)
+    second = _harness(case)
     failures = _check_spec(first, case)
     try:
         run = _Run(first, case, failures)
@@ -275,6 +298,8 @@ class _Run:
     def state(self, step: str, *, note: bool = True) -> bytes | str:
         """The snapshot in canonical bytes (or a description of why there is none)."""
         snap = self.h.snapshot()
+        if snap is not None and self.h.others:  # a refusal changes none of them either
+            snap = (snap, *(self.h.snapshot_of(n) for n in self.h.others))
         if snap is None:
             if note:
                 self.failures.append(
@@ -467,7 +492,7 @@ def _lace_order(case: ConformanceCase, run: _Run) -> list[str]:
     The blocklace releases them pointees first, but in its own order, not the script's: an
     unordered lace's fold must not depend on which causal order a node sees.
     """
-    h = AppHarness(case.plugin, members=case.members, source=case.source)
+    h = _harness(case)
     try:
         h.enable(case.settings, case.action)
         for item in case.good_txs:
@@ -559,6 +584,7 @@ __all__ = [
     "LaceBlock",
     "LaceOutcome",
     "LacePayload",
+    "OtherApp",
     "check_app",
     "member_id",
 ]

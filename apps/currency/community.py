@@ -61,7 +61,8 @@ class CommunityLedger:
     period: int | None = None
     """The last period (community time // period_ms) whose egalitarian mint was credited."""
     history: list[tuple[int, str, bytes, bytes, int, str]] = field(default_factory=list)
-    """(time, kind, from, to, amount, memo); kind: mint, ubi, pay."""
+    """(time, kind, from, to, amount, memo); kind: mint, ubi, pay, move (another app's, such as
+    a work app's escrow)."""
 
     def balance(self, member: bytes) -> int:
         return self.balances.get(member, 0)
@@ -117,6 +118,12 @@ class CommunityLedger:
         self.history.append((now_ms, "pay", sender, pay.to, pay.amount, pay.memo))
         return self.balances[sender]
 
+    def move(self, now_ms: int, frm: bytes, to: bytes, amount: int, memo: str) -> None:
+        """Another app's move, checked by the funds provider (:mod:`.funds`) first."""
+        self.balances[frm] = self.balance(frm) - amount
+        self.balances[to] = self.balance(to) + amount
+        self.history.append((now_ms, "move", frm, to, amount, memo))
+
     def total(self) -> int:
         return sum(self.balances.values())
 
@@ -129,4 +136,4 @@ class CommunityLedger:
         }
 
 
-__all__ = ["COMMUNITY", "CommunityLedger", "CommunityPay", "CommunityRefused"]
+__all__ = ["COMMUNITY", "MAX_AMOUNT", "CommunityLedger", "CommunityPay", "CommunityRefused"]

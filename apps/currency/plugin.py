@@ -9,7 +9,9 @@ Two ledgers, one app:
   the command (consented purposes);
 * **the cooperative's coins** (:mod:`peoplenet.apps.currency.community`) live in the ordered fold:
   minted by decision (an ``app`` decision whose action is ``{"mint": N, "to": MEMBER}``) or by
-  the egalitarian ``ubi_per_period`` setting, paid with ``CommunityPay`` transactions.
+  the egalitarian ``ubi_per_period`` setting, paid with ``CommunityPay`` transactions, and
+  moved by the cooperative's other apps (a work app's escrow) as their funds provider
+  (``provides=("funds",)``, :mod:`peoplenet.apps.currency.funds`).
 
 Commands: ``pay``, ``balance``, ``redeem``, ``credit`` (also top-level: ``peoplenet pay COOP
 --to ...``), ``mint``, ``history``.
@@ -32,6 +34,7 @@ from peoplenet.apps.currency.demo import (  # the app's part of make demo
     peoplenet_demo_enable,
 )
 from peoplenet.apps.currency.errors import CurrencyError
+from peoplenet.apps.currency.funds import serve_funds
 from peoplenet.apps.currency.ledger import CoinLedger
 from peoplenet.apps.currency.records import (
     Accept,
@@ -46,6 +49,7 @@ from peoplenet.apps.currency.records import (
 )
 from peoplenet.apps.currency.wallet import Wallet
 from peoplenet.plugins.api import (
+    FUNDS,
     AppChangeView,
     AppCommandError,
     AppSpec,
@@ -151,6 +155,7 @@ SPEC: Final = AppSpec(
     ),
     auto_purposes=("approve", "accept", "repay", "disapprove"),
     consent_purposes=("pay", "mint", "redeem", "credit"),
+    provides=(FUNDS,),
 )
 
 
@@ -251,6 +256,14 @@ def peoplenet_lace_equivocation(
             BlockId(second),
         )
     )
+
+
+@hookimpl
+def peoplenet_funds(
+    state: CurrencyState, op: str, args: Mapping[str, object], ctx: FoldContext
+) -> Value:
+    """Another app's money in cooperative coins (its escrow): :mod:`.funds`."""
+    return serve_funds(state.cooperative, op, args, ctx.now_ms)
 
 
 @hookimpl
