@@ -1,7 +1,7 @@
 """``peoplenet customer ...``: what a customer types -- import a profile, request, check.
 
 A customer is a person with their own data directory and key (``peoplenet init``) who reaches
-a cooperative without joining it (docs/work-kit-customers.md).  ``import`` keeps a
+a cooperative without joining it (docs/work-kit.md#customers).  ``import`` keeps a
 cooperative's profile in ``DATA/customer/``; ``request`` signs an app request with the
 customer's key and hands it to one member's node; ``status`` asks members' nodes for receipts
 and accepts an outcome only once more than a third of the profile's members signed it.

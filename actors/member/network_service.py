@@ -7,7 +7,7 @@ It runs on an event loop in a thread of the network actor's process
   redialer with backoff; strangers may connect only to hand over a ``FriendRequest`` (a cold
   call, at most ``STRANGER_MAX_MESSAGE`` bytes) or to use the customer protocol (a customer's
   request or receipt query for a community this node runs, within a per-customer quota:
-  docs/work-kit-customers.md), and are dropped after ``stranger_idle_s``.
+  docs/work-kit.md#customers), and are dropped after ``stranger_idle_s``.
   What strangers may hold (slots, held messages, new requesters per address) and when a peer
   that breaks the protocol is backed off is decided by :mod:`peoplenet.runtime.net.conn_policy`.
 * The other kept connections: the participants of every community this node joined

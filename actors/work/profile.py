@@ -10,7 +10,7 @@ imports (``peoplenet customer import``).  It is not signed: it is exactly as tru
 channel it came through (a QR code on the cooperative's counter, a web page the members
 publish), like a founding file; :func:`profile_fingerprint` gives 16 characters two people can
 read aloud to compare copies.  What a stale one can and cannot do is in
-docs/work-kit-customers.md.  Pure: the file itself is read and written in
+docs/work-kit.md#customers.  Pure: the file itself is read and written in
 :mod:`peoplenet.actors.coop.profile_file`.
 """
 

@@ -12,7 +12,7 @@ member signs only what its fold derived from the finalized order, which is the s
 honest node.  More is not needed for truth, and asking for more would let a third of the
 members (those the consensus already tolerates as faulty) silence every receipt by refusing
 to sign.  What this cannot see -- a profile whose member list is stale -- is in
-docs/work-kit-customers.md.
+docs/work-kit.md#customers.
 
 The same holds for the later events an app declares of a request (:func:`customer_event`:
 ``assigned``, ``finished``...): each is receipted on its own, at its own place in the order,

@@ -2,7 +2,7 @@
 
 Everyone in the cooperative folds every ride, so the fold sees only cells (about 1 km).  The
 exact pickup and drop-off, and the rider's one-time start code, travel sealed with the work
-kit's sealed details (``docs/work-kit-sealed.md``):
+kit's sealed details (``docs/work-kit.md#sealed-details``):
 
 * the request carries them sealed to the **rider alone** (context ``request/RIDE``): the
   rider's phone reopens them after a restart (the code is not lost);

@@ -91,7 +91,7 @@ SIGNING_DOMAINS: Final = frozenset(
     {b"peoplenet/surety", b"peoplenet/key-vouch", b"peoplenet/customer-receipt"}
 )
 """What a consumer may have the member sign: sureties, key vouches and receipts it gives
-customers (docs/work-kit-customers.md).  Never a customer's request: that is the customer's."""
+customers (docs/work-kit.md#customers).  Never a customer's request: that is the customer's."""
 APP_LACE_PREFIX: Final = b"a/"
 
 

@@ -48,7 +48,7 @@ class PolicyConfig:
     """A requester's repeats are forwarded at most this often (honest ones resend every 5 s)."""
     customer_msgs_per_s: float = 0.5
     customer_burst: int = 8
-    """The customer protocol (requests, receipt queries: docs/work-kit-customers.md): each
+    """The customer protocol (requests, receipt queries: docs/work-kit.md#customers): each
     authenticated customer id gets a token bucket; a customer asks a few members each time."""
     violation_threshold: float = 2.5
     """With weight 1 a violation and the half-life below: three violations within about

@@ -24,7 +24,7 @@ LACE_TAGS: Final = EPOCH_TAGS | APP_LACE_TAGS
 """Records whose first field is the lace they are routed by."""
 CONSUMER_TAGS: Final = frozenset((163, 167))
 """``CustomerRequest``, ``ReceiptQuery``: a community's consumer takes them from anyone, a
-customer included (docs/work-kit-customers.md); routed by the community id they name."""
+customer included (docs/work-kit.md#customers); routed by the community id they name."""
 _COMMUNITY_FIELD: Final = {163: 1, 167: 0}
 """Which field of a :data:`CONSUMER_TAGS` record is the community id (its earlier fields are
 ``bin`` too)."""
