@@ -43,13 +43,14 @@ def _pluggy_caller(registry: AppRegistry, app: str, hook: str) -> Any:
 
 def test_hook_answers_as_pluggy_does() -> None:
     registry = _registry()
-    for hook, kwargs in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("peoplenet_new_state", {"community": b"x", "settings": {}}),  # firstresult: the value
         ("peoplenet_snapshot", {"state": {"total": 4, "notes": []}}),
         ("peoplenet_lace_block", {"state": {}, "block": "answer", "ctx": None}),  # a list
         ("peoplenet_lace_block", {"state": {}, "block": "quiet", "ctx": None}),  # []
         ("peoplenet_clock", {"state": {}, "ctx": None}),  # hook and wrapper: pluggy's own
-    ]:
+    ]
+    for hook, kwargs in cases:
         ours = registry.hook("counter", hook)(**kwargs)
         assert ours == _pluggy_caller(registry, "counter", hook)(**kwargs), hook
     state: dict[str, Any] = {}
