@@ -164,6 +164,10 @@ class _Worker:
     node waits."""
     sent: dict[str, FoldContext] = field(default_factory=dict)
     """The views the node sent with its calls (each kept until it sends a newer one)."""
+    views: dict[str, tuple[FoldContext, object, FoldContext]] = field(default_factory=dict)
+    """Per app, the last sent view, the settings it was completed with and the result: the
+    same view serves the calls that follow until the node sends a newer one or the settings
+    change (as the node's side shares one view per state of the fold)."""
 
     def context(self, name: str) -> FoldContext:
         ctx = self.contexts.get(name)
@@ -171,7 +175,16 @@ class _Worker:
             base = self.sent.get(name)
             if base is None:
                 base = context_from_wire(self.call_back("context", name))
-            ctx = replace(base, settings=self.need().settings(name))
+            host = self.need()
+            inst = host.instances.get(name)
+            settings = inst.settings if inst is not None else None
+            kept = self.views.get(name)
+            if kept is not None and kept[0] is base and kept[1] is settings:
+                ctx = kept[2]
+            else:
+                ctx = replace(base, settings=host.settings(name))
+                if settings is not None:
+                    self.views[name] = (base, settings, ctx)
             self.contexts[name] = ctx
         return ctx
 

@@ -465,9 +465,12 @@ def epoch_blocks_parts(data: bytes, max_blocks: int) -> tuple[bytes, tuple[bytes
     return parts
 
 
-def usual_epoch_blocks(data: bytes) -> tuple[bytes, tuple[bytes, ...]] | None:
+def usual_epoch_blocks(data: bytes, tag: int = 65) -> tuple[bytes, tuple[bytes, ...]] | None:
     """The usual layout read inline: ext8/ext16, a ``bin8`` lace, a fixarray of ``bin8`` or
-    ``bin16`` blocks, all canonical.  ``None``: anything else (the general reader decides)."""
+    ``bin16`` blocks, all canonical.  ``None``: anything else (the general reader decides).
+
+    ``tag``: the record's tag, a fixint (an app lace's ``LaceBlocks``, tag 67, is laid out
+    as ``EpochBlocks`` is)."""
     size = len(data)
     if size < 8:
         return None
@@ -484,7 +487,7 @@ def usual_epoch_blocks(data: bytes) -> tuple[bytes, tuple[bytes, ...]] | None:
         at = 3
     else:
         return None
-    if at + body != size or data[at] != 0x93 or data[at + 1] != 0x41 or data[at + 2] != 0xC4:
+    if at + body != size or data[at] != 0x93 or data[at + 1] != tag or data[at + 2] != 0xC4:
         return None
     start = at + 4
     at = start + data[at + 3]

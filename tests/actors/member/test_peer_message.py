@@ -82,6 +82,7 @@ class Counter:
             (peoplenet.runtime.consensus.core, "usual_epoch_blocks"),
             (peoplenet.runtime.consensus.core, "_parse_epoch_blocks"),
             (peoplenet.runtime.lace.app_lace, "decode"),
+            (peoplenet.runtime.lace.app_lace, "usual_epoch_blocks"),
         ]
         for module, name in targets:
             monkeypatch.setattr(module, name, self._wrap(getattr(module, name)))

@@ -198,3 +198,39 @@ def test_a_clean_stop_closes_the_app_lace_into_its_main_file(
     finally:
         main.close()
     assert count == len(trusted.signed) == 5
+
+
+def test_a_sent_view_is_completed_once_until_it_or_the_settings_change() -> None:
+    """The worker completes the node's view with the app's settings once per view, not once
+    per call: calls that bring no newer view share it, and a settings change is seen."""
+    from peoplenet.plugins.host import AppHost  # noqa: PLC0415 - the worker's host, in-process
+    from peoplenet.plugins.manager import load_apps  # noqa: PLC0415
+    from peoplenet.plugins.worker.app_worker import _Worker  # noqa: PLC0415
+    from peoplenet.runtime.consensus.consumer import IdentitySigner  # noqa: PLC0415
+    from tests.plugin_fixtures import CounterApp  # noqa: PLC0415
+
+    registry = load_apps(bundled=(), use_entry_points=False, extra=[("c", CounterApp())])
+    w = _Worker()
+    host = AppHost(
+        registry, COMMUNITY, bytes(ME.member_id), IdentitySigner(ME), folder=None, context=w.context
+    )
+    w.host = host
+    try:
+        w.take_contexts({"counter": context_wire(_context())})
+        host.app_changed("counter", True, {}, None)
+        w.contexts.clear()  # (each call starts afresh)
+        first = w.context("counter")
+        w.contexts.clear()
+        assert w.context("counter") is first  # the next call, nothing newer: the same view
+        assert first.settings == host.settings("counter") and first.now_ms == 1_000
+        w.take_contexts({"counter": context_wire(_context(now_ms=2_000))})
+        w.contexts.clear()
+        later = w.context("counter")
+        assert later is not first and later.now_ms == 2_000
+        settings = host.instances["counter"].settings
+        host.app_changed("counter", True, dict(settings), None)  # settings decided again
+        w.contexts.clear()
+        again = w.context("counter")
+        assert again is not later and again.settings == host.settings("counter")
+    finally:
+        host.close()

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from peoplenet.runtime.errors import InvalidBlock, LocalError, RemoteProtocolError
 from peoplenet.runtime.keys.identity import Identity, MemberId
+from peoplenet.runtime.lace import app_lace
 from peoplenet.runtime.lace.app_lace import (
     MAX_HAVE_ENTRIES,
     MAX_LACE_BLOCKS,
@@ -28,7 +29,9 @@ from peoplenet.runtime.lace.app_lace import (
 from peoplenet.runtime.lace.block import Block, BlockId, LaceId
 from peoplenet.runtime.lace.blocklace import Blocklace
 from peoplenet.runtime.lace.store import MemoryStore
-from peoplenet.runtime.wire.codec import RECORD_EXT, Value, encode
+from peoplenet.runtime.wire.codec import RECORD_EXT, Value, decode, encode
+from peoplenet.runtime.wire.fast_parsers import record_bytes
+from tests.strategies import mutate_bytes
 
 LACE = app_lace_id(b"coop-1", "flash")
 
@@ -343,6 +346,61 @@ def test_message_limits_are_decoding_errors() -> None:
         assert caught.value.reason == reason
     ok = decode_lace_message(wire(67, LACE, [b"x"] * MAX_LACE_BLOCKS))
     assert isinstance(ok, LaceBlocks) and len(ok.blocks) == MAX_LACE_BLOCKS
+
+
+def _general(data: bytes) -> tuple[str, object]:
+    """What the general decoder makes of an app-lace message (its value or its reason)."""
+    try:
+        value = decode(data, max_size=MAX_LACE_MESSAGE_SIZE)
+    except RemoteProtocolError as exc:
+        return "err", exc.reason
+    if not isinstance(value, LaceBlocks | LaceHave):
+        return "err", "unexpected_message"
+    return "ok", value
+
+
+def _read(data: bytes) -> tuple[str, object]:
+    try:
+        return "ok", decode_lace_message(data)
+    except RemoteProtocolError as exc:
+        return "err", exc.reason
+
+
+def _pushes() -> list[bytes]:
+    block = Block.create(identity(0), LACE, ("pay", 5)).to_bytes()
+    return [
+        encode(LaceBlocks(LACE, (block,))),  # the usual push: ext16, one bin16 block
+        encode(LaceBlocks(LACE, (block, b"x" * 40, b""))),
+        encode(LaceBlocks(LACE, ())),
+        encode(LaceBlocks(b"a/", (b"y",))),  # ext8
+        encode(LaceBlocks(LACE, (b"z",) * 20)),  # array16: the general reader
+        encode(LaceBlocks(LACE, (b"w" * 70_000,))),  # ext32: the general reader
+    ]
+
+
+def test_a_pushed_message_is_read_by_hand_as_decode_reads_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for data in _pushes():
+        assert _read(data) == _general(data)
+    usual = _pushes()[0]
+    expected = _general(usual)
+    monkeypatch.setattr(app_lace, "decode", None)  # the usual push never needs it
+    assert _read(usual) == expected
+    with pytest.raises(RemoteProtocolError) as caught:  # its checks: the same refusals
+        decode_lace_message(record_bytes(b"\x93\x43\xc4\x00\x90"))  # [67, b"", []]
+    assert caught.value.reason == "bad_lace"
+
+
+@st.composite
+def _mutated_push(draw: st.DrawFn) -> bytes:
+    return mutate_bytes(draw, draw(st.sampled_from(_pushes()[:4])))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_mutated_push())
+def test_reading_by_hand_never_disagrees_with_decode(mutated: bytes) -> None:
+    assert _read(mutated) == _general(mutated)
 
 
 def test_duplicates_are_dropped_before_parsing(
