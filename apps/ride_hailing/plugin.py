@@ -295,9 +295,9 @@ def _nudge_for_customers(s: RideState, node: NodeContext) -> None:
     delay = members.index(node.me) * CUSTOMER_NUDGE_STEP_MS
     for ride in s.book.offering():
         offer = ride.matching.pending()
-        if ride.customer_request and offer is not None:
-            if offer.deadline_ms + delay <= node.fold.now_ms:
-                _once(s, (ride.id, len(ride.matching.offers)), node, Expire(ride.id))
+        due = offer is not None and offer.deadline_ms + delay <= node.fold.now_ms
+        if ride.customer_request and due:
+            _once(s, (ride.id, len(ride.matching.offers)), node, Expire(ride.id))
 
 
 def _nudge_releases(s: RideState, node: NodeContext) -> None:
@@ -305,9 +305,9 @@ def _nudge_releases(s: RideState, node: NodeContext) -> None:
     closed), bring the ordered moment that pays it (:class:`Release`), once per ride."""
     window = Policy.from_settings(node.fold.settings).dispute_window_ms
     for ride in s.book.rides.values():
-        if ride.driver == node.me and ride.pending and ride.state == COMPLETED:
-            if ride.finished_ms + window <= node.fold.now_ms:
-                _once(s, (ride.id, -3), node, Release(ride.id))
+        due = ride.finished_ms + window <= node.fold.now_ms
+        if ride.driver == node.me and ride.pending and ride.state == COMPLETED and due:
+            _once(s, (ride.id, -3), node, Release(ride.id))
 
 
 def _once(s: RideState, key: tuple[bytes, int], node: NodeContext, tx: RideTx) -> None:

@@ -272,7 +272,7 @@ class RideBook:
         ahead.advance(env)
         return ahead
 
-    def _check(self, tx: RideTx, sender: bytes, env: Env) -> None:
+    def _check(self, tx: RideTx, sender: bytes, env: Env) -> None:  # noqa: PLR0915 - one dispatch
         if isinstance(tx, CustomerRide):  # the customer's signature counts, not the carrier's
             self._check(rider_step(tx, self.customers, env), tx.request.customer, env)
         elif isinstance(tx, DriverOnline):
@@ -504,6 +504,8 @@ class RideBook:
             return self._summary(ride)
         if isinstance(tx, SettleDebt):
             return {"owed": self.pay.settle_debt(sender, tx.amount, env)}
+        if isinstance(tx, CustomerRide):  # pragma: no cover - apply unwraps it first
+            raise _reject("unknown_tx", "a customer's request inside another")
         ride = self.rides[tx.ride]
         if isinstance(tx, Accept):
             self._close_offer(ride, matching.ACCEPTED, now)
