@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
-from peoplenet.apps.ride_hailing import geo
+from peoplenet.apps.ride_hailing import geo, rider_client
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.payment import ESCROW, commission_rate
 from peoplenet.apps.ride_hailing.places import (
@@ -73,6 +73,7 @@ from peoplenet.plugins.api import (
     AppTxRejected,
     Arg,
     CommandSpec,
+    CustomerSide,
     FoldContext,
     NodeContext,
     PluginError,
@@ -314,6 +315,14 @@ def _once(s: RideState, key: tuple[bytes, int], node: NodeContext, tx: RideTx) -
     if key not in s.nudged:
         s.nudged.add(key)
         node.submit(tx)
+
+
+@hookimpl
+def peoplenet_customer_command(
+    command: str, args: Mapping[str, Value], customer: CustomerSide
+) -> Value:
+    """A rider who is not a member, on their own data directory (:mod:`.rider_client`)."""
+    return rider_client.run(command, args, customer)
 
 
 @hookimpl
