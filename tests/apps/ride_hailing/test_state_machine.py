@@ -35,9 +35,9 @@ from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
     Arrive,
+    AskRide,
     Cancel,
     Complete,
-    AskRide,
     CustomerRide,
     Decline,
     Dispute,
@@ -62,9 +62,9 @@ from peoplenet.apps.ride_hailing.trips import (
     ON_TRIP,
     OPEN,
     STARTED,
+    code_hash,
 )
 from peoplenet.plugins.api import AppTxRejected, Value
-from peoplenet.apps.ride_hailing.trips import code_hash
 from peoplenet.plugins.kit import COMMUNITY_COINS, escrow_account, treasury_account
 from tests.apps.ride_hailing.test_riders import Rider
 from tests.apps.ride_hailing.world import (
