@@ -114,7 +114,9 @@ class Rides(RuleBasedStateMachine):
             "max_rings": 4,
             "payment": self.PAYMENT,
         }
-        coins = dict.fromkeys(RIDERS[:-1], COINS) if self.PAYMENT == "escrow" else None
+        coins = dict.fromkeys((*DRIVERS, *RIDERS[:-1]), COINS)
+        self.minted = sum(coins.values())
+        coins = coins if self.PAYMENT == "escrow" else None
         self.w = World(settings, coins=coins)  # the last rider has no coins
         self.cancelled: set[bytes] = set()
         self.seen: dict[bytes, str] = {}
@@ -300,7 +302,43 @@ class Rides(RuleBasedStateMachine):
             again = self.signed[pick % len(self.signed)]
             assert not self.attempt(again, carrier), "a customer's request taken twice"
 
+    @rule(new=st.integers(51, 60), seconds=st.integers(0, 3600), settle=st.integers(1, 400))
+    def a_customers_whole_ride(self, new: int, seconds: int, settle: int) -> None:
+        """The customer asks; the offered driver takes it, arrives, starts and completes; the
+        driver then settles some of the commission owed on that cash fare."""
+        ride = ride_id(new)
+        self.customer_requests(new, (HOME[0] + 1, HOME[1] + 1), DRIVERS[0])
+        found = self.w.book.rides.get(ride)
+        offer = None if found is None else found.matching.pending()
+        if found is None or offer is None or not self.attempt(Accept(ride), offer.driver):
+            return
+        for step in (Arrive(ride), Start(ride, CODE)):
+            self.attempt(step, found.driver)
+        if found.state == STARTED:
+            metres = found.request.estimate_m
+            total = self.w.book.fare_of(found, metres, seconds, self.w.env()).total
+            self.attempt(Complete(ride, metres, seconds, total), found.driver)
+            self.attempt(SettleDebt(settle), found.driver)
+
     # -- after the trip -------------------------------------------------------------------------
+
+    @rule(
+        rider=riders,
+        new=st.integers(16, 40),
+        by=st.sampled_from(["rider", "driver"]),
+        ruling=st.sampled_from(["worker", "customer", "split:1/3", "split:1/2"]),
+        jurors=st.integers(0, 3),
+    )
+    def a_disputed_ride(self, rider: bytes, new: int, by: str, ruling: str, jurors: int) -> None:
+        """A whole ride, disputed by a party, and ``jurors`` of its jury rule alike."""
+        self.a_whole_ride(rider, new, (HOME[0] + 1, HOME[1]), 1, 600, False, None, "rider")
+        found = self.w.book.rides.get(ride_id(new))
+        if found is None or found.state != COMPLETED:
+            return
+        self.attempt(Dispute(found.id, "the fare"), found.rider if by == "rider" else found.driver)
+        if found.dispute is not None:
+            for juror in self.w.book.disputes.jury(found.id)[:jurors]:
+                self.attempt(Rule(found.id, ruling), juror)
 
     @rule(pick=picks, who=people, aim=st.booleans(), role=st.sampled_from(["rider", "driver"]))
     def dispute(self, pick: int, who: bytes, aim: bool, role: str) -> None:
@@ -413,7 +451,7 @@ class Rides(RuleBasedStateMachine):
             under_way = ride.state in ON_TRIP or bool(ride.pending)
             assert held <= ({ride.job} if under_way else set()), ride.state
         if self.w.ledger is not None:  # no coin made or lost; the escrow holds what is held
-            assert self.w.ledger.total() == COINS * (len(RIDERS) - 1)
+            assert self.w.ledger.total() == self.minted
             assert self.w.ledger.balance(escrow_account(COMMUNITY, "ride_hailing"), "") == (
                 book.held()
             )
