@@ -114,9 +114,9 @@ class Rides(RuleBasedStateMachine):
             "max_rings": 4,
             "payment": self.PAYMENT,
         }
-        coins = dict.fromkeys((*DRIVERS, *RIDERS[:-1]), COINS)
-        self.minted = sum(coins.values())
-        coins = coins if self.PAYMENT == "escrow" else None
+        minted = dict.fromkeys((*DRIVERS, *RIDERS[:-1]), COINS)
+        self.minted = sum(minted.values())
+        coins = minted if self.PAYMENT == "escrow" else None
         self.w = World(settings, coins=coins)  # the last rider has no coins
         self.cancelled: set[bytes] = set()
         self.seen: dict[bytes, str] = {}
