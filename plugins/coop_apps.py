@@ -120,13 +120,19 @@ class CoopApps:
             self.members = members
             self.host.set_members(members)
 
-    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> dict[str, Value] | None:
-        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``, whose
-        fold sees ``beacon`` (the consensus actor's, for the step of the order that carried it)."""
+    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> bool:
+        """Tell the apps what this delivery did, whose fold sees ``beacon`` (the consensus
+        actor's, for the step of the order that carried it); whether it was an ``AppTx`` the
+        apps took, whose result :meth:`settle` gives.
+
+        What the apps hear is queued (``later_*``): a node's worker gets the whole delivery
+        in one call (:meth:`settle`); an ``app`` decision or a change of members is sent
+        after what came before it."""
         s = self.state
+        host = self.host
         if s.time != self.time:
             self.time = s.time
-            self.host.clock()
+            host.later_clock()
         for number in applied.closed:
             decision = s.decision(number)
             if decision is None:
@@ -136,7 +142,7 @@ class CoopApps:
                 if decision.adopted and decision.applied:
                     self._app_decision(decision.number, decision.subject, change)
                 continue
-            self.host.decision(
+            host.later_decision(
                 DecisionView(
                     decision.number,
                     decision.kind,
@@ -149,8 +155,14 @@ class CoopApps:
         tx = d.tx
         if applied.rejection is None and isinstance(tx, GovTx) and isinstance(tx.action, AppTx):
             ctx = self.context(tx.action.app, bytes(d.creator), (d.epoch, d.position), beacon)
-            return self.host.apply_tx(tx.action.app, tx.action.body, ctx)
-        return None
+            host.later_apply(tx.action.app, tx.action.body, ctx)
+            return True
+        return False
+
+    def settle(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:
+        """The delivery told since the last call reaches the apps, then their duties at
+        ``now_ms`` (if given): the results of the ``AppTx`` :meth:`after` took, in order."""
+        return self.host.deliver(now_ms)
 
     def _app_decision(self, number: int, name: str, change: AppChange) -> None:
         """An adopted ``app`` decision: the app takes it whole, or refuses it whole.

@@ -139,6 +139,8 @@ class AppHost:
         self.instances: dict[str, _Instance] = {}
         self.members: frozenset[bytes] = frozenset()
         self.pending_feed: list[tuple[_Instance, Block]] = []
+        self._done: list[dict[str, Value]] = []
+        """The results of :meth:`later_apply` since the last :meth:`deliver`."""
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -348,6 +350,26 @@ class AppHost:
         for name, inst in sorted(self.instances.items()):
             if self.usable(inst):
                 self._call(inst, "peoplenet_decision", inst.state, view, self.context(name))
+
+    # -- one ordered delivery (the worker's host batches these: one call to its process) --------
+
+    def later_clock(self) -> None:
+        """:meth:`clock`: in this process it runs at once."""
+        self.clock()
+
+    def later_decision(self, view: DecisionView) -> None:
+        """:meth:`decision`: in this process it runs at once."""
+        self.decision(view)
+
+    def later_apply(self, name: str, body: bytes, ctx: FoldContext) -> None:
+        """:meth:`apply_tx` at once; its result comes from :meth:`deliver`."""
+        self._done.append(self.apply_tx(name, body, ctx))
+
+    def deliver(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:
+        """The results of the ``later_apply`` calls since the last time, in order, and the
+        duties at ``now_ms`` if given."""
+        done, self._done = self._done, []
+        return done, HostOutput() if now_ms is None else self.duties(now_ms)
 
     # -- the app laces -------------------------------------------------------------------------
 

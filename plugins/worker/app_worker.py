@@ -339,6 +339,39 @@ class _Calls:
         self.w.need().clock()
         return None
 
+    def deliver(self, a: dict[str, Value]) -> Value:
+        """One ordered delivery: its events in order, each with the views that changed before
+        it, then the duties if asked; the ``apply`` events' results in order, and the duties'
+        output (the node's :meth:`RemoteAppHost.deliver`)."""
+        events, results = a.get("events", ()), []
+        if not isinstance(events, tuple):
+            raise WorkerStateError("events is a list")
+        for value in events:
+            event = _map(value, "event")
+            self._views_of(event)
+            kind = event.get("kind")
+            if kind == "apply":
+                results.append(self.apply_tx(event))
+            elif kind == "clock":
+                self.clock(event)
+            elif kind == "decision":
+                self.decision(event)
+            else:
+                raise WorkerStateError(f"unknown event {kind!r}")
+        duties = a.get("duties")
+        out: Value = None
+        if duties is not None:
+            given = _map(duties, "duties")
+            self._views_of(given)
+            out = self.duties(given)
+        return {"results": tuple(results), "out": out}
+
+    def _views_of(self, given: dict[str, Value]) -> None:
+        """The views an event carries, in force from it on (the ones before it are stale)."""
+        if "contexts" in given:
+            self.w.take_contexts(given["contexts"])
+        self.w.contexts.clear()
+
     def set_members(self, a: dict[str, Value]) -> Value:
         members = a["members"]
         if not isinstance(members, tuple):
@@ -393,7 +426,7 @@ def _lace_msg(a: dict[str, Value]) -> LaceBlocks | LaceHave:
 
 
 METHODS: Final = (
-    "start", "app_changed", "apply_tx", "decision", "clock", "set_members", "laces",
+    "start", "app_changed", "apply_tx", "decision", "clock", "deliver", "set_members", "laces",
     "receive_then_duties", "peer_up", "duties", "tick", "command", "status", "snapshot", "recent",
 )  # fmt: skip
 

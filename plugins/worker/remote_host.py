@@ -123,6 +123,12 @@ class RemoteAppHost:
         self._proc: WorkerProcess | None = None
         self._declared: dict[str, Declared] | None = None
         self.broken: list[tuple[str, str]] = []
+        self._queued: list[Value] = []
+        """What the fold told the apps since the last ``deliver`` call, each event with the
+        views that changed before it (sent in one call: :meth:`deliver`)."""
+        self._queued_size = 0
+        self._done: list[dict[str, Value]] = []
+        """The results of the ``apply`` events already sent (a batch too big for one frame)."""
 
     @property
     def declared(self) -> dict[str, Declared]:
@@ -154,6 +160,8 @@ class RemoteAppHost:
     # -- the channel ----------------------------------------------------------------------------
 
     def _call(self, method: str, args: Value) -> Value:
+        if self._queued and method != "deliver":  # what the fold told the apps comes first
+            self._send_queued(None)
         proc = self._proc if method == "start" else self._ensure()
         assert proc is not None
         if method in _WITH_CONTEXT and isinstance(args, dict):
@@ -304,6 +312,69 @@ class RemoteAppHost:
         if self._live:
             self._call("decision", {"decision": decision_wire(view)})
 
+    # -- one ordered delivery, one call ---------------------------------------------------------
+
+    def later_clock(self) -> None:
+        """:meth:`clock`, sent with the rest of the delivery (:meth:`deliver`)."""
+        if self._live:
+            self._queue({"kind": "clock"})
+
+    def later_decision(self, view: DecisionView) -> None:
+        """:meth:`decision`, sent with the rest of the delivery (:meth:`deliver`)."""
+        if self._live:
+            self._queue({"kind": "decision", "decision": decision_wire(view)})
+
+    def later_apply(self, name: str, body: bytes, ctx: FoldContext) -> None:
+        """:meth:`apply_tx`, sent with the rest of the delivery; its result comes back from
+        :meth:`deliver`, in the order of the ``later_apply`` calls."""
+        self._ensure()
+        wire = context_wire(ctx)
+        self._queue({"kind": "apply", "name": name, "body": body, "ctx": wire})
+        self._queued_size += len(body) + _MEMBER_BYTES * len(ctx.members)
+
+    def _queue(self, event: dict[str, Value]) -> None:
+        """One event, with the fold views that changed since the event before it (as the call
+        of its own would have carried them)."""
+        changed = self._changed_contexts()
+        if changed:
+            event["contexts"] = changed
+            self._queued_size += (_VIEW_BYTES + _MEMBER_BYTES * len(self._members)) * len(changed)
+        self._queued.append(event)
+        self._queued_size += _EVENT_BYTES
+        if self._queued_size > MAX_BATCH_BYTES:  # a long replay: in frames well under the limit
+            self._send_queued(None)
+
+    def deliver(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:
+        """Everything queued since the last call (the clock moves, closed decisions and app
+        transactions of one delivery, in order), then the duties at ``now_ms`` if given: one
+        call to the worker.  The results of the ``apply`` events, in order, and what the
+        duties ask of the node."""
+        out = self._send_queued(now_ms) if self._queued or (now_ms is not None and self._live) else None
+        done, self._done = self._done, []
+        return done, HostOutput() if out is None else out
+
+    def _send_queued(self, now_ms: int | None) -> HostOutput | None:
+        events, self._queued, self._queued_size = tuple(self._queued), [], 0
+        args: dict[str, Value] = {"events": events}
+        if now_ms is not None and self._live:
+            duties: dict[str, Value] = {"now_ms": now_ms}
+            changed = self._changed_contexts()
+            if changed:
+                duties["contexts"] = changed
+            args["duties"] = duties
+        answer = self._call("deliver", args)
+        if not isinstance(answer, dict):
+            raise AppWorkerFailed("deliver answered no result")
+        results = answer.get("results")
+        applies = sum(1 for e in events if isinstance(e, dict) and e.get("kind") == "apply")
+        if not isinstance(results, tuple) or len(results) != applies:
+            raise AppWorkerFailed("deliver answered another number of results")
+        for result in results:
+            if not isinstance(result, dict):
+                raise AppWorkerFailed("apply_tx answered no result")
+            self._done.append(result)
+        return _output(answer.get("out")) if "duties" in args else None
+
     def set_members(self, members: Iterable[bytes]) -> None:
         self._members = tuple(sorted(members))
         if self._proc is not None:
@@ -383,6 +454,13 @@ _MAY_UNSEAL: Final = frozenset(
 """The calls that run commands or duties, the only hooks with a NodeContext (never the fold)."""
 MAX_SEALED_SIZE: Final = 16_384
 """Larger than any well-formed :class:`Sealed` record (limits in actors/work/sealed.py)."""
+
+MAX_BATCH_BYTES: Final = 1024 * 1024
+"""About how much one ``deliver`` call carries at most (a frame holds up to 4 MiB)."""
+_EVENT_BYTES: Final = 256
+_VIEW_BYTES: Final = 512
+_MEMBER_BYTES: Final = 40
+"""Estimates of an event's size on the wire: its frame, a view, a member in a view."""
 
 _WITH_CONTEXT: Final = frozenset(
     {"app_changed", "apply_tx", "clock", "decision", "receive_then_duties", "peer_up",
