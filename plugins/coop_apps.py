@@ -154,8 +154,8 @@ class CoopApps:
         self._sync_members()
         tx = d.tx
         if applied.rejection is None and isinstance(tx, GovTx) and isinstance(tx.action, AppTx):
-            ctx = self.context(tx.action.app, bytes(d.creator), (d.epoch, d.position), beacon)
-            host.later_apply(tx.action.app, tx.action.body, ctx)
+            position = (d.epoch, d.position)
+            host.later_apply(tx.action.app, tx.action.body, bytes(d.creator), position, beacon)
             return True
         return False
 

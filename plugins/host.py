@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -361,8 +361,12 @@ class AppHost:
         """:meth:`decision`: in this process it runs at once."""
         self.decision(view)
 
-    def later_apply(self, name: str, body: bytes, ctx: FoldContext) -> None:
-        """:meth:`apply_tx` at once; its result comes from :meth:`deliver`."""
+    def later_apply(
+        self, name: str, body: bytes, sender: bytes, position: tuple[int, int], beacon: bytes
+    ) -> None:
+        """:meth:`apply_tx` at once, in the app's view with the transaction's sender, position
+        and beacon; its result comes from :meth:`deliver`."""
+        ctx = replace(self.context(name), sender=sender, position=position, beacon=beacon)
         self._done.append(self.apply_tx(name, body, ctx))
 
     def deliver(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:

@@ -40,8 +40,11 @@ class AppHostApi(Protocol):
         """:meth:`decision`, as part of the delivery :meth:`deliver` completes."""
         ...
 
-    def later_apply(self, name: str, body: bytes, ctx: FoldContext) -> None:
-        """:meth:`apply_tx`, as part of the delivery; :meth:`deliver` gives its result."""
+    def later_apply(
+        self, name: str, body: bytes, sender: bytes, position: tuple[int, int], beacon: bytes
+    ) -> None:
+        """:meth:`apply_tx` in the app's view with the transaction's sender, position and
+        beacon, as part of the delivery; :meth:`deliver` gives its result."""
         ...
 
     def deliver(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:

@@ -351,7 +351,7 @@ class _Calls:
             self._views_of(event)
             kind = event.get("kind")
             if kind == "apply":
-                results.append(self.apply_tx(event))
+                results.append(self._apply(event))
             elif kind == "clock":
                 self.clock(event)
             elif kind == "decision":
@@ -365,6 +365,22 @@ class _Calls:
             self._views_of(given)
             out = self.duties(given)
         return {"results": tuple(results), "out": out}
+
+    def _apply(self, event: dict[str, Value]) -> Value:
+        """An ``apply`` event: with its whole context, or with what completes the view."""
+        if "ctx" in event:
+            return self.apply_tx(event)
+        host, name = self.w.need(), _str(event["name"])
+        position = event["position"]
+        if not isinstance(position, tuple) or len(position) != 2:
+            raise WorkerStateError("malformed position")
+        ctx = replace(
+            self.w.context(name),
+            sender=_bytes(event["sender"]),
+            position=(_int(position[0]), _int(position[1])),
+            beacon=_bytes(event["beacon"]),
+        )
+        return host.apply_tx(name, _bytes(event["body"]), ctx)
 
     def _views_of(self, given: dict[str, Value]) -> None:
         """The views an event carries, in force from it on (the ones before it are stale)."""

@@ -28,7 +28,7 @@ the cooperative into a fresh worker.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Literal, get_args
 
@@ -324,13 +324,23 @@ class RemoteAppHost:
         if self._live:
             self._queue({"kind": "decision", "decision": decision_wire(view)})
 
-    def later_apply(self, name: str, body: bytes, ctx: FoldContext) -> None:
+    def later_apply(
+        self, name: str, body: bytes, sender: bytes, position: tuple[int, int], beacon: bytes
+    ) -> None:
         """:meth:`apply_tx`, sent with the rest of the delivery; its result comes back from
-        :meth:`deliver`, in the order of the ``later_apply`` calls."""
-        self._ensure()
-        wire = context_wire(ctx)
-        self._queue({"kind": "apply", "name": name, "body": body, "ctx": wire})
-        self._queued_size += len(body) + _MEMBER_BYTES * len(ctx.members)
+        :meth:`deliver`, in the order of the ``later_apply`` calls.  An installed app's
+        transaction carries only what its view lacks (sender, position, beacon): the worker
+        completes it from the view it holds, as the call carried it."""
+        declared = self.declared
+        event: dict[str, Value] = {"kind": "apply", "name": name, "body": body}
+        if name in declared:
+            event.update(sender=sender, position=position, beacon=beacon)
+        else:  # no view is sent for it: the whole context goes
+            ctx = replace(self._context(name), sender=sender, position=position, beacon=beacon)
+            event["ctx"] = context_wire(ctx)
+            self._queued_size += _VIEW_BYTES + _MEMBER_BYTES * len(ctx.members)
+        self._queue(event)
+        self._queued_size += len(body)
 
     def _queue(self, event: dict[str, Value]) -> None:
         """One event, with the fold views that changed since the event before it (as the call
