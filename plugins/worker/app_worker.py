@@ -346,18 +346,21 @@ class _Calls:
         events, results = a.get("events", ()), []
         if not isinstance(events, tuple):
             raise WorkerStateError("events is a list")
-        for value in events:
-            event = _map(value, "event")
-            self._views_of(event)
-            kind = event.get("kind")
-            if kind == "apply":
-                results.append(self._apply(event))
-            elif kind == "clock":
-                self.clock(event)
-            elif kind == "decision":
-                self.decision(event)
-            else:
-                raise WorkerStateError(f"unknown event {kind!r}")
+        # Clock and decision hooks wait for their app's next visit: an app transaction's
+        # check and apply come with them, one visit where it was three.
+        with self.w.need().deferring():
+            for value in events:
+                event = _map(value, "event")
+                self._views_of(event)
+                kind = event.get("kind")
+                if kind == "apply":
+                    results.append(self._apply(event))
+                elif kind == "clock":
+                    self.clock(event)
+                elif kind == "decision":
+                    self.decision(event)
+                else:
+                    raise WorkerStateError(f"unknown event {kind!r}")
         duties = a.get("duties")
         out: Value = None
         if duties is not None:

@@ -359,7 +359,8 @@ class RemoteAppHost:
         transactions of one delivery, in order), then the duties at ``now_ms`` if given: one
         call to the worker.  The results of the ``apply`` events, in order, and what the
         duties ask of the node."""
-        out = self._send_queued(now_ms) if self._queued or (now_ms is not None and self._live) else None
+        due = self._queued or (now_ms is not None and self._live)
+        out = self._send_queued(now_ms) if due else None
         done, self._done = self._done, []
         return done, HostOutput() if out is None else out
 

@@ -20,7 +20,8 @@ import pytest
 from peoplenet.actors.coop.consumer import CoopConsumer
 from peoplenet.bench import rides
 from peoplenet.bench.coop_net import CoopNet
-from peoplenet.plugins.api import DecisionView, FoldContext
+from peoplenet.plugins import guard as guard_module
+from peoplenet.plugins.api import DecisionView, FoldContext, hookimpl
 from peoplenet.plugins.host import AppHost
 from peoplenet.plugins.manager import load_apps
 from peoplenet.plugins.worker import remote_host
@@ -43,6 +44,19 @@ OTHER = Identity.from_seed(b"\x42" * 32)
 MEMBERS = frozenset({bytes(ME.member_id), bytes(OTHER.member_id)})
 
 
+class TickerApp(CounterApp):
+    """A counter whose clock hook always raises: three clock moves fault it."""
+
+    name = "ticker"
+
+    @hookimpl
+    def peoplenet_clock(self, state: Any, ctx: FoldContext) -> None:
+        raise RuntimeError("tick")
+
+
+APPS = ("counter", "raiser", "ticker")
+
+
 def _view(now_ms: int) -> Value:
     return context_wire(FoldContext(COMMUNITY, now_ms, MEMBERS, {}, {"fee": "1/10"}))
 
@@ -55,7 +69,9 @@ def calls() -> Iterator[Any]:
 
     def make() -> _Calls:
         registry = load_apps(
-            bundled=(), use_entry_points=False, extra=[("c", CounterApp()), ("r", RaisingApp())]
+            bundled=(),
+            use_entry_points=False,
+            extra=[("c", CounterApp()), ("r", RaisingApp()), ("t", TickerApp())],
         )
         w = _Worker()
         w.host = AppHost(
@@ -63,10 +79,9 @@ def calls() -> Iterator[Any]:
             context=w.context,
         )  # fmt: skip
         made.append(w.host)
-        views = {"counter": _view(1_000), "raiser": _view(1_000)}
-        w.take_contexts(views)
+        w.take_contexts({name: _view(1_000) for name in APPS})
         w.need().set_members(MEMBERS)
-        for name in ("counter", "raiser"):
+        for name in APPS:
             w.need().app_changed(name, True, {}, None)
         return _Calls(w)
 
@@ -89,17 +104,24 @@ def _apply(name: str, n: int, position: int) -> dict[str, Value]:
 
 
 def _delivery() -> list[dict[str, Value]]:
-    """A step of the order: a clock move, a closed decision, then app transactions where the
-    raiser faults midway (three failures in a row) and the counter refuses one."""
+    """A step of the order: clock moves and a closed decision between app transactions, where
+    the raiser faults midway (three failures in a row), the counter refuses one, and the ticker
+    faults on its third clock move (its transactions after it refused, a malformed one too)."""
     decided = DecisionView(7, "rate", "fee", True, "1/10")
-    events: list[dict[str, Value]] = [
-        {"kind": "clock", "contexts": {"counter": _view(2_000), "raiser": _view(2_000)}},
-        {"kind": "decision", "decision": decision_wire(decided)},
-    ]
-    script = [("counter", 1), ("raiser", 1), ("counter", 99), ("raiser", 1), ("counter", 2)]
-    script += [("raiser", 1), ("raiser", 1), ("counter", 3), ("counter", 0), ("raiser", 1)]
+
+    def clock(now_ms: int) -> dict[str, Value]:
+        return {"kind": "clock", "contexts": {name: _view(now_ms) for name in APPS}}
+
+    decision: dict[str, Value] = {"kind": "decision", "decision": decision_wire(decided)}
+    events: list[dict[str, Value]] = [clock(2_000), decision]
+    script = [("counter", 1), ("raiser", 1), ("ticker", 1), ("counter", 99), ("raiser", 1)]
+    script += [("counter", 2), ("raiser", 1), ("raiser", 1), ("counter", 3), ("counter", 0)]
+    script += [("raiser", 1), ("ticker", 2)]
     events += [_apply(name, n, i) for i, (name, n) in enumerate(script, start=1)]
-    return events
+    events[5:5] = [clock(2_100)]
+    events[9:9] = [clock(2_200)]  # the ticker's third failure: out of service from here
+    bad = {**_apply("ticker", 1, len(script) + 1), "body": b"\xc1"}
+    return [*events, bad]
 
 
 def _one_by_one(c: _Calls, events: list[dict[str, Value]], now_ms: int) -> dict[str, Value]:
@@ -124,10 +146,7 @@ def _one_by_one(c: _Calls, events: list[dict[str, Value]], now_ms: int) -> dict[
 
 def _states(c: _Calls) -> list[Value]:
     host = c.w.need()
-    return [
-        {k: v for k, v in host.status(name).items() if k != "lace"}
-        for name in ("counter", "raiser")
-    ]
+    return [{k: v for k, v in host.status(name).items() if k != "lace"} for name in APPS]
 
 
 def test_a_delivery_in_one_call_gives_what_a_call_per_event_gave(calls: Any) -> None:
@@ -145,6 +164,7 @@ def test_a_delivery_in_one_call_gives_what_a_call_per_event_gave(calls: Any) -> 
     assert shown == [
         ("applied", None),
         ("rejected", "plugin_failed"),
+        ("applied", None),  # the ticker, after its first failed clock hook
         ("rejected", "over_step"),  # a refusal mid-batch: the ones after it still apply
         ("rejected", "plugin_failed"),
         ("applied", None),
@@ -153,8 +173,36 @@ def test_a_delivery_in_one_call_gives_what_a_call_per_event_gave(calls: Any) -> 
         ("applied", None),  # the counter goes on, unaffected
         ("rejected", "bad_amount"),
         ("rejected", "app_faulted"),
+        ("rejected", "app_faulted"),  # the ticker's third clock hook faulted it
+        ("rejected", "app_faulted"),  # (malformed, but refused as out of service first)
     ]
-    assert [r["position"] for r in results if isinstance(r, dict)] == list(range(1, 11))
+    assert [r["position"] for r in results if isinstance(r, dict)] == list(range(1, 14))
+    ticker = batched.w.need().status("ticker")
+    assert str(ticker["faulted"]).startswith("peoplenet_clock: 3 failures in a row")
+
+
+def test_a_delivery_visits_each_app_s_thread_once_per_transaction(
+    calls: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock move, a decision and a transaction of the counter (which has no clock hook): its
+    decision hook, check and apply in one visit to its thread, then the duties in one more (a
+    visit per hook made it four)."""
+    visits: list[str] = []
+    post = guard_module._Lane.post
+
+    def counted(lane: Any, item: Any) -> None:
+        if item is not None:
+            visits.append(type(item).__name__)
+        post(lane, item)
+
+    c = calls()
+    monkeypatch.setattr(guard_module._Lane, "post", counted)
+    events = [*_delivery()[:2], _apply("counter", 1, 1)]
+    c.w.need().instances["raiser"].guard.faulted = "out of the way"
+    c.w.need().instances["ticker"].guard.faulted = "out of the way"
+    got = c.deliver({"events": tuple(events), "duties": {"now_ms": 3_000}})
+    assert isinstance(got, dict) and got["results"][0]["status"] == "applied"  # type: ignore[index]
+    assert len(visits) == 2
 
 
 def test_a_delivery_sees_the_views_each_event_came_with(calls: Any) -> None:
@@ -168,9 +216,10 @@ def test_a_delivery_sees_the_views_each_event_came_with(calls: Any) -> None:
 
     def watch(name: str, body: bytes, ctx: FoldContext) -> dict[str, Value]:
         seen.append(ctx.now_ms)
-        return apply_tx(name, body, ctx)
+        result: dict[str, Value] = apply_tx(name, body, ctx)
+        return result
 
-    host.apply_tx = watch  # type: ignore[method-assign]
+    host.apply_tx = watch
     c.deliver({"events": (first, later)})
     assert seen == [1_000, 5_000]
 
@@ -225,9 +274,9 @@ def test_a_restarted_node_replays_to_the_same_results_and_states(
             assert again.results == results
             replayed = [again.apps.host.status(name) for name in ("ride_hailing", "currency")]
             assert replayed == statuses
-            assert any(
-                isinstance(r.get("app"), dict) for r in again.results.values()
-            ), "the order holds app transactions"
+            assert any(isinstance(r.get("app"), dict) for r in again.results.values()), (
+                "the order holds app transactions"
+            )
         finally:
             again.close()
     finally:
