@@ -201,7 +201,7 @@ def test_a_delivery_visits_each_app_s_thread_once_per_transaction(
     c.w.need().instances["raiser"].guard.faulted = "out of the way"
     c.w.need().instances["ticker"].guard.faulted = "out of the way"
     got = c.deliver({"events": tuple(events), "duties": {"now_ms": 3_000}})
-    assert isinstance(got, dict) and got["results"][0]["status"] == "applied"  # type: ignore[index]
+    assert isinstance(got, dict) and got["results"][0]["status"] == "applied"
     assert len(visits) == 2
 
 
