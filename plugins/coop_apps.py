@@ -65,6 +65,11 @@ class CoopApps:
         self.state = state
         self._views: dict[str, FoldContext] = {}
         """App -> its fold view, until the state changes (:meth:`changed`)."""
+        self._last_views: dict[str, FoldContext] = {}
+        """App -> the view it was given last (kept while an equal one would be built)."""
+        self._shared: tuple[frozenset[bytes], dict[str, str]] | None = None
+        """The members and rates of the views of this state (one computation for all apps)."""
+        self._members_seen: frozenset[bytes] | None = None
         # The worker's host receives views as wire copies: it may share one per state.  An
         # app in this process gets a fresh one per call (it could change its dicts).
         self.host: AppHostApi = (
@@ -87,32 +92,56 @@ class CoopApps:
         beacon: bytes = b"",
     ) -> FoldContext:
         s = self.state
-        rates = {
-            subject: str(point_to_wire(value))
-            for (kind, subject), value in s.values.items()
-            if kind == RATE and isinstance(value, Fraction | int)
-        }
         return FoldContext(
             self.community,
             s.time,
             frozenset(s.members),
             self.host.settings(name),
-            rates,
+            self.context_rates(),
             sender,
             position,
             beacon,
         )
 
     def _view(self, name: str) -> FoldContext:
-        """:meth:`context`, computed once per state: every call to the worker asks for it."""
+        """:meth:`context`, computed once per state: every call to the worker asks for it.
+
+        A view equal to the app's last one is that very object (the worker's host then has
+        nothing to compare or send): most deliveries move only the time, or nothing."""
         view = self._views.get(name)
-        if view is None:
-            view = self._views[name] = self.context(name)
+        if view is not None:
+            return view
+        s = self.state
+        shared = self._shared
+        if shared is None:
+            members = frozenset(s.members)
+            last = self._members_seen
+            if last is not None and last == members:
+                members = last  # one object while the members stay
+            self._members_seen = members
+            shared = self._shared = (members, self.context_rates())
+        members, rates = shared
+        view = FoldContext(
+            self.community, s.time, members, self.host.settings(name), rates, b"", (0, 0), b""
+        )
+        last_view = self._last_views.get(name)
+        if last_view is not None and last_view == view:
+            view = last_view
+        self._views[name] = self._last_views[name] = view
         return view
+
+    def context_rates(self) -> dict[str, str]:
+        """The cooperative's rates as the apps see them (``"n/d"`` text, by subject)."""
+        return {
+            subject: str(point_to_wire(value))
+            for (kind, subject), value in self.state.values.items()
+            if kind == RATE and isinstance(value, Fraction | int)
+        }
 
     def changed(self) -> None:
         """The fold's state (or an app's settings) changed: the views are recomputed."""
         self._views.clear()
+        self._shared = None
 
     def _sync_members(self) -> None:
         members = frozenset(self.state.members)

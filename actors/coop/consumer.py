@@ -44,6 +44,7 @@ from peoplenet.actors.governance.records import (
     Admit,
     Amend,
     AppChange,
+    AppTx,
     Close,
     ConsensusParams,
     Contribution,
@@ -148,7 +149,8 @@ class CoopConsumer:
         self.approved: set[bytes] = set()
         self.amended: set[bytes] = set()
         self._changes = 0
-        """How many times the fold's state changed (each delivery, each new epoch)."""
+        """How many times the fold's state changed in a way the consensus bridge reads (each
+        new epoch, each delivery but an app transaction that closed nothing)."""
         self._bridged = -1
         """``_changes`` when the consensus bridge duties last ran: on an unchanged state they
         submit nothing new (what they would submit is already in ``approved``/``amended``)."""
@@ -248,7 +250,11 @@ class CoopConsumer:
         while d.epoch > state.genesis.epoch:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
         applied = self.governance.apply(d.epoch, d.position, d.creator, d.tx)
-        self._changed()
+        tx = d.tx
+        # An app's transaction that closed nothing leaves what the bridge reads (members, their
+        # keys, the consensus parameters, the approvals) as it was.
+        app_only = isinstance(tx, GovTx) and isinstance(tx.action, AppTx) and not applied.closed
+        self._changed(bridge=not app_only)
         self.delivered_count += 1
         result = _result(d, applied)
         self._told.append((d, result, self.apps.after(d, applied, beacon)))
@@ -270,9 +276,11 @@ class CoopConsumer:
             self.desk.delivered(d, app_result)
         return out
 
-    def _changed(self) -> None:
-        """The fold's state changed: views derived from it are stale."""
-        self._changes += 1
+    def _changed(self, *, bridge: bool = True) -> None:
+        """The fold's state changed: views derived from it are stale (and, with ``bridge``,
+        what the consensus bridge reads may have changed)."""
+        if bridge:
+            self._changes += 1
         self.apps.changed()
 
     # -- duties -------------------------------------------------------------------------------

@@ -189,9 +189,16 @@ class _Worker:
         return ctx
 
     def take_contexts(self, value: Value) -> None:
-        """The views that came with a call (``contexts``: app name -> :func:`context_wire`)."""
+        """The views that came with a call (``contexts``: app name -> :func:`context_wire`, or
+        the time alone when only the time of the view held moved)."""
         for name, wire in _map(value, "contexts").items():
-            self.sent[name] = context_from_wire(wire)
+            if isinstance(wire, int) and not isinstance(wire, bool):
+                held = self.sent.get(name)
+                if held is None:
+                    raise WorkerStateError(f"a new time for {name!r}, but no view of it")
+                self.sent[name] = replace(held, now_ms=wire)
+            else:
+                self.sent[name] = context_from_wire(wire)
 
     def call_back(self, method: str, args: Value) -> Value:
         if self.back is None:

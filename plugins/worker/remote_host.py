@@ -208,11 +208,18 @@ class RemoteAppHost:
         sent, seen = self._sent_contexts, self._seen_contexts
         for name in self._declared or {}:
             ctx = self._context(name)
-            if seen.get(name) is ctx:  # the very view already compared: nothing to send
+            last = seen.get(name)
+            if last is ctx:  # the very view already compared: nothing to send
                 continue
             seen[name] = ctx
+            held = sent.get(name)
+            if last is not None and isinstance(held, dict) and _same_but_time(last, ctx):
+                if last.now_ms != ctx.now_ms:  # the usual change: only the time moved
+                    sent[name] = {**held, "now_ms": ctx.now_ms}
+                    changed[name] = ctx.now_ms
+                continue
             wire = context_wire(ctx)
-            if sent.get(name) != wire:
+            if held != wire:
                 sent[name] = changed[name] = wire
         return changed
 
@@ -478,6 +485,19 @@ _WITH_CONTEXT: Final = frozenset(
      "duties", "tick", "command"}
 )  # fmt: skip
 """The calls that may run an app's hooks: they carry the fold views that changed."""
+
+
+def _same_but_time(a: FoldContext, b: FoldContext) -> bool:
+    """Whether two views differ at most in their time (the worker then gets the time alone)."""
+    return (
+        a.members == b.members
+        and a.settings == b.settings
+        and a.rates == b.rates
+        and a.community == b.community
+        and a.sender == b.sender
+        and a.position == b.position
+        and a.beacon == b.beacon
+    )
 
 
 def _tag(payload: Value) -> int | None:

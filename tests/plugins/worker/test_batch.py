@@ -281,3 +281,38 @@ def test_a_restarted_node_replays_to_the_same_results_and_states(
             again.close()
     finally:
         net.close()
+
+
+# -- a view whose time alone moved crosses as its time ---------------------------------------
+
+
+def test_a_view_whose_time_alone_moved_crosses_as_the_time(tmp_path: Path) -> None:
+    """The node sends the time alone when nothing else of an app's view changed (most
+    deliveries), the whole view otherwise; the worker ends up holding the very same views."""
+    views: dict[str, FoldContext] = {}
+    host = remote_host.RemoteAppHost(
+        COMMUNITY, bytes(ME.member_id), IdentitySigner(ME), folder=tmp_path,
+        context=lambda name: views[name],
+    )  # fmt: skip
+    host._declared = {"counter": remote_host.Declared(b"", {}, frozenset(), frozenset(), {})}
+    worker = _Worker()
+    base = FoldContext(COMMUNITY, 1_000, MEMBERS, {"step": 5}, {"fee": "1/10"})
+    steps = [
+        base,
+        FoldContext(COMMUNITY, 2_000, MEMBERS, {"step": 5}, {"fee": "1/10"}),  # time alone
+        FoldContext(COMMUNITY, 2_000, MEMBERS, {"step": 5}, {"fee": "1/10"}),  # nothing
+        FoldContext(COMMUNITY, 3_000, MEMBERS, {"step": 5}, {"fee": "1/5"}),  # a rate too
+        FoldContext(COMMUNITY, 4_000, frozenset({bytes(ME.member_id)}), {"step": 5}, {}),
+    ]
+    sent: list[Value] = []
+    for view in steps:
+        views["counter"] = view
+        changed = host._changed_contexts()
+        sent.append(changed.get("counter"))
+        worker.take_contexts(changed)
+        assert worker.sent["counter"] == view
+        assert host._sent_contexts["counter"] == context_wire(view)
+    assert sent[1:3] == [2_000, None]
+    assert isinstance(sent[0], dict) and isinstance(sent[3], dict) and isinstance(sent[4], dict)
+    with pytest.raises(WorkerStateError):
+        _Worker().take_contexts({"counter": 5_000})  # a time, but no view of it held

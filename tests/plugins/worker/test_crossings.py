@@ -551,17 +551,17 @@ def test_views_and_bridge_duties_are_computed_once_per_fold_state(
     recomputed for them; a delivered transaction makes the next call send the new view."""
     views: Counter[int] = Counter()
     targets: Counter[int] = Counter()
-    context, target = CoopApps.context, GovernanceState.consensus_target
+    context, target = CoopApps.context_rates, GovernanceState.consensus_target
 
     def counted_context(self: CoopApps, *args: Any) -> Any:
-        views[0] += 1
+        views[0] += 1  # (once per view of a state: all the apps' views share the rates)
         return context(self, *args)
 
     def counted_target(self: GovernanceState) -> Any:
         targets[0] += 1
         return target(self)
 
-    monkeypatch.setattr(CoopApps, "context", counted_context)
+    monkeypatch.setattr(CoopApps, "context_rates", counted_context)
     monkeypatch.setattr(GovernanceState, "consensus_target", counted_target)
     net = CoopNet(tmp_path, n=3)
     try:
