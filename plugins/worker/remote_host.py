@@ -9,6 +9,11 @@ of the cooperative (sent with a call whenever it changed; ``context`` if the wor
 signatures (``sign_many``: every block one hook published, in one request; ``sign``: one) and
 sealed details opened with the member's key (``unseal``: only the details cross back).
 
+What the governance fold tells the apps during a step of the order (``later_clock``,
+``later_decision``, ``later_apply``) is queued, each event with the views that changed before
+it, and crosses with the duties after the step in one ``deliver`` call; any other call sends
+what is queued first, so the worker hears everything in order.
+
 Signing is decided here, from what the apps declared when the worker started (the contract
 ``peoplenet apps info`` shows): the block must be on the lace of a declared app of this
 cooperative, its payload's record tag must be one the app declared with a purpose, and the
