@@ -525,14 +525,24 @@ def test_a_ride_trip_crosses_once_per_phone_and_ordered_delivery(
     """A cash trip (``peoplenet bench rides``): 10 commands, and one call per phone and step of
     the order -- its clock move, its app transactions in order and the duties after them
     travel together (``deliver``).  It was 85: a clock, an apply and a duties call for each
-    ordered app transaction on each of the three phones (10 + 24 + 27 + 24)."""
+    ordered app transaction on each of the three phones (10 + 24 + 27 + 24).  App transactions
+    that close no decision leave the consensus bridge's inputs alone: it is not recomputed."""
     crossings = _count_crossings(monkeypatch)
+    targets: Counter[int] = Counter()
+    target = GovernanceState.consensus_target
+
+    def counted_target(self: GovernanceState) -> Any:
+        targets[0] += 1
+        return target(self)
+
+    monkeypatch.setattr(GovernanceState, "consensus_target", counted_target)
     net = CoopNet(tmp_path, n=3, carry=True)
     trips = 3
     try:
         rides._setup(net, trips, "cash")
         steps = net.position
         crossings.clear()
+        targets.clear()
         for _ in range(trips):
             rides._trip(net)
         counted = dict(crossings)
@@ -542,6 +552,7 @@ def test_a_ride_trip_crosses_once_per_phone_and_ordered_delivery(
     per_trip = {k: v / trips for k, v in counted.items()}
     assert txs == 9.0  # one of the 8 steps carries two transactions (both ratings)
     assert per_trip == {"call:command": 10.0, "call:deliver": 24.0}
+    assert targets[0] == 0
 
 
 def test_views_and_bridge_duties_are_computed_once_per_fold_state(
