@@ -65,6 +65,11 @@ class CoopApps:
         self.state = state
         self._views: dict[str, FoldContext] = {}
         """App -> its fold view, until the state changes (:meth:`changed`)."""
+        self._last_views: dict[str, FoldContext] = {}
+        """App -> the view it was given last (kept while an equal one would be built)."""
+        self._shared: tuple[frozenset[bytes], dict[str, str]] | None = None
+        """The members and rates of the views of this state (one computation for all apps)."""
+        self._members_seen: frozenset[bytes] | None = None
         # The worker's host receives views as wire copies: it may share one per state.  An
         # app in this process gets a fresh one per call (it could change its dicts).
         self.host: AppHostApi = (
@@ -87,32 +92,56 @@ class CoopApps:
         beacon: bytes = b"",
     ) -> FoldContext:
         s = self.state
-        rates = {
-            subject: str(point_to_wire(value))
-            for (kind, subject), value in s.values.items()
-            if kind == RATE and isinstance(value, Fraction | int)
-        }
         return FoldContext(
             self.community,
             s.time,
             frozenset(s.members),
             self.host.settings(name),
-            rates,
+            self.context_rates(),
             sender,
             position,
             beacon,
         )
 
     def _view(self, name: str) -> FoldContext:
-        """:meth:`context`, computed once per state: every call to the worker asks for it."""
+        """:meth:`context`, computed once per state: every call to the worker asks for it.
+
+        A view equal to the app's last one is that very object (the worker's host then has
+        nothing to compare or send): most deliveries move only the time, or nothing."""
         view = self._views.get(name)
-        if view is None:
-            view = self._views[name] = self.context(name)
+        if view is not None:
+            return view
+        s = self.state
+        shared = self._shared
+        if shared is None:
+            members = frozenset(s.members)
+            last = self._members_seen
+            if last is not None and last == members:
+                members = last  # one object while the members stay
+            self._members_seen = members
+            shared = self._shared = (members, self.context_rates())
+        members, rates = shared
+        view = FoldContext(
+            self.community, s.time, members, self.host.settings(name), rates, b"", (0, 0), b""
+        )
+        last_view = self._last_views.get(name)
+        if last_view is not None and last_view == view:
+            view = last_view
+        self._views[name] = self._last_views[name] = view
         return view
+
+    def context_rates(self) -> dict[str, str]:
+        """The cooperative's rates as the apps see them (``"n/d"`` text, by subject)."""
+        return {
+            subject: str(point_to_wire(value))
+            for (kind, subject), value in self.state.values.items()
+            if kind == RATE and isinstance(value, Fraction | int)
+        }
 
     def changed(self) -> None:
         """The fold's state (or an app's settings) changed: the views are recomputed."""
         self._views.clear()
+        self._shared = None
 
     def _sync_members(self) -> None:
         members = frozenset(self.state.members)
@@ -120,13 +149,19 @@ class CoopApps:
             self.members = members
             self.host.set_members(members)
 
-    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> dict[str, Value] | None:
-        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``, whose
-        fold sees ``beacon`` (the consensus actor's, for the step of the order that carried it)."""
+    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> bool:
+        """Tell the apps what this delivery did, whose fold sees ``beacon`` (the consensus
+        actor's, for the step of the order that carried it); whether it was an ``AppTx`` the
+        apps took, whose result :meth:`settle` gives.
+
+        What the apps hear is queued (``later_*``): a node's worker gets the whole delivery
+        in one call (:meth:`settle`); an ``app`` decision or a change of members is sent
+        after what came before it."""
         s = self.state
+        host = self.host
         if s.time != self.time:
             self.time = s.time
-            self.host.clock()
+            host.later_clock()
         for number in applied.closed:
             decision = s.decision(number)
             if decision is None:
@@ -136,7 +171,7 @@ class CoopApps:
                 if decision.adopted and decision.applied:
                     self._app_decision(decision.number, decision.subject, change)
                 continue
-            self.host.decision(
+            host.later_decision(
                 DecisionView(
                     decision.number,
                     decision.kind,
@@ -148,9 +183,15 @@ class CoopApps:
         self._sync_members()
         tx = d.tx
         if applied.rejection is None and isinstance(tx, GovTx) and isinstance(tx.action, AppTx):
-            ctx = self.context(tx.action.app, bytes(d.creator), (d.epoch, d.position), beacon)
-            return self.host.apply_tx(tx.action.app, tx.action.body, ctx)
-        return None
+            position = (d.epoch, d.position)
+            host.later_apply(tx.action.app, tx.action.body, bytes(d.creator), position, beacon)
+            return True
+        return False
+
+    def settle(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:
+        """The delivery told since the last call reaches the apps, then their duties at
+        ``now_ms`` (if given): the results of the ``AppTx`` :meth:`after` took, in order."""
+        return self.host.deliver(now_ms)
 
     def _app_decision(self, number: int, name: str, change: AppChange) -> None:
         """An adopted ``app`` decision: the app takes it whole, or refuses it whole.

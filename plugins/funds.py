@@ -185,6 +185,45 @@ def funded_call(
     return result
 
 
+def funded_step(
+    host: AppHost, inst: _Instance, hook: str, tx: Value, ctx: FoldContext
+) -> tuple[Callable[[], Any], Callable[..., None]]:
+    """:func:`funded_call` in two parts, for a visit that runs several hooks: the hook itself
+    (``ctx.funds`` routed as there; no guard: the caller's ``call_many`` is it), and its end,
+    ``end(commit=False)``, which closes the handle and, with ``commit``, has the provider take
+    its moves (raising as :func:`funded_call` raises)."""
+    fn = host.registry.hook(inst.spec.name, hook)
+    provider = funds_provider(host)
+    if provider is inst:  # the provider holds the money itself
+
+        def own() -> Any:
+            return fn(state=inst.state, tx=tx, ctx=ctx)
+
+        def own_end(commit: bool = False) -> None:
+            return None
+
+        return own, own_end
+    call = None if provider is None else provider_call(host, provider, ctx)
+    handle = FundsHandle(
+        call, app=inst.spec.name, community=ctx.community, sender=ctx.sender, members=ctx.members
+    )
+    funded = with_funds(ctx, handle)
+
+    def run() -> Any:
+        return fn(state=inst.state, tx=tx, ctx=funded)
+
+    def end(commit: bool = False) -> None:
+        handle.live = False
+        if commit:
+            try:
+                handle.commit()
+            except AppTxRejected as exc:  # the provider refused what it had checked: its bug
+                _log.error("funds_commit_refused", app=inst.spec.name, reason=exc.reason)
+                raise
+
+    return run, end
+
+
 _CONTEXT_FIELDS: Final = tuple(FoldContext.__slots__)
 
 
@@ -240,4 +279,11 @@ def provider_call(host: AppHost, provider: _Instance, ctx: FoldContext) -> Provi
     return call
 
 
-__all__ = ["FundsHandle", "ProviderCall", "funded_call", "funds_provider", "provider_call"]
+__all__ = [
+    "FundsHandle",
+    "ProviderCall",
+    "funded_call",
+    "funded_step",
+    "funds_provider",
+    "provider_call",
+]

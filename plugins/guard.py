@@ -153,10 +153,14 @@ class _Batch:
 
     calls: Sequence[tuple[str, Callable[[], Any]]]
     deadline_s: float
+    refusals: Sequence[tuple[type[BaseException], ...]] = ()
+    """Per hook, what it may raise on purpose (:meth:`Guard.call`'s ``expected``)."""
     results: list[Any] = field(default_factory=list)
     """The results of the hooks that returned, in order."""
     error: BaseException | None = None
     """What the hook after them raised (it ends the visit)."""
+    refused: bool = False
+    """``error`` is that hook's refusal, not a failure."""
     slow: bool = False
     """The last hook run took longer than the deadline."""
     current: tuple[int, float] = (0, 0.0)
@@ -182,6 +186,7 @@ class _Batch:
                 self.results.append(fn())
             except BaseException as exc:  # handed to the caller, never lost
                 self.error = exc
+                self.refused = i < len(self.refusals) and isinstance(exc, self.refusals[i])
                 return
             if time.monotonic() - started > self.deadline_s:
                 self.slow = True
@@ -189,8 +194,20 @@ class _Batch:
 
 
 Outcome = Any
-"""What :meth:`Guard.call_many` gives per hook: its result, or the :class:`PluginFailed` /
-:class:`AppFaulted` that :meth:`Guard.call` would have raised."""
+"""What :meth:`Guard.call_many` gives per hook: its result, its refusal, or the
+:class:`PluginFailed` / :class:`AppFaulted` that :meth:`Guard.call` would have raised."""
+
+
+class _NotRun:
+    """The outcome of a chained hook whose predecessor did not return (:meth:`Guard.call_many`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_RUN"
+
+
+NOT_RUN: Final = _NotRun()
 
 
 class Guard:
@@ -258,14 +275,24 @@ class Guard:
             raise call.error
         raise self._failed(hook, call.error)
 
-    def call_many(self, calls: Sequence[tuple[str, Callable[[], Any]]]) -> list[Outcome]:
-        """Each ``(hook, fn)`` in order, as :meth:`call` with no expected refusal would run it,
-        but in as few visits to the thread as the hooks allow (one when none fails).
+    def call_many(
+        self,
+        calls: Sequence[tuple[str, Callable[[], Any]]],
+        *,
+        refusals: Sequence[tuple[type[BaseException], ...]] = (),
+        chain_from: int | None = None,
+    ) -> list[Outcome]:
+        """Each ``(hook, fn)`` in order, as :meth:`call` would run it (with ``refusals[i]`` as
+        its ``expected``, none by default), but in as few visits to the thread as the hooks
+        allow (one when none fails).
 
-        Returns one outcome per call: its result, or the :class:`PluginFailed` (it raised, hung
-        or ran past the deadline) or :class:`AppFaulted` (not run: the instance was faulted
-        before it) that :meth:`call` would have raised.  A hook runs only if every hook before
-        it left the instance in service, as with one :meth:`call` each.
+        Returns one outcome per call: its result, the refusal it raised, or the
+        :class:`PluginFailed` (it raised, hung or ran past the deadline) or
+        :class:`AppFaulted` (not run: the instance was faulted before it) that :meth:`call`
+        would have raised.  A hook runs only if every hook before it left the instance in
+        service, as with one :meth:`call` each; from ``chain_from`` on, only if the hook
+        before it returned (the ones after a refusal or a failure there are :data:`NOT_RUN`:
+        check, then apply).
         """
         out: list[Outcome] = []
         while len(out) < len(calls):
@@ -274,7 +301,10 @@ class Guard:
                 out.extend(gone for _ in calls[len(out) :])
                 break
             lane = self._start()
-            batch = _Batch(calls[len(out) :], self.deadline_s, current=(0, time.monotonic()))
+            done = len(out)
+            batch = _Batch(
+                calls[done:], self.deadline_s, refusals[done:], current=(0, time.monotonic())
+            )
             lane.post(batch)
             hung = self._wait(lane, batch)
             if hung is not None:
@@ -292,7 +322,14 @@ class Guard:
                 out.append(self._hung(batch.calls[len(ran) - 1][0], abandon=False))
             elif batch.error is not None:
                 out.extend(ran)
-                out.append(self._failed(batch.calls[len(ran)][0], batch.error))
+                hook = batch.calls[len(ran)][0]
+                if batch.refused:
+                    self.failures.pop(hook, None)
+                    out.append(batch.error)
+                else:
+                    out.append(self._failed(hook, batch.error))
+                if chain_from is not None and len(out) > chain_from:
+                    out.extend(NOT_RUN for _ in calls[len(out) :])
             else:
                 out.extend(ran)
         return out
@@ -337,6 +374,7 @@ class Guard:
 __all__ = [
     "DEFAULT_DEADLINE_S",
     "DEFAULT_MAX_FAILURES",
+    "NOT_RUN",
     "AppFaulted",
     "Guard",
     "PluginFailed",

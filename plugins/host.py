@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -48,7 +49,7 @@ from peoplenet.plugins.api import (
     ParamSpec,
 )
 from peoplenet.plugins.command_args import convert_args
-from peoplenet.plugins.funds import funded_call
+from peoplenet.plugins.funds import funded_call, funded_step
 from peoplenet.plugins.guard import (
     DEFAULT_DEADLINE_S,
     DEFAULT_MAX_FAILURES,
@@ -139,6 +140,12 @@ class AppHost:
         self.instances: dict[str, _Instance] = {}
         self.members: frozenset[bytes] = frozenset()
         self.pending_feed: list[tuple[_Instance, Block]] = []
+        self._done: list[dict[str, Value]] = []
+        """The results of :meth:`later_apply` since the last :meth:`deliver`."""
+        self._deferring = False
+        self._deferred: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+        """Per app, the clock and decision hooks of a delivery not run yet (:meth:`deferring`):
+        they run in the app's next visit, before anything else of it."""
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -283,17 +290,29 @@ class AppHost:
         try:
             tx = decode(body)
         except RemoteProtocolError as exc:
-            return self._result(inst, "rejected", "bad_tx", exc.reason, ctx)
+            return self._refused_before(inst, "bad_tx", exc.reason, ctx)
         if type(tx) not in inst.spec.tx_types:
-            return self._result(inst, "rejected", "unknown_tx", type(tx).__name__, ctx)
+            return self._refused_before(inst, "unknown_tx", type(tx).__name__, ctx)
+        self.run_deferred(but=name)  # (another app's state may be read through the funds)
         try:
-            funded_call(self, inst, "peoplenet_check_tx", tx, ctx, commit=False)
-            result = funded_call(self, inst, "peoplenet_apply_tx", tx, ctx, commit=True)
+            result = self._check_then_apply(inst, tx, ctx)
+        except _FaultedBefore as exc:
+            return self._result(inst, "rejected", "app_faulted", str(exc), ctx)
         except AppTxRejected as exc:
             return self._result(inst, "rejected", exc.reason, exc.detail, ctx)
         except (PluginFailed, AppFaulted) as exc:
             return self._result(inst, "rejected", "plugin_failed", str(exc), ctx)
         return self._result(inst, "applied", "", "", ctx, result=result)
+
+    def _refused_before(
+        self, inst: _Instance, reason: str, detail: str, ctx: FoldContext
+    ) -> dict[str, Value]:
+        """A transaction refused before its hooks: after the app's deferred hooks, which may
+        have faulted it (then it is refused as an out-of-service app's)."""
+        self._run_deferred(inst)
+        if inst.guard.faulted:
+            return self._result(inst, "rejected", "app_faulted", inst.guard.faulted, ctx)
+        return self._result(inst, "rejected", reason, detail, ctx)
 
     # -- money between apps: FoldContext.funds (plugins/funds.py) ------------------------------
 
@@ -342,12 +361,128 @@ class AppHost:
         """Community time moved: apps with periodic rules apply them (in order, everywhere)."""
         for name, inst in sorted(self.instances.items()):
             if self.usable(inst) and self.registry.implements(name, "peoplenet_clock"):
-                self._call(inst, "peoplenet_clock", inst.state, self.context(name))
+                self._event_hook(inst, "peoplenet_clock", inst.state, self.context(name))
 
     def decision(self, view: DecisionView) -> None:
         for name, inst in sorted(self.instances.items()):
             if self.usable(inst):
-                self._call(inst, "peoplenet_decision", inst.state, view, self.context(name))
+                self._event_hook(inst, "peoplenet_decision", inst.state, view, self.context(name))
+
+    # -- a delivery's hooks in as few visits as its order allows ------------------------------
+
+    def _event_hook(self, inst: _Instance, hook: str, *args: Any) -> None:
+        """A clock or decision hook: now, or (while :meth:`deferring`) in the app's next visit.
+
+        Why that is the same: such a hook answers nothing and touches only its own app's state,
+        which nothing reads before the app's next hook (another app reads it only through
+        ``FoldContext.funds``, and :meth:`apply_tx` runs the other apps' deferred hooks before
+        it); a hook that faults the app leaves the hooks after it unrun, as the app's being out
+        of service would have."""
+        if self._deferring:
+            self._deferred.setdefault(inst.spec.name, []).append((hook, args))
+        else:
+            self._call(inst, hook, *args)
+
+    @contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Within: clock and decision hooks wait for their app's next visit (one ordered
+        delivery in the worker); every one left runs on the way out."""
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+            self.run_deferred()
+
+    def run_deferred(self, but: str = "") -> None:
+        """Run every app's deferred hooks (but ``but``'s), one visit per app, in name order."""
+        for name in sorted(self._deferred):
+            if name != but:
+                self._run_deferred(self.instances[name])
+
+    def _run_deferred(self, inst: _Instance) -> None:
+        calls = self._deferred.pop(inst.spec.name, [])
+        if calls:
+            self._log_deferred(inst, calls, self._call_all_outcomes(inst, calls))
+
+    def _bound(self, inst: _Instance, hook: str, args: tuple[Any, ...]) -> Callable[[], Any]:
+        fn = self.registry.hook(inst.spec.name, hook)
+        kwargs = dict(zip(_ARGS[hook], args, strict=True))
+        return lambda: fn(**kwargs)
+
+    def _call_all_outcomes(
+        self, inst: _Instance, calls: Sequence[tuple[str, tuple[Any, ...]]]
+    ) -> list[Any]:
+        return inst.guard.call_many([(h, self._bound(inst, h, a)) for h, a in calls])
+
+    def _log_deferred(
+        self, inst: _Instance, calls: Sequence[tuple[str, tuple[Any, ...]]], outcomes: list[Any]
+    ) -> None:
+        """As :meth:`_call` logs each failure; a hook not run because the app faulted before it
+        is not logged (unrun, as an out-of-service app's hooks are)."""
+        for (hook, _), outcome in zip(calls, outcomes, strict=False):
+            if isinstance(outcome, PluginFailed):
+                _log.warning("app_hook_failed", app=inst.spec.name, hook=hook, error=str(outcome))
+
+    def _check_then_apply(self, inst: _Instance, tx: Value, ctx: FoldContext) -> Any:
+        """``check_tx`` then ``apply_tx`` as :func:`funded_call` runs each, in one visit with
+        the app's deferred hooks before them; raises what either raises (the apply runs only if
+        the check returned), or :class:`_FaultedBefore` if a deferred hook faulted the app."""
+        before = self._deferred.pop(inst.spec.name, [])
+        check, end_check = funded_step(self, inst, "peoplenet_check_tx", tx, ctx)
+        ends: list[Callable[..., None]] = []
+
+        def applying() -> Any:
+            end_check()  # the check's funds are over before the apply starts, as in two calls
+            # routed as a call of its own would route it now (the check may have faulted the
+            # funds provider)
+            apply, end_apply = funded_step(self, inst, "peoplenet_apply_tx", tx, ctx)
+            ends.append(end_apply)
+            return apply()
+
+        calls = [(h, self._bound(inst, h, a)) for h, a in before]
+        calls += [("peoplenet_check_tx", check), ("peoplenet_apply_tx", applying)]
+        refusals = [()] * len(before) + [(AppTxRejected,), (AppTxRejected,)]
+        try:
+            outcomes = inst.guard.call_many(calls, refusals=refusals, chain_from=len(before))
+        finally:
+            end_check()
+            for end in ends:
+                end(False)
+        self._log_deferred(inst, before, outcomes)
+        checked, applied = outcomes[-2], outcomes[-1]
+        if isinstance(checked, AppFaulted) and before:
+            raise _FaultedBefore(inst.guard.faulted)
+        if isinstance(checked, BaseException):
+            raise checked
+        if isinstance(applied, BaseException):
+            raise applied
+        ends[0](True)
+        return applied
+
+    # -- one ordered delivery (the worker's host batches these: one call to its process) --------
+
+    def later_clock(self) -> None:
+        """:meth:`clock`: in this process it runs at once."""
+        self.clock()
+
+    def later_decision(self, view: DecisionView) -> None:
+        """:meth:`decision`: in this process it runs at once."""
+        self.decision(view)
+
+    def later_apply(
+        self, name: str, body: bytes, sender: bytes, position: tuple[int, int], beacon: bytes
+    ) -> None:
+        """:meth:`apply_tx` at once, in the app's view with the transaction's sender, position
+        and beacon; its result comes from :meth:`deliver`."""
+        ctx = replace(self.context(name), sender=sender, position=position, beacon=beacon)
+        self._done.append(self.apply_tx(name, body, ctx))
+
+    def deliver(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:
+        """The results of the ``later_apply`` calls since the last time, in order, and the
+        duties at ``now_ms`` if given."""
+        done, self._done = self._done, []
+        return done, HostOutput() if now_ms is None else self.duties(now_ms)
 
     # -- the app laces -------------------------------------------------------------------------
 
@@ -640,6 +775,13 @@ class AppHost:
             inst.guard.close()
             if inst.store is not None:
                 inst.store.close()
+
+
+class _FaultedBefore(PeoplenetError):
+    """A deferred hook faulted the app before its transaction's check (internal: the
+    transaction is refused ``app_faulted``, as it would have been had the hook run first)."""
+
+    reason = "app_faulted"
 
 
 _ARGS: Final[Mapping[str, tuple[str, ...]]] = {

@@ -125,9 +125,16 @@ class CooperativeApps(Protocol):
         """App -> its latest adopted ``app`` decision, applied or refused."""
         ...
 
-    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> dict[str, Value] | None:
-        """Tell the apps what this delivery did; the app's result if it was an ``AppTx``
-        (whose fold sees ``beacon``: the beacon of the step of the order that delivered it)."""
+    def after(self, d: Delivery, applied: Applied, beacon: bytes = b"") -> bool:
+        """Tell the apps what this delivery did (an ``AppTx``'s fold sees ``beacon``: the
+        beacon of the step of the order that delivered it); whether it was an ``AppTx`` the
+        apps took, whose result :meth:`settle` gives."""
+        ...
+
+    def settle(self, now_ms: int | None) -> tuple[list[dict[str, Value]], AppsOutput]:
+        """Complete what :meth:`after` told since the last call (one call to a node's worker):
+        the results of the ``AppTx`` it took, in order, then the apps' duties at ``now_ms``
+        (if given) and what they ask of the node."""
         ...
 
     def check_proposal(self, name: str, settings: Value) -> None:

@@ -44,6 +44,7 @@ from peoplenet.actors.governance.records import (
     Admit,
     Amend,
     AppChange,
+    AppTx,
     Close,
     ConsensusParams,
     Contribution,
@@ -148,10 +149,13 @@ class CoopConsumer:
         self.approved: set[bytes] = set()
         self.amended: set[bytes] = set()
         self._changes = 0
-        """How many times the fold's state changed (each delivery, each new epoch)."""
+        """How many times the fold's state changed in a way the consensus bridge reads (each
+        new epoch, each delivery but an app transaction that closed nothing)."""
         self._bridged = -1
         """``_changes`` when the consensus bridge duties last ran: on an unchanged state they
         submit nothing new (what they would submit is already in ``approved``/``amended``)."""
+        self._told: list[tuple[Delivery, dict[str, Value], bool]] = []
+        """Transactions folded whose apps' results are not in yet (:meth:`_settle`)."""
         self.apps = apps(self.governance.state, genesis.community, self.me, signer, folder=folder)
         self.desk = CustomerDesk(genesis.community, signer)
         """Customers' requests and receipts (actors/coop/customer_desk.py)."""
@@ -171,6 +175,7 @@ class CoopConsumer:
         beacon = (beacons or {}).get
         for d in history:
             self._apply(d, geneses, beacon(bytes(d.block), b""))
+        self._settle(None)
 
     def delivered(
         self,
@@ -186,7 +191,7 @@ class CoopConsumer:
         while len(geneses) > state.genesis.epoch + 1:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
             self._changed()
-        return self._duties(now_ms, self.apps.host.duties(now_ms))
+        return self._duties(now_ms, self._settle(now_ms))
 
     def tick(self, now_ms: int) -> ConsumerOutput:
         return self._duties(now_ms, self.apps.host.tick(now_ms))
@@ -245,18 +250,37 @@ class CoopConsumer:
         while d.epoch > state.genesis.epoch:
             self.governance.start_epoch(geneses[state.genesis.epoch + 1])
         applied = self.governance.apply(d.epoch, d.position, d.creator, d.tx)
-        self._changed()
+        tx = d.tx
+        # An app's transaction that closed nothing leaves what the bridge reads (members, their
+        # keys, the consensus parameters, the approvals) as it was.
+        app_only = isinstance(tx, GovTx) and isinstance(tx.action, AppTx) and not applied.closed
+        self._changed(bridge=not app_only)
         self.delivered_count += 1
         result = _result(d, applied)
-        app_result = self.apps.after(d, applied, beacon)
-        if app_result is not None:
-            result["app"] = app_result
-        self.desk.delivered(d, app_result)
+        self._told.append((d, result, self.apps.after(d, applied, beacon)))
         self.results[tx_key(d.tx)] = result
 
-    def _changed(self) -> None:
-        """The fold's state changed: views derived from it are stale."""
-        self._changes += 1
+    def _settle(self, now_ms: int | None) -> AppsOutput:
+        """The apps take the transactions folded since the last time (one call to a node's
+        worker) and do their duties at ``now_ms`` if given; each app transaction's result is
+        recorded with its transaction's, in order."""
+        told, self._told = self._told, []
+        app_results, out = self.apps.settle(now_ms)
+        taken = iter(app_results)
+        for d, result, took in told:
+            app_result = next(taken, None) if took else None
+            if took and app_result is None:
+                raise LocalError("the apps answered fewer results than they took transactions")
+            if app_result is not None:
+                result["app"] = app_result
+            self.desk.delivered(d, app_result)
+        return out
+
+    def _changed(self, *, bridge: bool = True) -> None:
+        """The fold's state changed: views derived from it are stale (and, with ``bridge``,
+        what the consensus bridge reads may have changed)."""
+        if bridge:
+            self._changes += 1
         self.apps.changed()
 
     # -- duties -------------------------------------------------------------------------------

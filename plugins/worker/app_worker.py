@@ -189,9 +189,16 @@ class _Worker:
         return ctx
 
     def take_contexts(self, value: Value) -> None:
-        """The views that came with a call (``contexts``: app name -> :func:`context_wire`)."""
+        """The views that came with a call (``contexts``: app name -> :func:`context_wire`, or
+        the time alone when only the time of the view held moved)."""
         for name, wire in _map(value, "contexts").items():
-            self.sent[name] = context_from_wire(wire)
+            if isinstance(wire, int) and not isinstance(wire, bool):
+                held = self.sent.get(name)
+                if held is None:
+                    raise WorkerStateError(f"a new time for {name!r}, but no view of it")
+                self.sent[name] = replace(held, now_ms=wire)
+            else:
+                self.sent[name] = context_from_wire(wire)
 
     def call_back(self, method: str, args: Value) -> Value:
         if self.back is None:
@@ -339,6 +346,58 @@ class _Calls:
         self.w.need().clock()
         return None
 
+    def deliver(self, a: dict[str, Value]) -> Value:
+        """One ordered delivery: its events in order, each with the views that changed before
+        it, then the duties if asked; the ``apply`` events' results in order, and the duties'
+        output (the node's :meth:`RemoteAppHost.deliver`)."""
+        events, results = a.get("events", ()), []
+        if not isinstance(events, tuple):
+            raise WorkerStateError("events is a list")
+        # Clock and decision hooks wait for their app's next visit: an app transaction's
+        # check and apply come with them, one visit where it was three.
+        with self.w.need().deferring():
+            for value in events:
+                event = _map(value, "event")
+                self._views_of(event)
+                kind = event.get("kind")
+                if kind == "apply":
+                    results.append(self._apply(event))
+                elif kind == "clock":
+                    self.clock(event)
+                elif kind == "decision":
+                    self.decision(event)
+                else:
+                    raise WorkerStateError(f"unknown event {kind!r}")
+        duties = a.get("duties")
+        out: Value = None
+        if duties is not None:
+            given = _map(duties, "duties")
+            self._views_of(given)
+            out = self.duties(given)
+        return {"results": tuple(results), "out": out}
+
+    def _apply(self, event: dict[str, Value]) -> Value:
+        """An ``apply`` event: with its whole context, or with what completes the view."""
+        if "ctx" in event:
+            return self.apply_tx(event)
+        host, name = self.w.need(), _str(event["name"])
+        position = event["position"]
+        if not isinstance(position, tuple) or len(position) != 2:
+            raise WorkerStateError("malformed position")
+        ctx = replace(
+            self.w.context(name),
+            sender=_bytes(event["sender"]),
+            position=(_int(position[0]), _int(position[1])),
+            beacon=_bytes(event["beacon"]),
+        )
+        return host.apply_tx(name, _bytes(event["body"]), ctx)
+
+    def _views_of(self, given: dict[str, Value]) -> None:
+        """The views an event carries, in force from it on (the ones before it are stale)."""
+        if "contexts" in given:
+            self.w.take_contexts(given["contexts"])
+        self.w.contexts.clear()
+
     def set_members(self, a: dict[str, Value]) -> Value:
         members = a["members"]
         if not isinstance(members, tuple):
@@ -393,7 +452,7 @@ def _lace_msg(a: dict[str, Value]) -> LaceBlocks | LaceHave:
 
 
 METHODS: Final = (
-    "start", "app_changed", "apply_tx", "decision", "clock", "set_members", "laces",
+    "start", "app_changed", "apply_tx", "decision", "clock", "deliver", "set_members", "laces",
     "receive_then_duties", "peer_up", "duties", "tick", "command", "status", "snapshot", "recent",
 )  # fmt: skip
 

@@ -9,6 +9,11 @@ of the cooperative (sent with a call whenever it changed; ``context`` if the wor
 signatures (``sign_many``: every block one hook published, in one request; ``sign``: one) and
 sealed details opened with the member's key (``unseal``: only the details cross back).
 
+What the governance fold tells the apps during a step of the order (``later_clock``,
+``later_decision``, ``later_apply``) is queued, each event with the views that changed before
+it, and crosses with the duties after the step in one ``deliver`` call; any other call sends
+what is queued first, so the worker hears everything in order.
+
 Signing is decided here, from what the apps declared when the worker started (the contract
 ``peoplenet apps info`` shows): the block must be on the lace of a declared app of this
 cooperative, its payload's record tag must be one the app declared with a purpose, and the
@@ -28,7 +33,7 @@ the cooperative into a fresh worker.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final, Literal, get_args
 
@@ -123,6 +128,12 @@ class RemoteAppHost:
         self._proc: WorkerProcess | None = None
         self._declared: dict[str, Declared] | None = None
         self.broken: list[tuple[str, str]] = []
+        self._queued: list[Value] = []
+        """What the fold told the apps since the last ``deliver`` call, each event with the
+        views that changed before it (sent in one call: :meth:`deliver`)."""
+        self._queued_size = 0
+        self._done: list[dict[str, Value]] = []
+        """The results of the ``apply`` events already sent (a batch too big for one frame)."""
 
     @property
     def declared(self) -> dict[str, Declared]:
@@ -154,6 +165,8 @@ class RemoteAppHost:
     # -- the channel ----------------------------------------------------------------------------
 
     def _call(self, method: str, args: Value) -> Value:
+        if self._queued and method != "deliver":  # what the fold told the apps comes first
+            self._send_queued(None)
         proc = self._proc if method == "start" else self._ensure()
         assert proc is not None
         if method in _WITH_CONTEXT and isinstance(args, dict):
@@ -200,11 +213,18 @@ class RemoteAppHost:
         sent, seen = self._sent_contexts, self._seen_contexts
         for name in self._declared or {}:
             ctx = self._context(name)
-            if seen.get(name) is ctx:  # the very view already compared: nothing to send
+            last = seen.get(name)
+            if last is ctx:  # the very view already compared: nothing to send
                 continue
             seen[name] = ctx
+            held = sent.get(name)
+            if last is not None and isinstance(held, dict) and _same_but_time(last, ctx):
+                if last.now_ms != ctx.now_ms:  # the usual change: only the time moved
+                    sent[name] = {**held, "now_ms": ctx.now_ms}
+                    changed[name] = ctx.now_ms
+                continue
             wire = context_wire(ctx)
-            if sent.get(name) != wire:
+            if held != wire:
                 sent[name] = changed[name] = wire
         return changed
 
@@ -304,6 +324,80 @@ class RemoteAppHost:
         if self._live:
             self._call("decision", {"decision": decision_wire(view)})
 
+    # -- one ordered delivery, one call ---------------------------------------------------------
+
+    def later_clock(self) -> None:
+        """:meth:`clock`, sent with the rest of the delivery (:meth:`deliver`)."""
+        if self._live:
+            self._queue({"kind": "clock"})
+
+    def later_decision(self, view: DecisionView) -> None:
+        """:meth:`decision`, sent with the rest of the delivery (:meth:`deliver`)."""
+        if self._live:
+            self._queue({"kind": "decision", "decision": decision_wire(view)})
+
+    def later_apply(
+        self, name: str, body: bytes, sender: bytes, position: tuple[int, int], beacon: bytes
+    ) -> None:
+        """:meth:`apply_tx`, sent with the rest of the delivery; its result comes back from
+        :meth:`deliver`, in the order of the ``later_apply`` calls.  An installed app's
+        transaction carries only what its view lacks (sender, position, beacon): the worker
+        completes it from the view it holds, as the call carried it."""
+        declared = self.declared
+        event: dict[str, Value] = {"kind": "apply", "name": name, "body": body}
+        if name in declared:
+            event.update(sender=sender, position=position, beacon=beacon)
+        else:  # no view is sent for it: the whole context goes
+            ctx = replace(self._context(name), sender=sender, position=position, beacon=beacon)
+            event["ctx"] = context_wire(ctx)
+            self._queued_size += _VIEW_BYTES + _MEMBER_BYTES * len(ctx.members)
+        self._queue(event)
+        self._queued_size += len(body)
+
+    def _queue(self, event: dict[str, Value]) -> None:
+        """One event, with the fold views that changed since the event before it (as the call
+        of its own would have carried them)."""
+        changed = self._changed_contexts()
+        if changed:
+            event["contexts"] = changed
+            self._queued_size += (_VIEW_BYTES + _MEMBER_BYTES * len(self._members)) * len(changed)
+        self._queued.append(event)
+        self._queued_size += _EVENT_BYTES
+        if self._queued_size > MAX_BATCH_BYTES:  # a long replay: in frames well under the limit
+            self._send_queued(None)
+
+    def deliver(self, now_ms: int | None) -> tuple[list[dict[str, Value]], HostOutput]:
+        """Everything queued since the last call (the clock moves, closed decisions and app
+        transactions of one delivery, in order), then the duties at ``now_ms`` if given: one
+        call to the worker.  The results of the ``apply`` events, in order, and what the
+        duties ask of the node."""
+        due = self._queued or (now_ms is not None and self._live)
+        out = self._send_queued(now_ms) if due else None
+        done, self._done = self._done, []
+        return done, HostOutput() if out is None else out
+
+    def _send_queued(self, now_ms: int | None) -> HostOutput | None:
+        events, self._queued, self._queued_size = tuple(self._queued), [], 0
+        args: dict[str, Value] = {"events": events}
+        if now_ms is not None and self._live:
+            duties: dict[str, Value] = {"now_ms": now_ms}
+            changed = self._changed_contexts()
+            if changed:
+                duties["contexts"] = changed
+            args["duties"] = duties
+        answer = self._call("deliver", args)
+        if not isinstance(answer, dict):
+            raise AppWorkerFailed("deliver answered no result")
+        results = answer.get("results")
+        applies = sum(1 for e in events if isinstance(e, dict) and e.get("kind") == "apply")
+        if not isinstance(results, tuple) or len(results) != applies:
+            raise AppWorkerFailed("deliver answered another number of results")
+        for result in results:
+            if not isinstance(result, dict):
+                raise AppWorkerFailed("apply_tx answered no result")
+            self._done.append(result)
+        return _output(answer.get("out")) if "duties" in args else None
+
     def set_members(self, members: Iterable[bytes]) -> None:
         self._members = tuple(sorted(members))
         if self._proc is not None:
@@ -384,11 +478,31 @@ _MAY_UNSEAL: Final = frozenset(
 MAX_SEALED_SIZE: Final = 16_384
 """Larger than any well-formed :class:`Sealed` record (limits in actors/work/sealed.py)."""
 
+MAX_BATCH_BYTES: Final = 1024 * 1024
+"""About how much one ``deliver`` call carries at most (a frame holds up to 4 MiB)."""
+_EVENT_BYTES: Final = 256
+_VIEW_BYTES: Final = 512
+_MEMBER_BYTES: Final = 40
+"""Estimates of an event's size on the wire: its frame, a view, a member in a view."""
+
 _WITH_CONTEXT: Final = frozenset(
     {"app_changed", "apply_tx", "clock", "decision", "receive_then_duties", "peer_up",
      "duties", "tick", "command"}
 )  # fmt: skip
 """The calls that may run an app's hooks: they carry the fold views that changed."""
+
+
+def _same_but_time(a: FoldContext, b: FoldContext) -> bool:
+    """Whether two views differ at most in their time (the worker then gets the time alone)."""
+    return (
+        a.members == b.members
+        and a.settings == b.settings
+        and a.rates == b.rates
+        and a.community == b.community
+        and a.sender == b.sender
+        and a.position == b.position
+        and a.beacon == b.beacon
+    )
 
 
 def _tag(payload: Value) -> int | None:

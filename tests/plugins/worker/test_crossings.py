@@ -26,6 +26,7 @@ import pytest
 from peoplenet.actors.governance.state import GovernanceState
 from peoplenet.apps.currency import plugin
 from peoplenet.apps.currency.records import Approve, Issue, Mint
+from peoplenet.bench import rides
 from peoplenet.bench.coop_net import CoopNet
 from peoplenet.plugins import host as host_module
 from peoplenet.plugins.api import ConsentRefused, FoldContext
@@ -500,6 +501,60 @@ def test_a_payment_crosses_to_each_worker_ten_times_in_all(
     }
 
 
+def _count_crossings(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Every call to a worker and every callback from one, by method."""
+    crossings: Counter[str] = Counter()
+    call, serve = WorkerProcess.call, WorkerProcess._serve
+
+    def counted_call(self: WorkerProcess, method: str, args: Value, **kw: Any) -> Value:
+        crossings[f"call:{method}"] += 1
+        return call(self, method, args, **kw)
+
+    def counted_serve(self: WorkerProcess, msg: Any, callbacks: Any) -> Any:
+        crossings[f"back:{msg.method}"] += 1
+        return serve(self, msg, callbacks)
+
+    monkeypatch.setattr(WorkerProcess, "call", counted_call)
+    monkeypatch.setattr(WorkerProcess, "_serve", counted_serve)
+    return crossings
+
+
+def test_a_ride_trip_crosses_once_per_phone_and_ordered_delivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cash trip (``peoplenet bench rides``): 10 commands, and one call per phone and step of
+    the order -- its clock move, its app transactions in order and the duties after them
+    travel together (``deliver``).  It was 85: a clock, an apply and a duties call for each
+    ordered app transaction on each of the three phones (10 + 24 + 27 + 24).  App transactions
+    that close no decision leave the consensus bridge's inputs alone: it is not recomputed."""
+    crossings = _count_crossings(monkeypatch)
+    targets: Counter[int] = Counter()
+    target = GovernanceState.consensus_target
+
+    def counted_target(self: GovernanceState) -> Any:
+        targets[0] += 1
+        return target(self)
+
+    monkeypatch.setattr(GovernanceState, "consensus_target", counted_target)
+    net = CoopNet(tmp_path, n=3, carry=True)
+    trips = 3
+    try:
+        rides._setup(net, trips, "cash")
+        steps = net.position
+        crossings.clear()
+        targets.clear()
+        for _ in range(trips):
+            rides._trip(net)
+        counted = dict(crossings)
+        txs = (net.position - steps) / trips
+    finally:
+        net.close()
+    per_trip = {k: v / trips for k, v in counted.items()}
+    assert txs == 9.0  # one of the 8 steps carries two transactions (both ratings)
+    assert per_trip == {"call:command": 10.0, "call:deliver": 24.0}
+    assert targets[0] == 0
+
+
 def test_views_and_bridge_duties_are_computed_once_per_fold_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -507,17 +562,17 @@ def test_views_and_bridge_duties_are_computed_once_per_fold_state(
     recomputed for them; a delivered transaction makes the next call send the new view."""
     views: Counter[int] = Counter()
     targets: Counter[int] = Counter()
-    context, target = CoopApps.context, GovernanceState.consensus_target
+    context, target = CoopApps.context_rates, GovernanceState.consensus_target
 
     def counted_context(self: CoopApps, *args: Any) -> Any:
-        views[0] += 1
+        views[0] += 1  # (once per view of a state: all the apps' views share the rates)
         return context(self, *args)
 
     def counted_target(self: GovernanceState) -> Any:
         targets[0] += 1
         return target(self)
 
-    monkeypatch.setattr(CoopApps, "context", counted_context)
+    monkeypatch.setattr(CoopApps, "context_rates", counted_context)
     monkeypatch.setattr(GovernanceState, "consensus_target", counted_target)
     net = CoopNet(tmp_path, n=3)
     try:
