@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 from peoplenet.apps.ride_hailing import geo
+from peoplenet.apps.ride_hailing.demo import (  # the app's part of make demo
+    peoplenet_demo,
+    peoplenet_demo_enable,
+)
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.payment import ESCROW, commission_rate
 from peoplenet.apps.ride_hailing.places import (
@@ -597,4 +601,4 @@ _COMMANDS: Final[dict[str, _Handler]] = {
     "earnings": _earnings,
 }
 
-__all__ = ["NAME", "SPEC", "RideState"]
+__all__ = ["NAME", "SPEC", "RideState", "peoplenet_demo", "peoplenet_demo_enable"]
