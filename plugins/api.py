@@ -399,6 +399,56 @@ class NodeContext(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerOutcome:
+    """What more than a third of a profile's members signed about a customer's request (or
+    one of its events): the kit's receipts threshold (docs/work-kit.md, "Customers")."""
+
+    status: str
+    """``applied`` or ``rejected`` for the request's own outcome; the event's name else."""
+    detail: str
+    epoch: int
+    position: int
+    signers: int
+
+
+class CustomerSide(Protocol):
+    """What an app may do for a customer (not a member) on the customer's own data directory
+    (``peoplenet_customer_command``): sign and hand over requests, count receipts, open what
+    is sealed to the customer, keep a few values.  There is no fold here: a customer sees the
+    cooperative only through receipts."""
+
+    @property
+    def me(self) -> bytes:
+        """The customer's id (their Ed25519 key)."""
+        ...
+
+    @property
+    def community(self) -> bytes: ...
+
+    def send(self, body: Record) -> bytes:
+        """Sign ``body`` as the customer's next request to the app, hand it to a member's node;
+        its digest.  Raises :class:`AppCommandError` when no node would carry it (its reason)."""
+        ...
+
+    def outcome(
+        self, request: bytes, event: str = "", wait_s: float = 0.0
+    ) -> CustomerOutcome | None:
+        """The outcome of ``request`` (``event`` ``""``) or of a later event the app declared,
+        once past the receipts threshold; ``None`` if not (yet), after waiting ``wait_s``."""
+        ...
+
+    def unseal(self, sealed: Sealed, context: bytes) -> bytes:
+        """Details sealed to the customer, opened with their key (the app never sees it)."""
+        ...
+
+    def kept(self, name: str) -> Value:
+        """What :meth:`keep` kept under ``name`` for this app and cooperative (None: nothing)."""
+        ...
+
+    def keep(self, name: str, value: Value) -> None: ...
+
+
 @dataclass(slots=True)
 class AppStatus:
     """How an app stands in one community on this node (``peoplenet apps list``)."""
@@ -430,6 +480,8 @@ __all__ = [
     "BlockId",
     "CommandSpec",
     "ConsentRefused",
+    "CustomerOutcome",
+    "CustomerSide",
     "DecisionView",
     "DemoDriver",
     "DemoEnabling",

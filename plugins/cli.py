@@ -18,11 +18,14 @@ from typing import Any, TextIO
 
 from peoplenet.plugins.api import AppSpec, ParamSpec
 from peoplenet.plugins.arg_names import resolve_app_args
+from peoplenet.plugins.command_args import convert_args
+from peoplenet.plugins.customer_session import CustomerSession, find_profile
 from peoplenet.plugins.manager import BUNDLED, AppRegistry, load_apps
 from peoplenet.runtime.cli.format import tree_text
-from peoplenet.runtime.cli.group import Context, Subparsers
+from peoplenet.runtime.cli.group import Context, Passphrase, Subparsers
 from peoplenet.runtime.cli.resolve import Namer
 from peoplenet.runtime.errors import LocalError, PeoplenetError
+from peoplenet.runtime.keys.keyfile import load_identity
 from peoplenet.runtime.local import control
 from peoplenet.runtime.local.datadir import DataDir
 
@@ -48,7 +51,7 @@ class AppsCommands:
         add_parsers(sub)
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
-        return run(args, ctx.out)
+        return run(args, ctx.out, ctx.passphrase)
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -121,8 +124,16 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, out: TextIO) -> int:
+def run(args: argparse.Namespace, out: TextIO, passphrase: Passphrase | None = None) -> int:
     if getattr(args, "group_app", None) is not None:
+        data = DataDir(args.data)
+        profile = None if data.control_socket.exists() else find_profile(data, args.coop)
+        if profile is not None and passphrase is not None:  # a customer's data directory
+            session = CustomerSession(
+                data, profile, load_identity(data.key_file, passphrase("passphrase: ")),
+                args.group_app,
+            )  # fmt: skip
+            return _customer_command(args, session, _given(args), out)
         return _group_command(args, args.group_app, args.top_level_command, _given(args), out)
     if is_top_level(args):
         given = {
@@ -196,6 +207,27 @@ def _group_command(
         out.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
         return 0
     _print(answer, False, out, _me(data))
+    return 0
+
+
+def _customer_command(
+    args: argparse.Namespace, session: CustomerSession, given: dict[str, Any], out: TextIO
+) -> int:
+    """A command of an app's group run by a customer (not a member): the app's
+    ``peoplenet_customer_command`` with signed requests and receipts, no node."""
+    registry = load_apps(bundled=BUNDLED, use_entry_points=False)
+    app, command = args.group_app, args.top_level_command
+    if not registry.implements(app, "peoplenet_customer_command"):
+        raise AppsCliError(f"{app} serves no customers: {args.coop} is no cooperative of yours")
+    declared = registry.specs[app].command(command)
+    if declared is not None:
+        given = convert_args(declared, given, session.profile.member_ids)
+    hook = registry.hook(app, "peoplenet_customer_command")
+    result = hook(command=command, args=given, customer=session)
+    if args.json:
+        out.write(json.dumps(result, indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        _print(result, False, out, session.me)
     return 0
 
 

@@ -32,6 +32,7 @@ from peoplenet.plugins.api import (
     PROJECT,
     AppChangeView,
     AppSpec,
+    CustomerSide,
     DecisionView,
     FoldContext,
     LaceBlockView,
@@ -124,6 +125,15 @@ def peoplenet_command(
 
 
 @hookspec(firstresult=True)
+def peoplenet_customer_command(
+    command: str, args: Mapping[str, Value], customer: CustomerSide
+) -> Value:
+    """Run one of the app's commands for a customer (not a member) on their own data
+    directory: no node, no fold, only signed requests and receipts (``customer``).  Raise
+    :class:`~peoplenet.plugins.api.AppCommandError` for a command customers cannot run."""
+
+
+@hookspec(firstresult=True)
 def peoplenet_demo_enable(demo: object) -> DemoEnabling:  # type: ignore[empty-body]
     """How ``make demo``'s cooperative enables the app: settings and an action for its ``app``
     proposal (``demo`` is a :class:`peoplenet.plugins.demo.DemoDriver`; the app is not enabled
@@ -145,6 +155,7 @@ __all__ = [
     "peoplenet_check_tx",
     "peoplenet_clock",
     "peoplenet_command",
+    "peoplenet_customer_command",
     "peoplenet_decision",
     "peoplenet_demo",
     "peoplenet_demo_enable",

@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
+from nacl.signing import SigningKey
+
 from peoplenet.apps.ride_hailing import geo, plugin
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, fare, quote
 from peoplenet.apps.ride_hailing.places import Places, seal_details
@@ -23,9 +25,11 @@ from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
     Arrive,
+    AskRide,
     Cancel,
     Cell,
     Complete,
+    CustomerRide,
     Decline,
     Details,
     Dispute,
@@ -35,11 +39,15 @@ from peoplenet.apps.ride_hailing.records import (
     Hold,
     Position,
     Rate,
+    Release,
     RequestRide,
+    RideTx,
     Rule,
+    SettleDebt,
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import code_hash
+from peoplenet.plugins.kit import sign_request
 from peoplenet.plugins.testing import (
     COMMUNITY,
     START_MS,
@@ -54,6 +62,7 @@ DROPOFF: Final = geo.parse_point("45.478100,9.227000")
 R1: Final = bytes(range(1, 17))
 R2: Final = bytes(range(2, 18))
 R3: Final = bytes(range(3, 19))
+R4: Final = bytes(range(4, 20))
 CODE: Final = "K7WQ2MZP9A"
 WHERE: Final = Places(PICKUP, DROPOFF)
 M0, M2 = member_id(0), member_id(2)
@@ -75,6 +84,35 @@ def request(ride: bytes, *, version: int = 1, estimate: int | None = None) -> Re
     return RequestRide(
         ride, cell(PICKUP), cell(DROPOFF), None, metres, low, high, version, code_hash(ride, CODE)
     )
+
+
+class Customer:
+    """A rider who is not a member: their own Ed25519 key (test support: a fixed seed)."""
+
+    def __init__(self, seed: bytes = b"customer".ljust(32, b".")) -> None:
+        self._key = SigningKey(seed)
+        self.member_id = bytes(self._key.verify_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._key.sign(message).signature)
+
+    def ride(self, seq: int, step: RideTx | AskRide) -> CustomerRide:
+        """``step`` signed as this customer's request number ``seq``, as a node carries it."""
+        return CustomerRide(sign_request(self, COMMUNITY, plugin.NAME, seq, step))
+
+
+CUSTOMER: Final = Customer()
+
+
+def forged(tx: CustomerRide) -> CustomerRide:
+    """``tx`` with its customer's signature replaced by zeros."""
+    return CustomerRide(replace(tx.request, signature=bytes(64)))
+
+
+def ask(ride: bytes) -> AskRide:
+    """A customer's request from :data:`PICKUP` to :data:`DROPOFF` (the fold quotes it)."""
+    metres = geo.distance_m(PICKUP, DROPOFF)
+    return AskRide(ride, cell(PICKUP), cell(DROPOFF), None, metres, code_hash(ride, CODE))
 
 
 def trip_fare(metres: int, seconds: int) -> int:
@@ -113,6 +151,16 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             By(1, Cancel(R2)),
             Expire(R2),
             By(1, DriverOffline()),
+            # a customer (not a member) rides with member 2, in cash whatever the vote
+            By(1, CUSTOMER.ride(1, ask(R4))),  # member 1's node carries it
+            By(2, Accept(R4)),
+            CUSTOMER.ride(2, AgreeFare(R4, 9000)),
+            By(2, Arrive(R4)),
+            By(2, Start(R4, CODE)),
+            By(2, Complete(R4, metres, seconds, trip_fare(metres, seconds))),
+            CUSTOMER.ride(3, Rate(R4, 5)),
+            By(2, SettleDebt(1)),  # a part of the commission owed on that cash fare
+            Release(R1),  # a nudge: R1's fare was already split by the jury
         ],
         bad_txs=[
             (good, "ride_exists"),
@@ -138,6 +186,12 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             (By(2, Position(moved)), "same_cell"),
             (By(2, DriverOnline(near)), "already_online"),
             (By(1, DriverOffline()), "not_online"),
+            (CUSTOMER.ride(3, Rate(R4, 4)), "replayed"),
+            (CUSTOMER.ride(4, Hold(R4)), "not_a_rider_step"),
+            (CUSTOMER.ride(4, Rate(R4, 4)), "already_rated"),
+            (forged(CUSTOMER.ride(4, Cancel(R4))), "bad_customer_signature"),
+            (By(2, SettleDebt(10**6)), "over_settle"),
+            (SettleDebt(1), "no_debt"),
         ],
         commands={
             "online": {"at": "45.4642,9.19"},

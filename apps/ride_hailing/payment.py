@@ -4,13 +4,17 @@ The cooperative votes ``payment``:
 
 * ``escrow``: once a driver is assigned, the rider's phone holds the top of the quote from the
   rider's cooperative coins in the app's escrow (a :class:`~.records.Hold`, the rider's own
-  transaction: the request was the consent); a trip starts only once it is held.  At the end
-  the escrow pays the driver the fare less the cooperative's commission (to the treasury) and
-  gives the rider the rest back, in the same ordered transaction as the completion.  A fare
-  above the hold (a detour the rider agreed to) is held in full and the excess recorded as
-  paid in cash.  A cancellation refunds the hold, less the fee, which goes to the driver.
+  transaction: the request was the consent); a trip starts only once it is held.  The fare
+  stays held after the trip (pending for the driver) until the voted dispute window closes:
+  then the escrow pays the driver the fare less the cooperative's commission (to the
+  treasury) and gives the rider the rest back; a dispute keeps it held until the jury's
+  ruling splits it.  A fare above the hold (a detour the rider agreed to) takes the whole
+  hold and the excess is recorded as paid in cash.  A cancellation refunds the hold, less the
+  fee, which goes to the driver.  A customer (not a member) holds no coins: their rides are
+  paid in cash whatever the vote.
 * ``cash`` (the default: it works in a cooperative without the currency app): the rider pays
-  the driver outside the app; the commission becomes the driver's debt to the cooperative.
+  the driver outside the app; the commission becomes the driver's debt to the cooperative,
+  in cooperative coins (one a cent), which the driver settles with a ``SettleDebt``.
 
 Every ride settles once (its escrow job is the ride's id and round).  The money is the work
 kit's :class:`EscrowBook` (``docs/work-kit.md``); this module only says which of its
@@ -24,7 +28,14 @@ from fractions import Fraction
 from typing import Final, Protocol
 
 from peoplenet.plugins.api import AppTxRejected, Value
-from peoplenet.plugins.kit import COMMUNITY_COINS, EscrowBook, EscrowJob, Funds, escrow_account
+from peoplenet.plugins.kit import (
+    COMMUNITY_COINS,
+    EscrowBook,
+    EscrowJob,
+    Funds,
+    escrow_account,
+    treasury_account,
+)
 
 ESCROW: Final = "escrow"
 CASH: Final = "cash"
@@ -99,19 +110,54 @@ class Payments:
         rate: Fraction,
         currency: str,
         step: Step,
-    ) -> Paid:
-        """The trip is done: from the hold if there is one, else in cash."""
+    ) -> Paid | None:
+        """The trip is done: in cash (recorded now), or ``None``: the fare stays held in
+        escrow (pending for the driver) until :meth:`release` or :meth:`rule`.  A fare above
+        the hold (a detour the rider agreed to) records the excess as paid in cash now."""
         record = self.held(job)
         if record is None:
             return self._cash(job, rider, driver, fare, rate, currency, step)
+        if fare > record.amount:
+            self._cash(job + EXTRA, rider, driver, fare - record.amount, rate, currency, step)
+        return None
+
+    def release(self, job: bytes, fare: int, refund: int, rate: Fraction, step: Step) -> Paid:
+        """Pay a held fare out: the driver ``fare`` (of the hold) less ``refund`` and the
+        commission, the rider the rest of the hold and ``refund`` back (a jury's ruling; 0
+        when the dispute window closed without one).  Refusals change nothing."""
+        record = self.held(job)
+        if record is None:
+            raise AppTxRejected("not_held", "nothing of this ride is held")
         from_hold = min(fare, record.amount)
-        share = Fraction(record.amount - from_hold, record.amount)
-        done = self.book.split(job, share, rate, funds=step.funds, ctx=step)
-        paid = Paid(done.commission, done.refunded)
-        if fare > from_hold:
-            extra = self._cash(job + EXTRA, rider, driver, fare - from_hold, rate, currency, step)
-            paid = Paid(paid.commission + extra.commission, paid.refunded)
-        return paid
+        back = record.amount - from_hold + min(refund, from_hold)
+        done = self.book.split(job, Fraction(back, record.amount), rate, funds=step.funds, ctx=step)
+        extra = self.book.job(job + EXTRA)
+        return Paid(done.commission + (extra.commission if extra else 0), done.refunded)
+
+    def refund_all(self, job: bytes, step: Step) -> Paid:
+        """The whole hold back to the rider (a release the funds refused: the driver left)."""
+        done = self.book.refund(job, funds=step.funds, ctx=step)
+        return Paid(0, done.refunded)
+
+    def check_settle(self, member: bytes, amount: int, step: Step) -> None:
+        """Refuse (changing nothing) a debt payment the book or the coins would refuse."""
+        owed = self.debt(member)
+        if owed == 0:
+            raise AppTxRejected("no_debt", "you owe no commission on cash fares")
+        if amount > owed:
+            raise AppTxRejected("over_settle", f"you owe {owed}, not {amount}")
+        if step.funds is None:
+            raise AppTxRejected("no_funds_provider", "no app provides the cooperative's coins")
+        treasury = treasury_account(step.community)
+        why = step.funds.can_move(member, treasury, COMMUNITY_COINS, amount)
+        if why:
+            raise AppTxRejected(why, f"paying {amount} of your coins to the treasury")
+
+    def settle_debt(self, member: bytes, amount: int, step: Step) -> int:
+        """``member`` pays ``amount`` of its cash-commission debt; what it still owes."""
+        return self.book.settle_debt(
+            member, amount, funds=step.funds, ctx=step, currency=COMMUNITY_COINS
+        )
 
     def settle_cancel(  # noqa: PLR0917 - the ride's parties and its money
         self,
@@ -144,11 +190,13 @@ class Payments:
     ) -> Paid:
         if amount == 0:
             return Paid(0)
-        done = self.book.cash(job, rider, driver, amount, rate, ctx=step, currency=currency)
+        # counted in cooperative coins, one a cent: what settle_debt pays the debt in
+        done = self.book.cash(job, rider, driver, amount, rate, ctx=step)
         return Paid(done.commission)
 
-    def debt(self, member: bytes, currency: str) -> int:
-        return self.book.debts(member, currency)
+    def debt(self, member: bytes) -> int:
+        """The commission ``member`` owes on cash fares, in cooperative coins (one a cent)."""
+        return self.book.debts(member, COMMUNITY_COINS)
 
     def to_value(self) -> Value:
         return self.book.to_value()

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
-from peoplenet.apps.ride_hailing import geo
+from peoplenet.apps.ride_hailing import geo, rider_client
 from peoplenet.apps.ride_hailing.demo import (  # the app's part of make demo
     peoplenet_demo,
     peoplenet_demo_enable,
@@ -43,6 +43,7 @@ from peoplenet.apps.ride_hailing.records import (
     Arrive,
     Cancel,
     Complete,
+    CustomerRide,
     Decline,
     Details,
     Dispute,
@@ -52,9 +53,11 @@ from peoplenet.apps.ride_hailing.records import (
     Hold,
     Position,
     Rate,
+    Release,
     RequestRide,
     RideTx,
     Rule,
+    SettleDebt,
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import (
@@ -71,15 +74,23 @@ from peoplenet.plugins.api import (
     AppChangeView,
     AppCommandError,
     AppSpec,
+    AppTxRejected,
     Arg,
     CommandSpec,
+    CustomerSide,
     FoldContext,
     NodeContext,
     PluginError,
     Value,
     hookimpl,
 )
-from peoplenet.plugins.kit import COMMUNITY_COINS, RulesBook
+from peoplenet.plugins.kit import (
+    COMMUNITY_COINS,
+    CUSTOMER_COMMAND,
+    InvalidCustomerRequest,
+    RulesBook,
+    check_carried,
+)
 
 NAME: Final = "ride_hailing"
 VERSION: Final = "0.1"
@@ -137,6 +148,16 @@ SPEC: Final = AppSpec(
         CommandSpec("show", "one ride: state, fare, offers, your start code", (_RIDE,), (), True),
         CommandSpec("history", "your rides, as rider and as driver", read_only=True),
         CommandSpec("earnings", "what you drove, earned and owe in commission", read_only=True),
+        CommandSpec(
+            "settle",
+            "pay AMOUNT of the commission owed on cash fares, in cooperative coins (one a cent)",
+            (Arg("amount", "amount", "coins"),),
+        ),
+        CommandSpec(
+            CUSTOMER_COMMAND,
+            "carry a rider's signed request (a customer, not a member) into the order",
+            (Arg("request", "any", "the customer's signed request, encoded"),),
+        ),
     ),
 )
 _TX_TYPES: Final = tuple(TX_TYPES)
@@ -248,6 +269,8 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
     offer, hold or round."""
     s = _state(state)
     me, now = node.me, node.fold.now_ms
+    _nudge_for_customers(s, node)
+    _nudge_releases(s, node)
     ride_id = s.book.riding.get(me)
     ride = None if ride_id is None else s.book.rides.get(ride_id)
     if ride is None:
@@ -265,10 +288,45 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
         _once(s, (ride.id, len(ride.matching.offers)), node, Expire(ride.id))
 
 
+CUSTOMER_NUDGE_STEP_MS: Final = 2000
+"""A customer has no phone in the order: members' nodes nudge their rides' due offers, one
+after the other (the member of rank k, by id, waits k steps past the deadline)."""
+
+
+def _nudge_for_customers(s: RideState, node: NodeContext) -> None:
+    members = sorted(node.fold.members)
+    if node.me not in members:
+        return
+    delay = members.index(node.me) * CUSTOMER_NUDGE_STEP_MS
+    for ride in s.book.offering():
+        offer = ride.matching.pending()
+        due = offer is not None and offer.deadline_ms + delay <= node.fold.now_ms
+        if ride.customer_request and due:
+            _once(s, (ride.id, len(ride.matching.offers)), node, Expire(ride.id))
+
+
+def _nudge_releases(s: RideState, node: NodeContext) -> None:
+    """As a driver: once a held fare of mine is due by this phone's clock (the dispute window
+    closed), bring the ordered moment that pays it (:class:`Release`), once per ride."""
+    window = Policy.from_settings(node.fold.settings).dispute_window_ms
+    for ride in s.book.rides.values():
+        due = ride.finished_ms + window <= node.fold.now_ms
+        if ride.driver == node.me and ride.pending and ride.state == COMPLETED and due:
+            _once(s, (ride.id, -3), node, Release(ride.id))
+
+
 def _once(s: RideState, key: tuple[bytes, int], node: NodeContext, tx: RideTx) -> None:
     if key not in s.nudged:
         s.nudged.add(key)
         node.submit(tx)
+
+
+@hookimpl
+def peoplenet_customer_command(
+    command: str, args: Mapping[str, Value], customer: CustomerSide
+) -> Value:
+    """A rider who is not a member, on their own data directory (:mod:`.rider_client`)."""
+    return rider_client.run(command, args, customer)
 
 
 @hookimpl
@@ -283,6 +341,18 @@ def peoplenet_command(
         return handler(s, args, node)
     except geo.BadPoint as exc:
         raise AppCommandError("bad_point", str(exc)) from None
+
+
+def _carry(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    """A member's node carries a customer's signed step, checked first as the fold will."""
+    try:
+        req = check_carried(args.get("request"), s.book.customers, node.fold, NAME)
+        s.book.check(CustomerRide(req), node.me, _env(s, node.fold))
+    except (AppTxRejected, InvalidCustomerRequest) as exc:
+        if exc.reason != "no_beacon":  # a dispute's jury is drawn only in the order
+            raise AppCommandError(exc.reason, getattr(exc, "detail", "")) from None
+    node.submit(CustomerRide(req))
+    return {"carried": req.seq, "customer": req.customer.hex()}
 
 
 def _online(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
@@ -474,6 +544,15 @@ def _my_places(s: RideState, ride: Ride, node: NodeContext) -> Places | None:
     return found
 
 
+def _settle(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    amount = _amount(args, "amount")
+    owed = s.book.pay.debt(node.me)
+    if not 0 < amount <= owed:
+        raise AppCommandError("bad_amount", f"you owe {owed} coins; pay 1..{owed}")
+    node.submit(SettleDebt(amount))
+    return {"settling": amount, "owed": owed, "currency": COMMUNITY_COINS}
+
+
 def _rule(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     ride = _ride(s, args)
     ruling = args.get("ruling")
@@ -531,6 +610,7 @@ def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
         if r.driver == me and r.paid and r.state in (COMPLETED, DISPUTED)
     ]
     fares = sum(r.fare or 0 for r in done)
+    pending = sum(r.pending for r in s.book.rides.values() if r.driver == me)
     commission = sum(r.commission for r in done)
     average = s.book.ratings.average(me, now)
     policy = Policy.from_settings(node.fold.settings)
@@ -539,7 +619,8 @@ def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
         "fares": fares,
         "commission": commission,
         "net": fares - commission,
-        "owed_to_cooperative": s.book.pay.debt(me, policy.currency),
+        "owed_to_cooperative": s.book.pay.debt(me),
+        "pending": pending,
         "refunds_ruled": sum(r.refund for r in done),
         "rating": None if average is None else f"{average.numerator}/{average.denominator}",
         "ratings": s.book.ratings.count(me, now),
@@ -599,6 +680,8 @@ _COMMANDS: Final[dict[str, _Handler]] = {
     "rule": _rule,
     "inbox": _inbox,
     "earnings": _earnings,
+    "settle": _settle,
+    CUSTOMER_COMMAND: _carry,
 }
 
 __all__ = ["NAME", "SPEC", "RideState", "peoplenet_demo", "peoplenet_demo_enable"]

@@ -1,9 +1,12 @@
-"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-316.
+"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-320.
 
 A ride is named by a 16-byte id the rider's node draws at random (shown as 32 hex digits).
 Cells are ``(row, col)`` on the grid of :mod:`peoplenet.apps.ride_hailing.geo`: a driver's
 phone publishes its cell, never its exact place, and only when the cell changes (phones pay
 for data).  Money is integer cents; distances whole metres; durations whole seconds.
+
+:class:`AskRide` is no transaction of its own: it travels only inside a customer's signed
+request (:class:`CustomerRide`).
 
 Field checks raise :class:`RemoteProtocolError` ``bad_payload``, so a malformed record fails
 decoding and never reaches the fold.
@@ -16,7 +19,7 @@ from typing import Final
 
 from peoplenet.apps.ride_hailing.geo import valid_cell
 from peoplenet.plugins.api import Record, RemoteProtocolError, wire_type
-from peoplenet.plugins.kit import Sealed
+from peoplenet.plugins.kit import CustomerRequest, Sealed
 
 RIDE_LEN: Final = 16
 CODE_HASH_LEN: Final = 32
@@ -281,6 +284,65 @@ class Details(Record):
         _ride(self.ride)
 
 
+@wire_type(317)
+@dataclass(frozen=True, slots=True)
+class AskRide(Record):
+    """A customer's ride request (the body of their signed request): a :class:`RequestRide`
+    without the quote, which the fold computes from the rules in force when it is ordered (a
+    customer does not hold the voted rules; the quote comes back receipted, ``quoted``)."""
+
+    ride: bytes
+    pickup: Cell
+    dropoff: Cell
+    sealed: Sealed | None
+    estimate_m: int
+    code_hash: bytes
+
+    def __post_init__(self) -> None:
+        _ride(self.ride)
+        _cell(self.pickup, "pickup")
+        _cell(self.dropoff, "dropoff")
+        _range(self.estimate_m, 0, MAX_METRES, "estimate_m")
+        if len(self.code_hash) != CODE_HASH_LEN:
+            raise _bad(f"code_hash is {CODE_HASH_LEN} bytes")
+
+
+@wire_type(318)
+@dataclass(frozen=True, slots=True)
+class CustomerRide(Record):
+    """A member's node carries a customer's signed ``request``; its body is the rider's own
+    step (:class:`AskRide`, :class:`Cancel`, :class:`AgreeFare`, :class:`Rate`,
+    :class:`Dispute`, :class:`Details`), judged as from the customer, never the carrier."""
+
+    request: CustomerRequest
+
+
+@wire_type(319)
+@dataclass(frozen=True, slots=True)
+class Release(Record):
+    """Anyone notes that ``ride``'s dispute window closed: its held fare goes to the driver.
+
+    Like :class:`Expire`, it only brings an ordered moment: the fold releases every fare due
+    at the first ordered transaction past the window by itself."""
+
+    ride: bytes
+
+    def __post_init__(self) -> None:
+        _ride(self.ride)
+
+
+@wire_type(320)
+@dataclass(frozen=True, slots=True)
+class SettleDebt(Record):
+    """A driver pays ``amount`` of the commission owed on cash fares, in cooperative coins
+    (one coin a cent), from their own account to the treasury."""
+
+    amount: int
+
+    def __post_init__(self) -> None:
+        _range(self.amount, 1, MAX_CENTS, "amount")
+
+
 TX_TYPES: Final = (
     DriverOnline,
     DriverOffline,
@@ -299,6 +361,9 @@ TX_TYPES: Final = (
     Rule,
     Hold,
     Details,
+    CustomerRide,
+    Release,
+    SettleDebt,
 )
 RideTx = (
     DriverOnline
@@ -318,6 +383,9 @@ RideTx = (
     | Rule
     | Hold
     | Details
+    | CustomerRide
+    | Release
+    | SettleDebt
 )
 
 __all__ = [
@@ -326,9 +394,11 @@ __all__ = [
     "Accept",
     "AgreeFare",
     "Arrive",
+    "AskRide",
     "Cancel",
     "Cell",
     "Complete",
+    "CustomerRide",
     "Decline",
     "Details",
     "Dispute",
@@ -338,8 +408,10 @@ __all__ = [
     "Hold",
     "Position",
     "Rate",
+    "Release",
     "RequestRide",
     "RideTx",
     "Rule",
+    "SettleDebt",
     "Start",
 ]

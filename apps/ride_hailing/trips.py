@@ -1,7 +1,12 @@
 """The trip state machine: every ride of one cooperative, and the drivers' availability.
+Over 700 lines because it is one state machine: every transition, its refusals and the money
+each one moves read together (matching, fares, payment and customers' signatures are apart).
 
     requested -> offered -> assigned -> arrived -> started -> completed (paid) [-> disputed]
           \\-> cancelled (by the rider, the driver, or unmatched)
+
+Over 700 lines because it is one state machine: every transition, its refusals and the money
+each one moves read together (matching, fares, payment and the riders' signatures are apart).
 
 Pure and deterministic: each transaction is checked (:meth:`RideBook.check`, which changes
 nothing) and then applied (:meth:`RideBook.apply`) in the cooperative's order, with community
@@ -35,6 +40,7 @@ from peoplenet.apps.ride_hailing.records import (
     Cancel,
     Cell,
     Complete,
+    CustomerRide,
     Decline,
     Details,
     Dispute,
@@ -44,18 +50,24 @@ from peoplenet.apps.ride_hailing.records import (
     Hold,
     Position,
     Rate,
+    Release,
     RequestRide,
     RideTx,
     Rule,
+    SettleDebt,
     Start,
 )
+from peoplenet.apps.ride_hailing.riders import QUOTED, STEP, quoted_detail, rider_step
 from peoplenet.plugins.api import AppTxRejected, Value
 from peoplenet.plugins.kit import (
+    CUSTOMER_EVENTS,
     Breakdown,
+    CustomerBook,
     DisputeBook,
     RatingBook,
     Sealed,
     apply_rate,
+    customer_event,
     ruling_share,
 )
 
@@ -117,6 +129,14 @@ class Ride:
     """The jury's majority ruling (``worker``, ``customer``, ``split:n/d``), once there is one."""
     refund: int = 0
     """What the ruling gives the rider back of the fare (cents, recorded; paid outside)."""
+    pending: int = 0
+    """Escrow: the fare (of the hold) the driver is owed once the dispute window closes or a
+    jury rules; 0 once paid out, or when nothing is held."""
+    customer_request: bytes = b""
+    """A customer's ride: the digest of their signed request (receipts name the ride by it)."""
+    told: str = ""
+    """What the customer was last told of the ride (a state, or ``ruled``)."""
+    steps: int = 0
 
     @property
     def fare(self) -> int | None:
@@ -156,6 +176,8 @@ class Ride:
             "dispute": self.dispute,
             "ruling": self.ruling,
             "refund": self.refund,
+            "pending": self.pending,
+            "customer": (self.customer_request, self.told, self.steps),
         }
 
 
@@ -179,6 +201,10 @@ class RideBook:
     pay: Payments = field(default_factory=lambda: Payments(APP))
     ratings: RatingBook = field(default_factory=lambda: RatingBook(7 * DAY_MS, 3))
     disputes: DisputeBook = field(default_factory=lambda: DisputeBook(7 * DAY_MS, 3, 2 * DAY_MS))
+    customers: CustomerBook = field(default_factory=CustomerBook)
+    """Each customer's last signed request taken (replays are refused)."""
+    telling: set[bytes] = field(default_factory=set)
+    """Customers' rides whose changes are still declared to them (see :meth:`tell`)."""
 
     def configure(self, policy: Policy) -> None:
         """The voted windows and sizes of the kit's rating and dispute books (on every vote)."""
@@ -205,6 +231,9 @@ class RideBook:
         """Pass on every pending offer past its deadline; the rides whose offer moved."""
         moved = []
         self.disputes.replace_late(env.now_ms)
+        if env.funds is not None:  # money moves only inside an ordered transaction
+            for ride in self._releases_due(env):
+                self._release(ride, env)
         for ride in self.offering():
             offer = ride.matching.pending()
             if offer is not None and offer.due(env.now_ms):
@@ -223,17 +252,30 @@ class RideBook:
         """
         self._as_of(env)._check(tx, sender, env)
 
+    def _releases_due(self, env: Env) -> list[Ride]:
+        """Completed rides whose held fare is due to the driver: the window closed undisputed."""
+        window = env.policy.dispute_window_ms
+        return [
+            r
+            for _, r in sorted(self.rides.items())
+            if r.pending and r.state == COMPLETED and env.now_ms >= r.finished_ms + window
+        ]
+
     def _as_of(self, env: Env) -> RideBook:
         jurors_due = self.disputes.next_due_ms()
         offers_due = any(r.matching.due(env.now_ms) for r in self.offering())
-        if not offers_due and (jurors_due is None or jurors_due > env.now_ms):
+        jurors_late = jurors_due is not None and jurors_due <= env.now_ms
+        releases_due = env.funds is not None and bool(self._releases_due(env))
+        if not (offers_due or jurors_late or releases_due):
             return self
         ahead = copy.deepcopy(self)
         ahead.advance(env)
         return ahead
 
-    def _check(self, tx: RideTx, sender: bytes, env: Env) -> None:
-        if isinstance(tx, DriverOnline):
+    def _check(self, tx: RideTx, sender: bytes, env: Env) -> None:  # noqa: PLR0915 - one dispatch
+        if isinstance(tx, CustomerRide):  # the customer's signature counts, not the carrier's
+            self._check(rider_step(tx, self.customers, env), tx.request.customer, env)
+        elif isinstance(tx, DriverOnline):
             if sender in self.online:
                 raise _reject("already_online", "send Position to change cell")
         elif isinstance(tx, DriverOffline):
@@ -258,7 +300,8 @@ class RideBook:
             ride = self._driver_in(tx.ride, sender, (ARRIVED,), "not_arrived")
             if code_hash(ride.id, tx.code) != ride.request.code_hash:
                 raise _reject("bad_code", "not the rider's code")
-            if env.policy.payment == ESCROW and self.pay.held(ride.job) is None:
+            customers_pay_cash = bool(ride.customer_request)
+            if env.policy.payment == ESCROW and not customers_pay_cash and not self._held(ride):
                 raise _reject("not_held", "the rider's fare is not held yet")
         elif isinstance(tx, Hold):
             self._check_hold(tx, sender, env)
@@ -293,8 +336,10 @@ class RideBook:
         elif isinstance(tx, Rule):
             self.ride(tx.ride)
             self.disputes.check_rule(tx.ride, sender, tx.ruling, env.now_ms)
-        elif isinstance(tx, Expire):
+        elif isinstance(tx, Expire | Release):
             self.ride(tx.ride)  # it only moves community time: any known ride will do
+        elif isinstance(tx, SettleDebt):
+            self.pay.check_settle(sender, tx.amount, env)
         else:  # pragma: no cover - the host lets only declared tx types through
             raise _reject("unknown_tx", type(tx).__name__)
 
@@ -401,8 +446,43 @@ class RideBook:
     # -- the apply -------------------------------------------------------------------------
 
     def apply(self, tx: RideTx, sender: bytes, env: Env) -> Value:
-        """Apply a transaction :meth:`check` passed (with the same ``env``): its result."""
+        """Apply a transaction :meth:`check` passed (with the same ``env``): its result, with
+        the events of customers' rides it declares (``CUSTOMER_EVENTS``)."""
         self.advance(env)
+        if isinstance(tx, CustomerRide):
+            step = rider_step(tx, self.customers, env)
+            result = self._apply(step, tx.request.customer, env)
+            self.customers.accept(tx.request, env, APP)
+            if isinstance(step, RequestRide):
+                self.rides[step.ride].customer_request = tx.request.digest
+                self.telling.add(step.ride)
+        else:
+            result = self._apply(tx, sender, env)
+        events = self.tell(env)
+        if events and isinstance(result, dict):
+            result[CUSTOMER_EVENTS] = tuple(customer_event(*e) for e in events)
+        return result
+
+    def tell(self, env: Env) -> list[tuple[bytes, str, str]]:
+        """What customers' rides became since they were last told: ``quoted`` once, then one
+        ``step_N`` event per change (``STATE [DETAILS]``), declared by the transaction that
+        applies after it (a change in a clock hook is told at the next one)."""
+        events = []
+        for rid in sorted(self.telling):
+            ride = self.rides[rid]
+            digest = ride.customer_request
+            if not ride.told:
+                events.append((digest, QUOTED, quoted_detail(ride.request, env.policy.currency)))
+            word = "ruled" if ride.ruling else ride.state
+            if word != ride.told:
+                ride.told, ride.steps = word, ride.steps + 1
+                events.append((digest, f"{STEP}{ride.steps}", _told(ride, word)))
+            window_over = env.now_ms >= ride.finished_ms + env.policy.dispute_window_ms
+            if word in (CANCELLED, "ruled") or (word == COMPLETED and window_over):
+                self.telling.discard(rid)
+        return events
+
+    def _apply(self, tx: RideTx, sender: bytes, env: Env) -> Value:
         self._check(tx, sender, env)
         now = env.now_ms
         if isinstance(tx, DriverOnline | Position):
@@ -422,6 +502,10 @@ class RideBook:
             self.riding[sender] = tx.ride
             self._match(ride, env)
             return self._summary(ride)
+        if isinstance(tx, SettleDebt):
+            return {"owed": self.pay.settle_debt(sender, tx.amount, env)}
+        if isinstance(tx, CustomerRide):  # pragma: no cover - apply unwraps it first
+            raise _reject("unknown_tx", "a customer's request inside another")
         ride = self.rides[tx.ride]
         if isinstance(tx, Accept):
             self._close_offer(ride, matching.ACCEPTED, now)
@@ -454,14 +538,17 @@ class RideBook:
                 finished_ms=ride.finished_ms,
             )
         elif isinstance(tx, Rule):
-            self._rule(ride, sender, tx.ruling, now)
+            self._rule(ride, sender, tx.ruling, env)
         elif isinstance(tx, Details):
             ride.details, ride.details_job = tx.sealed, ride.job
         elif isinstance(tx, Hold):
             self.pay.hold(ride.job, ride.rider, ride.driver, ride.request.quote_high, env)
         return self._summary(ride)
 
-    def _summary(self, ride: Ride) -> Value:
+    def _held(self, ride: Ride) -> bool:
+        return self.pay.held(ride.job) is not None
+
+    def _summary(self, ride: Ride) -> dict[str, Value]:
         offer = ride.matching.pending()
         return {
             "ride": ride.id,
@@ -531,17 +618,38 @@ class RideBook:
         )
         ride.metres, ride.seconds, ride.breakdown = tx.metres, tx.seconds, breakdown
         self._finish(ride, COMPLETED, env.now_ms)
-        ride.paid, ride.commission, ride.returned = True, paid.commission, paid.refunded
+        if paid is None:  # held until the dispute window closes, or a jury rules
+            ride.pending = breakdown.total
+        else:
+            ride.paid, ride.commission, ride.returned = True, paid.commission, paid.refunded
         self.ratings.open(ride.id, ride.parties(), env.now_ms)
 
-    def _rule(self, ride: Ride, juror: bytes, ruling: str, now_ms: int) -> None:
-        """A juror rules; once a majority agrees, the ruling and the rider's refund stand."""
-        self.disputes.rule(ride.id, juror, ruling, now_ms)
+    def _release(self, ride: Ride, env: Env) -> None:
+        """Pay out a held fare (less a ruled refund); if the funds refuse the driver (who
+        left the cooperative), the rider gets the hold back; if they refuse that too, the
+        money stays held and the ride is no longer tried (the members decide)."""
+        try:
+            paid = self.pay.release(ride.job, ride.pending, ride.refund, env.commission, env)
+        except AppTxRejected:
+            try:
+                paid = self.pay.refund_all(ride.job, env)
+            except AppTxRejected:
+                ride.pending = 0
+                return
+        ride.pending = 0
+        ride.paid, ride.commission, ride.returned = True, paid.commission, paid.refunded
+
+    def _rule(self, ride: Ride, juror: bytes, ruling: str, env: Env) -> None:
+        """A juror rules; once a majority agrees, the ruling and the rider's refund stand, and
+        a fare still held is split by it (the kit's ``EscrowBook.split``)."""
+        self.disputes.rule(ride.id, juror, ruling, env.now_ms)
         outcome = self.disputes.outcome(ride.id)
         if outcome is None or ride.ruling:
             return
         ride.ruling = outcome
         ride.refund = apply_rate(ride.fare or 0, ruling_share(outcome))
+        if ride.pending:
+            self._release(ride, env)
 
     def _cancel(self, ride: Ride, by: bytes, env: Env) -> None:
         now = env.now_ms
@@ -596,7 +704,22 @@ class RideBook:
             "pay": self.pay.to_value(),
             "ratings": self.ratings.to_value(),
             "disputes": self.disputes.to_value(),
+            "customers": self.customers.to_value(),
+            "telling": tuple(sorted(self.telling)),
         }
+
+
+def _told(ride: Ride, word: str) -> str:
+    """A step's detail: the state, then what the customer needs of it."""
+    if word in ON_TRIP:
+        return f"{word} {ride.driver.hex()} {ride.matching.rounds}"
+    if word == COMPLETED:
+        return f"{word} {ride.fare or 0} {ride.commission}"
+    if word == CANCELLED:
+        return f"{word} {ride.cancelled_by or '-'} {ride.cancel_fee}"
+    if word == "ruled":
+        return f"{word} {ride.ruling} {ride.refund}"
+    return word
 
 
 __all__ = [

@@ -5,6 +5,12 @@ go online as drivers, a third requests a ride (``peoplenet ride request --json``
 exactly the ride, its quote and the currency), the nearest driver accepts, arrives, starts
 with the rider's code and completes; ``peoplenet ride history --json`` prints the rows with
 exactly their keys, on the rider's and the driver's phones alike.
+
+Then a rider who is not a member (a fifth data directory, no node running, the cooperative's
+profile imported) requests a ride with the same command: the request is signed with the
+customer's key and carried by a member's node; the customer's ``show`` follows the ride by
+members' receipts (assigned, then completed) and reseals the exact places to the driver, whose
+``show`` opens them.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from peoplenet.actors.governance.charter import Founding
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import Identity
+from peoplenet.runtime.keys.keyfile import read_member_id
 from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
 from tests.cli_run import run_cli
@@ -45,13 +52,20 @@ STATES = {
 }
 
 
-def _ride(node: LocalNode, *args: str) -> Any:
-    """``peoplenet ride COMMAND --data D COOP ... --json`` on ``node``: its JSON answer."""
+def _ride(node: LocalNode | Path, *args: str) -> Any:
+    """``peoplenet ride COMMAND --data D COOP ... --json`` on ``node`` (or a customer's data
+    directory): its JSON answer."""
     command, *rest = args
+    data = node if isinstance(node, Path) else node.data.root
     result = run_cli(
-        "ride", command, "--data", str(node.data.root), COOP, *rest, "--json",
-        passphrase=PASSPHRASE,
+        "ride", command, "--data", str(data), COOP, *rest, "--json", passphrase=PASSPHRASE,
     )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _cli(*args: str) -> Any:
+    result = run_cli(*args, "--json", passphrase=PASSPHRASE)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -196,3 +210,43 @@ def test_a_ride_through_the_ride_commands_on_four_nodes(
             "currency": "EUR",
         }
     assert _ride(cai, "history") == []
+
+    # a rider who is not a member: their own data directory, the cooperative's profile
+    rider, _ = create_node(tmp_path / "eva", network=network)
+    profile = str(tmp_path / "riders.profile")
+
+    def profile_complete() -> bool:
+        made = _cli("coop", "profile", "--data", str(ana.data.root), COOP, "--out", profile)
+        return all(m["port"] for m in made["members"])
+
+    assert wait_for(profile_complete, STEP), "ana's node never saw every member's node"
+    _cli("customer", "import", "--data", str(rider.root), profile)
+    quoted = _ride(rider.root, "request", "--from", "45.4642,9.19", "--to", "45.4781,9.2270")
+    assert set(quoted) == REQUEST_KEYS
+    assert quoted["currency"] == "EUR" and 0 < quoted["quote_low"] < quoted["quote_high"]
+    ride = quoted["ride"]
+    assert wait_for(lambda: [o["ride"] for o in _read(ben, "offers")["offers"]] == [ride], STEP)
+    _ride(ben, "accept", "--ride", ride)
+    assert wait_for(lambda: _ride(rider.root, "show", "--ride", ride)["state"] == "assigned", STEP)
+    shown = _ride(rider.root, "show", "--ride", ride)
+    assert (
+        shown["driver"] == ben.member.hex()
+        and shown["rider"] == bytes(read_member_id(rider.key_file)).hex()
+    )
+    assert [s["said"].split(" ")[0] for s in shown["steps"]] == ["offered", "assigned"]
+    assert all(s["signers"] >= 2 for s in shown["steps"])  # more than a third of 4
+
+    def driver_sees_places() -> bool:
+        return "pickup_at" in _read(ben, "show", {"ride": ride})
+
+    assert wait_for(driver_sees_places, STEP), "the places never reached the driver"
+    _ride(ben, "arrive", "--ride", ride)
+    assert wait_for(lambda: _state(ben, ride) == "arrived", STEP)
+    _ride(ben, "start", "--ride", ride, "--code", shown["code"])
+    assert wait_for(lambda: _state(ben, ride) == "started", STEP)
+    done = _ride(ben, "complete", "--ride", ride, "--metres", "3600", "--seconds", "600")
+    fare = done["fare"]["total"]
+    assert wait_for(lambda: _ride(rider.root, "show", "--ride", ride)["state"] == "completed", STEP)
+    (row,) = _ride(rider.root, "history")
+    assert set(row) == HISTORY_KEYS
+    assert (row["state"], row["fare"], row["driver"]) == ("completed", fare, ben.member.hex())

@@ -115,6 +115,7 @@ def test_the_driver_works_by_commands_and_completes_at_the_fare_the_rules_give()
             "net": total - (total + 5) // 10,
             "owed_to_cooperative": (total + 5) // 10,
             "refunds_ruled": 0,
+            "pending": 0,
             "rating": None,
             "ratings": 0,
             "currency": "EUR",

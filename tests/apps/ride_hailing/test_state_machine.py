@@ -306,13 +306,18 @@ class Rides(RuleBasedStateMachine):
 
     @invariant()
     def every_completed_trip_is_paid_once(self) -> None:
-        done = {r.id for r in self.w.book.rides.values() if r.state in (COMPLETED, DISPUTED)}
-        assert all(self.w.book.rides[r].paid for r in done)
         jobs = self.w.book.pay.book.jobs
+        for ride in self.w.book.rides.values():  # paid, or held until the window or a ruling
+            if ride.state in (COMPLETED, DISPUTED):
+                assert ride.paid != bool(ride.pending), (ride.paid, ride.pending)
+                assert not ride.pending or jobs[ride.job].state == "held"
+        done = {r.id for r in self.w.book.rides.values() if r.paid}
         settled = {  # a payment: a fare or a fee (a whole refund pays no one)
             job[:16]
             for job, record in jobs.items()
-            if record.state != "held" and (record.state != "refunded" or record.to_payee)
+            if record.state != "held"
+            and (record.state != "refunded" or record.to_payee)
+            and not job.endswith(b"+")  # a detour's excess, recorded as cash at completion
         }
         assert done <= settled
         paid = {r.id for r in self.w.book.rides.values() if r.paid}
@@ -321,11 +326,12 @@ class Rides(RuleBasedStateMachine):
         assert book.conserved()
         for ride in self.w.book.rides.values():  # each round of a ride settles at most once
             settled_jobs = [j for j, r in jobs.items() if j[:16] == ride.id and r.state != "held"]
-            rounds = {j[:17] for j in settled_jobs}
+            rounds = {j[:17] for j in settled_jobs if not j.endswith(b"+")}
             assert len(rounds) == len({j for j in settled_jobs if not j.endswith(b"+")})
         for ride in self.w.book.rides.values():  # money is held only for the round under way
             held = {j for j, r in jobs.items() if j[:16] == ride.id and r.state == "held"}
-            assert held <= ({ride.job} if ride.state in ON_TRIP else set()), ride.state
+            under_way = ride.state in ON_TRIP or bool(ride.pending)
+            assert held <= ({ride.job} if under_way else set()), ride.state
         if self.w.ledger is not None:  # no coin made or lost; the escrow holds what is held
             assert self.w.ledger.total() == COINS * (len(RIDERS) - 1)
             assert self.w.ledger.balance(escrow_account(COMMUNITY, "ride_hailing"), "") == (

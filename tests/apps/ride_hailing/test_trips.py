@@ -73,7 +73,7 @@ def test_a_whole_ride_is_offered_nearest_first_assigned_and_paid_once_in_cash() 
     assert ride.state == "completed" and ride.driver == D1 and ride.paid
     assert [o.outcome for o in ride.matching.offers] == ["accepted"]
     assert ride.commission == (total + 5) // 10  # 1/10, half up
-    assert w.book.pay.debt(D1, "EUR") == ride.commission
+    assert w.book.pay.debt(D1) == ride.commission
     assert RIDER not in w.book.riding and D1 not in w.book.driving
 
 
@@ -212,7 +212,7 @@ def test_unknown_rules_version_and_double_settlement_are_refused() -> None:
     with pytest.raises(AppTxRejected) as again:
         pay.settle_fare(R, RIDER, D1, 1000, Fraction(1, 10), "EUR", step)
     assert again.value.reason == "already_settled"
-    assert pay.debt(D1, "EUR") == 100
+    assert pay.debt(D1) == 100
 
 
 # -- matching and cancellations ---------------------------------------------------------------
@@ -282,7 +282,7 @@ def test_a_rider_cancelling_late_owes_the_voted_fee_in_cash() -> None:
         300,
         True,
     )
-    assert w.book.pay.debt(D1, "EUR") == 30
+    assert w.book.pay.debt(D1) == 30
 
 
 def test_a_rider_cancelling_early_pays_nothing_and_the_offer_is_withdrawn() -> None:
