@@ -10,24 +10,25 @@ hooks (``peoplenet_demo_enable``, ``peoplenet_demo``); this module names no app.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
 from peoplenet.actors.coop.demo import (
     COOP,
-    STEP_S,
     closed,
     decision,
     print_decision,
     propose,
+    submit,
     until,
 )
 from peoplenet.plugins.demo import DemoEnabling
+from peoplenet.plugins.demo_customers import DemoCustomers
 from peoplenet.plugins.manager import AppRegistry, load_apps
 from peoplenet.runtime.errors import DemoFailed, PeoplenetError
 from peoplenet.runtime.keys.identity import Identity
-from peoplenet.runtime.sim.localnet import LocalNode, wait_for
+from peoplenet.runtime.sim.localnet import LocalNode
 from peoplenet.runtime.wire.codec import Value
 
 PROPOSER = "dave"
@@ -41,11 +42,9 @@ def run(
     out: TextIO,
     first_step: int,
 ) -> int:
-    """Enable every bundled app that says how (one voting period for all), then run every
-    enabled app's demo."""
+    """Enable every bundled app that says how, then run every enabled app's demo."""
     registry = load_apps(use_entry_points=False)
     step = first_step
-    enablings: list[tuple[str, DemoEnabling]] = []
     for app in registry.names():
         if not registry.implements(app, "peoplenet_demo_enable"):
             continue
@@ -53,74 +52,34 @@ def run(
         enabling = registry.hook(app, "peoplenet_demo_enable")(demo=driver)
         if not isinstance(enabling, DemoEnabling):
             raise DemoFailed(f"the {app} app's peoplenet_demo_enable gave {enabling!r}")
-        enablings.append((app, enabling))
-    step = enable(nodes, out, step, enablings)
-    return run_app_demos(nodes, identities, out, step, registry)
+        enable(nodes, out, step, app, enabling)
+        step += 1
+    customers = DemoCustomers(workdir, COOP, nodes)
+    return run_app_demos(nodes, identities, out, step, registry, customers=customers)
 
 
 def enable(
-    nodes: Mapping[str, LocalNode],
-    out: TextIO,
-    first_step: int,
-    enablings: Sequence[tuple[str, DemoEnabling]],
-) -> int:
-    """One ``app`` decision per app, each proposed by :data:`PROPOSER` and adopted by
-    everyone's vote; the decisions run side by side, so all close in one voting period.
-    Returns the number of the next step."""
+    nodes: Mapping[str, LocalNode], out: TextIO, step: int, app: str, enabling: DemoEnabling
+) -> None:
+    """One ``app`` decision: proposed by :data:`PROPOSER`, adopted by everyone's vote."""
+    note = f", {enabling.note}" if enabling.note else ""
     everyone = "all five" if len(nodes) == 5 else f"all {len(nodes)}"
-    numbers: dict[str, int] = {}
-    step = first_step
-    for app, enabling in enablings:
-        note = f", {enabling.note}" if enabling.note else ""
-        print(
-            f"{step}. {PROPOSER} proposes to enable the {app} app{note}; {everyone} vote yes",
-            file=out,
-        )
-        step += 1
-        proposal = {"kind": "app", "subject": app, "settings": json.dumps(dict(enabling.settings))}
-        if enabling.action is not None:
-            proposal["action"] = json.dumps(dict(enabling.action))
-        numbers[app] = propose(nodes[PROPOSER], proposal)
-    _vote_yes(nodes, tuple(numbers.values()))
-    if not numbers:
-        return step
-    shown = " and ".join(f"#{n}" for n in numbers.values())
+    print(
+        f"{step}. {PROPOSER} proposes to enable the {app} app{note}; {everyone} vote yes", file=out
+    )
+    proposal = {"kind": "app", "subject": app, "settings": json.dumps(dict(enabling.settings))}
+    if enabling.action is not None:
+        proposal["action"] = json.dumps(dict(enabling.action))
+    number = propose(nodes[PROPOSER], proposal)
+    for name in nodes:
+        submit(nodes[name], "coop_vote", {"decision": number, "ballot": "true"})
     until(
         out,
-        f"decision{'s' if len(numbers) > 1 else ''} {shown} closed and the"
-        f" app{'s' if len(numbers) > 1 else ''} enabled on every phone",
-        lambda: all(
-            closed(n, number) and _app_enabled(n, app)
-            for app, number in numbers.items()
-            for n in nodes.values()
-        ),
+        f"decision #{number} closed and the app enabled on every phone",
+        lambda: all(closed(n, number) and _app_enabled(n, app) for n in nodes.values()),
     )
     last = list(nodes)[-1]
-    for number in numbers.values():
-        print_decision(out, decision(nodes[last], number))
-    return step
-
-
-def _vote_yes(nodes: Mapping[str, LocalNode], numbers: Sequence[int]) -> None:
-    """Everyone votes yes on every decision: all ballots cast first, then each awaited in the
-    order (one after another, each would wait for its own ordering)."""
-    cast: list[tuple[LocalNode, str]] = []
-    for number in numbers:
-        for node in nodes.values():
-            sent = node.call("coop_vote", {"community": COOP, "decision": number, "ballot": "true"})
-            cast.append((node, str(sent["key"])))
-    for node, key in cast:
-        result: dict[str, Value] = {}
-
-        def ordered(node: LocalNode = node, key: str = key) -> bool:
-            nonlocal result
-            result = node.call("coop_tx", {"community": COOP, "key": key})
-            return result.get("status") != "pending"
-
-        if not wait_for(ordered, STEP_S, interval=0.05):
-            raise DemoFailed(f"{node.name}'s vote was not ordered in {STEP_S:.0f} s")
-        if result.get("status") != "applied":
-            raise DemoFailed(f"{node.name}'s vote was refused: {result}")
+    print_decision(out, decision(nodes[last], number))
 
 
 def run_app_demos(
@@ -129,15 +88,20 @@ def run_app_demos(
     out: TextIO,
     first_step: int,
     registry: AppRegistry,
+    *,
+    customers: DemoCustomers | None = None,
 ) -> int:
-    """Every installed app the cooperative enabled runs its ``peoplenet_demo`` part."""
+    """Every installed app the cooperative enabled runs its ``peoplenet_demo`` part (with
+    ``customers``, the people who are not members the apps' parts may use)."""
     step = first_step
     for app in registry.names():
         if not registry.implements(app, "peoplenet_demo") or not _app_enabled(
             next(iter(nodes.values())), app
         ):
             continue
-        driver = NodeDemoDriver(app, nodes, identities, out, step)
+        driver = NodeDemoDriver(
+            app, nodes, identities, out, step, registry=registry, customers=customers
+        )
         try:
             registry.hook(app, "peoplenet_demo")(demo=driver)
         except DemoFailed as exc:
@@ -156,9 +120,14 @@ class NodeDemoDriver:
         identities: Mapping[str, Identity],
         out: TextIO,
         first_step: int,
+        *,
+        registry: AppRegistry | None = None,
+        customers: DemoCustomers | None = None,
     ) -> None:
         self._app = app
         self._nodes = nodes
+        self._registry = registry
+        self._customers = customers
         self._ids = {n: bytes(identities[n].member_id).hex() for n in nodes}
         self._out = out
         self.next_step = first_step
@@ -184,6 +153,16 @@ class NodeDemoDriver:
             raise DemoFailed(f"{command} on {name}'s phone: {exc}") from None
         result: Value = answer.get("result") if isinstance(answer, dict) else answer
         return result
+
+    def customer(self, name: str) -> str:
+        if self._customers is None:
+            raise DemoFailed("this demo has no customers")
+        return self._customers.make(name)
+
+    def customer_command(self, name: str, command: str, **args: Value) -> Value:
+        if self._customers is None or self._registry is None:
+            raise DemoFailed("this demo has no customers")
+        return self._customers.command(self._registry, self._app, name, command, args)
 
     def until(self, what: str, check: Callable[[], bool]) -> None:
         until(self._out, what, check)
