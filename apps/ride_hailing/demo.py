@@ -97,7 +97,9 @@ def _outcomes(shown: dict[str, Any], names: dict[str, str]) -> list[str]:
 
 
 def _euros(cents: object) -> str:
-    return f"{int(cast(int, cents)) / 100:.2f}"
+    """Cents as euros, ``11.82`` (integers only)."""
+    whole = int(cast(int, cents))
+    return f"{whole // 100}.{whole % 100:02d}"
 
 
 @hookimpl
