@@ -11,7 +11,7 @@ from peoplenet.runtime.errors import LocalError
 
 
 class BenchCommands:
-    """``peoplenet bench ingest|transport|consensus|payments``."""
+    """``peoplenet bench ingest|transport|consensus|payments|rides``."""
 
     def add_parsers(self, sub: Subparsers) -> None:
         bench = sub.add_parser("bench", help="benchmarks that print JSON with a ratio to a ceiling")
@@ -40,6 +40,12 @@ class BenchCommands:
         )
         payments.add_argument("--payments", type=int, default=200)
         payments.add_argument("--json", action="store_true", help="print one JSON object")
+        rides = bench_sub.add_parser(
+            "rides", help="whole ride-hailing trips (request to ratings) vs their signature checks"
+        )
+        rides.add_argument("--trips", type=int, default=50)
+        rides.add_argument("--payment", choices=("cash", "escrow"), default="cash")
+        rides.add_argument("--json", action="store_true", help="print one JSON object")
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         return _bench(args)
@@ -62,6 +68,13 @@ def _bench(args: argparse.Namespace) -> int:
             raise LocalError("--payments must be positive")
         figures = payments.run(args.payments)
         return _show(figures, as_json=args.json, width=32)
+    if args.bench == "rides":
+        from peoplenet.bench import rides  # noqa: PLC0415
+
+        if args.trips < 1:
+            raise LocalError("--trips must be positive")
+        figures = rides.run(args.trips, payment=args.payment)
+        return _show(figures, as_json=args.json, width=24)
     if args.bench == "transport":
         from peoplenet.bench import transport  # noqa: PLC0415
 

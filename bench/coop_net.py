@@ -2,7 +2,9 @@
 
 The ordered lace is simulated by one global order every consumer folds (what consensus
 guarantees); app-lace messages travel between consumers through a queue, encoded and decoded
-as on the wire.  Used by the currency app's tests and its benchmark.
+as on the wire.  Used by the currency app's tests and its benchmark.  With ``carry=True`` the
+ordered transactions also travel in signed blocks every member checks and stores
+(:mod:`peoplenet.bench.order_blocks`): what a benchmark of ordered transactions must pay for.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from peoplenet.actors.coop.coop_file import CoopFile, sign_founding
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.actors.governance.records import Close, GovTx, Vote
 from peoplenet.actors.governance.state import GovernanceState
+from peoplenet.bench.order_blocks import OrderBlocks
 from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.runtime.consensus.beacon import anchor_beacon
 from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner, Signer
@@ -38,7 +41,7 @@ CHARTER = {
 class CoopNet:
     """``n`` members' consumers, a shared order, and a lossless app-lace network."""
 
-    def __init__(self, folder: Path, n: int = 4, seed: int = 1) -> None:
+    def __init__(self, folder: Path, n: int = 4, seed: int = 1, *, carry: bool = False) -> None:
         self.people = sorted(
             (Identity.from_seed(bytes([seed, i + 1]) * 16) for i in range(n)),
             key=lambda i: i.member_id,
@@ -60,6 +63,8 @@ class CoopNet:
             self.nodes.append(CoopConsumer(genesis, home, IdentitySigner(p), apps=self._apps))
             self.homes.append(home)
         self.index = {bytes(p.member_id): i for i, p in enumerate(self.people)}
+        self.blocks = OrderBlocks(self.people, genesis.lace(), self.homes) if carry else None
+        """The blocks carrying the order (``carry=True``), else none."""
         self.queue: deque[tuple[Identity, Value]] = deque()
         self.wire: deque[tuple[int, int, bytes]] = deque()
         self.position = 0
@@ -96,20 +101,32 @@ class CoopNet:
             batch = list(self.queue)
             self.queue.clear()
             epoch = self.nodes[0].governance.state.genesis.epoch
+            carriers = self._carry(batch)
             deliveries = []
             for who, tx in batch:
+                block = carriers.get(bytes(who.member_id), BlockId(bytes(32)))
                 deliveries.append(
-                    Delivery(epoch, self.position, BlockId(bytes(32)), MemberId(who.member_id), tx)
+                    Delivery(epoch, self.position, block, MemberId(who.member_id), tx)
                 )
                 self.position += 1
             self.now += 5
             # One batch stands for one step of the order: one beacon (a node's come from the
             # anchor's blocks: runtime/consensus/beacon.py), the same for every member.
-            beacons = {bytes(32): anchor_beacon([self.position.to_bytes(32, "big")])}
+            beacon = anchor_beacon([self.position.to_bytes(32, "big")])
+            beacons = {bytes(d.block): beacon for d in deliveries}
             for i, node in enumerate(self.nodes):
                 self.take(i, node.delivered(deliveries, [self.genesis], self.now, beacons))
             count += len(batch)
         return count
+
+    def _carry(self, batch: list[tuple[Identity, Value]]) -> dict[bytes, BlockId]:
+        """Each submitter's transactions of this step in one block of its (``carry=True``)."""
+        if self.blocks is None:
+            return {}
+        by_member: dict[bytes, list[Value]] = {}
+        for who, tx in batch:
+            by_member.setdefault(bytes(who.member_id), []).append(tx)
+        return {m: self.blocks.carry(self.index[m], txs) for m, txs in by_member.items()}
 
     def pump(self) -> int:
         """Carry app-lace messages until none is left; how many were carried."""
@@ -203,3 +220,5 @@ class CoopNet:
         """Stop every member's apps (worker processes included)."""
         for node in self.nodes:
             node.close()
+        if self.blocks is not None:
+            self.blocks.close()

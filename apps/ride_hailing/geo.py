@@ -180,17 +180,20 @@ def cell_distance_bounds(a: Grid, b: Grid) -> tuple[int, int]:
     rows = abs(a.row - b.row)
     cols = abs(a.col - b.col)
     cols = min(cols, 2 * MAX_COL - cols)
-    spans = (_abs_lat_span(a.row), _abs_lat_span(b.row))
-    near_cos = cos_millionths(min(max(s[1] for s in spans), MAX_LAT_UD))
-    far_cos = cos_millionths(min(*(s[0] for s in spans), MAX_LAT_UD))
+    # distance_m takes the cosine at the two points' mean latitude, which lies anywhere
+    # between the southern edge of the lower row and the northern edge of the upper one
+    # (across the equator when the rows are on both sides of it).
+    least, most = _abs_lat_span(min(a.row, b.row), max(a.row, b.row))
+    near_cos = cos_millionths(min(most, MAX_LAT_UD))
+    far_cos = cos_millionths(min(least, MAX_LAT_UD))
     low = _metres(max(rows - 1, 0) * CELL_UD, max(cols - 1, 0) * CELL_UD, near_cos)
     high = _metres((rows + 1) * CELL_UD, (cols + 1) * CELL_UD, far_cos)
     return max(low - 1, 0), high + 1
 
 
-def _abs_lat_span(row: int) -> tuple[int, int]:
-    """The least and most |latitude| (micro-degrees) within the cells of ``row``."""
-    south, north = row * CELL_UD, (row + 1) * CELL_UD
+def _abs_lat_span(low_row: int, high_row: int) -> tuple[int, int]:
+    """The least and most |latitude| (micro-degrees) from row ``low_row`` to ``high_row``."""
+    south, north = low_row * CELL_UD, (high_row + 1) * CELL_UD
     if south <= 0 <= north:
         return 0, max(-south, north)
     return min(abs(south), abs(north)), max(abs(south), abs(north))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final, Protocol
 
 from peoplenet.plugins.api import AppTxRejected, Value
@@ -57,9 +58,13 @@ class Step(Protocol):
     def funds(self) -> Funds | None: ...
 
 
+@lru_cache(maxsize=64)
 def commission_rate(text: str) -> Fraction:
     """The cooperative's ``commission`` rate as a share: a charter that counts it in percent
-    (above 1: ``"10"`` is 10 %) is divided by 100; a share (``"1/10"``) is taken as it is."""
+    (above 1: ``"10"`` is 10 %) is divided by 100; a share (``"1/10"``) is taken as it is.
+
+    Every check, apply and clock of the fold asks for it, and the rate changes only by vote:
+    each text is parsed once (a :class:`Fraction` is immutable)."""
     rate = Fraction(text)
     return rate / 100 if rate > 1 else rate
 

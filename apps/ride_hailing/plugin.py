@@ -178,6 +178,17 @@ class RideState:
     nudged: set[tuple[bytes, int]] = field(default_factory=set)
     """What this node already submitted on its own: (ride, offer number) of an
     :class:`Expire`, (escrow job, -1) of a :class:`Hold`, (job, -2) of :class:`Details`."""
+    settings_read: dict[str, Value] | None = None
+    """The settings :attr:`policy_read` was read from (a copy)."""
+    policy_read: Policy | None = None
+
+    def policy(self, settings: Mapping[str, Value]) -> Policy:
+        """The voted policy of ``settings``, read again only when they differ from the last
+        ones: every hook and command asks for it, and settings change only by vote."""
+        if self.policy_read is None or settings != self.settings_read:
+            self.policy_read = Policy.from_settings(settings)
+            self.settings_read = dict(settings)
+        return self.policy_read
 
 
 _Handler: TypeAlias = Callable[[RideState, Mapping[str, Value], NodeContext], Value]
@@ -197,7 +208,7 @@ def _tx(tx: Value) -> RideTx:
 
 def _env(state: RideState, ctx: FoldContext) -> Env:
     rate = commission_rate(ctx.rates.get("commission", "0"))
-    policy = Policy.from_settings(ctx.settings)
+    policy = state.policy(ctx.settings)
     return Env(
         ctx.now_ms,
         policy,
@@ -275,7 +286,7 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
     ride = None if ride_id is None else s.book.rides.get(ride_id)
     if ride is None:
         return
-    escrow = Policy.from_settings(node.fold.settings).payment == ESCROW
+    escrow = s.policy(node.fold.settings).payment == ESCROW
     if escrow and ride.state in (ASSIGNED, ARRIVED) and s.book.pay.book.job(ride.job) is None:
         _once(s, (ride.job, -1), node, Hold(ride.id))
     if ride.state in ON_TRIP and ride.details_job != ride.job:
@@ -402,7 +413,7 @@ def _request(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Valu
         )
     )  # fmt: skip
     s.places[ride] = mine
-    currency = _currency(Policy.from_settings(node.fold.settings))
+    currency = _currency(s.policy(node.fold.settings))
     return {"ride": ride.hex(), "quote_low": low, "quote_high": high, "currency": currency}
 
 
@@ -481,7 +492,7 @@ def _dispute(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Valu
 def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
     ride = _ride(s, args)
     now = node.fold.now_ms
-    policy = Policy.from_settings(node.fold.settings)
+    policy = s.policy(node.fold.settings)
     shown = _row(ride, _currency(policy))
     shown["held"] = s.book.pay.held(ride.job) is not None
     shown["returned"] = ride.returned
@@ -595,7 +606,7 @@ def _row(ride: Ride, currency: str) -> dict[str, Value]:
 
 
 def _history(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    currency = _currency(Policy.from_settings(node.fold.settings))
+    currency = _currency(s.policy(node.fold.settings))
     mine = [r for r in s.book.rides.values() if node.me in (r.rider, r.driver)]
     mine.sort(key=lambda r: (r.requested_ms, r.id))
     return tuple(_row(r, currency) for r in mine)
@@ -613,7 +624,7 @@ def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
     pending = sum(r.pending for r in s.book.rides.values() if r.driver == me)
     commission = sum(r.commission for r in done)
     average = s.book.ratings.average(me, now)
-    policy = Policy.from_settings(node.fold.settings)
+    policy = s.policy(node.fold.settings)
     return {
         "rides": len(done),
         "fares": fares,
@@ -652,6 +663,13 @@ def _ride(s: RideState, args: Mapping[str, Value]) -> Ride:
     prefix = text.strip().lower()
     if len(prefix) < MIN_RIDE_PREFIX:
         raise AppCommandError("bad_argument", f"--ride needs {MIN_RIDE_PREFIX}+ hex digits")
+    if len(prefix) == 2 * RIDE_LEN:  # a whole id (what phones send): no scan of every ride
+        try:
+            exact = s.book.rides.get(bytes.fromhex(prefix))
+        except ValueError:
+            exact = None
+        if exact is not None:
+            return exact
     found = [r for rid, r in s.book.rides.items() if rid.hex().startswith(prefix)]
     if not found:
         raise AppCommandError("unknown_ride", f"no ride {prefix}")

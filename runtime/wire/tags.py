@@ -131,6 +131,10 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     (314, "peoplenet.apps.ride_hailing.records.Rule"),
     (315, "peoplenet.apps.ride_hailing.records.Hold"),
     (316, "peoplenet.apps.ride_hailing.records.Details"),
+    (317, "peoplenet.apps.ride_hailing.records.AskRide"),
+    (318, "peoplenet.apps.ride_hailing.records.CustomerRide"),
+    (319, "peoplenet.apps.ride_hailing.records.Release"),
+    (320, "peoplenet.apps.ride_hailing.records.SettleDebt"),
     # the example noticeboard app (900 - 903)
     (900, "peoplenet_noticeboard.records.PostNotice"),
     (901, "peoplenet_noticeboard.records.PinNotice"),

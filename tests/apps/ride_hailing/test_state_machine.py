@@ -11,9 +11,14 @@ the rider's consent), time passes and offers expire.  After every step:
 * every fare is within its quote or agreed by the rider;
 * a refused transaction changes nothing.
 
+A rider who is not a member signs their requests (carried by any member), and replays of them
+are refused; parties dispute, juries rule, dispute windows close (with or without the nudge)
+and drivers settle the commission they owe on cash fares.
+
 It runs twice: paid in cash, and paid from the riders' coins held in escrow (the holds, the
-splits at completion and the refunds at cancellation conserve every coin, and money is held
-only for the round of a ride under way).
+fares held until the dispute window closes or a jury splits them, the refunds at cancellation
+and the debts settled conserve every coin; money is held only for the round of a ride under way
+or a fare not yet released; the treasury holds exactly the commissions and the debts settled).
 """
 
 from __future__ import annotations
@@ -30,15 +35,21 @@ from peoplenet.apps.ride_hailing.records import (
     Accept,
     AgreeFare,
     Arrive,
+    AskRide,
     Cancel,
     Complete,
+    CustomerRide,
     Decline,
+    Dispute,
     DriverOffline,
     DriverOnline,
     Expire,
     Hold,
     Position,
+    Release,
     RideTx,
+    Rule,
+    SettleDebt,
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import (
@@ -51,12 +62,23 @@ from peoplenet.apps.ride_hailing.trips import (
     ON_TRIP,
     OPEN,
     STARTED,
+    code_hash,
 )
 from peoplenet.plugins.api import AppTxRejected, Value
-from peoplenet.plugins.kit import escrow_account
-from tests.apps.ride_hailing.world import CODE, COMMUNITY, HOME, World, member, ride_id
+from peoplenet.plugins.kit import COMMUNITY_COINS, escrow_account, treasury_account
+from tests.apps.ride_hailing.test_riders import Rider
+from tests.apps.ride_hailing.world import (
+    CODE,
+    COMMUNITY,
+    HOME,
+    MEMBERS,
+    World,
+    member,
+    ride_id,
+)
 
 COINS = 1_000_000
+MEMBERS_SORTED = sorted(MEMBERS)
 
 DRIVERS = tuple(member(i) for i in range(4))
 RIDERS = tuple(member(i) for i in range(3, 7))  # member 3 both drives and rides
@@ -92,21 +114,26 @@ class Rides(RuleBasedStateMachine):
             "max_rings": 4,
             "payment": self.PAYMENT,
         }
-        coins = dict.fromkeys(RIDERS[:-1], COINS) if self.PAYMENT == "escrow" else None
+        minted = dict.fromkeys((*DRIVERS, *RIDERS[:-1]), COINS)
+        self.minted = sum(minted.values())
+        coins = minted if self.PAYMENT == "escrow" else None
         self.w = World(settings, coins=coins)  # the last rider has no coins
         self.cancelled: set[bytes] = set()
         self.seen: dict[bytes, str] = {}
+        self.customer = Rider()
+        self.signed: list[CustomerRide] = []
 
     def attempt(self, tx: RideTx, sender: bytes) -> bool:
         before = self.w.book.to_value()
         self.w.tick()
-        env = self.w.env()
+        coins = None if self.w.ledger is None else dict(self.w.ledger.accounts)
         try:
-            self.w.book.check(tx, sender, env)
+            self.w.book.check(tx, sender, self.w.env(dry=True))
         except AppTxRejected:
             assert self.w.book.to_value() == before, f"a refused {tx} changed the book"
+            assert self.w.ledger is None or self.w.ledger.accounts == coins
             return False
-        self.w.book.apply(tx, sender, env)
+        self.w.book.apply(tx, sender, self.w.env())
         self.every_ride_moves_along_the_machine()
         return True
 
@@ -249,6 +276,97 @@ class Rides(RuleBasedStateMachine):
             self.attempt(AgreeFare(ride, total), rider)
         self.attempt(Complete(ride, metres, seconds, total), found.driver)
 
+    # -- a rider who is not a member ---------------------------------------------------------
+
+    @rule(new=st.integers(41, 50), dropoff=cells, carrier=people)
+    def customer_requests(self, new: int, dropoff: tuple[int, int], carrier: bytes) -> None:
+        ride = ride_id(new)
+        estimate = self.w.request(ride, member(0), HOME, dropoff).estimate_m
+        ask = AskRide(ride, HOME, dropoff, None, estimate, code_hash(ride, CODE))
+        self.carry(self.customer.signs(ask), carrier)
+
+    @rule(pick=picks, carrier=people, fare=st.sampled_from([None, 0, 100_000]))
+    def customer_steps(self, pick: int, carrier: bytes, fare: int | None) -> None:
+        """The customer cancels, or agrees to a fare, on one of the rides (theirs or not)."""
+        ride = self.ride(pick)
+        step = Cancel(ride) if fare is None else AgreeFare(ride, fare)
+        self.carry(self.customer.signs(step), carrier)
+
+    def carry(self, tx: CustomerRide, carrier: bytes) -> None:
+        if self.attempt(tx, carrier):
+            self.signed.append(tx)
+
+    @rule(carrier=people, pick=picks)
+    def a_request_taken_is_never_taken_again(self, carrier: bytes, pick: int) -> None:
+        if self.signed:
+            again = self.signed[pick % len(self.signed)]
+            assert not self.attempt(again, carrier), "a customer's request taken twice"
+
+    @rule(new=st.integers(51, 60), seconds=st.integers(0, 3600), settle=st.integers(1, 400))
+    def a_customers_whole_ride(self, new: int, seconds: int, settle: int) -> None:
+        """The customer asks; the offered driver takes it, arrives, starts and completes; the
+        driver then settles some of the commission owed on that cash fare."""
+        ride = ride_id(new)
+        self.customer_requests(new, (HOME[0] + 1, HOME[1] + 1), DRIVERS[0])
+        found = self.w.book.rides.get(ride)
+        offer = None if found is None else found.matching.pending()
+        if found is None or offer is None or not self.attempt(Accept(ride), offer.driver):
+            return
+        for step in (Arrive(ride), Start(ride, CODE)):
+            self.attempt(step, found.driver)
+        if found.state == STARTED:
+            metres = found.request.estimate_m
+            total = self.w.book.fare_of(found, metres, seconds, self.w.env()).total
+            self.attempt(Complete(ride, metres, seconds, total), found.driver)
+            self.attempt(SettleDebt(settle), found.driver)
+
+    # -- after the trip -------------------------------------------------------------------------
+
+    @rule(
+        rider=riders,
+        new=st.integers(16, 40),
+        by=st.sampled_from(["rider", "driver"]),
+        ruling=st.sampled_from(["worker", "customer", "split:1/3", "split:1/2"]),
+        jurors=st.integers(0, 3),
+    )
+    def a_disputed_ride(self, rider: bytes, new: int, by: str, ruling: str, jurors: int) -> None:
+        """A whole ride, disputed by a party, and ``jurors`` of its jury rule alike."""
+        self.a_whole_ride(rider, new, (HOME[0] + 1, HOME[1]), 1, 600, False, None, "rider")
+        found = self.w.book.rides.get(ride_id(new))
+        if found is None or found.state != COMPLETED:
+            return
+        self.attempt(Dispute(found.id, "the fare"), found.rider if by == "rider" else found.driver)
+        if found.dispute is not None:
+            for juror in self.w.book.disputes.jury(found.id)[:jurors]:
+                self.attempt(Rule(found.id, ruling), juror)
+
+    @rule(pick=picks, who=people, aim=st.booleans(), role=st.sampled_from(["rider", "driver"]))
+    def dispute(self, pick: int, who: bytes, aim: bool, role: str) -> None:
+        ride = self.ride(pick, (COMPLETED,))
+        self.attempt(Dispute(ride, "the long way round"), self.party(ride, role, who, aim))
+
+    @rule(pick=picks, ruling=st.sampled_from(["worker", "customer", "split:1/3", "split:1/2"]))
+    def the_jury_rules(self, pick: int, ruling: str) -> None:
+        ride = self.ride(pick, (DISPUTED,))
+        found = self.w.book.rides.get(ride)
+        if found is None or found.dispute is None:
+            self.attempt(Rule(ride, ruling), MEMBERS_SORTED[pick % len(MEMBERS_SORTED)])
+            return
+        for juror in self.w.book.disputes.jury(ride):
+            self.attempt(Rule(ride, ruling), juror)
+
+    @rule(pick=picks, who=people, nudge=st.booleans())
+    def the_dispute_window_closes(self, pick: int, who: bytes, nudge: bool) -> None:
+        self.w.tick(self.w.env().policy.dispute_window_ms)
+        if nudge:
+            self.attempt(Release(self.ride(pick, (COMPLETED, DISPUTED))), who)
+        else:
+            self.time_passes(0)  # a clock hook moves no money: the next transaction will
+
+    @rule(who=people, amount=st.integers(1, 500))
+    def settle_debt(self, who: bytes, amount: int) -> None:
+        self.attempt(SettleDebt(amount), who)
+
     # -- time --------------------------------------------------------------------------------
 
     @rule(ms=st.integers(0, 70_000))
@@ -333,10 +451,22 @@ class Rides(RuleBasedStateMachine):
             under_way = ride.state in ON_TRIP or bool(ride.pending)
             assert held <= ({ride.job} if under_way else set()), ride.state
         if self.w.ledger is not None:  # no coin made or lost; the escrow holds what is held
-            assert self.w.ledger.total() == COINS * (len(RIDERS) - 1)
+            assert self.w.ledger.total() == self.minted
             assert self.w.ledger.balance(escrow_account(COMMUNITY, "ride_hailing"), "") == (
                 book.held()
             )
+
+    @invariant()
+    def customers_never_sit_on_a_jury_and_the_treasury_holds_what_it_earned(self) -> None:
+        for ride in self.w.book.rides.values():
+            if ride.dispute is not None:
+                jury = set(self.w.book.disputes.jury(ride.id))
+                assert jury <= MEMBERS - set(ride.parties())
+        assert self.customer.member_id not in MEMBERS
+        if self.w.ledger is not None:
+            totals = self.w.book.pay.book.total(COMMUNITY_COINS)
+            earned = totals.commission + totals.debts_settled
+            assert self.w.ledger.balance(treasury_account(COMMUNITY), "") == earned
 
     @invariant()
     def fares_are_within_the_quote_or_agreed(self) -> None:

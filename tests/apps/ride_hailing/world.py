@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -84,11 +85,14 @@ class World:
         self.commission = Fraction(commission)
         self.ledger = None if coins is None else Ledger(coins)
 
-    def env(self) -> Env:
+    def env(self, *, dry: bool = False) -> Env:
+        """The transaction's view; ``dry``: for a check, whose moves are dropped (the host
+        gives a check a journal it throws away), so the coins are a copy."""
         beacon = hashlib.blake2b(self.now.to_bytes(8, "big"), digest_size=32).digest()
         policy = Policy.from_settings(self.settings)
+        ledger = copy.deepcopy(self.ledger) if dry else self.ledger
         return Env(
-            self.now, policy, self.rules, self.commission, MEMBERS, beacon, COMMUNITY, self.ledger
+            self.now, policy, self.rules, self.commission, MEMBERS, beacon, COMMUNITY, ledger
         )
 
     def tick(self, ms: int = 1000) -> None:
@@ -97,16 +101,15 @@ class World:
     def apply(self, tx: RideTx, sender: bytes) -> Value:
         """Check then apply, as the host does; raises :class:`AppTxRejected` unchanged."""
         self.tick()
-        env = self.env()
-        self.book.check(tx, sender, env)
-        return self.book.apply(tx, sender, env)
+        self.book.check(tx, sender, self.env(dry=True))
+        return self.book.apply(tx, sender, self.env())
 
     def refused(self, tx: RideTx, sender: bytes) -> str:
         """The reason ``tx`` is refused; the book must be unchanged by the attempt."""
         before = self.book.to_value()
         self.tick()
         try:
-            self.book.check(tx, sender, self.env())
+            self.book.check(tx, sender, self.env(dry=True))
         except AppTxRejected as exc:
             assert self.book.to_value() == before
             return exc.reason
