@@ -87,7 +87,6 @@ def _agreed(made: list[LocalNode], ride: str) -> bool:
 
 
 @pytest.mark.processes
-@pytest.mark.slow
 def test_a_drivers_node_killed_mid_trip_restarts_and_the_trip_finishes(
     tmp_path: Path, nodes: list[LocalNode]
 ) -> None:
