@@ -33,6 +33,8 @@ from peoplenet.runtime.wire.codec import Value
 
 APP: Final = "ride_hailing"
 PAYMENTS: Final = ("cash", "escrow")
+DISPUTE_WINDOW_MS: Final = 60_000
+"""Under escrow the bench votes the shortest dispute window the app takes."""
 PICKUP: Final = "45.4642,9.1900"
 DROPOFF: Final = "45.4781,9.2270"
 DRIVERS_AT: Final = ("45.4642,9.1900", "45.4650,9.1930")
@@ -75,7 +77,10 @@ def _setup(net: CoopNet, trips: int, payment: str) -> None:
     if payment == "escrow":
         mint: dict[str, Value] = {"mint": COINS_PER_TRIP * (trips + 1), "to": net.hexid(RIDER)}
         net.decide_app("currency", {"ubi_per_period": 0}, action=mint)
-    net.decide_app(APP, {"payment": payment})
+    settings: dict[str, Value] = {"payment": payment}
+    if payment == "escrow":  # fares are paid once the dispute window closes: the shortest
+        settings["dispute_window_ms"] = DISPUTE_WINDOW_MS
+    net.decide_app(APP, settings)
     net.connect()
     for driver, at in zip((FIRST, SECOND), DRIVERS_AT, strict=True):
         _command(net, driver, "online", at=at)
@@ -105,6 +110,16 @@ def _trip(net: CoopNet) -> str:
     return ride
 
 
+def _release(net: CoopNet) -> None:
+    """Let the dispute window of every trip close: the drivers' phones, at their next duties,
+    bring the ordered moment that pays the held fares (part of each trip's cost)."""
+    net.now += DISPUTE_WINDOW_MS + 1
+    for driver in (FIRST, SECOND):
+        _command(net, driver, "offline")
+    net.settle()  # the drivers' phones see the window closed and send their releases
+    net.settle()
+
+
 def _check_ended(net: CoopNet, rides: list[str]) -> int:
     """How many rides ended completed, paid and rated by both, as every member's node shows
     them; :class:`BenchFailed` names the first that did not."""
@@ -131,6 +146,8 @@ def _run(net: CoopNet, trips: int, payment: str) -> dict[str, Any]:
     made, position = len(net.blocks.made), net.position
     nodes0, workers0 = _cpu_split(net)
     rides = [_trip(net) for _ in range(trips)]
+    if payment == "escrow":
+        _release(net)
     nodes1, workers1 = _cpu_split(net)
     blocks = net.blocks.made[made:]
     completed = _check_ended(net, rides)
