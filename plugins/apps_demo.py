@@ -24,6 +24,7 @@ from peoplenet.actors.coop.demo import (
     until,
 )
 from peoplenet.plugins.demo import DemoEnabling
+from peoplenet.plugins.demo_customers import DemoCustomers
 from peoplenet.plugins.manager import AppRegistry, load_apps
 from peoplenet.runtime.errors import DemoFailed, PeoplenetError
 from peoplenet.runtime.keys.identity import Identity
@@ -53,7 +54,8 @@ def run(
             raise DemoFailed(f"the {app} app's peoplenet_demo_enable gave {enabling!r}")
         enable(nodes, out, step, app, enabling)
         step += 1
-    return run_app_demos(nodes, identities, out, step, registry)
+    customers = DemoCustomers(workdir, COOP, nodes)
+    return run_app_demos(nodes, identities, out, step, registry, customers=customers)
 
 
 def enable(
@@ -86,15 +88,20 @@ def run_app_demos(
     out: TextIO,
     first_step: int,
     registry: AppRegistry,
+    *,
+    customers: DemoCustomers | None = None,
 ) -> int:
-    """Every installed app the cooperative enabled runs its ``peoplenet_demo`` part."""
+    """Every installed app the cooperative enabled runs its ``peoplenet_demo`` part (with
+    ``customers``, the people who are not members the apps' parts may use)."""
     step = first_step
     for app in registry.names():
         if not registry.implements(app, "peoplenet_demo") or not _app_enabled(
             next(iter(nodes.values())), app
         ):
             continue
-        driver = NodeDemoDriver(app, nodes, identities, out, step)
+        driver = NodeDemoDriver(
+            app, nodes, identities, out, step, registry=registry, customers=customers
+        )
         try:
             registry.hook(app, "peoplenet_demo")(demo=driver)
         except DemoFailed as exc:
@@ -113,9 +120,14 @@ class NodeDemoDriver:
         identities: Mapping[str, Identity],
         out: TextIO,
         first_step: int,
+        *,
+        registry: AppRegistry | None = None,
+        customers: DemoCustomers | None = None,
     ) -> None:
         self._app = app
         self._nodes = nodes
+        self._registry = registry
+        self._customers = customers
         self._ids = {n: bytes(identities[n].member_id).hex() for n in nodes}
         self._out = out
         self.next_step = first_step
@@ -141,6 +153,16 @@ class NodeDemoDriver:
             raise DemoFailed(f"{command} on {name}'s phone: {exc}") from None
         result: Value = answer.get("result") if isinstance(answer, dict) else answer
         return result
+
+    def customer(self, name: str) -> str:
+        if self._customers is None:
+            raise DemoFailed("this demo has no customers")
+        return self._customers.make(name)
+
+    def customer_command(self, name: str, command: str, **args: Value) -> Value:
+        if self._customers is None or self._registry is None:
+            raise DemoFailed("this demo has no customers")
+        return self._customers.command(self._registry, self._app, name, command, args)
 
     def until(self, what: str, check: Callable[[], bool]) -> None:
         until(self._out, what, check)

@@ -47,6 +47,21 @@ class DemoDriver(Protocol):
         """
         ...
 
+    def customer(self, name: str) -> str:
+        """A person who is not a member, by first name: their own key and data directory, the
+        cooperative's profile imported from a member's phone (made on first use); their id, hex.
+        """
+        ...
+
+    def customer_command(self, name: str, command: str, **args: Value) -> Value:
+        """Run one of the app's commands as customer ``name``, as ``peoplenet GROUP COMMAND
+        --data THEIR_DIR COOP`` does (the app's ``peoplenet_customer_command``: requests signed
+        with their key and carried by members' nodes, outcomes from members' receipts).
+
+        Raises :class:`DemoStepFailed` when refused.
+        """
+        ...
+
     def until(self, what: str, check: Callable[[], bool]) -> None:
         """Wait until ``check()`` holds and print ``what``; :class:`DemoStepFailed` if never."""
         ...

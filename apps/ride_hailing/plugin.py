@@ -20,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 from peoplenet.apps.ride_hailing import geo, rider_client
+from peoplenet.apps.ride_hailing.demo import (  # the app's part of make demo
+    peoplenet_demo,
+    peoplenet_demo_enable,
+)
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.payment import ESCROW, commission_rate
 from peoplenet.apps.ride_hailing.places import (
@@ -698,4 +702,4 @@ _COMMANDS: Final[dict[str, _Handler]] = {
     CUSTOMER_COMMAND: _carry,
 }
 
-__all__ = ["NAME", "SPEC", "RideState"]
+__all__ = ["NAME", "SPEC", "RideState", "peoplenet_demo", "peoplenet_demo_enable"]
