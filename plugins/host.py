@@ -1,5 +1,9 @@
 """The apps of one cooperative on one member's node: lifecycle, isolation, signing, laces.
 
+Over 700 lines because the host is one object whose parts (the fold's events, the deferred
+visits of a delivery, the app laces, commands) all run through the same instances and guards;
+the app-lace part is the one to move out next, as a collaborator holding the laces.
+
 The cooperative's consumer (actors/coop/consumer.py) owns one :class:`AppHost` and tells it,
 in the cooperative's order, what the governance fold decided: an ``app`` decision enabled,
 re-set or disabled an app (:meth:`AppHost.app_changed`), an enabled app's transaction passed

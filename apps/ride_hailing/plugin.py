@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
 from peoplenet.apps.ride_hailing import geo, rider_client
@@ -60,6 +59,7 @@ from peoplenet.apps.ride_hailing.records import (
     SettleDebt,
     Start,
 )
+from peoplenet.apps.ride_hailing.state import RideState, ride_state
 from peoplenet.apps.ride_hailing.trips import (
     ARRIVED,
     ASSIGNED,
@@ -67,7 +67,6 @@ from peoplenet.apps.ride_hailing.trips import (
     DISPUTED,
     ON_TRIP,
     Ride,
-    RideBook,
     code_hash,
 )
 from peoplenet.plugins.api import (
@@ -88,7 +87,6 @@ from peoplenet.plugins.kit import (
     COMMUNITY_COINS,
     CUSTOMER_COMMAND,
     InvalidCustomerRequest,
-    RulesBook,
     check_carried,
 )
 
@@ -161,43 +159,7 @@ SPEC: Final = AppSpec(
     ),
 )
 _TX_TYPES: Final = tuple(TX_TYPES)
-FARE_KEYS: Final = tuple(p.name for p in FARE_PARAMS)
-"""The settings that are price rules: changing one adopts a new rules version."""
-
-
-@dataclass(slots=True)
-class RideState:
-    """One cooperative's rides on one node: the fold, and what this phone alone keeps."""
-
-    community: bytes
-    book: RideBook = field(default_factory=RideBook)
-    rules: RulesBook = field(default_factory=lambda: RulesBook(FARE_KEYS))
-    places: dict[bytes, Places] = field(default_factory=dict)
-    """The exact places and start codes of the rides this member requested, as opened (this
-    phone only, never folded; after a restart reopened from the request's sealed field)."""
-    nudged: set[tuple[bytes, int]] = field(default_factory=set)
-    """What this node already submitted on its own: (ride, offer number) of an
-    :class:`Expire`, (escrow job, -1) of a :class:`Hold`, (job, -2) of :class:`Details`."""
-    settings_read: dict[str, Value] | None = None
-    """The settings :attr:`policy_read` was read from (a copy)."""
-    policy_read: Policy | None = None
-
-    def policy(self, settings: Mapping[str, Value]) -> Policy:
-        """The voted policy of ``settings``, read again only when they differ from the last
-        ones: every hook and command asks for it, and settings change only by vote."""
-        if self.policy_read is None or settings != self.settings_read:
-            self.policy_read = Policy.from_settings(settings)
-            self.settings_read = dict(settings)
-        return self.policy_read
-
-
 _Handler: TypeAlias = Callable[[RideState, Mapping[str, Value], NodeContext], Value]
-
-
-def _state(state: object) -> RideState:
-    if not isinstance(state, RideState):
-        raise PluginError(f"the ride app's state is a RideState, not {type(state).__name__}")
-    return state
 
 
 def _tx(tx: Value) -> RideTx:
@@ -236,7 +198,7 @@ def peoplenet_new_state(community: bytes, settings: Mapping[str, Value]) -> obje
 
 @hookimpl
 def peoplenet_snapshot(state: object) -> Value:
-    s = _state(state)
+    s = ride_state(state)
     return {"book": s.book.to_value(), "rules": s.rules.to_value()}
 
 
@@ -246,26 +208,26 @@ def peoplenet_snapshot(state: object) -> Value:
 @hookimpl
 def peoplenet_app_changed(state: object, change: AppChangeView, ctx: FoldContext) -> None:
     if change.enabled:
-        s = _state(state)
+        s = ride_state(state)
         s.rules.adopt(change.settings, ctx.now_ms)
         s.book.configure(Policy.from_settings(change.settings))
 
 
 @hookimpl
 def peoplenet_check_tx(state: object, tx: Value, ctx: FoldContext) -> None:
-    s = _state(state)
+    s = ride_state(state)
     s.book.check(_tx(tx), ctx.sender, _env(s, ctx))
 
 
 @hookimpl
 def peoplenet_apply_tx(state: object, tx: Value, ctx: FoldContext) -> Value:
-    s = _state(state)
+    s = ride_state(state)
     return s.book.apply(_tx(tx), ctx.sender, _env(s, ctx))
 
 
 @hookimpl
 def peoplenet_clock(state: object, ctx: FoldContext) -> None:
-    s = _state(state)
+    s = ride_state(state)
     s.book.advance(_env(s, ctx))
 
 
@@ -278,7 +240,7 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
     (the request was the consent), seal the exact places to that driver, and nudge community
     time past a pending offer once it is due by this phone's clock.  Each at most once per
     offer, hold or round."""
-    s = _state(state)
+    s = ride_state(state)
     me, now = node.me, node.fold.now_ms
     _nudge_for_customers(s, node)
     _nudge_releases(s, node)
@@ -319,7 +281,7 @@ def _nudge_for_customers(s: RideState, node: NodeContext) -> None:
 def _nudge_releases(s: RideState, node: NodeContext) -> None:
     """As a driver: once a held fare of mine is due by this phone's clock (the dispute window
     closed), bring the ordered moment that pays it (:class:`Release`), once per ride."""
-    window = Policy.from_settings(node.fold.settings).dispute_window_ms
+    window = s.policy(node.fold.settings).dispute_window_ms
     for ride in s.book.rides.values():
         due = ride.finished_ms + window <= node.fold.now_ms
         if ride.driver == node.me and ride.pending and ride.state == COMPLETED and due:
@@ -344,7 +306,7 @@ def peoplenet_customer_command(
 def peoplenet_command(
     state: object, command: str, args: Mapping[str, Value], node: NodeContext
 ) -> Value:
-    s = _state(state)
+    s = ride_state(state)
     handler = _COMMANDS.get(command)
     if handler is None:
         raise AppCommandError("unknown_command", command)
