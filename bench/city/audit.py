@@ -16,8 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peoplenet.apps.ride_hailing.records import Accept, Cancel, Complete, RequestRide
-from peoplenet.apps.ride_hailing.trips import BY_UNMATCHED, CANCELLED, COMPLETED, DISPUTED, OPEN
-from peoplenet.apps.ride_hailing.trips import RideBook
+from peoplenet.apps.ride_hailing.trips import (
+    BY_UNMATCHED,
+    CANCELLED,
+    COMPLETED,
+    DISPUTED,
+    OPEN,
+    RideBook,
+)
 from peoplenet.bench.city.replica import Entry
 from peoplenet.runtime.consensus.core import Delivery
 

@@ -14,7 +14,9 @@ contact), which forwards it every block it makes or receives, so the observer co
 order itself from signed blocks (its core checks them as a participant's does); an observer's
 own transactions go to its contact (:data:`RELAY`), which puts them in its next block -- as
 ``docs/consensus.md`` says, non-participants' transactions reach the lace through a
-participant.
+participant.  The block is the contact's, so the observer signs what it relays (the work
+kit's signed request, as a rider does): the fold takes it as the observer's, and the contact
+can drop it but not forge or change it.
 
 Pacing: with ``pace_s`` the phone hands its queue to consensus only at multiples of
 ``pace_s`` of its clock: the transactions of many phones share the same few rounds instead
@@ -30,14 +32,15 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from peoplenet.actors.governance.records import AppTx
-from peoplenet.actors.work.customers import CustomerRequest
+from peoplenet.plugins.kit import CustomerRequest, sign_request
+from peoplenet.plugins.testing import COMMUNITY
+from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.consensus.core import (
     ConsensusCore,
     Delivery,
     Output,
     epoch_blocks_bytes,
 )
-from peoplenet.runtime.consensus.constitution import Genesis
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import Block
 from peoplenet.runtime.lace.blocklace import Blocklace
@@ -83,7 +86,7 @@ def tx_kind(tx: Value) -> str:
         body = decode(tx.body)
     elif isinstance(tx, CustomerRequest):
         body = decode(tx.body)
-        return f"tx:{type(body).__name__}(rider)"
+        return f"tx:{type(body).__name__}(signed)"
     return f"tx:{type(body).__name__}" if body is not None else f"tx:{type(tx).__name__}"
 
 
@@ -106,6 +109,8 @@ class Phone:
     ) -> None:
         self.name = name
         self.core = ConsensusCore(identity, genesis, Blocklace(MemoryStore()))
+        self._identity = identity
+        self._signed = 0
         self._names = names
         self._members = {v: k for k, v in names.items()}
         self._meter = meter
@@ -155,7 +160,10 @@ class Phone:
         return self._queued(decode(raw), now)
 
     def _queued(self, tx: Value, now: float) -> list[Action]:
-        if self._contact is not None:  # an observer: my participant carries it
+        if self._contact is not None:  # an observer: my participant carries it, signed
+            if isinstance(tx, AppTx):
+                self._signed += 1
+                tx = sign_request(self._identity, COMMUNITY, tx.app, self._signed, tx.body)
             data = RELAY + encode(tx)
             self._meter.sent[self.name] += len(data)
             self._meter.kinds["relayed_txs"] += len(data)
@@ -185,11 +193,15 @@ class Phone:
                 meter.kinds["sync"] += len(data)
             actions.append(Send(dst, data))
         self._log.extend(out.deliveries)
-        if out.deliveries and self._on_deliver is not None and self._on_deliver(
-            out.deliveries, now
+        if (
+            out.deliveries
+            and self._on_deliver is not None
+            and self._on_deliver(out.deliveries, now)
         ):
             actions.append(Send(CITY, b""))
-        actions.append(CancelTimer("wake") if out.wake_at is None else SetTimer("wake", out.wake_at))
+        actions.append(
+            CancelTimer("wake") if out.wake_at is None else SetTimer("wake", out.wake_at)
+        )
         return actions
 
     def _count_block(self, block: Block) -> None:

@@ -98,7 +98,7 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
     sim = Simulator(config.seed, LinkModel(config.min_delay, config.max_delay))
     meter = Meter()
     logs: list[list[Delivery]] = [[] for _ in identities]
-    for i, ident in enumerate(identities):
+    for i in range(len(identities)):
 
         def factory(i: int = i) -> SimNode:
             return Phone(
@@ -124,7 +124,9 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
         raise UnsafeRun("; ".join(verdict.safety_violations[:5]))
     asked = city.tally.asked_at
     waits = [
-        (ms - community_ms(asked[r])) / 1000.0 for r, ms in verdict.assigned_ms.items() if r in asked
+        (ms - community_ms(asked[r])) / 1000.0
+        for r, ms in verdict.assigned_ms.items()
+        if r in asked
     ]
     hours = config.hours
     per_member = [meter.traffic(phone(i)) / MB / hours for i in range(config.drivers)]

@@ -22,6 +22,7 @@ import hashlib
 import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
 from peoplenet.apps.ride_hailing import geo
@@ -118,9 +119,9 @@ class City:
         out: list[Action] = []
         for i in range(self.config.drivers):
             at = now + self.rng.uniform(0.0, 30.0)
-            out.append(self._at(at, lambda t, i=i: self._online(i)))
+            out.append(self._at(at, partial(self._online, i)))
         for rider in self.riders:
-            out.append(self._at(rider.asks_at, lambda t, r=rider: self._request(r, t)))
+            out.append(self._at(rider.asks_at, partial(self._request, rider)))
         return out
 
     def receive(self, src: str, data: bytes, now: float) -> Iterable[Action]:
@@ -148,7 +149,9 @@ class City:
 
     def _point(self) -> geo.Point:
         span = self.config.grid * geo.CELL_UD
-        return geo.Point(ORIGIN.lat + self.rng.randrange(span), ORIGIN.lon + self.rng.randrange(span))
+        return geo.Point(
+            ORIGIN.lat + self.rng.randrange(span), ORIGIN.lon + self.rng.randrange(span)
+        )
 
     # -- taps ----------------------------------------------------------------------------------
 
@@ -160,7 +163,7 @@ class City:
         signed = sign_request(rider.identity, COMMUNITY, "ride_hailing", rider.seq, record)
         return Send(rider.carrier, CARRIED + encode(signed))
 
-    def _online(self, i: int) -> list[Action]:
+    def _online(self, i: int, now: float) -> list[Action]:
         cell = geo.cell_of(self.where[i])
         return [self._driver(i, DriverOnline((cell.row, cell.col)))]
 
@@ -208,7 +211,7 @@ class City:
                 out.append(self._drive_to_pickup(ride, now))
             elif ride.state == ARRIVED and self._once("start", ride, rounds):
                 at = now + self.rng.uniform(*BOARD_S)
-                out.append(self._at(at, lambda t, r=ride: self._start(r)))
+                out.append(self._at(at, partial(self._start, ride)))
             elif ride.state == STARTED and self._once("trip", ride, rounds):
                 out.append(self._trip(ride, now))
         return out
@@ -246,7 +249,7 @@ class City:
 
         return self._at(at, arrive)
 
-    def _start(self, ride: Ride) -> list[Action]:
+    def _start(self, ride: Ride, now: float) -> list[Action]:
         current = self.replica.book.rides[ride.id]
         if current.state != ARRIVED:
             return []
@@ -262,7 +265,9 @@ class City:
 
         def complete(t: float) -> list[Action]:
             current = self.replica.book.rides[ride.id]
-            fare = self.replica.book.fare_of(current, metres, seconds, self.replica.env(community_ms(t)))
+            fare = self.replica.book.fare_of(
+                current, metres, seconds, self.replica.env(community_ms(t))
+            )
             out = [self._driver(i, Complete(ride.id, metres, seconds, fare.total))]
             if self.replica.book.online.get(ride.driver) != (after.row, after.col):
                 out.append(self._driver(i, Position((after.row, after.col))))

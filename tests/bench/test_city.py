@@ -1,0 +1,97 @@
+"""``peoplenet sim rides``: a small city keeps the ride-hailing invariants, and a seed fixes it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from peoplenet.apps.ride_hailing.records import Accept, Complete
+from peoplenet.bench.city.audit import audit, consensus_safety
+from peoplenet.bench.city.config import BadCity, CityConfig
+from peoplenet.bench.city.replica import Entry, Replica
+from peoplenet.bench.city.run import KEYS, CityReport, run_city
+from peoplenet.main import main
+from peoplenet.runtime.consensus.core import Delivery
+from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.lace.block import BlockId
+
+SMALL = CityConfig(drivers=8, riders=40, hours=0.25, seed=3)
+
+
+@pytest.fixture(scope="module")
+def small() -> CityReport:
+    return run_city(SMALL)
+
+
+def test_a_small_city_keeps_the_invariants(small: CityReport) -> None:
+    f = small.figures
+    assert f["requests"] == SMALL.riders  # every rider's signed request was ordered and taken
+    assert f["completed"] > 0 and f["match_p50_s"] > 0
+    assert f["double_assignments"] == 0
+    assert f["unpaid_completed"] == 0
+    assert small.verdict.safety_violations == ()
+    assert f["requests"] == f["completed"] + f["cancelled"] + f["unmatched"] + small.still_open
+
+
+def test_the_json_has_exactly_the_contract_keys(small: CityReport) -> None:
+    assert tuple(small.figures) == KEYS
+
+
+def test_a_committee_with_observers_keeps_the_invariants_and_costs_less(
+    small: CityReport,
+) -> None:
+    report = run_city(CityConfig(drivers=8, riders=40, hours=0.25, seed=3, participants=4))
+    f = report.figures
+    assert f["requests"] == 40 and f["completed"] > 0
+    assert f["double_assignments"] == 0 and f["unpaid_completed"] == 0
+    assert f["mb_per_member_hour"] < small.figures["mb_per_member_hour"]
+
+
+def test_the_same_seed_gives_the_same_json_but_cpu(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["sim", "rides", "--drivers", "4", "--riders", "12", "--hours", "0.1", "--seed", "5"]
+    outs = []
+    for _ in range(2):
+        assert main([*argv, "--json"]) == 0
+        outs.append(json.loads(capsys.readouterr().out))
+    first, second = ({k: v for k, v in o.items() if k != "cpu_s"} for o in outs)
+    assert tuple(outs[0]) == KEYS
+    assert first == second
+
+
+def test_the_audit_counts_a_driver_assigned_twice_and_an_unpaid_completion() -> None:
+    replica = Replica(2)
+    try:
+        driver = replica.harness.members[0]
+        a, b = bytes([1]) * 16, bytes([2]) * 16
+        log = [
+            Entry(1, driver, Accept(a), "applied", ""),
+            Entry(2, driver, Accept(b), "applied", ""),  # still on a: a double assignment
+            Entry(3, driver, Complete(a, 1000, 100, 700), "applied", ""),  # no such paid ride
+        ]
+        verdict = audit(replica.book, log, [[], []])
+    finally:
+        replica.close()
+    assert verdict.double_assignments >= 1
+    assert verdict.unpaid_completed == 1
+
+
+def test_consensus_safety_sees_diverging_orders() -> None:
+    assert consensus_safety([[], []]) == []
+    one = Delivery(0, 0, BlockId(b"\x01" * 32), MemberId(b"\x02" * 32), "x")
+    other = Delivery(0, 0, BlockId(b"\x01" * 32), MemberId(b"\x02" * 32), "y")
+    assert consensus_safety([[one], [other]]) != []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"drivers": 0},
+        {"hours": 0.0},
+        {"participants": 9},
+        {"accept_p": 0.9, "ignore_p": 0.2},
+    ],
+)
+def test_a_city_that_cannot_be_simulated_is_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(BadCity):
+        CityConfig(**bad)  # type: ignore[arg-type]
