@@ -33,12 +33,15 @@ class CityConfig:
     """Average city speed (about 29 km/h) for pickups and trips."""
     detour: float = 1.3
     """A trip's route over the straight line."""
-    pace_s: float = 0.0
+    pace_s: float = 30.0
     """Phones hand their queued transactions to consensus only at multiples of this (0: at
     once): fewer, fuller rounds."""
-    participants: int = 0
-    """Drivers in the consensus committee (the first ones; 0: every driver).  The others'
-    phones observe: their contact forwards them the blocks and carries their transactions."""
+    participants: int = 4
+    """Drivers in the consensus committee (the first ones; 0: every driver; at most all).
+    The others' phones observe: their contact forwards them the blocks and carries their
+    transactions."""
+    offer_timeout_s: float = 90.0
+    """The cooperative's voted ``offer_timeout_ms``, in seconds (paced phones answer later)."""
     timeout_ms: int = 1000
     """Consensus Δ."""
     min_delay: float = 0.03
@@ -50,15 +53,17 @@ class CityConfig:
     @property
     def committee(self) -> int:
         """How many drivers take part in consensus."""
-        return self.participants or self.drivers
+        return min(self.participants or self.drivers, self.drivers)
 
     def __post_init__(self) -> None:
         if self.drivers < 1 or self.riders < 0:
             raise BadCity("need at least one driver and no negative riders")
         if not self.hours > 0 or self.drain_s < 0 or self.pace_s < 0:
             raise BadCity("hours must be positive, drain and pace not negative")
-        if not 0 <= self.participants <= self.drivers:
-            raise BadCity("participants are within 0..drivers (0: every driver)")
+        if self.participants < 0:
+            raise BadCity("participants is 0 (every driver) or more")
+        if not 1.0 <= self.offer_timeout_s <= 600.0:
+            raise BadCity("offer_timeout_s is within 1..600 (the app's bounds)")
         if self.grid < 1:
             raise BadCity("the grid has at least one cell")
         for p in (self.accept_p, self.ignore_p, self.rider_cancel_p, self.rate_p):

@@ -4,10 +4,10 @@ Every correct member delivers the same order (the run checks it: :mod:`.audit`),
 is deterministic, so one replica stands for every phone's: the real app (its plugin module)
 through the real :class:`~peoplenet.plugins.host.AppHost`, loaded by the conformance kit's
 :class:`~peoplenet.plugins.testing.AppHarness`.  A driver's transaction comes as the app's
-``AppTx`` signed into its creator's block (the sender is the block's creator); a rider's comes
-as the customer's signed :class:`CustomerRequest`, carried by a driver's phone: the replica
-checks the rider's signature and sequence number with the work kit's
-:class:`~peoplenet.plugins.kit.CustomerBook` and folds the body as the rider's.
+``AppTx`` in its creator's block (the sender is the block's creator); a rider's, or an
+observer driver's relayed by a participant, comes as a signed :class:`CustomerRequest`: the
+replica checks the signature and sequence number with the work kit's
+:class:`~peoplenet.plugins.kit.CustomerBook` and folds the body as the signer's.
 
 Community time is the simulated instant the reference phone delivered the transaction (in the
 cooperative it comes from the members' time claims; here every phone's clock is the
@@ -57,9 +57,9 @@ class Entry:
 class Replica:
     """The ride-hailing fold of the cooperative of ``drivers`` members."""
 
-    def __init__(self, drivers: int) -> None:
+    def __init__(self, drivers: int, offer_timeout_ms: int = 20_000) -> None:
         self.harness = AppHarness(plugin, members=drivers, source="sim rides")
-        self.harness.enable()
+        self.harness.enable(plugin.SPEC.settings({"offer_timeout_ms": offer_timeout_ms}))
         self.identities: tuple[Identity, ...] = self.harness.identities
         self.members = frozenset(self.harness.members)
         self.customers = CustomerBook()

@@ -76,7 +76,7 @@ def _percentile(values: list[float], q: float) -> float:
 def run_city(config: CityConfig) -> CityReport:
     """Run the city ``config`` describes (see the module docstring)."""
     cpu0 = time.process_time()
-    replica = Replica(config.drivers)
+    replica = Replica(config.drivers, round(config.offer_timeout_s * 1000))
     try:
         return _run(config, replica, cpu0)
     finally:

@@ -38,14 +38,19 @@ def test_the_json_has_exactly_the_contract_keys(small: CityReport) -> None:
     assert tuple(small.figures) == KEYS
 
 
-def test_a_committee_with_observers_keeps_the_invariants_and_costs_less(
+def test_every_driver_in_consensus_unpaced_keeps_the_invariants_and_costs_more(
     small: CityReport,
 ) -> None:
-    report = run_city(CityConfig(drivers=8, riders=40, hours=0.25, seed=3, participants=4))
+    """The baseline protocol (no committee, no pacing, the default offer timeout)."""
+    config = CityConfig(
+        drivers=8, riders=40, hours=0.25, seed=3, participants=0, pace_s=0.0, offer_timeout_s=20.0
+    )
+    report = run_city(config)
     f = report.figures
     assert f["requests"] == 40 and f["completed"] > 0
     assert f["double_assignments"] == 0 and f["unpaid_completed"] == 0
-    assert f["mb_per_member_hour"] < small.figures["mb_per_member_hour"]
+    assert f["requests"] == f["completed"] + f["cancelled"] + f["unmatched"] + report.still_open
+    assert f["mb_per_member_hour"] > small.figures["mb_per_member_hour"]
 
 
 def test_the_same_seed_gives_the_same_json_but_cpu(capsys: pytest.CaptureFixture[str]) -> None:
@@ -88,7 +93,8 @@ def test_consensus_safety_sees_diverging_orders() -> None:
     [
         {"drivers": 0},
         {"hours": 0.0},
-        {"participants": 9},
+        {"participants": -1},
+        {"offer_timeout_s": 0.5},
         {"accept_p": 0.9, "ignore_p": 0.2},
     ],
 )
