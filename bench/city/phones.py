@@ -55,6 +55,9 @@ OWN: Final = b"O"
 """City -> phone: the phone's owner submits this transaction (not network traffic)."""
 CARRIED: Final = b"R"
 """City -> phone: a rider's signed request arrived over the network (counted as received)."""
+DIRECT: Final = b"D"
+"""City -> phone: a rider's phone sent this driver the sealed exact places, phone to phone
+(counted as received; nothing enters the order)."""
 RELAY: Final = b"T"
 """Observer -> contact: a transaction to put in the contact's next block.  The first byte of
 a consensus message is a codec record (a MessagePack ext header), never this."""
@@ -154,6 +157,10 @@ class Phone:
 
     def _from_city(self, data: bytes, now: float) -> list[Action]:
         kind, raw = data[:1], data[1:]
+        if kind == DIRECT:
+            self._meter.received[self.name] += len(raw)
+            self._meter.kinds["sealed_details"] += len(raw)
+            return []
         if kind == CARRIED:
             self._meter.received[self.name] += len(raw)
             self._meter.kinds["rider_requests"] += len(raw)
@@ -223,4 +230,4 @@ class Phone:
         meter.block_sends += copies
 
 
-__all__ = ["CARRIED", "CITY", "OWN", "RELAY", "Meter", "Phone", "tx_kind"]
+__all__ = ["CARRIED", "CITY", "DIRECT", "OWN", "RELAY", "Meter", "Phone", "tx_kind"]

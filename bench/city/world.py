@@ -13,7 +13,9 @@ code, drives the trip (the straight line times a detour), completes at the fare 
 rules give, reports the drop-off cell, and both parties may rate.  Some riders cancel before
 the trip starts.  They all read the fold (:class:`~.replica.Replica`) as their phones would.
 The exact places and the start code stay on the rider's phone: the request carries only the
-cells, the estimate, the quote and the code's hash (its sealed field is left out).
+cells, the estimate, the quote and the code's hash (its sealed field is left out); once a
+driver is assigned, the rider's phone seals the exact places to the rider and that driver (the
+app's own sealing) and sends them to the driver's phone directly, not through the order.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Final
 
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FareRules, quote
+from peoplenet.apps.ride_hailing.places import Places, seal_details
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     Arrive,
@@ -42,7 +45,7 @@ from peoplenet.apps.ride_hailing.records import (
 )
 from peoplenet.apps.ride_hailing.trips import ARRIVED, ASSIGNED, COMPLETED, STARTED, Ride, code_hash
 from peoplenet.bench.city.config import CityConfig
-from peoplenet.bench.city.phones import CARRIED, OWN
+from peoplenet.bench.city.phones import CARRIED, DIRECT, OWN
 from peoplenet.bench.city.replica import START_MS, Replica, app_tx, community_ms
 from peoplenet.plugins.api import Record
 from peoplenet.plugins.kit import sign_request
@@ -208,7 +211,7 @@ class City:
                 out.extend(self._answer(ride, offer.driver, offer.deadline_ms, now))
             rounds = ride.matching.rounds
             if ride.state == ASSIGNED and self._once("drive", ride, rounds):
-                out.append(self._drive_to_pickup(ride, now))
+                out.extend(self._drive_to_pickup(ride, now))
             elif ride.state == ARRIVED and self._once("start", ride, rounds):
                 at = now + self.rng.uniform(*BOARD_S)
                 out.append(self._at(at, partial(self._start, ride)))
@@ -234,9 +237,15 @@ class City:
             return []
         return [self._rider(self.by_ride[ride_id], Expire(ride_id))]
 
-    def _drive_to_pickup(self, ride: Ride, now: float) -> Action:
+    def _drive_to_pickup(self, ride: Ride, now: float) -> list[Action]:
+        """The rider's phone seals the exact places to the driver and sends them directly
+        (phone to phone, off the order); the driver drives there."""
         i = self._ids[ride.driver]
         rider = self.by_ride[ride.id]
+        sealed = seal_details(
+            COMMUNITY, ride.job, ride.parties(), Places(rider.pickup, rider.dropoff)
+        )
+        told = Send(phone(i), DIRECT + encode(sealed))
         seconds = geo.distance_m(self.where[i], rider.pickup) * self.config.detour
         self.where[i] = rider.pickup
         at = now + 30.0 + seconds / self.config.speed_mps
@@ -247,7 +256,7 @@ class City:
                 return []
             return [self._driver(i, Arrive(ride.id))]
 
-        return self._at(at, arrive)
+        return [told, self._at(at, arrive)]
 
     def _start(self, ride: Ride, now: float) -> list[Action]:
         current = self.replica.book.rides[ride.id]
