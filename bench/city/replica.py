@@ -30,6 +30,7 @@ from peoplenet.plugins.api import AppTxRejected, FoldContext, Record
 from peoplenet.plugins.kit import CustomerBook, CustomerRequest
 from peoplenet.plugins.testing import COMMUNITY, AppHarness
 from peoplenet.runtime.consensus.core import Delivery
+from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.wire.codec import decode, encode
 
@@ -37,6 +38,12 @@ APP: Final = plugin.NAME
 START_MS: Final = 1_700_000_000_000
 """Community time at simulated second 0."""
 RATES: Final = {"commission": "1/10"}
+FOLD_DEADLINE_S: Final = 3600.0
+
+
+class AppStopped(LocalError):
+    """The host stopped the app in the replica (a hook overran the guard's deadline, or
+    failed): the run's figures would be those of a cooperative without its app."""
 
 
 def community_ms(now: float) -> int:
@@ -58,18 +65,28 @@ class Replica:
     """The ride-hailing fold of the cooperative of ``drivers`` members."""
 
     def __init__(self, drivers: int, offer_timeout_ms: int = 20_000) -> None:
-        self.harness = AppHarness(plugin, members=drivers, source="sim rides")
+        # The guard's deadline is wall-clock time: a loaded machine must not fault the app in
+        # a simulation (its figures would be garbage), so it is far beyond any hook's time.
+        self.harness = AppHarness(
+            plugin, members=drivers, source="sim rides", deadline_s=FOLD_DEADLINE_S
+        )
         self.harness.enable(plugin.SPEC.settings({"offer_timeout_ms": offer_timeout_ms}))
+        self.check_running()
         self.identities: tuple[Identity, ...] = self.harness.identities
         self.members = frozenset(self.harness.members)
         self.customers = CustomerBook()
         self.log: list[Entry] = []
 
+    def check_running(self) -> None:
+        """:class:`AppStopped` if the host stopped the app here."""
+        if self.harness.faulted():
+            raise AppStopped(f"the app stopped in the replica: {self.harness.faulted()}")
+
     @property
     def state(self) -> RideState:
         state = self.harness.state
         if not isinstance(state, RideState):
-            raise TypeError("the ride app is not enabled in the replica")
+            raise AppStopped("the ride app has no state in the replica")
         return state
 
     @property
@@ -147,4 +164,4 @@ def app_tx(record: Record) -> AppTx:
     return AppTx(APP, encode(record))
 
 
-__all__ = ["APP", "START_MS", "Entry", "Replica", "app_tx", "community_ms"]
+__all__ = ["APP", "START_MS", "AppStopped", "Entry", "Replica", "app_tx", "community_ms"]

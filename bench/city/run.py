@@ -119,6 +119,7 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
     sim.add_node(CITY, lambda: city)
     end = config.hours * 3600.0 + config.drain_s
     stats = sim.run(until=end, max_events=config.max_events)
+    replica.check_running()
     verdict = audit(replica.book, replica.log, logs)
     if verdict.safety_violations:
         raise UnsafeRun("; ".join(verdict.safety_violations[:5]))

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from peoplenet.apps.ride_hailing.records import Accept, Complete
+from peoplenet.bench.city import replica as replica_module
 from peoplenet.bench.city.audit import audit, consensus_safety
 from peoplenet.bench.city.config import BadCity, CityConfig
-from peoplenet.bench.city.replica import Entry, Replica
+from peoplenet.bench.city.replica import AppStopped, Entry, Replica
 from peoplenet.bench.city.run import KEYS, CityReport, run_city
 from peoplenet.main import main
 from peoplenet.runtime.consensus.core import Delivery
@@ -79,6 +80,32 @@ def test_the_audit_counts_a_driver_assigned_twice_and_an_unpaid_completion() -> 
         replica.close()
     assert verdict.double_assignments >= 1
     assert verdict.unpaid_completed == 1
+
+
+def test_a_run_whose_app_stopped_in_the_replica_fails_instead_of_reporting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The host's guard stops an app whose hook overruns its (wall-clock) deadline; a run on a
+    loaded machine must not then print the figures of a cooperative without its app."""
+    monkeypatch.setattr(replica_module, "FOLD_DEADLINE_S", 0.0)
+    with pytest.raises(AppStopped, match="app stopped"):
+        run_city(CityConfig(drivers=3, riders=6, hours=0.05, drain_s=60.0, seed=1))
+
+
+def test_a_run_whose_app_stops_midway_fails_instead_of_reporting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As on a loaded machine: the app runs, then one hook overruns the guard's deadline."""
+    fold = replica_module.Replica.fold
+
+    def late_fold(self: replica_module.Replica, deliveries: list[Delivery], now: float) -> bool:
+        if now > 60.0:
+            self.harness.host.instances[replica_module.APP].guard.deadline_s = 0.0
+        return fold(self, deliveries, now)
+
+    monkeypatch.setattr(replica_module.Replica, "fold", late_fold)
+    with pytest.raises(AppStopped, match="app stopped"):
+        run_city(CityConfig(drivers=3, riders=6, hours=0.05, drain_s=60.0, seed=1))
 
 
 def test_consensus_safety_sees_diverging_orders() -> None:
