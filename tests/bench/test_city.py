@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from peoplenet.apps.ride_hailing.records import Accept, Complete
+from peoplenet.apps.ride_hailing.trips import RideBook
 from peoplenet.bench.city import replica as replica_module
 from peoplenet.bench.city.audit import audit, consensus_safety
 from peoplenet.bench.city.config import BadCity, CityConfig
 from peoplenet.bench.city.replica import AppStopped, Entry, Replica
 from peoplenet.bench.city.run import KEYS, CityReport, run_city
 from peoplenet.main import main
+from peoplenet.plugins.kit import RulesBook
 from peoplenet.runtime.consensus.core import Delivery
 from peoplenet.runtime.keys.identity import MemberId
 from peoplenet.runtime.lace.block import BlockId
@@ -82,12 +87,23 @@ def test_the_audit_counts_a_driver_assigned_twice_and_an_unpaid_completion() -> 
     assert verdict.unpaid_completed == 1
 
 
+def _slow(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, taking 0.3 s: well past the 0.05 s deadline the tests give the guard."""
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)
+        return method(*args, **kwargs)
+
+    return slow
+
+
 def test_a_run_whose_app_stopped_in_the_replica_fails_instead_of_reporting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The host's guard stops an app whose hook overruns its (wall-clock) deadline; a run on a
     loaded machine must not then print the figures of a cooperative without its app."""
-    monkeypatch.setattr(replica_module, "FOLD_DEADLINE_S", 0.0)
+    monkeypatch.setattr(replica_module, "FOLD_DEADLINE_S", 0.05)
+    monkeypatch.setattr(RulesBook, "adopt", _slow(RulesBook.adopt))
     with pytest.raises(AppStopped, match="app stopped"):
         run_city(CityConfig(drivers=3, riders=6, hours=0.05, drain_s=60.0, seed=1))
 
@@ -95,17 +111,21 @@ def test_a_run_whose_app_stopped_in_the_replica_fails_instead_of_reporting(
 def test_a_run_whose_app_stops_midway_fails_instead_of_reporting(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """As on a loaded machine: the app runs, then one hook overruns the guard's deadline."""
-    fold = replica_module.Replica.fold
+    """As on a loaded machine: the app runs, then one ordered transaction overruns."""
+    monkeypatch.setattr(replica_module, "FOLD_DEADLINE_S", 0.05)
+    apply = RideBook.apply
+    calls = []
 
-    def late_fold(self: replica_module.Replica, deliveries: list[Delivery], now: float) -> bool:
-        if now > 60.0:
-            self.harness.host.instances[replica_module.APP].guard.deadline_s = 0.0
-        return fold(self, deliveries, now)
+    def late(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 4:
+            time.sleep(0.3)
+        return apply(*args, **kwargs)
 
-    monkeypatch.setattr(replica_module.Replica, "fold", late_fold)
+    monkeypatch.setattr(RideBook, "apply", late)
     with pytest.raises(AppStopped, match="app stopped"):
         run_city(CityConfig(drivers=3, riders=6, hours=0.05, drain_s=60.0, seed=1))
+    assert len(calls) >= 4
 
 
 def test_consensus_safety_sees_diverging_orders() -> None:
