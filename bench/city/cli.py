@@ -36,6 +36,12 @@ class RidesSimCommand:
         parser.add_argument(
             "--pace", type=float, default=d.pace_s, help="seconds between a phone's submissions"
         )
+        parser.add_argument(
+            "--offer-timeout",
+            type=float,
+            default=d.offer_timeout_s,
+            help="the voted offer_timeout_ms, in seconds",
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
@@ -49,6 +55,7 @@ class RidesSimCommand:
             seed=args.seed,
             participants=args.participants,
             pace_s=args.pace,
+            offer_timeout_s=args.offer_timeout,
         )
         report = run_city(config)
         if args.json:
