@@ -27,6 +27,7 @@ from peoplenet.actors.coop.cli import CoopCommands
 from peoplenet.actors.coop.customer_cli import CustomerCommands
 from peoplenet.actors.governance.decide_cli import DecideCommands
 from peoplenet.actors.member.commands import NodeCommands
+from peoplenet.bench.city.cli import RidesSimCommand
 from peoplenet.bench.cli import BenchCommands
 from peoplenet.plugins.cli import AppsCommands
 from peoplenet.runtime.cli import main as framework
@@ -79,7 +80,7 @@ def command_groups() -> tuple[CommandGroup, ...]:
         AppsCommands(),
         DecideCommands(),
         BenchCommands(),
-        SimCommands(),
+        SimCommands(extra=(RidesSimCommand(),)),
     )
 
 

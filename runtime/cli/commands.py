@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
+from typing import Protocol
 
 from peoplenet.runtime.cli.group import Context, DemoRunner, Passphrase, Subparsers
 from peoplenet.runtime.errors import LocalError
@@ -85,12 +87,29 @@ def _identity(args: argparse.Namespace, passphrase: Passphrase) -> int:
     return 0
 
 
+class SimCommand(Protocol):
+    """One more ``peoplenet sim NAME`` from a layer above (e.g. a city of an app's users)."""
+
+    name: str
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace, ctx: Context) -> int: ...
+
+
 class SimCommands:
-    """``peoplenet sim consensus``: deterministic simulations of the protocols."""
+    """``peoplenet sim consensus``: deterministic simulations of the protocols; ``extra``
+    adds the simulations of the layers above (registered from above, ``peoplenet/main.py``)."""
+
+    def __init__(self, extra: Sequence[SimCommand] = ()) -> None:
+        self.extra = {c.name: c for c in extra}
 
     def add_parsers(self, sub: Subparsers) -> None:
         sim = sub.add_parser("sim", help="deterministic simulations of the protocols")
         sim_sub = sim.add_subparsers(dest="sim", required=True)
+        for command in self.extra.values():
+            command.add_arguments(sim_sub.add_parser(command.name, help=command.help))
         sim_consensus = sim_sub.add_parser(
             "consensus", help="a community of simulated members, some faulty, over many seeds"
         )
@@ -105,6 +124,9 @@ class SimCommands:
         sim_consensus.add_argument("--json", action="store_true", help="print one JSON object")
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
+        extra = self.extra.get(args.sim)
+        if extra is not None:
+            return extra.run(args, ctx)
         from peoplenet.runtime.sim.consensus import SimConfig, run_many  # noqa: PLC0415
 
         if args.seeds < 1:
@@ -125,4 +147,4 @@ class SimCommands:
         return 0 if summary.safety_violations == 0 else 1
 
 
-__all__ = ["DemoCommands", "IdentityCommands", "NoRealDemo", "SimCommands"]
+__all__ = ["DemoCommands", "IdentityCommands", "NoRealDemo", "SimCommand", "SimCommands"]

@@ -1,0 +1,1 @@
+"""``peoplenet sim rides``: a city of drivers and riders on the deterministic simulator."""

@@ -1,0 +1,157 @@
+"""One simulated city, start to finish: build it, run it, audit it, measure it.
+
+``run_city`` puts ``drivers`` phones (:class:`~.phones.Phone`, each a real consensus core)
+and the city's people (:class:`~.world.City`) on one
+:class:`~peoplenet.runtime.sim.simulator.Simulator`, runs ``hours`` of requests and a drain
+for the trips still open, folds the order through the real app (:class:`~.replica.Replica`),
+and answers the figures of ``peoplenet sim rides --json``.  Nothing reads the wall clock;
+``cpu_s`` (the process's CPU time) is the one figure a seed does not fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from peoplenet.bench.city.audit import Verdict, audit
+from peoplenet.bench.city.config import CityConfig
+from peoplenet.bench.city.phones import CITY, Meter, Phone
+from peoplenet.bench.city.replica import Replica, community_ms
+from peoplenet.bench.city.world import City, phone
+from peoplenet.runtime.consensus.constitution import Constitution, Genesis
+from peoplenet.runtime.consensus.core import Delivery
+from peoplenet.runtime.errors import LocalError
+from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.sim.simulator import LinkModel, SimNode, Simulator
+
+KEYS: Final = (
+    "requests",
+    "completed",
+    "cancelled",
+    "unmatched",
+    "match_p50_s",
+    "match_p95_s",
+    "double_assignments",
+    "unpaid_completed",
+    "cpu_s",
+    "mb_per_member_hour",
+)
+"""``peoplenet sim rides --json``: exactly these keys, in this order."""
+MB: Final = 1_000_000
+
+
+class UnsafeRun(LocalError):
+    """The consensus safety checks failed in a run: its figures mean nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class CityReport:
+    """A run's figures (``figures`` is the JSON contract) and what explains them."""
+
+    figures: dict[str, int | float]
+    verdict: Verdict
+    meter: Meter
+    still_open: int
+    mb_per_member_hour_max: float
+    sim_seconds: float
+    events: int
+
+    def breakdown(self) -> dict[str, float]:
+        """MB sent per driver per hour, by kind (the received side mirrors it)."""
+        total = sum(self.meter.kinds.values()) or 1
+        return {k: round(v / total, 4) for k, v in self.meter.kinds.most_common()}
+
+
+def _percentile(values: list[float], q: float) -> float:
+    """Nearest rank (0.0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 1))
+    return ordered[int(rank) - 1]
+
+
+def run_city(config: CityConfig) -> CityReport:
+    """Run the city ``config`` describes (see the module docstring)."""
+    cpu0 = time.process_time()
+    replica = Replica(config.drivers, round(config.offer_timeout_s * 1000))
+    try:
+        return _run(config, replica, cpu0)
+    finally:
+        replica.close()
+
+
+def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
+    identities = replica.identities
+    names = {MemberId(ident.member_id): phone(i) for i, ident in enumerate(identities)}
+    k = config.committee
+    constitution = Constitution.of(
+        [ident.member_id for ident in identities[:k]], timeout_ms=config.timeout_ms
+    )
+    followers: dict[int, list[str]] = {p: [] for p in range(k)}
+    for j in range(k, config.drivers):
+        followers[j % k].append(phone(j))
+    community = hashlib.blake2b(f"sim-rides/{config.seed}".encode(), digest_size=16).digest()
+    genesis = Genesis.first(community, constitution)
+    sim = Simulator(config.seed, LinkModel(config.min_delay, config.max_delay))
+    meter = Meter()
+    logs: list[list[Delivery]] = [[] for _ in identities]
+    for i in range(len(identities)):
+
+        def factory(i: int = i) -> SimNode:
+            return Phone(
+                phone(i),
+                identities[i],
+                genesis,
+                names=names,
+                meter=meter,
+                log=logs[i],
+                pace_s=config.pace_s,
+                contact=None if i < k else phone(i % k),
+                observers=tuple(followers.get(i, ())),
+                on_deliver=replica.fold if i == 0 else None,
+            )
+
+        sim.add_node(phone(i), factory)
+    city = City(config, replica, sim.rng_for(CITY))
+    sim.add_node(CITY, lambda: city)
+    end = config.hours * 3600.0 + config.drain_s
+    stats = sim.run(until=end, max_events=config.max_events)
+    replica.check_running()
+    verdict = audit(replica.book, replica.log, logs)
+    if verdict.safety_violations:
+        raise UnsafeRun("; ".join(verdict.safety_violations[:5]))
+    asked = city.tally.asked_at
+    waits = [
+        (ms - community_ms(asked[r])) / 1000.0
+        for r, ms in verdict.assigned_ms.items()
+        if r in asked
+    ]
+    hours = config.hours
+    per_member = [meter.traffic(phone(i)) / MB / hours for i in range(config.drivers)]
+    figures: dict[str, int | float] = {
+        "requests": verdict.requests,
+        "completed": verdict.completed,
+        "cancelled": verdict.cancelled,
+        "unmatched": verdict.unmatched,
+        "match_p50_s": round(_percentile(waits, 0.5), 3),
+        "match_p95_s": round(_percentile(waits, 0.95), 3),
+        "double_assignments": verdict.double_assignments,
+        "unpaid_completed": verdict.unpaid_completed,
+        "cpu_s": round(time.process_time() - cpu0, 3),
+        "mb_per_member_hour": round(sum(per_member) / len(per_member), 4),
+    }
+    return CityReport(
+        figures,
+        verdict,
+        meter,
+        verdict.still_open,
+        round(max(per_member), 4),
+        stats.now,
+        stats.events,
+    )
+
+
+__all__ = ["KEYS", "CityReport", "UnsafeRun", "run_city"]
