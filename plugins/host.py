@@ -781,11 +781,9 @@ class AppHost:
                 inst.store.close()
 
 
-class _FaultedBefore(PeoplenetError):
+class _FaultedBefore(AppFaulted):
     """A deferred hook faulted the app before its transaction's check (internal: the
     transaction is refused ``app_faulted``, as it would have been had the hook run first)."""
-
-    reason = "app_faulted"
 
 
 _ARGS: Final[Mapping[str, tuple[str, ...]]] = {
