@@ -23,9 +23,6 @@ from typing import Any
 
 import pytest
 
-from peoplenet.actors.coop.charter_json import charter_from_json
-from peoplenet.actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
-from peoplenet.actors.governance.charter import Founding
 from peoplenet.apps.ride_hailing import geo
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import Identity
@@ -33,6 +30,7 @@ from peoplenet.runtime.keys.keyfile import read_member_id
 from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
 from tests.cli_run import run_cli
+from tests.coop_nodes import found_coop, submit_ordered
 
 STEP = 60.0
 COOP = "riders"
@@ -78,33 +76,12 @@ def _read(node: LocalNode, command: str, args: dict[str, Value] | None = None) -
 
 
 def _submit(node: LocalNode, op: str, args: dict[str, Any]) -> dict[str, Any]:
-    key = node.call(op, {"community": COOP, **args})["key"]
-    result: dict[str, Any] = {}
-
-    def ordered() -> bool:
-        nonlocal result
-        result = node.call("coop_tx", {"community": COOP, "key": key})
-        return result.get("status") != "pending"
-
-    assert wait_for(ordered, STEP, interval=0.05), f"{op} on {node.name} never ordered"
-    assert result.get("status") == "applied", result
-    return result
+    return submit_ordered(node, COOP, op, args, step=STEP)
 
 
 def _found(made: list[LocalNode], identities: dict[str, Identity], workdir: Path) -> None:
-    ids = tuple(sorted(bytes(i.member_id) for i in identities.values()))
-    founding = Founding(COOP, charter_from_json(CHARTER), ids, int(time.time() * 1000), ())
-    coop = CoopFile(founding, 500)
-    for identity in identities.values():
-        coop = sign_founding(coop, identity)
-    write_coop_file(workdir / "riders.coop", coop)
-    args: dict[str, Value] = {
-        "genesis": coop.genesis_bytes(),
-        "founding": coop.founding_bytes(),
-        "name": COOP,
-    }
-    for node in made:
-        assert node.call("community_join", args)["participant"] is True
+    """All found the cooperative (each signature made with that member's key)."""
+    found_coop(made, identities, workdir / "riders.coop", COOP, CHARTER)
 
 
 def _online(node: LocalNode, at: str) -> bool:
