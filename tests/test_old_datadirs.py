@@ -66,7 +66,7 @@ def test_old_datadirs_open_and_print_the_same_json(tmp_path: Path, started: list
 
     outputs = kit.record(CLI_MODULE, tmp_path, started)  # raises on any refused command
 
-    got = kit.normalise(outputs, expected["normalised"])
+    got = _without_new_apps(kit.normalise(outputs, expected["normalised"]), expected["outputs"])
     assert sorted(got) == sorted(expected["outputs"])
     changed = {
         command: kit.differing_paths(expected["outputs"][command], got[command])
@@ -78,6 +78,42 @@ def test_old_datadirs_open_and_print_the_same_json(tmp_path: Path, started: list
     kept = [p for p in stored if not p.name.endswith(("-wal", "-shm"))]
     gone = [p for p in kept if not (tmp_path / p).is_file()]
     assert gone == [], f"stored files gone after the nodes ran: {gone}"
+
+
+def _without_new_apps(got: dict[str, Any], recorded: dict[str, Any]) -> dict[str, Any]:
+    """``apps list`` as it was recorded: the apps bundled since then (an addition, like a new
+    key) are left out of its lists; every app that was there compares in full."""
+    out = dict(got)
+    for command, shown in got.items():
+        if not command.endswith("apps list --json") or command not in recorded:
+            continue
+        then = recorded[command]
+        known = {app["name"] for app in then["installed"]}
+        known |= {app["name"] for coop in then["cooperatives"] for app in coop["apps"]}
+        kept = json.loads(json.dumps(shown))
+        kept["installed"] = [a for a in kept["installed"] if a["name"] in known]
+        for coop in kept["cooperatives"]:
+            coop["apps"] = [a for a in coop["apps"] if a["name"] in known]
+        out[command] = kept
+    return out
+
+
+def test_apps_bundled_since_are_left_out_and_nothing_else() -> None:
+    """Only apps the recording did not know are dropped: a recorded app that went missing or
+    changed still shows as a difference."""
+    expected = json.loads(EXPECTED.read_text())
+    outputs = expected["outputs"]
+    command = next(
+        k for k in outputs if k.endswith("apps list --json") and outputs[k]["cooperatives"]
+    )
+    grown = json.loads(json.dumps(outputs))
+    new_app = {"name": "ride_hailing", "source": "x", "summary": "x", "version": "1.0"}
+    grown[command]["installed"].append(new_app)
+    grown[command]["cooperatives"][0]["apps"].append({"name": "ride_hailing", "enabled": False})
+    assert _without_new_apps(grown, outputs) == outputs
+    gone = json.loads(json.dumps(outputs))
+    gone[command]["installed"] = []
+    assert _without_new_apps(gone, outputs)[command] != outputs[command]
 
 
 def test_normalising_keeps_everything_but_the_recorded_paths() -> None:
