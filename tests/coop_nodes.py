@@ -11,7 +11,7 @@ from peoplenet.actors.coop.charter_json import charter_from_json
 from peoplenet.actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.runtime.keys.identity import Identity
-from peoplenet.runtime.sim.localnet import LocalNode, wait_for
+from peoplenet.runtime.sim.localnet import LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
 
 
@@ -55,3 +55,17 @@ def found_coop(
     }
     for node in made:
         assert node.call("community_join", args)["participant"] is True
+
+
+def make_nodes(
+    folder: Path, names: tuple[str, ...], network: str
+) -> tuple[list[LocalNode], dict[str, Identity]]:
+    """A data directory and identity per name under ``folder`` (not started): the nodes, and
+    each name's identity."""
+    made: list[LocalNode] = []
+    identities: dict[str, Identity] = {}
+    for name in names:
+        data, identity = create_node(folder / name, network=network)
+        made.append(LocalNode(name, data, identity.member_id))
+        identities[name] = identity
+    return made, identities

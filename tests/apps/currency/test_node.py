@@ -23,9 +23,9 @@ import pytest
 
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import Identity
-from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
+from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, wait_for
 from tests.cli_run import run_cli
-from tests.coop_nodes import found_coop, submit_ordered
+from tests.coop_nodes import found_coop, make_nodes, submit_ordered
 
 STEP = 60.0
 COOP = "couriers"
@@ -77,12 +77,7 @@ def test_currency_on_four_nodes_through_the_commands(
     tmp_path: Path, nodes: list[LocalNode]
 ) -> None:
     network = f"cur-{time.time_ns()}"
-    made: list[LocalNode] = []
-    identities: dict[str, Identity] = {}
-    for name in ("ana", "ben", "cai", "dia"):
-        data, identity = create_node(tmp_path / name, network=network)
-        made.append(LocalNode(name, data, identity.member_id))
-        identities[name] = identity
+    made, identities = make_nodes(tmp_path, ("ana", "ben", "cai", "dia"), network)
     ana, ben, cai, dia = made
     hexid = {n.name: n.member.hex() for n in made}
     for node in made:

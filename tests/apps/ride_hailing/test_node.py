@@ -30,7 +30,7 @@ from peoplenet.runtime.keys.keyfile import read_member_id
 from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
 from tests.cli_run import run_cli
-from tests.coop_nodes import found_coop, submit_ordered
+from tests.coop_nodes import found_coop, make_nodes, submit_ordered
 
 STEP = 60.0
 COOP = "riders"
@@ -107,12 +107,7 @@ def test_a_ride_through_the_ride_commands_on_four_nodes(
     tmp_path: Path, nodes: list[LocalNode]
 ) -> None:
     network = f"ride-{time.time_ns()}"
-    made: list[LocalNode] = []
-    identities: dict[str, Identity] = {}
-    for name in ("ana", "ben", "cai", "dia"):
-        data, identity = create_node(tmp_path / name, network=network)
-        made.append(LocalNode(name, data, identity.member_id))
-        identities[name] = identity
+    made, identities = make_nodes(tmp_path, ("ana", "ben", "cai", "dia"), network)
     ana, ben, cai, _ = made
     for node in made:
         nodes.append(node)
