@@ -281,10 +281,14 @@ def _nudge_for_customers(s: RideState, node: NodeContext) -> None:
 def _nudge_releases(s: RideState, node: NodeContext) -> None:
     """As a driver: once a held fare of mine is due by this phone's clock (the dispute window
     closed), bring the ordered moment that pays it (:class:`Release`), once per ride."""
-    window = s.policy(node.fold.settings).dispute_window_ms
-    for ride in s.book.rides.values():
-        due = ride.finished_ms + window <= node.fold.now_ms
-        if ride.driver == node.me and ride.pending and ride.state == COMPLETED and due:
+    if not s.book.held:
+        return
+    fold, me = node.fold, node.me
+    window, now = s.policy(fold.settings).dispute_window_ms, fold.now_ms
+    for ride_id in sorted(s.book.held):
+        ride = s.book.rides[ride_id]
+        due = ride.finished_ms + window <= now
+        if ride.driver == me and ride.state == COMPLETED and due:
             _once(s, (ride.id, -3), node, Release(ride.id))
 
 

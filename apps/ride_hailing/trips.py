@@ -205,6 +205,9 @@ class RideBook:
     """Each customer's last signed request taken (replays are refused)."""
     telling: set[bytes] = field(default_factory=set)
     """Customers' rides whose changes are still declared to them (see :meth:`tell`)."""
+    held: set[bytes] = field(default_factory=set)
+    """Completed rides whose fare is still held for the driver (``Ride.pending``): what the
+    release looks at, so that neither the fold nor a driver's duties scan every ride."""
 
     def configure(self, policy: Policy) -> None:
         """The voted windows and sizes of the kit's rating and dispute books (on every vote)."""
@@ -254,12 +257,9 @@ class RideBook:
 
     def _releases_due(self, env: Env) -> list[Ride]:
         """Completed rides whose held fare is due to the driver: the window closed undisputed."""
-        window = env.policy.dispute_window_ms
-        return [
-            r
-            for _, r in sorted(self.rides.items())
-            if r.pending and r.state == COMPLETED and env.now_ms >= r.finished_ms + window
-        ]
+        window, now = env.policy.dispute_window_ms, env.now_ms
+        due = (self.rides[r] for r in sorted(self.held))
+        return [r for r in due if r.state == COMPLETED and now >= r.finished_ms + window]
 
     def _as_of(self, env: Env) -> RideBook:
         jurors_due = self.disputes.next_due_ms()
@@ -620,6 +620,7 @@ class RideBook:
         self._finish(ride, COMPLETED, env.now_ms)
         if paid is None:  # held until the dispute window closes, or a jury rules
             ride.pending = breakdown.total
+            self.held.add(ride.id)
         else:
             ride.paid, ride.commission, ride.returned = True, paid.commission, paid.refunded
         self.ratings.open(ride.id, ride.parties(), env.now_ms)
@@ -635,8 +636,10 @@ class RideBook:
                 paid = self.pay.refund_all(ride.job, env)
             except AppTxRejected:
                 ride.pending = 0
+                self.held.discard(ride.id)
                 return
         ride.pending = 0
+        self.held.discard(ride.id)
         ride.paid, ride.commission, ride.returned = True, paid.commission, paid.refunded
 
     def _rule(self, ride: Ride, juror: bytes, ruling: str, env: Env) -> None:

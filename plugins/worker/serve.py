@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +31,10 @@ class _Channel:
 
 
 PROFILE_VARIABLE: Final = "PEOPLENET_WORKER_PROFILE"
-"""Set to a folder, the worker profiles itself and its apps' threads (:mod:`cProfile`) and
-leaves the statistics there when it stops (``worker-<pid>.prof``, ``worker-<pid>-<n>.prof``).
-Off unless set; the node passes this one variable on (see ``KEPT_ENVIRONMENT``)."""
+"""Set to a folder, the worker profiles itself and its apps' threads (:mod:`cProfile`, in each
+thread's CPU time: waiting on the channel costs nothing) and leaves the statistics there when
+it stops (``worker-<pid>.prof``, ``worker-<pid>-<n>.prof``).  Off unless set; the node passes
+this one variable on (see ``KEPT_ENVIRONMENT``)."""
 
 CHANNEL: Final = _Channel()
 """``CHANNEL.fd``: the descriptor frames go out on, once :func:`main` set it up."""
@@ -154,12 +156,12 @@ def _serve_profiled(handlers: Mapping[str, Handler], folder: Path) -> int:
     run = threading.Thread.run
 
     def profiled_run(thread: threading.Thread) -> None:
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.thread_time)
         profilers.append(profiler)
         profiler.runcall(run, thread)
 
     threading.Thread.run = profiled_run  # type: ignore[method-assign,assignment]
-    main_profiler = cProfile.Profile()
+    main_profiler = cProfile.Profile(time.thread_time)
     try:
         return main_profiler.runcall(serve, handlers, 0, CHANNEL.fd)
     finally:

@@ -429,6 +429,8 @@ class Rides(RuleBasedStateMachine):
             if ride.state in (COMPLETED, DISPUTED):
                 assert ride.paid != bool(ride.pending), (ride.paid, ride.pending)
                 assert not ride.pending or jobs[ride.job].state == "held"
+        held = {r.id for r in self.w.book.rides.values() if r.pending}
+        assert self.w.book.held == held  # the index the releases read
         done = {r.id for r in self.w.book.rides.values() if r.paid}
         settled = {  # a payment: a fare or a fee (a whole refund pays no one)
             job[:16]
