@@ -9,6 +9,7 @@ breaking an app.  ``docs/work-kit.md`` documents each piece.
 
 from __future__ import annotations
 
+from peoplenet.actors.work import geo
 from peoplenet.actors.work.customers import (
     CUSTOMER_COMMAND,
     CustomerBook,
@@ -37,6 +38,20 @@ from peoplenet.actors.work.escrow import (
     treasury_account,
 )
 from peoplenet.actors.work.funds import COMMUNITY_COINS, NO_FUNDS_PROVIDER, Funds, Move
+from peoplenet.actors.work.geo import (
+    CELL_UD,
+    BadPoint,
+    Grid,
+    Point,
+    cell_distance_bounds,
+    cell_of,
+    chebyshev,
+    distance_m,
+    parse_point,
+    ring,
+    rings,
+    valid_cell,
+)
 from peoplenet.actors.work.jury import draw
 from peoplenet.actors.work.misuse import KitMisuse
 from peoplenet.actors.work.pricing import (
@@ -75,6 +90,23 @@ from peoplenet.plugins.unsealing import UnsealRefused
 
 __all__: list[str] = ["KitMisuse"]
 """One block per piece of the kit below, each sorted (the imports above are sorted as one)."""
+
+# places: integer points, coarse cells and their rings, distances (the same on every phone)
+__all__ += [
+    "CELL_UD",
+    "BadPoint",
+    "Grid",
+    "Point",
+    "cell_distance_bounds",
+    "cell_of",
+    "chebyshev",
+    "distance_m",
+    "geo",
+    "parse_point",
+    "ring",
+    "rings",
+    "valid_cell",
+]
 
 # pricing: prices as voted rules, exact money arithmetic
 __all__ += [

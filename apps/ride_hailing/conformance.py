@@ -18,7 +18,7 @@ from typing import Final
 
 from nacl.signing import SigningKey
 
-from peoplenet.apps.ride_hailing import geo, plugin
+from peoplenet.apps.ride_hailing import plugin
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, fare, quote
 from peoplenet.apps.ride_hailing.places import Places, seal_details
 from peoplenet.apps.ride_hailing.records import (
@@ -47,7 +47,7 @@ from peoplenet.apps.ride_hailing.records import (
     Start,
 )
 from peoplenet.apps.ride_hailing.trips import code_hash
-from peoplenet.plugins.kit import sign_request
+from peoplenet.plugins.kit import geo, sign_request
 from peoplenet.plugins.testing import (
     COMMUNITY,
     START_MS,

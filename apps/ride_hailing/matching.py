@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from peoplenet.apps.ride_hailing.geo import Grid, chebyshev
 from peoplenet.apps.ride_hailing.records import Cell
 from peoplenet.plugins.api import Value
+from peoplenet.plugins.kit import Grid, chebyshev
 
 PENDING: Final = "pending"
 ACCEPTED: Final = "accepted"

@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from peoplenet.apps.ride_hailing.geo import BadPoint, Point
 from peoplenet.plugins.api import NodeContext, PeoplenetError
-from peoplenet.plugins.kit import Sealed, seal, seal_context
+from peoplenet.plugins.kit import BadPoint, Point, Sealed, seal, seal_context
 
 APP: Final = "ride_hailing"
 

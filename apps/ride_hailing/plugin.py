@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Final, TypeAlias
 
-from peoplenet.apps.ride_hailing import geo, rider_client
+from peoplenet.apps.ride_hailing import rider_client
 from peoplenet.apps.ride_hailing.demo import (  # the app's part of make demo
     peoplenet_demo,
     peoplenet_demo_enable,
@@ -88,6 +88,7 @@ from peoplenet.plugins.kit import (
     CUSTOMER_COMMAND,
     InvalidCustomerRequest,
     check_carried,
+    geo,
 )
 
 NAME: Final = "ride_hailing"

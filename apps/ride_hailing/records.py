@@ -1,7 +1,7 @@
 """The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-320.
 
 A ride is named by a 16-byte id the rider's node draws at random (shown as 32 hex digits).
-Cells are ``(row, col)`` on the grid of :mod:`peoplenet.apps.ride_hailing.geo`: a driver's
+Cells are ``(row, col)`` on the kit's grid (:mod:`peoplenet.actors.work.geo`): a driver's
 phone publishes its cell, never its exact place, and only when the cell changes (phones pay
 for data).  Money is integer cents; distances whole metres; durations whole seconds.
 
@@ -17,9 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from peoplenet.apps.ride_hailing.geo import valid_cell
 from peoplenet.plugins.api import Record, RemoteProtocolError, wire_type
-from peoplenet.plugins.kit import CustomerRequest, Sealed
+from peoplenet.plugins.kit import CustomerRequest, Sealed, valid_cell
 
 RIDE_LEN: Final = 16
 CODE_HASH_LEN: Final = 32

@@ -19,7 +19,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.places import Places, seal_details, seal_request
 from peoplenet.apps.ride_hailing.records import (
     RIDE_LEN,
@@ -33,6 +32,7 @@ from peoplenet.apps.ride_hailing.records import (
 from peoplenet.apps.ride_hailing.riders import QUOTED, STEP, read_quoted
 from peoplenet.apps.ride_hailing.trips import code_hash
 from peoplenet.plugins.api import AppCommandError, CustomerOutcome, CustomerSide, Record, Value
+from peoplenet.plugins.kit import geo
 
 RIDES: Final = "rides"
 """The kept value: ride id hex -> what this phone knows of it."""

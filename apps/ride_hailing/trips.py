@@ -29,7 +29,6 @@ from typing import Final
 
 from peoplenet.apps.ride_hailing import matching
 from peoplenet.apps.ride_hailing.fare import FareRules, fare, quote, within_quote
-from peoplenet.apps.ride_hailing.geo import Grid, cell_distance_bounds
 from peoplenet.apps.ride_hailing.matching import Matching, candidates
 from peoplenet.apps.ride_hailing.payment import ESCROW, Payments
 from peoplenet.apps.ride_hailing.policy import DAY_MS, Env, Policy
@@ -64,9 +63,11 @@ from peoplenet.plugins.kit import (
     Breakdown,
     CustomerBook,
     DisputeBook,
+    Grid,
     RatingBook,
     Sealed,
     apply_rate,
+    cell_distance_bounds,
     customer_event,
     ruling_share,
 )

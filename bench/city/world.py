@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Final
 
-from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FareRules, quote
 from peoplenet.apps.ride_hailing.places import Places, seal_details
 from peoplenet.apps.ride_hailing.records import (
@@ -48,7 +47,7 @@ from peoplenet.bench.city.config import CityConfig
 from peoplenet.bench.city.phones import CARRIED, DIRECT, OWN
 from peoplenet.bench.city.replica import START_MS, Replica, app_tx, community_ms
 from peoplenet.plugins.api import Record
-from peoplenet.plugins.kit import sign_request
+from peoplenet.plugins.kit import geo, sign_request
 from peoplenet.plugins.testing import COMMUNITY
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.sim.simulator import Action, Send, SetTimer

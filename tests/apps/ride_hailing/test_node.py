@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from peoplenet.apps.ride_hailing import geo
+from peoplenet.plugins.kit import geo
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import Identity
 from peoplenet.runtime.keys.keyfile import read_member_id

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from peoplenet.apps.ride_hailing import geo, plugin
+from peoplenet.apps.ride_hailing import plugin
 from peoplenet.apps.ride_hailing.conformance import CODE, R1, request
 from peoplenet.apps.ride_hailing.places import Places, seal_details
 from peoplenet.apps.ride_hailing.records import (
@@ -22,6 +22,7 @@ from peoplenet.apps.ride_hailing.records import (
     Start,
 )
 from peoplenet.plugins.api import AppCommandError
+from peoplenet.plugins.kit import geo
 from peoplenet.plugins.testing import COMMUNITY, AppHarness
 
 NAME = "ride_hailing"

@@ -7,13 +7,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
-from peoplenet.apps.ride_hailing import geo
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, quote
 from peoplenet.apps.ride_hailing.policy import POLICY_PARAMS, Env, Policy
 from peoplenet.apps.ride_hailing.records import Cell, RequestRide, RideTx
 from peoplenet.apps.ride_hailing.trips import RideBook, code_hash
 from peoplenet.plugins.api import AppTxRejected, Value
-from peoplenet.plugins.kit import Move, RulesBook
+from peoplenet.plugins.kit import Move, RulesBook, geo
 
 START_MS = 1_700_000_000_000
 CODE = "CODE123456"

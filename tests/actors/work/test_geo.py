@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from peoplenet.apps.ride_hailing import geo
-from peoplenet.apps.ride_hailing.geo import BadPoint, Grid, Point
+from peoplenet.actors.work import geo
+from peoplenet.actors.work.geo import BadPoint, Grid, Point
 
 lats = st.integers(-80_000_000, 80_000_000)
 lons = st.integers(-179_999_999, 179_999_999)

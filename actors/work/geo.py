@@ -23,7 +23,7 @@ from fractions import Fraction
 from math import isqrt
 from typing import Final
 
-from peoplenet.plugins.api import PeoplenetError
+from peoplenet.runtime.errors import PeoplenetError
 
 UD_PER_DEGREE: Final = 1_000_000
 """Micro-degrees per degree."""
