@@ -378,8 +378,8 @@ class CoopConsumer:
             except AppRefusal as exc:
                 raise CoopCommandRefused(str(exc)) from None
             more = self._duties(now_ms, out)
-            keys = [tx_key(tx).hex() for tx in more.submit if isinstance(tx, GovTx)]
-            return _value({"result": answer, "submitted": keys}), more
+            keys = tuple(tx_key(tx).hex() for tx in more.submit if isinstance(tx, GovTx))
+            return {"result": answer, "submitted": keys}, more  # the answer is JSON-ready
         try:
             tx = self._transaction(op, args, now_ms)
         except (RemoteProtocolError, InvalidCharter) as exc:

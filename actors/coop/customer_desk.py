@@ -29,6 +29,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Final
 
+import msgpack
+
 from peoplenet.actors.governance.records import AppTx, GovTx
 from peoplenet.actors.work.customers import CustomerRequest
 from peoplenet.actors.work.receipts import (
@@ -142,12 +144,19 @@ class CustomerDesk:
         return make_receipt(self.me, self.signer.sign, statement)
 
 
+_REQUEST_TAG: Final = msgpack.packb(CustomerRequest.wire_tag)
+
+
 def carried_requests(body: bytes) -> tuple[CustomerRequest, ...]:
     """The customer requests an app transaction carries as fields of its record (top level).
 
     The app's record is opaque here (the node's trusted side never imports app code); the
-    requests inside it decode as :class:`CustomerRequest` all the same (tag 163).
+    requests inside it decode as :class:`CustomerRequest` all the same (tag 163).  A body
+    without the bytes of that tag (msgpack ``cc a3``: a record's first item is its tag) holds
+    none, and is not decoded: most app transactions carry no customer's request.
     """
+    if _REQUEST_TAG not in body:
+        return ()
     try:
         tx = decode(body)
     except RemoteProtocolError:

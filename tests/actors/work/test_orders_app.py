@@ -208,3 +208,15 @@ def test_events_an_app_declares_are_read_strictly() -> None:
 
 def _no(app: str, raw: bytes) -> str:
     pytest.fail("a query carries nothing")
+
+
+def test_a_body_without_the_request_tag_is_not_decoded_and_one_with_it_is() -> None:
+    """The desk skips decoding app records that cannot hold a request (the usual case); a
+    body that merely contains the tag's bytes (an integer 163) still decodes, and holds none."""
+    plain = encode(OpaqueRecord(2000, (5, "x")))
+    assert b"\xcc\xa3" not in plain
+    assert carried_requests(plain + b"\xc1") == ()  # not decoded: the junk would refuse it
+    lookalike = encode(OpaqueRecord(2000, (163, "x")))
+    assert b"\xcc\xa3" in lookalike
+    assert carried_requests(lookalike) == ()
+    assert carried_requests(encode(OpaqueRecord(2000, (163, order(4))))) == (order(4),)
