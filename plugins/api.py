@@ -329,6 +329,11 @@ class FoldContext:
     and ``peoplenet_check_tx``): BLAKE2b-256 over the ids of the blocks of the step of the
     order that delivered the transaction (docs/work-kit.md: what it is good for, its limits).
     The work kit seeds jury draws with it."""
+    officers: Mapping[str, bytes] = field(default_factory=dict)
+    """Who holds each of the cooperative's offices: role (an ``officer`` subject of the charter,
+    e.g. ``dispatcher``) -> the member elected to it (docs/governance.md).  Only roles held by a
+    current member: a vacant role, one won by a name that is no member, or one whose holder has
+    left is absent.  The same on every node, like ``members``."""
     funds: Funds | None = field(default=None, compare=False, repr=False)
     """The cooperative's money, in ``peoplenet_check_tx`` and ``peoplenet_apply_tx`` only (None
     elsewhere, and for the app that provides it): moves in ``check_tx`` are a dry run, moves in

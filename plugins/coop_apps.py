@@ -14,7 +14,8 @@ change of members reaches the app laces.  The app host does the rest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Set
 from fractions import Fraction
 from pathlib import Path
 from typing import Final
@@ -40,6 +41,9 @@ from peoplenet.runtime.log import get_logger
 from peoplenet.runtime.wire.codec import Value
 
 RATE: Final = "rate"
+OFFICER: Final = "officer"
+_MEMBER_HEX: Final = re.compile(r"[0-9a-fA-F]{64}")
+"""How a member stands for an office: their full id (``coop propose --candidates`` writes it)."""
 _log = get_logger("peoplenet.plugins.coop_apps")
 
 
@@ -67,9 +71,11 @@ class CoopApps:
         """App -> its fold view, until the state changes (:meth:`changed`)."""
         self._last_views: dict[str, FoldContext] = {}
         """App -> the view it was given last (kept while an equal one would be built)."""
-        self._shared: tuple[frozenset[bytes], dict[str, str]] | None = None
-        """The members and rates of the views of this state (one computation for all apps)."""
+        self._shared: tuple[frozenset[bytes], dict[str, str], dict[str, bytes]] | None = None
+        """The members, rates and officers of the views of this state (one computation for
+        all apps)."""
         self._members_seen: frozenset[bytes] | None = None
+        self._officers_seen: dict[str, bytes] | None = None
         # The worker's host receives views as wire copies: it may share one per state.  An
         # app in this process gets a fresh one per call (it could change its dicts).
         self.host: AppHostApi = (
@@ -101,6 +107,7 @@ class CoopApps:
             sender,
             position,
             beacon,
+            self.context_officers(),
         )
 
     def _view(self, name: str) -> FoldContext:
@@ -119,10 +126,22 @@ class CoopApps:
             if last is not None and last == members:
                 members = last  # one object while the members stay
             self._members_seen = members
-            shared = self._shared = (members, self.context_rates())
-        members, rates = shared
+            officers = self.context_officers()
+            if officers == self._officers_seen:
+                officers = self._officers_seen  # one object while the offices stay
+            self._officers_seen = officers
+            shared = self._shared = (members, self.context_rates(), officers)
+        members, rates, officers = shared
         view = FoldContext(
-            self.community, s.time, members, self.host.settings(name), rates, b"", (0, 0), b""
+            self.community,
+            s.time,
+            members,
+            self.host.settings(name),
+            rates,
+            b"",
+            (0, 0),
+            b"",
+            officers,
         )
         last_view = self._last_views.get(name)
         if last_view is not None and last_view == view:
@@ -137,6 +156,10 @@ class CoopApps:
             for (kind, subject), value in self.state.values.items()
             if kind == RATE and isinstance(value, Fraction | int)
         }
+
+    def context_officers(self) -> dict[str, bytes]:
+        """Who holds the cooperative's offices as the apps see them (role -> member id)."""
+        return officers_of(self.state.values, self.state.members)
 
     def changed(self) -> None:
         """The fold's state (or an app's settings) changed: the views are recomputed."""
@@ -270,4 +293,23 @@ class CoopApps:
         return out
 
 
-__all__ = ["AppProposalRefused", "CoopApps"]
+def officers_of(values: Mapping[tuple[str, str], object], members: Set[bytes]) -> dict[str, bytes]:
+    """Role -> holder of each office a current member holds, by role name.
+
+    An ``officer`` decision makes its winning candidate's name the role's value: a member
+    stands under their full id (64 hex digits), anyone else under a plain name, and a role
+    nobody holds is ``"vacant"``.  Only a name that is a current member's id counts: an
+    officer who left (removed, or moved to a new key) holds no office an app could trust.
+    Pure, and read only from the fold's state: the same on every node.
+    """
+    held: list[tuple[str, bytes]] = []
+    for (kind, role), value in values.items():
+        if kind != OFFICER or not isinstance(value, str) or not _MEMBER_HEX.fullmatch(value):
+            continue
+        holder = bytes.fromhex(value)
+        if holder in members:
+            held.append((role, holder))
+    return dict(sorted(held))
+
+
+__all__ = ["AppProposalRefused", "CoopApps", "officers_of"]

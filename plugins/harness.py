@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from pluggy import HookImpl, Result
 
+from peoplenet.actors.governance.charter import VACANT
 from peoplenet.plugins.api import (
     AppCommandError,
     AppSpec,
@@ -130,6 +131,8 @@ class AppHarness:
         self.members = tuple(bytes(i.member_id) for i in self.identities)
         self.now_ms = START_MS
         self.position = (1, 0)
+        self.officers: dict[str, bytes] = {}
+        """Role -> the member holding it, as ``ctx.officers`` shows it (:meth:`elect`)."""
         self.calls: list[HookCall] = []
         self._started: dict[int, list[float]] = {}
         self.registry.manager.add_hookcall_monitoring(self._before, self._after)
@@ -175,6 +178,7 @@ class AppHarness:
             sender,
             position,
             beacon,
+            dict(self.officers),
         )
 
     @property
@@ -219,6 +223,18 @@ class AppHarness:
         with contextlib.suppress(*EXPECTED):  # recorded in self.calls: this hook may not refuse
             self.host.decision(decision)
 
+    def elect(self, role: str, member: int | None, number: int = 1) -> None:
+        """An ``officer`` decision numbered ``number`` closed: ``member`` (an index; None:
+        nobody) holds ``role`` from now on, in ``ctx.officers`` too, and the app hears the
+        decision with the outcome a node gives it (the member's full id, or ``"vacant"``)."""
+        if member is None:
+            self.officers.pop(role, None)
+            outcome = VACANT
+        else:
+            self.officers[role] = self.members[member]
+            outcome = self.members[member].hex()
+        self.decide(DecisionView(number, "officer", role, adopted=True, outcome=outcome))
+
     def duties(self) -> list[Record]:
         """The first member's node does its duties now: the app transactions they submitted."""
         with contextlib.suppress(*EXPECTED):  # recorded in self.calls: duties may not refuse
@@ -248,6 +264,7 @@ class AppHarness:
             self.members[member],
             position,
             harness_beacon(position),
+            dict(self.officers),
         )
         copy = decode(encode(tx))  # the app sees a decoded copy, as on a node
         try:

@@ -63,7 +63,13 @@ class HookNode:
     def fold(self) -> FoldContext:
         ctx = self._host.context(self._inst.spec.name)
         return FoldContext(
-            ctx.community, self._now_ms, ctx.members, ctx.settings, ctx.rates, self._host.me
+            ctx.community,
+            self._now_ms,
+            ctx.members,
+            ctx.settings,
+            ctx.rates,
+            self._host.me,
+            officers=ctx.officers,
         )
 
     def _check_live(self) -> None:

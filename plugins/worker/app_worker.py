@@ -56,6 +56,7 @@ def context_wire(ctx: FoldContext) -> Value:
         "sender": ctx.sender,
         "position": ctx.position,
         "beacon": ctx.beacon,
+        "officers": dict(ctx.officers),
     }
 
 
@@ -66,6 +67,7 @@ def context_from_wire(value: Value) -> FoldContext:
     if not isinstance(members, tuple) or not isinstance(position, tuple) or len(position) != 2:
         raise WorkerStateError("malformed context")
     rates = _map(v["rates"], "rates")
+    officers = _map(v.get("officers", {}), "officers")
     return FoldContext(
         community=_bytes(v["community"]),
         now_ms=_int(v["now_ms"]),
@@ -75,6 +77,7 @@ def context_from_wire(value: Value) -> FoldContext:
         sender=_bytes(v["sender"]),
         position=(_int(position[0]), _int(position[1])),
         beacon=_bytes(v.get("beacon", b"")),
+        officers={_str(role): _bytes(holder) for role, holder in officers.items()},
     )
 
 

@@ -350,7 +350,7 @@ class RemoteAppHost:
         else:  # no view is sent for it: the whole context goes
             ctx = replace(self._context(name), sender=sender, position=position, beacon=beacon)
             event["ctx"] = context_wire(ctx)
-            self._queued_size += _VIEW_BYTES + _MEMBER_BYTES * len(ctx.members)
+            self._queued_size += _view_bytes(ctx)
         self._queue(event)
         self._queued_size += len(body)
 
@@ -360,7 +360,8 @@ class RemoteAppHost:
         changed = self._changed_contexts()
         if changed:
             event["contexts"] = changed
-            self._queued_size += (_VIEW_BYTES + _MEMBER_BYTES * len(self._members)) * len(changed)
+            seen = self._seen_contexts
+            self._queued_size += sum(_view_bytes(seen[name]) for name in changed)
         self._queued.append(event)
         self._queued_size += _EVENT_BYTES
         if self._queued_size > MAX_BATCH_BYTES:  # a long replay: in frames well under the limit
@@ -483,7 +484,15 @@ MAX_BATCH_BYTES: Final = 1024 * 1024
 _EVENT_BYTES: Final = 256
 _VIEW_BYTES: Final = 512
 _MEMBER_BYTES: Final = 40
-"""Estimates of an event's size on the wire: its frame, a view, a member in a view."""
+_OFFICER_BYTES: Final = 112
+"""Estimates of an event's size on the wire: its frame, a view, a member in a view, an office
+in a view (a role's name of up to 64 characters and its holder's id)."""
+
+
+def _view_bytes(ctx: FoldContext) -> int:
+    """About what a view takes on the wire (to cut a long replay into frames)."""
+    return _VIEW_BYTES + _MEMBER_BYTES * len(ctx.members) + _OFFICER_BYTES * len(ctx.officers)
+
 
 _WITH_CONTEXT: Final = frozenset(
     {"app_changed", "apply_tx", "clock", "decision", "receive_then_duties", "peer_up",
@@ -502,6 +511,7 @@ def _same_but_time(a: FoldContext, b: FoldContext) -> bool:
         and a.sender == b.sender
         and a.position == b.position
         and a.beacon == b.beacon
+        and a.officers == b.officers
     )
 
 
