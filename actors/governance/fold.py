@@ -274,7 +274,8 @@ class Governance:
         self._rename(old, new)
 
     def _rename(self, old: bytes, new: bytes) -> None:
-        """Member ``old`` is now ``new``: membership, sureties, clock, ballots and books follow."""
+        """Member ``old`` is now ``new``: membership, sureties, clock, ballots, books and the
+        offices they hold follow."""
         s = self._state
         s.members.discard(old)
         s.members.add(new)
@@ -292,6 +293,9 @@ class Governance:
                 if old in d.ballots:
                     d.ballots[new] = d.ballots.pop(old)
         s.ledger.rename(old, new)
+        for key, value in list(s.values.items()):  # an office stays with the person
+            if key[0] == "officer" and isinstance(value, str) and value.lower() == old.hex():
+                s.values[key] = new.hex()
 
     # -- decisions ----------------------------------------------------------------------------
 

@@ -234,6 +234,18 @@ def test_key_update_with_vouches_moves_membership_and_ballots() -> None:
     assert target is not None and new_key.member_id in target.participants
 
 
+def test_key_update_keeps_the_offices_the_person_holds() -> None:
+    c = Community()
+    lost, new_key = c.people[3], ident(20)
+    _with_sureties(c, lost, c.people[:2])
+    state = c.gov.state
+    state.values[("officer", "dispatcher")] = lost.member_id.hex()
+    state.values[("officer", "treasurer")] = c.people[0].member_id.hex()
+    c.ok(c.people[2], make_key_update(lost.member_id, new_key, c.people[:2], c.community))
+    assert state.values[("officer", "dispatcher")] == new_key.member_id.hex()
+    assert state.values[("officer", "treasurer")] == c.people[0].member_id.hex()
+
+
 def test_key_update_refused_with_too_few_or_forged_vouches() -> None:
     c = Community()
     lost, new_key = c.people[3], ident(20)
