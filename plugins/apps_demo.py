@@ -54,6 +54,9 @@ def run(
             raise DemoFailed(f"the {app} app's peoplenet_demo_enable gave {enabling!r}")
         enable(nodes, out, step, app, enabling)
         step += 1
+        for role, name in sorted(enabling.officers.items()):
+            elect(nodes, identities, out, step, role, name)
+            step += 1
     customers = DemoCustomers(workdir, COOP, nodes)
     return run_app_demos(nodes, identities, out, step, registry, customers=customers)
 
@@ -77,6 +80,36 @@ def enable(
         out,
         f"decision #{number} closed and the app enabled on every phone",
         lambda: all(closed(n, number) and _app_enabled(n, app) for n in nodes.values()),
+    )
+    last = list(nodes)[-1]
+    print_decision(out, decision(nodes[last], number))
+
+
+def elect(  # noqa: PLR0917 - the demo's nodes and people, then the office
+    nodes: Mapping[str, LocalNode],
+    identities: Mapping[str, Identity],
+    out: TextIO,
+    step: int,
+    role: str,
+    name: str,
+) -> None:
+    """One ``officer`` decision: :data:`PROPOSER` proposes ``name`` for ``role``; everyone
+    ranks ``name`` above the status quo (the office vacant)."""
+    if name not in identities:
+        raise DemoFailed(f"no demo person {name!r} to elect {role}")
+    holder = bytes(identities[name].member_id).hex()
+    print(
+        f"{step}. the cooperative elects {name} its {role}; everyone ranks {name} first", file=out
+    )
+    proposal: dict[str, Value] = {"kind": "officer", "subject": role, "candidates": (holder,)}
+    number = propose(nodes[PROPOSER], dict(proposal))
+    ballot = json.dumps([holder, "vacant"])
+    for member in nodes:
+        submit(nodes[member], "coop_vote", {"decision": number, "ballot": ballot})
+    until(
+        out,
+        f"decision #{number} closed: {name} is the {role} on every phone",
+        lambda: all(closed(n, number) for n in nodes.values()),
     )
     last = list(nodes)[-1]
     print_decision(out, decision(nodes[last], number))

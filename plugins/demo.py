@@ -85,6 +85,10 @@ class DemoEnabling:
     """A one-time action the enabling decision carries (e.g. a mint), or None."""
     note: str = ""
     """What the step says the decision does besides enabling (e.g. "minting 100 coins to erin")."""
+    officers: Mapping[str, str] = field(default_factory=dict)
+    """Offices the app's part needs held (role -> the demo person elected to it, by first
+    name): each is an ``officer`` decision after the enabling one, everyone ranking that
+    person first.  The role must be one of the demo charter's officers."""
 
 
 __all__ = ["DemoDriver", "DemoEnabling", "DemoStepFailed"]

@@ -30,6 +30,7 @@ CHARTER: Final = {
     "voting_period_ms": 4000,
     "admission_sureties": 2,
     "rates": [{"name": "commission", "lo": 0, "hi": 30, "step": "1/2", "initial": 10}],
+    "officers": ["dispatcher"],
 }
 RATE_BALLOTS: Final = {"alice": "3", "bob": "4", "carol": "4.5", "dave": "6", "erin": "7"}
 
