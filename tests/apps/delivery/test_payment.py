@@ -8,11 +8,15 @@ payments' snapshot and the ledger's are compared before and after.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from fractions import Fraction
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, multiple, rule
 
 from peoplenet.apps.currency.funds import serve_funds
 from peoplenet.apps.delivery.payment import (
@@ -497,3 +501,196 @@ def test_the_snapshot_is_sorted_and_deterministic() -> None:
             shop.now_ms = 5_000  # both at the same community time
             checkout(shop, order=order, goods=100, price=50)
     assert first.pay.to_value() == second.pay.to_value()
+
+
+# -- Hypothesis: conservation over random order histories ----------------------------------------
+
+orders_ = st.sampled_from([bytes([i]) * 16 for i in range(6)])
+couriers_ = st.sampled_from((C1, C2, C2, STORE, CUSTOMER, OUTSIDER))
+task_lists = st.lists(
+    st.tuples(st.sampled_from(("pickup", "dropoff")), couriers_, st.booleans()),
+    max_size=4,
+)
+rates_ = st.builds(
+    DeliveryRates.of,
+    st.sampled_from(["0", "1/10", "1/3", "1"]),
+    st.sampled_from(["0", "1/2", "4/5", "1"]),
+    st.integers(0, 3000),
+    st.sampled_from(["equal", "1:2", "3:1"]),
+)
+
+
+def _task_pays(drawn: list[tuple[str, bytes, bool]], *, all_done: bool) -> list[TaskPay]:
+    return [
+        TaskPay(b"t%d" % i, kind, courier if done or all_done else b"")
+        for i, (kind, courier, done) in enumerate(drawn)
+    ]
+
+
+class PaymentsMachine(RuleBasedStateMachine):
+    """Random checkouts, fulfilments, cancellations, refusals, restores, repayments and debt
+    payments; a model sums what each step says it paid.  The later steps mostly name orders
+    that were checked out (the ``paid_for`` bundle): unknown ones are the unit tests'."""
+
+    paid_for = Bundle("paid_for")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shop = Shop(coins=4000)
+        self.minted = self.shop.ledger.minted
+        self.paid_in = 0
+        self.out = {"store": 0, "couriers": 0, "treasury": 0, "refunds": 0}
+        self.settled: dict[bytes, int] = {}
+        """Escrow job -> how many steps settled it (never above 1)."""
+
+    def _step(self, sender: bytes, step: Step) -> tuple[bool, Any]:
+        """(taken, the step's result); a refused step has a reason and changed nothing."""
+        before = self.shop.snapshot()
+        try:
+            return True, self.shop.tx(sender, step)
+        except AppTxRejected as exc:
+            refused = exc.reason
+        assert refused
+        assert self.shop.snapshot() == before
+        return False, None
+
+    def _count(self, order: bytes, paid: Paid | None, held: int, round_: int) -> None:
+        if paid is None or paid.method != ESCROW or not held:
+            return
+        assert paid.total == held  # every cent of the hold goes somewhere, once
+        job = job_id(order, round_)
+        self.settled[job] = self.settled.get(job, 0) + 1
+        self.out["store"] += paid.store
+        self.out["couriers"] += sum(n for _, n in paid.couriers)
+        self.out["treasury"] += paid.commission
+        self.out["refunds"] += paid.refunded
+
+    def _held(self, order: bytes) -> tuple[int, int]:
+        money = self.shop.pay.money(order)
+        if money is None or money.state != HELD:
+            return 0, 0
+        return money.amount, money.round
+
+    @rule(
+        target=paid_for,
+        order=orders_,
+        customer=st.sampled_from((CUSTOMER, CUSTOMER, C1, OUTSIDER)),
+        store=st.sampled_from(MEMBERS),
+        goods=st.integers(-1, 1500),
+        price=st.integers(0, 800),
+        method=st.sampled_from((ESCROW, ESCROW, CASH)),
+    )
+    def checkout(
+        self, order: bytes, customer: bytes, store: bytes, goods: int, price: int, method: str
+    ) -> Any:
+        pay = self.shop.pay
+        sender = customer if customer in MEMBERS else store
+        taken, used = self._step(
+            sender, lambda f, ctx: pay.checkout(order, customer, store, goods, price, method, ctx)
+        )
+        if used == ESCROW:
+            self.paid_in += goods + price
+        return order if taken else multiple()
+
+    @rule(
+        order=paid_for,
+        drawn=task_lists,
+        rates=rates_,
+        collector=st.sampled_from((b"", C1)),
+    )
+    def fulfil(
+        self,
+        order: bytes,
+        drawn: list[tuple[str, bytes, bool]],
+        rates: DeliveryRates,
+        collector: bytes,
+    ) -> None:
+        pay, held = self.shop.pay, self._held(order)
+        done = _task_pays(drawn, all_done=True)
+        _, paid = self._step(
+            C2, lambda f, ctx: pay.fulfil(order, done, rates, ctx, collector=collector)
+        )
+        self._count(order, paid, *held)
+
+    @rule(order=paid_for, preparing=st.booleans(), drawn=task_lists, rates=rates_)
+    def cancel(
+        self,
+        order: bytes,
+        preparing: bool,
+        drawn: list[tuple[str, bytes, bool]],
+        rates: DeliveryRates,
+    ) -> None:
+        pay, held = self.shop.pay, self._held(order)
+        every = _task_pays(drawn, all_done=False)
+        _, paid = self._step(STORE, lambda f, ctx: pay.cancel(order, preparing, every, rates, ctx))
+        self._count(order, paid, *held)
+
+    @rule(order=paid_for)
+    def refuse(self, order: bytes) -> None:
+        pay, held = self.shop.pay, self._held(order)
+        _, paid = self._step(STORE, lambda f, ctx: pay.refuse(order, ctx))
+        self._count(order, paid, *held)
+
+    @rule(order=paid_for)
+    def restore(self, order: bytes) -> None:
+        before = self.shop.snapshot()
+        with contextlib.suppress(AppTxRejected):
+            self.shop.pay.restore(order)
+            return
+        assert self.shop.snapshot() == before
+
+    @rule(order=paid_for, other=st.sampled_from((b"", *MEMBERS)))
+    def repay(self, order: bytes, other: bytes) -> None:
+        """The customer pays a restored order again (or ``other`` tries to, from theirs)."""
+        pay = self.shop.pay
+        money = pay.money(order)
+        sender = other or (money.customer if money and money.customer in MEMBERS else C1)
+        taken, _ = self._step(sender, lambda f, ctx: pay.repay(order, ctx))
+        if taken and money is not None:
+            assert money.state == HELD
+            self.paid_in += money.amount
+
+    @rule(member=st.sampled_from(MEMBERS), amount=st.integers(-1, 400))
+    def settle_debt(self, member: bytes, amount: int) -> None:
+        pay = self.shop.pay
+        self._step(member, lambda f, ctx: pay.settle_debt(member, amount, ctx))
+
+    @invariant()
+    def money_is_conserved(self) -> None:
+        book, ledger = self.shop.pay.book, self.shop.ledger
+        totals = book.total("community")
+        assert book.conserved()
+        assert totals.paid_in == self.paid_in
+        assert self.paid_in == sum(self.out.values()) + totals.held
+        assert (totals.paid_out, totals.commission, totals.refunds) == (
+            self.out["store"] + self.out["couriers"],
+            self.out["treasury"],
+            self.out["refunds"],
+        )
+        assert ledger.balance(ESCROW_ACCOUNT) == totals.held
+        assert ledger.balance(TREASURY) == totals.commission + totals.debts_settled
+        assert ledger.total() == ledger.minted == self.minted
+        assert all(b >= 0 for b in ledger.balances.values())
+        held = sum(m.amount for m in self.shop.pay.orders.values() if m.state == HELD)
+        assert held == totals.held
+
+    @invariant()
+    def nothing_settles_twice(self) -> None:
+        assert all(n == 1 for n in self.settled.values())
+        for job in self.settled:
+            assert book_state(self.shop, job) != "held"
+
+
+def book_state(shop: Shop, job: bytes) -> str:
+    record = shop.pay.book.job(job)
+    assert record is not None
+    return record.state
+
+
+PaymentsMachine.TestCase.settings = settings(
+    max_examples=80,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_payments_conserve_money = PaymentsMachine.TestCase
