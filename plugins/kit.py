@@ -28,12 +28,15 @@ from peoplenet.actors.work.disputes import DisputeBook, JuryDraw, Ruling, ruling
 from peoplenet.actors.work.escrow import (
     CASH,
     HELD,
+    MAX_PAYEES,
     REFUNDED,
     RELEASED,
+    SETTLED,
     SPLIT,
     EscrowBook,
     EscrowJob,
     EscrowTotals,
+    Payouts,
     escrow_account,
     treasury_account,
 )
@@ -165,21 +168,25 @@ __all__ += [
     "verify_request",
 ]
 
-# escrow and funds: a job's money held, released less the commission, refunded or split;
-# cash and the debts it leaves (docs/work-kit.md, "Escrow and the Funds interface")
+# escrow and funds: a job's money held, released less the commission, refunded or split, or
+# shared among several payees; cash and the debts it leaves (docs/work-kit.md, "Escrow and
+# the Funds interface")
 __all__ += [
     "CASH",
     "COMMUNITY_COINS",
     "HELD",
+    "MAX_PAYEES",
     "NO_FUNDS_PROVIDER",
     "REFUNDED",
     "RELEASED",
+    "SETTLED",
     "SPLIT",
     "EscrowBook",
     "EscrowJob",
     "EscrowTotals",
     "Funds",
     "Move",
+    "Payouts",
     "escrow_account",
     "treasury_account",
 ]

@@ -9,6 +9,12 @@ cash (:meth:`~EscrowBook.cash`) moves nothing here: the fare is recorded as paid
 the commission becomes the worker's debt to the cooperative, settled later by a move to the
 treasury (:meth:`~EscrowBook.settle_debt`).
 
+A *shared* job pays several payees who are not all known when the money is held (a delivery's
+store and its couriers): :meth:`~EscrowBook.hold_open` holds it with no payee, and
+:meth:`~EscrowBook.settle` pays it out in one all-or-nothing step (payees, the commission, the
+rest back to the payer).  Its cash twin :meth:`~EscrowBook.cash_shared` records who collected
+the cash and each party's part; the cooperative's part becomes the collector's debt.
+
 Money moves through the :class:`~peoplenet.actors.work.funds.Funds` the fold is handed, in the
 same ordered transaction; the book records a step only after its moves were taken, so a
 refused move leaves the book unchanged.  Per currency, always:
@@ -21,6 +27,7 @@ Pure and deterministic: community time comes in the context, integers only, no I
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Final, Protocol
@@ -42,6 +49,13 @@ RELEASED: Final = "released"
 REFUNDED: Final = "refunded"
 SPLIT: Final = "split"
 CASH: Final = "cash"
+SETTLED: Final = "settled"
+"""A shared job paid out by :meth:`EscrowBook.settle`."""
+MAX_PAYEES: Final = 64
+"""The most payees one shared job pays (a bound on the book's state, not a business rule)."""
+
+Payouts = tuple[tuple[bytes, int], ...]
+"""``((payee, cents), ...)``, sorted by payee: who a shared job paid (or the cash was for)."""
 
 
 def _account(domain: bytes, *parts: bytes) -> bytes:
@@ -108,11 +122,18 @@ class EscrowJob:
     state: str = HELD
     settled_ms: int = -1
     to_payee: int = 0
+    """Paid to the payee; for a shared job, the sum of its payouts."""
     commission: int = 0
     refunded: int = 0
+    shared: bool = False
+    """Held by :meth:`EscrowBook.hold_open` or recorded by :meth:`EscrowBook.cash_shared`:
+    paid to its ``payouts``, not to ``payee`` (empty while held; the collector of the cash)."""
+    payouts: Payouts = ()
 
     def to_value(self) -> Value:
-        return (
+        """Ten fields for a one-payee job (its form since the kit began); a shared job's has an
+        eleventh, its payouts (``()`` while held)."""
+        value: tuple[Value, ...] = (
             self.payer,
             self.payee,
             self.currency,
@@ -124,6 +145,7 @@ class EscrowJob:
             self.commission,
             self.refunded,
         )
+        return (*value, self.payouts) if self.shared else value
 
 
 @dataclass(slots=True)
@@ -212,6 +234,80 @@ class EscrowBook:
         totals.held += amount
         return record
 
+    def hold_open(
+        self,
+        job: bytes,
+        payer: bytes,
+        currency: str,
+        amount: int,
+        *,
+        funds: Funds | None,
+        ctx: FoldView,
+    ) -> EscrowJob:
+        """Move ``amount`` from ``payer`` to the app's escrow for a *shared* job: its payees
+        are decided when it is paid out (:meth:`settle`), or it is refunded (:meth:`refund`,
+        without a fee: there is no payee to take it).
+
+        Refusals: as :meth:`hold` (``bad_account`` for the payer only)."""
+        self._new_job(job, payer, None, amount)
+        escrow = escrow_account(ctx.community, self.app)
+        _funds(funds).move(payer, escrow, currency, amount, _memo(job, "held"))
+        record = self.jobs[job] = EscrowJob(payer, b"", currency, amount, ctx.now_ms, shared=True)
+        totals = self._totals(currency)
+        totals.paid_in += amount
+        totals.held += amount
+        return record
+
+    def settle(
+        self,
+        job: bytes,
+        payouts: Sequence[tuple[bytes, int]],
+        commission: int,
+        *,
+        funds: Funds | None,
+        ctx: FoldView,
+    ) -> EscrowJob:
+        """Pay a shared job out in one step, all or nothing: each ``(payee, cents)`` of
+        ``payouts``, ``commission`` cents to the treasury, the rest back to the payer.
+
+        The app computes the parts (its own rules: rates, shares); the book checks they fit.
+        A payee with 0 cents is left out of the record.  Refusals: ``no_such_job``,
+        ``already_settled``, ``not_shared`` (a one-payee job: :meth:`release`),
+        ``bad_payouts`` (not pairs, a payee not a 32-byte id, cents not an integer or
+        negative, a payee twice, the payer or the treasury among them, more than
+        ``MAX_PAYEES``, payouts and commission above the amount), ``bad_commission``, and the
+        funds' own (``unknown_account`` for a payee who is not a member)."""
+        record = self._open_job(job)
+        if not record.shared:
+            raise AppTxRejected("not_shared", f"job {job.hex()[:16]} has one payee: release it")
+        treasury = treasury_account(ctx.community)
+        paid = _payouts(payouts, record.payer, (treasury,))
+        if type(commission) is not int or commission < 0:
+            raise AppTxRejected("bad_commission", f"commission is cents >= 0, not {commission!r}")
+        out = sum(n for _, n in paid)
+        if out + commission > record.amount:
+            raise AppTxRejected(
+                "bad_payouts",
+                f"payouts {out} and commission {commission} exceed the {record.amount} held",
+            )
+        back = record.amount - out - commission
+        escrow = escrow_account(ctx.community, self.app)
+        legs = [Move(escrow, p, record.currency, n, _memo(job, SETTLED)) for p, n in paid]
+        legs += [
+            Move(escrow, treasury, record.currency, commission, _memo(job, "commission")),
+            Move(escrow, record.payer, record.currency, back, _memo(job, "refund")),
+        ]
+        _funds(funds).move_all([m for m in legs if m.amount])
+        record.state, record.settled_ms = SETTLED, ctx.now_ms
+        record.payouts, record.to_payee = paid, out
+        record.commission, record.refunded = commission, back
+        totals = self._totals(record.currency)
+        totals.held -= record.amount
+        totals.paid_out += out
+        totals.commission += commission
+        totals.refunds += back
+        return record
+
     def release(
         self, job: bytes, commission_rate: Fraction | str, *, funds: Funds | None, ctx: FoldView
     ) -> EscrowJob:
@@ -239,6 +335,8 @@ class EscrowBook:
         record = self._open_job(job)
         if type(fee) is not int or not 0 <= fee <= record.amount:
             raise AppTxRejected("bad_fee", f"the fee is 0..{record.amount}, not {fee!r}")
+        if fee and record.shared:
+            raise AppTxRejected("shared_job", "a shared job has no payee to take a fee: settle it")
         escrow = escrow_account(ctx.community, self.app)
         back = record.amount - fee
         legs = [
@@ -287,6 +385,52 @@ class EscrowBook:
         totals.cash_commission += commission
         if commission:
             key = (payee, currency)
+            self.debt[key] = self.debt.get(key, 0) + commission
+        return record
+
+    def cash_shared(
+        self,
+        job: bytes,
+        payer: bytes,
+        collector: bytes,
+        payouts: Sequence[tuple[bytes, int]],
+        commission: int,
+        *,
+        ctx: FoldView,
+        currency: str = COMMUNITY_COINS,
+    ) -> EscrowJob:
+        """The payer paid a shared job in cash to ``collector``, outside: nothing moves here.
+        The fare is the payouts plus ``commission``; the record keeps each party's part (what
+        the collector owes it, handed over outside), and ``commission`` becomes the
+        collector's debt to the cooperative (:meth:`settle_debt`), counted in ``currency``.
+
+        Refusals: ``bad_job``, ``already_held``, ``already_settled``, ``bad_account`` (the
+        payer or the collector), ``self_payment`` (the payer collected), ``bad_payouts``,
+        ``bad_commission``, ``bad_amount`` (a fare of 0 or above ``MAX_AMOUNT``)."""
+        paid = _payouts(payouts, payer, (treasury_account(ctx.community),))
+        if type(commission) is not int or commission < 0:
+            raise AppTxRejected("bad_commission", f"commission is cents >= 0, not {commission!r}")
+        out = sum(n for _, n in paid)
+        fare = out + commission
+        self._new_job(job, payer, collector, fare)
+        record = self.jobs[job] = EscrowJob(
+            payer,
+            collector,
+            currency,
+            fare,
+            ctx.now_ms,
+            state=CASH,
+            settled_ms=ctx.now_ms,
+            to_payee=out,
+            commission=commission,
+            shared=True,
+            payouts=paid,
+        )
+        totals = self._totals(currency)
+        totals.cash_fares += fare
+        totals.cash_commission += commission
+        if commission:
+            key = (collector, currency)
             self.debt[key] = self.debt.get(key, 0) + commission
         return record
 
@@ -343,6 +487,8 @@ class EscrowBook:
         ctx: FoldView,
     ) -> EscrowJob:
         record = self._open_job(job)
+        if record.shared:
+            raise AppTxRejected("shared_job", f"job {job.hex()[:16]} has several payees: settle it")
         rate = _rate(commission_rate)
         back = _part(record.amount, share)
         worker = record.amount - back
@@ -365,7 +511,8 @@ class EscrowBook:
         totals.commission += commission
         return record
 
-    def _new_job(self, job: bytes, payer: bytes, payee: bytes, amount: int) -> None:
+    def _new_job(self, job: bytes, payer: bytes, payee: bytes | None, amount: int) -> None:
+        """Refuse a new job (``payee`` None: a shared job, payees decided later)."""
         if type(job) is not bytes or not 0 < len(job) <= MAX_JOB_ID:
             raise AppTxRejected("bad_job", f"a job id is 1..{MAX_JOB_ID} bytes")
         known = self.jobs.get(job)
@@ -374,6 +521,8 @@ class EscrowBook:
                 raise AppTxRejected("already_held", f"job {job.hex()[:16]} is held already")
             raise AppTxRejected("already_settled", f"job {job.hex()[:16]} was {known.state}")
         for who, account in (("payer", payer), ("payee", payee)):
+            if account is None:
+                continue
             if type(account) is not bytes or len(account) != ACCOUNT_LEN:
                 raise AppTxRejected("bad_account", f"the {who} is a {ACCOUNT_LEN}-byte id")
         if payer == payee:
@@ -402,6 +551,32 @@ def _funds(funds: Funds | None) -> Funds:
     return funds
 
 
+def _payouts(payouts: object, payer: bytes, barred: tuple[bytes, ...]) -> Payouts:
+    """``payouts`` checked (``bad_payouts``) and sorted by payee, zeros left out; the sum is
+    checked by the caller against what it has."""
+    if not isinstance(payouts, (list, tuple)):
+        raise AppTxRejected("bad_payouts", "payouts are a sequence of (payee, cents)")
+    if len(payouts) > MAX_PAYEES:
+        raise AppTxRejected("bad_payouts", f"at most {MAX_PAYEES} payees, not {len(payouts)}")
+    seen: dict[bytes, int] = {}
+    for pair in payouts:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise AppTxRejected("bad_payouts", f"{pair!r} is not a (payee, cents) pair")
+        payee, cents = pair
+        if type(payee) is not bytes or len(payee) != ACCOUNT_LEN:
+            raise AppTxRejected("bad_payouts", f"a payee is a {ACCOUNT_LEN}-byte id")
+        if type(cents) is not int or not 0 <= cents <= MAX_AMOUNT:
+            raise AppTxRejected("bad_payouts", f"a payout is 0..{MAX_AMOUNT} cents, not {cents!r}")
+        if payee in seen:
+            raise AppTxRejected("bad_payouts", f"payee {payee.hex()[:16]} is named twice")
+        if payee == payer:
+            raise AppTxRejected("bad_payouts", "the payer is among the payees: refund it instead")
+        if payee in barred:
+            raise AppTxRejected("bad_payouts", "the treasury is paid as the commission")
+        seen[payee] = cents
+    return tuple((p, n) for p, n in sorted(seen.items()) if n)
+
+
 def _numbers(totals: EscrowTotals) -> tuple[int, ...]:
     return (
         totals.paid_in,
@@ -423,13 +598,16 @@ __all__ = [
     "CASH",
     "HELD",
     "MAX_AMOUNT",
+    "MAX_PAYEES",
     "REFUNDED",
     "RELEASED",
+    "SETTLED",
     "SPLIT",
     "EscrowBook",
     "EscrowJob",
     "EscrowTotals",
     "FoldView",
+    "Payouts",
     "escrow_account",
     "treasury_account",
 ]
