@@ -166,7 +166,9 @@ class DeliveryFacts:
 
 def _check_int(value: object, name: str, most: int, least: int = 0) -> None:
     if type(value) is not int or not least <= value <= most:
-        raise BadDeliveryFacts(f"{name} is {value!r}, not an integer in {least}..{most}")
+        huge = isinstance(value, int) and value.bit_length() > 64  # too many digits to print
+        shown = "a very large integer" if huge else f"{value!r:.40}"
+        raise BadDeliveryFacts(f"{name} is {shown}, not an integer in {least}..{most}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ class RuleSet:
         object.__setattr__(self, "_cells", cells)
 
     @classmethod
-    def parse(cls, value: Value) -> RuleSet:
+    def parse(cls, value: object) -> RuleSet:
         """The rule set ``value`` (a codec value; lists or tuples), or :class:`BadRuleSet`."""
         parsed: Parsed = parse_rule_set(value)
         return cls(parsed.strategy, parsed.rules, parsed.zones, parsed.slots, parsed.utc_offset_min)

@@ -154,7 +154,7 @@ class Parsed:
     utc_offset_min: int
 
 
-def parse_rule_set(value: Value) -> Parsed:
+def parse_rule_set(value: object) -> Parsed:
     """The rule set ``value`` in canonical form, or :class:`BadRuleSet` naming the fault."""
     top = _map(value, "rule set", {"strategy", "rules"}, {"zones", "slots", "utc_offset_min"})
     strategy = top["strategy"]
@@ -173,7 +173,7 @@ def parse_rule_set(value: Value) -> Parsed:
     return Parsed(strategy, rules, zones, slots, offset)
 
 
-def _rule(value: Value, path: str, zones: set[str], slots: set[str]) -> Rule:
+def _rule(value: object, path: str, zones: set[str], slots: set[str]) -> Rule:
     fields = _map(value, path, {"target", "price"}, {"when"})
     target = fields["target"]
     if target not in TARGETS:
@@ -186,7 +186,9 @@ def _rule(value: Value, path: str, zones: set[str], slots: set[str]) -> Rule:
     return Rule(target, when, _price(fields["price"], f"{path}.price", target))
 
 
-def _condition(value: Value, path: str, target: str, zones: set[str], slots: set[str]) -> Condition:
+def _condition(
+    value: object, path: str, target: str, zones: set[str], slots: set[str]
+) -> Condition:
     items = _list(value, path, 3, 3, "a condition is [variable, op, value]")
     variable, op, operand = items
     if type(variable) is not str or variable not in VARIABLES["delivery"] + VARIABLES["task"]:
@@ -208,24 +210,24 @@ def _condition(value: Value, path: str, target: str, zones: set[str], slots: set
     return Condition(variable, op, check(operand, at, known))
 
 
-def _quantity(value: Value, path: str, _known: set[str]) -> int:
+def _quantity(value: object, path: str, _known: set[str]) -> int:
     return _int(value, path, 0, MAX_QUANTITY)
 
 
-def _declared(value: Value, path: str, known: set[str]) -> str:
+def _declared(value: object, path: str, known: set[str]) -> str:
     if type(value) is not str or value not in known:
         return _fail(f"{path}: {_show(value)} is not a declared name ({_names(known)})")
     return value
 
 
-def _kind(value: Value, path: str, _known: set[str]) -> str:
+def _kind(value: object, path: str, _known: set[str]) -> str:
     if value not in KINDS:
         return _fail(f"{path}: {_show(value)} is not one of {_alternatives(KINDS)}")
     assert isinstance(value, str)
     return value
 
 
-_Check: TypeAlias = Callable[[Value, str, set[str]], int | str]
+_Check: TypeAlias = Callable[[object, str, set[str]], int | str]
 _OPERANDS: Final[dict[str, tuple[tuple[str, ...], _Check]]] = {
     **dict.fromkeys(NUMERIC, ((*ORDER_OPS, *SET_OPS), _quantity)),
     "pickup_zone": (SET_OPS, _declared),
@@ -238,7 +240,7 @@ _OPERANDS: Final[dict[str, tuple[tuple[str, ...], _Check]]] = {
 operand is one zone name even under ``in``)."""
 
 
-def _price(value: Value, path: str, target: str) -> PriceForm:
+def _price(value: object, path: str, target: str) -> PriceForm:
     if not isinstance(value, dict) or len(value) != 1:
         raise BadRuleSet(f"{path}: a price is one of {_alternatives(PRICE_FORMS)}")
     ((form, body),) = value.items()
@@ -271,7 +273,7 @@ def _price(value: Value, path: str, target: str) -> PriceForm:
     raise BadRuleSet(f"{path}: {_show(form)} is not one of {_alternatives(PRICE_FORMS)}")
 
 
-def _rate(value: Value, path: str) -> Fraction:
+def _rate(value: object, path: str) -> Fraction:
     if type(value) is not str:
         raise BadRuleSet(f'{path}: a rate is "n/d" text, not {_show(value)}')
     try:
@@ -286,7 +288,7 @@ def _rate(value: Value, path: str) -> Fraction:
     return rate
 
 
-def _zones(value: Value) -> Zones:
+def _zones(value: object) -> Zones:
     raw = _named_map(value, "zones", MAX_ZONES)
     out: list[tuple[str, tuple[Grid, ...]]] = []
     budget = MAX_ZONE_CELLS
@@ -301,7 +303,7 @@ def _zones(value: Value) -> Zones:
     return tuple(out)
 
 
-def _cell(value: Value, path: str) -> Grid:
+def _cell(value: object, path: str) -> Grid:
     row, col = _list(value, path, 2, 2, "a cell is [row, col]")
     row_i, col_i = _int(row, f"{path}[0]", None, None), _int(col, f"{path}[1]", None, None)
     if not valid_cell(row_i, col_i):
@@ -309,7 +311,7 @@ def _cell(value: Value, path: str) -> Grid:
     return Grid(row_i, col_i)
 
 
-def _slots(value: Value) -> Slots:
+def _slots(value: object) -> Slots:
     out: list[tuple[str, int, int]] = []
     for name, span in _named_map(value, "slots", MAX_SLOTS):
         path = f"slots.{name}"
@@ -322,7 +324,7 @@ def _slots(value: Value) -> Slots:
     return tuple(out)
 
 
-def _named_map(value: Value, path: str, most: int) -> list[tuple[str, Value]]:
+def _named_map(value: object, path: str, most: int) -> list[tuple[str, object]]:
     if not isinstance(value, dict):
         raise BadRuleSet(f"{path}: a map of names, not {_show(value)}")
     if len(value) > most:
@@ -342,7 +344,7 @@ def package_name(value: object, path: str) -> str:
     return value
 
 
-def _map(value: Value, path: str, required: set[str], optional: set[str]) -> dict[str, Value]:
+def _map(value: object, path: str, required: set[str], optional: set[str]) -> dict[str, object]:
     if not isinstance(value, dict):
         raise BadRuleSet(f"{path}: a map with {_alternatives(sorted(required))}")
     for key in sorted(value, key=repr):
@@ -355,19 +357,19 @@ def _map(value: Value, path: str, required: set[str], optional: set[str]) -> dic
 
 
 def _list(
-    value: Value, path: str, least: int, most: int, what: str = ""
-) -> tuple[Value, ...] | list[Value]:
+    value: object, path: str, least: int, most: int, what: str = ""
+) -> tuple[object, ...] | list[object]:
     if not isinstance(value, tuple | list) or not least <= len(value) <= most:
         size = f"{least}..{most}" if least != most else str(least)
         raise BadRuleSet(f"{path}: {what or f'a list of {size} items'}, not {_show(value)}")
     return value
 
 
-def _int(value: Value, path: str, least: int | None, most: int | None) -> int:
+def _int(value: object, path: str, least: int | None, most: int | None) -> int:
     if type(value) is not int:
         raise BadRuleSet(f"{path}: {_show(value)} is not an integer")
     if (least is not None and value < least) or (most is not None and value > most):
-        raise BadRuleSet(f"{path}: {value} is outside {least}..{most}")
+        raise BadRuleSet(f"{path}: {_show(value)} is outside {least}..{most}")
     return value
 
 
@@ -380,6 +382,8 @@ def _show(value: object) -> str:
     if isinstance(value, str):
         text = json.dumps(value[:41])
         return text if len(value) <= 40 else text[:-1] + '..."'
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "a very large integer"  # its digits could be too many even to print
     if value is None or isinstance(value, bool | int):
         text = json.dumps(value)
         return text if len(text) <= 40 else text[:40] + "..."
