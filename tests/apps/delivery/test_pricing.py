@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -294,6 +295,37 @@ def test_a_task_rules_slot_reads_that_tasks_window() -> None:
     )
     late = delivery(task(after_ms=23 * HOUR_MS), task(after_ms=13 * HOUR_MS))
     assert rules.price(late).lines == (PriceLine(0, 1, 80), PriceLine(1, None, 300))
+
+
+def documented_rule_set() -> RuleSet:
+    """The example set of docs/delivery.md ("Pricing rules"): the manual's JSON, read as is."""
+    page = (Path(__file__).parents[3] / "docs" / "delivery.md").read_text(encoding="utf-8")
+    section = page[page.index("## Pricing rules") :]
+    start = section.index("```json\n") + len("```json\n")
+    return RuleSet.from_json(section[start : section.index("```", start)])
+
+
+def test_the_documented_example() -> None:
+    rules = documented_rule_set()
+    outside = Grid(4560, 940)
+    facts = delivery(
+        task(cell=Grid(4547, 918)),
+        task(cell=outside),
+        pickup=task("pickup", Grid(4546, 919), after_ms=20_000 * 24 * HOUR_MS + 640 * 60_000),
+        distance_m=3500,
+        goods_cents=12_000,
+    )
+    got = rules.price(facts)
+    assert got.lines == (
+        PriceLine(3, 2, 200),
+        PriceLine(0, None, 300),
+        PriceLine(1, None, 200),
+        PriceLine(2, None, 150),
+        PriceLine(4, None, -85),
+    )
+    assert got.total == 765
+    first = RuleSet.parse({**rules.to_value(), "strategy": "first"})
+    assert first.price(facts).total == 500
 
 
 # -- strategies and refusals --------------------------------------------------------------------
