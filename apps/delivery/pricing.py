@@ -4,7 +4,7 @@ A member writes the rule set as JSON; a cooperative decision adopts or amends it
 version is kept, so a delivery's price is a pure function of (rules version, delivery facts)
 that anyone can recompute from the ordered transactions.  Reading a set (its shape, limits and
 errors) is :mod:`.pricing_parse`; this module is the facts a set is evaluated on, the
-evaluation, and its result: a total with one line per rule matched, so a member can see why a
+evaluation, and its result: a total with one line per match, so a member can see why a
 delivery cost what it did.  ``docs/delivery.md`` ("Pricing rules") is the language's manual.
 
 Evaluation order: each task in the delivery's order, the task rules by position against it;

@@ -799,3 +799,21 @@ def test_a_mutated_rule_set_parses_or_is_bad_rules(data: st.DataObject, rules: R
 @given(canonical_values(max_leaves=20))
 def test_any_codec_value_parses_or_is_bad_rules(value: Value) -> None:
     assert_parses_or_bad_rules(value)
+
+
+@given(st.data(), rule_sets())
+def test_any_json_text_reads_or_is_bad_rules(data: st.DataObject, rules: RuleSet) -> None:
+    text = rules.to_json()
+    at = data.draw(st.integers(0, len(text)))
+    cut = data.draw(st.integers(0, 3))
+    noise = data.draw(st.text(alphabet='[]{}",:0123456789.-eE truefalsnNI\\', max_size=6))
+    outcome: RuleSet | BadRuleSet
+    try:
+        outcome = RuleSet.from_json(text[:at] + noise + text[at + cut :])
+    except BadRuleSet as exc:
+        outcome = exc
+    event("bad_rules" if isinstance(outcome, BadRuleSet) else "parsed")
+    if isinstance(outcome, BadRuleSet):
+        assert outcome.reason == "bad_rules" and outcome.detail
+    else:
+        assert RuleSet.from_json(outcome.to_json()) == outcome
