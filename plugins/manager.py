@@ -26,7 +26,11 @@ from peoplenet.plugins.api import FUNDS, AppSpec, PluginError
 from peoplenet.runtime.log import get_logger
 
 ENTRY_POINT_GROUP: Final = "peoplenet.apps"
-BUNDLED: Final = ("peoplenet.apps.currency.plugin", "peoplenet.apps.ride_hailing.plugin")
+BUNDLED: Final = (
+    "peoplenet.apps.currency.plugin",
+    "peoplenet.apps.ride_hailing.plugin",
+    "peoplenet.apps.delivery.plugin",
+)
 """Modules of the apps that ship with Peoplenet (registered like any other plugin)."""
 
 _log = get_logger("plugins")

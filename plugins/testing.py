@@ -145,6 +145,8 @@ class ConformanceCase:
     """Blocks of the app's lace, delivered in this order after the good transactions."""
     lace_outcome: LaceOutcome | None = None
     """Reads each lace block's outcome from the app's state (see :class:`LaceBlock`)."""
+    officers: Mapping[str, int] = field(default_factory=dict)
+    """Offices held from the start (role -> member index): ``ctx.officers`` on every host."""
     others: Sequence[OtherApp] = ()
     """The cooperative's other apps on every host of the kit, enabled first (the currency
     for an app that moves coins through ``ctx.funds``); their snapshots count as part of the
@@ -157,6 +159,8 @@ def _harness(case: ConformanceCase) -> AppHarness:
     h = AppHarness(case.plugin, members=case.members, source=case.source, others=others)
     for name, other in zip(h.others, case.others, strict=True):
         h.enable_app(name, other.settings, other.action)
+    for role, member in case.officers.items():
+        h.officers[role] = h.members[member]
     return h
 
 

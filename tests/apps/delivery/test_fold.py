@@ -1,0 +1,246 @@
+"""The delivery fold through the real app host: whole orders, money, privacy, bad input.
+
+Member 0 orders and dispatches, member 1 is the store, members 2 and 3 are couriers (as in
+the conformance case); every refusal is checked to leave the app's snapshot unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+
+from peoplenet.actors.work.sealed import open_sealed
+from peoplenet.apps.currency import plugin as currency
+from peoplenet.apps.delivery import plugin
+from peoplenet.apps.delivery.conformance import (
+    CUSTOMER,
+    HOME,
+    SHOP,
+    cell,
+    place,
+    stops,
+    task,
+)
+from peoplenet.apps.delivery.places import Address as Place
+from peoplenet.apps.delivery.places import address_context, read, seal_address, seal_position
+from peoplenet.apps.delivery.records import (
+    Address,
+    AnswerTask,
+    Assign,
+    CompleteTask,
+    CourierOnline,
+    MoveTour,
+    StartTask,
+    StoreAnswer,
+    Track,
+)
+from peoplenet.apps.delivery.state import DeliveryState
+from peoplenet.plugins.harness import AppHarness
+from peoplenet.plugins.kit import COMMUNITY_COINS
+from peoplenet.plugins.testing import COMMUNITY, START_MS
+from peoplenet.runtime.wire.codec import Record
+
+O1, O2 = bytes([1]) * 16, bytes([2]) * 16
+PROOF = bytes(range(32))
+
+
+@pytest.fixture
+def h() -> Iterator[AppHarness]:
+    harness = AppHarness(plugin, members=4, others=[currency])
+    harness.enable_app(harness.others[0], {}, {"mint": 100_000, "to": harness.members[0].hex()})
+    harness.officers["dispatcher"] = harness.members[0]
+    harness.enable({"payment": "escrow"})
+    try:
+        yield harness
+    finally:
+        harness.close()
+
+
+def ok(h: AppHarness, tx: Record, member: int = 0) -> dict[str, object]:
+    result = h.submit(tx, member)
+    assert result["status"] == "applied", result
+    return result
+
+
+def refused(h: AppHarness, tx: Record, member: int, reason: str) -> None:
+    before = h.snapshot()
+    result = h.submit(tx, member)
+    assert (result["status"], result.get("reason")) == ("rejected", reason), result
+    assert h.snapshot() == before
+
+
+def state(h: AppHarness) -> DeliveryState:
+    s = h.state
+    assert isinstance(s, DeliveryState)
+    return s
+
+
+def deliver(h: AppHarness, order: bytes, courier: int) -> None:
+    """Accept, assign whole to ``courier``, pick up and deliver."""
+    ok(h, StoreAnswer(order, "accept"), 1)
+    ok(h, Assign((task(order, 0), task(order, 1)), h.members[courier]))
+    for i in (0, 1):
+        ok(h, StartTask(task(order, i)), courier)
+        ok(h, CompleteTask(task(order, i), START_MS + 60_000 + i, PROOF), courier)
+
+
+def test_an_escrow_order_pays_the_store_the_courier_and_the_treasury_exactly(
+    h: AppHarness,
+) -> None:
+    ok(h, replace(place(O1), method="escrow"))
+    fold = state(h).fold
+    money = fold.pay.money(O1)
+    assert money is not None and money.state == "held" and money.method == "escrow"
+    paid_in = money.goods + money.price
+    deliver(h, O1, 2)
+    order = fold.book.order(O1)
+    assert order.state == "fulfilled"
+    store = fold.earned[(h.members[1], "store")]
+    courier = fold.earned[(h.members[2], "courier")]
+    totals = fold.pay.book.total(COMMUNITY_COINS)
+    assert totals.held == 0 and totals.conserved()
+    assert store + courier + totals.commission + totals.refunds == paid_in
+    assert courier == (money.price * 4 + 2) // 5  # the couriers' voted share, half up
+
+
+def test_a_dropoff_is_never_done_before_its_pickup(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0), task(O1, 1)), h.members[2]))
+    ok(h, StartTask(task(O1, 1)), 2)
+    refused(h, CompleteTask(task(O1, 1), START_MS + 60_000, PROOF), 2, "pickup_not_done")
+
+
+def test_an_offline_completion_keeps_the_time_signed_on_the_phone(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0),), h.members[2]))
+    ok(h, StartTask(task(O1, 0)), 2)
+    signed = START_MS + 5_000  # done on the phone; the order hears of it minutes later
+    h.now_ms += 10 * 60_000
+    ok(h, CompleteTask(task(O1, 0), signed, PROOF), 2)
+    assert state(h).fold.book.task(task(O1, 0)).done_ms == signed
+
+
+def test_a_completion_signed_before_the_assignment_is_refused(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0),), h.members[2]))
+    refused(h, CompleteTask(task(O1, 0), START_MS, PROOF), 2, "done_before_assignment")
+
+
+def test_a_task_completed_by_someone_not_assigned_is_refused(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0),), h.members[2]))
+    refused(h, CompleteTask(task(O1, 0), START_MS + 60_000, PROOF), 3, "not_your_task")
+
+
+def test_a_price_with_no_matching_rule_refuses_the_order(h: AppHarness) -> None:
+    nothing = {
+        "strategy": "first",
+        "rules": [
+            {"target": "delivery", "when": [["distance_m", ">", 10**6]], "price": {"fixed": 100}}
+        ],
+    }
+    h.enable({"payment": "escrow"}, {"pricing": nothing})
+    assert state(h).fold.rules.current == 2
+    refused(h, replace(place(O1), rules_version=2), 0, "no_price_rule")
+
+
+def test_a_rule_set_that_does_not_parse_changes_nothing(h: AppHarness) -> None:
+    before = h.snapshot()
+    h.enable({"payment": "escrow"}, {"pricing": {"strategy": "cheapest", "rules": []}})
+    assert state(h).fold.rules.current == 1
+    assert h.snapshot() == before
+
+
+def test_positions_go_only_to_the_task_parties_and_stop_when_it_ends(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0), task(O1, 1)), h.members[2]))
+    refused(h, Track(task(O1, 0), _at(h, 0, 2)), 2, "task_not_active")  # not started
+    ok(h, StartTask(task(O1, 0)), 2)
+    # before the pickup the store sees nothing (the members' default vote): not sealed to it
+    refused(h, Track(task(O1, 0), _at(h, 0, 1, 2)), 2, "sealed_to_others")
+    refused(h, Track(task(O1, 0), _at(h, 0, 2, 3)), 2, "sealed_to_others")
+    refused(h, Track(task(O1, 0), _at(h, 0, 3)), 3, "not_your_task")
+    ok(h, Track(task(O1, 0), _at(h, 0, 2)), 2)
+    refused(h, Track(task(O1, 0), _at(h, 0, 2)), 2, "too_often")
+    ok(h, CompleteTask(task(O1, 0), START_MS + 60_000, PROOF), 2)
+    assert task(O1, 0) not in state(h).fold.tracks
+    refused(h, Track(task(O1, 0), _at(h, 0, 2)), 2, "task_not_active")
+    ok(h, StartTask(task(O1, 1)), 2)
+    ok(h, Track(task(O1, 1), _at(h, 0, 1, 2)), 2)  # picked up: the store may see it now
+
+
+def _at(h: AppHarness, *members: int) -> object:
+    readers = tuple(h.members[m] for m in members)
+    return seal_position(HOME, readers, COMMUNITY, task(O1, 0))
+
+
+def test_the_dispatcher_reseals_a_moved_tour_to_its_new_courier(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0), task(O1, 1)), h.members[2]))
+    ok(h, AnswerTask(task(O1, 0), True), 2)
+    assert state(h).fold.to_reseal == {task(O1, 0), task(O1, 1)}
+    ok(h, MoveTour(h.members[2], h.members[3]))
+    fold = state(h).fold
+    assert {t.courier for t in fold.book.tasks_of(O1)} == {h.members[3]}
+    submitted = [tx for tx in h.duties() if isinstance(tx, Address)]
+    assert {(tx.task, tx.courier) for tx in submitted} == {
+        (task(O1, 0), h.members[3]),
+        (task(O1, 1), h.members[3]),
+    }
+    for tx in submitted:
+        ok(h, tx)
+        context = address_context(COMMUNITY, tx.task, h.members[3])
+        plain = open_sealed(tx.sealed, context, h.members[3], h.identities[3].open_sealed_box)
+        assert read(plain).text in ("Via Dante 1", "Via Lupetta 4")
+    assert fold.to_reseal == set()
+
+
+def test_an_address_resealed_to_a_stranger_is_refused(h: AppHarness) -> None:
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0),), h.members[2]))
+    context = address_context(COMMUNITY, task(O1, 0), h.members[2])
+    leaky = seal_address(Place("Via Dante 1", SHOP), (h.members[2], h.members[3]), context)
+    refused(h, Address(task(O1, 0), h.members[2], leaky), 0, "sealed_to_others")
+    refused(h, Address(task(O1, 0), h.members[2], leaky), 3, "not_your_order")
+
+
+def test_a_customer_order_is_priced_at_the_rules_in_force_up_to_their_limit(
+    h: AppHarness,
+) -> None:
+    cheap = replace(
+        place(O2),
+        rules_version=0,
+        price_cents=1,
+        stops=stops(O2, (CUSTOMER.member_id, h.members[1])),
+    )
+    refused(h, CUSTOMER.step(1, cheap), 1, "over_your_limit")
+    fine = replace(cheap, price_cents=10**6)
+    result = ok(h, CUSTOMER.step(1, fine), 1)
+    order = state(h).fold.book.order(O2)
+    assert order.customer == CUSTOMER.member_id and order.rules_version == 1
+    assert state(h).fold.pay.money(O2).method == "cash"  # type: ignore[union-attr]
+    events = {e["event"]: e["detail"] for e in result["result"]["customer_events"]}  # type: ignore[index]
+    assert events == {"priced": f"{order.price_cents} 1", "step_1": "new"}
+
+
+def test_a_forged_or_replayed_customer_order_is_refused(h: AppHarness) -> None:
+    body = replace(place(O2), rules_version=0, price_cents=10**6)
+    signed = CUSTOMER.step(1, body)
+    forged = replace(signed, request=replace(signed.request, signature=bytes(64)))
+    refused(h, forged, 1, "bad_customer_signature")
+    ok(h, signed, 1)
+    refused(h, signed, 1, "replayed")
+
+
+def test_online_needs_a_member(h: AppHarness) -> None:
+    ok(h, CourierOnline(cell(SHOP)), 2)
+    assert h.members[2] in state(h).fold.book.online()
