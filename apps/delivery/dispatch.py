@@ -110,7 +110,11 @@ class Dispatch:
         tour = self.tours.get(courier, [])
         if not tour:
             raise reject("empty_tour", "the courier holds no open task")
-        if not isinstance(route, Sequence) or sorted(route) != sorted(tour):
+        if (
+            not isinstance(route, Sequence)
+            or any(type(t) is not bytes for t in route)
+            or sorted(route) != sorted(tour)
+        ):
             raise reject("bad_tour_order", "every task of the tour, each once, and no other")
 
     def reorder(self, courier: bytes, route: Sequence[bytes]) -> None:

@@ -179,9 +179,13 @@ def test_a_dispatcher_sets_the_route_order() -> None:
         [tid(0), tid(1), tid(2), tid(2)],
         [tid(0), tid(1), tid(0, OID2)],
         [tid(0), tid(1), tid(2), tid(0, OID2)],
+        [tid(0), tid(1), 2],
+        tid(0) + tid(1) + tid(2),
     ],
 )
 def test_a_route_must_be_the_tour_itself(route: list[bytes]) -> None:
+    """Every task of the tour, each once, and nothing else (not even something that is not
+    a task id)."""
     book = two_orders()
     book.assign_delivery(OID, C1, DISPATCHER, DISPATCHERS, T0)
     refused(book, lambda: book.reorder(C1, route, DISPATCHER, DISPATCHERS), "bad_tour_order")
