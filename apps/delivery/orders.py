@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 from peoplenet.apps.delivery.dispatch import AUTO_RINGS, Dispatch
@@ -168,7 +169,8 @@ class DeliveryBook:
         )
 
     def online(self) -> Mapping[bytes, Grid]:
-        return self.dispatch.online
+        """The couriers online and the cell each waits in (read-only)."""
+        return MappingProxyType(self.dispatch.online)
 
     # -- orders -------------------------------------------------------------------------------
 

@@ -394,3 +394,14 @@ def test_a_failure_keeps_its_reason_and_its_courier() -> None:
     assert ids(book, C1) == [tid(1)]
     error = refused(book, lambda: book.fail(tid(0), C1, "again", T0), "bad_state")
     assert error.detail == "failed -> failed"
+    book.start(tid(1), C1, T0 + 8)
+    book.fail(tid(1), C1, "bike broke", T0 + 9)  # from doing too
+    assert (book.task(tid(1)).state, book.task(tid(1)).started_ms) == (FAILED, T0 + 8)
+
+
+def test_the_online_couriers_are_read_only() -> None:
+    book = DeliveryBook()
+    book.go_online(C1, Grid(1, 2))
+    with pytest.raises(TypeError):
+        book.online()[C2] = Grid(3, 3)  # type: ignore[index]
+    assert dict(book.online()) == {C1: Grid(1, 2)}

@@ -405,6 +405,23 @@ def test_the_last_dropoff_done_fulfils_the_order_not_the_first() -> None:
     assert book.open_orders(STORE) == ()
 
 
+@pytest.mark.parametrize("steps", [0, 1, 2])
+def test_an_order_is_fulfilled_from_any_live_state_by_started_tasks(steps: int) -> None:
+    book = live_book()
+    for step in [book.start_preparing, book.ready][:steps]:
+        step(OID, STORE, T0 + 1)
+    book.assign_delivery(OID, C1, DISPATCHER, DISPATCHERS, T0 + 2)
+    for index in (0, 1):
+        assert book.start(tid(index), C1, T0 + 3) == [("task_active", tid(index), C1)]
+        events = book.complete(
+            tid(index), C1, done_ms=T0 + 4, proof=PROOF, now_ms=T0 + 5, tolerance_ms=0
+        )
+    assert events[-1] == ("fulfilled", OID)
+    assert [(t.state, t.started_ms, t.done_ms) for t in book.tasks_of(OID)] == [
+        (DONE, T0 + 3, T0 + 4)
+    ] * 2
+
+
 def test_a_failed_dropoff_keeps_the_order_open() -> None:
     book = live_book(dropoffs=2)
     book.assign_delivery(OID, C1, DISPATCHER, DISPATCHERS, T0 + 2)
