@@ -432,8 +432,9 @@ class DeliveryBook:
             if pickup.state != DONE:
                 raise reject("pickup_not_done", f"the pickup is {pickup.state}")
             pickup_done = pickup.done_ms
-        check_done_time(found, done_ms, now_ms, tolerance_ms, pickup_done)
-        found.done_ms, found.proof, found.accepted = done_ms, proof, True
+        recorded = check_done_time(found, done_ms, now_ms, tolerance_ms, pickup_done)
+        found.done_ms, found.signed_ms = recorded, done_ms
+        found.proof, found.accepted = proof, True
         events: list[Event] = [("task_done", found.id, courier)]
         events += self._end(found, DONE)
         return events + self._fulfil_if_due(order, now_ms)

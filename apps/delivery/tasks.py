@@ -161,7 +161,10 @@ class Task:
     assigned_ms: int = 0
     started_ms: int = 0
     done_ms: int = 0
-    """The time signed on the courier's phone (offline completions keep it)."""
+    """When it was done: the time signed on the courier's phone (offline completions keep
+    it) if within the window and its tolerance, else when the completion reached the order."""
+    signed_ms: int = 0
+    """The time the courier's phone signed for the completion, as sent."""
     proof: bytes = b""
     failed_ms: int = 0
     failure: str = ""
@@ -196,6 +199,7 @@ class Task:
             "courier": self.courier,
             "accepted": self.accepted,
             "times": (self.assigned_ms, self.started_ms, self.done_ms, self.failed_ms),
+            "signed_ms": self.signed_ms,
             "proof": self.proof,
             "failure": self.failure,
             "declined": tuple(self.declined),
@@ -205,13 +209,16 @@ class Task:
 
 def check_done_time(
     task: Task, done_ms: int, now_ms: int, tolerance_ms: int, pickup_done_ms: int | None
-) -> None:
-    """A7: a completion's signed time is kept only if it is plausible.
+) -> int:
+    """A7: the completion time to record -- the one signed on the phone when it is plausible.
 
-    Not before the task's assignment (nor before its pickup's completion, for a dropoff), not
-    after the community time plus :data:`CLOCK_SKEW_MS`, and within the task's window
-    ``[after_ms, before_ms + tolerance_ms]``.  The start is no bound: a phone offline sends
-    its start late, after the time it signed the completion.
+    Refused: a signed time before the task's assignment (or, for a dropoff, before its
+    pickup's completion), or after the community time plus :data:`CLOCK_SKEW_MS`.  The start
+    is no bound: a phone offline sends its start late, after the time it signed the
+    completion.  A signed time outside the task's window ``[after_ms, before_ms +
+    tolerance_ms]`` is not trusted but not refused either (a courier who is simply late must
+    still close the task): the community time the completion reached the order is recorded
+    instead, so a phone cannot back-date a late delivery into its window.
     """
     check_int(done_ms, 0, 2**63 - 1, "bad_time", "done_ms")
     check_int(tolerance_ms, 0, 2**63 - 1, "bad_tolerance", "tolerance_ms")
@@ -222,8 +229,7 @@ def check_done_time(
     if done_ms > now_ms + CLOCK_SKEW_MS:
         raise reject("done_in_future", f"done {done_ms} > now {now_ms} + {CLOCK_SKEW_MS}")
     low, high = task.spec.after_ms, task.spec.before_ms + tolerance_ms
-    if not low <= done_ms <= high:
-        raise reject("done_time_out_of_window", f"done {done_ms} not in [{low}, {high}]")
+    return done_ms if low <= done_ms <= high else max(now_ms, pickup_done_ms or 0)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -38,9 +39,9 @@ from peoplenet.apps.delivery.records import (
 )
 from peoplenet.apps.delivery.state import DeliveryState
 from peoplenet.plugins.harness import AppHarness
-from peoplenet.plugins.kit import COMMUNITY_COINS
+from peoplenet.plugins.kit import COMMUNITY_COINS, Sealed
 from peoplenet.plugins.testing import COMMUNITY, START_MS
-from peoplenet.runtime.wire.codec import Record
+from peoplenet.runtime.wire.codec import Record, Value
 
 O1, O2 = bytes([1]) * 16, bytes([2]) * 16
 PROOF = bytes(range(32))
@@ -58,7 +59,7 @@ def h() -> Iterator[AppHarness]:
         harness.close()
 
 
-def ok(h: AppHarness, tx: Record, member: int = 0) -> dict[str, object]:
+def ok(h: AppHarness, tx: Record, member: int = 0) -> dict[str, Value]:
     result = h.submit(tx, member)
     assert result["status"] == "applied", result
     return result
@@ -139,11 +140,11 @@ def test_a_task_completed_by_someone_not_assigned_is_refused(h: AppHarness) -> N
 
 
 def test_a_price_with_no_matching_rule_refuses_the_order(h: AppHarness) -> None:
-    nothing = {
+    nothing: dict[str, Value] = {
         "strategy": "first",
-        "rules": [
-            {"target": "delivery", "when": [["distance_m", ">", 10**6]], "price": {"fixed": 100}}
-        ],
+        "rules": (
+            {"target": "delivery", "when": (("distance_m", ">", 10**6),), "price": {"fixed": 100}},
+        ),
     }
     h.enable({"payment": "escrow"}, {"pricing": nothing})
     assert state(h).fold.rules.current == 2
@@ -152,7 +153,8 @@ def test_a_price_with_no_matching_rule_refuses_the_order(h: AppHarness) -> None:
 
 def test_a_rule_set_that_does_not_parse_changes_nothing(h: AppHarness) -> None:
     before = h.snapshot()
-    h.enable({"payment": "escrow"}, {"pricing": {"strategy": "cheapest", "rules": []}})
+    bad: dict[str, Value] = {"strategy": "cheapest", "rules": ()}
+    h.enable({"payment": "escrow"}, {"pricing": bad})
     assert state(h).fold.rules.current == 1
     assert h.snapshot() == before
 
@@ -176,7 +178,7 @@ def test_positions_go_only_to_the_task_parties_and_stop_when_it_ends(h: AppHarne
     ok(h, Track(task(O1, 1), _at(h, 0, 1, 2)), 2)  # picked up: the store may see it now
 
 
-def _at(h: AppHarness, *members: int) -> object:
+def _at(h: AppHarness, *members: int) -> Sealed:
     readers = tuple(h.members[m] for m in members)
     return seal_position(HOME, readers, COMMUNITY, task(O1, 0))
 
@@ -228,7 +230,8 @@ def test_a_customer_order_is_priced_at_the_rules_in_force_up_to_their_limit(
     order = state(h).fold.book.order(O2)
     assert order.customer == CUSTOMER.member_id and order.rules_version == 1
     assert state(h).fold.pay.money(O2).method == "cash"  # type: ignore[union-attr]
-    events = {e["event"]: e["detail"] for e in result["result"]["customer_events"]}  # type: ignore[index]
+    told: Any = result["result"]
+    events = {e["event"]: e["detail"] for e in told["customer_events"]}
     assert events == {"priced": f"{order.price_cents} 1", "step_1": "new"}
 
 
