@@ -59,7 +59,11 @@ def peoplenet_app() -> AppSpec:
                     Arg("times", "int"),
                 ),
             ),
-            CommandSpec("later", "queue a record for the duties", (Arg("sealed", "text"),)),
+            CommandSpec(
+                "later",
+                "queue a record for the duties (held: only once community time moves)",
+                (Arg("sealed", "text"), Arg("held", "bool")),
+            ),
             CommandSpec("show", "what the duties opened", read_only=True),
         ),
     )
@@ -67,7 +71,7 @@ def peoplenet_app() -> AppSpec:
 
 @hookimpl
 def peoplenet_new_state(community: bytes, settings: Mapping[str, Value]) -> object:
-    return {"queue": [], "opened": []}
+    return {"queue": [], "held": [], "opened": []}
 
 
 @hookimpl
@@ -112,11 +116,20 @@ def peoplenet_command(
             opened = node.unseal(sealed, context)
         return {"text": opened.decode()}
     if command == "later":
-        state["queue"].append(_record(args.get("sealed")))
-        return {"queued": len(state["queue"])}
+        where = "held" if args.get("held") else "queue"
+        state[where].append(_record(args.get("sealed")))
+        return {"queued": len(state["queue"]), "held": len(state["held"])}
     if command == "show":
         return {"opened": tuple(state["opened"])}
     raise AppCommandError("unknown_command", command)
+
+
+@hookimpl
+def peoplenet_clock(state: Any, ctx: Any) -> None:
+    """Community time moved: what was held goes to the duties' queue (a fold hook: it opens
+    nothing; the duties after it, in the same delivery, do)."""
+    state["queue"].extend(state["held"])
+    state["held"] = []
 
 
 @hookimpl

@@ -457,8 +457,7 @@ def _show(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Val
     shown["delay_min"] = order.delay_min
     shown["log"] = tuple((what, at, by.hex()) for what, at, by in order.log)
     shown["currency"] = _currency(s, node)
-    visible = fold.ratings.visible(order.id, ctx.now_ms)
-    shown["ratings"] = None if visible is None else {m.hex(): v for m, v in sorted(visible.items())}
+    shown["ratings"] = _ratings(s, order, ctx.now_ms)
     addresses: dict[str, Value] = {}
     positions: dict[str, Value] = {}
     for task in fold.book.tasks_of(order.id):
@@ -473,6 +472,17 @@ def _show(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Val
     shown["addresses"] = addresses
     shown["courier_at"] = positions
     return shown
+
+
+def _ratings(s: DeliveryState, order: Order, now_ms: int) -> Value:
+    """Double-blind: the scores once every party rated or the window closed, else hidden
+    (``None`` before the order is fulfilled: nothing to rate yet)."""
+    if order.state != "fulfilled":
+        return None
+    visible = s.fold.ratings.visible(order.id, now_ms)
+    if visible is None:
+        return "hidden"
+    return {m.hex(): v for m, v in sorted(visible.items())}
 
 
 def _address_for(s: DeliveryState, task: Task, node: NodeContext) -> Address | None:
@@ -582,6 +592,8 @@ def _member(args: Mapping[str, Value], name: str, default: bytes | None = None) 
     value = args.get(name)
     if (value is None or value == "") and default is not None:
         return default
+    if isinstance(value, bytes) and len(value) == 32:  # the node resolved the name
+        return value
     if isinstance(value, str):
         try:
             raw = bytes.fromhex(value)

@@ -185,6 +185,8 @@ def _text(args: Mapping[str, Value], name: str) -> str:
 
 def _member(args: Mapping[str, Value], name: str) -> bytes:
     value = args.get(name)
+    if isinstance(value, bytes) and len(value) == 32:  # resolved by the command line
+        return value
     try:
         raw = bytes.fromhex(value) if isinstance(value, str) else b""
     except ValueError:

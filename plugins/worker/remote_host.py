@@ -473,9 +473,11 @@ class RemoteAppHost:
 
 
 _MAY_UNSEAL: Final = frozenset(
-    {"receive_then_duties", "peer_up", "duties", "tick", "command"}
+    {"receive_then_duties", "peer_up", "duties", "tick", "command", "deliver"}
 )  # fmt: skip
-"""The calls that run commands or duties, the only hooks with a NodeContext (never the fold)."""
+"""The calls that run commands or duties, the only hooks with a NodeContext (never the fold:
+``deliver`` runs fold hooks too, but they hold no NodeContext to ask with; only the duties
+after them can)."""
 MAX_SEALED_SIZE: Final = 16_384
 """Larger than any well-formed :class:`Sealed` record (limits in actors/work/sealed.py)."""
 

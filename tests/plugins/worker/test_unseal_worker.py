@@ -123,6 +123,23 @@ def test_duties_in_the_worker_open_what_is_queued(
     assert shown == {"opened": ("dropoff: 4 Mill Lane", "not_a_recipient")}
 
 
+def test_duties_after_an_ordered_delivery_open_what_the_fold_queued(
+    remote: tuple[RemoteAppHost, list[bytes]],
+) -> None:
+    """An ordered delivery and the duties after it are one call to the worker (``deliver``):
+    the duties in it may open details as any duties may (the fold hooks cannot: they hold no
+    NodeContext)."""
+    host, _ = remote
+    mine = encode(seal(b"pickup: 1 High St", [MEMBERS[0]], CONTEXT)).hex()
+    host.command("sealtest", "later", {"sealed": mine, "held": True}, 2_000)
+    shown, _ = host.command("sealtest", "show", {}, 2_500)
+    assert shown == {"opened": ()}  # held: the command's duties had nothing to open
+    host.later_clock()
+    host.deliver(3_000)
+    shown, _ = host.command("sealtest", "show", {}, 4_000)
+    assert shown == {"opened": ("pickup: 1 High St",)}
+
+
 def test_a_hostile_worker_gets_only_this_cooperatives_apps_details_in_commands_and_duties(
     remote: tuple[RemoteAppHost, list[bytes]],
 ) -> None:
