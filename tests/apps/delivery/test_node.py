@@ -109,7 +109,7 @@ def test_a_customer_order_moved_between_couriers_on_four_nodes(
         made,
         {"kind": "officer", "subject": "dispatcher", "candidates": [boss]},
         json.dumps([boss, "vacant"]),
-    )  # noqa: E501
+    )
     assert wait_for(lambda: _read(ana, "board")["dispatcher"] == boss, STEP)
 
     for courier in (ben, cai):
