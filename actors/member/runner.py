@@ -63,6 +63,11 @@ READY_POLL_S: Final = 0.5
 WATCH_S: Final = 0.5
 """How often the runner asks the root whether it gave up the supervisor."""
 STOP_NETWORK_S: Final = 5.0
+ROOT_SILENT: Final = (
+    "the node's actors did not answer (busy or stuck: see the node's log); try again"
+)
+"""A command's answer when the root actor does not say which supervisor runs (``actor_timeout``,
+not ``node_restarting``: nothing is being restarted, and retrying soon may not help)."""
 
 _log = get_logger("node")
 
@@ -186,6 +191,17 @@ def _current(system: ActorSystemHandle) -> Ref | None:
     return None
 
 
+def _supervisor_for_command(system: ActorSystemHandle) -> Ref:
+    """The supervisor to ask; ``node_restarting`` only while the root is restarting it."""
+    try:
+        supervisor = system.child("node")
+    except AskTimeout:  # not a restart: the root could not even say (busy or stuck)
+        raise AskTimeout(ROOT_SILENT) from None
+    if supervisor is None:
+        raise ControlError("the node is restarting; try again", NODE_RESTARTING)
+    return supervisor
+
+
 def _await_ready(system: ActorSystemHandle) -> Ready:
     """Wait for the network to listen; fail at once, with the reason, if the actors gave up."""
     deadline = time.monotonic() + READY_TIMEOUT_S
@@ -227,9 +243,7 @@ async def _serve(
 
     def ask(op: str, args: dict[str, Value]) -> Value:
         with ask_lock:
-            supervisor = _current(system)
-            if supervisor is None:
-                raise ControlError("the node is restarting; try again", NODE_RESTARTING)
+            supervisor = _supervisor_for_command(system)
             reply = system.ask(
                 supervisor, ControlRequest(request=next(ids), op=op, args=args), timeout=20.0
             )

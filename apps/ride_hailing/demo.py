@@ -121,9 +121,9 @@ def peoplenet_demo(demo: object) -> None:  # noqa: PLR0915 - a script, step by s
     d.say(f"{rider}: his own key and data directory, no node; he never votes")
 
     d.step(f"{near} and {east} go online as drivers: {near} in the pickup's cell, {east} east")
-    d.command(near, "online", at=NEAR)
-    d.until(f"{near} is online in the cooperative's order", lambda: _online(d, near, NEAR))
+    d.command(near, "online", at=NEAR)  # both at once, as two drivers would: neither waits
     d.command(east, "online", at=EAST)
+    d.until(f"{near} is online in the cooperative's order", lambda: _online(d, near, NEAR))
     d.until(f"{east} is online in the cooperative's order", lambda: _online(d, east, EAST))
 
     d.step(f"{rider} requests a ride, signed with his key and carried by a member's phone")

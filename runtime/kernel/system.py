@@ -22,6 +22,7 @@ from thespian.actors import ActorSystem
 
 from peoplenet.runtime.errors import LocalError, PeoplenetError
 from peoplenet.runtime.kernel.actor import Actor
+from peoplenet.runtime.kernel.mailboxes import unbounded_mailboxes
 from peoplenet.runtime.kernel.messages import (
     Ask,
     AskFailed,
@@ -192,6 +193,7 @@ class ActorSystemHandle:
         if base not in THESPIAN_BASES:
             raise LocalError(f"unknown actor system base {base!r}")
         log_dir.mkdir(parents=True, exist_ok=True)
+        unbounded_mailboxes()  # before the admin forks: every actor's queue inherits it
         _set_thesplog_file(log_dir / f"{name}.thespian.log")
         caps: dict[str, object] = dict(capabilities or {})
         if base == "multiproc_tcp":

@@ -11,11 +11,13 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from peoplenet.actors.member.control_relay import NODE_RESTARTING, ChildFailed, Relay
 from peoplenet.actors.member.messages import ControlReply, ControlRequest
+from peoplenet.actors.member.runner import ROOT_SILENT
 from peoplenet.runtime.kernel import ActorSystemHandle
 from peoplenet.runtime.kernel.proctree import why_not_running
 from peoplenet.runtime.local import control
@@ -124,6 +126,32 @@ def test_a_command_to_a_stopped_store_actor_answers_at_once(
     finally:
         os.kill(store, signal.SIGCONT)
     assert [item["text"] for item in node.call("feed")] == ["before"]  # going on again
+    assert node.stop() == 0
+
+
+def _parent_of(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+@pytest.mark.processes
+def test_a_root_actor_that_does_not_answer_is_not_called_a_restart(
+    lone_node: Callable[..., LocalNode],
+) -> None:
+    """Before, a command whose root actor did not say which supervisor runs answered
+    ``node_restarting`` -- for minutes when the root was stuck, though nothing restarted."""
+    node = lone_node()
+    (store,) = _store_processes(node)
+    root = _parent_of(_parent_of(store))  # the store's parent is the supervisor, its the root
+    os.kill(root, signal.SIGSTOP)
+    try:
+        with pytest.raises(control.ControlError) as silent:
+            node.call("status")
+        assert silent.value.reason == "actor_timeout", silent.value
+        assert str(silent.value) == ROOT_SILENT
+    finally:
+        os.kill(root, signal.SIGCONT)
+    assert node.call("status") is not None  # going on again
     assert node.stop() == 0
 
 
