@@ -101,7 +101,7 @@ def refused(shop: Shop, sender: bytes, step: Step, reason: str) -> None:
     assert shop.pay.book.conserved()
 
 
-# -- the worked example (docs/delivery.md, "A worked example") ------------------------------------------
+# -- the worked example (docs/delivery.md, "A worked example") --------------------------------
 
 
 def test_fulfilment_pays_the_store_the_couriers_and_the_treasury_at_once() -> None:
