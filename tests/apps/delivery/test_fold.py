@@ -247,3 +247,27 @@ def test_a_forged_or_replayed_customer_order_is_refused(h: AppHarness) -> None:
 def test_online_needs_a_member(h: AppHarness) -> None:
     ok(h, CourierOnline(cell(SHOP)), 2)
     assert h.members[2] in state(h).fold.book.online()
+
+
+def test_automatic_dispatch_gives_an_accepted_order_to_the_nearest_free_courier(
+    h: AppHarness,
+) -> None:
+    """With ``auto_assign`` voted on, no dispatcher is needed: accepting the order gives it to
+    the nearest courier online; one who declines is skipped for the next."""
+    h.enable({"payment": "escrow", "auto_assign": True})
+    far = (cell(SHOP)[0], cell(SHOP)[1] + 2)
+    ok(h, CourierOnline(far), 3)
+    ok(h, CourierOnline(cell(SHOP)), 2)
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    book = state(h).fold.book
+    assert {t.courier for t in book.tasks_of(O1)} == {h.members[2]}
+    ok(h, AnswerTask(task(O1, 0), False), 2)
+    assert book.task(task(O1, 0)).courier == h.members[3]
+
+
+def test_show_reads_an_order_before_anything_is_rated(h: AppHarness) -> None:
+    ok(h, place(O1))
+    shown, _ = h.command("show", {"order": O1.hex()})
+    assert isinstance(shown, dict)
+    assert (shown["state"], shown["ratings"], shown["money"]) == ("new", None, "due")
