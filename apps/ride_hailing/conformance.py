@@ -37,6 +37,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOnline,
     Expire,
     Hold,
+    JuryDetails,
     Position,
     Rate,
     Release,
@@ -65,7 +66,10 @@ R3: Final = bytes(range(3, 19))
 R4: Final = bytes(range(4, 20))
 CODE: Final = "K7WQ2MZP9A"
 WHERE: Final = Places(PICKUP, DROPOFF)
-M0, M2 = member_id(0), member_id(2)
+M0, M1, M2 = member_id(0), member_id(1), member_id(2)
+
+
+TO_PARTIES: Final = seal_details(COMMUNITY, R1, (M0, M2), WHERE)
 
 
 def cell(point: geo.Point) -> Cell:
@@ -146,6 +150,7 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             Rate(R1, 5),
             By(2, Rate(R1, 4)),
             Dispute(R1, "the long way round"),
+            By(2, JuryDetails(R1, seal_details(COMMUNITY, R1 + b"\x01", (M0, M1, M2), WHERE))),
             By(1, Rule(R1, "split:1/4")),  # the only member not a party: the jury of one
             By(1, request(R2)),  # member 1 rides now: offered to member 2
             By(1, Cancel(R2)),
@@ -191,6 +196,11 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             (CUSTOMER.ride(4, Rate(R4, 4)), "already_rated"),
             (forged(CUSTOMER.ride(4, Cancel(R4))), "bad_customer_signature"),
             (By(2, SettleDebt(10**6)), "over_settle"),
+            (
+                By(2, JuryDetails(R1, seal_details(COMMUNITY, R1, (M0, M2), WHERE))),
+                "no_open_dispute",
+            ),
+            (JuryDetails(R1, seal_details(COMMUNITY, R1, (M0, M2), WHERE)), "not_the_driver"),
             (SettleDebt(1), "no_debt"),
         ],
         commands={

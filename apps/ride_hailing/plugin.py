@@ -50,6 +50,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOnline,
     Expire,
     Hold,
+    JuryDetails,
     Position,
     Rate,
     Release,
@@ -245,6 +246,7 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
     me, now = node.me, node.fold.now_ms
     _nudge_for_customers(s, node)
     _nudge_releases(s, node)
+    _reseal_for_juries(s, node)
     ride_id = s.book.riding.get(me)
     ride = None if ride_id is None else s.book.rides.get(ride_id)
     if ride is None:
@@ -291,6 +293,29 @@ def _nudge_releases(s: RideState, node: NodeContext) -> None:
         due = ride.finished_ms + window <= now
         if ride.driver == me and ride.state == COMPLETED and due:
             _once(s, (ride.id, -3), node, Release(ride.id))
+
+
+def _reseal_for_juries(s: RideState, node: NodeContext) -> None:
+    """As the driver of a disputed ride: reseal its places to the parties and the jury drawn
+    (again after a late juror is replaced), so the jurors see where the ride went."""
+    if not s.book.judging:
+        return
+    me, community = node.me, node.fold.community
+    for ride_id in sorted(s.book.judging):
+        ride = s.book.rides[ride_id]
+        jury = s.book.disputes.jury(ride_id)
+        if ride.driver != me or not jury or tuple(jury) == ride.jury_details_for:
+            continue
+        key = (ride_id, -10 - len(s.book.disputes.draws(ride_id)))
+        if key in s.nudged or ride.details is None:
+            continue
+        places = opened(node, ride.details, details_context(community, ride.details_job))
+        if places is None:
+            continue
+        readers = tuple(sorted(set(ride.parties()) | set(jury)))
+        _once(
+            s, key, node, JuryDetails(ride_id, seal_details(community, ride.job, readers, places))
+        )
 
 
 def _once(s: RideState, key: tuple[bytes, int], node: NodeContext, tx: RideTx) -> None:
@@ -477,6 +502,10 @@ def _show(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Value:
         shown["pickup_at"], shown["dropoff_at"] = mine.pickup.text(), mine.dropoff.text()
     elif node.me == ride.driver and ride.details_job == ride.job:
         given = opened(node, ride.details, details_context(node.fold.community, ride.job))
+        if given is not None:
+            shown["pickup_at"], shown["dropoff_at"] = given.pickup.text(), given.dropoff.text()
+    elif node.me in ride.jury_details_for:  # a juror: the places the driver resealed
+        given = opened(node, ride.jury_details, details_context(node.fold.community, ride.job))
         if given is not None:
             shown["pickup_at"], shown["dropoff_at"] = given.pickup.text(), given.dropoff.text()
     return shown

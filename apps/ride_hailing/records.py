@@ -1,4 +1,4 @@
-"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-320.
+"""The ride-hailing app's transactions on the cooperative's ordered lace, wire tags 300-321.
 
 A ride is named by a 16-byte id the rider's node draws at random (shown as 32 hex digits).
 Cells are ``(row, col)`` on the kit's grid (:mod:`peoplenet.actors.work.geo`): a driver's
@@ -342,6 +342,19 @@ class SettleDebt(Record):
         _range(self.amount, 1, MAX_CENTS, "amount")
 
 
+@wire_type(321)
+@dataclass(frozen=True, slots=True)
+class JuryDetails(Record):
+    """The driver's phone reseals the ride's exact places to its parties and the jury drawn
+    for its dispute (jurors judge a detour only if they see where the ride went)."""
+
+    ride: bytes
+    sealed: Sealed
+
+    def __post_init__(self) -> None:
+        _ride(self.ride)
+
+
 TX_TYPES: Final = (
     DriverOnline,
     DriverOffline,
@@ -363,6 +376,7 @@ TX_TYPES: Final = (
     CustomerRide,
     Release,
     SettleDebt,
+    JuryDetails,
 )
 RideTx = (
     DriverOnline
@@ -385,6 +399,7 @@ RideTx = (
     | CustomerRide
     | Release
     | SettleDebt
+    | JuryDetails
 )
 
 __all__ = [
@@ -405,6 +420,7 @@ __all__ = [
     "DriverOnline",
     "Expire",
     "Hold",
+    "JuryDetails",
     "Position",
     "Rate",
     "Release",

@@ -47,6 +47,7 @@ from peoplenet.apps.ride_hailing.records import (
     DriverOnline,
     Expire,
     Hold,
+    JuryDetails,
     Position,
     Rate,
     Release,
@@ -124,6 +125,9 @@ class Ride:
     details: Sealed | None = None
     """The exact places, sealed to the rider and the driver of round ``details_job``."""
     details_job: bytes = b""
+    jury_details: Sealed | None = None
+    """The places resealed to the parties and the jurors of ``jury_details_for``."""
+    jury_details_for: tuple[bytes, ...] = ()
     dispute: tuple[bytes, str, int] | None = None
     """Who disputed, why, when; the jury and its rulings are in the book's disputes."""
     ruling: str = ""
@@ -174,6 +178,8 @@ class Ride:
             "cancel_fee": self.cancel_fee,
             "details": self.details,
             "details_job": self.details_job,
+            "jury_details": self.jury_details,
+            "jury_details_for": self.jury_details_for,
             "dispute": self.dispute,
             "ruling": self.ruling,
             "refund": self.refund,
@@ -206,6 +212,9 @@ class RideBook:
     """Each customer's last signed request taken (replays are refused)."""
     telling: set[bytes] = field(default_factory=set)
     """Customers' rides whose changes are still declared to them (see :meth:`tell`)."""
+    judging: set[bytes] = field(default_factory=set)
+    """Rides whose dispute awaits its ruling: what a driver's duty reads to reseal the places
+    to a newly drawn jury, without scanning every ride."""
     held: set[bytes] = field(default_factory=set)
     """Completed rides whose fare is still held for the driver (``Ride.pending``): what the
     release looks at, so that neither the fold nor a driver's duties scan every ride."""
@@ -337,6 +346,8 @@ class RideBook:
         elif isinstance(tx, Rule):
             self.ride(tx.ride)
             self.disputes.check_rule(tx.ride, sender, tx.ruling, env.now_ms)
+        elif isinstance(tx, JuryDetails):
+            self._check_jury_details(tx, sender)
         elif isinstance(tx, Expire | Release):
             self.ride(tx.ride)  # it only moves community time: any known ride will do
         elif isinstance(tx, SettleDebt):
@@ -430,6 +441,16 @@ class RideBook:
             raise _reject("not_completed", f"ride is {ride.state}")
         return ride
 
+    def _check_jury_details(self, tx: JuryDetails, sender: bytes) -> None:
+        ride = self.ride(tx.ride)
+        if sender != ride.driver:
+            raise _reject("not_the_driver", "the driver's phone reseals the places")
+        if ride.dispute is None or ride.ruling:
+            raise _reject("no_open_dispute", "places go to a jury while it judges")
+        wanted = tuple(sorted(set(ride.parties()) | set(self.disputes.jury(ride.id))))
+        if tuple(k.recipient for k in tx.sealed.keys) != wanted:
+            raise _reject("bad_recipients", "sealed to the parties and the jury, no one else")
+
     def _check_dispute(self, tx: Dispute, sender: bytes, env: Env) -> tuple[bytes, ...]:
         ride = self._finished(tx.ride)
         if len(env.beacon) != BEACON_LEN:  # a fold outside the order: no jury can be drawn
@@ -483,7 +504,7 @@ class RideBook:
                 self.telling.discard(rid)
         return events
 
-    def _apply(self, tx: RideTx, sender: bytes, env: Env) -> Value:
+    def _apply(self, tx: RideTx, sender: bytes, env: Env) -> Value:  # noqa: PLR0915 - one dispatch
         self._check(tx, sender, env)
         now = env.now_ms
         if isinstance(tx, DriverOnline | Position):
@@ -529,6 +550,7 @@ class RideBook:
             self.ratings.rate(ride.id, sender, tx.score, now)
         elif isinstance(tx, Dispute):
             ride.state, ride.dispute = DISPUTED, (sender, tx.reason, now)
+            self.judging.add(ride.id)
             self.disputes.open(
                 ride.id,
                 sender,
@@ -542,6 +564,9 @@ class RideBook:
             self._rule(ride, sender, tx.ruling, env)
         elif isinstance(tx, Details):
             ride.details, ride.details_job = tx.sealed, ride.job
+        elif isinstance(tx, JuryDetails):
+            ride.jury_details = tx.sealed
+            ride.jury_details_for = tuple(self.disputes.jury(ride.id))
         elif isinstance(tx, Hold):
             self.pay.hold(ride.job, ride.rider, ride.driver, ride.request.quote_high, env)
         return self._summary(ride)
@@ -651,6 +676,7 @@ class RideBook:
         if outcome is None or ride.ruling:
             return
         ride.ruling = outcome
+        self.judging.discard(ride.id)
         ride.refund = apply_rate(ride.fare or 0, ruling_share(outcome))
         if ride.pending:
             self._release(ride, env)

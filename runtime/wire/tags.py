@@ -135,6 +135,7 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     (318, "peoplenet.apps.ride_hailing.records.CustomerRide"),
     (319, "peoplenet.apps.ride_hailing.records.Release"),
     (320, "peoplenet.apps.ride_hailing.records.SettleDebt"),
+    (321, "peoplenet.apps.ride_hailing.records.JuryDetails"),
     # apps: delivery (350 - 399)
     (350, "peoplenet.apps.delivery.records.CourierOnline"),
     (351, "peoplenet.apps.delivery.records.CourierOffline"),

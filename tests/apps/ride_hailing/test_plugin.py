@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from peoplenet.actors.work.sealed import open_sealed
 from peoplenet.apps.ride_hailing import plugin
 from peoplenet.apps.ride_hailing.conformance import CODE, R1, request
-from peoplenet.apps.ride_hailing.places import Places, seal_details
+from peoplenet.apps.ride_hailing.places import Places, details_context, seal_details
 from peoplenet.apps.ride_hailing.records import (
     Accept,
     Arrive,
@@ -18,6 +19,7 @@ from peoplenet.apps.ride_hailing.records import (
     Dispute,
     DriverOnline,
     Expire,
+    JuryDetails,
     RequestRide,
     Start,
 )
@@ -251,4 +253,38 @@ def test_a_juror_finds_the_dispute_in_the_inbox_and_rules_by_command() -> None:
         shown = ask(h, "show", {"ride": R1.hex()})
         assert shown["dispute"]["ruling"] == "customer"
         assert shown["dispute"]["refund"] == fare.total
+        assert h.problems() == []
+
+
+def test_the_drivers_phone_reseals_the_places_to_the_jury_drawn() -> None:
+    """A juror judges a detour only if they see where the ride went: once a dispute draws a
+    jury, the driver's duty reseals the places to the parties and the jurors, and nobody else
+    may be among the recipients."""
+    with AppHarness(plugin, members=3) as h:
+        h.enable({"jury_size": 1})
+        h.submit(DriverOnline((4546, 919)))  # member 0 drives, member 1 rides, 2 may judge
+        assert h.submit(request(R1), member=1)["status"] == "applied"
+        assert h.submit(Accept(R1))["status"] == "applied"
+        ride = state(h).book.rides[R1]
+        where = Places(geo.parse_point(FROM), geo.parse_point(TO))
+        to_both = seal_details(COMMUNITY, ride.job, ride.parties(), where)
+        assert h.submit(Details(R1, to_both), member=1)["status"] == "applied"
+        assert h.submit(Arrive(R1))["status"] == "applied"
+        assert h.submit(Start(R1, CODE))["status"] == "applied"
+        book = state(h).book
+        fare = book.fare_of(book.rides[R1], 3600, 540, plugin._env(state(h), h.context(NAME)))
+        assert h.submit(Complete(R1, 3600, 540, fare.total))["status"] == "applied"
+        assert h.submit(Dispute(R1, "detour"), member=1)["status"] == "applied"
+        assert book.disputes.jury(R1) == (h.members[2],)
+        (resealed,) = [tx for tx in h.duties() if isinstance(tx, JuryDetails)]
+        assert [k.recipient for k in resealed.sealed.keys] == sorted(h.members)
+        leaky = seal_details(COMMUNITY, ride.job, ride.parties(), where)  # the jury left out
+        assert h.submit(JuryDetails(R1, leaky))["reason"] == "bad_recipients"
+        assert h.submit(resealed, member=1)["reason"] == "not_the_driver"
+        assert h.submit(resealed)["status"] == "applied"
+        assert h.duties() == []  # once per jury
+        context = details_context(COMMUNITY, ride.job)
+        juror = h.identities[2]
+        plain = open_sealed(resealed.sealed, context, h.members[2], juror.open_sealed_box)
+        assert plain == Places(where.pickup, where.dropoff).plaintext()
         assert h.problems() == []
