@@ -89,6 +89,13 @@ from peoplenet.actors.work.sealed import (
     seal,
     seal_context,
 )
+from peoplenet.plugins.app_args import (
+    amount_arg,
+    by_prefix,
+    member_arg,
+    point_arg,
+    text_arg,
+)
 from peoplenet.plugins.unsealing import UnsealRefused
 
 __all__: list[str] = ["KitMisuse"]
@@ -110,6 +117,9 @@ __all__ += [
     "rings",
     "valid_cell",
 ]
+
+# commands: reading the arguments every work app's commands take
+__all__ += ["amount_arg", "by_prefix", "member_arg", "point_arg", "text_arg"]
 
 # pricing: prices as voted rules, exact money arithmetic
 __all__ += [

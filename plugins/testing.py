@@ -30,7 +30,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
+
+from nacl.signing import SigningKey
 
 from peoplenet.plugins.api import (
     AppCommandError,
@@ -101,6 +103,23 @@ class LaceBlock:
     expect: str | None = None
     """Why the app's fold refuses the block (``None``: it takes it); checked only when the
     case has a ``lace_outcome`` probe."""
+
+
+SEED_LEN: Final = 32
+
+
+class CustomerKey:
+    """A customer who is not a member, for an app's tests: their own Ed25519 key from a fixed
+    ``seed`` (what :func:`peoplenet.plugins.kit.sign_request` needs: ``member_id``, ``sign``)."""
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != SEED_LEN:
+            raise PluginError(f"a customer's seed is {SEED_LEN} bytes")
+        self._key = SigningKey(seed)
+        self.member_id = bytes(self._key.verify_key)
+
+    def sign(self, message: bytes) -> bytes:
+        return bytes(self._key.sign(message).signature)
 
 
 @dataclass(frozen=True)
@@ -586,6 +605,7 @@ __all__ = [
     "By",
     "ConformanceCase",
     "ConformanceError",
+    "CustomerKey",
     "HookCall",
     "LaceBlock",
     "LaceOutcome",

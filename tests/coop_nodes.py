@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,8 +12,27 @@ from peoplenet.actors.coop.charter_json import charter_from_json
 from peoplenet.actors.coop.coop_file import CoopFile, sign_founding, write_coop_file
 from peoplenet.actors.governance.charter import Founding
 from peoplenet.runtime.keys.identity import Identity
-from peoplenet.runtime.sim.localnet import LocalNode, create_node, wait_for
+from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
+from tests.cli_run import run_cli
+
+
+def app_cli(group: str, coop: str, node: LocalNode | Path, *args: str) -> Any:
+    """``peoplenet GROUP COMMAND --data D COOP ... --json`` on ``node`` (or a customer's data
+    directory, which runs no node): its JSON answer; the command must succeed."""
+    command, *rest = args
+    data = node if isinstance(node, Path) else node.data.root
+    result = run_cli(
+        group, command, "--data", str(data), coop, *rest, "--json", passphrase=PASSPHRASE
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def app_read(node: LocalNode, coop: str, app: str, command: str, args: dict[str, Value]) -> Any:
+    """An app's command on ``node`` through its control socket: its result."""
+    shown = node.call("coop_app", {"community": coop, "app": app, "command": command, "args": args})
+    return shown["result"]
 
 
 def submit_ordered(

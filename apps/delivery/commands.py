@@ -23,7 +23,6 @@ from peoplenet.apps.delivery.places import (
     address_context,
     opened,
     opened_position,
-    parse_at,
     seal_address,
     seal_position,
     stop_context,
@@ -70,15 +69,19 @@ from peoplenet.plugins.kit import (
     BadPoint,
     InvalidCustomerRequest,
     Point,
+    amount_arg,
+    by_prefix,
     cell_of,
     check_carried,
     distance_m,
+    member_arg,
+    point_arg,
+    text_arg,
 )
 
 MINUTE_MS: Final = 60_000
 WINDOW_MIN: Final = 60
 """A stop's window when the order names none: from now, an hour."""
-MIN_PREFIX: Final = 6
 
 _ORDER = Arg("order", "text", "the order (its id, or a unique prefix of 6 or more hex digits)")
 _TASK = Arg("task", "text", "the task (its id, or a unique prefix)")
@@ -206,7 +209,7 @@ def run(s: DeliveryState, command: str, args: Mapping[str, Value], node: NodeCon
 
 
 def _online(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    cell = cell_of(_point(args, "at"))
+    cell = cell_of(point_arg(args, "at"))
     node.submit(CourierOnline((cell.row, cell.col)))
     return {"online": (cell.row, cell.col)}
 
@@ -257,7 +260,7 @@ def _proof(args: Mapping[str, Value]) -> bytes:
 
 def _fail(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
     task = _task(s, args)
-    node.submit(FailTask(task.id, _text(args, "reason")))
+    node.submit(FailTask(task.id, text_arg(args, "reason")))
     return {"task": task.id.hex(), "submitted": "fail"}
 
 
@@ -267,7 +270,7 @@ def _track(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Va
         raise AppCommandError("not_your_task", "the task is not yours")
     policy = s.policy(node.fold.settings)
     seen = sorted(s.fold.may_see_courier(task.id, policy) | {node.me})
-    at = _point(args, "at")
+    at = point_arg(args, "at")
     node.submit(Track(task.id, seal_position(at, seen, node.fold.community, task.id)))
     return {"task": task.id.hex(), "sealed_to": tuple(m.hex() for m in seen)}
 
@@ -283,8 +286,8 @@ def stops_of(
     sealed: tuple[object, object] = (None, None),
 ) -> tuple[Stop, Stop]:
     """The pickup and the drop-off of a one-drop order: cells public, windows from now."""
-    weight, packages = _amount(args, "weight", 0), _amount(args, "packages", 1)
-    within = _amount(args, "within", WINDOW_MIN) * MINUTE_MS
+    weight, packages = amount_arg(args, "weight", 0), amount_arg(args, "packages", 1)
+    within = amount_arg(args, "within", WINDOW_MIN) * MINUTE_MS
     items = (("package", packages),) if packages else ()
     a, b = cell_of(pickup), cell_of(dropoff)
     first = Stop(PICKUP, (a.row, a.col), now_ms, now_ms + within, weight, items, sealed[0])  # type: ignore[arg-type]
@@ -293,10 +296,10 @@ def stops_of(
 
 
 def _quote(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    pickup, dropoff = _point(args, "pickup"), _point(args, "dropoff")
+    pickup, dropoff = point_arg(args, "pickup"), point_arg(args, "dropoff")
     version = s.fold.rules.current
     stops = stops_of(pickup, dropoff, args, node.fold.now_ms)
-    tx = PlaceOrder(bytes(ORDER_LEN), bytes(32), _amount(args, "goods", 0), stops,
+    tx = PlaceOrder(bytes(ORDER_LEN), bytes(32), amount_arg(args, "goods", 0), stops,
                     distance_m(pickup, dropoff), 0, version, "cash")  # fmt: skip
     priced = s.fold.quote(tx, version)
     return {
@@ -309,16 +312,16 @@ def _quote(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Va
 
 
 def _order(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    store = _member(args, "store")
-    pickup, dropoff = _point(args, "pickup"), _point(args, "dropoff")
+    store = member_arg(args, "store")
+    pickup, dropoff = point_arg(args, "pickup"), point_arg(args, "dropoff")
     ctx = node.fold
     order_id = secrets.token_bytes(ORDER_LEN)
     readers = sorted(
         {node.me, store} | ({ctx.officers[DISPATCHER]} if DISPATCHER in ctx.officers else set())
     )
     places = (
-        Address(_text(args, "pickup_address"), pickup),
-        Address(_text(args, "dropoff_address"), dropoff, notes=_text(args, "notes")),
+        Address(text_arg(args, "pickup_address"), pickup),
+        Address(text_arg(args, "dropoff_address"), dropoff, notes=text_arg(args, "notes")),
     )
     sealed = tuple(
         seal_address(a, readers, stop_context(ctx.community, order_id + bytes([i])))
@@ -326,7 +329,7 @@ def _order(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Va
     )
     stops = stops_of(pickup, dropoff, args, ctx.now_ms, (sealed[0], sealed[1]))
     version = s.fold.rules.current
-    draft = PlaceOrder(order_id, store, _amount(args, "goods", 0), stops,
+    draft = PlaceOrder(order_id, store, amount_arg(args, "goods", 0), stops,
                        distance_m(pickup, dropoff), 0, version, "cash")  # fmt: skip
     price = s.fold.quote(draft, version).total
     method = ESCROW if s.policy(ctx.settings).payment == ESCROW else "cash"
@@ -346,8 +349,8 @@ def _order(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Va
 def _store_step(step: str) -> _Handler:
     def run(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
         order = _find_order(s, args)
-        reason = _text(args, "reason") if step == "refuse" else ""
-        minutes = _amount(args, "minutes", 0) if step == "delay" else 0
+        reason = text_arg(args, "reason") if step == "refuse" else ""
+        minutes = amount_arg(args, "minutes", 0) if step == "delay" else 0
         node.submit(StoreAnswer(order.id, step, reason, minutes))
         return {"order": order.id.hex(), "submitted": step}
 
@@ -356,7 +359,7 @@ def _store_step(step: str) -> _Handler:
 
 def _cancel(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
     order = _find_order(s, args)
-    node.submit(CancelOrder(order.id, _text(args, "reason")))
+    node.submit(CancelOrder(order.id, text_arg(args, "reason")))
     return {"order": order.id.hex(), "submitted": "cancel"}
 
 
@@ -376,7 +379,7 @@ def _rate(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Val
 
 
 def _settle(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    amount = _amount(args, "amount", 0)
+    amount = amount_arg(args, "amount", 0)
     owed = s.fold.pay.debt(node.me)
     if not 0 < amount <= owed:
         raise AppCommandError("bad_amount", f"you owe {owed}; pay 1..{owed}")
@@ -388,7 +391,7 @@ def _settle(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> V
 
 
 def _assign(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    courier = _member(args, "courier")
+    courier = member_arg(args, "courier")
     if args.get("task"):
         tasks: tuple[bytes, ...] = (_task(s, args).id,)
     else:
@@ -401,15 +404,15 @@ def _assign(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> V
 
 
 def _move(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    courier, to = _member(args, "courier"), _member(args, "to")
+    courier, to = member_arg(args, "courier"), member_arg(args, "to")
     tour = s.fold.book.tour(courier)
     node.submit(MoveTour(courier, to))
     return {"courier": courier.hex(), "to": to.hex(), "tasks": len(tour), "submitted": "move"}
 
 
 def _reorder(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    courier = _member(args, "courier", node.me)
-    route = tuple(_task(s, {"task": t}).id for t in _text(args, "tasks").split(",") if t.strip())
+    courier = member_arg(args, "courier", node.me)
+    route = tuple(_task(s, {"task": t}).id for t in text_arg(args, "tasks").split(",") if t.strip())
     node.submit(Reorder(courier, route))
     return {"courier": courier.hex(), "tasks": tuple(t.hex() for t in route)}
 
@@ -496,7 +499,7 @@ def _address_for(s: DeliveryState, task: Task, node: NodeContext) -> Address | N
 
 
 def _tour(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
-    courier = _member(args, "courier", node.me)
+    courier = member_arg(args, "courier", node.me)
     rows = []
     for task in s.fold.book.tour(courier):
         row = task_row(task)
@@ -567,70 +570,12 @@ def _currency(s: DeliveryState, node: NodeContext) -> str:
     return COMMUNITY_COINS if policy.payment == ESCROW else policy.currency
 
 
-def _point(args: Mapping[str, Value], name: str) -> Point:
-    text = args.get(name)
-    if not isinstance(text, str) or not text.strip():
-        raise AppCommandError("bad_argument", f"--{name} is required: LAT,LON in degrees")
-    return parse_at(text)
-
-
-def _text(args: Mapping[str, Value], name: str) -> str:
-    value = args.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _amount(args: Mapping[str, Value], name: str, default: int) -> int:
-    value = args.get(name)
-    if value is None or value == "":
-        return default
-    if type(value) is not int or value < 0:
-        raise AppCommandError("bad_argument", f"--{name} is a whole number, 0 or more")
-    return value
-
-
-def _member(args: Mapping[str, Value], name: str, default: bytes | None = None) -> bytes:
-    value = args.get(name)
-    if (value is None or value == "") and default is not None:
-        return default
-    if isinstance(value, bytes) and len(value) == 32:  # the node resolved the name
-        return value
-    if isinstance(value, str):
-        try:
-            raw = bytes.fromhex(value)
-        except ValueError:
-            raw = b""
-        if len(raw) == 32:
-            return raw
-    raise AppCommandError("bad_argument", f"--{name} is a member (a name or a full id)")
-
-
-def _find(prefix_arg: Value, ids: Mapping[bytes, object], length: int, what: str) -> bytes:
-    if not isinstance(prefix_arg, str) or not prefix_arg.strip():
-        raise AppCommandError("bad_argument", f"--{what} is required (its id or a prefix)")
-    prefix = prefix_arg.strip().lower()
-    if len(prefix) < MIN_PREFIX:
-        raise AppCommandError("bad_argument", f"--{what} needs {MIN_PREFIX}+ hex digits")
-    if len(prefix) == 2 * length:
-        try:
-            whole = bytes.fromhex(prefix)
-        except ValueError:
-            whole = b""
-        if whole in ids:
-            return whole
-    found = [i for i in ids if i.hex().startswith(prefix)]
-    if not found:
-        raise AppCommandError(f"unknown_{what}", f"no {what} {prefix}")
-    if len(found) > 1:
-        raise AppCommandError(f"ambiguous_{what}", f"{prefix} names {len(found)} {what}s")
-    return found[0]
-
-
 def _find_order(s: DeliveryState, args: Mapping[str, Value]) -> Order:
-    return s.fold.book.order(_find(args.get("order"), s.fold.book.orders, ORDER_LEN, "order"))
+    return by_prefix(args.get("order"), s.fold.book.orders, ORDER_LEN, "order")
 
 
 def _task(s: DeliveryState, args: Mapping[str, Value]) -> Task:
-    return s.fold.book.task(_find(args.get("task"), s.fold.book.tasks, TASK_LEN, "task"))
+    return by_prefix(args.get("task"), s.fold.book.tasks, TASK_LEN, "task")
 
 
 _HANDLERS: Final[dict[str, _Handler]] = {

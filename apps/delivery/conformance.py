@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
-from nacl.signing import SigningKey
-
 from peoplenet.apps.delivery import plugin
 from peoplenet.apps.delivery.fold import DeliveryFold
 from peoplenet.apps.delivery.places import (
@@ -59,6 +57,7 @@ from peoplenet.plugins.testing import (
     START_MS,
     By,
     ConformanceCase,
+    CustomerKey,
     OtherApp,
     member_id,
 )
@@ -101,15 +100,14 @@ def place(order: bytes, *, version: int = 1, price: int | None = None) -> PlaceO
     return replace(draft, price_cents=right if price is None else price)
 
 
-class Customer:
-    """A customer who is not a member: their own Ed25519 key (test support: a fixed seed)."""
+DEFAULT_SEED: Final = b"deliver".ljust(32, b".")
 
-    def __init__(self, seed: bytes = b"deliver".ljust(32, b".")) -> None:
-        self._key = SigningKey(seed)
-        self.member_id = bytes(self._key.verify_key)
 
-    def sign(self, message: bytes) -> bytes:
-        return bytes(self._key.sign(message).signature)
+class Customer(CustomerKey):
+    """A customer who is not a member (test support: a fixed seed)."""
+
+    def __init__(self, seed: bytes = DEFAULT_SEED) -> None:
+        super().__init__(seed)
 
     def step(self, seq: int, body: PlaceOrder | CancelOrder | Rate) -> CustomerOrder:
         return CustomerOrder(sign_request(self, COMMUNITY, plugin.NAME, seq, body))

@@ -22,10 +22,10 @@ from typing import Any, Final
 
 from peoplenet.apps.delivery.commands import stops_of
 from peoplenet.apps.delivery.fold import PRICED, STEP
-from peoplenet.apps.delivery.places import Address, BadAddress, parse_at, seal_address, stop_context
+from peoplenet.apps.delivery.places import Address, BadAddress, seal_address, stop_context
 from peoplenet.apps.delivery.records import ORDER_LEN, CancelOrder, PlaceOrder, Rate, StoreAnswer
 from peoplenet.plugins.api import AppCommandError, CustomerOutcome, CustomerSide, Record, Value
-from peoplenet.plugins.kit import BadPoint, distance_m
+from peoplenet.plugins.kit import BadPoint, distance_m, member_arg, point_arg, text_arg
 
 ORDERS: Final = "orders"
 """The kept value: order id hex -> what this phone knows of it."""
@@ -48,16 +48,16 @@ def _orders_kept(customer: CustomerSide) -> dict[str, Any]:
 
 
 def _order(args: Mapping[str, Value], customer: CustomerSide) -> Value:
-    store = _member(args, "store")
+    store = member_arg(args, "store")
     most = args.get("max")
     if type(most) is not int or most < 1:
         raise AppCommandError("bad_argument", "--max is the most you pay for the delivery, cents")
-    pickup, dropoff = _point(args, "pickup"), _point(args, "dropoff")
+    pickup, dropoff = point_arg(args, "pickup"), point_arg(args, "dropoff")
     order = secrets.token_bytes(ORDER_LEN)
     readers = sorted({customer.me, store})
     places = (
-        Address(_text(args, "pickup_address"), pickup),
-        Address(_text(args, "dropoff_address"), dropoff, notes=_text(args, "notes")),
+        Address(text_arg(args, "pickup_address"), pickup),
+        Address(text_arg(args, "dropoff_address"), dropoff, notes=text_arg(args, "notes")),
     )
     sealed = [
         seal_address(a, readers, stop_context(customer.community, order + bytes([i])))
@@ -171,40 +171,15 @@ def _order_id(args: Mapping[str, Value]) -> bytes:
     return order
 
 
-def _point(args: Mapping[str, Value], name: str) -> Any:
-    text = args.get(name)
-    if not isinstance(text, str) or not text.strip():
-        raise AppCommandError("bad_argument", f"--{name} is required: LAT,LON in degrees")
-    return parse_at(text)
-
-
-def _text(args: Mapping[str, Value], name: str) -> str:
-    value = args.get(name, "")
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _member(args: Mapping[str, Value], name: str) -> bytes:
-    value = args.get(name)
-    if isinstance(value, bytes) and len(value) == 32:  # resolved by the command line
-        return value
-    try:
-        raw = bytes.fromhex(value) if isinstance(value, str) else b""
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise AppCommandError("bad_argument", f"--{name} is a member's full id")
-    return raw
-
-
 _Handler = Callable[[Mapping[str, Value], CustomerSide], Value]
 _COMMANDS: Final[dict[str, _Handler]] = {
     "order": _order,
     "show": _show,
     "orders": _orders,
-    "cancel": _step(lambda o, a: CancelOrder(o, _text(a, "reason")), "cancel"),
+    "cancel": _step(lambda o, a: CancelOrder(o, text_arg(a, "reason")), "cancel"),
     "rate": _step(_score, "rate"),
     "accept": _step(lambda o, a: StoreAnswer(o, "accept"), "accept"),
-    "refuse": _step(lambda o, a: StoreAnswer(o, "refuse", _text(a, "reason")), "refuse"),
+    "refuse": _step(lambda o, a: StoreAnswer(o, "refuse", text_arg(a, "reason")), "refuse"),
     "preparing": _step(lambda o, a: StoreAnswer(o, "preparing"), "preparing"),
     "ready": _step(lambda o, a: StoreAnswer(o, "ready"), "ready"),
 }

@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Final
 
-from nacl.signing import SigningKey
-
 from peoplenet.apps.ride_hailing import plugin
 from peoplenet.apps.ride_hailing.fare import FARE_PARAMS, FareRules, fare, quote
 from peoplenet.apps.ride_hailing.places import Places, seal_details
@@ -54,6 +52,7 @@ from peoplenet.plugins.testing import (
     START_MS,
     By,
     ConformanceCase,
+    CustomerKey,
     OtherApp,
     member_id,
 )
@@ -90,15 +89,14 @@ def request(ride: bytes, *, version: int = 1, estimate: int | None = None) -> Re
     )
 
 
-class Customer:
-    """A rider who is not a member: their own Ed25519 key (test support: a fixed seed)."""
+DEFAULT_SEED: Final = b"customer".ljust(32, b".")
 
-    def __init__(self, seed: bytes = b"customer".ljust(32, b".")) -> None:
-        self._key = SigningKey(seed)
-        self.member_id = bytes(self._key.verify_key)
 
-    def sign(self, message: bytes) -> bytes:
-        return bytes(self._key.sign(message).signature)
+class Customer(CustomerKey):
+    """A customer who is not a member (test support: a fixed seed)."""
+
+    def __init__(self, seed: bytes = DEFAULT_SEED) -> None:
+        super().__init__(seed)
 
     def ride(self, seq: int, step: RideTx | AskRide) -> CustomerRide:
         """``step`` signed as this customer's request number ``seq``, as a node carries it."""

@@ -88,8 +88,11 @@ from peoplenet.plugins.kit import (
     COMMUNITY_COINS,
     CUSTOMER_COMMAND,
     InvalidCustomerRequest,
+    amount_arg,
+    by_prefix,
     check_carried,
     geo,
+    point_arg,
 )
 
 NAME: Final = "ride_hailing"
@@ -98,7 +101,6 @@ CODE_ALPHABET: Final = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LEN: Final = 10
 """A start code of 10 letters from 31 (49 bits): its hash is public, so it must not be
 guessable offline during a trip."""
-MIN_RIDE_PREFIX: Final = 6
 
 _RIDE = Arg("ride", "text", "the ride (its id, or a unique prefix of 6 or more hex digits)")
 SPEC: Final = AppSpec(
@@ -639,39 +641,15 @@ def _earnings(s: RideState, args: Mapping[str, Value], node: NodeContext) -> Val
 
 
 def _point(args: Mapping[str, Value], name: str) -> geo.Point:
-    text = args.get(name)
-    if not isinstance(text, str) or not text.strip():
-        raise AppCommandError("bad_argument", f"--{name} is required: LAT,LON in degrees")
-    return geo.parse_point(text)
+    return point_arg(args, name)
 
 
 def _amount(args: Mapping[str, Value], name: str) -> int:
-    value = args.get(name)
-    if type(value) is not int or value < 0:
-        raise AppCommandError("bad_argument", f"--{name} is a whole number, 0 or more")
-    return value
+    return amount_arg(args, name)
 
 
 def _ride(s: RideState, args: Mapping[str, Value]) -> Ride:
-    text = args.get("ride")
-    if not isinstance(text, str) or not text.strip():
-        raise AppCommandError("bad_argument", "--ride is required (its id or a prefix)")
-    prefix = text.strip().lower()
-    if len(prefix) < MIN_RIDE_PREFIX:
-        raise AppCommandError("bad_argument", f"--ride needs {MIN_RIDE_PREFIX}+ hex digits")
-    if len(prefix) == 2 * RIDE_LEN:  # a whole id (what phones send): no scan of every ride
-        try:
-            exact = s.book.rides.get(bytes.fromhex(prefix))
-        except ValueError:
-            exact = None
-        if exact is not None:
-            return exact
-    found = [r for rid, r in s.book.rides.items() if rid.hex().startswith(prefix)]
-    if not found:
-        raise AppCommandError("unknown_ride", f"no ride {prefix}")
-    if len(found) > 1:
-        raise AppCommandError("ambiguous_ride", f"{prefix} names {len(found)} rides")
-    return found[0]
+    return by_prefix(args.get("ride"), s.book.rides, RIDE_LEN, "ride")
 
 
 _COMMANDS: Final[dict[str, _Handler]] = {

@@ -27,7 +27,7 @@ from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
 from tests.cli_run import run_cli
-from tests.coop_nodes import found_coop, make_nodes, submit_ordered
+from tests.coop_nodes import app_cli, app_read, found_coop, make_nodes, submit_ordered
 
 STEP = 60.0
 COOP = "couriers"
@@ -40,13 +40,7 @@ SHOP, HOME = "45.4642,9.1900", "45.4700,9.2050"
 
 def _delivery(node: LocalNode | Path, *args: str) -> Any:
     """``peoplenet delivery COMMAND --data D COOP ... --json``: its JSON answer."""
-    command, *rest = args
-    data = node if isinstance(node, Path) else node.data.root
-    result = run_cli(
-        "delivery", command, "--data", str(data), COOP, *rest, "--json", passphrase=PASSPHRASE,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return app_cli("delivery", COOP, node, *args)
 
 
 def _cli(*args: str) -> Any:
@@ -56,10 +50,7 @@ def _cli(*args: str) -> Any:
 
 
 def _read(node: LocalNode, command: str, args: dict[str, Value] | None = None) -> Any:
-    shown = node.call(
-        "coop_app", {"community": COOP, "app": APP, "command": command, "args": args or {}}
-    )
-    return shown["result"]
+    return app_read(node, COOP, APP, command, args or {})
 
 
 def _show(node: LocalNode, order: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from peoplenet.runtime.keys.keyfile import read_member_id
 from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
 from tests.cli_run import run_cli
-from tests.coop_nodes import found_coop, make_nodes, submit_ordered
+from tests.coop_nodes import app_cli, app_read, found_coop, make_nodes, submit_ordered
 
 STEP = 60.0
 COOP = "riders"
@@ -53,13 +53,7 @@ STATES = {
 def _ride(node: LocalNode | Path, *args: str) -> Any:
     """``peoplenet ride COMMAND --data D COOP ... --json`` on ``node`` (or a customer's data
     directory): its JSON answer."""
-    command, *rest = args
-    data = node if isinstance(node, Path) else node.data.root
-    result = run_cli(
-        "ride", command, "--data", str(data), COOP, *rest, "--json", passphrase=PASSPHRASE,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return app_cli("ride", COOP, node, *args)
 
 
 def _cli(*args: str) -> Any:
@@ -69,10 +63,7 @@ def _cli(*args: str) -> Any:
 
 
 def _read(node: LocalNode, command: str, args: dict[str, Value] | None = None) -> Any:
-    shown = node.call(
-        "coop_app", {"community": COOP, "app": APP, "command": command, "args": args or {}}
-    )
-    return shown["result"]
+    return app_read(node, COOP, APP, command, args or {})
 
 
 def _submit(node: LocalNode, op: str, args: dict[str, Any]) -> dict[str, Any]:
