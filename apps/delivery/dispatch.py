@@ -13,6 +13,7 @@ tour who never declined a task of that order, ties by id, within ``max_rings``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -71,16 +72,23 @@ class Dispatch:
             raise reject("not_online")
         del self.online[courier]
 
-    def nearest(self, cell: Grid, max_rings: int, excluded: Collection[bytes]) -> bytes | None:
-        """The free online courier nearest ``cell`` (fewest rings, then lowest id), or None."""
-        best: tuple[int, bytes] | None = None
+    def nearest(
+        self, cell: Grid, max_rings: int, excluded: Collection[bytes], order: bytes = b""
+    ) -> bytes | None:
+        """The free online courier nearest ``cell`` (fewest rings), or None.  Couriers equally
+        near are ranked by BLAKE2b(order || courier): the same on every phone, but not the
+        same courier every time (ranking by id would favour one courier for good)."""
+        best: tuple[int, bytes, bytes] | None = None
         for courier, at in self.online.items():
             if courier in excluded or courier in self.tours:
                 continue
-            key = (chebyshev(cell, at), courier)
-            if key[0] <= max_rings and (best is None or key < best):
+            rings = chebyshev(cell, at)
+            if rings > max_rings:
+                continue
+            key = (rings, hashlib.blake2b(order + courier, digest_size=16).digest(), courier)
+            if best is None or key < best:
                 best = key
-        return None if best is None else best[1]
+        return None if best is None else best[2]
 
     # -- bookkeeping (the book checked who may) -----------------------------------------------
 

@@ -376,7 +376,7 @@ class DeliveryBook:
         if not waiting:
             return []
         declined = {c for t in tasks for c, _ in t.declined}
-        courier = self.dispatch.nearest(waiting[0].spec.cell, max_rings, declined)
+        courier = self.dispatch.nearest(waiting[0].spec.cell, max_rings, declined, order.id)
         if courier is None:
             return []
         order.log.append(("auto_assigned", now_ms, courier))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from functools import partial
 
 import pytest
 
+from peoplenet.apps.delivery.dispatch import Dispatch
 from peoplenet.apps.delivery.orders import DeliveryBook
 from peoplenet.apps.delivery.tasks import CLOCK_SKEW_MS, DOING, DONE, FAILED, TODO
 from peoplenet.plugins.kit import Grid
@@ -236,16 +238,31 @@ def test_a_finished_task_is_neither_accepted_nor_declined() -> None:
 # -- automatic assignment ---------------------------------------------------------------------
 
 
-def test_automatic_assignment_takes_the_nearest_free_courier_ties_by_id() -> None:
+def _tie_first(order: bytes, *couriers: bytes) -> bytes:
+    return min(couriers, key=lambda c: hashlib.blake2b(order + c, digest_size=16).digest())
+
+
+def test_automatic_assignment_takes_the_nearest_free_courier_ties_by_lot() -> None:
     book = two_orders()  # every task of OID is in cell (4540, 919..921)
     book.go_online(C3, Grid(4541, 920))  # ring 1 from the pickup
-    book.go_online(C2, Grid(4539, 918))  # ring 1 too: lower id than C3
+    book.go_online(C2, Grid(4539, 918))  # ring 1 too: a tie, drawn by the order's id
     book.go_online(C1, Grid(4540, 919))  # ring 0, but busy below
     book.assign(tid(0, OID2), C1, DISPATCHER, DISPATCHERS, T0)
     events = book.auto_assign(OID, T0 + 1)
-    assert events == [("assigned", tid(i), C2) for i in range(3)]
-    assert book.order(OID).log[-1] == ("auto_assigned", T0 + 1, C2)
+    won = _tie_first(OID, C2, C3)
+    assert events == [("assigned", tid(i), won) for i in range(3)]
+    assert book.order(OID).log[-1] == ("auto_assigned", T0 + 1, won)
     assert book.auto_assign(OID, T0 + 2) == []  # nothing left to give
+
+
+def test_ties_do_not_favour_one_courier_for_good() -> None:
+    winners = set()
+    for n in range(16):
+        book = Dispatch()
+        book.go_online(C2, Grid(4539, 918))
+        book.go_online(C3, Grid(4541, 920))
+        winners.add(book.nearest(Grid(4540, 919), 3, (), bytes([n]) * 16))
+    assert winners == {C2, C3}
 
 
 def test_automatic_assignment_skips_those_who_declined_and_those_too_far() -> None:
