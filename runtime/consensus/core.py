@@ -204,8 +204,8 @@ def tx_key(tx: Value) -> bytes:
     return hashlib.blake2b(encode(tx), digest_size=16).digest()
 
 
-def _key_of_encoding(encoded: bytes) -> bytes:
-    """:func:`tx_key` of the transaction whose encoding is ``encoded``."""
+def key_of_encoding(encoded: bytes) -> bytes:
+    """:func:`tx_key` of the transaction whose encoding is ``encoded`` (no second encoding)."""
     return hashlib.blake2b(encoded, digest_size=16).digest()
 
 
@@ -392,7 +392,7 @@ class ConsensusCore:
         txs = list(txs)
         # EncodeError (the caller's fault) before any is taken; depth: where a tx sits in a block
         encoded = encode_many_nested(txs, _TX_DEPTH)
-        keys = map(_key_of_encoding, encoded)
+        keys = map(key_of_encoding, encoded)
         pending, outstanding, delivered = self._pending, self._outstanding, self._mine_delivered
         encodings = self._encoded
         for key, tx, enc in zip(keys, txs, encoded, strict=True):

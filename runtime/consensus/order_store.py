@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from peoplenet.runtime.consensus.core import Delivery, tx_key
+from peoplenet.runtime.consensus.core import Delivery, key_of_encoding, tx_key
 from peoplenet.runtime.errors import StoreError
 from peoplenet.runtime.lace.store import damaged, disk_full, is_corruption, is_disk_full
 from peoplenet.runtime.local.file_modes import touch_private
@@ -151,7 +151,8 @@ class CommunityStore:
                     f"delivery gap in epoch {d.epoch}: got position {d.position}, expected {nxt}"
                 )
             expect[d.epoch] = nxt + 1
-            rows.append((d.epoch, d.position, bytes(d.block), bytes(d.creator), raw, tx_key(d.tx)))
+            key = key_of_encoding(raw)  # the encoding is at hand: no second one for the key
+            rows.append((d.epoch, d.position, bytes(d.block), bytes(d.creator), raw, key))
             new.append(d)
         if rows:
             try:
@@ -203,12 +204,13 @@ class CommunityStore:
         """Store ``tx`` durably as submitted; False if it is already pending or delivered."""
         if self.is_delivered(tx):
             return False
+        raw = encode(tx)
         try:
             with self._conn:
                 self._conn.execute("BEGIN IMMEDIATE")
                 cursor = self._conn.execute(
                     "INSERT OR IGNORE INTO pending (key, tx) VALUES (?, ?)",
-                    (tx_key(tx), encode(tx)),
+                    (key_of_encoding(raw), raw),
                 )
         except sqlite3.Error as exc:
             raise _failure(self.path, "cannot store a submission in", exc) from exc
