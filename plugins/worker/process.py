@@ -2,8 +2,10 @@
 
 Why a process: app code is third-party Python; in the node's own process it could reach the
 member's key and sign anything.  The worker is started with a scrubbed environment (no
-passphrase, nothing but what Python needs to import the project) in its own process group, so
-a hung worker is killed as a whole rather than abandoned.  Calls are synchronous: the node
+passphrase, nothing but what Python needs to import the project), in the node's process group
+(a node killed as a whole, as a phone dies, takes its workers with it); a hung worker is
+killed by its PID and reaped, never abandoned.  A process an app's code started itself is not
+tracked: an app that starts processes must stop them.  Calls are synchronous: the node
 sends one call and serves the worker's callbacks until the answer comes; every wait for the
 worker has a deadline.
 """
