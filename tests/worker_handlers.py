@@ -39,16 +39,6 @@ def _hang(args: Value, back: Back) -> Value:
     return None
 
 
-def _spawn_and_hang(args: Value, back: Back) -> Value:
-    """An app that starts a process of its own, says its PID, then hangs."""
-    import subprocess  # noqa: PLC0415
-
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
-    back("spawned", child.pid)
-    time.sleep(3600)
-    return None
-
-
 def _garbage(args: Value, back: Back) -> Value:
     os.write(CHANNEL.fd, b"\x00\x00\x00\x05\xc1\xc1\xc1\xc1\xc1")
     return None
@@ -82,7 +72,6 @@ HANDLERS: dict[str, Handler] = {
     "refused": _refused,
     "raise": _raise,
     "hang": _hang,
-    "spawn_and_hang": _spawn_and_hang,
     "garbage": _garbage,
     "exit": _exit,
     "env": _env,

@@ -56,7 +56,6 @@ class WorkerProcess:
             stdout=subprocess.PIPE,
             env=env,
             cwd=cwd,
-            start_new_session=True,  # its own process group: killed whole (kill)
         )
         assert self._proc.stdin is not None
         assert self._proc.stdout is not None
@@ -158,11 +157,7 @@ class WorkerProcess:
         self.kill()
 
     def kill(self) -> None:
-        """SIGKILL the worker's process group -- the worker and anything its app code
-        started -- and reap the worker.  The group is the one the worker leads (its PID, made
-        at start), never the node's."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
+        """SIGKILL the worker (by its PID) and reap it."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             self._proc.send_signal(signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):

@@ -101,38 +101,6 @@ def test_a_hang_is_killed_at_the_deadline(worker: WorkerProcess) -> None:
     assert not worker.alive() and _gone(worker.pid)
 
 
-def test_a_killed_worker_takes_the_processes_its_apps_started_with_it(
-    worker: WorkerProcess,
-) -> None:
-    """The worker runs in its own process group: killing a hung worker kills what its app code
-    started too, rather than leaving it behind."""
-    spawned: list[int] = []
-
-    def on_spawned(pid: Value) -> Value:
-        assert isinstance(pid, int)
-        spawned.append(pid)
-        return None
-
-    with pytest.raises(WorkerHung):
-        worker.call("spawn_and_hang", None, deadline_s=1.0, callbacks={"spawned": on_spawned})
-    assert len(spawned) == 1
-    deadline = time.monotonic() + 5
-    while not _dead(spawned[0]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _dead(spawned[0]), "the app's own process outlived its killed worker"
-
-
-def _dead(pid: int) -> bool:
-    """Gone, or a zombie waiting for whoever inherited it to reap it: it runs no more."""
-    if _gone(pid):
-        return True
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return True
-    return "State:\tZ" in status
-
-
 def test_garbage_and_exits_are_refused(worker: WorkerProcess) -> None:
     with pytest.raises(WorkerProtocolError) as bad:
         worker.call("garbage", None, deadline_s=10)
