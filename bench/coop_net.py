@@ -39,7 +39,10 @@ CHARTER = {
 
 
 class CoopNet:
-    """``n`` members' consumers, a shared order, and a lossless app-lace network."""
+    """``n`` members' consumers, a shared order, and a lossless app-lace network.
+
+    ``charter`` is the founding charter as JSON would give it (:data:`CHARTER` by default);
+    a benchmark that elects an officer declares the office there."""
 
     def __init__(
         self,
