@@ -11,7 +11,7 @@ from peoplenet.runtime.errors import LocalError
 
 
 class BenchCommands:
-    """``peoplenet bench ingest|transport|consensus|payments|rides``."""
+    """``peoplenet bench ingest|transport|consensus|payments|rides|deliveries``."""
 
     def add_parsers(self, sub: Subparsers) -> None:
         bench = sub.add_parser("bench", help="benchmarks that print JSON with a ratio to a ceiling")
@@ -46,6 +46,12 @@ class BenchCommands:
         rides.add_argument("--trips", type=int, default=50)
         rides.add_argument("--payment", choices=("cash", "escrow"), default="cash")
         rides.add_argument("--json", action="store_true", help="print one JSON object")
+        deliveries = bench_sub.add_parser(
+            "deliveries", help="whole delivery orders (order to ratings) vs their signature checks"
+        )
+        deliveries.add_argument("--orders", type=int, default=50)
+        deliveries.add_argument("--payment", choices=("cash", "escrow"), default="cash")
+        deliveries.add_argument("--json", action="store_true", help="print one JSON object")
 
     def run(self, args: argparse.Namespace, ctx: Context) -> int:
         return _bench(args)
@@ -75,6 +81,13 @@ def _bench(args: argparse.Namespace) -> int:
             raise LocalError("--trips must be positive")
         figures = rides.run(args.trips, payment=args.payment)
         return _show(figures, as_json=args.json, width=24)
+    if args.bench == "deliveries":
+        from peoplenet.bench import deliveries  # noqa: PLC0415
+
+        if args.orders < 1:
+            raise LocalError("--orders must be positive")
+        figures = deliveries.run(args.orders, payment=args.payment)
+        return _show(figures, as_json=args.json, width=25)
     if args.bench == "transport":
         from peoplenet.bench import transport  # noqa: PLC0415
 

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +39,27 @@ CHARTER = {
 
 
 class CoopNet:
-    """``n`` members' consumers, a shared order, and a lossless app-lace network."""
+    """``n`` members' consumers, a shared order, and a lossless app-lace network.
 
-    def __init__(self, folder: Path, n: int = 4, seed: int = 1, *, carry: bool = False) -> None:
+    ``charter`` is the founding charter as JSON would give it (:data:`CHARTER` by default);
+    a benchmark that elects an officer declares the office there."""
+
+    def __init__(
+        self,
+        folder: Path,
+        n: int = 4,
+        seed: int = 1,
+        *,
+        carry: bool = False,
+        charter: Mapping[str, Any] | None = None,
+    ) -> None:
         self.people = sorted(
             (Identity.from_seed(bytes([seed, i + 1]) * 16) for i in range(n)),
             key=lambda i: i.member_id,
         )
         ids = tuple(sorted(bytes(p.member_id) for p in self.people))
-        coop = CoopFile(Founding("t", charter_from_json(CHARTER), ids, 1_000, ()), 500)
+        founding = charter_from_json(dict(CHARTER if charter is None else charter))
+        coop = CoopFile(Founding("t", founding, ids, 1_000, ()), 500)
         for p in self.people:
             coop = sign_founding(coop, p)
         genesis = coop.genesis()

@@ -129,9 +129,14 @@ def peoplenet_apply_tx(state: object, tx: Value, ctx: FoldContext) -> Value:
 def peoplenet_duties(state: object, node: NodeContext) -> None:
     """As the resealer -- the first member among the dispatcher, the store and the customer
     the stop's address was sealed to -- reseal each newly assigned task's address to its
-    courier, once per (task, courier)."""
+    courier, once per (task, courier) while that assignment waits for its address."""
     s = delivery_state(state)
     fold = s.fold
+    if s.nudged:  # a reseal ordered, or its task gone to another courier: forgotten, so a
+        # task that comes back to a courier later is resealed to them again
+        s.nudged = {
+            (t, c) for t, c in s.nudged if t in fold.to_reseal and fold.book.task(t).courier == c
+        }
     if not fold.to_reseal:
         return
     me, ctx = node.me, node.fold

@@ -17,7 +17,8 @@ class DeliveryState:
     community: bytes
     fold: DeliveryFold = field(default_factory=DeliveryFold)
     nudged: set[tuple[bytes, bytes]] = field(default_factory=set)
-    """What this node already submitted on its own: (task, courier) of an address resealed."""
+    """What this node submitted on its own and the order has not yet taken: (task, courier)
+    of an address resealed (the duty forgets an entry once its task no longer waits for it)."""
     settings_read: dict[str, Value] | None = None
     policy_read: Policy | None = None
 
