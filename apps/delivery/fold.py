@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import lru_cache
 from typing import Final
 
 from peoplenet.apps.delivery import records as r
@@ -478,7 +479,10 @@ class DeliveryFold:
         }
 
 
+@lru_cache(maxsize=64)
 def _commission(text: str) -> Fraction:
+    """The cooperative's commission rate (percent above 1), read once per text: every
+    transaction asks, and it changes only by vote."""
     try:
         rate = Fraction(text)
     except (ValueError, ZeroDivisionError):
