@@ -246,6 +246,7 @@ def peoplenet_duties(state: object, node: NodeContext) -> None:
     offer, hold or round."""
     s = ride_state(state)
     me, now = node.me, node.fold.now_ms
+    _forget_closed(s)
     _nudge_for_customers(s, node)
     _nudge_releases(s, node)
     _reseal_for_juries(s, node)
@@ -318,6 +319,20 @@ def _reseal_for_juries(s: RideState, node: NodeContext) -> None:
         _once(
             s, key, node, JuryDetails(ride_id, seal_details(community, ride.job, readers, places))
         )
+
+
+FORGET_ABOVE: Final = 256
+"""How many nudges this phone remembers before it forgets those of closed rides."""
+
+
+def _forget_closed(s: RideState) -> None:
+    """Forget the nudges of rides no longer open (one key per ride and step would otherwise
+    pile up on a phone for good); only when there are many, so it costs nothing per duty."""
+    if len(s.nudged) <= FORGET_ABOVE:
+        return
+    b = s.book
+    live = {*b.riding.values(), *b.driving.values(), *b.holding.values(), *b.held, *b.judging}
+    s.nudged = {k for k in s.nudged if k[0][:RIDE_LEN] in live}
 
 
 def _once(s: RideState, key: tuple[bytes, int], node: NodeContext, tx: RideTx) -> None:

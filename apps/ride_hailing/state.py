@@ -29,7 +29,9 @@ class RideState:
     phone only, never folded; after a restart reopened from the request's sealed field)."""
     nudged: set[tuple[bytes, int]] = field(default_factory=set)
     """What this node already submitted on its own: (ride, offer number) of an
-    :class:`Expire`, (escrow job, -1) of a :class:`Hold`, (job, -2) of :class:`Details`."""
+    :class:`Expire`, (escrow job, -1) of a :class:`Hold`, (job, -2) of :class:`Details`,
+    (ride, -3) of a :class:`Release`, (ride, -10 - draws) of :class:`JuryDetails`; those of
+    closed rides are forgotten once there are many."""
     settings_read: dict[str, Value] | None = None
     """The settings :attr:`policy_read` was read from (a copy)."""
     policy_read: Policy | None = None

@@ -288,3 +288,13 @@ def test_the_drivers_phone_reseals_the_places_to_the_jury_drawn() -> None:
         plain = open_sealed(resealed.sealed, context, h.members[2], juror.open_sealed_box)
         assert plain == Places(where.pickup, where.dropoff).plaintext()
         assert h.problems() == []
+
+
+def test_a_phone_forgets_the_nudges_of_closed_rides() -> None:
+    """One nudge key per ride and step must not pile up on a phone for good."""
+    s = plugin.RideState(COMMUNITY)
+    s.nudged = {(bytes([n % 256, n // 256]) * 8, 1) for n in range(plugin.FORGET_ABOVE + 10)}
+    open_ride = bytes([7, 0]) * 8
+    s.book.riding[b"r" * 32] = open_ride
+    plugin._forget_closed(s)
+    assert s.nudged == {(open_ride, 1)}
