@@ -17,7 +17,9 @@ simulator's).  Every transaction's outcome is kept in :attr:`Replica.log` for th
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Final
 
 from peoplenet.actors.governance.records import AppTx
@@ -26,7 +28,7 @@ from peoplenet.apps.ride_hailing.payment import commission_rate
 from peoplenet.apps.ride_hailing.plugin import RideState
 from peoplenet.apps.ride_hailing.policy import Env, Policy
 from peoplenet.apps.ride_hailing.trips import Ride, RideBook
-from peoplenet.plugins.api import AppTxRejected, FoldContext, Record
+from peoplenet.plugins.api import AppTxRejected, FoldContext, Record, Value
 from peoplenet.plugins.kit import CustomerBook, CustomerRequest
 from peoplenet.plugins.testing import COMMUNITY, AppHarness
 from peoplenet.runtime.consensus.core import Delivery
@@ -61,16 +63,29 @@ class Entry:
     reason: str
 
 
-class Replica:
-    """The ride-hailing fold of the cooperative of ``drivers`` members."""
+class AppReplica:
+    """One app's fold in a cooperative of ``members`` members (the first ``members``
+    identities of the kit's harness), with ``settings`` voted and ``officers`` elected (role ->
+    member index): what every simulation of a work app shares."""
 
-    def __init__(self, drivers: int, offer_timeout_ms: int = 20_000) -> None:
+    def __init__(
+        self,
+        app_plugin: ModuleType,
+        members: int,
+        settings: Mapping[str, Value],
+        *,
+        source: str,
+        officers: Mapping[str, int] | None = None,
+    ) -> None:
+        self.app: str = app_plugin.NAME
         # The guard's deadline is wall-clock time: a loaded machine must not fault the app in
         # a simulation (its figures would be garbage), so it is far beyond any hook's time.
         self.harness = AppHarness(
-            plugin, members=drivers, source="sim rides", deadline_s=FOLD_DEADLINE_S
+            app_plugin, members=members, source=source, deadline_s=FOLD_DEADLINE_S
         )
-        self.harness.enable(plugin.SPEC.settings({"offer_timeout_ms": offer_timeout_ms}))
+        self.harness.enable(app_plugin.SPEC.settings(dict(settings)))
+        for role, member in sorted((officers or {}).items()):
+            self.harness.elect(role, member)
         self.check_running()
         self.identities: tuple[Identity, ...] = self.harness.identities
         self.members = frozenset(self.harness.members)
@@ -81,17 +96,6 @@ class Replica:
         """:class:`AppStopped` if the host stopped the app here."""
         if self.harness.faulted():
             raise AppStopped(f"the app stopped in the replica: {self.harness.faulted()}")
-
-    @property
-    def state(self) -> RideState:
-        state = self.harness.state
-        if not isinstance(state, RideState):
-            raise AppStopped("the ride app has no state in the replica")
-        return state
-
-    @property
-    def book(self) -> RideBook:
-        return self.state.book
 
     def fold(self, deliveries: list[Delivery], now: float) -> bool:
         """Fold ``deliveries`` at simulated ``now``; whether any was the app's."""
@@ -106,12 +110,12 @@ class Replica:
         self.harness.now_ms = now_ms
         beacon = hashlib.blake2b(bytes(d.block), digest_size=32).digest()
         position = (d.epoch, d.position)
-        if isinstance(tx, AppTx) and tx.app == APP:
+        if isinstance(tx, AppTx) and tx.app == self.app:
             return self._apply(bytes(d.creator), tx.body, now_ms, position, beacon)
         if isinstance(tx, CustomerRequest):
             ctx = self._ctx(tx.customer, now_ms, position, beacon)
             try:
-                self.customers.accept(tx, ctx, APP)
+                self.customers.accept(tx, ctx, self.app)
             except AppTxRejected as exc:
                 self.log.append(Entry(now_ms, tx.customer, None, "rejected", exc.reason))
                 return True
@@ -121,22 +125,50 @@ class Replica:
     def _ctx(
         self, sender: bytes, now_ms: int, position: tuple[int, int], beacon: bytes
     ) -> FoldContext:
-        settings = self.harness.host.settings(APP)
+        settings = self.harness.host.settings(self.app)
         return FoldContext(
-            COMMUNITY, now_ms, self.members, settings, dict(RATES), sender, position, beacon
-        )
+            COMMUNITY, now_ms, self.members, settings, dict(RATES), sender, position, beacon,
+            dict(self.harness.officers),
+        )  # fmt: skip
 
     def _apply(
         self, sender: bytes, body: bytes, now_ms: int, position: tuple[int, int], beacon: bytes
     ) -> bool:
         ctx = self._ctx(sender, now_ms, position, beacon)
-        result = self.harness.host.apply_tx(APP, body, ctx)
+        result = self.harness.host.apply_tx(self.app, body, ctx)
         record = decode(body)
         status, reason = str(result["status"]), str(result.get("reason", ""))
         self.log.append(
             Entry(now_ms, sender, record if isinstance(record, Record) else None, status, reason)
         )
+        self.applied(result)
         return True
+
+    def applied(self, result: Mapping[str, Value]) -> None:
+        """The host's answer to one ordered transaction of the app (a hook for subclasses)."""
+
+    def close(self) -> None:
+        self.harness.close()
+
+
+class Replica(AppReplica):
+    """The ride-hailing fold of the cooperative of ``drivers`` members."""
+
+    def __init__(self, drivers: int, offer_timeout_ms: int = 20_000) -> None:
+        super().__init__(
+            plugin, drivers, {"offer_timeout_ms": offer_timeout_ms}, source="sim rides"
+        )
+
+    @property
+    def state(self) -> RideState:
+        state = self.harness.state
+        if not isinstance(state, RideState):
+            raise AppStopped("the ride app has no state in the replica")
+        return state
+
+    @property
+    def book(self) -> RideBook:
+        return self.state.book
 
     def env(self, now_ms: int) -> Env:
         """What a phone judges a fare against now (as the app's ``complete`` command does)."""
@@ -155,13 +187,19 @@ class Replica:
         book = self.book
         return [book.rides[r] for r in sorted(book.riding.values())]
 
-    def close(self) -> None:
-        self.harness.close()
-
 
 def app_tx(record: Record) -> AppTx:
     """What a driver's phone submits for one of the app's records."""
     return AppTx(APP, encode(record))
 
 
-__all__ = ["APP", "START_MS", "AppStopped", "Entry", "Replica", "app_tx", "community_ms"]
+__all__ = [
+    "APP",
+    "START_MS",
+    "AppReplica",
+    "AppStopped",
+    "Entry",
+    "Replica",
+    "app_tx",
+    "community_ms",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -23,7 +24,7 @@ from peoplenet.bench.city.world import City, phone
 from peoplenet.runtime.consensus.constitution import Constitution, Genesis
 from peoplenet.runtime.consensus.core import Delivery
 from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.keys.identity import MemberId
+from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.sim.simulator import LinkModel, SimNode, Simulator
 
 KEYS: Final = (
@@ -64,7 +65,7 @@ class CityReport:
         return {k: round(v / total, 4) for k, v in self.meter.kinds.most_common()}
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     """Nearest rank (0.0 for none)."""
     if not values:
         return 0.0
@@ -83,20 +84,31 @@ def run_city(config: CityConfig) -> CityReport:
         replica.close()
 
 
-def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
-    identities = replica.identities
+def add_phones(
+    sim: Simulator,
+    identities: Sequence[Identity],
+    *,
+    committee: int,
+    timeout_ms: int,
+    community: str,
+    pace_s: float,
+    meter: Meter,
+    on_deliver: Callable[[list[Delivery], float], bool],
+) -> list[list[Delivery]]:
+    """One phone per member on ``sim`` (named :func:`~.world.phone` ``i``): the first
+    ``committee`` are the consensus participants, each other phone observes participant
+    ``i % committee``; phone 0's deliveries go to ``on_deliver``.  Each phone's delivered
+    order, in the list answered."""
     names = {MemberId(ident.member_id): phone(i) for i, ident in enumerate(identities)}
-    k = config.committee
+    k = committee
     constitution = Constitution.of(
-        [ident.member_id for ident in identities[:k]], timeout_ms=config.timeout_ms
+        [ident.member_id for ident in identities[:k]], timeout_ms=timeout_ms
     )
     followers: dict[int, list[str]] = {p: [] for p in range(k)}
-    for j in range(k, config.drivers):
+    for j in range(k, len(identities)):
         followers[j % k].append(phone(j))
-    community = hashlib.blake2b(f"sim-rides/{config.seed}".encode(), digest_size=16).digest()
-    genesis = Genesis.first(community, constitution)
-    sim = Simulator(config.seed, LinkModel(config.min_delay, config.max_delay))
-    meter = Meter()
+    lace = hashlib.blake2b(community.encode(), digest_size=16).digest()
+    genesis = Genesis.first(lace, constitution)
     logs: list[list[Delivery]] = [[] for _ in identities]
     for i in range(len(identities)):
 
@@ -108,13 +120,29 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
                 names=names,
                 meter=meter,
                 log=logs[i],
-                pace_s=config.pace_s,
+                pace_s=pace_s,
                 contact=None if i < k else phone(i % k),
                 observers=tuple(followers.get(i, ())),
-                on_deliver=replica.fold if i == 0 else None,
+                on_deliver=on_deliver if i == 0 else None,
             )
 
         sim.add_node(phone(i), factory)
+    return logs
+
+
+def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
+    sim = Simulator(config.seed, LinkModel(config.min_delay, config.max_delay))
+    meter = Meter()
+    logs = add_phones(
+        sim,
+        replica.identities,
+        committee=config.committee,
+        timeout_ms=config.timeout_ms,
+        community=f"sim-rides/{config.seed}",
+        pace_s=config.pace_s,
+        meter=meter,
+        on_deliver=replica.fold,
+    )
     city = City(config, replica, sim.rng_for(CITY))
     sim.add_node(CITY, lambda: city)
     end = config.hours * 3600.0 + config.drain_s
@@ -136,8 +164,8 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
         "completed": verdict.completed,
         "cancelled": verdict.cancelled,
         "unmatched": verdict.unmatched,
-        "match_p50_s": round(_percentile(waits, 0.5), 3),
-        "match_p95_s": round(_percentile(waits, 0.95), 3),
+        "match_p50_s": round(percentile(waits, 0.5), 3),
+        "match_p95_s": round(percentile(waits, 0.95), 3),
         "double_assignments": verdict.double_assignments,
         "unpaid_completed": verdict.unpaid_completed,
         "cpu_s": round(time.process_time() - cpu0, 3),
@@ -154,4 +182,4 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
     )
 
 
-__all__ = ["KEYS", "CityReport", "UnsafeRun", "run_city"]
+__all__ = ["KEYS", "CityReport", "UnsafeRun", "add_phones", "percentile", "run_city"]
