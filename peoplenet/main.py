@@ -29,6 +29,7 @@ from peoplenet.actors.governance.decide_cli import DecideCommands
 from peoplenet.actors.member.commands import NodeCommands
 from peoplenet.bench.city.cli import RidesSimCommand
 from peoplenet.bench.cli import BenchCommands
+from peoplenet.bench.town.cli import DeliveriesSimCommand
 from peoplenet.plugins.cli import AppsCommands
 from peoplenet.runtime.cli import main as framework
 from peoplenet.runtime.cli.commands import DemoCommands, IdentityCommands, SimCommands
@@ -80,7 +81,7 @@ def command_groups() -> tuple[CommandGroup, ...]:
         AppsCommands(),
         DecideCommands(),
         BenchCommands(),
-        SimCommands(extra=(RidesSimCommand(),)),
+        SimCommands(extra=(RidesSimCommand(), DeliveriesSimCommand())),
     )
 
 

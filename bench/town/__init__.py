@@ -1,0 +1,1 @@
+"""``peoplenet sim deliveries``: a town of stores, couriers and customers on the simulator."""
