@@ -84,6 +84,18 @@ def run_city(config: CityConfig) -> CityReport:
         replica.close()
 
 
+def phone_link(min_delay: float, max_delay: float) -> LinkModel:
+    """The link between two phones: a delay uniform in ``[min_delay, max_delay]``, in order.
+
+    A phone's channel to another is a stream (Noise over TCP): what one sends arrives in the
+    order sent.  The simulation must keep that order: an observer relays each of its
+    submissions in its own message, signed with the next sequence number, and the fold
+    refuses one numbered below the last it took as ``replayed`` -- a link that reordered two
+    submissions sent within its delay (a driver's ``Complete`` and ``Position``) would lose
+    the first."""
+    return LinkModel(min_delay, max_delay, reorder=False)
+
+
 def add_phones(
     sim: Simulator,
     identities: Sequence[Identity],
@@ -131,7 +143,7 @@ def add_phones(
 
 
 def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
-    sim = Simulator(config.seed, LinkModel(config.min_delay, config.max_delay))
+    sim = Simulator(config.seed, phone_link(config.min_delay, config.max_delay))
     meter = Meter()
     logs = add_phones(
         sim,
@@ -182,4 +194,4 @@ def _run(config: CityConfig, replica: Replica, cpu0: float) -> CityReport:
     )
 
 
-__all__ = ["KEYS", "CityReport", "UnsafeRun", "add_phones", "percentile", "run_city"]
+__all__ = ["KEYS", "CityReport", "UnsafeRun", "add_phones", "percentile", "phone_link", "run_city"]

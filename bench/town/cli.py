@@ -66,6 +66,10 @@ class DeliveriesSimCommand:
             print(f"{key:>26}: {value}", file=ctx.out)
         print(f"{'mb_per_courier_hour_max':>26}: {report.mb_per_courier_hour_max}", file=ctx.out)
         print(f"{'mb_per_member_hour_max':>26}: {report.mb_per_member_hour_max}", file=ctx.out)
+        print(f"{'assigned_by_dispatcher':>26}: {report.assigned_by_dispatcher}", file=ctx.out)
+        print(f"{'simulated_s':>26}: {report.sim_seconds:.0f}", file=ctx.out)
+        for reason, count in sorted(report.rejected.items()):
+            print(f"{'refused ' + reason:>38}: {count}", file=ctx.out)
         for kind, share in report.breakdown().items():
             print(f"{'bytes ' + kind:>38}: {share:.1%}", file=ctx.out)
         return 0

@@ -12,18 +12,20 @@ and ``cpu_ms_per_order`` (the process's CPU time) are the figures a seed does no
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Final
 
+from peoplenet.apps.delivery.records import Assign
 from peoplenet.bench.city.phones import CITY, Meter
 from peoplenet.bench.city.replica import community_ms
-from peoplenet.bench.city.run import MB, UnsafeRun, add_phones, percentile
+from peoplenet.bench.city.run import MB, UnsafeRun, add_phones, percentile, phone_link
 from peoplenet.bench.city.world import phone
 from peoplenet.bench.town.audit import TownVerdict, audit
 from peoplenet.bench.town.config import TownConfig
 from peoplenet.bench.town.replica import TownReplica
 from peoplenet.bench.town.world import Town
-from peoplenet.runtime.sim.simulator import LinkModel, Simulator
+from peoplenet.runtime.sim.simulator import Simulator
 
 KEYS: Final = (
     "orders",
@@ -54,6 +56,10 @@ class TownReport:
     mb_per_member_hour_max: float
     sim_seconds: float
     events: int
+    rejected: Counter[str]
+    """The fold's refusals, by reason (a stale dispatcher's choice, a late cancel...)."""
+    assigned_by_dispatcher: int
+    """Deliveries the dispatcher gave (the others were assigned automatically)."""
 
     def breakdown(self) -> dict[str, float]:
         """Shares of the bytes sent, by kind (the received side mirrors it)."""
@@ -72,7 +78,7 @@ def run_town(config: TownConfig) -> TownReport:
 
 
 def _run(config: TownConfig, replica: TownReplica, cpu0: float) -> TownReport:
-    sim = Simulator(config.seed, LinkModel(config.min_delay, config.max_delay))
+    sim = Simulator(config.seed, phone_link(config.min_delay, config.max_delay))
     meter = Meter()
     logs = add_phones(
         sim,
@@ -123,6 +129,8 @@ def _run(config: TownConfig, replica: TownReplica, cpu0: float) -> TownReport:
         round(max(per_member), 4),
         stats.now,
         stats.events,
+        Counter(e.reason for e in replica.log if e.status != "applied"),
+        sum(1 for e in replica.log if e.status == "applied" and isinstance(e.record, Assign)),
     )
 
 

@@ -73,8 +73,6 @@ PREPARE_START_S: Final = (15.0, 60.0)
 TAKE_S: Final = (5.0, 20.0)
 """A courier takes a delivery this long after seeing it."""
 CANCEL_S: Final = (5.0, 60.0)
-SPACING_S: Final = 0.5
-"""The least time between two submissions of one member's phone (see ``Town._member``)."""
 WINDOW_MS: Final = 3 * 3_600_000
 """Every stop's window: from the order on, three hours."""
 
@@ -147,7 +145,6 @@ class Town:
         self._later: dict[str, Callable[[float], list[Action]]] = {}
         self._seq = 0
         self._done: set[tuple[str, bytes, bytes]] = set()
-        self._last: dict[int, float] = {}
 
     # -- the simulator node -----------------------------------------------------------------
 
@@ -203,15 +200,8 @@ class Town:
 
     # -- taps -------------------------------------------------------------------------------
 
-    def _member(self, i: int, record: Record, now: float) -> Action:
-        """Member ``i`` submits ``record`` on their phone, at least :data:`SPACING_S` after
-        their previous one (an observer's phone relays each submission, signed with the next
-        sequence number, in its own message: two sent within a link's delay may arrive out of
-        order, and the fold refuses the lower number as ``replayed``)."""
-        at = max(now, self._last.get(i, -SPACING_S) + SPACING_S)
-        self._last[i] = at
-        send = Send(phone(i), OWN + encode(app_tx(record)))
-        return send if at == now else self._at(at, lambda t: [send])
+    def _member(self, i: int, record: Record) -> Action:
+        return Send(phone(i), OWN + encode(app_tx(record)))
 
     def _customer(self, customer: Customer, record: Record) -> Action:
         customer.seq += 1
@@ -221,7 +211,7 @@ class Town:
 
     def _online(self, courier: Courier, now: float) -> list[Action]:
         cell = geo.cell_of(courier.where)
-        return [self._member(courier.index, CourierOnline((cell.row, cell.col)), now)]
+        return [self._member(courier.index, CourierOnline((cell.row, cell.col)))]
 
     def _order(self, customer: Customer, now: float) -> list[Action]:
         fold = self.replica.fold_state
@@ -303,13 +293,13 @@ class Town:
         if self.replica.book.orders[order_id].state != NEW:
             return []
         if self.rng.random() < self.config.refuse_p:
-            return [self._member(store, StoreAnswer(order_id, "refuse", "out of stock"), now)]
-        return [self._member(store, StoreAnswer(order_id, "accept"), now)]
+            return [self._member(store, StoreAnswer(order_id, "refuse", "out of stock"))]
+        return [self._member(store, StoreAnswer(order_id, "accept"))]
 
     def _step(self, order_id: bytes, store: int, was: str, to: str, now: float) -> list[Action]:
         if self.replica.book.orders[order_id].state != was:
             return []
-        return [self._member(store, StoreAnswer(order_id, to), now)]
+        return [self._member(store, StoreAnswer(order_id, to))]
 
     def _take(self, task: Task, now: float) -> list[Action]:
         courier = self._courier_of[task.courier]
@@ -319,7 +309,7 @@ class Town:
             current = self.replica.book.tasks[task.id]
             if current.courier != task.courier or current.accepted or not current.is_open:
                 return []
-            return [self._member(courier.index, taken, t)]
+            return [self._member(courier.index, taken)]
 
         return [self._at(now + self.rng.uniform(*TAKE_S), take)]
 
@@ -392,11 +382,11 @@ class Town:
                 return self._courier(courier, t)
             courier.finished.add(task_id)
             proof = hashlib.blake2b(b"signed at the door " + task_id, digest_size=32).digest()
-            out = [self._member(courier.index, CompleteTask(task_id, community_ms(t), proof), t)]
+            out = [self._member(courier.index, CompleteTask(task_id, community_ms(t), proof))]
             cell = geo.cell_of(courier.where)
             member = self._members[courier.index]
             if self.replica.book.online().get(member) != Grid(cell.row, cell.col):
-                out.append(self._member(courier.index, CourierOnline((cell.row, cell.col)), t))
+                out.append(self._member(courier.index, CourierOnline((cell.row, cell.col))))
             return out + self._courier(courier, t)
 
         return [self._at(now + self.rng.uniform(*self.config.handover_s), done)]
@@ -436,7 +426,7 @@ class Town:
             del free[courier_id]
             self.pending[courier_id] = order_id
             ids = tuple(t for t in book.orders[order_id].tasks if book.tasks[t].is_open)
-            out.append(self._member(self.dispatcher, Assign(ids, courier_id), now))
+            out.append(self._member(self.dispatcher, Assign(ids, courier_id)))
         return out
 
 
