@@ -90,3 +90,8 @@ def test_the_audit_counts_a_task_held_twice_and_an_unpaid_fulfilment() -> None:
 def test_a_town_that_cannot_be_simulated_is_refused(bad: dict[str, object]) -> None:
     with pytest.raises(BadTown):
         TownConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_the_command_refuses_a_town_without_stores(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", "deliveries", "--stores", "0", "--json"]) == 2
+    assert "need a store" in capsys.readouterr().err
