@@ -58,6 +58,8 @@ CUSTOMER_STEPS: Final = (r.PlaceOrder, r.CancelOrder, r.StoreAnswer, r.Rate)
 STEP: Final = "step_"
 PRICED: Final = "priced"
 FINAL: Final = frozenset({"fulfilled", "cancelled", "refused"})
+_FREEING: Final = frozenset({"task_done", "task_failed", "task_ended", "declined"})
+"""Events after which a courier may be free for a waiting order."""
 
 DeliveryTx = (
     r.CourierOnline | r.CourierOffline | r.PlaceOrder | r.StoreAnswer | r.CancelOrder
@@ -103,6 +105,9 @@ class DeliveryFold:
     money_stuck: dict[bytes, str] = field(default_factory=dict)
     """Order -> why its money could not move when it was fulfilled or cancelled."""
     telling: dict[bytes, Telling] = field(default_factory=dict)
+    waiting: set[bytes] = field(default_factory=set)
+    """Live orders with tasks automatic dispatch found no courier for (yet): given out when a
+    courier is free again."""
     earned: dict[tuple[bytes, str], int] = field(default_factory=dict)
     """(member, ``store`` or ``courier``) -> cents paid to them (or due to them in cash)."""
     to_reseal: set[bytes] = field(default_factory=set)
@@ -151,6 +156,9 @@ class DeliveryFold:
         if handler is None:
             raise _reject("bad_tx", f"{type(tx).__name__} is not a delivery step")
         events = handler(self, tx, sender, ctx, env, request)
+        freed = isinstance(tx, r.CourierOnline) or any(e[0] in _FREEING for e in events)
+        if freed and self.waiting and env.policy.auto_assign:
+            events += self._auto_waiting(env)
         self._follow(events)
         return {"tx": type(tx).__name__, "events": tuple(_event_value(e) for e in events)}
 
@@ -323,10 +331,26 @@ class DeliveryFold:
 
     def _auto(self, order_id: bytes, env: Env) -> list[Event]:
         """Automatic dispatch, where the members enabled it: the order's waiting tasks to the
-        nearest free courier online (:meth:`DeliveryBook.auto_assign`)."""
+        nearest free courier online (:meth:`DeliveryBook.auto_assign`).  An order left with
+        tasks no courier could take waits (:attr:`waiting`) for the next courier to be free."""
         if not env.policy.auto_assign or self.book.order(order_id).state not in LIVE_ORDER:
+            self.waiting.discard(order_id)
             return []
-        return self.book.auto_assign(order_id, env.now_ms, env.policy.auto_rings)
+        events = self.book.auto_assign(order_id, env.now_ms, env.policy.auto_rings)
+        if any(t.is_open and not t.courier for t in self.book.tasks_of(order_id)):
+            self.waiting.add(order_id)
+        else:
+            self.waiting.discard(order_id)
+        return events
+
+    def _auto_waiting(self, env: Env) -> list[Event]:
+        """A courier is free (online, or done with a task): the waiting orders, oldest first,
+        each to the nearest free courier, as far as there are couriers."""
+        events: list[Event] = []
+        book = self.book
+        for order_id in sorted(self.waiting, key=lambda o: (book.order(o).created_ms, o)):
+            events += self._auto(order_id, env)
+        return events
 
     # -- the couriers' work ------------------------------------------------------------------
 
@@ -476,6 +500,7 @@ class DeliveryFold:
             "tracks": tuple((t, at, s) for t, (at, s) in sorted(self.tracks.items())),
             "money_stuck": tuple(sorted(self.money_stuck.items())),
             "earned": tuple((m, role, n) for (m, role), n in sorted(self.earned.items())),
+            "waiting": tuple(sorted(self.waiting)),
         }
 
 

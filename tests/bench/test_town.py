@@ -37,13 +37,13 @@ def test_the_json_has_exactly_the_contract_keys(small: TownReport) -> None:
     assert tuple(small.figures) == KEYS
 
 
-def test_orders_waiting_for_a_courier_are_given_by_the_dispatcher() -> None:
+def test_orders_waiting_for_a_courier_go_out_as_the_courier_comes_free() -> None:
     """One courier for many orders: automatic assignment finds them busy at most accepts, and
-    the dispatcher gives the waiting orders as the courier comes free."""
+    the app gives the waiting orders as the courier comes free (no dispatcher needed)."""
     config = TownConfig(stores=2, couriers=1, orders_per_hour=24.0, hours=0.25, seed=4)
     report = run_town(config)
     f = report.figures
-    assert report.assigned_by_dispatcher > 0
+    assert report.assigned_by_dispatcher == 0
     assert f["fulfilled"] > 1
     assert f["double_assignments"] == 0 and f["unpaid_fulfilled"] == 0
 

@@ -271,3 +271,20 @@ def test_show_reads_an_order_before_anything_is_rated(h: AppHarness) -> None:
     shown, _ = h.command("show", {"order": O1.hex()})
     assert isinstance(shown, dict)
     assert (shown["state"], shown["ratings"], shown["money"]) == ("new", None, "due")
+
+
+def test_an_order_no_courier_could_take_goes_to_the_next_courier_free(h: AppHarness) -> None:
+    """Accepted while every courier is busy, an order waits; it goes out when a courier comes
+    online or finishes a task -- it is not left for good."""
+    h.enable({"payment": "escrow", "auto_assign": True})
+    ok(h, CourierOnline(cell(SHOP)), 2)
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)  # member 2 takes O1
+    ok(h, place(O2))
+    ok(h, StoreAnswer(O2, "accept"), 1)  # nobody free: O2 waits
+    fold = state(h).fold
+    assert fold.waiting == {O2}
+    assert {t.courier for t in fold.book.tasks_of(O2)} == {b""}
+    ok(h, CourierOnline(cell(SHOP)), 3)  # a courier comes online: O2 is theirs
+    assert {t.courier for t in fold.book.tasks_of(O2)} == {h.members[3]}
+    assert fold.waiting == set()
