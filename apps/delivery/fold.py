@@ -28,6 +28,7 @@ from typing import Final
 from peoplenet.apps.delivery import records as r
 from peoplenet.apps.delivery.orders import LIVE_ORDER, PREPARING, READY, DeliveryBook, Order
 from peoplenet.apps.delivery.payment import (
+    CANCELLED,
     CASH,
     ESCROW,
     DeliveryPayments,
@@ -271,9 +272,19 @@ class DeliveryFold:
         money = self.pay.money(tx.order)
         if money is not None and money.moved:
             raise _reject("money_moved", "its cancellation paid the store or couriers")
-        events = self.book.restore(tx.order, sender, env.dispatchers, env.now_ms)
-        if money is not None:
+        # Money the cancellation could not move (money_stuck) is still held or due as before:
+        # the restored order keeps it.  Money it moved back is due again (pay.restore), which
+        # may refuse, so it goes first and is put back if the book refuses the restore.
+        again = money is not None and money.state == CANCELLED
+        kept = (money.round, money.state) if money is not None else (0, "")
+        if again:
             self.pay.restore(tx.order)
+        try:
+            events = self.book.restore(tx.order, sender, env.dispatchers, env.now_ms)
+        except AppTxRejected:
+            if money is not None:
+                money.round, money.state = kept
+            raise
         self.money_stuck.pop(tx.order, None)
         return events
 

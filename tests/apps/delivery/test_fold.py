@@ -30,15 +30,17 @@ from peoplenet.apps.delivery.records import (
     Address,
     AnswerTask,
     Assign,
+    CancelOrder,
     CompleteTask,
     CourierOnline,
     MoveTour,
+    RestoreOrder,
     StartTask,
     StoreAnswer,
     Track,
 )
 from peoplenet.apps.delivery.state import DeliveryState
-from peoplenet.plugins.harness import AppHarness
+from peoplenet.plugins.harness import AppHarness, member_id
 from peoplenet.plugins.kit import COMMUNITY_COINS, Sealed
 from peoplenet.plugins.testing import COMMUNITY, START_MS
 from peoplenet.runtime.wire.codec import Record, Value
@@ -247,3 +249,32 @@ def test_a_forged_or_replayed_customer_order_is_refused(h: AppHarness) -> None:
 def test_online_needs_a_member(h: AppHarness) -> None:
     ok(h, CourierOnline(cell(SHOP)), 2)
     assert h.members[2] in state(h).fold.book.online()
+
+
+def test_restoring_an_order_whose_cancellation_could_not_pay_keeps_its_money_held(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: the courier who did the pickup left, so the
+    cancellation could not pay them and the money stayed held; a restore then restored the
+    book and was refused by the money (``not_cancelled``), leaving the book changed."""
+    h.enable({"payment": "escrow", "cancel_fee_cents": 100})
+    ok(h, replace(place(O1), method="escrow"))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, StoreAnswer(O1, "preparing"), 1)
+    ok(h, Assign((task(O1, 0),), h.members[3]))
+    ok(h, StartTask(task(O1, 0)), 3)
+    ok(h, CompleteTask(task(O1, 0), START_MS + 60_000, PROOF), 3)
+    h.members = h.members[:3]  # the courier leaves the cooperative
+    ok(h, CancelOrder(O1, "sold out"))
+    fold = state(h).fold
+    assert fold.money_stuck[O1].startswith("unknown_account")
+    ok(h, RestoreOrder(O1))
+    money = fold.pay.money(O1)
+    assert money is not None and (money.state, money.round) == ("held", 0)
+    assert fold.book.order(O1).state == "accepted" and O1 not in fold.money_stuck
+    h.members = (*h.members, member_id(3))  # back: the order is delivered and paid once
+    ok(h, Assign((task(O1, 1),), h.members[2]))
+    ok(h, StartTask(task(O1, 1)), 2)
+    ok(h, CompleteTask(task(O1, 1), START_MS + 60_000 + 1, PROOF), 2)
+    totals = fold.pay.book.total(COMMUNITY_COINS)
+    assert money.state == "paid" and totals.held == 0 and totals.conserved()
