@@ -261,8 +261,8 @@ class DeliveryFold:
         order = self.book.order(tx.order)
         preparing = order.state in (PREPARING, READY)
         before = self._task_pay(order)
+        rates = self.rates(env)  # a voted rate that is no rate refuses before the book changes
         events = self.book.cancel(tx.order, sender, env.dispatchers, env.now_ms)
-        rates = self.rates(env)
         self._settle(tx.order, lambda: self.pay.cancel(tx.order, preparing, before, rates, ctx))
         return events
 
@@ -348,19 +348,19 @@ class DeliveryFold:
     def _complete(
         self, tx: r.CompleteTask, sender: bytes, ctx: FoldContext, env: Env, _: object
     ) -> list[Event]:
+        rates = self.rates(env)  # the last completion pays: refuse before the book changes
         events = self.book.complete(
             tx.task, sender, done_ms=tx.done_ms, proof=tx.proof, now_ms=env.now_ms,
             tolerance_ms=env.policy.done_tolerance_ms,
         )  # fmt: skip
         for event in events:
             if event[0] == "fulfilled":
-                self._fulfilled(event[1], ctx, env)
+                self._fulfilled(event[1], ctx, env, rates)
         return events
 
-    def _fulfilled(self, order_id: bytes, ctx: FoldContext, env: Env) -> None:
+    def _fulfilled(self, order_id: bytes, ctx: FoldContext, env: Env, rates: DeliveryRates) -> None:
         order = self.book.order(order_id)
         done = self._task_pay(order)
-        rates = self.rates(env)
         self._settle(order_id, lambda: self.pay.fulfil(order_id, done, rates, ctx))
         couriers = {t.courier for t in self.book.tasks_of(order_id) if t.state == DONE}
         parties = sorted({order.customer, order.store} | couriers)

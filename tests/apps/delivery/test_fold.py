@@ -278,3 +278,24 @@ def test_restoring_an_order_whose_cancellation_could_not_pay_keeps_its_money_hel
     ok(h, CompleteTask(task(O1, 1), START_MS + 60_000 + 1, PROOF), 2)
     totals = fold.pay.book.total(COMMUNITY_COINS)
     assert money.state == "paid" and totals.held == 0 and totals.conserved()
+
+
+def test_a_pay_rule_that_does_not_parse_refuses_the_last_completion_changing_nothing(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: with a voted ``pay_rule`` that is no rule, the last
+    completion (and a cancellation) marked the order fulfilled (cancelled), then was refused
+    for the pay rule: the order ended with its money never paid and nothing recorded."""
+    ok(h, replace(place(O1), method="escrow"))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0), task(O1, 1)), h.members[2]))
+    ok(h, StartTask(task(O1, 0)), 2)
+    ok(h, CompleteTask(task(O1, 0), START_MS + 60_000, PROOF), 2)
+    ok(h, StartTask(task(O1, 1)), 2)
+    h.enable({"payment": "escrow", "pay_rule": "fast"})
+    refused(h, CompleteTask(task(O1, 1), START_MS + 60_001, PROOF), 2, "bad_pay_rule")
+    refused(h, CancelOrder(O1, "sold out"), 1, "bad_pay_rule")
+    h.enable({"payment": "escrow", "pay_rule": "equal"})  # the members vote it again
+    ok(h, CompleteTask(task(O1, 1), START_MS + 60_002, PROOF), 2)
+    money = state(h).fold.pay.money(O1)
+    assert money is not None and money.state == "paid"

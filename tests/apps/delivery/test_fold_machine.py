@@ -107,7 +107,7 @@ POLICIES: Final = st.fixed_dictionaries(
         "payment": st.sampled_from(("escrow", "escrow", "cash")),
         "auto_assign": st.booleans(),
         "cancel_fee_cents": st.sampled_from((0, 300, 10**6)),
-        "pay_rule": st.sampled_from(("equal", "1:2")),
+        "pay_rule": st.sampled_from(("equal", "1:2", "fast")),  # "fast": a rule that is no rule
         "store_sees_courier": st.sampled_from(("pickup", "assignment")),
         "courier_share": st.sampled_from(("4/5", "1/3", "1")),
     }
