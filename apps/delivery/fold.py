@@ -30,6 +30,7 @@ from peoplenet.apps.delivery.orders import LIVE_ORDER, PREPARING, READY, Deliver
 from peoplenet.apps.delivery.payment import (
     CANCELLED,
     CASH,
+    DROPOFF,
     ESCROW,
     DeliveryPayments,
     DeliveryRates,
@@ -361,7 +362,10 @@ class DeliveryFold:
     def _fulfilled(self, order_id: bytes, ctx: FoldContext, env: Env, rates: DeliveryRates) -> None:
         order = self.book.order(order_id)
         done = self._task_pay(order)
-        self._settle(order_id, lambda: self.pay.fulfil(order_id, done, rates, ctx))
+        collector = _collector(order, done)
+        self._settle(
+            order_id, lambda: self.pay.fulfil(order_id, done, rates, ctx, collector=collector)
+        )
         couriers = {t.courier for t in self.book.tasks_of(order_id) if t.state == DONE}
         parties = sorted({order.customer, order.store} | couriers)
         self.ratings.open(order_id, parties, env.now_ms)
@@ -495,6 +499,15 @@ def _commission(text: str) -> Fraction:
     except (ValueError, ZeroDivisionError):
         raise _reject("bad_rate", f"commission {text!r}") from None
     return rate / 100 if rate > 1 else rate
+
+
+def _collector(order: Order, tasks: list[TaskPay]) -> bytes:
+    """Who takes cash at the door: the courier of the last dropoff (the payment's default), but
+    never the customer who carried their own order (one does not pay oneself): then the last
+    other courier of it, else the store."""
+    others = [t for t in tasks if t.courier and t.courier != order.customer]
+    dropoffs = [t.courier for t in others if t.kind == DROPOFF]
+    return (dropoffs or [t.courier for t in others] or [order.store])[-1]
 
 
 def _recipients_within(sealed: Sealed, allowed: set[bytes]) -> None:

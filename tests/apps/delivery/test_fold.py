@@ -299,3 +299,20 @@ def test_a_pay_rule_that_does_not_parse_refuses_the_last_completion_changing_not
     ok(h, CompleteTask(task(O1, 1), START_MS + 60_002, PROOF), 2)
     money = state(h).fold.pay.money(O1)
     assert money is not None and money.state == "paid"
+
+
+def test_a_member_who_carries_their_own_cash_order_pays_the_store_at_the_door(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: a courier who ordered in cash and carried the order
+    themselves was named its collector (the last dropoff's courier), which the payment refuses
+    (``bad_collector``): the money was left stuck.  The store collects instead."""
+    ok(h, place(O1))  # cash, member 0 orders from member 1's shop
+    deliver(h, O1, 0)
+    fold = state(h).fold
+    money = fold.pay.money(O1)
+    assert money is not None and money.state == "paid" and O1 not in fold.money_stuck
+    job = fold.pay.book.jobs[O1 + bytes([0])]
+    assert job.payee == h.members[1]  # the store collected
+    assert fold.earned[(h.members[1], "store")] == money.goods * 9 // 10  # commission 1/10
+    assert fold.pay.debt(h.members[1]) == job.commission
