@@ -26,7 +26,14 @@ from fractions import Fraction
 from typing import Final
 
 from peoplenet.apps.delivery import records as r
-from peoplenet.apps.delivery.orders import LIVE_ORDER, PREPARING, READY, DeliveryBook, Order
+from peoplenet.apps.delivery.orders import (
+    LIVE_ORDER,
+    ORDER_CANCELLED,
+    PREPARING,
+    READY,
+    DeliveryBook,
+    Order,
+)
 from peoplenet.apps.delivery.payment import (
     CANCELLED,
     CASH,
@@ -474,9 +481,16 @@ class DeliveryFold:
             if order.state != tell.told:
                 tell.told, tell.steps = order.state, tell.steps + 1
                 told.append((tell.request, f"{STEP}{tell.steps}", order.state))
-            if order.state in FINAL:
+            if order.state in FINAL and not self._restorable(order):
                 del self.telling[order_id]
         return told
+
+    def _restorable(self, order: Order) -> bool:
+        """A cancelled order a dispatcher may still restore (:meth:`_restore`): its customer
+        will be told of it again."""
+        money = self.pay.money(order.id)
+        moved = money is not None and money.moved
+        return order.state == ORDER_CANCELLED and order.was_accepted and not moved
 
     def to_value(self) -> Value:
         return {

@@ -316,3 +316,21 @@ def test_a_member_who_carries_their_own_cash_order_pays_the_store_at_the_door(
     assert job.payee == h.members[1]  # the store collected
     assert fold.earned[(h.members[1], "store")] == money.goods * 9 // 10  # commission 1/10
     assert fold.pay.debt(h.members[1]) == job.commission
+
+
+def test_a_customer_is_told_when_their_cancelled_order_is_restored(h: AppHarness) -> None:
+    """Found checking the fold's state machine's invariant (C): a customer who is not a member
+    stopped hearing of an order once it was cancelled, so a restore (and the delivery after
+    it) went untold."""
+    body = replace(
+        place(O2),
+        rules_version=0,
+        price_cents=10**6,
+        stops=stops(O2, (CUSTOMER.member_id, h.members[1])),
+    )
+    ok(h, CUSTOMER.step(1, body), 1)
+    ok(h, StoreAnswer(O2, "accept"), 1)
+    ok(h, CancelOrder(O2, "sold out"), 1)
+    told: Any = ok(h, RestoreOrder(O2))["result"]
+    events = {e["event"]: e["detail"] for e in told.get("customer_events", ())}
+    assert events == {"step_4": "accepted"}

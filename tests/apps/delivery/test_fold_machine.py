@@ -22,6 +22,7 @@ After every step:
 * (T1) a task is in at most one tour, its courier's, while open; (T2) a done task's state,
   courier and time never change; (T3) positions only for active tasks; (T4) addresses wait
   to be resealed only for open tasks a courier holds;
+* (C) the customer who is not a member is told every change of their open order;
 * no hook raised anything but a refusal, and the node kept running the app.
 """
 
@@ -393,6 +394,7 @@ class FoldMachine(RuleBasedStateMachine):
         self.earnings_are_what_the_records_paid()
         self.tasks_have_one_courier_and_done_is_done()
         self.positions_and_reseals_only_for_held_tasks()
+        self.a_customer_is_told_where_their_open_order_stands()
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -646,6 +648,16 @@ class FoldMachine(RuleBasedStateMachine):
         for task_id, (courier, done_ms) in self.done.items():
             done = book.task(task_id)
             assert (done.state, done.courier, done.done_ms) == (DONE, courier, done_ms)
+
+    @invariant()
+    def a_customer_is_told_where_their_open_order_stands(self) -> None:
+        """(C) The customer who is not a member hears every change of an open order."""
+        fold = self.fold
+        for order_id in self.customer_orders:
+            if fold.book.order(order_id).state in OPEN_ORDER:
+                telling = fold.telling.get(order_id)
+                assert telling is not None, order_id.hex()
+                assert telling.told == fold.book.order(order_id).state
 
     @invariant()
     def positions_and_reseals_only_for_held_tasks(self) -> None:
