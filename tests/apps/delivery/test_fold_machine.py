@@ -547,7 +547,7 @@ class FoldMachine(RuleBasedStateMachine):
         self.policy = policy
         self.h.enable(policy)
 
-    @rule(kind=st.integers(0, 4), pick=picks, member=anyone)
+    @rule(kind=st.integers(0, 6), pick=picks, member=anyone)
     def bad_transaction(self, kind: int, pick: int, member: int) -> None:
         """Transactions the fold must refuse, changing nothing."""
         order = self.pick_order(pick) or bytes([99]) * 16
@@ -557,6 +557,8 @@ class FoldMachine(RuleBasedStateMachine):
             lambda: replace(self.draft(order, 1, self.member(5), 100, 1, "cash"), distance_m=10**6),
             lambda: StoreAnswer(order, "dance"),
             lambda: Reorder(self.member(3), (task_of(order, 0), task_of(order, 0))),
+            lambda: CUSTOMER.step(self.customer_seq + 1, StartTask(task_of(order, 0))),  # type: ignore[arg-type]
+            lambda: self.forged(order),
         ]
         tx = txs[kind]()
         before = self.probe()
@@ -564,6 +566,26 @@ class FoldMachine(RuleBasedStateMachine):
         assert result["status"] == "rejected", (type(tx).__name__, result)
         assert result.get("reason") not in REFUSALS_THAT_ARE_FAULTS, result
         assert self.probe() == before
+
+    def forged(self, order: bytes) -> CustomerOrder:
+        """A customer's cancellation whose signature is not theirs."""
+        signed = CUSTOMER.step(self.customer_seq + 1, CancelOrder(order, "not me"))
+        return replace(signed, request=replace(signed.request, signature=bytes(64)))
+
+    @rule(fixed=st.sampled_from((100, 700)), stale=wrong)
+    def new_prices(self, fixed: int, stale: int) -> None:
+        """The members adopt a new price rule set: orders priced under the old one are stale
+        (a customer's, at version 0, take the new one up to their limit)."""
+        rule: dict[str, Value] = {
+            "target": "delivery",
+            "when": (("distance_m", ">=", 0),),
+            "price": {"fixed": fixed},
+        }
+        self.h.enable(self.policy, {"pricing": {"strategy": "first", "rules": (rule,)}})
+        if stale == 0 and len(self.orders) < MAX_ORDERS:
+            draft = self.draft(self.new_order_id(), 1, self.member(5), 100, 1, "cash")
+            old = replace(draft, rules_version=draft.rules_version - 1)
+            assert not self.send(old, 5)
 
     # -- invariants ----------------------------------------------------------------------------
 
