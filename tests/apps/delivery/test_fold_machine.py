@@ -28,6 +28,7 @@ After every step:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import replace
@@ -77,7 +78,7 @@ from peoplenet.apps.delivery.records import (
 )
 from peoplenet.apps.delivery.state import DeliveryState
 from peoplenet.apps.delivery.tasks import DOING, DONE
-from peoplenet.plugins.api import FoldContext
+from peoplenet.plugins.api import AppCommandError, FoldContext
 from peoplenet.plugins.harness import AppHarness
 from peoplenet.plugins.kit import COMMUNITY_COINS, distance_m, escrow_account, parse_point
 from peoplenet.plugins.testing import COMMUNITY, START_MS
@@ -566,6 +567,17 @@ class FoldMachine(RuleBasedStateMachine):
         assert result["status"] == "rejected", (type(tx).__name__, result)
         assert result.get("reason") not in REFUSALS_THAT_ARE_FAULTS, result
         assert self.probe() == before
+
+    @rule(op=st.sampled_from(("orders", "board", "earnings", "tour", "rules", "show")), pick=picks)
+    def the_node_reads(self, op: str, pick: int) -> None:
+        """Member 0's node answers the read-only commands whatever the state (or refuses
+        with an AppCommandError; anything else is a problem of the app)."""
+        order = self.pick_order(pick)
+        if op == "show" and order is None:
+            return
+        args: dict[str, Value] = {"order": order.hex()} if op == "show" and order else {}
+        with contextlib.suppress(AppCommandError):
+            self.h.command(op, args)
 
     def forged(self, order: bytes) -> CustomerOrder:
         """A customer's cancellation whose signature is not theirs."""
