@@ -341,10 +341,14 @@ class DeliveryFold:
 
     def _auto(self, order_id: bytes, env: Env) -> list[Event]:
         """Automatic dispatch, where the members enabled it: the order's waiting tasks to the
-        nearest free courier online (:meth:`DeliveryBook.auto_assign`)."""
+        nearest free courier online (:meth:`DeliveryBook.auto_assign`) who is a member (one who
+        left goes offline first)."""
         if not env.policy.auto_assign or self.book.order(order_id).state not in LIVE_ORDER:
             return []
-        return self.book.auto_assign(order_id, env.now_ms, env.policy.auto_rings)
+        events: list[Event] = []
+        for gone in [c for c in self.book.online() if c not in env.members]:
+            events += self.book.go_offline(gone)  # left the cooperative: takes no tasks
+        return events + self.book.auto_assign(order_id, env.now_ms, env.policy.auto_rings)
 
     # -- the couriers' work ------------------------------------------------------------------
 

@@ -334,3 +334,18 @@ def test_a_customer_is_told_when_their_cancelled_order_is_restored(h: AppHarness
     told: Any = ok(h, RestoreOrder(O2))["result"]
     events = {e["event"]: e["detail"] for e in told.get("customer_events", ())}
     assert events == {"step_4": "accepted"}
+
+
+def test_a_courier_who_left_the_cooperative_is_not_given_tasks_automatically(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: automatic dispatch gave an order to a courier still
+    online who had left the cooperative (a dispatcher's Assign to them is refused)."""
+    h.enable({"payment": "escrow", "auto_assign": True})
+    ok(h, CourierOnline(cell(SHOP)), 3)
+    h.members = h.members[:3]  # member 3 leaves, their phone still online
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    fold = state(h).fold
+    assert {t.courier for t in fold.book.tasks_of(O1)} == {b""}
+    assert member_id(3) not in fold.book.online()

@@ -22,6 +22,7 @@ After every step:
 * (T1) a task is in at most one tour, its courier's, while open; (T2) a done task's state,
   courier and time never change; (T3) positions only for active tasks; (T4) addresses wait
   to be resealed only for open tasks a courier holds;
+* (T5) tasks are given to members only;
 * (C) the customer who is not a member is told every change of their open order;
 * no hook raised anything but a refusal, and the node kept running the app.
 """
@@ -209,6 +210,7 @@ class FoldMachine(RuleBasedStateMachine):
         result = self.h.submit(tx, member)
         if result["status"] == "applied":
             self.applied += 1
+            self.only_members_given_tasks(result["result"])
             return True
         reason = result.get("reason")
         assert reason not in REFUSALS_THAT_ARE_FAULTS, result
@@ -217,6 +219,15 @@ class FoldMachine(RuleBasedStateMachine):
         self.refused[key] = self.refused.get(key, 0) + 1
         assert self.probe() == before, (type(tx).__name__, reason)
         return False
+
+    def only_members_given_tasks(self, result: Value) -> None:
+        """(T5) Whoever a step gives a task to (a dispatcher, or automatic dispatch) is a member."""
+        assert isinstance(result, dict)
+        members = {m.hex() for m in self.h.members if m not in self.h.left}
+        for event in result.get("events", ()):  # type: ignore[union-attr]
+            assert isinstance(event, tuple)
+            if event[0] == "assigned":
+                assert event[2] in members, event
 
     # -- orders --------------------------------------------------------------------------------
 
@@ -524,17 +535,21 @@ class FoldMachine(RuleBasedStateMachine):
         cents = max(1, {1: owed, 2: owed // 2, 0: owed + 1}[part])
         self.send(SettleDebt(cents), member)
 
-    @rule(pick=picks, who=st.sampled_from(("customer", "store", "courier")))
+    @rule(pick=picks, who=st.sampled_from(("customer", "store", "courier", "online")))
     def a_party_leaves(self, pick: int, who: str) -> None:
-        """A party of an order leaves the cooperative: what the order owes them cannot reach
-        them, so it waits, its reason recorded (M3), and they send nothing."""
+        """A party of an order (or a courier online) leaves the cooperative: what is owed to
+        them cannot reach them, so it waits, its reason recorded (M3); they send nothing and
+        are given nothing (T5)."""
+        book = self.fold.book
         order_id = self.pick_order(pick)
-        if order_id is None:
-            return
-        order = self.fold.book.order(order_id)
-        couriers = [t.courier for t in self.fold.book.tasks_of(order_id) if t.courier]
-        party = {"customer": order.customer, "store": order.store}.get(who)
-        party = party or (couriers[pick % len(couriers)] if couriers else None)
+        if who == "online" or order_id is None:
+            among = sorted(book.online())
+        elif who in ("customer", "store"):
+            order = book.order(order_id)
+            among = [order.customer if who == "customer" else order.store]
+        else:
+            among = [t.courier for t in book.tasks_of(order_id) if t.courier]
+        party = among[pick % len(among)] if among else None
         if party is not None and party != self.member(DISPATCHER):
             self.h.left.add(party)
 
