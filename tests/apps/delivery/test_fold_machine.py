@@ -6,8 +6,11 @@ the dispatcher (and orders too), members 1 and 2 are stores, members 3 and 4 cou
 cancels and rates through :class:`CustomerOrder` s a member's node carries.  Random steps place
 orders (cash and escrow), answer them as the store, cancel and restore them, dispatch tasks,
 whole deliveries and tours, take, decline, start, complete and fail tasks, share positions,
-reseal addresses (the dispatcher's duty), rate, settle cash debts, re-vote the policy, and now
-and then send a transaction from the wrong party or one the fold must refuse.
+reseal addresses (the dispatcher's duty), rate, settle cash debts, re-vote the policy (a pay
+rule that is no rule among them) and the price rules, let parties leave the cooperative and
+come back, read the node's commands, and now and then send a transaction from the wrong party
+or one the fold must refuse.  ``advance`` carries one order several steps along its way to the
+door, so that runs reach fulfilment often.  ``-m slow`` runs the same machine longer.
 
 After every step:
 
@@ -719,7 +722,7 @@ class FoldMachine(RuleBasedStateMachine):
 
 
 FoldMachine.TestCase.settings = settings(
-    max_examples=40,
+    max_examples=50,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
