@@ -41,7 +41,7 @@ from typing import Final
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from peoplenet.apps.currency import plugin as currency
 from peoplenet.apps.delivery import plugin
@@ -259,8 +259,17 @@ class FoldMachine(RuleBasedStateMachine):
     def new_order_id(self) -> bytes:
         return bytes([len(self.orders) + 1]) * 16
 
+    @initialize(
+        customer=st.sampled_from(FUNDED),
+        store=st.sampled_from(STORES),
+        method=st.sampled_from(("escrow", "cash")),
+    )
+    def first_order(self, customer: int, store: int, method: str) -> None:
+        """Every run starts with an order, so that its steps have something to act on."""
+        self.place(customer, store, 2450, 1, method, 1)
+
     @rule(
-        customer=anyone,
+        customer=st.sampled_from((*FUNDED, *FUNDED, *STORES)),
         store=st.sampled_from(STORES),
         goods=st.sampled_from((0, 250, 2450, 9000)),
         dropoffs=st.integers(1, 2),
@@ -381,6 +390,11 @@ class FoldMachine(RuleBasedStateMachine):
             if not self.next_step(order_id, courier):
                 return
             self.check_all()
+
+    @rule(pick=picks, courier=st.sampled_from(COURIERS), steps=st.integers(1, 8))
+    def advance_too(self, pick: int, courier: int, steps: int) -> None:
+        """:meth:`advance` again, so that it is not left out of a run (or rarely)."""
+        self.advance(pick, courier, steps)
 
     def next_step(self, order_id: bytes, courier: int) -> bool:
         book = self.fold.book
