@@ -27,9 +27,18 @@ from functools import lru_cache
 from typing import Final
 
 from peoplenet.apps.delivery import records as r
-from peoplenet.apps.delivery.orders import LIVE_ORDER, PREPARING, READY, DeliveryBook, Order
+from peoplenet.apps.delivery.orders import (
+    LIVE_ORDER,
+    ORDER_CANCELLED,
+    PREPARING,
+    READY,
+    DeliveryBook,
+    Order,
+)
 from peoplenet.apps.delivery.payment import (
+    CANCELLED,
     CASH,
+    DROPOFF,
     ESCROW,
     DeliveryPayments,
     DeliveryRates,
@@ -269,8 +278,8 @@ class DeliveryFold:
         order = self.book.order(tx.order)
         preparing = order.state in (PREPARING, READY)
         before = self._task_pay(order)
+        rates = self.rates(env)  # a voted rate that is no rate refuses before the book changes
         events = self.book.cancel(tx.order, sender, env.dispatchers, env.now_ms)
-        rates = self.rates(env)
         self._settle(tx.order, lambda: self.pay.cancel(tx.order, preparing, before, rates, ctx))
         return events
 
@@ -280,9 +289,19 @@ class DeliveryFold:
         money = self.pay.money(tx.order)
         if money is not None and money.moved:
             raise _reject("money_moved", "its cancellation paid the store or couriers")
-        events = self.book.restore(tx.order, sender, env.dispatchers, env.now_ms)
-        if money is not None:
+        # Money the cancellation could not move (money_stuck) is still held or due as before:
+        # the restored order keeps it.  Money it moved back is due again (pay.restore), which
+        # may refuse, so it goes first and is put back if the book refuses the restore.
+        again = money is not None and money.state == CANCELLED
+        kept = (money.round, money.state) if money is not None else (0, "")
+        if again:
             self.pay.restore(tx.order)
+        try:
+            events = self.book.restore(tx.order, sender, env.dispatchers, env.now_ms)
+        except AppTxRejected:
+            if money is not None:
+                money.round, money.state = kept
+            raise
         self.money_stuck.pop(tx.order, None)
         return events
 
@@ -331,12 +350,16 @@ class DeliveryFold:
 
     def _auto(self, order_id: bytes, env: Env) -> list[Event]:
         """Automatic dispatch, where the members enabled it: the order's waiting tasks to the
-        nearest free courier online (:meth:`DeliveryBook.auto_assign`).  An order left with
-        tasks no courier could take waits (:attr:`waiting`) for the next courier to be free."""
+        nearest free courier online (:meth:`DeliveryBook.auto_assign`) who is a member (one who
+        left goes offline first).  An order left with tasks no courier could take waits
+        (:attr:`waiting`) for the next courier to be free."""
         if not env.policy.auto_assign or self.book.order(order_id).state not in LIVE_ORDER:
             self.waiting.discard(order_id)
             return []
-        events = self.book.auto_assign(order_id, env.now_ms, env.policy.auto_rings)
+        events: list[Event] = []
+        for gone in [c for c in self.book.online() if c not in env.members]:
+            events += self.book.go_offline(gone)  # left the cooperative: takes no tasks
+        events += self.book.auto_assign(order_id, env.now_ms, env.policy.auto_rings)
         if any(t.is_open and not t.courier for t in self.book.tasks_of(order_id)):
             self.waiting.add(order_id)
         else:
@@ -362,20 +385,23 @@ class DeliveryFold:
     def _complete(
         self, tx: r.CompleteTask, sender: bytes, ctx: FoldContext, env: Env, _: object
     ) -> list[Event]:
+        rates = self.rates(env)  # the last completion pays: refuse before the book changes
         events = self.book.complete(
             tx.task, sender, done_ms=tx.done_ms, proof=tx.proof, now_ms=env.now_ms,
             tolerance_ms=env.policy.done_tolerance_ms,
         )  # fmt: skip
         for event in events:
             if event[0] == "fulfilled":
-                self._fulfilled(event[1], ctx, env)
+                self._fulfilled(event[1], ctx, env, rates)
         return events
 
-    def _fulfilled(self, order_id: bytes, ctx: FoldContext, env: Env) -> None:
+    def _fulfilled(self, order_id: bytes, ctx: FoldContext, env: Env, rates: DeliveryRates) -> None:
         order = self.book.order(order_id)
         done = self._task_pay(order)
-        rates = self.rates(env)
-        self._settle(order_id, lambda: self.pay.fulfil(order_id, done, rates, ctx))
+        collector = _collector(order, done)
+        self._settle(
+            order_id, lambda: self.pay.fulfil(order_id, done, rates, ctx, collector=collector)
+        )
         couriers = {t.courier for t in self.book.tasks_of(order_id) if t.state == DONE}
         parties = sorted({order.customer, order.store} | couriers)
         self.ratings.open(order_id, parties, env.now_ms)
@@ -484,9 +510,16 @@ class DeliveryFold:
             if order.state != tell.told:
                 tell.told, tell.steps = order.state, tell.steps + 1
                 told.append((tell.request, f"{STEP}{tell.steps}", order.state))
-            if order.state in FINAL:
+            if order.state in FINAL and not self._restorable(order):
                 del self.telling[order_id]
         return told
+
+    def _restorable(self, order: Order) -> bool:
+        """A cancelled order a dispatcher may still restore (:meth:`_restore`): its customer
+        will be told of it again."""
+        money = self.pay.money(order.id)
+        moved = money is not None and money.moved
+        return order.state == ORDER_CANCELLED and order.was_accepted and not moved
 
     def to_value(self) -> Value:
         return {
@@ -513,6 +546,15 @@ def _commission(text: str) -> Fraction:
     except (ValueError, ZeroDivisionError):
         raise _reject("bad_rate", f"commission {text!r}") from None
     return rate / 100 if rate > 1 else rate
+
+
+def _collector(order: Order, tasks: list[TaskPay]) -> bytes:
+    """Who takes cash at the door: the courier of the last dropoff (the payment's default), but
+    never the customer who carried their own order (one does not pay oneself): then the last
+    other courier of it, else the store."""
+    others = [t for t in tasks if t.courier and t.courier != order.customer]
+    dropoffs = [t.courier for t in others if t.kind == DROPOFF]
+    return (dropoffs or [t.courier for t in others] or [order.store])[-1]
 
 
 def _recipients_within(sealed: Sealed, allowed: set[bytes]) -> None:

@@ -30,15 +30,17 @@ from peoplenet.apps.delivery.records import (
     Address,
     AnswerTask,
     Assign,
+    CancelOrder,
     CompleteTask,
     CourierOnline,
     MoveTour,
+    RestoreOrder,
     StartTask,
     StoreAnswer,
     Track,
 )
 from peoplenet.apps.delivery.state import DeliveryState
-from peoplenet.plugins.harness import AppHarness
+from peoplenet.plugins.harness import AppHarness, member_id
 from peoplenet.plugins.kit import COMMUNITY_COINS, Sealed
 from peoplenet.plugins.testing import COMMUNITY, START_MS
 from peoplenet.runtime.wire.codec import Record, Value
@@ -288,3 +290,103 @@ def test_an_order_no_courier_could_take_goes_to_the_next_courier_free(h: AppHarn
     ok(h, CourierOnline(cell(SHOP)), 3)  # a courier comes online: O2 is theirs
     assert {t.courier for t in fold.book.tasks_of(O2)} == {h.members[3]}
     assert fold.waiting == set()
+
+
+def test_restoring_an_order_whose_cancellation_could_not_pay_keeps_its_money_held(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: the courier who did the pickup left, so the
+    cancellation could not pay them and the money stayed held; a restore then restored the
+    book and was refused by the money (``not_cancelled``), leaving the book changed."""
+    h.enable({"payment": "escrow", "cancel_fee_cents": 100})
+    ok(h, replace(place(O1), method="escrow"))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, StoreAnswer(O1, "preparing"), 1)
+    ok(h, Assign((task(O1, 0),), h.members[3]))
+    ok(h, StartTask(task(O1, 0)), 3)
+    ok(h, CompleteTask(task(O1, 0), START_MS + 60_000, PROOF), 3)
+    h.members = h.members[:3]  # the courier leaves the cooperative
+    ok(h, CancelOrder(O1, "sold out"))
+    fold = state(h).fold
+    assert fold.money_stuck[O1].startswith("unknown_account")
+    ok(h, RestoreOrder(O1))
+    money = fold.pay.money(O1)
+    assert money is not None and (money.state, money.round) == ("held", 0)
+    assert fold.book.order(O1).state == "accepted" and O1 not in fold.money_stuck
+    h.members = (*h.members, member_id(3))  # back: the order is delivered and paid once
+    ok(h, Assign((task(O1, 1),), h.members[2]))
+    ok(h, StartTask(task(O1, 1)), 2)
+    ok(h, CompleteTask(task(O1, 1), START_MS + 60_000 + 1, PROOF), 2)
+    totals = fold.pay.book.total(COMMUNITY_COINS)
+    assert money.state == "paid" and totals.held == 0 and totals.conserved()
+
+
+def test_a_pay_rule_that_does_not_parse_refuses_the_last_completion_changing_nothing(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: with a voted ``pay_rule`` that is no rule, the last
+    completion (and a cancellation) marked the order fulfilled (cancelled), then was refused
+    for the pay rule: the order ended with its money never paid and nothing recorded."""
+    ok(h, replace(place(O1), method="escrow"))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, Assign((task(O1, 0), task(O1, 1)), h.members[2]))
+    ok(h, StartTask(task(O1, 0)), 2)
+    ok(h, CompleteTask(task(O1, 0), START_MS + 60_000, PROOF), 2)
+    ok(h, StartTask(task(O1, 1)), 2)
+    h.enable({"payment": "escrow", "pay_rule": "fast"})
+    refused(h, CompleteTask(task(O1, 1), START_MS + 60_001, PROOF), 2, "bad_pay_rule")
+    refused(h, CancelOrder(O1, "sold out"), 1, "bad_pay_rule")
+    h.enable({"payment": "escrow", "pay_rule": "equal"})  # the members vote it again
+    ok(h, CompleteTask(task(O1, 1), START_MS + 60_002, PROOF), 2)
+    money = state(h).fold.pay.money(O1)
+    assert money is not None and money.state == "paid"
+
+
+def test_a_member_who_carries_their_own_cash_order_pays_the_store_at_the_door(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: a courier who ordered in cash and carried the order
+    themselves was named its collector (the last dropoff's courier), which the payment refuses
+    (``bad_collector``): the money was left stuck.  The store collects instead."""
+    ok(h, place(O1))  # cash, member 0 orders from member 1's shop
+    deliver(h, O1, 0)
+    fold = state(h).fold
+    money = fold.pay.money(O1)
+    assert money is not None and money.state == "paid" and O1 not in fold.money_stuck
+    job = fold.pay.book.jobs[O1 + bytes([0])]
+    assert job.payee == h.members[1]  # the store collected
+    assert fold.earned[(h.members[1], "store")] == money.goods * 9 // 10  # commission 1/10
+    assert fold.pay.debt(h.members[1]) == job.commission
+
+
+def test_a_customer_is_told_when_their_cancelled_order_is_restored(h: AppHarness) -> None:
+    """Found checking the fold's state machine's invariant (C): a customer who is not a member
+    stopped hearing of an order once it was cancelled, so a restore (and the delivery after
+    it) went untold."""
+    body = replace(
+        place(O2),
+        rules_version=0,
+        price_cents=10**6,
+        stops=stops(O2, (CUSTOMER.member_id, h.members[1])),
+    )
+    ok(h, CUSTOMER.step(1, body), 1)
+    ok(h, StoreAnswer(O2, "accept"), 1)
+    ok(h, CancelOrder(O2, "sold out"), 1)
+    told: Any = ok(h, RestoreOrder(O2))["result"]
+    events = {e["event"]: e["detail"] for e in told.get("customer_events", ())}
+    assert events == {"step_4": "accepted"}
+
+
+def test_a_courier_who_left_the_cooperative_is_not_given_tasks_automatically(
+    h: AppHarness,
+) -> None:
+    """Found by the fold's state machine: automatic dispatch gave an order to a courier still
+    online who had left the cooperative (a dispatcher's Assign to them is refused)."""
+    h.enable({"payment": "escrow", "auto_assign": True})
+    ok(h, CourierOnline(cell(SHOP)), 3)
+    h.members = h.members[:3]  # member 3 leaves, their phone still online
+    ok(h, place(O1))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    fold = state(h).fold
+    assert {t.courier for t in fold.book.tasks_of(O1)} == {b""}
+    assert member_id(3) not in fold.book.online()
