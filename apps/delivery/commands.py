@@ -45,6 +45,7 @@ from peoplenet.apps.delivery.records import (
     PlaceOrder,
     Rate,
     Reorder,
+    Repay,
     RestoreOrder,
     SettleDebt,
     StartTask,
@@ -125,6 +126,7 @@ COMMANDS: Final = (
     CommandSpec(
         "restore", "dispatcher: restore a cancelled order that had been accepted", (_ORDER,)
     ),
+    CommandSpec("repay", "customer: pay a restored order again in coins", (_ORDER,)),
     CommandSpec(
         "assign",
         "dispatcher: give a task, or a whole order's open tasks, to a courier",
@@ -369,6 +371,15 @@ def _restore(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> 
     return {"order": order.id.hex(), "submitted": "restore"}
 
 
+def _repay(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
+    order = _find_order(s, args)
+    money = s.fold.pay.money(order.id)
+    if order.customer != node.me or money is None or money.state != "unpaid":
+        raise AppCommandError("nothing_to_repay", "only a restored order of yours paid in coins")
+    node.submit(Repay(order.id))
+    return {"order": order.id.hex(), "submitted": "repay", "amount": money.amount}
+
+
 def _rate(s: DeliveryState, args: Mapping[str, Value], node: NodeContext) -> Value:
     order = _find_order(s, args)
     score = args.get("score")
@@ -590,6 +601,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "delay": _store_step("delay"),
     "cancel": _cancel,
     "restore": _restore,
+    "repay": _repay,
     "assign": _assign,
     "move": _move,
     "reorder": _reorder,

@@ -44,6 +44,7 @@ from peoplenet.apps.delivery.records import (
     PlaceOrder,
     Rate,
     Reorder,
+    Repay,
     RestoreOrder,
     SettleDebt,
     StartTask,
@@ -64,7 +65,7 @@ from peoplenet.plugins.testing import (
 
 SHOP: Final = parse_point("45.464200,9.190000")
 HOME: Final = parse_point("45.470000,9.205000")
-O1, O2, O3, O4 = (bytes([n]) * 16 for n in (1, 2, 3, 4))
+O1, O2, O3, O4, O5 = (bytes([n]) * 16 for n in (1, 2, 3, 4, 5))
 M0, M1, M2, M3 = (member_id(i) for i in range(4))
 DAY_MS: Final = 86_400_000
 DONE_MS: Final = START_MS + 70_000
@@ -160,6 +161,11 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             By(1, StoreAnswer(O3, "accept")),
             By(1, CancelOrder(O3, "sold out")),
             RestoreOrder(O3),
+            By(3, replace(place(O5), method="escrow")),  # member 3 orders in coins
+            By(1, StoreAnswer(O5, "accept")),
+            By(1, CancelOrder(O5, "closed early")),
+            RestoreOrder(O5),
+            By(3, Repay(O5)),  # restored: paid again by a new hold
             Assign((task(O3, 0),), M2),
             By(2, FailTask(task(O3, 0), "shop closed")),
             By(2, CourierOffline()),
@@ -183,6 +189,8 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             (By(2, Rate(O1, 3)), "not_a_party"),
             (Rate(O1, 5), "already_rated"),
             (SettleDebt(1), "no_debt"),
+            (By(3, Repay(O5)), "not_unpaid"),
+            (Repay(O5), "not_your_order"),
             (By(2, CourierOffline()), "not_online"),
             (CUSTOMER.step(2, CancelOrder(O4, "again")), "replayed"),
             (CUSTOMER.step(3, StartTask(task(O4, 0))), "not_a_customer_step"),  # type: ignore[arg-type]
@@ -198,6 +206,7 @@ def conformance_case(funds_provider: object) -> ConformanceCase:
             "earnings": {},
         },
         members=4,
+        settings={"payment": "escrow"},  # a member may pay in coins; cash orders stay cash
         officers={"dispatcher": 0},
         others=[OtherApp(funds_provider, action={"mint": 100_000, "to": M3.hex()})],
         source="peoplenet.apps.delivery.plugin",

@@ -74,12 +74,13 @@ DeliveryTx = (
     r.CourierOnline | r.CourierOffline | r.PlaceOrder | r.StoreAnswer | r.CancelOrder
     | r.RestoreOrder | r.Assign | r.MoveTour | r.Reorder | r.AnswerTask | r.StartTask
     | r.CompleteTask | r.FailTask | r.Track | r.Address | r.Rate | r.SettleDebt
-    | r.CustomerOrder
+    | r.CustomerOrder | r.Repay
 )  # fmt: skip
 TX_TYPES: Final = (
     r.CourierOnline, r.CourierOffline, r.PlaceOrder, r.StoreAnswer, r.CancelOrder,
     r.RestoreOrder, r.Assign, r.MoveTour, r.Reorder, r.AnswerTask, r.StartTask,
     r.CompleteTask, r.FailTask, r.Track, r.Address, r.Rate, r.SettleDebt, r.CustomerOrder,
+    r.Repay,
 )  # fmt: skip
 
 
@@ -304,6 +305,17 @@ class DeliveryFold:
             raise
         self.money_stuck.pop(tx.order, None)
         return events
+
+    def _repay(
+        self, tx: r.Repay, sender: bytes, ctx: FoldContext, env: Env, _: object
+    ) -> list[Event]:
+        """A restored order paid in coins is paid again by its customer (a new hold)."""
+        order = self.book.order(tx.order)
+        if sender != order.customer:
+            raise _reject("not_your_order", "the customer pays their order")
+        self.pay.repay(tx.order, ctx)
+        self.money_stuck.pop(tx.order, None)
+        return []
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -589,6 +601,7 @@ _HANDLERS: Final[Mapping[type, _Handler]] = {
     r.Address: DeliveryFold._address,  # type: ignore[dict-item]
     r.Rate: DeliveryFold._rate,  # type: ignore[dict-item]
     r.SettleDebt: DeliveryFold._settle_debt,  # type: ignore[dict-item]
+    r.Repay: DeliveryFold._repay,  # type: ignore[dict-item]
 }
 
 __all__ = ["APP", "CUSTOMER_STEPS", "DISPATCHER", "TX_TYPES", "DeliveryFold", "DeliveryTx"]

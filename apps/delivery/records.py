@@ -1,4 +1,4 @@
-"""The delivery app's transactions on the cooperative's ordered lace, wire tags 350-368.
+"""The delivery app's transactions on the cooperative's ordered lace, wire tags 350-369.
 
 An order is named by a 16-byte id its customer's node draws at random; its tasks are the
 order id and one byte, the task's index (0: the pickup, 1..: the dropoffs in route order).
@@ -325,6 +325,18 @@ class Address(Record):
         _member(self.courier, "courier")
 
 
+@wire_type(369)
+@dataclass(frozen=True, slots=True)
+class Repay(Record):
+    """The customer pays a restored order again, in coins (a new hold: only they consent to
+    moving their coins)."""
+
+    order: bytes
+
+    def __post_init__(self) -> None:
+        _order(self.order)
+
+
 @wire_type(365)
 @dataclass(frozen=True, slots=True)
 class Rate(Record):
@@ -380,6 +392,7 @@ __all__ = [
     "PlaceOrder",
     "Rate",
     "Reorder",
+    "Repay",
     "RestoreOrder",
     "SettleDebt",
     "StartTask",

@@ -156,6 +156,7 @@ TABLE: Final[tuple[tuple[int, str], ...]] = (
     (366, "peoplenet.apps.delivery.records.SettleDebt"),
     (367, "peoplenet.apps.delivery.records.CustomerOrder"),
     (368, "peoplenet.apps.delivery.records.Address"),
+    (369, "peoplenet.apps.delivery.records.Repay"),
     # the example noticeboard app (900 - 903)
     (900, "peoplenet_noticeboard.records.PostNotice"),
     (901, "peoplenet_noticeboard.records.PinNotice"),

@@ -34,6 +34,7 @@ from peoplenet.apps.delivery.records import (
     CompleteTask,
     CourierOnline,
     MoveTour,
+    Repay,
     RestoreOrder,
     StartTask,
     StoreAnswer,
@@ -390,3 +391,26 @@ def test_a_courier_who_left_the_cooperative_is_not_given_tasks_automatically(
     fold = state(h).fold
     assert {t.courier for t in fold.book.tasks_of(O1)} == {b""}
     assert member_id(3) not in fold.book.online()
+
+
+def test_a_restored_coin_order_is_paid_again_by_its_customer_then_fulfilled(
+    h: AppHarness,
+) -> None:
+    ok(h, replace(place(O1), method="escrow"))
+    ok(h, StoreAnswer(O1, "accept"), 1)
+    ok(h, CancelOrder(O1, "sold out"), 1)
+    ok(h, RestoreOrder(O1))
+    fold = state(h).fold
+    money = fold.pay.money(O1)
+    assert money is not None and money.state == "unpaid"
+    refused(h, Repay(O1), 2, "not_your_order")
+    answer, submitted = h.command("repay", {"order": O1.hex()})
+    assert submitted == [Repay(O1)] and isinstance(answer, dict) and answer["amount"] > 0
+    ok(h, Repay(O1))
+    assert money.state == "held"
+    ok(h, Assign((task(O1, 0), task(O1, 1)), h.members[2]))
+    for i in (0, 1):
+        ok(h, StartTask(task(O1, i)), 2)
+        ok(h, CompleteTask(task(O1, i), START_MS + 60_000 + i, PROOF), 2)
+    assert money.state == "paid" and O1 not in fold.money_stuck
+    refused(h, Repay(O1), 0, "not_unpaid")
