@@ -28,6 +28,7 @@ from peoplenet.plugins.coop_apps import CoopApps
 from peoplenet.runtime.consensus.beacon import anchor_beacon
 from peoplenet.runtime.consensus.consumer import ConsumerOutput, IdentitySigner, Signer
 from peoplenet.runtime.consensus.core import Delivery, tx_key
+from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import Identity, MemberId
 from peoplenet.runtime.lace.block import BlockId
 from peoplenet.runtime.wire.codec import Value, encode
@@ -36,6 +37,11 @@ CHARTER = {
     "voting_period_ms": 1000,
     "rates": [{"name": "fee", "lo": 0, "hi": 10, "step": 1, "initial": 5}],
 }
+
+
+class BenchFailed(LocalError):
+    """A job a work-app benchmark ran did not end as it must (a trip completed, paid and rated;
+    an order fulfilled and paid), on every member's node: the run's figures would mean nothing."""
 
 
 class CoopNet:

@@ -31,7 +31,7 @@ from typing import Any, Final
 
 from peoplenet.actors.governance.records import Close, GovTx, Open, Vote
 from peoplenet.apps.delivery.tasks import task_id
-from peoplenet.bench.coop_net import CHARTER, CoopNet
+from peoplenet.bench.coop_net import CHARTER, BenchFailed, CoopNet
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import verify
 from peoplenet.runtime.wire.codec import Value
@@ -47,10 +47,6 @@ COINS_PER_ORDER: Final = 5_000
 CUSTOMER, STORE, BOSS, FIRST, SECOND = 0, 1, 2, 3, 4
 """Member indexes: the customer, the store, the dispatcher, courier A, courier B."""
 MEMBERS: Final = 5
-
-
-class BenchFailed(LocalError):
-    """An order did not end as an order must (fulfilled and paid, on every member's node)."""
 
 
 def run(orders: int = 50, *, payment: str = "cash", folder: Path | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, Final
 
-from peoplenet.bench.coop_net import CoopNet
+from peoplenet.bench.coop_net import BenchFailed, CoopNet
 from peoplenet.runtime.errors import LocalError
 from peoplenet.runtime.keys.identity import verify
 from peoplenet.runtime.wire.codec import Value
@@ -42,10 +42,6 @@ METRES, SECONDS = 3600, 540
 COINS_PER_TRIP: Final = 5_000
 """The rider's cooperative coins per trip under escrow (a quote's top is under 2,000)."""
 RIDER, FIRST, SECOND = 0, 1, 2
-
-
-class BenchFailed(LocalError):
-    """A trip did not end as a trip must (completed, paid, rated by both)."""
 
 
 def run(trips: int = 50, *, payment: str = "cash", folder: Path | None = None) -> dict[str, Any]:
