@@ -25,15 +25,14 @@ paid on every member's node fails the run (:class:`BenchFailed`).
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Final
 
 from peoplenet.actors.governance.records import Close, GovTx, Open, Vote
 from peoplenet.apps.delivery.tasks import task_id
 from peoplenet.bench.coop_net import CHARTER, BenchFailed, CoopNet
+from peoplenet.bench.job_cost import figures, measured
 from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.keys.identity import verify
 from peoplenet.runtime.wire.codec import Value
 
 APP: Final = "delivery"
@@ -178,42 +177,12 @@ def check_ended(net: CoopNet, orders: list[str]) -> int:
     return len(orders)
 
 
-def _cpu_split(net: CoopNet) -> tuple[float, float]:
-    """CPU seconds so far: this process (the nodes), and the app workers together."""
-    return time.process_time(), net.cpu_s() - time.process_time()
-
-
 def _run(net: CoopNet, orders: int, payment: str) -> dict[str, Any]:
     setup(net, orders, payment)
-    assert net.blocks is not None
-    made, position = len(net.blocks.made), net.position
-    nodes0, workers0 = _cpu_split(net)
-    ids = [deliver(net) for _ in range(orders)]
-    nodes1, workers1 = _cpu_split(net)
-    blocks = net.blocks.made[made:]
+    ids, cost = measured(net, lambda: [deliver(net) for _ in range(orders)])
     completed = check_ended(net, ids)
-    receivers = len(net.nodes) - 1
-    t0 = time.process_time()
-    for block in blocks:
-        for _ in range(receivers):
-            verify(block.creator, block.id, block.signature)
-    verify_ms = (time.process_time() - t0) * 1000 / orders
-    nodes_ms = (nodes1 - nodes0) * 1000 / orders
-    workers_ms = (workers1 - workers0) * 1000 / orders
-    cpu_ms = nodes_ms + workers_ms
-    return {
-        "orders": orders,
-        "completed": completed,
-        "payment": payment,
-        "orders_per_s": round(1000 / cpu_ms, 1),
-        "txs_per_order": round((net.position - position) / orders, 2),
-        "blocks_per_order": round(len(blocks) / orders, 2),
-        "cpu_ms_per_order": round(cpu_ms, 3),
-        "nodes_cpu_ms_per_order": round(nodes_ms, 3),
-        "workers_cpu_ms_per_order": round(workers_ms, 3),
-        "verify_ms_per_order": round(verify_ms, 3),
-        "ratio": round(cpu_ms / verify_ms, 2),
-    }
+    head = {"orders": orders, "completed": completed, "payment": payment}
+    return figures(cost, "order", orders, head)
 
 
 __all__ = ["PAYMENTS", "BenchFailed", "check_ended", "command", "network", "place", "run", "setup"]

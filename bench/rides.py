@@ -22,13 +22,12 @@ rated by both parties fails the run (:class:`BenchFailed`).
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 from typing import Any, Final
 
 from peoplenet.bench.coop_net import BenchFailed, CoopNet
+from peoplenet.bench.job_cost import figures, measured
 from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.keys.identity import verify
 from peoplenet.runtime.wire.codec import Value
 
 APP: Final = "ride_hailing"
@@ -131,44 +130,19 @@ def _check_ended(net: CoopNet, rides: list[str]) -> int:
     return len(rides)
 
 
-def _cpu_split(net: CoopNet) -> tuple[float, float]:
-    """CPU seconds so far: this process (the nodes), and the app workers together."""
-    return time.process_time(), net.cpu_s() - time.process_time()
-
-
 def _run(net: CoopNet, trips: int, payment: str) -> dict[str, Any]:
     _setup(net, trips, payment)
-    assert net.blocks is not None
-    made, position = len(net.blocks.made), net.position
-    nodes0, workers0 = _cpu_split(net)
-    rides = [_trip(net) for _ in range(trips)]
-    if payment == "escrow":
-        _release(net)
-    nodes1, workers1 = _cpu_split(net)
-    blocks = net.blocks.made[made:]
+
+    def jobs() -> list[str]:
+        rides = [_trip(net) for _ in range(trips)]
+        if payment == "escrow":
+            _release(net)
+        return rides
+
+    rides, cost = measured(net, jobs)
     completed = _check_ended(net, rides)
-    receivers = len(net.nodes) - 1
-    t0 = time.process_time()
-    for block in blocks:
-        for _ in range(receivers):
-            verify(block.creator, block.id, block.signature)
-    verify_ms = (time.process_time() - t0) * 1000 / trips
-    nodes_ms = (nodes1 - nodes0) * 1000 / trips
-    workers_ms = (workers1 - workers0) * 1000 / trips
-    cpu_ms = nodes_ms + workers_ms
-    return {
-        "trips": trips,
-        "completed": completed,
-        "payment": payment,
-        "trips_per_s": round(1000 / cpu_ms, 1),
-        "txs_per_trip": round((net.position - position) / trips, 2),
-        "blocks_per_trip": round(len(blocks) / trips, 2),
-        "cpu_ms_per_trip": round(cpu_ms, 3),
-        "nodes_cpu_ms_per_trip": round(nodes_ms, 3),
-        "workers_cpu_ms_per_trip": round(workers_ms, 3),
-        "verify_ms_per_trip": round(verify_ms, 3),
-        "ratio": round(cpu_ms / verify_ms, 2),
-    }
+    head = {"trips": trips, "completed": completed, "payment": payment}
+    return figures(cost, "trip", trips, head)
 
 
 __all__ = ["PAYMENTS", "BenchFailed", "run"]

@@ -29,6 +29,13 @@ def app_cli(group: str, coop: str, node: LocalNode | Path, *args: str) -> Any:
     return json.loads(result.stdout)
 
 
+def cli_json(*args: str) -> Any:
+    """``peoplenet ARGS --json`` (not an app's command): its JSON answer; it must succeed."""
+    result = run_cli(*args, "--json", passphrase=PASSPHRASE)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def app_read(node: LocalNode, coop: str, app: str, command: str, args: dict[str, Value]) -> Any:
     """An app's command on ``node`` through its control socket: its result."""
     shown = node.call("coop_app", {"community": coop, "app": app, "command": command, "args": args})

@@ -24,10 +24,9 @@ from typing import Any
 import pytest
 
 from peoplenet.runtime.errors import LocalError
-from peoplenet.runtime.sim.localnet import PASSPHRASE, LocalNode, create_node, wait_for
+from peoplenet.runtime.sim.localnet import LocalNode, create_node, wait_for
 from peoplenet.runtime.wire.codec import Value
-from tests.cli_run import run_cli
-from tests.coop_nodes import app_cli, app_read, found_coop, make_nodes, submit_ordered
+from tests.coop_nodes import app_cli, app_read, cli_json, found_coop, make_nodes, submit_ordered
 
 STEP = 60.0
 COOP = "couriers"
@@ -43,10 +42,7 @@ def _delivery(node: LocalNode | Path, *args: str) -> Any:
     return app_cli("delivery", COOP, node, *args)
 
 
-def _cli(*args: str) -> Any:
-    result = run_cli(*args, "--json", passphrase=PASSPHRASE)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+_cli = cli_json
 
 
 def _read(node: LocalNode, command: str, args: dict[str, Value] | None = None) -> Any:
